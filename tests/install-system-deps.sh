@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# System packages the test suite needs beyond the virtualenv (Debian). Idempotent; quiet when
+# everything is already there. The peers in ../shared/peers install their own packages.
+set -euo pipefail
+need=()
+for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
