@@ -1,0 +1,22 @@
+"""ESME accounts: credentials (argon2id hashes), bind decisions, throughput caps."""
+
+from opensmsc.accounts.authenticator import (
+    Authenticator,
+    BindDecision,
+    PasswordCheck,
+)
+from opensmsc.accounts.model import Account, BindMode
+from opensmsc.accounts.passwords import hash_password, needs_rehash, verify
+from opensmsc.accounts.throttle import TokenBucket
+
+__all__ = [
+    "Account",
+    "Authenticator",
+    "BindDecision",
+    "BindMode",
+    "PasswordCheck",
+    "TokenBucket",
+    "hash_password",
+    "needs_rehash",
+    "verify",
+]

@@ -1,4 +1,10 @@
-"""The `opensmsc` command line."""
+"""The `opensmsc` command line: parses the verb and its options, then hands over.
+
+Verbs: `version`, `check-config FILE`, `run [--config FILE]`, `decode HEX...`, `encode TEXT`,
+`hash-password`. Each verb lives in its own module and returns the exit status; this module
+only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
+error (STYLE §4) or a usage error (argparse's own convention).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,116 @@ from collections.abc import Sequence
 from opensmsc import __version__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="opensmsc")
-    sub = parser.add_subparsers(dest="verb", required=True)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opensmsc", description="An SMSC and SMS gateway speaking SMPP 3.3, 3.4 and 5.0."
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     sub.add_parser("version", help="print the version")
-    args = parser.parse_args(argv)
-    if args.verb == "version":
-        print(f"opensmsc {__version__}")
-    return 0
+
+    check = sub.add_parser("check-config", help="check a configuration file: every error, or ok")
+    check.add_argument("file", metavar="FILE")
+
+    run = sub.add_parser("run", help="run the SMSC")
+    run.add_argument(
+        "--config", metavar="FILE", help="the TOML configuration (default: the embedded defaults)"
+    )
+
+    decode = sub.add_parser("decode", help="decode SMPP PDUs given in hex, field by field")
+    decode.add_argument(
+        "hex",
+        nargs="*",
+        metavar="HEX",
+        help="PDU octets in hex; spaces and colons allowed; several PDUs may follow each other "
+        "(default or '-': read stdin)",
+    )
+    decode.add_argument("--json", action="store_true", help="print JSON")
+    decode.add_argument(
+        "--lenient", action="store_true", help="accept what lenient peers send (codec lenient mode)"
+    )
+
+    encode = sub.add_parser("encode", help="show how a text is encoded and split into SMS parts")
+    encode.add_argument("text", nargs="+", metavar="TEXT", help="the message ('-': read stdin)")
+    encode.add_argument(
+        "--alphabet",
+        choices=("gsm7", "latin1", "ia5", "ucs2", "binary"),
+        help="force an alphabet (binary: TEXT is hex); default: the cheapest that fits",
+    )
+    encode.add_argument(
+        "--concat",
+        choices=("udh8", "udh16", "sar", "payload"),
+        default="udh8",
+        help="how a long message is split (default udh8)",
+    )
+    encode.add_argument(
+        "--port", metavar="DEST[:ORIG]", help="application port addressing (16-bit, IEI 0x05)"
+    )
+    encode.add_argument(
+        "--national",
+        metavar="LANG[,LANG]",
+        default="",
+        help="allowed national language tables: turkish, spanish, portuguese, ... or ids",
+    )
+    encode.add_argument("--reference", type=int, default=1, help="concat reference (default 1)")
+    encode.add_argument("--max-parts", type=int, default=255, help="at most this many parts")
+    encode.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser(
+        "hash-password",
+        help="print the argon2 hash of a password (read from stdin) for password_hash",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    match args.verb:
+        case "version":
+            print(f"opensmsc {__version__}")
+            return 0
+        case "check-config":
+            from opensmsc.cli.runner import check_config
+
+            return check_config(args.file)
+        case "run":
+            from opensmsc.cli.runner import run
+
+            return run(args.config)
+        case "decode":
+            from opensmsc.cli.decode import decode_command
+
+            return decode_command(args.hex, as_json=args.json, lenient=args.lenient)
+        case "encode":
+            return _encode(args)
+        case "hash-password":
+            from opensmsc.cli.password import hash_password
+
+            return hash_password()
+    raise AssertionError(f"unhandled verb {args.verb}")  # argparse allows only the verbs above
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import sys
+
+    from opensmsc.cli.encode import (
+        EncodeOptions,
+        UsageError,
+        encode_command,
+        parse_languages,
+        parse_ports,
+    )
+
+    try:
+        options = EncodeOptions(
+            alphabet=args.alphabet,
+            concat=args.concat,
+            ports=parse_ports(args.port) if args.port else None,
+            national=parse_languages(args.national),
+            reference=args.reference,
+            max_parts=args.max_parts,
+        )
+    except UsageError as exc:
+        print(f"opensmsc encode: {exc}", file=sys.stderr)
+        return 2
+    return encode_command(args.text, options, as_json=args.json)

@@ -1,0 +1,46 @@
+"""The configuration: one TOML file, read only by `load()` into frozen dataclasses (STYLE §5).
+
+`load(path)` returns a `Config` or raises `ConfigError`; `check(path)` lists every error. Each
+layer takes its own slice (`config.smpp.server`, `config.accounts`) and builds its own objects
+from it; the core never sees this model. `docs/configuration.md` documents every key.
+"""
+
+from opensmsc.config.load import check, load, loads
+from opensmsc.config.model import (
+    AccountConfig,
+    BindMode,
+    ClientBind,
+    Config,
+    LogFormat,
+    LoggingConfig,
+    LogLevel,
+    MessageIdFormat,
+    NodeConfig,
+    OverloadAction,
+    SmppClientConfig,
+    SmppConfig,
+    SmppServerConfig,
+    SmppVersion,
+)
+from opensmsc.errors import ConfigError
+
+__all__ = [
+    "AccountConfig",
+    "BindMode",
+    "ClientBind",
+    "Config",
+    "ConfigError",
+    "LogFormat",
+    "LogLevel",
+    "LoggingConfig",
+    "MessageIdFormat",
+    "NodeConfig",
+    "OverloadAction",
+    "SmppClientConfig",
+    "SmppConfig",
+    "SmppServerConfig",
+    "SmppVersion",
+    "check",
+    "load",
+    "loads",
+]

@@ -1,0 +1,409 @@
+"""Bind authentication and authorisation: the answer to a bind_transmitter/receiver/transceiver.
+
+The listener asks the `Authenticator` what to answer; it opens no sockets and sends nothing.
+It also counts concurrent binds per account, slows repeated failures per source address, and
+holds each account's shared throughput bucket.
+
+Checking an argon2 hash takes tens of milliseconds of CPU on purpose, which must not stall the
+event loop. So a bind is decided in two steps, and only a cache miss needs the second:
+
+    decision = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
+    if isinstance(decision, PasswordCheck):
+        ok = await loop.run_in_executor(None, decision.verify)   # argon2, off the loop
+        decision = auth.finish_bind(decision, password_ok=ok, now=loop.time())
+    if not decision.is_accepted:
+        await asyncio.sleep(auth.failure_delay(peer_ip, now=loop.time()))
+    ...answer bind_resp with decision.status; on acceptance call auth.bind_closed(system_id)
+    when the session ends.
+
+`check_bind` does both steps inline, for tests and tools where blocking is fine. Everything but
+`PasswordCheck.verify` must be called from one thread (the event loop's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from opensmsc.accounts import passwords
+from opensmsc.accounts.model import Account, BindMode
+from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.smpp.constants import CommandStatus
+from opensmsc.transport.tls import PeerCertificate
+
+__all__ = [
+    "Authenticator",
+    "BindDecision",
+    "PasswordCheck",
+]
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Source = ipaddress.IPv4Address | ipaddress.IPv6Network  # what failures are counted against
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BindDecision:
+    """What to answer a bind. `status` goes into bind_resp's command_status.
+
+    An accepted decision (`status == ESME_ROK`) has already counted one bind against the
+    account's max_binds: release it with `Authenticator.bind_closed` when the session ends,
+    including when the bind_resp could not be sent.
+    """
+
+    status: CommandStatus  # bind_resp command_status (SMPP 3.4 §5.1.3)
+    reason: str  # why it was refused, for the log line; "" when accepted
+    account: Account | None  # the account bound; None when refused
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == CommandStatus.ESME_ROK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PasswordCheck:
+    """A bind that passed every cheap check and now waits for its password to be verified.
+
+    Run `verify()` in a worker thread, then pass its result to `Authenticator.finish_bind`.
+    """
+
+    account: Account
+    mode: BindMode
+    peer_ip: IPAddress
+    password: str = field(repr=False)
+    cache_key: bytes = field(repr=False)
+
+    def verify(self) -> bool:
+        """argon2 verification: slow, pure, thread-safe. Touches no authenticator state."""
+        return passwords.verify(self.account.password_hash, self.password)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Attempt:
+    """One bind being decided: what the log line and the failure count need."""
+
+    system_id: str
+    mode: BindMode
+    address: IPAddress
+    moment: float
+
+
+class Authenticator:
+    """Decides binds against a set of accounts.
+
+    - Unknown system_id → ESME_RINVSYSID; wrong password → ESME_RINVPASWD; a bind from a
+      network the account does not allow, without the required client certificate, in a mode
+      it may not use, or beyond max_binds → ESME_RBINDFAIL.
+    - Failures that look like guessing (unknown system_id, wrong password, address or
+      certificate refused) raise a per-source score that decays with `failure_half_life`;
+      `failure_delay` turns it into a wait of `failure_base_delay * (2**score - 1)` seconds,
+      at most `failure_max_delay`. At most `max_tracked_sources` sources are remembered (LRU);
+      an IPv6 source is its /64, the block one subscriber usually holds.
+    - Successful verifications are remembered in an LRU of `verified_cache_size` entries keyed
+      by a keyed hash of (password hash, password), so re-binds skip argon2. Failures are never
+      remembered as success, and a changed password hash misses the cache.
+
+    `clock` gives monotonic seconds; it is read only when a method gets no `now`.
+    """
+
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        *,
+        clock: Callable[[], float],
+        failure_base_delay: float = 0.1,
+        failure_max_delay: float = 5.0,
+        failure_half_life: float = 60.0,
+        max_tracked_sources: int = 10_000,
+        verified_cache_size: int = 1024,
+    ) -> None:
+        if failure_half_life <= 0 or max_tracked_sources < 1 or verified_cache_size < 0:
+            raise ValueError(
+                "failure_half_life and max_tracked_sources must be positive, "
+                "verified_cache_size at least 0"
+            )
+        self._clock = clock
+        self._accounts: dict[str, Account] = {}
+        self._binds: dict[str, int] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self.replace_accounts(accounts)
+        self._base_delay = failure_base_delay
+        self._max_delay = failure_max_delay
+        self._half_life = failure_half_life
+        self._max_sources = max_tracked_sources
+        # source → (score, time of the last failure); most recently failed last.
+        self._failures: OrderedDict[_Source, tuple[float, float]] = OrderedDict()
+        self._cache_size = verified_cache_size
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        # A per-process key: the cache never holds a password, or anything that could be
+        # tested offline against one, even in a core dump.
+        self._cache_secret = secrets.token_bytes(32)
+
+    # ------------------------------------------------------------------ accounts
+
+    def replace_accounts(self, accounts: Iterable[Account]) -> None:
+        """Swap in a new set of accounts (configuration reload). Open binds stay counted;
+        throughput buckets of accounts whose throughput changed start afresh.
+        Raises ValueError on a duplicate system_id."""
+        new: dict[str, Account] = {}
+        for account in accounts:
+            if account.system_id in new:
+                raise ValueError(f"duplicate account system_id {account.system_id!r}")
+            new[account.system_id] = account
+        self._accounts = new
+        for system_id, bucket in list(self._buckets.items()):
+            current = new.get(system_id)
+            if current is None or current.throughput != bucket.rate:
+                del self._buckets[system_id]
+
+    def account(self, system_id: str) -> Account | None:
+        return self._accounts.get(system_id)
+
+    # ------------------------------------------------------------------ binds
+
+    def check_bind(
+        self,
+        system_id: str,
+        password: str,
+        mode: BindMode,
+        peer_ip: IPAddress | str,
+        cert: PeerCertificate | None,
+        *,
+        now: float | None = None,
+    ) -> BindDecision:
+        """`begin_bind` and, on a cache miss, argon2 inline (blocking) and `finish_bind`."""
+        step = self.begin_bind(system_id, password, mode, peer_ip, cert, now=now)
+        if isinstance(step, PasswordCheck):
+            return self.finish_bind(step, password_ok=step.verify(), now=now)
+        return step
+
+    def begin_bind(
+        self,
+        system_id: str,
+        password: str,
+        mode: BindMode,
+        peer_ip: IPAddress | str,
+        cert: PeerCertificate | None,
+        *,
+        now: float | None = None,
+    ) -> BindDecision | PasswordCheck:
+        """Every check that costs nothing, then the verified-password cache.
+
+        Returns a decision, or a `PasswordCheck` when argon2 must run (see the module doc).
+        Raises ValueError when `peer_ip` is not an IP address.
+        """
+        moment = self._now(now)
+        address = _parse_address(peer_ip)
+        attempt = _Attempt(system_id=system_id, mode=mode, address=address, moment=moment)
+        account = self._accounts.get(system_id)
+        if account is None:
+            return self._refuse(
+                CommandStatus.ESME_RINVSYSID, "unknown system_id", attempt, counts=True
+            )
+        # Before the password: a refused address or certificate costs no argon2 run.
+        if not account.allows_address(address):
+            return self._refuse(
+                CommandStatus.ESME_RBINDFAIL, "source address not allowed", attempt, counts=True
+            )
+        if account.requires_certificate:
+            refusal = _certificate_refusal(account, cert)
+            if refusal:
+                return self._refuse(CommandStatus.ESME_RBINDFAIL, refusal, attempt, counts=True)
+        key = self._cache_key(account.password_hash, password)
+        if key in self._verified:
+            self._verified.move_to_end(key)
+            return self._authorize(account, attempt)
+        return PasswordCheck(
+            account=account, mode=mode, peer_ip=address, password=password, cache_key=key
+        )
+
+    def finish_bind(
+        self, check: PasswordCheck, *, password_ok: bool, now: float | None = None
+    ) -> BindDecision:
+        """The decision once `check.verify()` has run; mode and max_binds are checked here,
+        after the wait, so that binds verified concurrently cannot exceed max_binds."""
+        system_id = check.account.system_id
+        attempt = _Attempt(
+            system_id=system_id, mode=check.mode, address=check.peer_ip, moment=self._now(now)
+        )
+        if not password_ok:
+            return self._refuse(
+                CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
+            )
+        current = self._accounts.get(system_id)
+        if current != check.account:
+            # Reloaded while argon2 ran: what was checked (hash, networks, certificates) may no
+            # longer be the account's rules. The client simply binds again.
+            reason = "account changed during bind"
+            return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+        if self._cache_size:
+            self._verified[check.cache_key] = None
+            self._verified.move_to_end(check.cache_key)
+            while len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return self._authorize(current, attempt)
+
+    def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
+        """Checks on a client that proved its credentials: not counted as guessing."""
+        if attempt.mode not in account.bind_modes:
+            reason = f"bind mode {attempt.mode.value} not allowed"
+            return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+        bound = self._binds.get(account.system_id, 0)
+        if bound >= account.max_binds:
+            reason = f"max_binds {account.max_binds} reached"
+            return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+        self._binds[account.system_id] = bound + 1
+        log.debug(
+            "bind accepted system_id=%s mode=%s peer=%s binds=%d/%d",
+            account.system_id,
+            attempt.mode.value,
+            attempt.address,
+            bound + 1,
+            account.max_binds,
+        )
+        return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=account)
+
+    def bind_opened(self, system_id: str) -> None:
+        """Count a bound session that did not come through `check_bind`/`finish_bind` (an
+        outbind, say). An accepted decision is already counted: do not call this for it."""
+        self._binds[system_id] = self._binds.get(system_id, 0) + 1
+
+    def bind_closed(self, system_id: str) -> None:
+        """Release the slot of a bound session that ended."""
+        bound = self._binds.get(system_id, 0)
+        if bound <= 0:
+            # A caller bug, but one that must not break session clean-up: log, stay at zero.
+            log.error("bind_closed without an open bind system_id=%s", system_id)
+            return
+        if bound == 1:
+            del self._binds[system_id]
+        else:
+            self._binds[system_id] = bound - 1
+
+    def binds(self, system_id: str) -> int:
+        """Bound sessions currently counted for `system_id`."""
+        return self._binds.get(system_id, 0)
+
+    def throughput_bucket(self, system_id: str) -> TokenBucket | None:
+        """The token bucket all sessions of `system_id` share; None when it has no cap.
+
+        Burst is one second's worth (at least one message), so a client that keeps to its rate
+        is never throttled by timer jitter.
+        """
+        account = self._accounts.get(system_id)
+        if account is None or account.throughput <= 0:
+            return None
+        bucket = self._buckets.get(system_id)
+        if bucket is None:
+            bucket = TokenBucket(account.throughput, max(1.0, account.throughput))
+            self._buckets[system_id] = bucket
+        return bucket
+
+    # ------------------------------------------------------------------ failures
+
+    def failure_delay(self, peer_ip: IPAddress | str, now: float | None = None) -> float:
+        """Seconds to wait before answering a failed bind from `peer_ip` (0.0 if none failed).
+
+        Grows exponentially with the source's recent failures, up to `failure_max_delay`, and
+        decays when they stop. It slows only that source's answers: the caller waits in that
+        session's task, nobody else's.
+        """
+        source = _source_key(_parse_address(peer_ip))
+        entry = self._failures.get(source)
+        if entry is None:
+            return 0.0
+        return self._delay_for(self._decayed(entry, self._now(now)))
+
+    def _delay_for(self, score: float) -> float:
+        if score <= 0:
+            return 0.0
+        if score >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
+            return self._max_delay
+        return min(self._max_delay, self._base_delay * (math.pow(2.0, score) - 1.0))
+
+    def _decayed(self, entry: tuple[float, float], moment: float) -> float:
+        score, last = entry
+        elapsed = max(0.0, moment - last)
+        return score * math.pow(0.5, elapsed / self._half_life)
+
+    def _record_failure(self, address: IPAddress, moment: float) -> float:
+        source = _source_key(address)
+        entry = self._failures.pop(source, None)
+        score = 1.0 if entry is None else self._decayed(entry, moment) + 1.0
+        self._failures[source] = (score, moment)
+        # Bounded memory under an attack from many addresses: forget the stalest source.
+        while len(self._failures) > self._max_sources:
+            self._failures.popitem(last=False)
+        return score
+
+    def _refuse(
+        self, status: CommandStatus, reason: str, attempt: _Attempt, *, counts: bool
+    ) -> BindDecision:
+        """A refusal, logged; `counts` when it looks like guessing and should slow the source."""
+        # %r: system_id comes from the peer and may hold control characters.
+        if counts:
+            score = self._record_failure(attempt.address, attempt.moment)
+            log.warning(
+                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s "
+                "recent_failures=%.1f delay=%.2fs",
+                attempt.system_id,
+                attempt.mode.value,
+                attempt.address,
+                status,
+                reason,
+                score,
+                self._delay_for(score),
+            )
+        else:
+            log.info(
+                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s",
+                attempt.system_id,
+                attempt.mode.value,
+                attempt.address,
+                status,
+                reason,
+            )
+        return BindDecision(status=status, reason=reason, account=None)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else now
+
+    def _cache_key(self, password_hash: str, password: str) -> bytes:
+        message = password_hash.encode() + b"\x00" + password.encode("utf-8", "surrogatepass")
+        return hmac.new(self._cache_secret, message, hashlib.sha256).digest()
+
+
+def _parse_address(peer_ip: IPAddress | str) -> IPAddress:
+    if isinstance(peer_ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return peer_ip
+    return ipaddress.ip_address(peer_ip)
+
+
+def _source_key(address: IPAddress) -> _Source:
+    """What failures are counted against: an IPv4 address, or an IPv6 /64."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        # A subscriber usually gets a whole /64: counting single addresses would let one
+        # client rotate through 2**64 of them.
+        return ipaddress.IPv6Network((int(address) >> 64 << 64, 64))
+    return address
+
+
+def _certificate_refusal(account: Account, cert: PeerCertificate | None) -> str:
+    """Why `cert` cannot bind as `account` ("" when it can)."""
+    if cert is None:
+        return "client certificate required"
+    if cert.fingerprint in account.cert_fingerprints or cert.subject in account.cert_subjects:
+        return ""
+    return f"client certificate not allowed subject={cert.subject!r} sha256={cert.fingerprint}"

@@ -1,0 +1,223 @@
+"""The composition root: one `Config` in, running services out. The only module that knows
+every floor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from opensmsc.accounts.authenticator import Authenticator
+from opensmsc.accounts.model import Account
+from opensmsc.smpp.states import BindMode as AccountBindMode
+from opensmsc.accounts.passwords import hash_password
+from opensmsc.config import Config
+from opensmsc.config.model import AccountConfig, OverloadAction
+from opensmsc.engine.center import InMemoryCenter
+from opensmsc.engine.esme_session import EsmeSession, SmscServices, SmscSettings
+from opensmsc.engine.registry import SessionRegistry
+from opensmsc.errors import ConfigError
+from opensmsc.smpp.connection import SessionConfig
+from opensmsc.smpp.constants import CommandStatus
+from opensmsc.smpp.states import Role
+from opensmsc.transport import tls
+from opensmsc.transport.protocol import SmppProtocol
+from opensmsc.transport.server import Listener, SmppServer
+
+log = logging.getLogger(__name__)
+
+# With no account configured, `make run` still gives something to bind to: a demo account that
+# only loopback clients can use.
+DEMO_SYSTEM_ID = "test"
+DEMO_PASSWORD = "test"  # noqa: S105 - documented demo credentials, loopback only
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(slots=True)
+class RunningSmsc:
+    """What `start()` returns: the bound ports and the handles to stop."""
+
+    server: SmppServer
+    services: SmscServices
+    ports: dict[str, int] = field(default_factory=dict)
+    tls_fingerprint: str | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.server.stop()
+
+
+def accounts_from_config(config: Config) -> list[Account]:
+    accounts = [_account(a) for a in config.accounts if a.enabled]
+    if not config.accounts:
+        log.warning(
+            "no accounts configured: demo account system_id=%s password=%s, loopback only",
+            DEMO_SYSTEM_ID,
+            DEMO_PASSWORD,
+        )
+        accounts.append(
+            Account(
+                system_id=DEMO_SYSTEM_ID,
+                password_hash=hash_password(DEMO_PASSWORD),
+                allowed_networks=_LOOPBACK,
+                max_binds=100,
+            )
+        )
+    return accounts
+
+
+def _account(config: AccountConfig) -> Account:
+    if config.password_hash is not None:
+        password_hash = config.password_hash
+    elif config.password_file is not None:
+        password_hash = hash_password(config.password_file.read_text().strip("\r\n"))
+    else:
+        assert config.password_env is not None  # the config model guarantees one of the three
+        value = os.environ.get(config.password_env)
+        if value is None:
+            raise ConfigError(
+                f"environment variable {config.password_env} is not set",
+                path="<environment>",
+                key=f"accounts[{config.system_id}].password_env",
+            )
+        password_hash = hash_password(value)
+    return Account(
+        system_id=config.system_id,
+        password_hash=password_hash,
+        bind_modes=frozenset(AccountBindMode(m.value) for m in config.bind_modes),
+        allowed_networks=tuple(config.allowed_networks),
+        max_binds=config.max_binds,
+        throughput=config.throughput,
+        window=config.window,
+        cert_subjects=frozenset(config.cert_subjects),
+        cert_fingerprints=frozenset(config.cert_fingerprints),
+    )
+
+
+def session_config(config: Config) -> SessionConfig:
+    server = config.smpp.server
+    versions = [v.code for v in server.interface_versions] or [0x34]
+    return SessionConfig(
+        role=Role.SMSC,
+        window=server.window,
+        peer_window=max((a.window for a in config.accounts), default=10),
+        throttle_status=(
+            CommandStatus.ESME_RMSGQFUL
+            if server.overload_action is OverloadAction.QUEUE_FULL
+            else CommandStatus.ESME_RTHROTTLED
+        ),
+        interface_version=max(versions),
+        max_command_length=server.max_pdu_length,
+        session_init_timeout=server.session_init_timeout,
+        enquire_link_interval=server.enquire_link_interval,
+        inactivity_timeout=server.inactivity_timeout,
+        response_timeout=server.response_timeout,
+        drain_timeout=server.unbind_drain_timeout or 0.0,
+    )
+
+
+async def start(config: Config) -> RunningSmsc:
+    """Start every service the configuration asks for; returns once all listen."""
+    server_config = config.smpp.server
+    loop = asyncio.get_running_loop()
+    authenticator = Authenticator(
+        accounts_from_config(config),
+        clock=loop.time,
+        failure_base_delay=server_config.bind_failure_delay or 0.0,
+        failure_max_delay=server_config.bind_failure_max_delay or 0.0,
+    )
+    registry = SessionRegistry()
+    center = InMemoryCenter(
+        registry,  # type: ignore[arg-type]
+        clock=lambda: datetime.now(UTC),
+        id_prefix=int(time.time()) & 0xFFFFFFFF,
+        wake=lambda: loop.call_soon(center.run_due),
+    )
+    services = SmscServices(
+        authenticator=authenticator,
+        registry=registry,
+        center=center,
+        settings=SmscSettings(
+            system_id=server_config.system_id,
+            overload_action=server_config.overload_action.value,
+        ),
+    )
+    server = SmppServer(
+        session_config(config), lambda protocol: _esme_session(protocol, services)
+    )
+    running = RunningSmsc(server=server, services=services)
+    if server_config.plain_enabled:
+        running.ports["smpp"] = await server.start(
+            Listener(name="smpp", host=server_config.bind_address, port=server_config.port)
+        )
+    if server_config.tls_enabled:
+        context, fingerprint = _tls_context(config)
+        running.tls_fingerprint = fingerprint
+        running.ports["smpps"] = await server.start(
+            Listener(
+                name="smpps",
+                host=server_config.bind_address,
+                port=server_config.tls_port,
+                ssl_context=context,
+            )
+        )
+    running._tasks.append(loop.create_task(_run_schedule(center)))
+    return running
+
+
+def _esme_session(protocol: SmppProtocol, services: SmscServices) -> EsmeSession:
+    return EsmeSession(protocol, services)
+
+
+def _tls_context(config: Config) -> tuple[object, str]:
+    server = config.smpp.server
+    if server.tls_cert_file is not None:
+        cert = server.tls_cert_file
+        key = server.tls_key_file or server.tls_cert_file
+        fingerprint = tls.fingerprint(cert.read_bytes())
+    else:
+        material = tls.ensure_self_signed(config.node.data_dir)
+        cert, key, fingerprint = material.cert, material.key, material.fingerprint
+        log.info("self-signed TLS certificate path=%s sha256=%s", cert, fingerprint)
+    context = tls.server_context(
+        cert, key, ca=server.tls_ca_file, require_client_cert=server.require_client_cert
+    )
+    return context, fingerprint
+
+
+async def _run_schedule(center: InMemoryCenter) -> None:
+    while True:
+        center.run_due()
+        await asyncio.sleep(1.0)
+
+
+async def serve(config: Config) -> None:
+    running = await start(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    log.info("opensmsc ready ports=%s", running.ports)
+    await stop.wait()
+    log.info("stopping: unbinding sessions")
+    await running.stop()
+
+
+def run(config: Config) -> int:
+    """Run until SIGINT/SIGTERM. Uses uvloop where it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(config))
+    else:
+        uvloop.run(serve(config))
+    return 0

@@ -1,0 +1,63 @@
+"""Logging for `opensmsc run`: key=value text (or JSON lines) on stderr, from `[logging]`.
+
+Log calls across opensmsc already write key=value pairs after a short phrase
+(`"bind accepted session=%s system_id=%s"`, STYLE §6); this formatter puts the time, level and
+logger in front in the same style. Only the CLI calls `setup_logging`: a library never
+configures logging.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from opensmsc.config import LogFormat, LoggingConfig
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`ts=2025-01-02T03:04:05.678Z level=info logger=opensmsc.x bind accepted session=3`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = (
+            f"ts={_timestamp(record)} level={record.levelname.lower()} "
+            f"logger={record.name} {record.getMessage()}"
+        )
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, and exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def setup_logging(config: LoggingConfig, *, stream: TextIO | None = None) -> None:
+    """Send every log record at `config.level` or above to `stream` (stderr by default)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    formatter = JsonFormatter() if config.format is LogFormat.JSON else KeyValueFormatter()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(config.level.name)
+    logging.captureWarnings(True)

@@ -1,0 +1,87 @@
+"""`opensmsc run` and `opensmsc check-config`: the configuration file to a running node.
+
+`run` checks the file (printing every error, exit status 2), creates the data folder, sets up
+logging and hands the `Config` to `opensmsc.app.run`, the composition root. It knows nothing
+of what app.run starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import typing
+from collections.abc import Callable
+
+from opensmsc import __version__
+from opensmsc.cli.logsetup import setup_logging
+from opensmsc.config import Config, check, load
+from opensmsc.errors import ConfigError
+
+EXIT_CONFIG = 2  # STYLE §4: a ConfigError is printed and the exit status is 2
+
+
+def check_config(path: str) -> int:
+    """Print every error in the file, one per line, and return 1; or print "ok", return 0."""
+    errors = check(path)
+    for error in errors:
+        print(error)
+    if errors:
+        return 1
+    print("ok")
+    return 0
+
+
+def run(path: str | None) -> int:
+    """Load the configuration and run the node until it stops; returns the exit status."""
+    if path is not None:
+        errors = check(path)
+        if errors:
+            for error in errors:
+                print(error, file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        config = load(path)
+        _make_data_dir(config, path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(config.logging)
+    app_run = _app_run()
+    if app_run is None:
+        print(
+            f"opensmsc {__version__}: the application (opensmsc.app) is not part of this build "
+            "yet; the configuration is valid but there is nothing to run",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        status = app_run(config)
+    except ConfigError as exc:  # e.g. a certificate file that exists but does not load
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+def _make_data_dir(config: Config, path: str | None) -> None:
+    data_dir = config.node.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {data_dir}: {exc.strerror or exc}",
+            path=path or "<defaults>",
+            key="node.data_dir",
+        ) from exc
+
+
+def _app_run() -> Callable[[Config], object] | None:
+    # Imported here, not at the top: the other verbs must work in a build without app.py.
+    try:
+        module = importlib.import_module("opensmsc.app")
+    except ModuleNotFoundError as exc:
+        if exc.name == "opensmsc.app":
+            return None
+        raise
+    return typing.cast(Callable[[Config], object], module.run)

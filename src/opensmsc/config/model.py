@@ -1,0 +1,329 @@
+"""The configuration model: one frozen dataclass per TOML section, defaults only here.
+
+The TOML file maps onto these classes key for key (`[[smpp.client]]` → `Config.smpp.client`,
+a tuple of `SmppClientConfig`). Field types carry the validation (see `rules.py`); rules that span
+several fields live in each section's `problems()`. To add a section, add a dataclass here and a
+field to its parent: the loader needs no change. `docs/configuration.md` documents every key.
+
+This module reads no file and knows nothing of TOML; `load.py` does that.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import ClassVar
+
+from opensmsc.config.rules import (
+    AddressRange,
+    Argon2Hash,
+    EnvName,
+    ExistingFile,
+    Fingerprint,
+    Host,
+    IpNetwork,
+    Name,
+    Octet,
+    OptionalSeconds,
+    PduLength,
+    Port,
+    PositiveInt,
+    Problem,
+    Rate,
+    Seconds,
+    SmppPassword,
+    SystemId,
+    SystemType,
+)
+
+
+class LogLevel(enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormat(enum.Enum):
+    TEXT = "text"  # key=value text, one event per line
+    JSON = "json"  # one JSON object per line
+
+
+class SmppVersion(enum.Enum):
+    """An SMPP interface_version as written in the file; `.code` is the octet on the wire."""
+
+    V33 = "3.3"
+    V34 = "3.4"
+    V50 = "5.0"
+
+    @property
+    def code(self) -> int:
+        return {"3.3": 0x33, "3.4": 0x34, "5.0": 0x50}[self.value]
+
+
+class BindMode(enum.Enum):
+    """How an ESME may bind to us (SMPP 3.4 §4.1)."""
+
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+
+
+class ClientBind(enum.Enum):
+    """How a connector binds upstream; PAIR is one transmitter and one receiver session."""
+
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+    PAIR = "pair"
+
+
+class OverloadAction(enum.Enum):
+    """What the SMSC answers when a window or the node's queue is full (issue 4, flow control)."""
+
+    THROTTLE = "throttle"  # ESME_RTHROTTLED (0x58)
+    QUEUE_FULL = "queue_full"  # ESME_RMSGQFUL (0x14)
+
+
+class MessageIdFormat(enum.Enum):
+    """How an upstream SMSC writes message_ids, so its receipts find our messages."""
+
+    AUTO = "auto"  # decimal if all digits, else hex
+    DEC = "dec"
+    HEX = "hex"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    """`[node]`: this SMSC instance."""
+
+    name: Name = "opensmsc"
+    data_dir: Path = Path("data")  # relative to the config file's folder (or the working folder)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """`[logging]`."""
+
+    level: LogLevel = LogLevel.INFO
+    format: LogFormat = LogFormat.TEXT
+    show_short_message: bool = False  # STYLE §6: short_message is redacted unless configured
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmppServerConfig:
+    """`[smpp.server]`: the SMSC's listeners, plain (2775) and implicit TLS (3550)."""
+
+    system_id: SystemId = "opensmsc"  # sent in bind_*_resp
+    bind_address: Host = "0.0.0.0"
+    plain_enabled: bool = True
+    port: Port = 2775
+    tls_enabled: bool = True
+    tls_port: Port = 3550
+    tls_cert_file: ExistingFile | None = None  # none: a self-signed one is made in data_dir
+    tls_key_file: ExistingFile | None = None  # none: the key is in tls_cert_file
+    tls_ca_file: ExistingFile | None = None  # verifies client certificates
+    require_client_cert: bool = False
+    max_pdu_length: PduLength = 65_536 + 1024
+    session_init_timeout: Seconds = 30.0
+    enquire_link_interval: OptionalSeconds = 30.0
+    inactivity_timeout: OptionalSeconds = 300.0
+    response_timeout: Seconds = 30.0
+    window: PositiveInt = 10  # our requests (deliver_sm) in flight per session
+    unbind_drain_timeout: OptionalSeconds = 5.0
+    overload_action: OverloadAction = OverloadAction.THROTTLE
+    interface_versions: tuple[SmppVersion, ...] = (
+        SmppVersion.V33,
+        SmppVersion.V34,
+        SmppVersion.V50,
+    )
+    bind_failure_delay: OptionalSeconds = 1.0  # first delay after a failed bind from an address
+    bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        if self.require_client_cert and self.tls_ca_file is None:
+            found.append(
+                Problem(("require_client_cert",), "needs tls_ca_file to verify client certificates")
+            )
+        if self.plain_enabled and self.tls_enabled and self.port == self.tls_port != 0:
+            found.append(Problem(("tls_port",), f"is the same as port ({self.port})"))
+        if not self.interface_versions:
+            found.append(Problem(("interface_versions",), "expected at least one version"))
+        if self.bind_failure_max_delay < self.bind_failure_delay:
+            found.append(
+                Problem(
+                    ("bind_failure_max_delay",),
+                    f"expected at least bind_failure_delay ({self.bind_failure_delay})",
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmppClientConfig:
+    """`[[smpp.client]]`: a connector, our ESME session to an upstream SMSC."""
+
+    name: Name
+    host: Host
+    port: Port = 2775
+    enabled: bool = True
+    tls: bool = False
+    tls_ca_file: ExistingFile | None = None  # none: the system's trusted CAs
+    tls_server_name: Host | None = None  # SNI and the name checked; none: host
+    tls_verify: bool = True
+    tls_cert_file: ExistingFile | None = None  # client certificate, for mutual TLS
+    tls_key_file: ExistingFile | None = None  # none: the key is in tls_cert_file
+    system_id: SystemId
+    password: SmppPassword | None = None  # or password_file / password_env; none: ""
+    password_file: ExistingFile | None = None
+    password_env: EnvName | None = None
+    system_type: SystemType = ""
+    bind: ClientBind = ClientBind.TRANSCEIVER
+    interface_version: SmppVersion = SmppVersion.V34
+    address_range: AddressRange = ""
+    addr_ton: Octet = 0
+    addr_npi: Octet = 0
+    window: PositiveInt = 10
+    throughput: Rate = 0.0  # messages per second; 0: no cap
+    enquire_link_interval: Seconds = 30.0
+    response_timeout: Seconds = 30.0
+    reconnect_min_delay: Seconds = 1.0
+    reconnect_max_delay: Seconds = 60.0
+    message_id_format: MessageIdFormat = MessageIdFormat.AUTO
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        secrets = [
+            name
+            for name, value in (
+                ("password", self.password),
+                ("password_file", self.password_file),
+                ("password_env", self.password_env),
+            )
+            if value is not None
+        ]
+        if len(secrets) > 1:
+            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        if not self.tls:
+            for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
+                if getattr(self, name) is not None:
+                    found.append(Problem((name,), "is set but tls is false"))
+        if self.reconnect_max_delay < self.reconnect_min_delay:
+            found.append(
+                Problem(
+                    ("reconnect_max_delay",),
+                    f"expected at least reconnect_min_delay ({self.reconnect_min_delay})",
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmppConfig:
+    """`[smpp]`: holds `[smpp.server]` and the `[[smpp.client]]` connectors."""
+
+    server: SmppServerConfig = field(default_factory=SmppServerConfig)
+    client: tuple[SmppClientConfig, ...] = ()
+
+
+_ANYWHERE: tuple[IPv4Network | IPv6Network, ...] = (ip_network("0.0.0.0/0"), ip_network("::/0"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountConfig:
+    """`[[accounts]]`: an ESME allowed to bind to us.
+
+    The password is never in the file in the clear: `password_hash` is an argon2 hash;
+    `password_file` and `password_env` hold the password itself, hashed in memory at start.
+    """
+
+    refused_keys: ClassVar[dict[str, str]] = {
+        "password": "plaintext passwords are not accepted for accounts; "
+        "use password_hash (`opensmsc hash-password`), password_file or password_env",
+    }
+
+    system_id: SystemId
+    enabled: bool = True
+    password_hash: Argon2Hash | None = None
+    password_file: ExistingFile | None = None
+    password_env: EnvName | None = None
+    bind_modes: tuple[BindMode, ...] = (
+        BindMode.TRANSMITTER,
+        BindMode.RECEIVER,
+        BindMode.TRANSCEIVER,
+    )
+    allowed_networks: tuple[IpNetwork, ...] = _ANYWHERE
+    max_binds: PositiveInt = 4  # room for a transmitter+receiver pair and overlapping reconnects
+    throughput: Rate = 0.0  # messages per second, over all of this account's sessions; 0: no cap
+    window: PositiveInt = 10  # requests (submit_sm) in flight per session before ESME_RTHROTTLED
+    # Mutual TLS: with either list non-empty, a bind must come over TLS with a client
+    # certificate whose RFC 4514 subject or SHA-256 fingerprint is listed (password still checked).
+    cert_subjects: tuple[str, ...] = ()  # e.g. "CN=esme-a,O=Example"
+    cert_fingerprints: tuple[Fingerprint, ...] = ()
+    outbind_host: Host | None = None  # where we outbind to when messages wait for this account
+    outbind_port: Port = 2775
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        secrets = [
+            name
+            for name, value in (
+                ("password_hash", self.password_hash),
+                ("password_file", self.password_file),
+                ("password_env", self.password_env),
+            )
+            if value is not None
+        ]
+        if not secrets:
+            found.append(
+                Problem(
+                    ("password_hash",), "missing; give password_hash, password_file or password_env"
+                )
+            )
+        elif len(secrets) > 1:
+            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
+        if not self.bind_modes:
+            found.append(Problem(("bind_modes",), "expected at least one bind mode"))
+        if not self.allowed_networks:
+            found.append(Problem(("allowed_networks",), "expected at least one network"))
+        return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole file. `Config()` is the embedded default: no accounts, no connectors."""
+
+    node: NodeConfig = field(default_factory=NodeConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    smpp: SmppConfig = field(default_factory=SmppConfig)
+    accounts: tuple[AccountConfig, ...] = ()
+
+    def problems(self) -> list[Problem]:
+        return [
+            *_duplicates(self.accounts, "system_id", ("accounts",)),
+            *_duplicates(self.smpp.client, "name", ("smpp", "client")),
+        ]
+
+
+def _duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) -> list[Problem]:
+    seen: dict[object, int] = {}
+    found: list[Problem] = []
+    for index, item in enumerate(items):
+        value = getattr(item, attribute)
+        if value in seen:
+            found.append(
+                Problem(
+                    (*key, index, attribute),
+                    f'"{value}" is already used by {".".join(key)}[{seen[value]}]',
+                )
+            )
+        else:
+            seen[value] = index
+    return found

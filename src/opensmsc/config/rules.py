@@ -1,0 +1,192 @@
+"""Value rules for configuration fields, attached to types with `typing.Annotated`.
+
+A section of the configuration is a dataclass whose field types say what the file may hold:
+`window: PositiveInt = 10`. The generic loader (`schema.py`) reads the `Annotated` metadata:
+
+- `Parse(function, description)` turns a TOML string into a value (a host name, a CIDR network);
+  the function raises `ValueError` for text it refuses.
+- A `Rule` (`Bounds`, `Match`, `FileExists`) checks an already typed value and returns a message,
+  or None when the value is fine.
+- `Describe(text)` replaces the description used in "expected ..., got ..." messages.
+
+This module knows nothing of TOML or of line numbers; it only says what a good value is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Protocol
+
+KeyPath = tuple[str | int, ...]
+"""Where a value sits in the file: `("smpp", "client", 1, "window")` is `smpp.client[1].window`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a value, found after the value had its type (see `Validated`)."""
+
+    key: KeyPath
+    message: str
+
+
+class Validated(Protocol):
+    """A section that checks rules spanning several of its fields (pairs, uniqueness, order).
+
+    `problems()` is called once every field of the section has a valid value; the keys it yields
+    are relative to the section.
+    """
+
+    def problems(self) -> list[Problem]: ...
+
+
+class Rule(Protocol):
+    """A check of one typed value. `check` returns what is wrong, or None."""
+
+    @property
+    def description(self) -> str: ...
+
+    def check(self, value: object) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Describe:
+    """Names the expected value in error messages, e.g. "a positive integer"."""
+
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    """Converts a TOML string to the field's value; `function` raises ValueError to refuse it."""
+
+    function: Callable[[str], object]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Numeric bounds. `above` is exclusive (a timeout `above=0` must be positive)."""
+
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+
+    def check(self, value: object) -> str | None:
+        if not isinstance(value, int | float):
+            return None
+        if self.minimum is not None and value < self.minimum:
+            return f"expected {self.description}, got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"expected {self.description}, got {value!r}"
+        if self.above is not None and value <= self.above:
+            return f"expected {self.description}, got {value!r}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A string that must match `pattern` in full."""
+
+    pattern: str
+    description: str
+
+    def check(self, value: object) -> str | None:
+        if isinstance(value, str) and re.fullmatch(self.pattern, value) is None:
+            return f'expected {self.description}, got "{value}"'
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Length:
+    """A string of at most `maximum` characters (SMPP C-Octet Strings have fixed maxima)."""
+
+    maximum: int
+    minimum: int = 0
+
+    @property
+    def description(self) -> str:
+        if self.minimum:
+            return f"a string of {self.minimum} to {self.maximum} characters"
+        return f"a string of at most {self.maximum} characters"
+
+    def check(self, value: object) -> str | None:
+        if isinstance(value, str) and not self.minimum <= len(value) <= self.maximum:
+            return f'expected {self.description}, got "{value}" ({len(value)} characters)'
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FileExists:
+    """A path (already resolved against the config file's folder) that must name a file."""
+
+    description: str = "an existing file"
+
+    def check(self, value: object) -> str | None:
+        if isinstance(value, Path) and not value.is_file():
+            return f"file not found: {value}"
+        return None
+
+
+def parse_host(text: str) -> str:
+    """An IPv4/IPv6 literal or an RFC 1123 host name; returned unchanged."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return text
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    if len(text) > 253 or re.fullmatch(rf"{label}(\.{label})*\.?", text) is None:
+        raise ValueError(text)
+    return text
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR network such as "10.0.0.0/8"; host bits must be zero; a bare address is a /32."""
+    return ipaddress.ip_network(text, strict=True)
+
+
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint, hex with optional colons; normalised to 64 lower-case hex digits."""
+    digits = text.replace(":", "").lower()
+    if re.fullmatch(r"[0-9a-f]{64}", digits) is None:
+        raise ValueError(text)
+    return digits
+
+
+PositiveInt = Annotated[int, Bounds("a positive integer", minimum=1)]
+NonNegativeInt = Annotated[int, Bounds("an integer of 0 or more", minimum=0)]
+Port = Annotated[int, Bounds("a port number from 0 to 65535", minimum=0, maximum=65535)]
+Octet = Annotated[int, Bounds("an integer from 0 to 255", minimum=0, maximum=255)]
+Seconds = Annotated[float, Bounds("a positive number of seconds", above=0.0)]
+OptionalSeconds = Annotated[float, Bounds("a number of seconds, 0 to disable", minimum=0.0)]
+Rate = Annotated[float, Bounds("messages per second, 0 for no limit", minimum=0.0)]
+PduLength = Annotated[int, Bounds("an integer from 64 to 16777216", minimum=64, maximum=1 << 24)]
+Host = Annotated[str, Parse(parse_host, "a host name or IP address")]
+IpNetwork = Annotated[
+    ipaddress.IPv4Network | ipaddress.IPv6Network,
+    Parse(parse_network, 'a CIDR network such as "10.0.0.0/8"'),
+]
+Fingerprint = Annotated[str, Parse(parse_fingerprint, "a SHA-256 fingerprint (64 hex digits)")]
+Name = Annotated[
+    str, Match(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "a name of letters, digits, '.', '_', '-'")
+]
+EnvName = Annotated[str, Match(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+SystemId = Annotated[str, Length(maximum=15, minimum=1)]  # SMPP 3.4 §5.2.1: 16 octets with NUL
+SmppPassword = Annotated[str, Length(maximum=8)]  # SMPP 3.4 §5.2.2: 9 octets with NUL
+SystemType = Annotated[str, Length(maximum=12)]  # SMPP 3.4 §5.2.3: 13 octets with NUL
+AddressRange = Annotated[str, Length(maximum=40)]  # SMPP 3.4 §5.2.7: 41 octets with NUL
+Argon2Hash = Annotated[
+    str,
+    Match(
+        r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+",
+        'an argon2 hash such as "$argon2id$v=19$m=65536,t=3,p=4$..." '
+        "(make one with `opensmsc hash-password`)",
+    ),
+]
+ExistingFile = Annotated[Path, FileExists()]

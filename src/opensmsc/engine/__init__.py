@@ -1,0 +1,1 @@
+"""The SMSC's business logic: sessions of bound ESMEs, message acceptance and delivery."""

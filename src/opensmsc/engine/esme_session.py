@@ -1,0 +1,358 @@
+"""One ESME bound to our SMSC: binds, submits and the other requests, deliveries to it.
+
+The session machine (smpp.Connection) has already enforced the state rules, the window and the
+timers; this handler decides what only a service can: credentials, throughput, acceptance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
+from opensmsc.smpp.states import BindMode as AccountBindMode
+from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.engine.center import InMemoryCenter
+from opensmsc.engine.registry import SessionRegistry
+from opensmsc.errors import MessageRejected
+from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
+from opensmsc.smpp.events import (
+    BindRequested,
+    BroadcastReceived,
+    CancelBroadcastReceived,
+    CancelReceived,
+    ConnectionTerminated,
+    DataSmReceived,
+    Event,
+    QueryBroadcastReceived,
+    QueryReceived,
+    ReplaceReceived,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    SubmitMultiReceived,
+    SubmitReceived,
+)
+from opensmsc.smpp.pdu import (
+    BindReceiver,
+    BindTransmitter,
+    CancelSmResp,
+    DataSmResp,
+    DeliverSm,
+    ReplaceSmResp,
+    SubmitMultiResp,
+    SubmitSmResp,
+    UnsuccessSme,
+)
+from opensmsc.smpp.states import SessionState
+from opensmsc.smpp.tlv import EMPTY_TLVS
+from opensmsc.transport.protocol import SmppProtocol
+from opensmsc.transport.tls import peer_identity
+
+log = logging.getLogger(__name__)
+
+_S = CommandStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SmscSettings:
+    system_id: str = "opensmsc"
+    overload_action: str = "throttle"  # or "queue_full"
+
+
+class SmscServices:
+    """What every ESME session shares: accounts, bound sessions, the message centre."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        registry: SessionRegistry,
+        center: InMemoryCenter,
+        settings: SmscSettings,
+    ) -> None:
+        self.authenticator = authenticator
+        self.registry = registry
+        self.center = center
+        self.settings = settings
+        self._buckets: dict[str, TokenBucket | None] = {}
+
+    def bucket(self, system_id: str) -> TokenBucket | None:
+        if system_id not in self._buckets:
+            self._buckets[system_id] = self.authenticator.throughput_bucket(system_id)
+        return self._buckets[system_id]
+
+
+class EsmeSession:
+    """The SessionHandler of one TCP connection from an ESME."""
+
+    def __init__(self, protocol: SmppProtocol, services: SmscServices) -> None:
+        self._protocol = protocol
+        self._services = services
+        self._loop = asyncio.get_running_loop()
+        self.system_id = ""
+        self._bind_counted = False
+        self._registered = False
+        self._version = InterfaceVersion.V34
+        self._deliveries: dict[int, Callable[[int | None], None]] = {}
+        self._bucket: TokenBucket | None = None
+
+    # ---- DeliveryTarget / Receiver --------------------------------------------------------------
+
+    @property
+    def can_receive(self) -> bool:
+        return self._protocol.connection.state in (SessionState.BOUND_RX, SessionState.BOUND_TRX)
+
+    @property
+    def has_window(self) -> bool:
+        return self._protocol.connection.can_send and not self._protocol.is_closed
+
+    def deliver(self, pdu: DeliverSm, on_done: Callable[[int | None], None]) -> bool:
+        if not self.has_window:
+            return False
+        sequence_number = self._protocol.send_request(pdu)
+        self._deliveries[sequence_number] = on_done
+        return True
+
+    # ---- SessionHandler -------------------------------------------------------------------------
+
+    def on_events(self, events: list[Event]) -> None:
+        for event in events:
+            match event:
+                case SubmitReceived():
+                    self._on_submit(event)
+                case ResponseReceived():
+                    self._on_response(event.sequence_number, event.response.command_status)
+                case BindRequested():
+                    self._loop.create_task(self._on_bind(event))
+                case RequestTimedOut():
+                    self._on_response(event.sequence_number, None)
+                case SubmitMultiReceived():
+                    self._on_submit_multi(event)
+                case DataSmReceived():
+                    self._on_data_sm(event)
+                case QueryReceived():
+                    pdu = self._services.center.query(self.system_id, event.pdu)
+                    self._protocol.respond(event, pdu)
+                case CancelReceived():
+                    status = self._services.center.cancel(self.system_id, event.pdu)
+                    self._protocol.respond(event, CancelSmResp(command_status=status))
+                case ReplaceReceived():
+                    status = self._services.center.replace(self.system_id, event.pdu)
+                    self._protocol.respond(event, ReplaceSmResp(command_status=status))
+                case BroadcastReceived() | QueryBroadcastReceived() | CancelBroadcastReceived():
+                    # Cell broadcast needs a cell broadcast centre behind us; we have none.
+                    self._protocol.reject(event, _S.ESME_RPROHIBITED)
+                case ConnectionTerminated():
+                    self._on_terminated()
+                case _:
+                    pass
+
+    def on_connection_lost(self, exc: Exception | None) -> None:
+        self._on_terminated()
+
+    # ---- binds ----------------------------------------------------------------------------------
+
+    async def _on_bind(self, event: BindRequested) -> None:
+        pdu = event.pdu
+        mode = _bind_mode(pdu)
+        peer_ip = self._protocol.peer[0] if self._protocol.peer else "0.0.0.0"
+        ssl_object = self._protocol.peer_certificate()
+        certificate = peer_identity(ssl_object) if ssl_object is not None else None  # type: ignore[arg-type]
+        auth = self._services.authenticator
+        try:
+            ipaddress.ip_address(peer_ip)
+        except ValueError:
+            peer_ip = "0.0.0.0"
+        step = auth.begin_bind(pdu.system_id, pdu.password, mode, peer_ip, certificate)
+        decision: BindDecision
+        if isinstance(step, PasswordCheck):
+            password_ok = await self._loop.run_in_executor(None, step.verify)
+            decision = auth.finish_bind(step, password_ok=password_ok)
+        else:
+            decision = step
+        if self._protocol.is_closed:
+            if decision.is_accepted:
+                auth.bind_closed(pdu.system_id)
+            return
+        if not decision.is_accepted:
+            delay = auth.failure_delay(peer_ip)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            log.info(
+                "bind refused session=%s system_id=%s peer=%s status=%s reason=%s",
+                self._protocol.session_id,
+                pdu.system_id,
+                peer_ip,
+                decision.status.name,
+                decision.reason,
+            )
+            self._protocol.reject(event, decision.status)
+            return
+        self._bind_counted = True
+        self.system_id = pdu.system_id
+        self._bucket = self._services.bucket(pdu.system_id)
+        self._protocol.respond(event, pdu.response(system_id=self._services.settings.system_id))
+        connection = self._protocol.connection
+        if connection.state.is_bound:
+            # The SMSC role reports no Bound event: answering the bind is what binds.
+            self._on_bound(mode.value, connection.interface_version)
+
+    def _on_bound(self, mode: str, interface_version: int) -> None:
+        self._version = (
+            InterfaceVersion(interface_version)
+            if interface_version in (0x33, 0x34, 0x50)
+            else InterfaceVersion.V34
+        )
+        self._services.registry.add(self)
+        self._registered = True
+        log.info(
+            "bound session=%s system_id=%s mode=%s version=0x%02X peer=%s",
+            self._protocol.session_id,
+            self.system_id,
+            mode,
+            interface_version,
+            self._protocol.peer,
+        )
+        if self.can_receive:
+            self._services.center.pump_receipts(self.system_id)
+
+    def _on_terminated(self) -> None:
+        if self._registered:
+            self._services.registry.remove(self)
+            self._registered = False
+        if self._bind_counted:
+            self._services.authenticator.bind_closed(self.system_id)
+            self._bind_counted = False
+        deliveries, self._deliveries = self._deliveries, {}
+        for on_done in deliveries.values():
+            on_done(None)
+        if self.system_id:
+            # Receipts that were in flight here go back to the queue; another session may take them.
+            self._services.center.pump_receipts(self.system_id)
+
+    # ---- requests -------------------------------------------------------------------------------
+
+    def _throttled(self) -> bool:
+        bucket = self._bucket
+        return bucket is not None and not bucket.try_take(self._loop.time())
+
+    def _overload_status(self) -> int:
+        if self._services.settings.overload_action == "queue_full":
+            return _S.ESME_RMSGQFUL
+        return _S.ESME_RTHROTTLED
+
+    def _on_submit(self, event: SubmitReceived) -> None:
+        if self._throttled():
+            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            return
+        try:
+            message_id = self._services.center.submit(self.system_id, event.pdu)
+        except MessageRejected as exc:
+            status = exc.status
+            if status == _S.ESME_RMSGQFUL:
+                status = self._overload_status()
+            self._protocol.reject(event, status)
+            return
+        if self._version >= InterfaceVersion.V50:
+            # SMPP 5.0 §4.8.4.7: congestion_state tells the ESME how loaded we are.
+            tlvs = EMPTY_TLVS.with_(Tag.CONGESTION_STATE, self._services.center.load)
+            self._protocol.respond(event, SubmitSmResp(message_id=message_id, tlvs=tlvs))
+        else:
+            self._protocol.respond(event, SubmitSmResp(message_id=message_id))
+
+    def _on_submit_multi(self, event: SubmitMultiReceived) -> None:
+        from opensmsc.smpp.pdu import SmeAddress, SubmitSm
+
+        pdu = event.pdu
+        if self._throttled():
+            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            return
+        if not pdu.dest_address or len(pdu.dest_address) > 254:
+            self._protocol.reject(event, _S.ESME_RINVNUMDESTS)
+            return
+        first_id = ""
+        failed: list[UnsuccessSme] = []
+        for destination in pdu.dest_address:
+            if not isinstance(destination, SmeAddress):
+                # Distribution lists are defined per account in the store-and-forward milestone.
+                failed.append(
+                    UnsuccessSme(
+                        dest_addr_ton=0,
+                        dest_addr_npi=0,
+                        destination_addr=destination.dl_name,
+                        error_status_code=_S.ESME_RINVDLNAME,
+                    )
+                )
+                continue
+            submit = SubmitSm(
+                service_type=pdu.service_type,
+                source_addr_ton=pdu.source_addr_ton,
+                source_addr_npi=pdu.source_addr_npi,
+                source_addr=pdu.source_addr,
+                dest_addr_ton=destination.dest_addr_ton,
+                dest_addr_npi=destination.dest_addr_npi,
+                destination_addr=destination.destination_addr,
+                esm_class=pdu.esm_class,
+                protocol_id=pdu.protocol_id,
+                priority_flag=pdu.priority_flag,
+                schedule_delivery_time=pdu.schedule_delivery_time,
+                validity_period=pdu.validity_period,
+                registered_delivery=pdu.registered_delivery,
+                replace_if_present_flag=pdu.replace_if_present_flag,
+                data_coding=pdu.data_coding,
+                sm_default_msg_id=pdu.sm_default_msg_id,
+                short_message=pdu.short_message,
+                tlvs=pdu.tlvs,
+            )
+            try:
+                message_id = self._services.center.submit(self.system_id, submit)
+            except MessageRejected as exc:
+                failed.append(
+                    UnsuccessSme(
+                        dest_addr_ton=destination.dest_addr_ton,
+                        dest_addr_npi=destination.dest_addr_npi,
+                        destination_addr=destination.destination_addr,
+                        error_status_code=exc.status,
+                    )
+                )
+                continue
+            first_id = first_id or message_id
+        if not first_id:
+            self._protocol.respond(
+                event,
+                SubmitMultiResp(command_status=_S.ESME_RSUBMITFAIL, unsuccess_sme=tuple(failed)),
+            )
+            return
+        self._protocol.respond(
+            event, SubmitMultiResp(message_id=first_id, unsuccess_sme=tuple(failed))
+        )
+
+    def _on_data_sm(self, event: DataSmReceived) -> None:
+        if self._throttled():
+            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            return
+        try:
+            message_id = self._services.center.submit_data(self.system_id, event.pdu)
+        except MessageRejected as exc:
+            self._protocol.reject(event, exc.status)
+            return
+        self._protocol.respond(event, DataSmResp(message_id=message_id))
+
+    def _on_response(self, sequence_number: int, status: int | None) -> None:
+        on_done = self._deliveries.pop(sequence_number, None)
+        if on_done is not None:
+            on_done(status)
+            if self.system_id:
+                self._services.center.pump_receipts(self.system_id)
+
+
+def _bind_mode(pdu: RequestReceived | object) -> AccountBindMode:
+    if isinstance(pdu, BindTransmitter):
+        return AccountBindMode.TRANSMITTER
+    if isinstance(pdu, BindReceiver):
+        return AccountBindMode.RECEIVER
+    return AccountBindMode.TRANSCEIVER

@@ -1,0 +1,936 @@
+"""The SMPP session machine, sans-IO, for both roles (STYLE.md §2; digest §1.2, §1.9, §1.10, §2).
+
+What this is for: one `Connection` per TCP connection keeps the session state, the sequence
+numbers, both windows and the four timers of SMPP 3.4 §7.2, and answers by itself whatever the
+spec obliges it to answer. Bytes go in through `receive_data()`, events come out; requests go
+in through `send_request()`, answers through `respond()`/`reject()`, bytes come out of
+`data_to_send()`. Time is passed in as `now` (monotonic seconds) and `next_deadline()` says when
+to call `handle_timer()`.
+
+What it is not: a transport or a policy. It never reads a clock, touches a socket or logs, and
+never decides credentials, routes or quotas: an SMSC-role connection reports `BindRequested` and
+waits for the service's answer.
+
+Unbind drain, exactly:
+- `unbind(now=)` (ours): new requests are refused at once (InvalidStateError); the unbind PDU
+  is sent as soon as none of our requests awaits a response *and* the service has answered every
+  request it received, or when `drain_timeout` has passed, whichever comes first. Requests the
+  peer sends meanwhile are still delivered (they may have crossed ours on the wire). Then we wait
+  `response_timeout` for unbind_resp: it moves the session to UNBOUND and reports `Unbound` and
+  `ConnectionTerminated(UNBOUND)`; its absence reports `ConnectionTerminated(UNBIND_TIMEOUT)`.
+- unbind received: `UnbindRequested` is reported, no new request may be sent, and further
+  requests from the peer get ESME_RINVBNDSTS (it promised to send none). unbind_resp is sent as
+  soon as none of *our* requests awaits a response (answered or timed out), or when
+  `drain_timeout` passes; then `Unbound` and `ConnectionTerminated(UNBOUND)`. Answers the service
+  still owes the peer may be given until that moment; after it `respond()` does nothing, as the
+  session they belonged to is gone. (The connection cannot wait for those answers: `respond()`
+  returns no events, so it could not report the end of the session.)
+- Unbinds that cross on the wire: the one received is answered at once and the session ends.
+
+Timers (all optional except response_timeout; each measured on the caller's clock):
+- session_init_timeout: from construction until bound; on expiry CLOSED and
+  ConnectionTerminated(SESSION_INIT_TIMEOUT). Runs in both roles.
+- enquire_link_interval: while bound, when nothing at all has been received for this long and
+  no enquire_link of ours is outstanding, one is sent. It gets no event; if it times out it
+  counts as a response timeout (below), and the next one follows at once.
+- inactivity_timeout: while bound, when no PDU other than enquire_link[_resp] has crossed the wire
+  either way for this long, an unbind is started as `unbind()` would
+  (ConnectionTerminated(INACTIVITY) at the end). enquire_link does not count as traffic, or the
+  keep-alive would defeat this timer.
+- response_timeout: each request of ours; on expiry RequestTimedOut frees the slot (none for our
+  own enquire_link). After `max_consecutive_timeouts` expiries with no response in between,
+  CLOSED and ConnectionTerminated(LINK_DEAD).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+from typing import Final, cast
+
+from opensmsc.smpp.codec import FrameBuffer, decode, encode
+from opensmsc.smpp.constants import CommandId, CommandStatus, InterfaceVersion, Tag
+from opensmsc.smpp.errors import (
+    FramingError,
+    InvalidStateError,
+    LocalProtocolError,
+    PduError,
+    WindowFull,
+)
+from opensmsc.smpp.events import (
+    AlertReceived,
+    BindRequested,
+    Bound,
+    BroadcastReceived,
+    CancelBroadcastReceived,
+    CancelReceived,
+    ConnectionTerminated,
+    DataSmReceived,
+    DeliverReceived,
+    Event,
+    OutbindReceived,
+    ProtocolViolation,
+    QueryBroadcastReceived,
+    QueryReceived,
+    ReplaceReceived,
+    RequestReceived,
+    RequestTimedOut,
+    ResponseReceived,
+    SubmitMultiReceived,
+    SubmitReceived,
+    TerminationReason,
+    UnbindRequested,
+    Unbound,
+)
+from opensmsc.smpp.pdu import (
+    PDU_CLASSES,
+    AlertNotification,
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Outbind,
+    Pdu,
+    Request,
+    Response,
+    Unbind,
+    UnbindResp,
+)
+from opensmsc.smpp.states import (
+    ALLOWED_REQUESTS,
+    BIND_COMMANDS,
+    NO_RESPONSE,
+    NOT_IN_V33,
+    TRANSITIONS,
+    WINDOW_EXEMPT,
+    Role,
+    SessionState,
+)
+from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
+
+MAX_SEQUENCE_NUMBER: Final = 0x7FFFFFFF  # digest §1.1; we wrap to 1 (as OSMO does)
+_RESP: Final = 0x80000000  # digest §1.1: a response is its request's command_id | bit 31
+_V33: Final = InterfaceVersion.V33.value
+_V34: Final = InterfaceVersion.V34.value
+_V50: Final = InterfaceVersion.V50.value
+
+_C = CommandId
+_S = CommandStatus
+_NOTHING: Final[frozenset[int]] = frozenset()
+_BINDS: Final[frozenset[int]] = frozenset(BIND_COMMANDS)
+_BIND_OR_OUTBIND: Final[frozenset[int]] = _BINDS | {_C.OUTBIND}
+# Requests that need more than the window bookkeeping when we send them.
+_SPECIAL_SEND: Final[frozenset[int]] = _BINDS | NO_RESPONSE
+# Responses to these are session business, not reported as a plain ResponseReceived.
+_SPECIAL_RESPONSE: Final[frozenset[int]] = _BINDS | {_C.ENQUIRE_LINK, _C.UNBIND}
+
+_REQUEST_EVENTS: Final[dict[int, type[RequestReceived]]] = {
+    _C.SUBMIT_SM: SubmitReceived,
+    _C.DELIVER_SM: DeliverReceived,
+    _C.DATA_SM: DataSmReceived,
+    _C.SUBMIT_MULTI: SubmitMultiReceived,
+    _C.QUERY_SM: QueryReceived,
+    _C.REPLACE_SM: ReplaceReceived,
+    _C.CANCEL_SM: CancelReceived,
+    _C.BROADCAST_SM: BroadcastReceived,
+    _C.QUERY_BROADCAST_SM: QueryBroadcastReceived,
+    _C.CANCEL_BROADCAST_SM: CancelBroadcastReceived,
+}
+
+# One outstanding request of ours: (sequence_number, request, response deadline). The same tuple
+# sits in the window dict and in the deadline deque; identity tells a live deque entry from one
+# whose request was already answered.
+_Pending = tuple[int, Request, float]
+
+
+def negotiate_version(offered: int, ours: int) -> int:
+    """The interface_version a session runs at (digest §1.2, last rule; §2).
+
+    Anything up to 0x33 is 3.3, 0x34..0x4F is 3.4, 0x50 and above is 5.0; the result never
+    exceeds `ours`.
+    """
+    version = _V33 if offered <= _V33 else _V34 if offered < _V50 else _V50
+    return min(version, ours)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionConfig:
+    """How one session behaves. Durations are seconds on the caller's clock; None disables a
+    timer. Built by app.py from the configuration file (STYLE.md §5)."""
+
+    role: Role
+    window: int = 10  # our requests awaiting a response, at most (digest §1.9; KAN's default)
+    peer_window: int = 10  # the peer's requests awaiting our answer before we throttle
+    throttle_status: int = _S.ESME_RTHROTTLED  # or ESME_RMSGQFUL (digest §1.9)
+    interface_version: int = _V50  # the highest version we speak; negotiated down per session
+    strict: bool = False  # decode strictly (digest §1.3 notes); lenient accepts known quirks
+    max_command_length: int = 65_536 + 1024
+    session_init_timeout: float | None = 60.0
+    enquire_link_interval: float | None = 30.0  # KAN's default
+    inactivity_timeout: float | None = None
+    response_timeout: float = 30.0
+    drain_timeout: float = 10.0  # bound on waiting for outstanding responses around unbind
+    max_consecutive_timeouts: int | None = 3  # response timeouts in a row that mean a dead link
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.peer_window < 1:
+            raise ValueError("window and peer_window must be at least 1")
+        if self.interface_version not in (_V33, _V34, _V50):
+            raise ValueError(f"interface_version must be 0x33, 0x34 or 0x50, not {self.interface_version:#x}")
+        if self.response_timeout <= 0 or self.drain_timeout < 0:
+            raise ValueError("response_timeout must be positive and drain_timeout not negative")
+        if self.max_consecutive_timeouts is not None and self.max_consecutive_timeouts < 1:
+            raise ValueError("max_consecutive_timeouts must be at least 1 (or None)")
+
+
+def _without_tlvs(pdu: Pdu) -> Pdu:
+    # SMPP 3.3 has no TLVs (digest §2): a 3.3 peer would take them for garbage after the body.
+    tlvs: Tlvs | None = getattr(pdu, "tlvs", None)
+    if not tlvs:
+        return pdu
+    return dataclasses.replace(pdu, **{"tlvs": EMPTY_TLVS})
+
+
+class Connection:
+    """One SMPP session, in the ESME or the SMSC role.
+
+    Raises RemoteProtocolError (from `receive_data`) when the peer breaks framing, after queuing
+    the generic_nack the spec asks for; LocalProtocolError (InvalidStateError, WindowFull) when
+    the caller breaks the session rules. Any other exception is a bug in opensmsc.
+    """
+
+    __slots__ = (
+        "_binding",
+        "_config",
+        "_consecutive_timeouts",
+        "_counted",
+        "_created",
+        "_deadlines",
+        "_drain_deadline",
+        "_dupes",
+        "_enquire_seq",
+        "_frames",
+        "_last_activity",
+        "_last_rx",
+        "_local_unbind_sent",
+        "_local_unbind_seq",
+        "_next_seq",
+        "_now",
+        "_out",
+        "_owed",
+        "_owed_count",
+        "_peer_may_send",
+        "_peer_role",
+        "_peer_unbind_seq",
+        "_peer_window",
+        "_role",
+        "_state",
+        "_strict",
+        "_strip_tlvs",
+        "_terminated",
+        "_throttle",
+        "_unbind_reason",
+        "_version",
+        "_we_may_send",
+        "_window",
+        "_window_size",
+    )
+
+    def __init__(self, config: SessionConfig, *, now: float) -> None:
+        self._config = config
+        self._role = config.role
+        self._peer_role = config.role.peer
+        self._state = SessionState.OPEN
+        self._frames = FrameBuffer(config.max_command_length)
+        self._strict = config.strict
+        self._out: list[bytes] = []
+        self._next_seq = 1
+        self._window: dict[int, _Pending] = {}
+        self._deadlines: deque[_Pending] = deque()
+        self._counted = 0  # window entries that count against config.window
+        self._window_size = config.window
+        self._owed: dict[int, int] = {}  # peer sequence_number → command_id we owe an answer to
+        self._dupes: dict[int, int] = {}  # extra answers owed for a reused sequence_number
+        self._owed_count = 0
+        self._peer_window = config.peer_window
+        self._throttle = config.throttle_status
+        self._version = config.interface_version
+        self._strip_tlvs = False
+        self._binding: int | None = None  # sequence_number of the bind in flight
+        self._created = now
+        self._now = now
+        self._last_rx = now
+        self._last_activity = now
+        self._enquire_seq: int | None = None
+        self._consecutive_timeouts = 0
+        self._local_unbind_seq: int | None = None
+        self._local_unbind_sent = False
+        self._peer_unbind_seq: int | None = None
+        self._unbind_reason = TerminationReason.UNBOUND
+        self._drain_deadline: float | None = None
+        self._terminated = False
+        self._we_may_send: frozenset[int] = _NOTHING
+        self._peer_may_send: frozenset[int] = _NOTHING
+        self._refresh_allowed()
+
+    # -- cheap reads ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> SessionConfig:
+        return self._config
+
+    @property
+    def role(self) -> Role:
+        return self._role
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def interface_version(self) -> int:
+        """The negotiated version once bound (the SMSC role knows it from the bind request);
+        before that, the highest we speak."""
+        return self._version
+
+    @property
+    def in_flight(self) -> int:
+        """Our requests still waiting for a response."""
+        return len(self._window)
+
+    @property
+    def peer_in_flight(self) -> int:
+        """The peer's requests still waiting for our answer (counted against peer_window)."""
+        return self._owed_count
+
+    @property
+    def can_send(self) -> bool:
+        """Whether send_request() would take a submit/deliver now: bound, not unbinding, and a
+        window slot free."""
+        return self._counted < self._window_size and bool(self._we_may_send) and (
+            self._state.is_bound
+        )
+
+    @property
+    def is_binding(self) -> bool:
+        """A bind is in flight (ESME: sent; SMSC: received and not yet answered)."""
+        return self._binding is not None
+
+    @property
+    def is_unbinding(self) -> bool:
+        """unbind() was called or an unbind was received; the session is draining."""
+        return self._local_unbind_seq is not None or self._peer_unbind_seq is not None
+
+    @property
+    def is_terminated(self) -> bool:
+        """ConnectionTerminated was reported (or RemoteProtocolError raised)."""
+        return self._terminated
+
+    # -- bytes in ---------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, *, now: float) -> list[Event]:
+        """Feed bytes from the peer; b"" means the peer closed the connection.
+
+        Raises RemoteProtocolError (a FramingError) when command_length is unusable: the
+        generic_nack is queued and the state is CLOSED; flush data_to_send() and close.
+        """
+        if self._terminated:
+            if not data:
+                self._state = SessionState.CLOSED
+            return []
+        self._now = now
+        if not data:
+            events: list[Event] = []
+            self._terminate(TerminationReason.PEER_CLOSED, events)
+            return events
+        try:
+            frames = self._frames.feed(data)
+        except FramingError as exc:
+            # Digest §1.2: generic_nack ESME_RINVCMDLEN, echoing the sequence_number if readable.
+            self._out.append(encode(GenericNack(command_status=exc.status), exc.sequence_number or 0))
+            self._state = SessionState.CLOSED
+            self._terminated = True
+            self._refresh_allowed()
+            raise
+        events = []
+        if not frames:
+            return events
+        self._last_rx = now
+        strict = self._strict
+        for frame in frames:
+            try:
+                decoded = decode(frame, strict=strict)
+            except PduError as exc:
+                self._answer_bad_pdu(exc, events)
+                continue
+            cid = decoded.command_id
+            if cid & _RESP:
+                self._on_response(decoded.sequence_number, cid, cast(Response, decoded.pdu), now, events)
+            else:
+                self._on_request(decoded.sequence_number, cid, cast(Request, decoded.pdu), now, events)
+            if self._terminated:
+                break  # the session ended mid-batch (e.g. unbind_resp); the rest is moot
+        return events
+
+    def _on_request(
+        self, seq: int, cid: int, pdu: Request, now: float, events: list[Event]
+    ) -> None:
+        if cid not in self._peer_may_send:
+            self._refuse(seq, cid, pdu, events)
+            return
+        if cid == _C.ENQUIRE_LINK:
+            # Answered at once, whatever the window (digest §1.9); not traffic for inactivity.
+            self._out.append(encode(EnquireLinkResp(), seq))
+            return
+        self._last_activity = now
+        event_cls = _REQUEST_EVENTS.get(cid)
+        if event_cls is not None:
+            if self._owed_count >= self._peer_window:
+                # Over capacity: answer rather than stall TCP (STYLE.md §2, digest §1.9).
+                self._send(pdu.response(command_status=self._throttle), seq)
+                events.append(
+                    ProtocolViolation(
+                        sequence_number=seq,
+                        command_id=cid,
+                        status=self._throttle,
+                        detail=f"peer_window of {self._peer_window} exceeded",
+                    )
+                )
+                return
+            self._owe(seq, cid, events)
+            events.append(event_cls(sequence_number=seq, pdu=pdu))
+            return
+        match pdu:
+            case BindTransmitter() | BindReceiver() | BindTransceiver():
+                self._on_bind(seq, cid, pdu, events)
+            case Unbind():
+                self._on_unbind(seq, now, events)
+            case Outbind():
+                self._set_state(TRANSITIONS[(self._state, cid)])
+                events.append(OutbindReceived(pdu=pdu))
+            case AlertNotification():
+                events.append(AlertReceived(pdu=pdu))
+            case _:  # pragma: no cover - every request command_id is handled above
+                raise LocalProtocolError(_S.ESME_RSYSERR, f"unhandled request {pdu!r}")
+
+    def _owe(self, seq: int, cid: int, events: list[Event]) -> None:
+        if seq in self._owed:
+            # The peer reused a sequence_number it has not had answered; answer both anyway.
+            self._dupes[seq] = self._dupes.get(seq, 0) + 1
+            events.append(
+                ProtocolViolation(
+                    sequence_number=seq,
+                    command_id=cid,
+                    status=0,
+                    detail="sequence_number reused while a request with it is unanswered",
+                )
+            )
+        else:
+            self._owed[seq] = cid
+        self._owed_count += 1
+
+    def _refuse(self, seq: int, cid: int, pdu: Request, events: list[Event]) -> None:
+        """Answer a request the session rules do not allow here (digest §1.2, rules)."""
+        if cid in _BINDS and (self._state.is_bound or self._binding is not None):
+            status, detail = _S.ESME_RALYBND, "bind on a bound session"
+        elif self._version == _V33 and self._state.is_bound and cid in NOT_IN_V33:
+            status, detail = _S.ESME_RINVCMDID, "not an SMPP 3.3 command"
+        else:
+            status = _S.ESME_RINVBNDSTS
+            detail = f"not allowed from the {self._peer_role.value} in state {self._state.name}"
+            if self._peer_unbind_seq is not None:
+                detail = "request after unbind"
+        self._answer_error(seq, cid, status, events, detail, pdu)
+
+    def _answer_error(
+        self,
+        seq: int,
+        cid: int,
+        status: int,
+        events: list[Event],
+        detail: str,
+        pdu: Request | None = None,
+    ) -> None:
+        # The request's own response when it has one and the command_id is understood;
+        # generic_nack otherwise (SMPP 3.4 §4.3).
+        response: Response
+        if status != _S.ESME_RINVCMDID and not cid & _RESP and cid not in NO_RESPONSE:
+            if pdu is not None:
+                response = pdu.response(command_status=status)
+            else:
+                cls = PDU_CLASSES.get(cid | _RESP)
+                if cls is not None and issubclass(cls, Response):
+                    response = cls(command_status=status)
+                else:
+                    response = GenericNack(command_status=status)
+        else:
+            response = GenericNack(command_status=status)
+        self._send(response, seq)
+        events.append(
+            ProtocolViolation(sequence_number=seq, command_id=cid, status=status, detail=detail)
+        )
+
+    def _answer_bad_pdu(self, exc: PduError, events: list[Event]) -> None:
+        self._answer_error(
+            exc.sequence_number, exc.command_id, exc.status, events, exc.message or str(exc)
+        )
+
+    def _on_bind(
+        self,
+        seq: int,
+        cid: int,
+        pdu: BindTransmitter | BindReceiver | BindTransceiver,
+        events: list[Event],
+    ) -> None:
+        offered = pdu.interface_version
+        version = negotiate_version(offered, self._config.interface_version)
+        if version == _V33 and cid == _C.BIND_TRANSCEIVER:
+            self._answer_error(seq, cid, _S.ESME_RINVCMDID, events, "bind_transceiver at 3.3")
+            return
+        if self._state is SessionState.OUTBOUND and cid == _C.BIND_TRANSCEIVER and offered < _V50:
+            # SMPP 5.0 §2.3: bind_transceiver answers an outbind only in 5.0.
+            self._answer_error(
+                seq, cid, _S.ESME_RINVBNDSTS, events, "bind_transceiver after outbind below 5.0", pdu
+            )
+            return
+        self._version = version
+        self._binding = seq
+        self._owe(seq, cid, events)
+        self._refresh_allowed()
+        events.append(BindRequested(sequence_number=seq, pdu=pdu))
+
+    def _on_unbind(self, seq: int, now: float, events: list[Event]) -> None:
+        events.append(UnbindRequested(sequence_number=seq))
+        if self._local_unbind_sent:
+            # Crossed unbinds: both sides want out; answer and end (SMPP 3.4 §4.2).
+            self._out.append(encode(UnbindResp(), seq))
+            self._finish_unbind(events)
+            return
+        # Our own pending (unsent) unbind, if any, is superseded by the peer's.
+        self._local_unbind_seq = None
+        self._peer_unbind_seq = seq
+        deadline = now + self._config.drain_timeout
+        if self._drain_deadline is None or deadline < self._drain_deadline:
+            self._drain_deadline = deadline
+        self._refresh_allowed()
+        self._check_drain(now, events)
+
+    def _on_response(
+        self, seq: int, cid: int, pdu: Response, now: float, events: list[Event]
+    ) -> None:
+        entry = self._window.get(seq)
+        if entry is None:
+            events.append(
+                ProtocolViolation(
+                    sequence_number=seq,
+                    command_id=cid,
+                    status=0,
+                    detail="response to no outstanding request (late, or never sent)",
+                )
+            )
+            return
+        request = entry[1]
+        rcid = request.command_id
+        if cid != rcid | _RESP and cid != _C.GENERIC_NACK:
+            events.append(
+                ProtocolViolation(
+                    sequence_number=seq,
+                    command_id=cid,
+                    status=0,
+                    detail=f"response does not match request command_id 0x{rcid:08X}",
+                )
+            )
+            return
+        del self._window[seq]
+        if rcid not in WINDOW_EXEMPT:
+            self._counted -= 1
+        self._consecutive_timeouts = 0
+        if rcid in _SPECIAL_RESPONSE:
+            self._on_special_response(seq, rcid, request, pdu, events)
+        else:
+            self._last_activity = now
+            events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
+        if self._terminated:
+            return
+        if self._peer_unbind_seq is not None or self._local_unbind_seq is not None:
+            self._check_drain(now, events)
+
+    def _on_special_response(
+        self, seq: int, rcid: int, request: Request, pdu: Response, events: list[Event]
+    ) -> None:
+        if rcid == _C.ENQUIRE_LINK:
+            if seq == self._enquire_seq:
+                self._enquire_seq = None  # our keep-alive: no event
+                return
+            events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
+            return
+        if rcid == _C.UNBIND:
+            if seq == self._local_unbind_seq:
+                self._finish_unbind(events)
+            return
+        # A bind response (ESME role).
+        self._binding = None
+        self._last_activity = self._now
+        events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
+        if pdu.command_status == 0 and pdu.command_id != _C.GENERIC_NACK:
+            bind = cast(BindTransmitter | BindReceiver | BindTransceiver, request)
+            offered = bind.interface_version
+            tlvs: Tlvs = getattr(pdu, "tlvs", EMPTY_TLVS)
+            sc_version = tlvs.get(Tag.SC_INTERFACE_VERSION)
+            # SMPP 3.4 §5.3.2.25: sc_interface_version is the SMSC's version. Without it we keep
+            # the version we asked for: many 3.4 SMSCs omit it yet take TLVs, and taking them for
+            # 3.3 would strip message_payload from every submit.
+            if isinstance(sc_version, int):
+                offered = min(offered, sc_version)
+            self._version = negotiate_version(offered, self._config.interface_version)
+            self._strip_tlvs = self._version == _V33
+            self._set_state(TRANSITIONS[(self._state, pdu.command_id)])
+            events.append(
+                Bound(
+                    mode=BIND_COMMANDS[rcid],
+                    peer_system_id=cast(str, getattr(pdu, "system_id", "")),
+                    interface_version=self._version,
+                )
+            )
+        else:
+            self._refresh_allowed()
+
+    # -- requests and answers out ----------------------------------------------------------------
+
+    def send_request(self, pdu: Request, *, now: float) -> int:
+        """Queue a request; returns its sequence_number. The answer comes as ResponseReceived
+        or RequestTimedOut.
+
+        Raises InvalidStateError when the state does not allow this request (digest §1.2, or
+        the session is unbinding or over), WindowFull when `window` requests are outstanding.
+        enquire_link and unbind are outside the window.
+        """
+        cid = pdu.command_id
+        if cid not in self._we_may_send:
+            raise InvalidStateError(
+                _S.ESME_RINVBNDSTS,
+                f"{type(pdu).__name__} may not be sent by the {self._role.value} in state "
+                f"{self._state.name}" + (" while unbinding" if self.is_unbinding else ""),
+            )
+        self._now = now
+        if cid in _SPECIAL_SEND:
+            if cid in NO_RESPONSE:
+                seq = self._take_sequence_number()
+                self._send(pdu, seq)
+                self._last_activity = now
+                if cid == _C.OUTBIND:
+                    self._set_state(TRANSITIONS[(self._state, cid)])
+                return seq
+            self._check_bind(pdu)
+        counted = cid not in WINDOW_EXEMPT
+        if counted:
+            if self._counted >= self._window_size:
+                raise WindowFull(
+                    _S.ESME_RTHROTTLED, f"all {self._window_size} window slots are taken"
+                )
+            self._counted += 1
+            self._last_activity = now
+        seq = self._take_sequence_number()
+        entry = (seq, pdu, now + self._config.response_timeout)
+        self._window[seq] = entry
+        self._deadlines.append(entry)
+        if cid in _BINDS:
+            self._binding = seq
+            self._refresh_allowed()
+        self._send(pdu, seq)
+        return seq
+
+    def _check_bind(self, pdu: Request) -> None:
+        version = getattr(pdu, "interface_version", _V34)
+        if pdu.command_id == _C.BIND_TRANSCEIVER:
+            if version <= _V33 or self._config.interface_version == _V33:
+                raise InvalidStateError(_S.ESME_RINVCMDID, "SMPP 3.3 has no bind_transceiver")
+            if self._state is SessionState.OUTBOUND and version < _V50:
+                raise InvalidStateError(
+                    _S.ESME_RINVBNDSTS,
+                    "bind_transceiver answers an outbind only with interface_version 0x50",
+                )
+
+    def respond(self, to: RequestReceived, pdu: Response) -> None:
+        """Answer a request the peer sent (`to`), e.g. `to.pdu.response(message_id=mid)`.
+
+        After the session has ended this does nothing: the answer has nowhere to go. Raises
+        LocalProtocolError when `to` was already answered or `pdu` is not its response.
+        """
+        seq = to.sequence_number
+        cid = self._owed.get(seq)
+        if cid is None:
+            if self._terminated:
+                return
+            raise LocalProtocolError(_S.ESME_RSYSERR, f"seq={seq}: no request awaits an answer")
+        rid = pdu.command_id
+        if rid != cid | _RESP and rid != _C.GENERIC_NACK:
+            raise LocalProtocolError(
+                _S.ESME_RSYSERR, f"seq={seq}: {type(pdu).__name__} does not answer 0x{cid:08X}"
+            )
+        dupes = self._dupes.get(seq)
+        if dupes:
+            if dupes == 1:
+                del self._dupes[seq]
+            else:
+                self._dupes[seq] = dupes - 1
+        else:
+            del self._owed[seq]
+        self._owed_count -= 1
+        if cid in _BINDS and seq == self._binding:
+            pdu = self._answer_bind(cid, pdu)
+        self._send(pdu, seq)
+        if self._local_unbind_seq is not None and not self._local_unbind_sent:
+            self._maybe_send_unbind(force=False)
+
+    def reject(self, to: RequestReceived, status: CommandStatus | int) -> None:
+        """Answer a request with an error status and an empty body (SMPP 3.4 §4.4.2)."""
+        self.respond(to, to.pdu.response(command_status=status))
+
+    def _answer_bind(self, cid: int, pdu: Response) -> Response:
+        # SMSC role, answering the bind in progress; only a success changes the state.
+        self._binding = None
+        ok = pdu.command_status == 0 and pdu.command_id == cid | _RESP
+        if self._version == _V33:
+            # No TLVs to a 3.3 peer, not even sc_interface_version (digest §2).
+            pdu = cast(Response, _without_tlvs(pdu))
+        elif ok:
+            tlvs: Tlvs = getattr(pdu, "tlvs", EMPTY_TLVS)
+            if Tag.SC_INTERFACE_VERSION not in tlvs:
+                # SMPP 3.4 §4.1.2: the SMSC reports its own interface_version.
+                tlvs = tlvs.with_(Tag.SC_INTERFACE_VERSION, self._config.interface_version)
+                pdu = dataclasses.replace(pdu, **{"tlvs": tlvs})
+        if ok:
+            self._strip_tlvs = self._version == _V33
+            self._set_state(TRANSITIONS[(self._state, cid | _RESP)])
+        else:
+            self._version = self._config.interface_version
+            self._refresh_allowed()
+        return pdu
+
+    def unbind(self, *, now: float) -> int:
+        """Start a graceful unbind (see the module docstring for the drain); returns the
+        sequence_number the unbind PDU gets. Raises InvalidStateError unless bound and not
+        already unbinding."""
+        if not self._state.is_bound or self.is_unbinding or self._terminated:
+            raise InvalidStateError(
+                _S.ESME_RINVBNDSTS, f"cannot unbind in state {self._state.name}"
+            )
+        self._now = now
+        return self._start_unbind(now, TerminationReason.UNBOUND)
+
+    def _start_unbind(self, now: float, reason: TerminationReason) -> int:
+        seq = self._take_sequence_number()
+        self._local_unbind_seq = seq
+        self._local_unbind_sent = False
+        self._unbind_reason = reason
+        self._drain_deadline = now + self._config.drain_timeout
+        self._refresh_allowed()
+        self._maybe_send_unbind(force=False)
+        return seq
+
+    def _maybe_send_unbind(self, *, force: bool) -> None:
+        seq = self._local_unbind_seq
+        if seq is None or self._local_unbind_sent:
+            return
+        if not force and (self._window or self._owed_count):
+            return
+        entry = (seq, Unbind(), self._now + self._config.response_timeout)
+        self._window[seq] = entry
+        self._deadlines.append(entry)
+        self._local_unbind_sent = True
+        self._drain_deadline = None
+        self._send(entry[1], seq)
+
+    def _check_drain(self, now: float, events: list[Event]) -> None:
+        """Finish whichever unbind is waiting, if its condition holds or its bound passed."""
+        expired = self._drain_deadline is not None and now >= self._drain_deadline
+        if self._peer_unbind_seq is not None:
+            if not self._window or expired:
+                self._out.append(encode(UnbindResp(), self._peer_unbind_seq))
+                self._finish_unbind(events)
+        elif self._local_unbind_seq is not None and not self._local_unbind_sent:
+            self._maybe_send_unbind(force=expired)
+
+    def _finish_unbind(self, events: list[Event]) -> None:
+        self._set_state(TRANSITIONS[(self._state, _C.UNBIND_RESP)])
+        events.append(Unbound())
+        self._end(events, self._unbind_reason, SessionState.UNBOUND)
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer since the last call."""
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
+
+    # -- timers -----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When handle_timer() must next be called (the same clock as `now`), or None."""
+        if self._terminated:
+            return None
+        best: float | None = None
+        deadlines = self._deadlines
+        window = self._window
+        while deadlines:
+            head = deadlines[0]
+            if window.get(head[0]) is head:
+                best = head[2]
+                break
+            deadlines.popleft()  # answered already
+        drain = self._drain_deadline
+        if drain is not None and (best is None or drain < best):
+            best = drain
+        config = self._config
+        state = self._state
+        if state.is_bound:
+            if self.is_unbinding:
+                return best
+            if config.enquire_link_interval is not None and self._enquire_seq is None:
+                when = self._last_rx + config.enquire_link_interval
+                if best is None or when < best:
+                    best = when
+            if config.inactivity_timeout is not None:
+                when = self._last_activity + config.inactivity_timeout
+                if best is None or when < best:
+                    best = when
+        elif config.session_init_timeout is not None:
+            when = self._created + config.session_init_timeout
+            if best is None or when < best:
+                best = when
+        return best
+
+    def handle_timer(self, *, now: float) -> list[Event]:
+        """Run every timer due at `now`. Calling it early or twice is harmless."""
+        events: list[Event] = []
+        if self._terminated:
+            return events
+        self._now = now
+        deadlines = self._deadlines
+        window = self._window
+        while deadlines:
+            head = deadlines[0]
+            if window.get(head[0]) is not head:
+                deadlines.popleft()
+                continue
+            if head[2] > now:
+                break
+            deadlines.popleft()
+            del window[head[0]]
+            self._on_timeout(head, events)
+            if self._terminated:
+                return events
+        if self._peer_unbind_seq is not None or self._local_unbind_seq is not None:
+            self._check_drain(now, events)
+            return events
+        config = self._config
+        if not self._state.is_bound:
+            timeout = config.session_init_timeout
+            if timeout is not None and now >= self._created + timeout:
+                self._terminate(TerminationReason.SESSION_INIT_TIMEOUT, events)
+            return events
+        interval = config.enquire_link_interval
+        if interval is not None and self._enquire_seq is None and now >= self._last_rx + interval:
+            self._send_enquire_link(now)
+        timeout = config.inactivity_timeout
+        if timeout is not None and now >= self._last_activity + timeout:
+            self._start_unbind(now, TerminationReason.INACTIVITY)
+        return events
+
+    def _on_timeout(self, entry: _Pending, events: list[Event]) -> None:
+        seq, request, _ = entry
+        cid = request.command_id
+        if cid not in WINDOW_EXEMPT:
+            self._counted -= 1
+        if cid == _C.UNBIND and seq == self._local_unbind_seq:
+            self._terminate(TerminationReason.UNBIND_TIMEOUT, events)
+            return
+        self._consecutive_timeouts += 1
+        if seq == self._enquire_seq:
+            self._enquire_seq = None
+        else:
+            events.append(RequestTimedOut(sequence_number=seq, request=request))
+        if seq == self._binding:
+            self._binding = None
+            self._refresh_allowed()
+        limit = self._config.max_consecutive_timeouts
+        if limit is not None and self._consecutive_timeouts >= limit:
+            self._terminate(TerminationReason.LINK_DEAD, events)
+
+    def _send_enquire_link(self, now: float) -> None:
+        seq = self._take_sequence_number()
+        entry = (seq, EnquireLink(), now + self._config.response_timeout)
+        self._window[seq] = entry
+        self._deadlines.append(entry)
+        self._enquire_seq = seq
+        self._send(entry[1], seq)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _take_sequence_number(self) -> int:
+        seq = self._next_seq
+        window = self._window
+        while seq in window:  # only after a wrap, with a request 2^31 numbers old still open
+            seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
+        self._next_seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
+        return seq
+
+    def _send(self, pdu: Pdu, seq: int) -> None:
+        if self._strip_tlvs:
+            pdu = _without_tlvs(pdu)
+        self._out.append(encode(pdu, seq))
+
+    def _set_state(self, state: SessionState) -> None:
+        self._state = state
+        self._refresh_allowed()
+
+    def _refresh_allowed(self) -> None:
+        """Cache which requests each side may send now, so the per-PDU check is one lookup."""
+        state = self._state
+        ours = ALLOWED_REQUESTS[(self._role, state)]
+        theirs = ALLOWED_REQUESTS[(self._peer_role, state)]
+        if self._version == _V33 and state.is_bound:
+            ours = ours - NOT_IN_V33
+            theirs = theirs - NOT_IN_V33
+        if self._binding is not None:
+            # One bind at a time; an outbind crossing a bind would leave no sane state.
+            ours = ours - _BIND_OR_OUTBIND
+            theirs = theirs - _BIND_OR_OUTBIND
+        if self._local_unbind_seq is not None or self._terminated:
+            ours = _NOTHING
+        if self._peer_unbind_seq is not None or self._terminated:
+            ours = _NOTHING
+            theirs = _NOTHING
+        self._we_may_send = ours
+        self._peer_may_send = theirs
+
+    def _terminate(self, reason: TerminationReason, events: list[Event]) -> None:
+        self._end(events, reason, SessionState.CLOSED)
+
+    def _end(self, events: list[Event], reason: TerminationReason, state: SessionState) -> None:
+        self._state = state
+        self._terminated = True
+        self._window.clear()
+        self._deadlines.clear()
+        self._owed.clear()
+        self._dupes.clear()
+        self._owed_count = 0
+        self._counted = 0
+        self._drain_deadline = None
+        self._refresh_allowed()
+        events.append(ConnectionTerminated(reason=reason))
+
+
+__all__ = [
+    "MAX_SEQUENCE_NUMBER",
+    "Connection",
+    "Role",
+    "SessionConfig",
+    "negotiate_version",
+]

@@ -1,0 +1,219 @@
+"""SmppProtocol: the asyncio driver of one sans-IO `smpp.Connection`.
+
+It owns the socket, the loop clock, the timer and backpressure, and nothing of the protocol:
+bytes go into the Connection, events come out to a `SessionHandler`, and whatever the Connection
+wants to send is written. The handler (a service) answers requests later through `respond()`.
+
+Backpressure, so that no peer can make us buffer without bound:
+- a peer that does not read its socket fills our write buffer; past the high-water mark we stop
+  reading from it (`pause_writing` → `pause_reading`) until it drains;
+- a service that cannot keep up (its queue is full, or the session's window of unanswered
+  requests is full in "backpressure" mode) asks for `hold_reading(reason)` and later
+  `release_reading(reason)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Protocol as TypingProtocol
+
+from opensmsc.smpp.connection import Connection
+from opensmsc.smpp.errors import RemoteProtocolError
+from opensmsc.smpp.events import Event, RequestReceived
+from opensmsc.smpp.pdu import Request, Response
+
+log = logging.getLogger(__name__)
+
+# A peer that does not read its socket can make us hold at most this much unsent data.
+WRITE_HIGH_WATER = 256 * 1024
+WRITE_LOW_WATER = 64 * 1024
+
+
+class SessionHandler(TypingProtocol):
+    """What a service implements to drive one SMPP session."""
+
+    def on_events(self, events: list[Event]) -> None: ...
+
+    def on_connection_lost(self, exc: Exception | None) -> None: ...
+
+
+class SmppProtocol(asyncio.Protocol):
+    """Drives a Connection over an asyncio transport. No protocol logic lives here."""
+
+    def __init__(self, connection: Connection, *, session_id: str) -> None:
+        self._conn = connection
+        self.session_id = session_id
+        self.handler: SessionHandler | None = None
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._read_holds: set[str] = set()
+        self._flush_scheduled = False
+        self._closed = False
+        self.peer: tuple[str, int] | None = None
+
+    # ---- what services call -------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def send_request(self, pdu: Request) -> int:
+        """Queue a request; raises WindowFull / InvalidStateError from the Connection."""
+        sequence_number = self._conn.send_request(pdu, now=self._loop.time())
+        self._schedule_flush()
+        self._arm_timer()
+        return sequence_number
+
+    def respond(self, to: RequestReceived, pdu: Response) -> None:
+        if self._closed:
+            return
+        self._conn.respond(to, pdu)
+        self._schedule_flush()
+
+    def reject(self, to: RequestReceived, status: int) -> None:
+        if self._closed:
+            return
+        self._conn.reject(to, status)
+        self._schedule_flush()
+
+    def unbind(self) -> None:
+        if self._closed:
+            return
+        self._conn.unbind(now=self._loop.time())
+        self._schedule_flush()
+        self._arm_timer()
+
+    def close(self) -> None:
+        if self._transport is not None and not self._closed:
+            self._flush()
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def hold_reading(self, reason: str) -> None:
+        if not self._read_holds and self._transport is not None and not self._closed:
+            self._transport.pause_reading()
+        self._read_holds.add(reason)
+
+    def release_reading(self, reason: str) -> None:
+        if reason not in self._read_holds:
+            return
+        self._read_holds.discard(reason)
+        if not self._read_holds and self._transport is not None and not self._closed:
+            self._transport.resume_reading()
+
+    def peer_certificate(self) -> object | None:
+        """The peer's ssl object, for mutual TLS, or None on a plaintext connection."""
+        if self._transport is None:
+            return None
+        return self._transport.get_extra_info("ssl_object")
+
+    # ---- asyncio callbacks --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Small request/response PDUs: Nagle would add 40 ms stalls.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = (str(peer[0]), int(peer[1]))
+        self._flush()
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._conn.receive_data(data, now=self._loop.time())
+        except RemoteProtocolError as exc:
+            log.warning("closing session=%s peer=%s: %s", self.session_id, self.peer, exc)
+            self.close()
+            return
+        if events and self.handler is not None:
+            self.handler.on_events(events)
+        self._flush()
+        self._arm_timer()
+
+    def eof_received(self) -> bool | None:
+        self._feed_close()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        self._feed_close()
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.handler is not None:
+            self.handler.on_connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # The peer is not reading: stop reading it too, so it cannot make us queue responses.
+        self.hold_reading("peer-not-reading")
+
+    def resume_writing(self) -> None:
+        self.release_reading("peer-not-reading")
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _feed_close(self) -> None:
+        if self._closed:
+            return
+        try:
+            events = self._conn.receive_data(b"", now=self._loop.time())
+        except RemoteProtocolError:
+            events = []
+        if events and self.handler is not None:
+            self.handler.on_events(events)
+
+    def _schedule_flush(self) -> None:
+        # Coalesce the responses of one burst into one write.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self._conn.data_to_send()
+        if data and self._transport is not None and not self._closed:
+            self._transport.write(data)
+        if self._conn.is_terminated and self._transport is not None and not self._closed:
+            self._transport.close()
+
+    def _arm_timer(self) -> None:
+        deadline = self._conn.next_deadline()
+        if deadline is None or self._closed:
+            return
+        # Deadlines move later with every PDU; re-arming each time would churn timer handles.
+        # An early wake-up costs one handle_timer() that finds nothing due.
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self._closed:
+            return
+        events = self._conn.handle_timer(now=self._loop.time())
+        if events and self.handler is not None:
+            self.handler.on_events(events)
+        self._flush()
+        self._arm_timer()
