@@ -9,13 +9,14 @@ import ipaddress
 import logging
 import os
 import signal
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from opensmsc.accounts.authenticator import Authenticator
 from opensmsc.accounts.model import Account
-from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
 from opensmsc.config.model import AccountConfig, OverloadAction
@@ -25,6 +26,7 @@ from opensmsc.engine.registry import SessionRegistry
 from opensmsc.errors import ConfigError
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
+from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import Role
 from opensmsc.transport import tls
 from opensmsc.transport.protocol import SmppProtocol
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 # With no account configured, `make run` still gives something to bind to: a demo account that
 # only loopback clients can use.
 DEMO_SYSTEM_ID = "test"
-DEMO_PASSWORD = "test"  # noqa: S105 - documented demo credentials, loopback only
+DEMO_PASSWORD = "test"
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -139,7 +141,7 @@ async def start(config: Config) -> RunningSmsc:
         registry,  # type: ignore[arg-type]
         clock=lambda: datetime.now(UTC),
         id_prefix=int(time.time()) & 0xFFFFFFFF,
-        wake=lambda: loop.call_soon(center.run_due),
+        wake=lambda: _call_soon(loop, center.run_due),
     )
     services = SmscServices(
         authenticator=authenticator,
@@ -150,9 +152,7 @@ async def start(config: Config) -> RunningSmsc:
             overload_action=server_config.overload_action.value,
         ),
     )
-    server = SmppServer(
-        session_config(config), lambda protocol: _esme_session(protocol, services)
-    )
+    server = SmppServer(session_config(config), lambda protocol: _esme_session(protocol, services))
     running = RunningSmsc(server=server, services=services)
     if server_config.plain_enabled:
         running.ports["smpp"] = await server.start(
@@ -173,11 +173,15 @@ async def start(config: Config) -> RunningSmsc:
     return running
 
 
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    loop.call_soon(callback)
+
+
 def _esme_session(protocol: SmppProtocol, services: SmscServices) -> EsmeSession:
     return EsmeSession(protocol, services)
 
 
-def _tls_context(config: Config) -> tuple[object, str]:
+def _tls_context(config: Config) -> tuple[ssl.SSLContext, str]:
     server = config.smpp.server
     if server.tls_cert_file is not None:
         cert = server.tls_cert_file

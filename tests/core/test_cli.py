@@ -153,7 +153,7 @@ def test_run_without_config_uses_the_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     seen: list[Config] = []
-    monkeypatch.setattr(runner, "_app_run", lambda: lambda config: seen.append(config))
+    monkeypatch.setattr(runner, "_app_run", lambda: seen.append)
     assert run_cli(capsys, "run")[0] == 0
     assert seen[0].smpp.server.port == 2775
     assert (tmp_path / "data").is_dir()
@@ -167,7 +167,7 @@ def test_run_without_the_application_says_so(
     def missing(name: str) -> object:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
-    monkeypatch.setattr(runner.importlib, "import_module", missing)
+    monkeypatch.setattr("importlib.import_module", missing)
     status, _, err = run_cli(capsys, "run")
     assert status == 1
     assert "opensmsc.app" in err
@@ -338,7 +338,9 @@ def test_decode_json_error_carries_the_status(capsys: pytest.CaptureFixture[str]
 
 
 def test_decode_framing_error(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = run_cli(capsys, "decode", ENQUIRE_LINK, "7fffffff 00000004 00000000 00000001")
+    status, out, err = run_cli(
+        capsys, "decode", ENQUIRE_LINK, "7fffffff 00000004 00000000 00000001"
+    )
     assert status == 1
     assert out.startswith("PDU 1: enquire_link")  # the frame before the bad one is shown
     assert "framing error" in err

@@ -339,7 +339,11 @@ def time_meaning(value: str) -> str:
         except ValueError as exc:
             return f"invalid: {exc}"
         counts = ("years", "months", "days", "hours", "minutes", "seconds")
-        text = " ".join(f"{getattr(rel, unit)} {unit}" for unit in counts if getattr(rel, unit, 0))
+        text = ", ".join(
+            f"{count} {unit if count != 1 else unit[:-1]}"
+            for unit in counts
+            if (count := getattr(rel, unit, 0))
+        )
         return f"relative: {text or '0 seconds'}"
     try:
         when = parse_time(value, now=datetime.now(UTC))

@@ -12,7 +12,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from opensmsc.cli.decode import HexError, parse_hex
 from opensmsc.cli.describe import JsonValue, data_coding_meaning, hex_lines, udh_summary
+from opensmsc.errors import OpensmscError
+from opensmsc.sms import segment
+from opensmsc.sms.national import Language
+from opensmsc.sms.udh import PortAddress
 
 ALPHABETS = ("gsm7", "latin1", "ia5", "ucs2", "binary")
 CONCAT_METHODS = ("udh8", "udh16", "sar", "payload")
@@ -46,8 +51,6 @@ def parse_ports(text: str) -> tuple[int, int]:
 
 def parse_languages(text: str) -> tuple[int, ...]:
     """`turkish,spanish` or `1,2`: TS 23.038 §6.2.1.2.4 national language ids."""
-    from opensmsc.sms.national import Language
-
     ids: list[int] = []
     for word in filter(None, (item.strip() for item in text.split(","))):
         if word.isdigit():
@@ -63,9 +66,6 @@ def parse_languages(text: str) -> tuple[int, ...]:
 
 def encode_report(text: str, options: EncodeOptions) -> dict[str, JsonValue]:
     """Everything `encode` prints, as data. Raises EncodingError, MessageTooLong, ValueError."""
-    from opensmsc.sms import segment
-    from opensmsc.sms.udh import PortAddress
-
     ports = None
     if options.ports is not None:
         destination, originator = options.ports
@@ -119,8 +119,6 @@ def encode_report(text: str, options: EncodeOptions) -> dict[str, JsonValue]:
 
 
 def _binary(text: str) -> bytes:
-    from opensmsc.cli.decode import HexError, parse_hex
-
     try:
         return parse_hex([text])
     except HexError as exc:
@@ -129,8 +127,6 @@ def _binary(text: str) -> bytes:
 
 def render_text(report: dict[str, JsonValue]) -> str:
     """The people's view of `encode_report`."""
-    from opensmsc.sms.national import Language
-
     alphabet = str(report["alphabet"])
     for label in ("single_shift", "locking_shift"):
         value = report[label]
@@ -173,8 +169,6 @@ def _spaced(hex_text: str) -> str:
 
 def encode_command(words: Sequence[str], options: EncodeOptions, *, as_json: bool) -> int:
     """The `encode` verb: TEXT is the words joined by spaces, or stdin for "-"."""
-    from opensmsc.errors import OpensmscError
-
     text = sys.stdin.read().rstrip("\n") if list(words) == ["-"] else " ".join(words)
     try:
         report = encode_report(text, options)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import getpass
 import sys
 
+from opensmsc.accounts.passwords import hash_password as make_hash
+
 
 def hash_password() -> int:
     """Print the hash of a password read from stdin or the terminal; 1 if it is unusable."""
-    from opensmsc.accounts.passwords import hash_password as make_hash
-
     if sys.stdin.isatty():
         plain = getpass.getpass("password: ")
         if getpass.getpass("again: ") != plain:

@@ -179,8 +179,10 @@ class InMemoryCenter:
 
     def query(self, system_id: str, pdu: QuerySm) -> QuerySmResp:
         message = self._messages.get(pdu.message_id)
-        if message is None or message.system_id != system_id or (
-            pdu.source_addr and pdu.source_addr != message.submit.source_addr
+        if (
+            message is None
+            or message.system_id != system_id
+            or (pdu.source_addr and pdu.source_addr != message.submit.source_addr)
         ):
             return QuerySmResp(command_status=_S.ESME_RQUERYFAIL)
         final_date = format_absolute(message.done_at) if message.done_at else ""
@@ -349,10 +351,9 @@ class InMemoryCenter:
             text=text,
         )
         pdu = build_receipt_pdu(submit, receipt, state=message.state)
-        if submit.tlvs and Tag.USER_MESSAGE_REFERENCE in submit.tlvs:
-            reference = submit.tlvs.get(Tag.USER_MESSAGE_REFERENCE)
-            if isinstance(reference, int):
-                pdu = replace(pdu, tlvs=pdu.tlvs.with_(Tag.USER_MESSAGE_REFERENCE, reference))
+        reference = submit.tlvs.get(Tag.USER_MESSAGE_REFERENCE)
+        if isinstance(reference, int):
+            pdu = replace(pdu, tlvs=pdu.tlvs.with_(Tag.USER_MESSAGE_REFERENCE, reference))
         pending = _PendingReceipt(
             system_id=message.system_id,
             pdu=pdu,
@@ -378,9 +379,7 @@ class InMemoryCenter:
         if status == _S.ESME_ROK:
             return
         if status in (_S.ESME_RX_P_APPN, _S.ESME_RX_R_APPN):
-            log.info(
-                "receipt refused system_id=%s status=0x%08X", pending.system_id, status or 0
-            )
+            log.info("receipt refused system_id=%s status=0x%08X", pending.system_id, status or 0)
             return
         # ESME_RX_T_APPN, throttling, a timeout or a lost session: keep it, in order, for later.
         self._enqueue(pending, front=True)
@@ -428,7 +427,6 @@ def _validate(pdu: SubmitSm) -> None:
         raise MessageRejected(_S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} > 3")
     if pdu.replace_if_present_flag > 1:
         raise MessageRejected(_S.ESME_RINVREPFLAG, "replace_if_present_flag must be 0 or 1")
-    if pdu.short_message and pdu.tlvs and Tag.MESSAGE_PAYLOAD in pdu.tlvs:
+    if pdu.short_message and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
         # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
         raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
-

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
-from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.engine.center import InMemoryCenter
 from opensmsc.engine.registry import SessionRegistry
@@ -47,6 +46,7 @@ from opensmsc.smpp.pdu import (
     SubmitSmResp,
     UnsuccessSme,
 )
+from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import SessionState
 from opensmsc.smpp.tlv import EMPTY_TLVS
 from opensmsc.transport.protocol import SmppProtocol
@@ -161,7 +161,7 @@ class EsmeSession:
         mode = _bind_mode(pdu)
         peer_ip = self._protocol.peer[0] if self._protocol.peer else "0.0.0.0"
         ssl_object = self._protocol.peer_certificate()
-        certificate = peer_identity(ssl_object) if ssl_object is not None else None  # type: ignore[arg-type]
+        certificate = peer_identity(ssl_object)
         auth = self._services.authenticator
         try:
             ipaddress.ip_address(peer_ip)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Protocol as TypingProtocol
 
 from opensmsc.smpp.connection import Connection
@@ -112,11 +113,12 @@ class SmppProtocol(asyncio.Protocol):
         if not self._read_holds and self._transport is not None and not self._closed:
             self._transport.resume_reading()
 
-    def peer_certificate(self) -> object | None:
+    def peer_certificate(self) -> ssl.SSLObject | None:
         """The peer's ssl object, for mutual TLS, or None on a plaintext connection."""
         if self._transport is None:
             return None
-        return self._transport.get_extra_info("ssl_object")
+        ssl_object = self._transport.get_extra_info("ssl_object")
+        return ssl_object if isinstance(ssl_object, ssl.SSLObject) else None
 
     # ---- asyncio callbacks --------------------------------------------------------------------
 

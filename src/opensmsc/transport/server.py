@@ -67,7 +67,9 @@ class SmppServer:
         loop = asyncio.get_running_loop()
         session_id = f"{listener}-{next(self._ids)}"
         connection = Connection(self._session_config, now=loop.time())
-        protocol = _TrackedProtocol(connection, session_id=session_id, on_lost=self._sessions.discard)
+        protocol = _TrackedProtocol(
+            connection, session_id=session_id, on_lost=self._sessions.discard
+        )
         protocol.handler = self._handler_factory(protocol)
         self._sessions.add(protocol)
         return protocol
