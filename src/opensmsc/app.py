@@ -21,6 +21,7 @@ from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
 from opensmsc.config.model import AccountConfig, OverloadAction
 from opensmsc.engine.center import InMemoryCenter
+from opensmsc.engine.outbind import OutbindDialer, OutbindTarget
 from opensmsc.engine.esme_session import EsmeSession, SmscServices, SmscSettings
 from opensmsc.engine.registry import SessionRegistry
 from opensmsc.errors import ConfigError
@@ -49,11 +50,14 @@ class RunningSmsc:
     services: SmscServices
     ports: dict[str, int] = field(default_factory=dict)
     tls_fingerprint: str | None = None
+    outbind: OutbindDialer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.outbind is not None:
+            await self.outbind.close()
         await self.server.stop()
 
 
@@ -142,6 +146,7 @@ async def start(config: Config) -> RunningSmsc:
         clock=lambda: datetime.now(UTC),
         id_prefix=int(time.time()) & 0xFFFFFFFF,
         wake=lambda: _call_soon(loop, center.run_due),
+        on_no_receiver=lambda system_id: _request_outbind(running, system_id),
     )
     services = SmscServices(
         authenticator=authenticator,
@@ -154,6 +159,20 @@ async def start(config: Config) -> RunningSmsc:
     )
     server = SmppServer(session_config(config), lambda protocol: _esme_session(protocol, services))
     running = RunningSmsc(server=server, services=services)
+    running.outbind = OutbindDialer(
+        server,
+        [
+            OutbindTarget(
+                system_id=a.system_id,
+                host=a.outbind_host,
+                port=a.outbind_port,
+                password=a.outbind_password,
+            )
+            for a in config.accounts
+            if a.enabled and a.outbind_host
+        ],
+        smsc_system_id=server_config.system_id,
+    )
     if server_config.plain_enabled:
         running.ports["smpp"] = await server.start(
             Listener(name="smpp", host=server_config.bind_address, port=server_config.port)
@@ -171,6 +190,11 @@ async def start(config: Config) -> RunningSmsc:
         )
     running._tasks.append(loop.create_task(_run_schedule(center)))
     return running
+
+
+def _request_outbind(running: RunningSmsc, system_id: str) -> None:
+    if running.outbind is not None:
+        running.outbind.request(system_id)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

@@ -21,7 +21,7 @@ from opensmsc.smpp.pdu import (
     BindTransmitter,
     Pdu,
 )
-from opensmsc.smpp.states import BindMode, Role
+from opensmsc.smpp.states import BindMode, Role, SessionState
 
 Side = Literal["esme", "smsc"]
 E = TypeVar("E", bound=Event)
@@ -96,6 +96,10 @@ class SmppPair:
         self.smsc_events: list[Event] = []
         self.wire: list[WirePdu] = []
 
+    def states(self) -> tuple[SessionState, SessionState]:
+        """(ESME state, SMSC state)."""
+        return self.esme.state, self.smsc.state
+
     def conn(self, side: Side) -> Connection:
         return self.esme if side == "esme" else self.smsc
 
@@ -159,10 +163,9 @@ class SmppPair:
                 return pumped
             self.clock.now = max(self.clock.now, min(due))
             for side in ("esme", "smsc"):
-                side_: Side = side  # type: ignore[assignment]
-                events = self.conn(side_).handle_timer(now=self.clock.now)
-                pumped.of(side_).extend(events)
-                self.events(side_).extend(events)
+                events = self.conn(side).handle_timer(now=self.clock.now)
+                pumped.of(side).extend(events)
+                self.events(side).extend(events)
             step = self.pump()
             pumped.esme.extend(step.esme)
             pumped.smsc.extend(step.smsc)

@@ -122,9 +122,7 @@ def pdu_of(cls: type[smpp.Pdu]) -> st.SearchStrategy[smpp.Pdu]:
     return st.builds(cls, **kwargs).filter(_strictly_valid)
 
 
-PDU_TYPES: list[type[smpp.Pdu]] = sorted(
-    smpp.PDU_CLASSES.values(), key=lambda cls: cls.command_id
-)
+PDU_TYPES: list[type[smpp.Pdu]] = sorted(smpp.PDU_CLASSES.values(), key=lambda cls: cls.command_id)
 
 
 def pdus() -> st.SearchStrategy[smpp.Pdu]:
@@ -159,7 +157,9 @@ def mutated(frame: bytes) -> st.SearchStrategy[bytes]:
             data[:4] = len(data).to_bytes(4, "big")
         return bytes(data)
 
-    ops = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), u8), min_size=1, max_size=4)
+    ops = st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), u8), min_size=1, max_size=4
+    )
     return st.builds(apply, ops, st.booleans())
 
 

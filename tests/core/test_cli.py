@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opensmsc import __version__
 from opensmsc.cli import runner
-from opensmsc.cli.decode import HexError, parse_hex
+from opensmsc.cli.decode import HexError, decode_stream, parse_hex, render_text
 from opensmsc.cli.main import main
 from opensmsc.config import Config, LogLevel
 
@@ -500,3 +502,56 @@ def test_encode_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     status, _, err = run_cli(capsys, "encode", "--port", "70000", "hi")
     assert status == 2
     assert "0..65535" in err
+
+
+@given(
+    command_id=st.sampled_from([0x4, 0x5, 0x103, 0x21, 0x80000021, 0x3, 0x80000003, 0x9, 0x111]),
+    body=st.binary(max_size=300),
+)
+@settings(max_examples=300, deadline=None)
+def test_decode_never_crashes_on_any_body(command_id: int, body: bytes) -> None:
+    frame = (16 + len(body)).to_bytes(4, "big") + command_id.to_bytes(4, "big")
+    frame += bytes(4) + (1).to_bytes(4, "big") + body
+    for strict in (True, False):
+        dumps, trouble = decode_stream(frame, strict=strict)
+        assert trouble == ""
+        (dump,) = dumps
+        render_text(dump)
+        json.dumps(dump.to_json())
+
+
+@given(
+    esm_class=st.integers(0, 255),
+    data_coding=st.integers(0, 255),
+    short_message=st.binary(max_size=254),
+    validity_period=st.sampled_from(
+        ["", "000001000000000R", "250102150400004+", "99999999999999R"]
+    ),
+    registered_delivery=st.integers(0, 255),
+    tlvs=st.lists(
+        st.tuples(st.sampled_from([0x0424, 0x0427, 0x001E, 0x0423, 0x1501]), st.binary(max_size=8)),
+        max_size=3,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_decode_describes_any_deliver_sm(
+    *,
+    esm_class: int,
+    data_coding: int,
+    short_message: bytes,
+    validity_period: str,
+    registered_delivery: int,
+    tlvs: list[tuple[int, bytes]],
+) -> None:
+    body = b"\x00" + b"\x00\x001\x00" + b"\x00\x002\x00"  # service_type, source, destination
+    body += bytes((esm_class, 0, 0)) + b"\x00" + validity_period.encode() + b"\x00"
+    body += bytes((registered_delivery, 0, data_coding, 0, len(short_message))) + short_message
+    for tag, value in tlvs:
+        body += tag.to_bytes(2, "big") + len(value).to_bytes(2, "big") + value
+    frame = (16 + len(body)).to_bytes(4, "big") + (5).to_bytes(4, "big") + bytes(4)
+    frame += (1).to_bytes(4, "big") + body
+    dumps, trouble = decode_stream(frame, strict=False)
+    assert trouble == ""
+    (dump,) = dumps
+    render_text(dump)
+    json.dumps(dump.to_json())

@@ -262,12 +262,22 @@ def test_empty_path_is_refused(write) -> None:  # type: ignore[no-untyped-def]
         (
             "[smpp.server]\ninactivity_timeout = -1.5\n",
             "opensmsc.toml:2: smpp.server.inactivity_timeout: "
-            "expected a number of seconds, 0 to disable, got -1.5",
+            "expected a number of seconds (0 to disable), got -1.5",
         ),
         (
             '[smpp.server]\nresponse_timeout = "30s"\n',
             "opensmsc.toml:2: smpp.server.response_timeout: "
             'expected a positive number of seconds, got "30s"',
+        ),
+        (
+            "[smpp.server]\nresponse_timeout = nan\n",
+            "opensmsc.toml:2: smpp.server.response_timeout: "
+            "expected a positive number of seconds, got nan",
+        ),
+        (
+            "[[accounts]]\nsystem_id = 'a'\npassword_env = 'A'\nthroughput = -inf\n",
+            "opensmsc.toml:4: accounts[0].throughput: "
+            "expected messages per second (0 for no limit), got -inf",
         ),
         (
             '[smpp.server]\ntls_enabled = "yes"\n',

@@ -36,6 +36,7 @@ from opensmsc.smpp.pdu import (
     BindTransceiver,
     BindTransceiverResp,
     BindTransmitter,
+    BindTransmitterResp,
     DataSm,
     DeliverSm,
     EnquireLink,
@@ -106,10 +107,9 @@ def test_rejected_bind_stays_open_and_may_be_retried() -> None:
     (response,) = of_type(pumped.esme, ResponseReceived)
     assert response.response.command_status == S.ESME_RINVPASWD
     assert not of_type(pumped.esme, Bound)
-    assert pair.esme.state is SessionState.OPEN
-    assert pair.smsc.state is SessionState.OPEN
+    assert pair.states() == (SessionState.OPEN, SessionState.OPEN)
     pair.bind(BindMode.TRANSMITTER)
-    assert pair.smsc.state is SessionState.BOUND_TX
+    assert pair.states() == (SessionState.BOUND_TX, SessionState.BOUND_TX)
 
 
 def test_second_bind_gets_ralybnd() -> None:
@@ -253,7 +253,8 @@ def test_interface_version_is_negotiated_down(offered: int, negotiated: int) -> 
     assert pair.esme.interface_version == negotiated
     assert of_type(pumped.esme, Bound)[0].interface_version == negotiated
     (bind_resp,) = [w for w in pair.sent_by("smsc") if w.command_id == C.BIND_TRANSMITTER_RESP]
-    tlvs: Tlvs = bind_resp.pdu.tlvs  # type: ignore[attr-defined]
+    assert isinstance(bind_resp.pdu, BindTransmitterResp)
+    tlvs = bind_resp.pdu.tlvs
     if negotiated == 0x33:
         assert tlvs == Tlvs()  # no TLVs at all for a 3.3 peer
     else:
@@ -357,27 +358,27 @@ def test_sequence_numbers_wrap_to_one() -> None:
     pair = SmppPair(window=5)
     pair.bind()
     # Reaching 0x7FFFFFFF honestly takes 2^31 requests; start near it instead.
-    pair.esme._next_seq = MAX_SEQUENCE_NUMBER - 1  # type: ignore[attr-defined]
+    pair.esme._window._next = MAX_SEQUENCE_NUMBER - 1
     seqs = [pair.esme.send_request(SUBMIT, now=pair.clock.now) for _ in range(3)]
     assert seqs == [MAX_SEQUENCE_NUMBER - 1, MAX_SEQUENCE_NUMBER, 1]
     submits = of_type(pair.pump().smsc, SubmitReceived)
     for submit in submits:
         pair.smsc.respond(submit, submit.pdu.response(message_id=str(submit.sequence_number)))
     answers = of_type(pair.pump().esme, ResponseReceived)
-    assert [(a.sequence_number, a.response.message_id) for a in answers] == [  # type: ignore[attr-defined]
-        (s, str(s)) for s in seqs
+    assert [(a.sequence_number, a.response) for a in answers] == [
+        (s, SubmitSmResp(message_id=str(s))) for s in seqs
     ]
 
 
 def test_wrapped_sequence_numbers_skip_requests_still_open() -> None:
     pair = SmppPair(window=5)
     pair.bind()
-    pair.esme._next_seq = MAX_SEQUENCE_NUMBER  # type: ignore[attr-defined]
+    pair.esme._window._next = MAX_SEQUENCE_NUMBER
     assert pair.esme.send_request(SUBMIT, now=pair.clock.now) == MAX_SEQUENCE_NUMBER
     # Sequence number 2 is the open request of an imaginary earlier lap: put one there.
-    pair.esme._next_seq = 2  # type: ignore[attr-defined]
+    pair.esme._window._next = 2
     assert pair.esme.send_request(SUBMIT, now=pair.clock.now) == 2
-    pair.esme._next_seq = 1  # type: ignore[attr-defined]
+    pair.esme._window._next = 1
     assert pair.esme.send_request(SUBMIT, now=pair.clock.now) == 1
     assert pair.esme.send_request(SUBMIT, now=pair.clock.now) == 3
 
@@ -463,8 +464,7 @@ def test_smsc_outbind_then_esme_binds_receiver() -> None:
     with pytest.raises(InvalidStateError):  # 3.4: bind_receiver only
         pair.esme.send_request(BindTransceiver(interface_version=0x34), now=pair.clock.now)
     pair.bind(BindMode.RECEIVER)
-    assert pair.esme.state is SessionState.BOUND_RX
-    assert pair.smsc.state is SessionState.BOUND_RX
+    assert pair.states() == (SessionState.BOUND_RX, SessionState.BOUND_RX)
 
 
 def test_outbind_answered_by_bind_transceiver_in_50() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from opensmsc.smpp.codec import encode
 from opensmsc.smpp.connection import Connection
 from opensmsc.smpp.constants import CommandId, CommandStatus
 from opensmsc.smpp.errors import InvalidStateError
@@ -30,7 +31,6 @@ from opensmsc.smpp.pdu import (
     SubmitSmResp,
     Unbind,
 )
-from opensmsc.smpp.codec import encode
 from opensmsc.smpp.states import BindMode, Role, SessionState
 from tests.core.smpp_pair import SmppPair, config, decode_stream, of_type
 
@@ -251,10 +251,10 @@ def test_unbind_with_nothing_outstanding_ends_both_sides() -> None:
         Unbound(),
         ConnectionTerminated(reason=TerminationReason.UNBOUND),
     ]
-    assert pair.esme.state is SessionState.UNBOUND
+    assert pair.states() == (SessionState.UNBOUND, SessionState.UNBOUND)
     assert pair.esme.next_deadline() is None
     pair.esme.receive_data(b"", now=pair.clock.now)
-    assert pair.esme.state is SessionState.CLOSED
+    assert pair.states() == (SessionState.CLOSED, SessionState.UNBOUND)
 
 
 def test_unbind_waits_for_our_outstanding_responses() -> None:

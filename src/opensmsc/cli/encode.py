@@ -180,3 +180,30 @@ def encode_command(words: Sequence[str], options: EncodeOptions, *, as_json: boo
     else:
         print(render_text(report))
     return 0
+
+
+def encode_main(
+    words: Sequence[str],
+    *,
+    alphabet: str | None,
+    concat: str,
+    port: str | None,
+    national: str,
+    reference: int,
+    max_parts: int,
+    as_json: bool,
+) -> int:
+    """The `encode` verb from its command-line options; a bad option exits with status 2."""
+    try:
+        options = EncodeOptions(
+            alphabet=alphabet,
+            concat=concat,
+            ports=parse_ports(port) if port else None,
+            national=parse_languages(national),
+            reference=reference,
+            max_parts=max_parts,
+        )
+    except UsageError as exc:
+        print(f"opensmsc encode: {exc}", file=sys.stderr)
+        return 2
+    return encode_command(words, options, as_json=as_json)

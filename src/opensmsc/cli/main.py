@@ -95,35 +95,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return decode_command(args.hex, as_json=args.json, lenient=args.lenient)
         case "encode":
-            return _encode(args)
+            from opensmsc.cli.encode import encode_main
+
+            return encode_main(
+                args.text,
+                alphabet=args.alphabet,
+                concat=args.concat,
+                port=args.port,
+                national=args.national,
+                reference=args.reference,
+                max_parts=args.max_parts,
+                as_json=args.json,
+            )
         case "hash-password":
             from opensmsc.cli.password import hash_password
 
             return hash_password()
     raise AssertionError(f"unhandled verb {args.verb}")  # argparse allows only the verbs above
-
-
-def _encode(args: argparse.Namespace) -> int:
-    import sys
-
-    from opensmsc.cli.encode import (
-        EncodeOptions,
-        UsageError,
-        encode_command,
-        parse_languages,
-        parse_ports,
-    )
-
-    try:
-        options = EncodeOptions(
-            alphabet=args.alphabet,
-            concat=args.concat,
-            ports=parse_ports(args.port) if args.port else None,
-            national=parse_languages(args.national),
-            reference=args.reference,
-            max_parts=args.max_parts,
-        )
-    except UsageError as exc:
-        print(f"opensmsc encode: {exc}", file=sys.stderr)
-        return 2
-    return encode_command(args.text, options, as_json=args.json)

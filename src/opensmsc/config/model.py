@@ -269,6 +269,8 @@ class AccountConfig:
     cert_fingerprints: tuple[Fingerprint, ...] = ()
     outbind_host: Host | None = None  # where we outbind to when messages wait for this account
     outbind_port: Port = 2775
+    # What we present in the outbind PDU, so the ESME can tell it is us (SMPP 3.4 §4.1.7).
+    outbind_password: SmppPassword = ""
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -18,6 +18,7 @@ import difflib
 import enum
 import functools
 import json
+import math
 import os
 import types
 import typing
@@ -171,7 +172,8 @@ def _convert_base(base: object, tp: object, value: object, key: KeyPath, walk: _
     elif base is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif base is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        # inf and nan are valid TOML but no sensible setting, and nan slips past every bound.
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         value = float(value) if ok else value  # type: ignore[arg-type]
     elif base is str:
         ok = isinstance(value, str)

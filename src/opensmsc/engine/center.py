@@ -107,6 +107,7 @@ class InMemoryCenter:
         limits: CenterLimits | None = None,
         id_prefix: int = 0,
         wake: Callable[[], None] = lambda: None,
+        on_no_receiver: Callable[[str], None] = lambda system_id: None,
     ) -> None:
         self._receivers = receivers
         self._clock = clock
@@ -122,6 +123,7 @@ class InMemoryCenter:
         # submit_sm_resp must reach the ESME before any receipt for that message.
         self._ready: deque[str] = deque()
         self._wake = wake
+        self._on_no_receiver = on_no_receiver
         self._wake_pending = False
 
     # ---- what sessions call ---------------------------------------------------------------------
@@ -288,6 +290,7 @@ class InMemoryCenter:
                 continue
             receiver = self._receivers.receiver_for(system_id)
             if receiver is None:
+                self._on_no_receiver(system_id)
                 return
             queue.popleft()
             self._receipt_count -= 1

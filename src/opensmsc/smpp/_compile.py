@@ -138,8 +138,7 @@ def _encoder_source(cls: type[Pdu], layout: Layout) -> str:
     args: list[str] = []
     checks: list[str] = []
     tail: list[str] = []
-    for i, (name, ftype) in enumerate(layout):
-        var = f"v{i}"
+    for name, ftype in layout:
         if isinstance(ftype, CString):
             fmt.append("%s\\0")
             args.append(f"p.{name}")

@@ -1,51 +1,37 @@
 """The SMPP session machine, sans-IO, for both roles (STYLE.md §2; digest §1.2, §1.9, §1.10, §2).
 
 What this is for: one `Connection` per TCP connection keeps the session state, the sequence
-numbers, both windows and the four timers of SMPP 3.4 §7.2, and answers by itself whatever the
-spec obliges it to answer. Bytes go in through `receive_data()`, events come out; requests go
-in through `send_request()`, answers through `respond()`/`reject()`, bytes come out of
-`data_to_send()`. Time is passed in as `now` (monotonic seconds) and `next_deadline()` says when
-to call `handle_timer()`.
+numbers, both windows and the timers of SMPP 3.4 §7.2, and answers by itself whatever the spec
+obliges it to answer. Bytes go in through `receive_data()`, events come out; requests go in
+through `send_request()`, answers through `respond()`/`reject()`, bytes come out of
+`data_to_send()`. Time is passed in as `now` (monotonic seconds); `next_deadline()` says when to
+call `handle_timer()`. The rules are data in states.py, the windows in window.py, the timers
+(and their exact semantics) in timers.py.
 
 What it is not: a transport or a policy. It never reads a clock, touches a socket or logs, and
 never decides credentials, routes or quotas: an SMSC-role connection reports `BindRequested` and
 waits for the service's answer.
 
-Unbind drain, exactly:
-- `unbind(now=)` (ours): new requests are refused at once (InvalidStateError); the unbind PDU
-  is sent as soon as none of our requests awaits a response *and* the service has answered every
-  request it received, or when `drain_timeout` has passed, whichever comes first. Requests the
-  peer sends meanwhile are still delivered (they may have crossed ours on the wire). Then we wait
-  `response_timeout` for unbind_resp: it moves the session to UNBOUND and reports `Unbound` and
-  `ConnectionTerminated(UNBOUND)`; its absence reports `ConnectionTerminated(UNBIND_TIMEOUT)`.
-- unbind received: `UnbindRequested` is reported, no new request may be sent, and further
-  requests from the peer get ESME_RINVBNDSTS (it promised to send none). unbind_resp is sent as
-  soon as none of *our* requests awaits a response (answered or timed out), or when
-  `drain_timeout` passes; then `Unbound` and `ConnectionTerminated(UNBOUND)`. Answers the service
-  still owes the peer may be given until that moment; after it `respond()` does nothing, as the
-  session they belonged to is gone. (The connection cannot wait for those answers: `respond()`
-  returns no events, so it could not report the end of the session.)
+Unbind, exactly:
+- `unbind(now=)` (ours): new requests are refused at once (InvalidStateError). The unbind PDU
+  goes out as soon as none of our requests awaits a response *and* the service has answered
+  every request it received, or when `drain_timeout` has passed, whichever comes first. The
+  peer's requests that arrive meanwhile are still delivered (they may have crossed ours). Then
+  unbind_resp is awaited for `response_timeout`: it moves the session to UNBOUND and reports
+  `Unbound`, `ConnectionTerminated(UNBOUND)`; without it, `ConnectionTerminated(UNBIND_TIMEOUT)`.
+- unbind received: `UnbindRequested` is reported; no new request may be sent, and further
+  requests from the peer get ESME_RINVBNDSTS (it has promised to send none). unbind_resp goes
+  out as soon as none of *our* requests awaits a response (each answered or timed out), or when
+  `drain_timeout` passes; then `Unbound`, `ConnectionTerminated(UNBOUND)`. The service may still
+  answer the peer's earlier requests until that moment; afterwards `respond()` does nothing.
+  (The connection cannot wait for those answers: `respond()` returns no events, so it could not
+  report the end of the session it would cause.)
 - Unbinds that cross on the wire: the one received is answered at once and the session ends.
-
-Timers (all optional except response_timeout; each measured on the caller's clock):
-- session_init_timeout: from construction until bound; on expiry CLOSED and
-  ConnectionTerminated(SESSION_INIT_TIMEOUT). Runs in both roles.
-- enquire_link_interval: while bound, when nothing at all has been received for this long and
-  no enquire_link of ours is outstanding, one is sent. It gets no event; if it times out it
-  counts as a response timeout (below), and the next one follows at once.
-- inactivity_timeout: while bound, when no PDU other than enquire_link[_resp] has crossed the wire
-  either way for this long, an unbind is started as `unbind()` would
-  (ConnectionTerminated(INACTIVITY) at the end). enquire_link does not count as traffic, or the
-  keep-alive would defeat this timer.
-- response_timeout: each request of ours; on expiry RequestTimedOut frees the slot (none for our
-  own enquire_link). After `max_consecutive_timeouts` expiries with no response in between,
-  CLOSED and ConnectionTerminated(LINK_DEAD).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from dataclasses import dataclass
 from typing import Final, cast
 
@@ -105,13 +91,13 @@ from opensmsc.smpp.states import (
     NO_RESPONSE,
     NOT_IN_V33,
     TRANSITIONS,
-    WINDOW_EXEMPT,
     Role,
     SessionState,
 )
+from opensmsc.smpp.timers import SessionTimers
 from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
+from opensmsc.smpp.window import MAX_SEQUENCE_NUMBER, PeerWindow, Pending, RequestWindow
 
-MAX_SEQUENCE_NUMBER: Final = 0x7FFFFFFF  # digest §1.1; we wrap to 1 (as OSMO does)
 _RESP: Final = 0x80000000  # digest §1.1: a response is its request's command_id | bit 31
 _V33: Final = InterfaceVersion.V33.value
 _V34: Final = InterfaceVersion.V34.value
@@ -121,10 +107,11 @@ _C = CommandId
 _S = CommandStatus
 _NOTHING: Final[frozenset[int]] = frozenset()
 _BINDS: Final[frozenset[int]] = frozenset(BIND_COMMANDS)
+# One bind at a time, and no outbind crossing a bind: there would be no sane state to be in.
 _BIND_OR_OUTBIND: Final[frozenset[int]] = _BINDS | {_C.OUTBIND}
-# Requests that need more than the window bookkeeping when we send them.
-_SPECIAL_SEND: Final[frozenset[int]] = _BINDS | NO_RESPONSE
-# Responses to these are session business, not reported as a plain ResponseReceived.
+# Requests that need more than window bookkeeping when we send them.
+_SPECIAL_SEND: Final[frozenset[int]] = _BINDS | NO_RESPONSE | {_C.UNBIND}
+# Responses to these are session business, not only a ResponseReceived.
 _SPECIAL_RESPONSE: Final[frozenset[int]] = _BINDS | {_C.ENQUIRE_LINK, _C.UNBIND}
 
 _REQUEST_EVENTS: Final[dict[int, type[RequestReceived]]] = {
@@ -140,17 +127,11 @@ _REQUEST_EVENTS: Final[dict[int, type[RequestReceived]]] = {
     _C.CANCEL_BROADCAST_SM: CancelBroadcastReceived,
 }
 
-# One outstanding request of ours: (sequence_number, request, response deadline). The same tuple
-# sits in the window dict and in the deadline deque; identity tells a live deque entry from one
-# whose request was already answered.
-_Pending = tuple[int, Request, float]
-
 
 def negotiate_version(offered: int, ours: int) -> int:
     """The interface_version a session runs at (digest §1.2, last rule; §2).
 
-    Anything up to 0x33 is 3.3, 0x34..0x4F is 3.4, 0x50 and above is 5.0; the result never
-    exceeds `ours`.
+    Up to 0x33 is 3.3, 0x34..0x4F is 3.4, 0x50 and above is 5.0; never above `ours`.
     """
     version = _V33 if offered <= _V33 else _V34 if offered < _V50 else _V50
     return min(version, ours)
@@ -158,8 +139,9 @@ def negotiate_version(offered: int, ours: int) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionConfig:
-    """How one session behaves. Durations are seconds on the caller's clock; None disables a
-    timer. Built by app.py from the configuration file (STYLE.md §5)."""
+    """How one session behaves. Durations are seconds on the caller's clock; None turns a
+    timer off (timers.py gives their exact meaning). Built by app.py from the configuration
+    file (STYLE.md §5)."""
 
     role: Role
     window: int = 10  # our requests awaiting a response, at most (digest §1.9; KAN's default)
@@ -172,26 +154,31 @@ class SessionConfig:
     enquire_link_interval: float | None = 30.0  # KAN's default
     inactivity_timeout: float | None = None
     response_timeout: float = 30.0
-    drain_timeout: float = 10.0  # bound on waiting for outstanding responses around unbind
+    drain_timeout: float = 10.0  # bound on the unbind drain
     max_consecutive_timeouts: int | None = 3  # response timeouts in a row that mean a dead link
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.peer_window < 1:
             raise ValueError("window and peer_window must be at least 1")
         if self.interface_version not in (_V33, _V34, _V50):
-            raise ValueError(f"interface_version must be 0x33, 0x34 or 0x50, not {self.interface_version:#x}")
+            raise ValueError(
+                f"interface_version must be 0x33, 0x34 or 0x50, not {self.interface_version:#x}"
+            )
         if self.response_timeout <= 0 or self.drain_timeout < 0:
             raise ValueError("response_timeout must be positive and drain_timeout not negative")
         if self.max_consecutive_timeouts is not None and self.max_consecutive_timeouts < 1:
             raise ValueError("max_consecutive_timeouts must be at least 1 (or None)")
 
 
+def _with_tlvs(pdu: Pdu, tlvs: Tlvs) -> Pdu:
+    changes: dict[str, object] = {"tlvs": tlvs}
+    return dataclasses.replace(pdu, **changes)
+
+
 def _without_tlvs(pdu: Pdu) -> Pdu:
     # SMPP 3.3 has no TLVs (digest §2): a 3.3 peer would take them for garbage after the body.
     tlvs: Tlvs | None = getattr(pdu, "tlvs", None)
-    if not tlvs:
-        return pdu
-    return dataclasses.replace(pdu, **{"tlvs": EMPTY_TLVS})
+    return _with_tlvs(pdu, EMPTY_TLVS) if tlvs else pdu
 
 
 class Connection:
@@ -206,37 +193,28 @@ class Connection:
         "_binding",
         "_config",
         "_consecutive_timeouts",
-        "_counted",
-        "_created",
-        "_deadlines",
         "_drain_deadline",
-        "_dupes",
-        "_enquire_seq",
         "_frames",
-        "_last_activity",
-        "_last_rx",
         "_local_unbind_sent",
         "_local_unbind_seq",
-        "_next_seq",
         "_now",
         "_out",
-        "_owed",
-        "_owed_count",
+        "_peer",
         "_peer_may_send",
         "_peer_role",
         "_peer_unbind_seq",
-        "_peer_window",
+        "_response_timeout",
         "_role",
         "_state",
         "_strict",
         "_strip_tlvs",
         "_terminated",
         "_throttle",
+        "_timers",
         "_unbind_reason",
         "_version",
         "_we_may_send",
         "_window",
-        "_window_size",
     )
 
     def __init__(self, config: SessionConfig, *, now: float) -> None:
@@ -247,24 +225,20 @@ class Connection:
         self._frames = FrameBuffer(config.max_command_length)
         self._strict = config.strict
         self._out: list[bytes] = []
-        self._next_seq = 1
-        self._window: dict[int, _Pending] = {}
-        self._deadlines: deque[_Pending] = deque()
-        self._counted = 0  # window entries that count against config.window
-        self._window_size = config.window
-        self._owed: dict[int, int] = {}  # peer sequence_number → command_id we owe an answer to
-        self._dupes: dict[int, int] = {}  # extra answers owed for a reused sequence_number
-        self._owed_count = 0
-        self._peer_window = config.peer_window
+        self._window = RequestWindow(config.window)
+        self._peer = PeerWindow(config.peer_window)
+        self._response_timeout = config.response_timeout
         self._throttle = config.throttle_status
+        self._timers = SessionTimers(
+            now=now,
+            session_init_timeout=config.session_init_timeout,
+            enquire_link_interval=config.enquire_link_interval,
+            inactivity_timeout=config.inactivity_timeout,
+        )
+        self._now = now  # the latest `now` seen, for respond(), which is given none
         self._version = config.interface_version
         self._strip_tlvs = False
         self._binding: int | None = None  # sequence_number of the bind in flight
-        self._created = now
-        self._now = now
-        self._last_rx = now
-        self._last_activity = now
-        self._enquire_seq: int | None = None
         self._consecutive_timeouts = 0
         self._local_unbind_seq: int | None = None
         self._local_unbind_sent = False
@@ -304,15 +278,12 @@ class Connection:
     @property
     def peer_in_flight(self) -> int:
         """The peer's requests still waiting for our answer (counted against peer_window)."""
-        return self._owed_count
+        return self._peer.count
 
     @property
     def can_send(self) -> bool:
-        """Whether send_request() would take a submit/deliver now: bound, not unbinding, and a
-        window slot free."""
-        return self._counted < self._window_size and bool(self._we_may_send) and (
-            self._state.is_bound
-        )
+        """Whether a request now would be taken: bound, not unbinding, a window slot free."""
+        return self._window.has_room and self._state.is_bound and bool(self._we_may_send)
 
     @property
     def is_binding(self) -> bool:
@@ -334,43 +305,48 @@ class Connection:
     def receive_data(self, data: bytes, *, now: float) -> list[Event]:
         """Feed bytes from the peer; b"" means the peer closed the connection.
 
-        Raises RemoteProtocolError (a FramingError) when command_length is unusable: the
+        Raises RemoteProtocolError (a FramingError) when a command_length is unusable: the
         generic_nack is queued and the state is CLOSED; flush data_to_send() and close.
         """
+        events: list[Event] = []
         if self._terminated:
             if not data:
                 self._state = SessionState.CLOSED
-            return []
+            return events
         self._now = now
         if not data:
-            events: list[Event] = []
             self._terminate(TerminationReason.PEER_CLOSED, events)
             return events
         try:
             frames = self._frames.feed(data)
         except FramingError as exc:
             # Digest §1.2: generic_nack ESME_RINVCMDLEN, echoing the sequence_number if readable.
-            self._out.append(encode(GenericNack(command_status=exc.status), exc.sequence_number or 0))
-            self._state = SessionState.CLOSED
-            self._terminated = True
-            self._refresh_allowed()
+            nack = GenericNack(command_status=exc.status)
+            self._out.append(encode(nack, exc.sequence_number or 0))
+            self._end(events, None, SessionState.CLOSED)
             raise
-        events = []
         if not frames:
             return events
-        self._last_rx = now
+        self._timers.last_rx = now
         strict = self._strict
         for frame in frames:
             try:
                 decoded = decode(frame, strict=strict)
             except PduError as exc:
-                self._answer_bad_pdu(exc, events)
+                self._answer_error(
+                    exc.sequence_number,
+                    exc.command_id,
+                    exc.status,
+                    events,
+                    detail=exc.message or str(exc),
+                )
                 continue
             cid = decoded.command_id
+            seq = decoded.sequence_number
             if cid & _RESP:
-                self._on_response(decoded.sequence_number, cid, cast(Response, decoded.pdu), now, events)
+                self._on_response(seq, cid, cast(Response, decoded.pdu), now, events)
             else:
-                self._on_request(decoded.sequence_number, cid, cast(Request, decoded.pdu), now, events)
+                self._on_request(seq, cid, cast(Request, decoded.pdu), now, events)
             if self._terminated:
                 break  # the session ended mid-batch (e.g. unbind_resp); the rest is moot
         return events
@@ -385,10 +361,11 @@ class Connection:
             # Answered at once, whatever the window (digest §1.9); not traffic for inactivity.
             self._out.append(encode(EnquireLinkResp(), seq))
             return
-        self._last_activity = now
+        self._timers.last_activity = now
         event_cls = _REQUEST_EVENTS.get(cid)
         if event_cls is not None:
-            if self._owed_count >= self._peer_window:
+            peer = self._peer
+            if peer.count >= peer.size:
                 # Over capacity: answer rather than stall TCP (STYLE.md §2, digest §1.9).
                 self._send(pdu.response(command_status=self._throttle), seq)
                 events.append(
@@ -396,7 +373,7 @@ class Connection:
                         sequence_number=seq,
                         command_id=cid,
                         status=self._throttle,
-                        detail=f"peer_window of {self._peer_window} exceeded",
+                        detail=f"peer_window of {peer.size} exceeded",
                     )
                 )
                 return
@@ -417,9 +394,7 @@ class Connection:
                 raise LocalProtocolError(_S.ESME_RSYSERR, f"unhandled request {pdu!r}")
 
     def _owe(self, seq: int, cid: int, events: list[Event]) -> None:
-        if seq in self._owed:
-            # The peer reused a sequence_number it has not had answered; answer both anyway.
-            self._dupes[seq] = self._dupes.get(seq, 0) + 1
+        if not self._peer.owe(seq, cid):
             events.append(
                 ProtocolViolation(
                     sequence_number=seq,
@@ -428,22 +403,19 @@ class Connection:
                     detail="sequence_number reused while a request with it is unanswered",
                 )
             )
-        else:
-            self._owed[seq] = cid
-        self._owed_count += 1
 
     def _refuse(self, seq: int, cid: int, pdu: Request, events: list[Event]) -> None:
-        """Answer a request the session rules do not allow here (digest §1.2, rules)."""
+        """Answer a request the session rules do not allow now (digest §1.2, rules)."""
         if cid in _BINDS and (self._state.is_bound or self._binding is not None):
             status, detail = _S.ESME_RALYBND, "bind on a bound session"
         elif self._version == _V33 and self._state.is_bound and cid in NOT_IN_V33:
             status, detail = _S.ESME_RINVCMDID, "not an SMPP 3.3 command"
+        elif self._peer_unbind_seq is not None:
+            status, detail = _S.ESME_RINVBNDSTS, "request after unbind"
         else:
             status = _S.ESME_RINVBNDSTS
             detail = f"not allowed from the {self._peer_role.value} in state {self._state.name}"
-            if self._peer_unbind_seq is not None:
-                detail = "request after unbind"
-        self._answer_error(seq, cid, status, events, detail, pdu)
+        self._answer_error(seq, cid, status, events, detail=detail, pdu=pdu)
 
     def _answer_error(
         self,
@@ -451,12 +423,13 @@ class Connection:
         cid: int,
         status: int,
         events: list[Event],
+        *,
         detail: str,
         pdu: Request | None = None,
     ) -> None:
-        # The request's own response when it has one and the command_id is understood;
-        # generic_nack otherwise (SMPP 3.4 §4.3).
-        response: Response
+        # The request's own response when it has one and its command_id is understood;
+        # generic_nack otherwise (SMPP 3.4 §4.3.1).
+        response: Response = GenericNack(command_status=status)
         if status != _S.ESME_RINVCMDID and not cid & _RESP and cid not in NO_RESPONSE:
             if pdu is not None:
                 response = pdu.response(command_status=status)
@@ -464,18 +437,9 @@ class Connection:
                 cls = PDU_CLASSES.get(cid | _RESP)
                 if cls is not None and issubclass(cls, Response):
                     response = cls(command_status=status)
-                else:
-                    response = GenericNack(command_status=status)
-        else:
-            response = GenericNack(command_status=status)
         self._send(response, seq)
         events.append(
             ProtocolViolation(sequence_number=seq, command_id=cid, status=status, detail=detail)
-        )
-
-    def _answer_bad_pdu(self, exc: PduError, events: list[Event]) -> None:
-        self._answer_error(
-            exc.sequence_number, exc.command_id, exc.status, events, exc.message or str(exc)
         )
 
     def _on_bind(
@@ -488,15 +452,16 @@ class Connection:
         offered = pdu.interface_version
         version = negotiate_version(offered, self._config.interface_version)
         if version == _V33 and cid == _C.BIND_TRANSCEIVER:
-            self._answer_error(seq, cid, _S.ESME_RINVCMDID, events, "bind_transceiver at 3.3")
+            self._answer_error(
+                seq, cid, _S.ESME_RINVCMDID, events, detail="bind_transceiver at SMPP 3.3"
+            )
             return
         if self._state is SessionState.OUTBOUND and cid == _C.BIND_TRANSCEIVER and offered < _V50:
             # SMPP 5.0 §2.3: bind_transceiver answers an outbind only in 5.0.
-            self._answer_error(
-                seq, cid, _S.ESME_RINVBNDSTS, events, "bind_transceiver after outbind below 5.0", pdu
-            )
+            detail = "bind_transceiver after outbind below SMPP 5.0"
+            self._answer_error(seq, cid, _S.ESME_RINVBNDSTS, events, detail=detail, pdu=pdu)
             return
-        self._version = version
+        self._version = version  # so the service can read it before it answers
         self._binding = seq
         self._owe(seq, cid, events)
         self._refresh_allowed()
@@ -509,8 +474,7 @@ class Connection:
             self._out.append(encode(UnbindResp(), seq))
             self._finish_unbind(events)
             return
-        # Our own pending (unsent) unbind, if any, is superseded by the peer's.
-        self._local_unbind_seq = None
+        self._local_unbind_seq = None  # ours, not sent yet, is superseded by the peer's
         self._peer_unbind_seq = seq
         deadline = now + self._config.drain_timeout
         if self._drain_deadline is None or deadline < self._drain_deadline:
@@ -521,40 +485,31 @@ class Connection:
     def _on_response(
         self, seq: int, cid: int, pdu: Response, now: float, events: list[Event]
     ) -> None:
-        entry = self._window.get(seq)
+        window = self._window
+        entry = window.get(seq)
         if entry is None:
+            detail = "response to no outstanding request (late, or never sent)"
             events.append(
-                ProtocolViolation(
-                    sequence_number=seq,
-                    command_id=cid,
-                    status=0,
-                    detail="response to no outstanding request (late, or never sent)",
-                )
+                ProtocolViolation(sequence_number=seq, command_id=cid, status=0, detail=detail)
             )
             return
         request = entry[1]
         rcid = request.command_id
         if cid != rcid | _RESP and cid != _C.GENERIC_NACK:
+            detail = f"response does not match the request's command_id 0x{rcid:08X}"
             events.append(
-                ProtocolViolation(
-                    sequence_number=seq,
-                    command_id=cid,
-                    status=0,
-                    detail=f"response does not match request command_id 0x{rcid:08X}",
-                )
+                ProtocolViolation(sequence_number=seq, command_id=cid, status=0, detail=detail)
             )
             return
-        del self._window[seq]
-        if rcid not in WINDOW_EXEMPT:
-            self._counted -= 1
+        window.remove(entry)
         self._consecutive_timeouts = 0
         if rcid in _SPECIAL_RESPONSE:
             self._on_special_response(seq, rcid, request, pdu, events)
+            if self._terminated:
+                return
         else:
-            self._last_activity = now
+            self._timers.last_activity = now
             events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
-        if self._terminated:
-            return
         if self._peer_unbind_seq is not None or self._local_unbind_seq is not None:
             self._check_drain(now, events)
 
@@ -562,51 +517,52 @@ class Connection:
         self, seq: int, rcid: int, request: Request, pdu: Response, events: list[Event]
     ) -> None:
         if rcid == _C.ENQUIRE_LINK:
-            if seq == self._enquire_seq:
-                self._enquire_seq = None  # our keep-alive: no event
-                return
-            events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
+            if seq == self._timers.enquire_seq:
+                self._timers.enquire_seq = None  # our keep-alive: no event
+            else:
+                events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
             return
         if rcid == _C.UNBIND:
             if seq == self._local_unbind_seq:
                 self._finish_unbind(events)
             return
-        # A bind response (ESME role).
+        # A bind response (ESME role): ResponseReceived always, then Bound on success.
         self._binding = None
-        self._last_activity = self._now
+        self._timers.last_activity = self._now
         events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
-        if pdu.command_status == 0 and pdu.command_id != _C.GENERIC_NACK:
-            bind = cast(BindTransmitter | BindReceiver | BindTransceiver, request)
-            offered = bind.interface_version
-            tlvs: Tlvs = getattr(pdu, "tlvs", EMPTY_TLVS)
-            sc_version = tlvs.get(Tag.SC_INTERFACE_VERSION)
-            # SMPP 3.4 §5.3.2.25: sc_interface_version is the SMSC's version. Without it we keep
-            # the version we asked for: many 3.4 SMSCs omit it yet take TLVs, and taking them for
-            # 3.3 would strip message_payload from every submit.
-            if isinstance(sc_version, int):
-                offered = min(offered, sc_version)
-            self._version = negotiate_version(offered, self._config.interface_version)
-            self._strip_tlvs = self._version == _V33
-            self._set_state(TRANSITIONS[(self._state, pdu.command_id)])
-            events.append(
-                Bound(
-                    mode=BIND_COMMANDS[rcid],
-                    peer_system_id=cast(str, getattr(pdu, "system_id", "")),
-                    interface_version=self._version,
-                )
-            )
-        else:
+        if pdu.command_status != 0 or pdu.command_id == _C.GENERIC_NACK:
             self._refresh_allowed()
+            return
+        bind = cast(BindTransmitter | BindReceiver | BindTransceiver, request)
+        offered = bind.interface_version
+        # SMPP 3.4 §5.3.2.25: sc_interface_version is the SMSC's version. Without it we keep the
+        # version we asked for: many 3.4 SMSCs omit it yet take TLVs, and mistaking them for 3.3
+        # would strip message_payload from every submit.
+        tlvs: Tlvs = getattr(pdu, "tlvs", EMPTY_TLVS)
+        sc_version = tlvs.get(Tag.SC_INTERFACE_VERSION)
+        if isinstance(sc_version, int):
+            offered = min(offered, sc_version)
+        self._version = negotiate_version(offered, self._config.interface_version)
+        self._strip_tlvs = self._version == _V33
+        self._set_state(TRANSITIONS[(self._state, pdu.command_id)])
+        system_id = getattr(pdu, "system_id", "")
+        events.append(
+            Bound(
+                mode=BIND_COMMANDS[rcid],
+                peer_system_id=system_id if isinstance(system_id, str) else "",
+                interface_version=self._version,
+            )
+        )
 
     # -- requests and answers out ----------------------------------------------------------------
 
     def send_request(self, pdu: Request, *, now: float) -> int:
-        """Queue a request; returns its sequence_number. The answer comes as ResponseReceived
-        or RequestTimedOut.
+        """Queue a request; returns its sequence_number. Its answer comes as ResponseReceived
+        or RequestTimedOut (outbind and alert_notification have none).
 
-        Raises InvalidStateError when the state does not allow this request (digest §1.2, or
-        the session is unbinding or over), WindowFull when `window` requests are outstanding.
-        enquire_link and unbind are outside the window.
+        Raises InvalidStateError when the state does not allow this request (digest §1.2), or
+        the session is unbinding or over; WindowFull when `window` requests are outstanding.
+        enquire_link and unbind are outside the window; `send_request(Unbind())` is `unbind()`.
         """
         cid = pdu.command_id
         if cid not in self._we_may_send:
@@ -616,27 +572,25 @@ class Connection:
                 f"{self._state.name}" + (" while unbinding" if self.is_unbinding else ""),
             )
         self._now = now
+        window = self._window
         if cid in _SPECIAL_SEND:
+            if cid == _C.UNBIND:
+                # The same graceful unbind as unbind(): a bare unbind would skip the drain.
+                return self._start_unbind(now, TerminationReason.UNBOUND)
             if cid in NO_RESPONSE:
-                seq = self._take_sequence_number()
+                seq = window.next_sequence_number()
                 self._send(pdu, seq)
-                self._last_activity = now
+                self._timers.last_activity = now
                 if cid == _C.OUTBIND:
                     self._set_state(TRANSITIONS[(self._state, cid)])
                 return seq
             self._check_bind(pdu)
-        counted = cid not in WINDOW_EXEMPT
-        if counted:
-            if self._counted >= self._window_size:
-                raise WindowFull(
-                    _S.ESME_RTHROTTLED, f"all {self._window_size} window slots are taken"
-                )
-            self._counted += 1
-            self._last_activity = now
-        seq = self._take_sequence_number()
-        entry = (seq, pdu, now + self._config.response_timeout)
-        self._window[seq] = entry
-        self._deadlines.append(entry)
+        if cid != _C.ENQUIRE_LINK:
+            if not window.has_room:
+                raise WindowFull(_S.ESME_RTHROTTLED, f"all {window.size} window slots are taken")
+            self._timers.last_activity = now
+        seq = window.next_sequence_number()
+        window.add(seq, pdu, now + self._response_timeout)
         if cid in _BINDS:
             self._binding = seq
             self._refresh_allowed()
@@ -644,24 +598,26 @@ class Connection:
         return seq
 
     def _check_bind(self, pdu: Request) -> None:
-        version = getattr(pdu, "interface_version", _V34)
-        if pdu.command_id == _C.BIND_TRANSCEIVER:
-            if version <= _V33 or self._config.interface_version == _V33:
-                raise InvalidStateError(_S.ESME_RINVCMDID, "SMPP 3.3 has no bind_transceiver")
-            if self._state is SessionState.OUTBOUND and version < _V50:
-                raise InvalidStateError(
-                    _S.ESME_RINVBNDSTS,
-                    "bind_transceiver answers an outbind only with interface_version 0x50",
-                )
+        if pdu.command_id != _C.BIND_TRANSCEIVER:
+            return
+        version = cast(BindTransceiver, pdu).interface_version
+        if version <= _V33 or self._config.interface_version == _V33:
+            raise InvalidStateError(_S.ESME_RINVCMDID, "SMPP 3.3 has no bind_transceiver")
+        if self._state is SessionState.OUTBOUND and version < _V50:
+            raise InvalidStateError(
+                _S.ESME_RINVBNDSTS,
+                "bind_transceiver answers an outbind only with interface_version 0x50",
+            )
 
     def respond(self, to: RequestReceived, pdu: Response) -> None:
         """Answer a request the peer sent (`to`), e.g. `to.pdu.response(message_id=mid)`.
 
-        After the session has ended this does nothing: the answer has nowhere to go. Raises
-        LocalProtocolError when `to` was already answered or `pdu` is not its response.
+        Once the session has ended this does nothing: the answer has nowhere to go. Raises
+        LocalProtocolError when `to` was already answered or `pdu` does not answer it.
         """
         seq = to.sequence_number
-        cid = self._owed.get(seq)
+        peer = self._peer
+        cid = peer.owed(seq)
         if cid is None:
             if self._terminated:
                 return
@@ -671,16 +627,8 @@ class Connection:
             raise LocalProtocolError(
                 _S.ESME_RSYSERR, f"seq={seq}: {type(pdu).__name__} does not answer 0x{cid:08X}"
             )
-        dupes = self._dupes.get(seq)
-        if dupes:
-            if dupes == 1:
-                del self._dupes[seq]
-            else:
-                self._dupes[seq] = dupes - 1
-        else:
-            del self._owed[seq]
-        self._owed_count -= 1
-        if cid in _BINDS and seq == self._binding:
+        peer.settle(seq)
+        if seq == self._binding and cid in _BINDS:
             pdu = self._answer_bind(cid, pdu)
         self._send(pdu, seq)
         if self._local_unbind_seq is not None and not self._local_unbind_sent:
@@ -699,10 +647,10 @@ class Connection:
             pdu = cast(Response, _without_tlvs(pdu))
         elif ok:
             tlvs: Tlvs = getattr(pdu, "tlvs", EMPTY_TLVS)
-            if Tag.SC_INTERFACE_VERSION not in tlvs:
-                # SMPP 3.4 §4.1.2: the SMSC reports its own interface_version.
+            if tlvs.get(Tag.SC_INTERFACE_VERSION) is None:
+                # SMPP 3.4 §4.1.2, §5.3.2.25: the SMSC reports its own interface_version.
                 tlvs = tlvs.with_(Tag.SC_INTERFACE_VERSION, self._config.interface_version)
-                pdu = dataclasses.replace(pdu, **{"tlvs": tlvs})
+                pdu = cast(Response, _with_tlvs(pdu, tlvs))
         if ok:
             self._strip_tlvs = self._version == _V33
             self._set_state(TRANSITIONS[(self._state, cid | _RESP)])
@@ -712,7 +660,7 @@ class Connection:
         return pdu
 
     def unbind(self, *, now: float) -> int:
-        """Start a graceful unbind (see the module docstring for the drain); returns the
+        """Start a graceful unbind (the drain is in the module docstring); returns the
         sequence_number the unbind PDU gets. Raises InvalidStateError unless bound and not
         already unbinding."""
         if not self._state.is_bound or self.is_unbinding or self._terminated:
@@ -723,7 +671,7 @@ class Connection:
         return self._start_unbind(now, TerminationReason.UNBOUND)
 
     def _start_unbind(self, now: float, reason: TerminationReason) -> int:
-        seq = self._take_sequence_number()
+        seq = self._window.next_sequence_number()  # reserved now, used when the drain ends
         self._local_unbind_seq = seq
         self._local_unbind_sent = False
         self._unbind_reason = reason
@@ -736,14 +684,13 @@ class Connection:
         seq = self._local_unbind_seq
         if seq is None or self._local_unbind_sent:
             return
-        if not force and (self._window or self._owed_count):
+        if not force and (self._window or self._peer.count):
             return
-        entry = (seq, Unbind(), self._now + self._config.response_timeout)
-        self._window[seq] = entry
-        self._deadlines.append(entry)
+        unbind = Unbind()
+        self._window.add(seq, unbind, self._now + self._response_timeout)
         self._local_unbind_sent = True
         self._drain_deadline = None
-        self._send(entry[1], seq)
+        self._send(unbind, seq)
 
     def _check_drain(self, now: float, events: list[Event]) -> None:
         """Finish whichever unbind is waiting, if its condition holds or its bound passed."""
@@ -775,85 +722,54 @@ class Connection:
         """When handle_timer() must next be called (the same clock as `now`), or None."""
         if self._terminated:
             return None
-        best: float | None = None
-        deadlines = self._deadlines
-        window = self._window
-        while deadlines:
-            head = deadlines[0]
-            if window.get(head[0]) is head:
-                best = head[2]
-                break
-            deadlines.popleft()  # answered already
-        drain = self._drain_deadline
-        if drain is not None and (best is None or drain < best):
-            best = drain
-        config = self._config
-        state = self._state
-        if state.is_bound:
-            if self.is_unbinding:
-                return best
-            if config.enquire_link_interval is not None and self._enquire_seq is None:
-                when = self._last_rx + config.enquire_link_interval
-                if best is None or when < best:
-                    best = when
-            if config.inactivity_timeout is not None:
-                when = self._last_activity + config.inactivity_timeout
-                if best is None or when < best:
-                    best = when
-        elif config.session_init_timeout is not None:
-            when = self._created + config.session_init_timeout
-            if best is None or when < best:
-                best = when
+        best = self._window.next_deadline()
+        if self.is_unbinding:
+            drain = self._drain_deadline
+            if drain is not None and (best is None or drain < best):
+                best = drain
+            return best
+        when = self._timers.next_deadline(bound=self._state.is_bound)
+        if when is not None and (best is None or when < best):
+            best = when
         return best
 
     def handle_timer(self, *, now: float) -> list[Event]:
-        """Run every timer due at `now`. Calling it early or twice is harmless."""
+        """Run every timer due at `now` (timers.py). Calling it early or twice is harmless."""
         events: list[Event] = []
         if self._terminated:
             return events
         self._now = now
-        deadlines = self._deadlines
         window = self._window
-        while deadlines:
-            head = deadlines[0]
-            if window.get(head[0]) is not head:
-                deadlines.popleft()
-                continue
-            if head[2] > now:
-                break
-            deadlines.popleft()
-            del window[head[0]]
-            self._on_timeout(head, events)
+        while (entry := window.pop_expired(now)) is not None:
+            self._on_timeout(entry, events)
             if self._terminated:
                 return events
-        if self._peer_unbind_seq is not None or self._local_unbind_seq is not None:
+        if self.is_unbinding:
             self._check_drain(now, events)
             return events
-        config = self._config
+        timers = self._timers
         if not self._state.is_bound:
-            timeout = config.session_init_timeout
-            if timeout is not None and now >= self._created + timeout:
+            if timers.session_init_expired(now):
                 self._terminate(TerminationReason.SESSION_INIT_TIMEOUT, events)
             return events
-        interval = config.enquire_link_interval
-        if interval is not None and self._enquire_seq is None and now >= self._last_rx + interval:
-            self._send_enquire_link(now)
-        timeout = config.inactivity_timeout
-        if timeout is not None and now >= self._last_activity + timeout:
+        if timers.enquire_link_due(now):
+            seq = window.next_sequence_number()
+            enquire_link = EnquireLink()
+            window.add(seq, enquire_link, now + self._response_timeout)
+            timers.enquire_seq = seq
+            self._send(enquire_link, seq)
+        if timers.inactivity_expired(now):
             self._start_unbind(now, TerminationReason.INACTIVITY)
         return events
 
-    def _on_timeout(self, entry: _Pending, events: list[Event]) -> None:
+    def _on_timeout(self, entry: Pending, events: list[Event]) -> None:
         seq, request, _ = entry
-        cid = request.command_id
-        if cid not in WINDOW_EXEMPT:
-            self._counted -= 1
-        if cid == _C.UNBIND and seq == self._local_unbind_seq:
+        if seq == self._local_unbind_seq:
             self._terminate(TerminationReason.UNBIND_TIMEOUT, events)
             return
         self._consecutive_timeouts += 1
-        if seq == self._enquire_seq:
-            self._enquire_seq = None
+        if seq == self._timers.enquire_seq:
+            self._timers.enquire_seq = None
         else:
             events.append(RequestTimedOut(sequence_number=seq, request=request))
         if seq == self._binding:
@@ -863,23 +779,7 @@ class Connection:
         if limit is not None and self._consecutive_timeouts >= limit:
             self._terminate(TerminationReason.LINK_DEAD, events)
 
-    def _send_enquire_link(self, now: float) -> None:
-        seq = self._take_sequence_number()
-        entry = (seq, EnquireLink(), now + self._config.response_timeout)
-        self._window[seq] = entry
-        self._deadlines.append(entry)
-        self._enquire_seq = seq
-        self._send(entry[1], seq)
-
     # -- plumbing ---------------------------------------------------------------------------------
-
-    def _take_sequence_number(self) -> int:
-        seq = self._next_seq
-        window = self._window
-        while seq in window:  # only after a wrap, with a request 2^31 numbers old still open
-            seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
-        self._next_seq = seq + 1 if seq < MAX_SEQUENCE_NUMBER else 1
-        return seq
 
     def _send(self, pdu: Pdu, seq: int) -> None:
         if self._strip_tlvs:
@@ -899,32 +799,29 @@ class Connection:
             ours = ours - NOT_IN_V33
             theirs = theirs - NOT_IN_V33
         if self._binding is not None:
-            # One bind at a time; an outbind crossing a bind would leave no sane state.
             ours = ours - _BIND_OR_OUTBIND
             theirs = theirs - _BIND_OR_OUTBIND
-        if self._local_unbind_seq is not None or self._terminated:
+        if self._local_unbind_seq is not None:
             ours = _NOTHING
         if self._peer_unbind_seq is not None or self._terminated:
-            ours = _NOTHING
-            theirs = _NOTHING
+            ours = theirs = _NOTHING
         self._we_may_send = ours
         self._peer_may_send = theirs
 
     def _terminate(self, reason: TerminationReason, events: list[Event]) -> None:
         self._end(events, reason, SessionState.CLOSED)
 
-    def _end(self, events: list[Event], reason: TerminationReason, state: SessionState) -> None:
+    def _end(
+        self, events: list[Event], reason: TerminationReason | None, state: SessionState
+    ) -> None:
         self._state = state
         self._terminated = True
         self._window.clear()
-        self._deadlines.clear()
-        self._owed.clear()
-        self._dupes.clear()
-        self._owed_count = 0
-        self._counted = 0
+        self._peer.clear()
         self._drain_deadline = None
         self._refresh_allowed()
-        events.append(ConnectionTerminated(reason=reason))
+        if reason is not None:
+            events.append(ConnectionTerminated(reason=reason))
 
 
 __all__ = [

@@ -209,6 +209,11 @@ class Tlvs(tuple[tuple[int, TlvValue], ...]):
         """A copy with every `tag` removed."""
         return Tlvs((t, v) for t, v in self if t != tag)
 
+    def has(self, tag: int) -> bool:
+        """True when `tag` is present; the same as `tag in tlvs`, which mypy's strict-equality
+        check flags (it sees the tuple's item type, a pair, not an int)."""
+        return any(t == tag for t, _ in self)
+
     def __contains__(self, tag: object) -> bool:
         return any(t == tag for t, _ in self)
 

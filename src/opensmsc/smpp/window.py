@@ -158,4 +158,4 @@ class PeerWindow:
         self.count = 0
 
 
-__all__ = ["MAX_SEQUENCE_NUMBER", "Pending", "PeerWindow", "RequestWindow"]
+__all__ = ["MAX_SEQUENCE_NUMBER", "PeerWindow", "Pending", "RequestWindow"]

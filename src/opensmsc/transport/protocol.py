@@ -19,6 +19,7 @@ import logging
 import socket
 import ssl
 from typing import Protocol as TypingProtocol
+from typing import cast
 
 from opensmsc.smpp.connection import Connection
 from opensmsc.smpp.errors import RemoteProtocolError
@@ -123,7 +124,8 @@ class SmppProtocol(asyncio.Protocol):
     # ---- asyncio callbacks --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it: no isinstance.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
         sock = transport.get_extra_info("socket")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opensmsc.smpp.connection import Connection, SessionConfig
+from opensmsc.smpp.pdu import Outbind
 from opensmsc.transport.protocol import SessionHandler, SmppProtocol
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,29 @@ class SmppServer:
         )
         protocol.handler = self._handler_factory(protocol)
         self._sessions.add(protocol)
+        return protocol
+
+    async def outbind(
+        self,
+        host: str,
+        port: int,
+        pdu: Outbind,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 10.0,
+    ) -> SmppProtocol:
+        """Open a session towards a listening ESME and send it `pdu` (SMPP 3.4 §2.2.1): the ESME
+        answers with bind_receiver (or, in 5.0, bind_transceiver) on the same connection, and
+        from there it is an ordinary session. Raises OSError / TimeoutError when the ESME
+        cannot be reached."""
+        loop = asyncio.get_running_loop()
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: self._new_session("outbind"), host=host, port=port, ssl=ssl_context
+            ),
+            timeout,
+        )
+        protocol.send_request(pdu)
         return protocol
 
     async def stop(self, *, drain_timeout: float = 5.0) -> None:
