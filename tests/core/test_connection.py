@@ -29,6 +29,7 @@ from opensmsc.smpp.events import (
     ResponseReceived,
     SubmitReceived,
     TerminationReason,
+    Unbound,
 )
 from opensmsc.smpp.pdu import (
     AlertNotification,
@@ -44,6 +45,7 @@ from opensmsc.smpp.pdu import (
     Outbind,
     SubmitSm,
     SubmitSmResp,
+    Unbind,
 )
 from opensmsc.smpp.states import BindMode, Role, SessionState
 from opensmsc.smpp.tlv import Tlvs
@@ -608,3 +610,42 @@ def test_session_config_rejects_nonsense() -> None:
         SessionConfig(role=Role.ESME, window=0)
     with pytest.raises(ValueError, match="interface_version"):
         SessionConfig(role=Role.ESME, interface_version=0x40)
+
+
+def test_enquire_link_is_answered_before_bind() -> None:
+    # SMPP 5.0 §2.3 allows enquire_link in OPEN; we answer it from any peer.
+    pair = SmppPair()
+    assert pair.inject_pdu("smsc", EnquireLink(), 6) == []
+    assert [(s, c, st) for s, c, st, _ in pair.take("smsc")] == [(6, C.ENQUIRE_LINK_RESP, 0)]
+
+
+def test_smsc_knows_the_negotiated_version_before_answering_the_bind() -> None:
+    pair = SmppPair()
+    pair.esme.send_request(BindTransmitter(interface_version=0x33), now=pair.clock.now)
+    (requested,) = of_type(pair.pump().smsc, BindRequested)
+    assert pair.smsc.interface_version == 0x33
+    pair.smsc.reject(requested, S.ESME_RBINDFAIL)
+    assert pair.smsc.interface_version == 0x50  # back to ours: the next bind may differ
+    pair.pump()
+    assert pair.esme.state is SessionState.OPEN
+
+
+def test_send_request_unbind_is_the_graceful_unbind() -> None:
+    pair = SmppPair()
+    pair.bind()
+    pair.esme.send_request(Unbind(), now=pair.clock.now)
+    pumped = pair.pump()
+    assert pumped.esme == [Unbound(), ConnectionTerminated(reason=TerminationReason.UNBOUND)]
+
+
+def test_set_peer_window_changes_when_the_peer_is_throttled() -> None:
+    pair = SmppPair(esme=config(Role.ESME, window=5), smsc=config(Role.SMSC, peer_window=10))
+    pair.bind()
+    pair.smsc.set_peer_window(1)  # e.g. the bound account's own window
+    seqs = [pair.esme.send_request(SUBMIT, now=pair.clock.now) for _ in range(2)]
+    pumped = pair.pump()
+    assert [e.sequence_number for e in of_type(pumped.smsc, SubmitReceived)] == seqs[:1]
+    (throttled,) = of_type(pumped.esme, ResponseReceived)
+    assert throttled.response.command_status == S.ESME_RTHROTTLED
+    with pytest.raises(ValueError):
+        pair.smsc.set_peer_window(0)

@@ -421,3 +421,15 @@ def test_next_deadline_is_the_earliest_timer() -> None:
     esme.receive_data(encode(EnquireLinkResp(), 999), now=20.0)  # any PDU counts as heard
     assert esme.next_deadline() == 45.0
     assert esme.handle_timer(now=44.9) == []
+
+
+def test_a_bind_that_times_out_closes_the_connection() -> None:
+    pair = SmppPair(esme=config(Role.ESME, response_timeout=10.0))
+    seq = pair.esme.send_request(BindTransceiver(), now=pair.clock.now)
+    pair.pump()  # the SMSC's service is slow to decide
+    pumped = pair.advance(10.0)
+    assert pumped.esme == [
+        RequestTimedOut(sequence_number=seq, request=BindTransceiver()),
+        ConnectionTerminated(reason=TerminationReason.BIND_TIMEOUT),
+    ]
+    assert pair.esme.state is SessionState.CLOSED

@@ -198,7 +198,7 @@ extras = st.lists(
 
 
 @given(concats, ports, st.integers(0, 13), st.integers(0, 13), extras, st.binary(max_size=50))
-def test_udh_round_trip(  # noqa: PLR0917 (one argument per strategy)
+def test_udh_round_trip(
     concat: Concat | None,
     port: PortAddress | None,
     single_shift: int,

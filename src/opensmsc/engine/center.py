@@ -45,6 +45,7 @@ FINAL_STATES = frozenset(
     }
 )
 DEFAULT_VALIDITY = timedelta(days=2)
+_ZERO = timedelta(0)
 
 
 class Receiver(Protocol):
@@ -116,6 +117,9 @@ class InMemoryCenter:
         self._ids = itertools.count(1)
         # A prefix keeps ids unique across restarts of the in-memory centre (e.g. start time).
         self._id_prefix = id_prefix
+        self._id_head = f"{id_prefix:08x}"
+        # The expiry of a message that gives no validity_period (the common case, computed once).
+        self._default_expiry = min(DEFAULT_VALIDITY, self._limits.max_validity)
         self._schedule = _Schedule()
         self._receipts: dict[str, deque[_PendingReceipt]] = {}
         self._receipt_count = 0
@@ -135,25 +139,38 @@ class InMemoryCenter:
 
     def submit(self, system_id: str, pdu: SubmitSm) -> str:
         """Accept a submit_sm; returns its message_id. Raises MessageRejected."""
+        # This runs once per submit_sm: the common case (deliver now, default validity, no
+        # replace) takes the straight path; anything else goes through the full rules.
         now = self._clock()
-        if len(self._messages) >= self._limits.max_messages:
+        messages = self._messages
+        if len(messages) >= self._limits.max_messages:
             raise MessageRejected(_S.ESME_RMSGQFUL, "message centre full")
-        _validate(pdu)
-        due_at, expires_at = self._times(pdu, now)
+        if (
+            not pdu.destination_addr
+            or pdu.priority_flag > 3
+            or pdu.replace_if_present_flag > 1
+            or (pdu.short_message and pdu.tlvs)
+        ):
+            _validate(pdu)
+        if pdu.schedule_delivery_time or pdu.validity_period or self._default_expiry <= _ZERO:
+            due_at, expires_at = self._times(pdu, now)
+        else:
+            due_at, expires_at = now, now + self._default_expiry
         if pdu.replace_if_present_flag == 1:
             self._replace_if_present(system_id, pdu)
-        message_id = self._new_id()
-        message = Message(
-            message_id=message_id,
-            system_id=system_id,
-            submit=pdu,
-            submitted_at=now,
-            due_at=due_at,
-            expires_at=expires_at,
-            state=MessageState.SCHEDULED if due_at > now else MessageState.ENROUTE,
+        message_id = f"{self._id_head}{next(self._ids):08x}"
+        scheduled = due_at > now
+        # Positional: message_id, system_id, submit, submitted_at, due_at, expires_at, state.
+        messages[message_id] = Message(
+            message_id,
+            system_id,
+            pdu,
+            now,
+            due_at,
+            expires_at,
+            MessageState.SCHEDULED if scheduled else MessageState.ENROUTE,
         )
-        self._messages[message_id] = message
-        if due_at > now:
+        if scheduled:
             heapq.heappush(self._schedule.heap, (due_at, next(self._ids), message_id))
         else:
             self._ready.append(message_id)
@@ -264,9 +281,11 @@ class InMemoryCenter:
         now = self._clock()
         self._wake_pending = False
         ready = self._ready
+        get = self._messages.get
+        popleft = ready.popleft
         while ready:
-            message = self._messages.get(ready.popleft())
-            if message is not None and not message.is_final:
+            message = get(popleft())
+            if message is not None and message.state not in FINAL_STATES:
                 self._deliver(message, now)
         heap = self._schedule.heap
         while heap and heap[0][0] <= now:
@@ -302,7 +321,7 @@ class InMemoryCenter:
     # ---- internals ------------------------------------------------------------------------------
 
     def _new_id(self) -> str:
-        return f"{self._id_prefix:08x}{next(self._ids):08x}"
+        return f"{self._id_head}{next(self._ids):08x}"
 
     def _times(self, pdu: SubmitSm, now: datetime) -> tuple[datetime, datetime]:
         try:
@@ -337,7 +356,8 @@ class InMemoryCenter:
     ) -> None:
         message.state = state
         message.done_at = now
-        if receipt and _wants_receipt(message.submit.registered_delivery, state):
+        registered_delivery = message.submit.registered_delivery
+        if receipt and registered_delivery & 0x03 and _wants_receipt(registered_delivery, state):
             self._queue_receipt(message, now)
 
     def _queue_receipt(self, message: Message, now: datetime) -> None:

@@ -6,6 +6,7 @@ receipts flow through the ordinary session."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -63,10 +64,8 @@ class OutbindDialer:
         for task in list(self._busy.values()):
             task.cancel()
         for task in list(self._busy.values()):
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _dial(self, target: OutbindTarget) -> None:
         loop = asyncio.get_running_loop()

@@ -35,7 +35,7 @@ from opensmsc.smpp.tlv import EMPTY_TLVS, decode_tlvs, encode_tlvs
 Layout = tuple[tuple[str, FieldType], ...]
 
 
-class Slow(Exception):  # noqa: N818 - a signal, not an error: "take the careful path"
+class Slow(Exception):
     """Internal: the generated decoder met something it does not handle."""
 
 
@@ -76,7 +76,10 @@ def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
     if issubclass(cls, Response) and layout:
         lines.append("    if status: raise Slow  # error responses: body may be absent")
     if any(isinstance(t, CString) for _, t in layout):
-        lines.append("    find = buf.find")
+        # Latin-1 maps octets 1:1 to code points: one decode of the frame, then each C-string
+        # is a find and a slice of the text, with no per-field decode call.
+        lines.append("    text = buf.decode('latin-1')")
+        lines.append("    find = text.find")
     pending_ints: list[str] = []
 
     def flush_ints() -> None:
@@ -96,9 +99,9 @@ def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
         flush_ints()
         if isinstance(ftype, CString):
             lines += [
-                "    j = find(b'\\0', pos)",
+                "    j = find('\\0', pos)",
                 f"    if not 0 <= j - pos < {ftype.max_length}: raise Slow  # {name}",
-                f"    {var} = buf[pos:j].decode('latin-1')",
+                f"    {var} = text[pos:j]",
                 "    pos = j + 1",
             ]
         elif isinstance(ftype, ShortMessage):

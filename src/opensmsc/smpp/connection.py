@@ -280,6 +280,13 @@ class Connection:
         """The peer's requests still waiting for our answer (counted against peer_window)."""
         return self._peer.count
 
+    def set_peer_window(self, size: int) -> None:
+        """Change how many unanswered peer requests we take before throttling, e.g. to the
+        bound account's own window once the bind is accepted. Requests already owed stay."""
+        if size < 1:
+            raise ValueError("peer_window must be at least 1")
+        self._peer.size = size
+
     @property
     def can_send(self) -> bool:
         """Whether a request now would be taken: bound, not unbinding, a window slot free."""
@@ -377,7 +384,8 @@ class Connection:
                     )
                 )
                 return
-            self._owe(seq, cid, events)
+            if not peer.owe(seq, cid):
+                self._report_reused(seq, cid, events)
             events.append(event_cls(sequence_number=seq, pdu=pdu))
             return
         match pdu:
@@ -393,16 +401,16 @@ class Connection:
             case _:  # pragma: no cover - every request command_id is handled above
                 raise LocalProtocolError(_S.ESME_RSYSERR, f"unhandled request {pdu!r}")
 
-    def _owe(self, seq: int, cid: int, events: list[Event]) -> None:
-        if not self._peer.owe(seq, cid):
-            events.append(
-                ProtocolViolation(
-                    sequence_number=seq,
-                    command_id=cid,
-                    status=0,
-                    detail="sequence_number reused while a request with it is unanswered",
-                )
+    def _report_reused(self, seq: int, cid: int, events: list[Event]) -> None:
+        # The peer reused a sequence_number before we answered it; both get an answer.
+        events.append(
+            ProtocolViolation(
+                sequence_number=seq,
+                command_id=cid,
+                status=0,
+                detail="sequence_number reused while a request with it is unanswered",
             )
+        )
 
     def _refuse(self, seq: int, cid: int, pdu: Request, events: list[Event]) -> None:
         """Answer a request the session rules do not allow now (digest §1.2, rules)."""
@@ -463,7 +471,8 @@ class Connection:
             return
         self._version = version  # so the service can read it before it answers
         self._binding = seq
-        self._owe(seq, cid, events)
+        if not self._peer.owe(seq, cid):
+            self._report_reused(seq, cid, events)
         self._refresh_allowed()
         events.append(BindRequested(sequence_number=seq, pdu=pdu))
 
@@ -772,9 +781,11 @@ class Connection:
             self._timers.enquire_seq = None
         else:
             events.append(RequestTimedOut(sequence_number=seq, request=request))
-        if seq == self._binding:
-            self._binding = None
-            self._refresh_allowed()
+        if request.command_id in _BINDS:
+            # Whether the SMSC bound us is now unknowable: a late bind_resp would leave the two
+            # sides in different states. Start again on a new connection (as KAN does).
+            self._terminate(TerminationReason.BIND_TIMEOUT, events)
+            return
         limit = self._config.max_consecutive_timeouts
         if limit is not None and self._consecutive_timeouts >= limit:
             self._terminate(TerminationReason.LINK_DEAD, events)

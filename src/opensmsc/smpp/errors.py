@@ -37,7 +37,7 @@ class InvalidStateError(LocalProtocolError):
     """A PDU was sent in a session state that does not allow it."""
 
 
-class WindowFull(LocalProtocolError):  # noqa: N818 - the name is fixed in contracts.md
+class WindowFull(LocalProtocolError):
     """No window slot is free; wait for ResponseReceived or RequestTimedOut."""
 
 

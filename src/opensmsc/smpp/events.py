@@ -44,6 +44,7 @@ class TerminationReason(enum.Enum):
     SESSION_INIT_TIMEOUT = "session_init_timeout"  # not bound within session_init_timeout
     LINK_DEAD = "link_dead"  # max_consecutive_timeouts responses in a row never came
     UNBIND_TIMEOUT = "unbind_timeout"  # our unbind got no unbind_resp within response_timeout
+    BIND_TIMEOUT = "bind_timeout"  # our bind got no response within response_timeout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,7 +20,9 @@ The timers, exactly (None in SessionConfig turns one off):
   not count as traffic, or the keep-alive would defeat this timer.
 - response_timeout: for each request of ours. On expiry RequestTimedOut frees its window slot
   (our own enquire_link times out silently). After max_consecutive_timeouts expiries with no
-  response in between, the connection closes (ConnectionTerminated(LINK_DEAD)).
+  response in between, the connection closes (ConnectionTerminated(LINK_DEAD)). A bind that
+  times out closes it at once (RequestTimedOut, then ConnectionTerminated(BIND_TIMEOUT)): whether
+  the SMSC bound us is unknowable, and a late bind_resp would split the two sides' states.
 - drain_timeout bounds the unbind drain; see the connection module.
 None of these timers runs while the session is unbinding, except the response timer.
 """

@@ -293,8 +293,11 @@ def decode_tlvs(buf: bytes, pos: int, end: int, strict: bool) -> Tlvs:
         if kind is None:
             append((tag, buf[pos + 4 : nxt]))
         elif kind[0] == INT and nxt - pos == 4 + kind[1]:
-            # The common case, inlined: a one- or two-octet integer of the right length.
+            # The common cases, inlined: an integer of the right length, ...
             append((tag, int.from_bytes(buf[pos + 4 : nxt], "big")))
+        elif kind[0] == CSTR and 4 < nxt - pos <= 4 + kind[1] and buf.find(0, pos + 4) == nxt - 1:
+            # ... and a C-string whose only NUL is its last octet (receipted_message_id).
+            append((tag, buf[pos + 4 : nxt - 1].decode("latin-1")))
         else:
             append((tag, _typed(tag, buf[pos + 4 : nxt], kind, strict)))
         pos = nxt

@@ -97,7 +97,7 @@ class DataCodingInfo:
     is_reserved: bool = False  # a reserved value, read as the GSM 7-bit default alphabet
 
 
-class UnsupportedDataCoding(OpensmscError):  # noqa: N818 (named like MessageRejected)
+class UnsupportedDataCoding(OpensmscError):
     """A data_coding whose text we cannot decode (compressed, or no codec for the alphabet).
 
     The payload can still be relayed unchanged; only its text is out of reach.

@@ -85,7 +85,7 @@ class Encoding:
         return data_coding_for(self.alphabet, message_class=self.message_class)
 
 
-class MessageTooLong(OpensmscError):  # noqa: N818 (named like MessageRejected)
+class MessageTooLong(OpensmscError):
     """The message needs more than `limit` parts (or octets, for message_payload).
 
     Answer it as SMPP ESME_RINVMSGLEN; `size` is what the message would need.

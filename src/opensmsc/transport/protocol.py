@@ -54,6 +54,9 @@ class SmppProtocol(asyncio.Protocol):
         self._timer_at: float | None = None
         self._read_holds: set[str] = set()
         self._flush_scheduled = False
+        # While data_received() runs, whatever the handler queues is written once at its end.
+        self._receiving = False
+        self._response_timeout = connection.config.response_timeout
         self._closed = False
         self.peer: tuple[str, int] | None = None
 
@@ -69,16 +72,23 @@ class SmppProtocol(asyncio.Protocol):
 
     def send_request(self, pdu: Request) -> int:
         """Queue a request; raises WindowFull / InvalidStateError from the Connection."""
-        sequence_number = self._conn.send_request(pdu, now=self._loop.time())
-        self._schedule_flush()
-        self._arm_timer()
+        now = self._loop.time()
+        sequence_number = self._conn.send_request(pdu, now=now)
+        if not self._receiving:
+            self._schedule_flush()
+        # The request's response deadline is now + response_timeout; a timer armed no later
+        # than that already covers it (the common case: no need to ask next_deadline()).
+        timer_at = self._timer_at
+        if self._timer is None or timer_at is None or timer_at > now + self._response_timeout:
+            self._arm_timer()
         return sequence_number
 
     def respond(self, to: RequestReceived, pdu: Response) -> None:
         if self._closed:
             return
         self._conn.respond(to, pdu)
-        self._schedule_flush()
+        if not self._receiving:
+            self._schedule_flush()
 
     def reject(self, to: RequestReceived, status: int) -> None:
         if self._closed:
@@ -146,7 +156,12 @@ class SmppProtocol(asyncio.Protocol):
             self.close()
             return
         if events and self.handler is not None:
-            self.handler.on_events(events)
+            # Answers given synchronously go out in the one write below (coalesced per read).
+            self._receiving = True
+            try:
+                self.handler.on_events(events)
+            finally:
+                self._receiving = False
         self._flush()
         self._arm_timer()
 
