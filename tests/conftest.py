@@ -371,9 +371,11 @@ class TestSmsc:
         assert resp.status == 0, f"bind {mode} {system_id}: status 0x{resp.status:08X}"
         return client
 
-    def accepted_messages(self) -> int:
-        """Messages the in-memory centre has accepted (it keeps every one, for query_sm)."""
-        return len(self.running.services.center._messages)
+    def accepted_messages(self, system_id: str | None = None) -> int:
+        """Messages the in-memory centre has accepted (it keeps every one, for query_sm), from
+        every account or from `system_id`."""
+        messages = self.running.services.center._messages.values()
+        return sum(1 for m in messages if system_id is None or m.system_id == system_id)
 
     async def stop(self) -> None:
         if self.stopped:

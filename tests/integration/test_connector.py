@@ -37,7 +37,9 @@ from opensmsc.smpp.receipt import ReceiptInfo
 
 pytestmark = pytest.mark.interop
 
-PEERS = Path(os.environ.get("OPENSMSC_PEERS", Path(__file__).resolve().parents[3] / "shared" / "peers"))
+PEERS = Path(
+    os.environ.get("OPENSMSC_PEERS", Path(__file__).resolve().parents[3] / "shared" / "peers")
+)
 NODE_SERVER = PEERS / "node-server.sh"
 
 if not NODE_SERVER.exists():  # pragma: no cover - depends on the machine
@@ -212,7 +214,9 @@ async def wait_bound(connector: SmppConnector, timeout: float = 15.0) -> None:
     )
 
 
-async def submit_all(connector: SmppConnector, count: int, *, dlr: bool = True) -> list[SubmitResult]:
+async def submit_all(
+    connector: SmppConnector, count: int, *, dlr: bool = True
+) -> list[SubmitResult]:
     return list(
         await asyncio.wait_for(
             asyncio.gather(
@@ -226,7 +230,9 @@ async def submit_all(connector: SmppConnector, count: int, *, dlr: bool = True) 
 async def receipts_for_all(
     connector: SmppConnector, inbox: Inbox, count: int, timeout: float = 15.0
 ) -> None:
-    await wait_until(lambda: len(inbox.receipts) >= count, f"{count} receipts", connector.status, timeout)
+    await wait_until(
+        lambda: len(inbox.receipts) >= count, f"{count} receipts", connector.status, timeout
+    )
 
 
 def assert_all_matched(inbox: Inbox, count: int) -> None:
@@ -669,9 +675,61 @@ async def test_stop_drains_in_flight_submits_before_unbinding() -> None:
             pending = [
                 asyncio.ensure_future(connector.submit(message(n, dlr=False))) for n in range(3)
             ]
-            await wait_until(lambda: connector.status().in_flight == 3, "3 in flight", connector.status)
+            await wait_until(
+                lambda: connector.status().in_flight == 3, "3 in flight", connector.status
+            )
             await asyncio.wait_for(connector.stop(), 10)
             results = await asyncio.gather(*pending)
         summary = await server.stop()
     assert all(r.is_accepted for r in results), results
+    assert summary["unbind"] == 1
+
+
+async def test_enquire_link_keeps_an_idle_session_alive() -> None:
+    async with node_server() as server:
+        async with running(client_config(server.port, enquire_link_interval=0.1)) as connector:
+            await wait_bound(connector)
+            await asyncio.sleep(0.6)
+            status = connector.status()
+        summary = await server.stop()
+    assert status.state is ConnectorState.BOUND
+    assert status.sessions[0].binds == 1
+    assert summary["enquire_link"] >= 3
+
+
+async def test_receiver_only_connector_takes_mo_and_refuses_submits() -> None:
+    inbox = Inbox()
+    async with node_server("--mo", "2", "--mo-interval", "20") as server:
+        config = client_config(server.port, bind=ClientBind.RECEIVER)
+        async with running(config, inbox) as connector:
+            await wait_until(lambda: len(inbox.mo) >= 2, "2 MO", connector.status)
+            result = await connector.submit(message())
+        summary = await server.stop()
+    assert result.outcome is SubmitOutcome.NOT_SENT
+    assert summary["binds"]["receiver"] == 1 and summary["submit_sm"] == 0
+
+
+async def test_consecutive_response_timeouts_end_the_session_and_it_rebinds() -> None:
+    async with node_server("--resp-delay", "2000") as server:
+        config = client_config(server.port, response_timeout=0.2)
+        async with running(config) as connector:
+            await wait_bound(connector)
+            results = await submit_all(connector, 3, dlr=False)
+            # Three timeouts in a row: the Connection declares the link dead; we bind again.
+            await wait_until(
+                lambda: connector.status().sessions[0].binds >= 2, "a second bind", connector.status
+            )
+        summary = await server.stop()
+    assert [r.outcome for r in results] == [SubmitOutcome.TIMED_OUT] * 3
+    assert summary["binds"]["transceiver"] >= 2
+
+
+async def test_concurrent_stops_both_wait_for_the_same_stop() -> None:
+    async with node_server() as server:
+        connector = SmppConnector(client_config(server.port), options=OPTIONS)
+        await connector.start()
+        await wait_bound(connector)
+        await asyncio.wait_for(asyncio.gather(connector.stop(), connector.stop()), 10)
+        assert not connector.is_running
+        summary = await server.stop()
     assert summary["unbind"] == 1

@@ -60,7 +60,10 @@ def test_dec_and_hex_formats_read_the_same_digits_differently() -> None:
 @pytest.mark.parametrize(
     ("resp_id", "receipt_id"),
     [
-        ("A0000001", "2684354561"),  # hex resp, decimal receipt (node-server --receipt-id-format dec)
+        (
+            "A0000001",
+            "2684354561",
+        ),  # hex resp, decimal receipt (node-server --receipt-id-format dec)
         ("2684354561", "A0000001"),  # decimal resp, hex receipt
         ("10000001", "268435457"),  # hex resp with no letter in it, decimal receipt
         ("268435457", "10000001"),  # decimal resp, hex receipt with no letter in it

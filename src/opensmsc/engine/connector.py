@@ -268,6 +268,7 @@ class SmppConnector:
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
         self._running = False
         self._stopping = False
         self._password = ""
@@ -336,6 +337,14 @@ class SmppConnector:
         them. Bounded by about drain_timeout + 2 × response_timeout."""
         if not self._running:
             return
+        if self._stop_task is None:
+            self._stop_task = asyncio.get_running_loop().create_task(
+                self._stop(), name=f"connector-{self.name}-stop"
+            )
+        # Shielded: a caller that gives up waiting does not leave the connector half-stopped.
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
         if self._dispatcher is not None:
@@ -399,6 +408,7 @@ class SmppConnector:
             link.state = LinkState.STOPPED
         self._running = False
         self._stopping = False
+        self._stop_task = None
         log.info("connector stopped connector=%s", self.name)
 
     # -- submitting ---------------------------------------------------------------------------
@@ -421,6 +431,10 @@ class SmppConnector:
             )
         if not self._running or self._stopping:
             return SubmitResult(outcome=SubmitOutcome.NOT_SENT, detail="connector not running")
+        if not any(link.sends for link in self._links):
+            return SubmitResult(
+                outcome=SubmitOutcome.NOT_SENT, detail="connector binds as receiver only"
+            )
         await self._space.acquire()
         if not self._running or self._stopping:
             self._space.release()

@@ -141,6 +141,7 @@ def _encoder_source(cls: type[Pdu], layout: Layout) -> str:
     args: list[str] = []
     checks: list[str] = []
     tail: list[str] = []
+    has_tlvs = False
     for name, ftype in layout:
         if isinstance(ftype, CString):
             fmt.append("%s\\0")
@@ -156,12 +157,17 @@ def _encoder_source(cls: type[Pdu], layout: Layout) -> str:
             tail.append("sm")
         else:
             lines.append(f"    t = p.{name}")
-            tail.append("(encode_tlvs(t) if t else b'')")
+            has_tlvs = True
     if checks:
         lines.append(f"    if {' or '.join(checks)}: return careful(p, seq)  # raises")
-    lines.append(f"    body = ('{''.join(fmt)}' % ({', '.join(args)},)).encode('latin-1')")
+    if fmt == ["%s\\0"]:  # a lone C-string (message_id): no format needed
+        lines.append(f"    body = {args[0]}.encode('latin-1') + b'\\0'")
+    else:
+        lines.append(f"    body = ('{''.join(fmt)}' % ({', '.join(args)},)).encode('latin-1')")
     if tail:
-        lines.append(f"    body = body + {' + '.join(tail)}")
+        lines.append(f"    body += {' + '.join(tail)}")
+    if has_tlvs:
+        lines.append("    if t: body += encode_tlvs(t)")
     lines.append(
         f"    return pack({HEADER_SIZE} + len(body), {cls.command_id:#x}, {status}, seq) + body"
     )
