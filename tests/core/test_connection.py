@@ -649,3 +649,12 @@ def test_set_peer_window_changes_when_the_peer_is_throttled() -> None:
     assert throttled.response.command_status == S.ESME_RTHROTTLED
     with pytest.raises(ValueError):
         pair.smsc.set_peer_window(0)
+
+
+def test_a_request_that_cannot_be_encoded_takes_no_window_slot() -> None:
+    pair = SmppPair(esme=config(Role.ESME, window=1), smsc=config(Role.SMSC))
+    pair.bind()
+    with pytest.raises(LocalProtocolError):
+        pair.esme.send_request(SubmitSm(short_message=b"x" * 256), now=pair.clock.now)
+    assert pair.esme.in_flight == 0
+    assert pair.esme.can_send

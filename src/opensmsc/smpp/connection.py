@@ -599,11 +599,14 @@ class Connection:
                 raise WindowFull(_S.ESME_RTHROTTLED, f"all {window.size} window slots are taken")
             self._timers.last_activity = now
         seq = window.next_sequence_number()
+        # Encoded before it takes a window slot: a PDU that cannot be encoded raises here and
+        # leaves no phantom request waiting for a response that will never come.
+        frame = self._encode(pdu, seq)
         window.add(seq, pdu, now + self._response_timeout)
         if cid in _BINDS:
             self._binding = seq
             self._refresh_allowed()
-        self._send(pdu, seq)
+        self._out.append(frame)
         return seq
 
     def _check_bind(self, pdu: Request) -> None:
@@ -793,9 +796,12 @@ class Connection:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _send(self, pdu: Pdu, seq: int) -> None:
+        self._out.append(self._encode(pdu, seq))
+
+    def _encode(self, pdu: Pdu, seq: int) -> bytes:
         if self._strip_tlvs:
             pdu = _without_tlvs(pdu)
-        self._out.append(encode(pdu, seq))
+        return encode(pdu, seq)
 
     def _set_state(self, state: SessionState) -> None:
         self._state = state

@@ -68,11 +68,8 @@ class SmppServer:
         loop = asyncio.get_running_loop()
         session_id = f"{listener}-{next(self._ids)}"
         connection = Connection(self._session_config, now=loop.time())
-        protocol = _TrackedProtocol(
-            connection, session_id=session_id, on_lost=self._sessions.discard
-        )
+        protocol = _TrackedProtocol(connection, session_id=session_id, sessions=self._sessions)
         protocol.handler = self._handler_factory(protocol)
-        self._sessions.add(protocol)
         return protocol
 
     async def outbind(
@@ -118,16 +115,24 @@ class SmppServer:
 
 
 class _TrackedProtocol(SmppProtocol):
+    """Joins the server's set of live sessions once its transport exists. A TLS handshake that
+    fails never reaches connection_made (nor connection_lost), so it must not be counted from
+    the factory, or the set would grow with every failed handshake."""
+
     def __init__(
         self,
         connection: Connection,
         *,
         session_id: str,
-        on_lost: Callable[[SmppProtocol], None],
+        sessions: set[SmppProtocol],
     ) -> None:
         super().__init__(connection, session_id=session_id)
-        self._on_lost = on_lost
+        self._live = sessions
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._live.add(self)
+        super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self._on_lost(self)
+        self._live.discard(self)
