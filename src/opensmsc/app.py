@@ -23,12 +23,15 @@ from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
 from opensmsc.config.model import AccountConfig, OverloadAction
 from opensmsc.engine.center import InMemoryCenter
+from opensmsc.engine.connectors import Connectors
 from opensmsc.engine.esme_session import EsmeSession, SmscServices, SmscSettings
 from opensmsc.engine.outbind import OutbindDialer, OutbindTarget
 from opensmsc.engine.registry import SessionRegistry
-from opensmsc.errors import ConfigError
+from opensmsc.errors import ConfigError, MessageRejected
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
+from opensmsc.smpp.pdu import DataSm, DeliverSm
+from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import Role
 from opensmsc.transport import tls
@@ -53,6 +56,7 @@ class RunningSmsc:
     ports: dict[str, int] = field(default_factory=dict)
     tls_fingerprint: str | None = None
     outbind: OutbindDialer | None = None
+    connectors: Connectors | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
@@ -60,6 +64,8 @@ class RunningSmsc:
             task.cancel()
         if self.outbind is not None:
             await self.outbind.close()
+        if self.connectors is not None:
+            await self.connectors.stop_all()
         await self.server.stop()
 
 
@@ -190,8 +196,27 @@ async def start(config: Config) -> RunningSmsc:
                 ssl_context=context,
             )
         )
+    running.connectors = Connectors(on_receipt=_refuse_receipt, on_mo=_refuse_mo)
+    for client in config.smpp.client:
+        await running.connectors.add(client)
+    await running.connectors.start_all()
     running._tasks.append(loop.create_task(_run_schedule(center)))
     return running
+
+
+# Until store and forward routes traffic through connectors (issue 5), nothing upstream is ours
+# to receive. Answering ESME_RX_T_APPN keeps each receipt and MO at the carrier, which retries,
+# instead of acknowledging something we would then drop.
+async def _refuse_receipt(connector: str, our_id: str | None, info: ReceiptInfo) -> None:
+    log.warning("receipt refused connector=%s id=%s: no route yet", connector, info.message_id)
+    raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "receipts from connectors not routed yet")
+
+
+async def _refuse_mo(connector: str, pdu: DeliverSm | DataSm) -> None:
+    log.warning(
+        "MO refused connector=%s destination=%s: no route yet", connector, pdu.destination_addr
+    )
+    raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "MO from connectors not routed yet")
 
 
 def _request_outbind(running: RunningSmsc, system_id: str) -> None:

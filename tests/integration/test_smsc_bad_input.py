@@ -127,9 +127,7 @@ async def test_garbage_bytes_get_rinvcmdlen_and_close(
 
 
 @pytest.mark.parametrize("command_length", [2**31, 2**32 - 1, 65_536 + 1024 + 1])
-async def test_huge_command_length_is_refused_at_once(
-    smsc: TestSmsc, command_length: int
-) -> None:
+async def test_huge_command_length_is_refused_at_once(smsc: TestSmsc, command_length: int) -> None:
     async with healthy_traffic(smsc):
         client = await smsc.bound("trx")
         loop = asyncio.get_running_loop()
@@ -143,9 +141,7 @@ async def test_huge_command_length_is_refused_at_once(
 
 
 @pytest.mark.parametrize("command_length", [0, 8, 15])
-async def test_command_length_below_header_is_refused(
-    smsc: TestSmsc, command_length: int
-) -> None:
+async def test_command_length_below_header_is_refused(smsc: TestSmsc, command_length: int) -> None:
     async with healthy_traffic(smsc):
         client = await smsc.bound("trx")
         await client.send_raw(header(command_length, CommandId.ENQUIRE_LINK, 9))
@@ -413,7 +409,9 @@ async def test_client_that_never_reads_cannot_grow_server_memory(smsc: TestSmsc)
         reader = asyncio.create_task(read_until_marker())
         try:
             rest = batch[sent % len(batch) :]  # the rest of the PDU the stall cut in two
-            await asyncio.wait_for(loop.sock_sendall(sock, rest + encode(EnquireLink(), marker)), 30)
+            await asyncio.wait_for(
+                loop.sock_sendall(sock, rest + encode(EnquireLink(), marker)), 30
+            )
             await asyncio.wait_for(reader, 30)
         finally:
             reader.cancel()

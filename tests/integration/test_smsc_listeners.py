@@ -380,9 +380,7 @@ async def test_cancel_sm_of_scheduled_and_delivered_messages(smsc: TestSmsc) -> 
 
 async def test_replace_sm_of_scheduled_and_delivered_messages(smsc: TestSmsc) -> None:
     client = await smsc.bound("trx")
-    scheduled_id = (
-        await client.submit(schedule_delivery_time=ONE_HOUR_LATER)
-    ).pdu.message_id  # type: ignore[attr-defined]
+    scheduled_id = (await client.submit(schedule_delivery_time=ONE_HOUR_LATER)).pdu.message_id  # type: ignore[attr-defined]
     replace = await client.request(
         ReplaceSm(message_id=scheduled_id, source_addr="12345", short_message=b"replaced")
     )

@@ -50,8 +50,8 @@ class PeerResult:
 
 def parse_summary(stdout: str) -> dict[str, Any] | None:
     """The last line of `stdout` that is a JSON object, or None."""
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
+    for raw in reversed(stdout.splitlines()):
+        line = raw.strip()
         if not line.startswith("{"):
             continue
         try:
@@ -86,8 +86,9 @@ class PeerRun:
 
     def start(self) -> None:
         path = PEERS_DIR / self.script
-        self._stdout = tempfile.TemporaryFile()
-        self._stderr = tempfile.TemporaryFile()
+        # Files, not pipes: nobody reads while the peer runs. Closed in result().
+        self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self._started = time.monotonic()
         self._process = subprocess.Popen(
             [str(path), *self.args],
@@ -152,9 +153,7 @@ class PeerRun:
             return
 
 
-def run_peer(
-    script: str, args: list[str] | tuple[str, ...], *, timeout: float
-) -> PeerResult:
+def run_peer(script: str, args: list[str] | tuple[str, ...], *, timeout: float) -> PeerResult:
     """Run a peer script to the end (or the timeout) and return its result."""
     run = PeerRun(script, args, timeout=timeout)
     run.start()

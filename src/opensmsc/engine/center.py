@@ -86,7 +86,10 @@ class _PendingReceipt:
 
 @dataclass(frozen=True, slots=True)
 class CenterLimits:
-    max_messages: int = 1_000_000  # held in memory at once; beyond: ESME_RMSGQFUL
+    max_messages: int = 1_000_000  # not yet final, held at once; beyond: ESME_RMSGQFUL
+    # Final messages stay answerable by query_sm for a while, then are forgotten.
+    final_retention: timedelta = timedelta(hours=1)
+    max_final_kept: int = 200_000
     max_receipts: int = 1_000_000  # waiting for a receiver; beyond: the oldest is dropped, logged
     receipt_validity: timedelta = DEFAULT_VALIDITY
     max_validity: timedelta = timedelta(days=7)
@@ -129,13 +132,19 @@ class InMemoryCenter:
         self._wake = wake
         self._on_no_receiver = on_no_receiver
         self._wake_pending = False
+        self._final: deque[tuple[datetime, str]] = deque()  # in the order they became final
 
     # ---- what sessions call ---------------------------------------------------------------------
 
     @property
     def load(self) -> int:
         """0..100, for the SMPP 5.0 congestion_state TLV."""
-        return min(100, len(self._messages) * 100 // max(1, self._limits.max_messages))
+        return min(100, self.pending * 100 // max(1, self._limits.max_messages))
+
+    @property
+    def pending(self) -> int:
+        """Messages held that are not final yet."""
+        return len(self._messages) - len(self._final)
 
     def submit(self, system_id: str, pdu: SubmitSm) -> str:
         """Accept a submit_sm; returns its message_id. Raises MessageRejected."""
@@ -143,7 +152,7 @@ class InMemoryCenter:
         # replace) takes the straight path; anything else goes through the full rules.
         now = self._clock()
         messages = self._messages
-        if len(messages) >= self._limits.max_messages:
+        if len(messages) - len(self._final) >= self._limits.max_messages:
             raise MessageRejected(_S.ESME_RMSGQFUL, "message centre full")
         if (
             not pdu.destination_addr
@@ -356,9 +365,20 @@ class InMemoryCenter:
     ) -> None:
         message.state = state
         message.done_at = now
+        self._retire(message.message_id, now)
         registered_delivery = message.submit.registered_delivery
         if receipt and registered_delivery & 0x03 and _wants_receipt(registered_delivery, state):
             self._queue_receipt(message, now)
+
+    def _retire(self, message_id: str, now: datetime) -> None:
+        final = self._final
+        final.append((now, message_id))
+        oldest_kept = now - self._limits.final_retention
+        limit = self._limits.max_final_kept
+        messages = self._messages
+        while final and (len(final) > limit or final[0][0] < oldest_kept):
+            _, old_id = final.popleft()
+            messages.pop(old_id, None)
 
     def _queue_receipt(self, message: Message, now: datetime) -> None:
         submit = message.submit

@@ -1,0 +1,107 @@
+"""The composition root: the node as `opensmsc run` starts it, under uvloop as in production,
+and with upstream connectors from the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import uvloop
+
+from opensmsc import app
+from opensmsc.accounts.passwords import hash_password
+from opensmsc.config import Config, loads
+from opensmsc.engine.connector_model import ConnectorState
+from opensmsc.smpp.codec import FrameBuffer, decode, encode
+from opensmsc.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSm, SubmitSmResp
+
+
+def _config(tmp_path: Path, extra: str = "") -> Config:
+    return loads(
+        f"""
+        [node]
+        data_dir = "{tmp_path}"
+        [smpp.server]
+        bind_address = "127.0.0.1"
+        port = 0
+        tls_port = 0
+        [[accounts]]
+        system_id = "esme1"
+        password_hash = "{hash_password("secret")}"
+        allowed_networks = ["127.0.0.0/8"]
+        {extra}
+        """
+    )
+
+
+async def _bind_and_submit(port: int, count: int) -> list[str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    frames = FrameBuffer()
+
+    async def read_pdus(expected: int) -> list[object]:
+        pdus: list[object] = []
+        while len(pdus) < expected:
+            data = await asyncio.wait_for(reader.read(65536), 5)
+            assert data, "the SMSC closed the connection"
+            pdus.extend(decode(frame).pdu for frame in frames.feed(data))
+        return pdus
+
+    writer.write(encode(BindTransceiver(system_id="esme1", password="secret"), 1))
+    (bind_resp,) = await read_pdus(1)
+    assert isinstance(bind_resp, BindTransceiverResp)
+    assert bind_resp.command_status == 0
+    submits = (SubmitSm(destination_addr="316", short_message=b"hi") for _ in range(count))
+    writer.write(b"".join(encode(pdu, n) for n, pdu in enumerate(submits, start=2)))
+    responses = await read_pdus(count)
+    writer.close()
+    await writer.wait_closed()
+    assert [getattr(r, "command_status", r) for r in responses] == [0] * count
+    return [r.message_id for r in responses if isinstance(r, SubmitSmResp)]
+
+
+def test_the_node_serves_plain_and_tls_under_uvloop(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        running = await app.start(_config(tmp_path))
+        try:
+            # Within the account's window of 10; beyond it the SMSC answers ESME_RTHROTTLED.
+            message_ids = await _bind_and_submit(running.ports["smpp"], 10)
+            message_ids += await _bind_and_submit(running.ports["smpp"], 10)
+            assert len(set(message_ids)) == 20
+            assert running.tls_fingerprint is not None
+            assert (tmp_path / "tls").is_dir()
+        finally:
+            await running.stop()
+
+    uvloop.run(scenario())
+
+
+async def test_connectors_from_the_configuration_bind_upstream_and_stop(tmp_path: Path) -> None:
+    carrier = await app.start(_config(tmp_path / "carrier"))
+    node = None
+    try:
+        node = await app.start(
+            _config(
+                tmp_path / "node",
+                f"""
+                [[smpp.client]]
+                name = "carrier"
+                host = "127.0.0.1"
+                port = {carrier.ports["smpp"]}
+                system_id = "esme1"
+                password = "secret"
+                """,
+            )
+        )
+        assert node.connectors is not None
+        for _ in range(200):
+            if node.connectors.status()["carrier"].state is ConnectorState.BOUND:
+                break
+            await asyncio.sleep(0.02)
+        assert node.connectors.status()["carrier"].state is ConnectorState.BOUND
+    finally:
+        if node is not None:
+            await node.stop()
+            assert node.connectors is not None
+            assert node.connectors.status()["carrier"].state is ConnectorState.STOPPED
+        await carrier.stop()
