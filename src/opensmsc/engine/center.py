@@ -29,7 +29,7 @@ from opensmsc.smpp.pdu import (
     ReplaceSm,
     SubmitSm,
 )
-from opensmsc.smpp.receipt import DeliveryReceipt, build_receipt_pdu
+from opensmsc.smpp.receipt import DeliveryReceipt, build_receipt_pdu, stat_for_state
 from opensmsc.smpp.times import SmppTimeError, format_absolute, parse_schedule, parse_validity
 
 log = logging.getLogger(__name__)
@@ -389,7 +389,7 @@ class InMemoryCenter:
             dlvrd=1 if message.state is MessageState.DELIVERED else 0,
             submit_date=message.submitted_at,
             done_date=now,
-            stat=_STAT[message.state],
+            stat=stat_for_state(message.state),
             err=f"{message.error_code:03d}",
             text=text,
         )
@@ -437,19 +437,6 @@ class _ReceiptOutcome:
 
     def __call__(self, status: int | None) -> None:
         self._center._receipt_done(self._pending, status)
-
-
-_STAT = {
-    MessageState.SCHEDULED: "SCHEDULED",
-    MessageState.ENROUTE: "ENROUTE",
-    MessageState.DELIVERED: "DELIVRD",
-    MessageState.EXPIRED: "EXPIRED",
-    MessageState.DELETED: "DELETED",
-    MessageState.UNDELIVERABLE: "UNDELIV",
-    MessageState.ACCEPTED: "ACCEPTD",
-    MessageState.UNKNOWN: "UNKNOWN",
-    MessageState.REJECTED: "REJECTD",
-}
 
 
 def _wants_receipt(registered_delivery: int, state: MessageState) -> bool:
