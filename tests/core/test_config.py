@@ -788,3 +788,74 @@ def test_every_key_is_documented() -> None:
     ]
     assert len(sections) >= 6
     assert missing == []
+
+
+def test_connector_outbind_defaults() -> None:
+    client = SmppClientConfig(name="a", host="h", system_id="s")
+    assert client.outbind_listen is False
+    assert (client.outbind_bind_address, client.outbind_port) == ("0.0.0.0", 2775)
+    assert (client.outbind_system_id, client.outbind_password) == ("", "")
+    listening = SmppClientConfig(
+        name="a", host="h", system_id="s", outbind_listen=True, outbind_password="secret"
+    )
+    assert "secret" not in repr(listening)
+
+
+def test_connector_outbind_keys_load(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        """
+        [[smpp.client]]
+        name = "a"
+        host = "h"
+        system_id = "s"
+        outbind_listen = true
+        outbind_bind_address = "::"
+        outbind_port = 0
+        outbind_system_id = "carrier-smsc"
+        outbind_password = "12345678"
+        """
+    )
+    (client,) = load(path).smpp.client
+    assert client.outbind_listen is True
+    assert (client.outbind_bind_address, client.outbind_port) == ("::", 0)
+    assert (client.outbind_system_id, client.outbind_password) == ("carrier-smsc", "12345678")
+
+
+def test_connector_outbind_credentials_need_outbind_listen(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        """
+        [[smpp.client]]
+        name = "a"
+        host = "h"
+        system_id = "s"
+        outbind_system_id = "smsc"
+        outbind_password = "pw"
+        """
+    )
+    assert messages(path) == [
+        "opensmsc.toml:5: smpp.client[0].outbind_system_id: is set but outbind_listen is false",
+        "opensmsc.toml:6: smpp.client[0].outbind_password: is set but outbind_listen is false",
+    ]
+
+
+def test_connector_outbind_values_are_checked(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        """
+        [[smpp.client]]
+        name = "a"
+        host = "h"
+        system_id = "s"
+        outbind_listen = true
+        outbind_port = 70000
+        outbind_system_id = "0123456789abcdef"
+        outbind_password = "123456789"
+        """
+    )
+    assert messages(path) == [
+        "opensmsc.toml:6: smpp.client[0].outbind_port: expected a port number from 0 to 65535, "
+        "got 70000",
+        "opensmsc.toml:7: smpp.client[0].outbind_system_id: expected a string of at most 15 "
+        'characters, got "0123456789abcdef" (16 characters)',
+        "opensmsc.toml:8: smpp.client[0].outbind_password: expected a string of at most 8 "
+        'characters, got "123456789" (9 characters)',
+    ]

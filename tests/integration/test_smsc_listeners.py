@@ -540,3 +540,25 @@ async def test_window_is_the_accounts_own(smsc_factory: SmscFactory) -> None:
     }
     wide = await smsc.bound("trx", "wide", password="pw")
     assert statuses(await submit_many_in_one_write(wide, 12)) == {0: 10, _S.ESME_RTHROTTLED: 2}
+
+
+async def test_receipt_text_is_the_messages_text(smsc: TestSmsc) -> None:
+    """SMPP 3.4 Appendix B: text is "the first 20 characters of the short message": for a
+    UCS-2 message the characters, not its UTF-16 octets; for a concatenated part the text
+    after the user data header, not the header's octets."""
+    client = await smsc.bound("trx")
+    ucs2 = await client.submit(
+        registered_delivery=1, data_coding=0x08, short_message="hello world".encode("utf-16-be")
+    )
+    udh = bytes.fromhex("050003070201")  # concatenated SMS, reference 7, part 1 of 2
+    part = await client.submit(registered_delivery=1, esm_class=0x40, short_message=udh + b"hello")
+    texts = {}
+    for _ in range(2):
+        deliver = await client.expect(CommandId.DELIVER_SM)
+        receipt = parse_receipt(deliver.pdu.short_message)  # type: ignore[attr-defined]
+        assert receipt is not None
+        texts[receipt.id] = receipt.text
+    assert texts == {
+        ucs2.pdu.message_id: "hello world",  # type: ignore[attr-defined]
+        part.pdu.message_id: "hello",  # type: ignore[attr-defined]
+    }

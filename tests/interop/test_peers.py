@@ -229,7 +229,7 @@ def _kannel_cases() -> list[Case]:
         Case(
             "kannel-txrx-gsm7",
             script,
-            ("--bind", "txrx", "--count", "10", *wait),
+            ("--bind", "txrx", "--count", "20", *wait),
             check_kannel,
             group=DAEMONS,
         ),

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from opensmsc.config.rules import (
     AddressRange,
@@ -24,6 +24,7 @@ from opensmsc.config.rules import (
     Fingerprint,
     Host,
     IpNetwork,
+    Length,
     Name,
     Octet,
     OptionalSeconds,
@@ -195,6 +196,14 @@ class SmppClientConfig:
     reconnect_min_delay: Seconds = 1.0
     reconnect_max_delay: Seconds = 60.0
     message_id_format: MessageIdFormat = MessageIdFormat.AUTO
+    # Outbind (SMPP 3.4 §2.2.1, digest §1.10): the upstream SMSC connects to us and sends
+    # outbind; we answer with a bind on that connection (receiver, or transceiver in 5.0).
+    outbind_listen: bool = False
+    outbind_bind_address: Host = "0.0.0.0"
+    outbind_port: Port = 2775
+    # What the SMSC must present in the outbind PDU; empty: not checked.
+    outbind_system_id: Annotated[str, Length(maximum=15)] = ""  # SMPP 3.4 §4.1.7
+    outbind_password: SmppPassword = field(default="", repr=False)
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -215,6 +224,10 @@ class SmppClientConfig:
             for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
                 if getattr(self, name) is not None:
                     found.append(Problem((name,), "is set but tls is false"))
+        if not self.outbind_listen:
+            for name in ("outbind_system_id", "outbind_password"):
+                if getattr(self, name):
+                    found.append(Problem((name,), "is set but outbind_listen is false"))
         if self.reconnect_max_delay < self.reconnect_min_delay:
             found.append(
                 Problem(

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from opensmsc.errors import MessageRejected
-from opensmsc.smpp.constants import CommandStatus, MessageState, Tag
+from opensmsc.errors import MessageRejected, OpensmscError
+from opensmsc.smpp.constants import CommandStatus, EsmClass, MessageState, Tag
 from opensmsc.smpp.pdu import (
     CancelSm,
     DataSm,
@@ -31,6 +31,8 @@ from opensmsc.smpp.pdu import (
 )
 from opensmsc.smpp.receipt import DeliveryReceipt, build_receipt_pdu, stat_for_state
 from opensmsc.smpp.times import SmppTimeError, format_absolute, parse_schedule, parse_validity
+from opensmsc.sms.dcs import decode_text
+from opensmsc.sms.udh import parse_udh
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +384,7 @@ class InMemoryCenter:
 
     def _queue_receipt(self, message: Message, now: datetime) -> None:
         submit = message.submit
-        text = submit.short_message[:20].decode("latin-1", "replace")
+        text = _receipt_text(submit)
         receipt = DeliveryReceipt(
             id=message.message_id,
             sub=1,
@@ -460,3 +462,21 @@ def _validate(pdu: SubmitSm) -> None:
     if pdu.short_message and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
         # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
         raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
+
+
+def _receipt_text(submit: SubmitSm) -> str:
+    """SMPP 3.4 Appendix B: the first 20 characters of the message, i.e. its text after any
+    UDH, decoded per data_coding (UCS-2 characters, not their octets)."""
+    payload = submit.short_message
+    if not payload:
+        carried = submit.tlvs.get(Tag.MESSAGE_PAYLOAD)
+        payload = carried if isinstance(carried, bytes) else b""
+    single_shift = locking_shift = 0
+    try:
+        if submit.esm_class & EsmClass.UDHI:
+            header, payload = parse_udh(payload)
+            single_shift, locking_shift = header.single_shift, header.locking_shift
+        text = decode_text(submit.data_coding, payload, single_shift, locking_shift)
+    except OpensmscError:  # a broken UDH or an alphabet we cannot decode: show the octets
+        text = payload.decode("latin-1")
+    return text[:20]

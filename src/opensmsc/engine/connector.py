@@ -5,9 +5,12 @@ a receiver) with jittered exponential back-off between attempts; sending submit_
 peer's window and our throughput cap, from a bounded queue that callers wait on; riding out
 ESME_RTHROTTLED / ESME_RMSGQFUL by backing off and resubmitting; and handing delivery receipts
 (matched to our message ids) and MO messages to callbacks, acknowledging each deliver_sm only
-once its callback has accepted it. What it is not: the socket (`transport.client`), the session
-rules and timers (`smpp.Connection`: enquire_link, windows, unbind drain), the id matching
-(`receipt_matcher`), or routing: it sends what it is given.
+once its callback has accepted it. With `outbind_listen` it also takes the sessions the upstream
+opens by outbind (`connector_outbind` accepts them, `_adopt_outbind` binds on them); their
+receipts and MO go through the same matching and callbacks, but submits never use them. What it
+is not: the socket (`transport.client`), the session rules and timers (`smpp.Connection`:
+enquire_link, windows, unbind drain), the id matching (`receipt_matcher`), or routing: it sends
+what it is given.
 
 Contracts:
 - `submit()` returns how the upstream answered. A result of TIMED_OUT or CONNECTION_LOST means
@@ -22,6 +25,7 @@ Contracts:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -47,6 +51,7 @@ from opensmsc.engine.connector_model import (
     reconnect_delay,
     resolve_password,
 )
+from opensmsc.engine.connector_outbind import OutbindListener
 from opensmsc.engine.receipt_matcher import Match, ReceiptMatcher
 from opensmsc.errors import ConfigError, MessageRejected
 from opensmsc.smpp.codec import encode
@@ -186,10 +191,12 @@ class _Session:
 
 
 class _Link:
-    """A session slot: what it binds as, and its current session if any."""
+    """A session slot: what it binds as, and its current session if any. An outbind session
+    gets a slot of its own, outside `SmppConnector._links`, so it never carries submits."""
 
-    def __init__(self, mode: BindMode) -> None:
+    def __init__(self, mode: BindMode, *, outbind: bool = False) -> None:
         self.mode = mode
+        self.outbind = outbind
         self.state = LinkState.IDLE
         self.session: _Session | None = None
         self.task: asyncio.Task[None] | None = None
@@ -266,6 +273,8 @@ class SmppConnector:
         )
         self._matcher_timer: asyncio.TimerHandle | None = None
         self._sessions: set[_Session] = set()
+        self._outbind: OutbindListener | None = None
+        self._outbinds_refused = 0  # by listeners of earlier runs
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
@@ -294,6 +303,11 @@ class SmppConnector:
     def is_running(self) -> bool:
         return self._running
 
+    @property
+    def outbind_port(self) -> int | None:
+        """The port the outbind listener listens on; None when it is not listening."""
+        return self._outbind.port if self._outbind is not None else None
+
     # -- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -301,7 +315,7 @@ class SmppConnector:
 
         Raises ConfigError when the password or TLS files cannot be loaded.
         """
-        if self._running:
+        if self._running or self._outbind is not None:  # running, or a start awaits its port
             return
         config = self.config
         self._password = resolve_password(config)
@@ -312,6 +326,20 @@ class SmppConnector:
                 client_cert=config.tls_cert_file,
                 client_key=config.tls_key_file,
             )
+        if config.outbind_listen:
+            listener = OutbindListener(
+                config,
+                session_config=dataclasses.replace(
+                    self._session_config, session_init_timeout=self._options.outbind_init_timeout
+                ),
+                adopt=self._adopt_outbind,
+            )
+            self._outbind = listener
+            try:
+                await listener.start()  # raises ConfigError when the port cannot be had
+            except BaseException:
+                self._outbind = None
+                raise
         self._running = True
         self._stopping = False
         loop = asyncio.get_running_loop()
@@ -395,6 +423,12 @@ class SmppConnector:
         waiting = [s.closed for s in self._sessions if not s.closed.done()]
         if waiting:
             await asyncio.wait(waiting, timeout=1.0)
+        if self._outbind is not None:
+            # Only now: its sessions were unbound above with the others, in the same drain.
+            # Outbinds arriving meanwhile were refused (`_adopt_outbind` sees _stopping).
+            await self._outbind.stop()
+            self._outbinds_refused += self._outbind.refused
+            self._outbind = None
 
         if self._tasks:
             # Callbacks in progress get a moment; their answers have nowhere to go anyway.
@@ -695,6 +729,48 @@ class SmppConnector:
         )
         await asyncio.sleep(delay)
 
+    def _adopt_outbind(self, protocol: SmppProtocol, mode: BindMode) -> _Session | None:
+        """The outbind listener accepted an outbind on `protocol`: bind on it as `mode` with our
+        own credentials, then treat it like a session we opened (digest §1.10 step 3). None
+        while stopping: the listener then closes the connection."""
+        if not self._running or self._stopping:
+            return None
+        link = _Link(mode, outbind=True)
+        link.state = LinkState.BINDING
+        link.connects = 1
+        session = _Session(self, link, protocol.session_id).attach(protocol)
+        self._sessions.add(session)
+        protocol.send_request(bind_request(self.config, mode, self._password))
+        session.bind_result.add_done_callback(
+            lambda result: self._on_outbind_bind(session, result.result())
+        )
+        return session
+
+    def _on_outbind_bind(self, session: _Session, outcome: str | None) -> None:
+        link = session.link
+        protocol = session.protocol
+        if outcome is None and protocol is not None and not protocol.is_closed:
+            link.binds = 1
+            link.state = LinkState.BOUND
+            link.session = session
+            log.info(
+                "bound by outbind connector=%s session=%s mode=%s peer_system_id=%s",
+                self.name,
+                session.session_id,
+                link.mode.value,
+                session.peer_system_id,
+            )
+            return
+        link.last_error = outcome
+        log.warning(
+            "outbind session not bound connector=%s session=%s: %s",
+            self.name,
+            session.session_id,
+            outcome,
+        )
+        if protocol is not None:
+            protocol.close()
+
     def _on_events(self, session: _Session, events: list[Event]) -> None:
         for event in events:
             match event:
@@ -892,6 +968,7 @@ class SmppConnector:
             for link in links
         )
         errors = [link.last_error for link in links if link.last_error is not None]
+        outbind = self._outbind
         return ConnectorStatus(
             name=self.name,
             state=state,
@@ -910,4 +987,20 @@ class SmppConnector:
             receipts_held_total=self._held_total,
             mo=self._mo,
             last_error=errors[0] if errors else None,
+            outbind_sessions=tuple(
+                SessionStatus(
+                    mode=s.link.mode,
+                    state=s.link.state,
+                    session_id=s.session_id,
+                    peer_system_id=s.peer_system_id,
+                    in_flight=0,  # submits never go over an outbind session
+                    connects=1,
+                    binds=s.link.binds,
+                    last_error=s.link.last_error,
+                )
+                for s in sorted(self._sessions, key=lambda s: s.session_id)
+                if s.link.outbind
+            ),
+            outbind_port=outbind.port if outbind is not None else None,
+            outbinds_refused=self._outbinds_refused + (outbind.refused if outbind else 0),
         )

@@ -134,6 +134,10 @@ class ConnectorStatus:
     receipts_held_total: int  # ever held (arrived before their submit_sm_resp)
     mo: int
     last_error: str | None
+    # Sessions the upstream opened by outbind (binding or bound); not counted in `state`.
+    outbind_sessions: tuple[SessionStatus, ...] = ()
+    outbind_port: int | None = None  # where the outbind listener listens; None: not listening
+    outbinds_refused: int = 0  # outbinds whose system_id or password did not match
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +153,7 @@ class ConnectorOptions:
     max_held_receipts: int = 1000
     max_message_ids: int = 100_000  # upstream ids remembered for receipt matching
     max_consecutive_timeouts: int | None = 3  # response timeouts in a row that end a session
+    outbind_init_timeout: float = 30.0  # outbind listener: from accept until bound, at most
 
 
 class Connector(Protocol):

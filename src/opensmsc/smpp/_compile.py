@@ -4,7 +4,7 @@ What this is for: speed. At import, each PDU class's dataclass fields (with the 
 their metadata, see pdu.py) become a layout table, and from that table a decoder and an encoder
 are generated as plain Python source (as `dataclasses` itself does for `__init__`): one pass
 over the frame, `bytes.find` for C-strings, index arithmetic for integers, one `%` format for
-the encoding, slot descriptors to fill the frozen dataclass. `generated_source(cls)` shows the
+the encoding, plain slot stores into a builder twin of the frozen dataclass (_frozen.py). `generated_source(cls)` shows the
 code.
 
 What it is not: the rules. A generated decoder accepts only a perfectly formed frame and raises
@@ -17,8 +17,10 @@ path.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 
+from opensmsc.smpp._frozen import builder_class
 from opensmsc.smpp.fields import (
     HEADER,
     HEADER_SIZE,
@@ -67,17 +69,55 @@ def _supported(layout: Layout) -> bool:
     )
 
 
-def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
-    lines = [
-        "def decode(buf, status):",
-        "    end = len(buf)",
-        f"    pos = {HEADER_SIZE}",
+def _regex_prefix(layout: Layout) -> int:
+    """How many leading fields the generated pattern reads: those before the short_message or
+    the TLVs, when at least two of them are C-strings (for one, a find is cheaper)."""
+    count = 0
+    for _, ftype in layout:
+        if isinstance(ftype, ShortMessage | TlvList):
+            break
+        count += 1
+    cstrings = sum(isinstance(t, CString) for _, t in layout[:count])
+    return count if cstrings >= 2 else 0
+
+
+def _pattern(layout: Layout) -> re.Pattern[str] | None:
+    """The pattern for the first `_regex_prefix(layout)` fields, on the latin-1 text of a
+    frame from the end of the header: a C-string is up to max_length - 1 non-NUL characters
+    and its NUL (exactly the find-based rule), a one-octet integer any one character."""
+    prefix = _regex_prefix(layout)
+    if not prefix:
+        return None
+    parts = [
+        f"([^\\0]{{0,{t.max_length - 1}}})\\0" if isinstance(t, CString) else "(.)"
+        for _, t in layout[:prefix]
     ]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
+    prefix = _regex_prefix(layout)
+    lines = ["def decode(buf, status):", "    end = len(buf)"]
+    if not prefix:
+        lines.append(f"    pos = {HEADER_SIZE}")
     if issubclass(cls, Response) and layout:
         lines.append("    if status: raise Slow  # error responses: body may be absent")
-    if any(isinstance(t, CString) for _, t in layout):
-        # Latin-1 maps octets 1:1 to code points: one decode of the frame, then each C-string
-        # is a find and a slice of the text, with no per-field decode call.
+    if prefix:
+        # Latin-1 maps octets 1:1 to code points: one decode of the frame, then one match of
+        # a pattern generated from the layout reads every field up to the short_message (or
+        # the TLVs) in C, where a find and a slice per C-string cost a dozen bytecodes each.
+        lines += [
+            "    text = buf.decode('latin-1')",
+            f"    m = match(text, {HEADER_SIZE})",
+            "    if m is None: raise Slow  # a C-string too long or unterminated, or too short",
+            f"    {', '.join(f'v{i}' for i in range(prefix))}, = m.groups()",
+            "    pos = m.end()",
+        ]
+        for i, (_, ftype) in enumerate(layout[:prefix]):
+            if isinstance(ftype, Integer):
+                lines.append(f"    v{i} = ord(v{i})")
+    elif any(isinstance(t, CString) for _, t in layout):
+        # A lone C-string (message_id): a find and a slice of the latin-1 text.
         lines.append("    text = buf.decode('latin-1')")
         lines.append("    find = text.find")
     pending_ints: list[str] = []
@@ -93,6 +133,8 @@ def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
     has_tlvs = False
     for i, (name, ftype) in enumerate(layout):
         var = f"v{i}"
+        if i < prefix:
+            continue  # read by the pattern
         if isinstance(ftype, Integer):
             pending_ints.append(var)
             continue
@@ -117,11 +159,13 @@ def _decoder_source(cls: type[Pdu], layout: Layout) -> str:
     flush_ints()
     if not has_tlvs:
         lines.append("    if pos != end: raise Slow  # trailing octets")
-    lines.append("    o = new(cls)")
+    # Built as a mutable twin of `cls` with plain slot stores, then given its real class
+    # (_frozen.py): a third of the cost of the frozen __init__ or of slot descriptor calls.
+    lines.append("    o = new(Builder)")
     if issubclass(cls, Response):
-        lines.append("    set_command_status(o, status)")
-    lines += [f"    set_{name}(o, v{i})" for i, (name, _) in enumerate(layout)]
-    lines.append("    return o")
+        lines.append("    o.command_status = status")
+    lines += [f"    o.{name} = v{i}" for i, (name, _) in enumerate(layout)]
+    lines += ["    o.__class__ = cls", "    return o"]
     return "\n".join(lines) + "\n"
 
 
@@ -174,14 +218,6 @@ def _encoder_source(cls: type[Pdu], layout: Layout) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _setters(cls: type[Pdu], layout: Layout) -> dict[str, object]:
-    # Slot descriptors of the frozen dataclass: the fastest way to fill one without __init__.
-    names = [name for name, _ in layout]
-    if issubclass(cls, Response):
-        names.append("command_status")
-    return {f"set_{name}": getattr(cls, name).__set__ for name in names}
-
-
 def generated_source(cls: type[Pdu]) -> str:
     """The generated decoder and encoder of `cls`, for reading and debugging."""
     layout = LAYOUTS[cls]
@@ -209,7 +245,8 @@ def _build(
             "cls": cls,
             "pack": HEADER.pack,
             "careful": careful_encoder,
-            **_setters(cls, layout),
+            "Builder": builder_class(cls),
+            "match": pattern.match if (pattern := _pattern(layout)) else None,
         }
         exec(compile(_decoder_source(cls, layout), f"<decode {cls.__name__}>", "exec"), namespace)
         exec(compile(_encoder_source(cls, layout), f"<encode {cls.__name__}>", "exec"), namespace)

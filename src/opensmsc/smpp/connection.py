@@ -32,10 +32,12 @@ Unbind, exactly:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
 
-from opensmsc.smpp.codec import FrameBuffer, decode, encode
+from opensmsc.smpp._frozen import positional_builder
+from opensmsc.smpp.codec import FrameBuffer, decode_fields, encode
 from opensmsc.smpp.constants import CommandId, CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.errors import (
     FramingError,
@@ -114,18 +116,25 @@ _SPECIAL_SEND: Final[frozenset[int]] = _BINDS | NO_RESPONSE | {_C.UNBIND}
 # Responses to these are session business, not only a ResponseReceived.
 _SPECIAL_RESPONSE: Final[frozenset[int]] = _BINDS | {_C.ENQUIRE_LINK, _C.UNBIND}
 
-_REQUEST_EVENTS: Final[dict[int, type[RequestReceived]]] = {
-    _C.SUBMIT_SM: SubmitReceived,
-    _C.DELIVER_SM: DeliverReceived,
-    _C.DATA_SM: DataSmReceived,
-    _C.SUBMIT_MULTI: SubmitMultiReceived,
-    _C.QUERY_SM: QueryReceived,
-    _C.REPLACE_SM: ReplaceReceived,
-    _C.CANCEL_SM: CancelReceived,
-    _C.BROADCAST_SM: BroadcastReceived,
-    _C.QUERY_BROADCAST_SM: QueryBroadcastReceived,
-    _C.CANCEL_BROADCAST_SM: CancelBroadcastReceived,
+# Events are built positionally (sequence_number, pdu): once per message (_frozen.py).
+_REQUEST_EVENTS: Final[dict[int, Callable[[int, Request], RequestReceived]]] = {
+    cid: positional_builder(cls, ("sequence_number", "pdu"))
+    for cid, cls in (
+        (_C.SUBMIT_SM, SubmitReceived),
+        (_C.DELIVER_SM, DeliverReceived),
+        (_C.DATA_SM, DataSmReceived),
+        (_C.SUBMIT_MULTI, SubmitMultiReceived),
+        (_C.QUERY_SM, QueryReceived),
+        (_C.REPLACE_SM, ReplaceReceived),
+        (_C.CANCEL_SM, CancelReceived),
+        (_C.BROADCAST_SM, BroadcastReceived),
+        (_C.QUERY_BROADCAST_SM, QueryBroadcastReceived),
+        (_C.CANCEL_BROADCAST_SM, CancelBroadcastReceived),
+    )
 }
+_response_received: Final[Callable[[int, Request, Response], ResponseReceived]] = (
+    positional_builder(ResponseReceived, ("sequence_number", "request", "response"))
+)
 
 
 def negotiate_version(offered: int, ours: int) -> int:
@@ -334,11 +343,17 @@ class Connection:
             raise
         if not frames:
             return events
-        self._timers.last_rx = now
+        timers = self._timers
+        timers.last_rx = now
         strict = self._strict
+        peer = self._peer
+        owed = peer.owed_map
+        window = self._window
+        pending = window.pending_map
+        append = events.append
         for frame in frames:
             try:
-                decoded = decode(frame, strict=strict)
+                cid, _, seq, pdu = decode_fields(frame, strict)
             except PduError as exc:
                 self._answer_error(
                     exc.sequence_number,
@@ -348,12 +363,39 @@ class Connection:
                     detail=exc.message or str(exc),
                 )
                 continue
-            cid = decoded.command_id
-            seq = decoded.sequence_number
             if cid & _RESP:
-                self._on_response(seq, cid, cast(Response, decoded.pdu), now, events)
+                # The common response: to a plain counted request of ours (not a bind, unbind
+                # or enquire_link), while not unbinding. Anything else takes the full path.
+                entry = pending.get(seq)
+                if (
+                    entry is not None
+                    and cid == (rcid := entry[1].command_id) | _RESP
+                    and rcid not in _SPECIAL_RESPONSE
+                    and self._peer_unbind_seq is None
+                    and self._local_unbind_seq is None
+                ):
+                    window.remove(entry)
+                    self._consecutive_timeouts = 0
+                    timers.last_activity = now
+                    append(_response_received(seq, entry[1], pdu))
+                    continue
+                self._on_response(seq, cid, cast(Response, pdu), now, events)
             else:
-                self._on_request(seq, cid, cast(Request, decoded.pdu), now, events)
+                # The common request: one that becomes an event, allowed now, within the
+                # peer's window, its sequence_number not already owed. Else the full path.
+                build = _REQUEST_EVENTS.get(cid)
+                if (
+                    build is not None
+                    and cid in self._peer_may_send
+                    and peer.count < peer.size
+                    and seq not in owed
+                ):
+                    peer.count += 1
+                    owed[seq] = cid
+                    timers.last_activity = now
+                    append(build(seq, pdu))
+                    continue
+                self._on_request(seq, cid, cast(Request, pdu), now, events)
             if self._terminated:
                 break  # the session ended mid-batch (e.g. unbind_resp); the rest is moot
         return events
@@ -386,7 +428,7 @@ class Connection:
                 return
             if not peer.owe(seq, cid):
                 self._report_reused(seq, cid, events)
-            events.append(event_cls(sequence_number=seq, pdu=pdu))
+            events.append(event_cls(seq, pdu))
             return
         match pdu:
             case BindTransmitter() | BindReceiver() | BindTransceiver():
@@ -518,7 +560,7 @@ class Connection:
                 return
         else:
             self._timers.last_activity = now
-            events.append(ResponseReceived(sequence_number=seq, request=request, response=pdu))
+            events.append(_response_received(seq, request, pdu))
         if self._peer_unbind_seq is not None or self._local_unbind_seq is not None:
             self._check_drain(now, events)
 
@@ -601,7 +643,7 @@ class Connection:
         seq = window.next_sequence_number()
         # Encoded before it takes a window slot: a PDU that cannot be encoded raises here and
         # leaves no phantom request waiting for a response that will never come.
-        frame = self._encode(pdu, seq)
+        frame = encode(_without_tlvs(pdu) if self._strip_tlvs else pdu, seq)
         window.add(seq, pdu, now + self._response_timeout)
         if cid in _BINDS:
             self._binding = seq
@@ -629,7 +671,7 @@ class Connection:
         """
         seq = to.sequence_number
         peer = self._peer
-        cid = peer.owed(seq)
+        cid = peer.owed_map.get(seq)
         if cid is None:
             if self._terminated:
                 return
@@ -642,7 +684,9 @@ class Connection:
         peer.settle(seq)
         if seq == self._binding and cid in _BINDS:
             pdu = self._answer_bind(cid, pdu)
-        self._send(pdu, seq)
+        if self._strip_tlvs:
+            pdu = cast(Response, _without_tlvs(pdu))
+        self._out.append(encode(pdu, seq))  # _send(), inlined: once per message
         if self._local_unbind_seq is not None and not self._local_unbind_sent:
             self._maybe_send_unbind(force=False)
 

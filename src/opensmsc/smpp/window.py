@@ -46,6 +46,12 @@ class RequestWindow:
         return len(self._pending)
 
     @property
+    def pending_map(self) -> dict[int, Pending]:
+        """sequence_number → entry, for the connection's per-frame fast path. Read it only;
+        every change goes through add() / remove() / pop_expired() / clear()."""
+        return self._pending
+
+    @property
     def has_room(self) -> bool:
         """Whether one more counted request fits."""
         return self._counted < self.size
@@ -123,6 +129,14 @@ class PeerWindow:
         self.count = 0
         self._owed: dict[int, int] = {}  # sequence_number → command_id
         self._dupes: dict[int, int] = {}  # sequence_number → extra answers owed for it
+
+    @property
+    def owed_map(self) -> dict[int, int]:
+        """sequence_number → command_id of the requests owed an answer, for the connection's
+        per-frame fast path, which may record a request whose sequence_number is not in it as
+        owe() would (`count += 1; owed_map[seq] = command_id`); anything else goes through
+        the methods."""
+        return self._owed
 
     @property
     def is_full(self) -> bool:

@@ -1,0 +1,167 @@
+"""The seam between the engine and durable storage: the `Store` protocol.
+
+What this is for: one asynchronous interface that the embedded SQLite store implements today
+and a PostgreSQL store will implement for the scale-out work, so the engine and the store's
+own tests (tests/store/, parametrised over every implementation) do not care which it is.
+
+The promise behind every write: when the awaitable returns, the change is committed and synced
+(it survives kill -9 and power loss); when it raises, it is not acknowledged and the caller must
+not acknowledge either (StoreUnavailable → ESME_RSYSERR, no message_id; STYLE §4). Writes from
+many callers are group-committed: an implementation gathers the writes that arrive while it is
+committing into the next transaction, so durability costs one sync per batch, not per message.
+Callers get that by calling concurrently; nothing else is asked of them.
+
+What it is not: policy. The store checks the lifecycle (model.TRANSITIONS) and nothing else;
+validity limits, retry timing and receipt content are computed by the engine and passed in.
+Every time is an aware datetime from the engine's Clock; the store never reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from opensmsc.smpp.constants import MessageState
+from opensmsc.store.model import Replacement, StoredMessage
+
+__all__ = ["Clock", "Store", "StoreStats", "system_clock"]
+
+
+class Clock(Protocol):
+    """Where message times come from (STYLE §6): an aware UTC datetime. Tests inject a fake."""
+
+    def __call__(self) -> datetime: ...
+
+
+def system_clock() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What the group-commit writer has done since the store was opened."""
+
+    transactions: int  # COMMITs (each one sync)
+    operations: int  # writes committed, across all transactions
+    largest_batch: int  # the most writes one transaction carried
+
+    @property
+    def mean_batch(self) -> float:
+        return self.operations / self.transactions if self.transactions else 0.0
+
+
+class Store(Protocol):
+    """Durable message storage. Every method may raise StoreUnavailable (nothing was written,
+    or for a read, nothing could be read); the other errors are model.StoreError subclasses."""
+
+    # ---- writes: group-committed; durable when they return ----------------------------------
+
+    async def submit_many(
+        self, records: Sequence[StoredMessage], *, superseding: Sequence[str] = ()
+    ) -> None:
+        """Store new messages, all or none, in an INITIAL state. `superseding` lists open
+        messages to end as DELETED in the same transaction (submit_sm with
+        replace_if_present_flag, SMPP 3.4 §4.4.1). Raises DuplicateMessage if an id exists."""
+        ...
+
+    async def transition(
+        self,
+        message_id: str,
+        new_state: MessageState,
+        *,
+        at: datetime,
+        error: int | None = None,
+        next_attempt_at: datetime | None = None,
+        attempt: bool = False,
+        route: str | None = None,
+        upstream_message_id: str | None = None,
+        receipt: StoredMessage | None = None,
+    ) -> StoredMessage:
+        """Move a message to `new_state`, checked against model.TRANSITIONS, atomically.
+
+        A final state sets done_at=`at` and clears next_attempt_at; an open state takes
+        `next_attempt_at` (else keeps the current one). `error` replaces last_error; `attempt`
+        counts one more delivery attempt; `route` / `upstream_message_id` are recorded when
+        given. `receipt` is stored in the same transaction and its id kept on the message, so
+        a message never becomes final without the receipt it owes, and never owes two.
+        Returns the record as written. Raises MessageNotFound, IllegalTransition."""
+        ...
+
+    async def claim_due(
+        self, now: datetime, limit: int, *, lease_until: datetime
+    ) -> list[StoredMessage]:
+        """Take up to `limit` due MT/MO messages (as `due`) for an attempt, atomically: each
+        SCHEDULED one becomes ENROUTE, attempts + 1, next_attempt_at = `lease_until`. A crash
+        mid-attempt makes it due again when the lease ends; two schedulers (two nodes on one
+        PostgreSQL) never take the same message."""
+        ...
+
+    async def replace(
+        self, message_id: str, replacement: Replacement, *, at: datetime
+    ) -> StoredMessage:
+        """replace_sm: change the content and times of a message in REPLACEABLE_STATES. A new
+        due_at after `at` makes it SCHEDULED again, otherwise it stays as it is.
+        Raises MessageNotFound, IllegalTransition (final, or not replaceable)."""
+        ...
+
+    async def enqueue_receipt(self, receipt: StoredMessage) -> None:
+        """Queue a receipt (direction RECEIPT, ENROUTE) for its account, after the others."""
+        ...
+
+    async def ack_receipt(self, message_id: str, *, at: datetime) -> None:
+        """The account's session answered the receipt's deliver_sm with ESME_ROK: DELIVERED."""
+        ...
+
+    async def map_upstream_id(self, connector: str, upstream_id: str, message_id: str) -> None:
+        """Remember that `connector` calls our `message_id` `upstream_id`. The caller passes
+        the connector's normalised key (engine.receipt_matcher.message_id_key)."""
+        ...
+
+    async def purge_final(self, older_than: datetime) -> int:
+        """Delete messages that became final before `older_than`, and their upstream ids.
+        Returns how many messages went. Works in chunks, so other writes are not held up."""
+        ...
+
+    # ---- reads: see every write that returned before they were called -------------------------
+
+    async def get(self, message_id: str) -> StoredMessage | None: ...
+
+    async def find_pending(
+        self,
+        system_id: str,
+        source_addr: str,
+        destination_addr: str,
+        service_type: str | None = None,
+    ) -> list[StoredMessage]:
+        """Open MT messages of an account from source to destination (and of service_type when
+        given), oldest first: cancel_sm without message_id, replace_if_present_flag."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[StoredMessage]:
+        """Open MT/MO messages whose next_attempt_at ≤ now: priority_flag 3 first, then by
+        next_attempt_at, then by arrival. Read only (see claim_due)."""
+        ...
+
+    async def waiting_for(self, destination_addr: str) -> list[StoredMessage]:
+        """ENROUTE MT messages to a subscriber, in the order they were submitted: what an
+        alertServiceCentre releases (DIGEST §6.2)."""
+        ...
+
+    async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
+        """Open receipts for an account, oldest first."""
+        ...
+
+    async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:
+        """Our message_id for a connector's (normalised) id, or None."""
+        ...
+
+    # ---- housekeeping ---------------------------------------------------------------------------
+
+    def stats(self) -> StoreStats: ...
+
+    async def close(self) -> None:
+        """Finish the writes already accepted, then release every connection and thread."""
+        ...
