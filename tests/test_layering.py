@@ -11,8 +11,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "opensmsc"
 CORE = ["smpp", "sms"]
 FORBIDDEN_STDLIB = {"asyncio", "socket", "ssl", "time", "threading", "selectors", "logging"}
 HIGHER_FLOORS = {
-    "transport", "engine", "store", "routing", "network", "http", "accounts", "cluster",
-    "config", "cli", "app", "observability", "policyd", "imps",
+    "transport",
+    "engine",
+    "store",
+    "routing",
+    "network",
+    "http",
+    "accounts",
+    "cluster",
+    "config",
+    "cli",
+    "app",
+    "observability",
+    "policyd",
+    "imps",
 }
 
 

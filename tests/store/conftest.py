@@ -50,7 +50,9 @@ class StoreFactory:
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-async def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+async def store_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StoreFactory]:
     factory = StoreFactory(IMPLEMENTATIONS[request.param], tmp_path)
     yield factory
     await factory.close_all()

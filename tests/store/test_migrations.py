@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
-from opensmsc.store import SchemaTooNew, SqliteStore
+from opensmsc.store import Direction, SchemaTooNew, SqliteStore
 from opensmsc.store.sqlite import MIGRATIONS, migrate, schema_version
 from tests.store.conftest import T0, record
 
@@ -57,7 +59,7 @@ async def test_version_1_database_is_migrated_and_keeps_its_messages(tmp_path: P
         assert (old.submitted_at, old.short_message, old.receipt_id) == (T0, b"hi", None)
         # And the new version's features work on it.
         await store.map_upstream_id("carrier-a", "x1", "old1")
-        receipt = record("r1", receipted_message_id="old1", direction=3)
+        receipt = record("r1", receipted_message_id="old1", direction=Direction.RECEIPT)
         done = await store.transition("old1", MessageState.DELIVERED, at=T0, receipt=receipt)
         assert done.receipt_id == "r1"
     finally:
@@ -71,7 +73,7 @@ async def test_version_1_database_is_migrated_and_keeps_its_messages(tmp_path: P
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite3"
-    (await SqliteStore.open(path)).__class__  # create it
+    await (await SqliteStore.open(path)).close()  # create it
     conn = _raw(path)
     try:
         conn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS) + 1,))
@@ -90,3 +92,27 @@ def test_migration_steps_apply_cleanly_one_by_one(tmp_path: Path) -> None:
         assert migrate(conn) == len(MIGRATIONS)  # idempotent
     finally:
         conn.close()
+
+
+async def test_a_failing_database_fails_the_whole_batch(tmp_path: Path) -> None:
+    # An error of the database itself (not a refusal of one operation) means the transaction
+    # cannot be trusted: every write of that batch gets StoreUnavailable and none is kept.
+    # The writer waits up to 1 s for more work, so the three writes share one transaction.
+    store = await SqliteStore.open(tmp_path / "m.sqlite3", max_batch_delay=1.0, max_batch_ops=3)
+    try:
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT * FROM no_such_table")
+
+        results = await asyncio.gather(
+            store.submit_many([record("a")]),
+            store._write(broken),
+            store.submit_many([record("b")]),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, StoreUnavailable) for r in results), results
+        assert await store.get("a") is None and await store.get("b") is None
+        await store.submit_many([record("c")])  # the store carries on
+        assert await store.get("c") is not None
+    finally:
+        await store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,7 +94,7 @@ def test_schedule_is_monotonic_within_validity_and_ends(
     *retries, last = decisions
     times = [T0] + [d.at for d in retries if isinstance(d, RetryAt)]
     assert len(times) == len(retries) + 1  # only the last decision is not a retry
-    assert all(a < b for a, b in zip(times, times[1:], strict=False)), "monotonic"
+    assert all(a < b for a, b in itertools.pairwise(times)), "monotonic"
     assert all(t < expires_at for t in times[1:]), "never at or past validity"
     assert isinstance(last, ExpireAt | GiveUp)
     if isinstance(last, ExpireAt):

@@ -130,9 +130,7 @@ async def test_due_orders_by_priority_then_time(store: Store) -> None:
 
 
 async def test_due_skips_final_messages_and_receipts(store: Store) -> None:
-    await store.submit_many(
-        [record("m1"), record("m2"), record("r1", direction=Direction.RECEIPT)]
-    )
+    await store.submit_many([record("m1"), record("m2"), record("r1", direction=Direction.RECEIPT)])
     await store.transition("m1", S.DELETED, at=T0)
     assert [r.message_id for r in await store.due(T0, 10)] == ["m2"]
 

@@ -17,6 +17,7 @@ from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.engine.center import InMemoryCenter
 from opensmsc.engine.registry import SessionRegistry
 from opensmsc.errors import MessageRejected
+from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (
     BindRequested,
@@ -48,7 +49,6 @@ from opensmsc.smpp.pdu import (
 )
 from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import SessionState
-from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.tls import peer_identity
@@ -363,8 +363,8 @@ class EsmeSession:
                 self._services.center.pump_receipts(self.system_id)
 
 
-# SubmitSmResp(command_status=, message_id=, tlvs=), built positionally (smpp/_frozen.py): the frozen
-# dataclass __init__ costs three times as much, and this runs once per submit_sm.
+# SubmitSmResp(command_status=, message_id=, tlvs=), built positionally (smpp/_frozen.py):
+# the frozen dataclass __init__ costs three times as much, and this runs once per submit_sm.
 _submit_sm_resp: Callable[[int, str, Tlvs], SubmitSmResp] = positional_builder(
     SubmitSmResp, ("command_status", "message_id", "tlvs")
 )

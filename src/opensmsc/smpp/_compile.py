@@ -3,9 +3,10 @@
 What this is for: speed. At import, each PDU class's dataclass fields (with the wire type in
 their metadata, see pdu.py) become a layout table, and from that table a decoder and an encoder
 are generated as plain Python source (as `dataclasses` itself does for `__init__`): one pass
-over the frame, `bytes.find` for C-strings, index arithmetic for integers, one `%` format for
-the encoding, plain slot stores into a builder twin of the frozen dataclass (_frozen.py). `generated_source(cls)` shows the
-code.
+over the frame (one match of a pattern generated from the layout for the fields before the
+short_message or TLVs when two or more are C-strings; else `str.find` for a C-string and
+indexing for integers), one `%` format for the encoding, and plain slot stores into a builder
+twin of the frozen dataclass (_frozen.py). `generated_source(cls)` shows the code.
 
 What it is not: the rules. A generated decoder accepts only a perfectly formed frame and raises
 `Slow` (or lets IndexError escape) at the first surprise; a generated encoder hands anything

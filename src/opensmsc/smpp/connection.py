@@ -117,7 +117,8 @@ _SPECIAL_SEND: Final[frozenset[int]] = _BINDS | NO_RESPONSE | {_C.UNBIND}
 _SPECIAL_RESPONSE: Final[frozenset[int]] = _BINDS | {_C.ENQUIRE_LINK, _C.UNBIND}
 
 # Events are built positionally (sequence_number, pdu): once per message (_frozen.py).
-_REQUEST_EVENTS: Final[dict[int, Callable[[int, Request], RequestReceived]]] = {
+# Typed loosely (`...`): the fast path hands them the decoded Pdu without a cast() call.
+_REQUEST_EVENTS: Final[dict[int, Callable[..., RequestReceived]]] = {
     cid: positional_builder(cls, ("sequence_number", "pdu"))
     for cid, cls in (
         (_C.SUBMIT_SM, SubmitReceived),
@@ -132,8 +133,8 @@ _REQUEST_EVENTS: Final[dict[int, Callable[[int, Request], RequestReceived]]] = {
         (_C.CANCEL_BROADCAST_SM, CancelBroadcastReceived),
     )
 }
-_response_received: Final[Callable[[int, Request, Response], ResponseReceived]] = (
-    positional_builder(ResponseReceived, ("sequence_number", "request", "response"))
+_response_received: Final[Callable[..., ResponseReceived]] = positional_builder(
+    ResponseReceived, ("sequence_number", "request", "response")
 )
 
 

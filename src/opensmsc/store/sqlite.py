@@ -536,7 +536,9 @@ class _Writer:
         self.transactions = 0
         self.operations = 0
         self.largest_batch = 0
-        self._thread = threading.Thread(target=self._run, name="opensmsc-store-writer")
+        # A daemon: a process that exits without close() must not hang on this thread. Dying
+        # mid-transaction is the kill -9 case: nothing uncommitted was acknowledged.
+        self._thread = threading.Thread(target=self._run, name="opensmsc-store-writer", daemon=True)
         self._thread.start()
 
     def put(self, op: _Op | object) -> None:
