@@ -2,13 +2,20 @@
 `SmppProtocol`, connected by `transport.client.connect`). Binds trx, keeps W submit_sm
 outstanding, prints one JSON line: msg/s, p50/p99 submit-to-response latency, client CPU.
 
-    python bench/ours_client.py --port P --n 20000 --w 10 [--uvloop]
+With `--mode dlr` (as the yardstick's) every submit_sm asks for a receipt (registered_delivery
+1) and the run ends when every accepted message's receipt has arrived: msg/s then counts to the
+last receipt, `accepted_per_s` to the last submit_sm_resp, and p50/p99_receipt_ms is
+submit-to-receipt (matched by receipted_message_id). `--samples` adds every latency (ms) to the
+JSON, for a harness that merges several client processes.
+
+    python bench/ours_client.py --port P --n 20000 --w 10 [--mode dlr] [--samples] [--uvloop]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -17,13 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from opensmsc.smpp.connection import SessionConfig
+from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.events import (
     ConnectionTerminated,
     DeliverReceived,
     Event,
     ResponseReceived,
 )
-from opensmsc.smpp.pdu import BindTransceiver, DeliverSmResp, SubmitSm
+from opensmsc.smpp.pdu import BindTransceiver, DeliverSmResp, SubmitSm, SubmitSmResp
+from opensmsc.smpp.receipt import is_delivery_receipt, receipt_from_pdu
 from opensmsc.smpp.states import Role
 from opensmsc.transport.client import connect
 from opensmsc.transport.protocol import SmppProtocol
@@ -42,20 +51,61 @@ MESSAGE = SubmitSm(
 class Driver:
     """The SessionHandler: bind, then keep `w` submits outstanding until `n` are answered."""
 
-    def __init__(self, protocol: SmppProtocol, n: int, w: int, done: asyncio.Future[None]) -> None:
+    def __init__(
+        self,
+        protocol: SmppProtocol,
+        n: int,
+        w: int,
+        done: asyncio.Future[None],
+        *,
+        dlr: bool = False,
+    ) -> None:
         self.protocol = protocol
         self.n, self.w, self.done = n, w, done
+        self.dlr = dlr
+        self.message = dataclasses.replace(MESSAGE, registered_delivery=1) if dlr else MESSAGE
         self.sent = 0
         self.errors = 0
         self.sent_at: dict[int, float] = {}
         self.lat: list[float] = []
         self.bind_seq = -1
-        self.t0 = self.t1 = self.c0 = self.c1 = 0.0
+        self.t0 = self.t1 = self.c0 = self.c1 = self.t_resp = 0.0
+        # Receipts: submit time per message_id until its receipt comes; a receipt that comes
+        # before its submit_sm_resp was read waits in `early`.
+        self.awaiting: dict[str, float] = {}
+        self.early: dict[str, float] = {}
+        self.receipts = 0
+        self.receipt_lat: list[float] = []
 
     def _submit(self) -> None:
         self.sent += 1
-        seq = self.protocol.send_request(MESSAGE)
+        seq = self.protocol.send_request(self.message)
         self.sent_at[seq] = time.perf_counter()
+
+    def _check_done(self) -> None:
+        if len(self.lat) == self.n and not self.t_resp:
+            self.t_resp = time.perf_counter()
+        if (
+            self.t_resp
+            and (not self.dlr or self.receipts >= self.n - self.errors)
+            and not self.done.done()
+        ):
+            self.t1, self.c1 = time.perf_counter(), time.process_time()
+            self.done.set_result(None)
+
+    def _on_receipt(self, event: DeliverReceived, now: float) -> None:
+        message_id = event.pdu.tlvs.get(Tag.RECEIPTED_MESSAGE_ID)
+        if not isinstance(message_id, str):
+            info = receipt_from_pdu(event.pdu)
+            if info is None:
+                return
+            message_id = info.message_id
+        sent = self.awaiting.pop(message_id, None)
+        if sent is None:
+            self.early[message_id] = now
+            return
+        self.receipts += 1
+        self.receipt_lat.append(now - sent)
 
     def on_events(self, events: list[Event]) -> None:
         perf = time.perf_counter
@@ -70,16 +120,27 @@ class Driver:
                     for _ in range(min(self.w, self.n)):
                         self._submit()
                     continue
-                self.lat.append(perf() - self.sent_at.pop(seq))
-                if event.response.command_status:
+                now = perf()
+                sent = self.sent_at.pop(seq)
+                self.lat.append(now - sent)
+                response = event.response
+                if response.command_status:
                     self.errors += 1
+                elif self.dlr and type(response) is SubmitSmResp:
+                    early = self.early.pop(response.message_id, None)
+                    if early is None:
+                        self.awaiting[response.message_id] = sent
+                    else:
+                        self.receipts += 1
+                        self.receipt_lat.append(early - sent)
                 if self.sent < self.n:
                     self._submit()
-                elif len(self.lat) == self.n and not self.done.done():
-                    self.t1, self.c1 = perf(), time.process_time()
-                    self.done.set_result(None)
+                self._check_done()
             elif type(event) is DeliverReceived:
+                if self.dlr and is_delivery_receipt(event.pdu.esm_class):
+                    self._on_receipt(event, perf())
                 self.protocol.respond(event, DeliverSmResp())
+                self._check_done()
             elif type(event) is ConnectionTerminated and not self.done.done():
                 self.done.set_exception(RuntimeError(f"session ended: {event.reason}"))
 
@@ -97,7 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     drivers: list[Driver] = []
 
     def factory(protocol: SmppProtocol) -> Driver:
-        drivers.append(Driver(protocol, args.n, args.w, done))
+        drivers.append(Driver(protocol, args.n, args.w, done, dlr=args.mode == "dlr"))
         return drivers[0]
 
     protocol = await connect(
@@ -112,16 +173,37 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await asyncio.sleep(0)
     protocol.close()
     lat = sorted(driver.lat)
-    return {
+    receipt_lat = sorted(driver.receipt_lat)
+    result: dict[str, object] = {
         "peer": "opensmsc",
         "n": args.n,
         "w": args.w,
+        "mode": args.mode,
+        "wall_s": driver.t1 - driver.t0,
         "msg_per_s": args.n / (driver.t1 - driver.t0),
-        "p50_ms": lat[len(lat) // 2] * 1e3,
-        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3,
+        "p50_ms": _quantile(lat, 0.5),
+        "p99_ms": _quantile(lat, 0.99),
         "client_cpu_s": driver.c1 - driver.c0,
         "errors": driver.errors,
     }
+    if args.mode == "dlr":
+        result.update(
+            accepted_wall_s=driver.t_resp - driver.t0,
+            accepted_per_s=args.n / (driver.t_resp - driver.t0),
+            receipts=driver.receipts,
+            p50_receipt_ms=_quantile(receipt_lat, 0.5),
+            p99_receipt_ms=_quantile(receipt_lat, 0.99),
+        )
+    if args.samples:
+        result["lat_ms"] = [round(v * 1e3, 3) for v in driver.lat]
+        result["receipt_lat_ms"] = [round(v * 1e3, 3) for v in driver.receipt_lat]
+    return result
+
+
+def _quantile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))] * 1e3
 
 
 def main() -> None:
@@ -134,6 +216,8 @@ def main() -> None:
     ap.add_argument("--password", default="test")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--mode", choices=["submit", "dlr"], default="submit")
+    ap.add_argument("--samples", action="store_true", help="every latency in the JSON (ms)")
     args = ap.parse_args()
     if args.uvloop:
         import uvloop

@@ -21,25 +21,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-SHARED = ROOT.parent / "shared"
-YARDSTICK = SHARED / "bench" / "yardstick.py"
+from _harness import (
+    HERE,
+    PY,
+    SHARED,
+    YARDSTICK,
+    cpu_ns,
+    fmt,
+    free_port,
+    run_client,
+    stop_process,
+    vm_rss_kib,
+)
+
 NODE_MODULES = SHARED / "peers" / "node" / "node_modules"
-PY = sys.executable
 WINDOWS = (1, 10, 100)
 
 
@@ -83,34 +87,6 @@ def clients(available: set[str]) -> list[Client]:
 # ---- processes ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_ns(pid: int) -> int:
-    """CPU time of every thread of `pid`, in ns (schedstat); clock ticks from stat as fallback."""
-    total = 0
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[0])
-        return total
-    except (OSError, ValueError):
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-
-
-def vm_rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class Server:
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -130,30 +106,15 @@ class Server:
         self.pid = self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def run_client(client: Client, port: int, n: int, w: int, timeout: float) -> dict[str, Any]:
-    argv = [*client.argv, "--port", str(port), "--n", str(n), "--w", str(w)]
-    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
-    lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{client.name} failed rc={done.returncode}: {done.stderr[-400:]}")
-    last = lines[-1]
-    return dict(json.loads(last.removeprefix("RESULT ")))
+        stop_process(self.proc)
 
 
 def measure(client: Client, n: int, w: int, timeout: float) -> dict[str, Any]:
     server = Server(client.server)
     try:
         before = cpu_ns(server.pid)
-        result = run_client(client, server.port, n, w, timeout)
+        argv = [*client.argv, "--port", str(server.port), "--n", str(n), "--w", str(w)]
+        result = run_client(argv, timeout)
         after = cpu_ns(server.pid)
     finally:
         server.stop()
@@ -198,10 +159,6 @@ def idle_sessions(count: int, timeout: float) -> dict[str, Any]:
 
 
 # ---- the run ------------------------------------------------------------------------------------
-
-
-def fmt(v: float, spec: str) -> str:
-    return "-" if math.isnan(v) else format(v, spec)
 
 
 def table(cells: list[Cell]) -> str:

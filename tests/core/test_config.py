@@ -353,7 +353,8 @@ def test_unknown_key_lists_the_known_ones(write) -> None:  # type: ignore[no-unt
 def test_unknown_section_is_an_error(write) -> None:  # type: ignore[no-untyped-def]
     path = write('[node]\nname = "a"\n\n[mail]\nport = 25\n')
     assert messages(path) == [
-        "opensmsc.toml:4: mail: unknown key; expected one of: node, logging, smpp, accounts"
+        "opensmsc.toml:4: mail: unknown key; expected one of: node, logging, smpp, accounts, "
+        "store, routing"
     ]
 
 

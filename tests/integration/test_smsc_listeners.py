@@ -32,7 +32,7 @@ from opensmsc.smpp import (
     parse_receipt,
 )
 from opensmsc.transport import tls
-from tests.conftest import SmppTestClient, SmscFactory, TestSmsc, account
+from tests.conftest import ServerClosed, SmppTestClient, SmscFactory, TestSmsc, account
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,21 +41,14 @@ ONE_HOUR_LATER = "000000010000000R"  # a relative schedule_delivery_time (SMPP 3
 MODES = ("tx", "rx", "trx")
 
 
-def submit_pdu(**fields: object) -> SubmitSm:
-    values: dict[str, object] = {
-        "source_addr": "12345",
-        "destination_addr": "31600000001",
-        "short_message": b"hello",
-    }
-    values.update(fields)
-    return SubmitSm(**values)  # type: ignore[arg-type]
+SUBMIT = SubmitSm(source_addr="12345", destination_addr="31600000001", short_message=b"hello")
 
 
 async def submit_many_in_one_write(client: SmppTestClient, count: int) -> dict[int, Decoded]:
     """`count` submit_sm in a single write (so that one read on the server sees them all);
     their responses by sequence_number."""
     sequences = [client.next_sequence() for _ in range(count)]
-    await client.send_raw(b"".join(encode(submit_pdu(), seq) for seq in sequences))
+    await client.send_raw(b"".join(encode(SUBMIT, seq) for seq in sequences))
     answers: dict[int, Decoded] = {}
     for seq in sequences:
         answers[seq] = await client.expect(CommandId.SUBMIT_SM_RESP, sequence_number=seq)
@@ -258,7 +251,7 @@ async def test_mutual_tls_foreign_certificate_is_refused(
     try:
         client = await mtls_smsc.connect(context=context)
         resp = await client.bind("trx", "mtls", "pwm")
-    except (ssl.SSLError, ConnectionError, AssertionError):
+    except (ssl.SSLError, ConnectionError, ServerClosed):
         return  # the handshake refused the certificate (TLS 1.3 reports it at the first read)
     assert resp.status == _S.ESME_RBINDFAIL
 

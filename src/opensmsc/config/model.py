@@ -19,6 +19,7 @@ from typing import Annotated, ClassVar
 from opensmsc.config.rules import (
     AddressRange,
     Argon2Hash,
+    DigitPrefix,
     EnvName,
     ExistingFile,
     Fingerprint,
@@ -88,6 +89,13 @@ class OverloadAction(enum.Enum):
     QUEUE_FULL = "queue_full"  # ESME_RMSGQFUL (0x14)
 
 
+class LongMessageReceipts(enum.Enum):
+    """How receipts for a long (concatenated) message are made (issue 5)."""
+
+    PER_PART = "per_part"  # one receipt per part, as each part ends
+    WHOLE = "whole"  # one receipt when every part has ended; its state the worst of them
+
+
 class MessageIdFormat(enum.Enum):
     """How an upstream SMSC writes message_ids, so its receipts find our messages."""
 
@@ -111,6 +119,54 @@ class LoggingConfig:
     level: LogLevel = LogLevel.INFO
     format: LogFormat = LogFormat.TEXT
     show_short_message: bool = False  # STYLE §6: short_message is redacted unless configured
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreConfig:
+    """`[store]`: the durable message store (SQLite in WAL mode, in `node.data_dir`)."""
+
+    retention: Seconds = 172_800.0  # final messages are kept this long (query_sm), then purged
+    purge_interval: Seconds = 300.0  # how often purging (and expiring stale receipts) runs
+    lease: Seconds = 30.0  # a claimed message is due again this long after a crash mid-attempt
+    max_batch_ops: PositiveInt = 2000  # writes one transaction (one fsync) may carry
+    max_batch_delay: OptionalSeconds = 0.0  # wait this long for more writes before a commit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteConfig:
+    """`[[routing.routes]]`: MT to destinations starting with `prefix` go by `route`."""
+
+    prefix: DigitPrefix
+    route: Name  # "loopback" or a [[smpp.client]] name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingConfig:
+    """`[routing]`: where MT messages go, until the routing issue replaces it."""
+
+    default_route: Name = "loopback"
+    routes: tuple[RouteConfig, ...] = ()
+
+    def problems(self) -> list[Problem]:
+        return [
+            Problem(p.key, p.message.replace("by routes[", "by routing.routes["))
+            for p in _duplicates(self.routes, "prefix", ("routes",))
+        ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistributionListConfig:
+    """`[[accounts.distribution_lists]]`: a dl_name of submit_multi and its members."""
+
+    name: Annotated[str, Length(maximum=20, minimum=1)]  # SMPP 3.4 §5.2.27: dl_name
+    members: tuple[Annotated[str, Length(maximum=20, minimum=1)], ...]  # destination_addr
+    ton: Octet = 1  # dest_addr_ton of the members (international)
+    npi: Octet = 1  # dest_addr_npi of the members (E.164)
+
+    def problems(self) -> list[Problem]:
+        if not self.members:
+            return [Problem(("members",), "expected at least one member")]
+        return []
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -284,6 +340,12 @@ class AccountConfig:
     outbind_port: Port = 2775
     # What we present in the outbind PDU, so the ESME can tell it is us (SMPP 3.4 §4.1.7).
     outbind_password: SmppPassword = ""
+    default_validity: Seconds = 172_800.0  # without validity_period; also receipts' and MO's
+    max_validity: Seconds = 604_800.0  # the most a validity_period may ask for
+    long_message_receipts: LongMessageReceipts = LongMessageReceipts.PER_PART
+    distribution_lists: tuple[DistributionListConfig, ...] = ()
+    # MO from connectors to destinations starting with one of these comes to this account.
+    mo_prefixes: tuple[DigitPrefix, ...] = ()
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -308,6 +370,14 @@ class AccountConfig:
             found.append(Problem(("bind_modes",), "expected at least one bind mode"))
         if not self.allowed_networks:
             found.append(Problem(("allowed_networks",), "expected at least one network"))
+        if self.max_validity < self.default_validity:
+            found.append(
+                Problem(
+                    ("max_validity",),
+                    f"expected at least default_validity ({self.default_validity})",
+                )
+            )
+        found.extend(_duplicates(self.distribution_lists, "name", ("distribution_lists",)))
         return found
 
 
@@ -319,12 +389,37 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     smpp: SmppConfig = field(default_factory=SmppConfig)
     accounts: tuple[AccountConfig, ...] = ()
+    store: StoreConfig = field(default_factory=StoreConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
     def problems(self) -> list[Problem]:
         return [
             *_duplicates(self.accounts, "system_id", ("accounts",)),
             *_duplicates(self.smpp.client, "name", ("smpp", "client")),
+            *self._route_problems(),
         ]
+
+    def _route_problems(self) -> list[Problem]:
+        # A route names the loopback or a connector; a typo must not silently drop traffic.
+        known = {"loopback", *(client.name for client in self.smpp.client)}
+        expected = ", ".join(f'"{name}"' for name in sorted(known))
+        found: list[Problem] = []
+        if self.routing.default_route not in known:
+            found.append(
+                Problem(
+                    ("routing", "default_route"),
+                    f'"{self.routing.default_route}" is no route; expected one of: {expected}',
+                )
+            )
+        for index, route in enumerate(self.routing.routes):
+            if route.route not in known:
+                found.append(
+                    Problem(
+                        ("routing", "routes", index, "route"),
+                        f'"{route.route}" is no route; expected one of: {expected}',
+                    )
+                )
+        return found
 
 
 def _duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) -> list[Problem]:

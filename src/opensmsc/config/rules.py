@@ -190,3 +190,4 @@ Argon2Hash = Annotated[
     ),
 ]
 ExistingFile = Annotated[Path, FileExists()]
+DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]

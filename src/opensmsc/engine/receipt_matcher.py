@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 from opensmsc.config.model import MessageIdFormat
 from opensmsc.smpp.receipt import ReceiptInfo, normalize_message_id
 
-__all__ = ["Match", "ReceiptMatcher", "message_id_key"]
+__all__ = ["Match", "ReceiptMatcher", "message_id_key", "message_id_keys"]
 
 T = TypeVar("T")
 
@@ -37,6 +37,18 @@ def message_id_key(message_id: str, id_format: MessageIdFormat) -> str:
     """
     hex_ids = {MessageIdFormat.DEC: False, MessageIdFormat.HEX: True}.get(id_format)
     return normalize_message_id(message_id, hex_ids=hex_ids)
+
+
+def message_id_keys(message_id: str, id_format: MessageIdFormat) -> tuple[str, ...]:
+    """Every key an upstream message_id is known by: `message_id_key`, and under AUTO also the
+    hex reading of an all-digit id. Used on both sides of a match (the id of a submit_sm_resp
+    and the id a receipt quotes), here and in the durable map (`store.map_upstream_id`), so
+    the two never normalise differently."""
+    key = message_id_key(message_id, id_format)
+    if id_format is not MessageIdFormat.AUTO:
+        return (key,)
+    alt = _hex_reading(message_id)
+    return (key,) if alt is None or alt == key else (key, alt)
 
 
 def _hex_reading(message_id: str) -> str | None:
@@ -220,11 +232,7 @@ class ReceiptMatcher(Generic[T]):
     # -- internals ----------------------------------------------------------------------------
 
     def _receipt_keys(self, message_id: str) -> tuple[str, ...]:
-        key = self.key(message_id)
-        if self._format is not MessageIdFormat.AUTO:
-            return (key,)
-        alt = _hex_reading(message_id)
-        return (key,) if alt is None or alt == key else (key, alt)
+        return message_id_keys(message_id, self._format)
 
     def _remember(self, key: str, our_id: str | None, alt: str | None) -> None:
         previous = self._ids.pop(key, None)

@@ -6,8 +6,10 @@ transceiver sessions, in turn, skipping sessions whose window is full.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
+
+from opensmsc.smpp.pdu import DeliverSm
 
 
 class DeliveryTarget(Protocol):
@@ -21,6 +23,10 @@ class DeliveryTarget(Protocol):
 
     @property
     def has_window(self) -> bool: ...
+
+    def deliver(self, pdu: DeliverSm, on_done: Callable[[int | None], None]) -> bool:
+        """Send `pdu`; False when it cannot go now. `on_done(status | None)` follows once."""
+        ...
 
 
 class SessionRegistry:

@@ -723,6 +723,9 @@ class SqliteStore:
             await asyncio.to_thread(writer.join)
             raise StoreUnavailable(f"{path}: {exc}") from exc
         except BaseException:
+            # Cancelled while the writer may already be running: tell it to stop, or the join
+            # (and the interpreter's exit after it) would wait forever.
+            writer.put(_STOP)
             await asyncio.to_thread(writer.join)
             raise
         return cls(path, writer, readers=readers)

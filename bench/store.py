@@ -1,0 +1,298 @@
+"""Durable end-to-end throughput (issue #5): a client submits with registered_delivery=1, the
+SMSC stores each message (submit_sm_resp only after the commit), delivers it through the
+loopback route and sends the receipt back to the client; with 1 and 4 sessions at windows 10
+and 100.
+
+Per cell, a fresh SMSC (`opensmsc run --config FILE`, a fresh data folder, uvloop) in its own
+process, and one client process per session (each N/sessions messages):
+
+- opensmsc  → opensmsc: bench/ours_client.py --mode dlr: msg/s to the last receipt, msg/s to
+  the last submit_sm_resp (durably accepted), p50/p99 submit-to-response and submit-to-receipt
+  latency (every sample of every session merged), bytes on disk per message (the data folder's
+  database + WAL after the run / N), the SMSC's CPU per message;
+- yardstick → opensmsc: ../shared/bench/yardstick.py client --mode dlr against our SMSC (a
+  cross-check that our client is not what limits; skipped with --quick);
+- yardstick → yardstick: its server in receipt mode, the ceiling, measured in the same run.
+  With several sessions its p50 is the median of the sessions' p50s and its p99 the largest
+  p99 (the yardstick prints percentiles only); msg/s is the total over the slowest session's
+  wall time, as for ours.
+
+Cells run interleaved and repeated; medians are reported. The bar (issue #5): at least 10,000
+durably accepted msg/s with receipts flowing.
+
+    .venv/bin/python bench/store.py [--n 20000] [--repeat 3] [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _harness import (
+    HERE,
+    PY,
+    YARDSTICK,
+    OpensmscProcess,
+    check_config,
+    cpu_ns,
+    fmt,
+    free_port,
+    median,
+    percentile,
+    run_clients,
+    start_yardstick,
+    stop_process,
+)
+
+SESSIONS = (1, 4)
+WINDOWS = (10, 100)
+SYSTEM_ID, PASSWORD = "test", "test"
+PASSWORD_ENV = "OPENSMSC_BENCH_PASSWORD"
+DB_FILES = ("messages.sqlite3", "messages.sqlite3-wal")  # store/sqlite.py DB_FILENAME (+ WAL)
+BAR = 10_000
+
+
+@dataclass
+class Cell:
+    client: str  # "opensmsc" or "yardstick"
+    server: str  # "opensmsc" or "yardstick"
+    sessions: int
+    w: int
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def median(self, key: str) -> float:
+        return median([r.get(key) for r in self.runs])
+
+
+def smsc_config(data_dir: Path, port: int, deliver_window: int, routing: bool) -> str:
+    text = f"""\
+[node]
+data_dir = "{data_dir}"
+
+[logging]
+level = "warning"
+
+[smpp.server]
+bind_address = "127.0.0.1"
+port = {port}
+tls_enabled = false
+window = {deliver_window}
+
+[[accounts]]
+system_id = "{SYSTEM_ID}"
+password_env = "{PASSWORD_ENV}"
+window = 1000
+max_binds = 64
+"""
+    if routing:
+        text += '\n[routing]\ndefault_route = "loopback"\n'
+    return text
+
+
+def routing_supported(workdir: Path) -> bool:
+    """Whether this build knows `[routing]` (the engine work adds it); loopback is the default
+    route either way, so the key is written only when it is understood."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "probe.toml"
+    path.write_text(smsc_config(workdir / "data", 2775, 10, routing=True))
+    return not check_config(path)
+
+
+def disk_bytes(data_dir: Path) -> int:
+    return sum((data_dir / name).stat().st_size for name in DB_FILES if (data_dir / name).exists())
+
+
+def client_argv(client: str, port: int, n: int, w: int) -> list[str]:
+    common = ["--port", str(port), "--n", str(n), "--w", str(w), "--mode", "dlr", "--uvloop"]
+    if client == "opensmsc":
+        return [PY, str(HERE / "ours_client.py"), *common, "--samples"]
+    return [PY, str(YARDSTICK), "client", *common, "--system-id", SYSTEM_ID, "--password", PASSWORD]
+
+
+def merge(results: list[dict[str, Any]], n_total: int) -> dict[str, Any]:
+    """One figure set for a cell from its per-session client results."""
+    merged: dict[str, Any] = {
+        "msg_per_s": n_total / max(r["wall_s"] for r in results),
+        "errors": sum(r.get("errors", 0) for r in results),
+        "client_cpu_s": sum(r["client_cpu_s"] for r in results),
+    }
+    if all("lat_ms" in r for r in results):
+        lat = sorted(v for r in results for v in r["lat_ms"])
+        receipt_lat = sorted(v for r in results for v in r["receipt_lat_ms"])
+        merged.update(
+            accepted_per_s=n_total / max(r["accepted_wall_s"] for r in results),
+            p50_ms=percentile(lat, 0.5),
+            p99_ms=percentile(lat, 0.99),
+            p50_receipt_ms=percentile(receipt_lat, 0.5),
+            p99_receipt_ms=percentile(receipt_lat, 0.99),
+            receipts=sum(r["receipts"] for r in results),
+        )
+    else:  # the yardstick: percentiles only
+        merged.update(
+            p50_ms=median([r["p50_ms"] for r in results]),
+            p99_ms=max(r["p99_ms"] for r in results),
+            receipts=sum(r.get("dlrs", 0) for r in results),
+        )
+    return merged
+
+
+def measure(
+    cell: Cell, n: int, workroot: Path, deliver_window: int, routing: bool
+) -> dict[str, Any]:
+    per_session = max(1, n // cell.sessions)
+    n_total = per_session * cell.sessions
+    timeout = 300.0
+    if cell.server == "yardstick":
+        port = free_port()
+        server = start_yardstick(port, "dlr")
+        try:
+            results = run_clients(
+                [client_argv(cell.client, port, per_session, cell.w)] * cell.sessions, timeout
+            )
+        finally:
+            stop_process(server)
+        return merge(results, n_total)
+
+    with tempfile.TemporaryDirectory(prefix="opensmsc-store-bench-", dir=workroot) as tmp:
+        data_dir = Path(tmp) / "data"
+        port = free_port()
+        smsc = OpensmscProcess(
+            workdir=Path(tmp),
+            config_text=smsc_config(data_dir, port, deliver_window, routing),
+            port=port,
+            system_id=SYSTEM_ID,
+            password=PASSWORD,
+            env={PASSWORD_ENV: PASSWORD},
+        )
+        smsc.start()
+        try:
+            before = cpu_ns(smsc.pid)
+            results = run_clients(
+                [client_argv(cell.client, port, per_session, cell.w)] * cell.sessions, timeout
+            )
+            after = cpu_ns(smsc.pid)
+            on_disk = disk_bytes(data_dir)
+        finally:
+            smsc.stop()
+    merged = merge(results, n_total)
+    merged["server_us_per_msg"] = (after - before) / 1e3 / n_total
+    merged["bytes_per_msg"] = on_disk / n_total
+    return merged
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def table(cells: list[Cell]) -> str:
+    ceiling = {(c.sessions, c.w): c.median("msg_per_s") for c in cells if c.server == "yardstick"}
+    head = (
+        f"{'client → server':<24}{'S':>3}{'W':>5}{'accepted/s':>12}{'e2e msg/s':>11}"
+        f"{'resp p50':>10}{'p99':>8}{'rcpt p50':>10}{'p99':>8}{'B/msg':>8}{'srv µs/msg':>11}"
+        f"{'vs ceiling':>11}"
+    )
+    rows = [head, "-" * len(head)]
+    for c in cells:
+        rate = c.median("msg_per_s")
+        top = ceiling.get((c.sessions, c.w))
+        ratio = rate / top if top else float("nan")
+        rows.append(
+            f"{c.client + ' → ' + c.server:<24}{c.sessions:>3}{c.w:>5}"
+            f"{fmt(c.median('accepted_per_s'), ',.0f'):>12}{fmt(rate, ',.0f'):>11}"
+            f"{fmt(c.median('p50_ms'), '.2f'):>10}{fmt(c.median('p99_ms'), '.2f'):>8}"
+            f"{fmt(c.median('p50_receipt_ms'), '.2f'):>10}"
+            f"{fmt(c.median('p99_receipt_ms'), '.2f'):>8}"
+            f"{fmt(c.median('bytes_per_msg'), ',.0f'):>8}"
+            f"{fmt(c.median('server_us_per_msg'), '.1f'):>11}{fmt(ratio, '.2f'):>11}"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n", type=int, default=20_000, help="messages per cell (default 20000)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="N=5000, 1 run, no yardstick → ours")
+    ap.add_argument(
+        "--deliver-window",
+        type=int,
+        default=100,
+        help="smpp.server.window: receipts in flight per session (default 100)",
+    )
+    ap.add_argument("--dir", help="where the data folders go (default: the system temp folder)")
+    ap.add_argument("--json", action="store_true", help="print every result as JSON at the end")
+    args = ap.parse_args()
+    if args.quick:
+        args.n, args.repeat = 5_000, 1
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    workroot = Path(args.dir or tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix="opensmsc-store-probe-", dir=workroot) as tmp:
+        routing = routing_supported(Path(tmp))
+
+    pairs = [("opensmsc", "opensmsc")]
+    if not args.quick:
+        pairs.append(("yardstick", "opensmsc"))
+    pairs.append(("yardstick", "yardstick"))
+    cells = [Cell(c, s, k, w) for k in SESSIONS for w in WINDOWS for c, s in pairs]
+    started = time.perf_counter()
+    for rep in range(args.repeat):
+        # Interleaved, so that a noisy minute on the shared machine hits every cell alike.
+        for cell in cells:
+            try:
+                result = measure(cell, args.n, workroot, args.deliver_window, routing)
+            except Exception as exc:
+                print(
+                    f"  {cell.client} → {cell.server} S={cell.sessions} W={cell.w}: {exc}",
+                    file=sys.stderr,
+                )
+                continue
+            cell.runs.append(result)
+            print(
+                f"  run {rep + 1} {cell.client} → {cell.server} S={cell.sessions} W={cell.w}: "
+                f"{result['msg_per_s']:,.0f} msg/s",
+                file=sys.stderr,
+                flush=True,
+            )
+    elapsed = time.perf_counter() - started
+
+    print(
+        f"\nsubmit_sm with receipts (registered_delivery=1), loopback route, N={args.n} per "
+        f"cell split over S sessions, median of {args.repeat}; smpp.server.window="
+        f"{args.deliver_window}; latencies in ms"
+    )
+    print(table(cells))
+    best = max(
+        (c.median("accepted_per_s") for c in cells if c.server == "opensmsc"),
+        default=float("nan"),
+    )
+    print(
+        f"\nbar: ≥ {BAR:,} durably accepted msg/s with receipts flowing; best opensmsc cell: "
+        f"{fmt(best, ',.0f')} ({'met' if best >= BAR else 'NOT met'})"
+    )
+    print(f"run took {elapsed:.0f} s")
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "client": c.client,
+                        "server": c.server,
+                        "sessions": c.sessions,
+                        "w": c.w,
+                        "runs": c.runs,
+                    }
+                    for c in cells
+                ]
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,518 @@
+"""Acceptance: a submit_sm, submit_multi or data_sm from an ESME becomes stored messages, and
+its response goes out only after the store commit.
+
+What this is for (issue 5, "Durable acceptance"): `Acceptor.submit(system_id, pdu, respond)`
+validates the PDU at once (a refusal calls `respond(None, status)` before returning), builds
+the StoredMessage (schedule_delivery_time and validity_period parsed, validity capped by the
+account; a long message's parts grouped so that their ids are `ids.part_id(group, seq)`), and
+queues it. Everything queued in one turn of the event loop goes to the store in one
+`submit_many` (on top of the store's own group commit), and each `respond(message_id, 0)` is
+called when that commit returned. If the store fails, `respond(None, ESME_RSYSERR)`: no
+message_id is ever given for a message that is not durable.
+
+Also here: replace_if_present_flag (the pending message from the same source to the same
+destination with the same service_type is superseded, DELETED, in the commit of the new one),
+submit_multi (one message per destination, distribution lists of the account expanded, the
+refused destinations listed in unsuccess_sme) and data_sm's message modes (esm_class bits 1-0,
+SMPP 3.4 §2.10): default (0) and store-and-forward (3) are stored like a submit_sm; datagram
+(1) is answered at once and tried once, never stored; transaction (2) is tried once and
+answered with the outcome. submit_sm gets the same modes.
+
+What it is not: delivery. The Scheduler takes stored messages from the store (`on_stored`
+wakes it after each commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
+from opensmsc.smpp.constants import CommandStatus, EsmClass, Tag
+from opensmsc.smpp.pdu import DataSm, SmeAddress, SubmitMulti, SubmitSm, UnsuccessSme
+from opensmsc.smpp.times import SmppTimeError, parse_schedule, parse_validity
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
+from opensmsc.sms.udh import parse_udh
+from opensmsc.store.api import Clock, Store
+from opensmsc.store.model import (
+    Address,
+    ConcatInfo,
+    Direction,
+    DuplicateMessage,
+    StoredMessage,
+    StoreError,
+)
+
+from .ids import MessageIds, part_id
+from .policy import AccountPolicies, AccountPolicy
+from .routes import Accepted, Delivered, PermanentFailure, Router, TemporaryFailure
+
+__all__ = ["Acceptor", "DataRespond", "MultiRespond", "Respond"]
+
+log = logging.getLogger(__name__)
+
+_S = CommandStatus
+
+Respond = Callable[[str | None, int], None]
+"""`respond(message_id, command_status)`: called once; message_id only with status 0."""
+MultiRespond = Callable[[str | None, int, tuple[UnsuccessSme, ...]], None]
+"""`respond(message_id, command_status, unsuccess_sme)` for submit_multi_resp."""
+DataRespond = Callable[[str | None, int, Tlvs], None]
+"""`respond(message_id, command_status, tlvs)` for data_sm_resp (network_error_code etc.)."""
+
+_OnCommit = Callable[[BaseException | None], None]
+
+_MAX_DESTINATIONS: Final = 254  # SMPP 3.4 §4.5.1: number_of_dests 1..254
+
+
+@dataclass(slots=True)
+class _Group:
+    group_id: str
+    created: datetime
+    seen: set[int] = field(default_factory=set)
+
+
+class Acceptor:
+    """Turns submits into durably stored messages; see the module doc for the contract.
+
+    `max_pending` bounds the messages waiting for their commit: beyond it submits are refused
+    with ESME_RMSGQFUL (the session maps it to its overload answer). `router` is needed for
+    the datagram and transaction modes only. Call `close()` before the store closes: it waits
+    for the commits under way (their responses still go out).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        ids: MessageIds,
+        *,
+        clock: Clock,
+        policies: AccountPolicies,
+        router: Router | None = None,
+        on_stored: Callable[[], None] = lambda: None,
+        max_pending: int = 20_000,
+        max_batch: int = 1000,
+        group_ttl: timedelta = timedelta(hours=1),
+        max_groups: int = 100_000,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._clock = clock
+        self._policies = policies
+        self._router = router
+        self._on_stored = on_stored
+        self._max_pending = max_pending
+        self._max_batch = max_batch
+        self._group_ttl = group_ttl
+        self._max_groups = max_groups
+        self._queue: list[tuple[StoredMessage, _OnCommit]] = []
+        self._flush_scheduled = False
+        self._pending = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._groups: OrderedDict[tuple[str, str, str, int, int], _Group] = OrderedDict()
+        self.accepted: Counter[str] = Counter()  # committed messages per account
+
+    # ---- what sessions call -----------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for their commit."""
+        return self._pending
+
+    @property
+    def load(self) -> int:
+        """0..100, for the SMPP 5.0 congestion_state TLV."""
+        return min(100, self._pending * 100 // max(1, self._max_pending))
+
+    def set_on_stored(self, on_stored: Callable[[], None]) -> None:
+        self._on_stored = on_stored
+
+    def submit(self, system_id: str, pdu: SubmitSm, respond: Respond) -> None:
+        """Accept a submit_sm: `respond(message_id, 0)` after the commit, or
+        `respond(None, status)` (at once for a refusal, later for a store failure)."""
+        try:
+            record = self._prepare(system_id, pdu, self._clock())
+        except MessageRejected as exc:
+            respond(None, exc.status)
+            return
+        mode = pdu.esm_class & EsmClass.MODE_MASK
+        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+            self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
+            return
+        if pdu.replace_if_present_flag:
+            self._spawn(self._submit_replacing(record, respond))
+            return
+        self._enqueue(record, _respond_after(record.message_id, respond))
+
+    def submit_multi(self, system_id: str, pdu: SubmitMulti, respond: MultiRespond) -> None:
+        """Accept a submit_multi: one message per destination (distribution lists of the
+        account expanded). Answers with the first stored message's id and the refused
+        destinations; ESME_RSUBMITFAIL when none could be taken (SMPP 3.4 §4.5)."""
+        if not pdu.dest_address or len(pdu.dest_address) > _MAX_DESTINATIONS:
+            respond(None, _S.ESME_RINVNUMDESTS, ())
+            return
+        if self._pending >= self._max_pending:
+            respond(None, _S.ESME_RMSGQFUL, ())
+            return
+        now = self._clock()
+        policy = self._policies(system_id)
+        failed: list[UnsuccessSme] = []
+        records: list[StoredMessage] = []
+        for destination in pdu.dest_address:
+            if isinstance(destination, SmeAddress):
+                members: tuple[Address, ...] = (
+                    Address(
+                        destination.dest_addr_ton,
+                        destination.dest_addr_npi,
+                        destination.destination_addr,
+                    ),
+                )
+            else:
+                listed = policy.distribution_lists.get(destination.dl_name)
+                if listed is None:
+                    failed.append(
+                        UnsuccessSme(
+                            destination_addr=destination.dl_name,
+                            error_status_code=_S.ESME_RINVDLNAME,
+                        )
+                    )
+                    continue
+                members = listed
+            for member in members:
+                try:
+                    records.append(self._prepare(system_id, _single(pdu, member), now))
+                except MessageRejected as exc:
+                    failed.append(
+                        UnsuccessSme(
+                            dest_addr_ton=member.ton,
+                            dest_addr_npi=member.npi,
+                            destination_addr=member.addr,
+                            error_status_code=exc.status,
+                        )
+                    )
+        unsuccess = tuple(failed)
+        if not records:
+            respond(None, _S.ESME_RSUBMITFAIL, unsuccess)
+            return
+        first_id = records[0].message_id
+        remaining = [len(records)]
+        errors: list[BaseException] = []
+
+        def on_commit(error: BaseException | None) -> None:
+            if error is not None:
+                errors.append(error)
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+            if errors:
+                # All or nothing towards the ESME: it got no id, so it will submit again.
+                respond(None, _S.ESME_RSYSERR, ())
+            else:
+                respond(first_id, _S.ESME_ROK, unsuccess)
+
+        for record in records:
+            self._enqueue(record, on_commit)
+
+    def data_sm(self, system_id: str, pdu: DataSm, respond: DataRespond) -> None:
+        """Accept a data_sm per its message mode (module doc). In transaction mode a failed
+        attempt is answered ESME_RDELIVERYFAILURE with network_error_code when known."""
+        submit = SubmitSm(
+            service_type=pdu.service_type,
+            source_addr_ton=pdu.source_addr_ton,
+            source_addr_npi=pdu.source_addr_npi,
+            source_addr=pdu.source_addr,
+            dest_addr_ton=pdu.dest_addr_ton,
+            dest_addr_npi=pdu.dest_addr_npi,
+            destination_addr=pdu.destination_addr,
+            esm_class=pdu.esm_class,
+            registered_delivery=pdu.registered_delivery,
+            data_coding=pdu.data_coding,
+            tlvs=pdu.tlvs,
+        )
+        try:
+            record = self._prepare(system_id, submit, self._clock())
+        except MessageRejected as exc:
+            respond(None, exc.status, EMPTY_TLVS)
+            return
+        mode = pdu.esm_class & EsmClass.MODE_MASK
+        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+            self._forward(record, mode, respond)
+            return
+        self._enqueue(
+            record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
+        )
+
+    async def close(self) -> None:
+        """Commit what is queued and wait for the commits and attempts under way."""
+        self._flush()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ---- building records ---------------------------------------------------------------------
+
+    def _prepare(self, system_id: str, pdu: SubmitSm, now: datetime) -> StoredMessage:
+        if self._pending >= self._max_pending:
+            raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
+        _validate(pdu)
+        policy = self._policies(system_id)
+        due_at, expires_at = _times(pdu, now, policy)
+        concat_info = _concat_of(pdu)
+        concat = None
+        if concat_info is None:
+            message_id = self._ids.next()
+        else:
+            reference, total, seq = concat_info
+            group_id = self._group(system_id, pdu, concat_info, now)
+            concat = ConcatInfo(group_id=group_id, reference=reference, total=total, seq=seq)
+            message_id = part_id(group_id, seq)
+        try:
+            return StoredMessage.from_pdu(
+                pdu,
+                message_id=message_id,
+                system_id=system_id,
+                direction=Direction.MT,
+                submitted_at=now,
+                due_at=due_at,
+                expires_at=expires_at,
+                concat=concat,
+            )
+        except OpensmscError as exc:  # a TLV value we cannot write back (LocalProtocolError)
+            raise MessageRejected(_S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
+
+    def _group(
+        self, system_id: str, pdu: SubmitSm, concat: tuple[int, int, int], now: datetime
+    ) -> str:
+        # The parts of one long message share a group: same account, addresses, reference and
+        # count, each part once, within group_ttl. References repeat (8 bits), hence the rest.
+        reference, total, seq = concat
+        key = (system_id, pdu.source_addr, pdu.destination_addr, reference, total)
+        group = self._groups.get(key)
+        if group is None or seq in group.seen or now - group.created > self._group_ttl:
+            group = _Group(self._ids.next_group(), now)
+            self._groups[key] = group
+            self._groups.move_to_end(key)
+            while len(self._groups) > self._max_groups:
+                self._groups.popitem(last=False)
+        group.seen.add(seq)
+        if len(group.seen) >= total:
+            del self._groups[key]
+        return group.group_id
+
+    # ---- committing ---------------------------------------------------------------------------
+
+    def _enqueue(self, record: StoredMessage, on_commit: _OnCommit) -> None:
+        self._queue.append((record, on_commit))
+        self._pending += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            # Everything submitted in this turn of the loop (one TCP read holds many PDUs)
+            # goes to the store in one submit_many.
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        queue, self._queue = self._queue, []
+        for start in range(0, len(queue), self._max_batch):
+            self._spawn(self._commit(queue[start : start + self._max_batch]))
+
+    async def _commit(self, batch: Sequence[tuple[StoredMessage, _OnCommit]]) -> None:
+        error: BaseException | None = None
+        try:
+            await self._store.submit_many([record for record, _ in batch])
+        except DuplicateMessage:
+            # An id this data folder used before (never expected: ids.py): store the rest.
+            if len(batch) > 1:
+                self._pending -= len(batch)
+                for item in batch:
+                    self._pending += 1
+                    self._spawn(self._commit((item,)))
+                return
+            error = StoreUnavailable(f"message_id={batch[0][0].message_id} already stored")
+        except (StoreUnavailable, StoreError) as exc:
+            error = exc
+        self._pending -= len(batch)
+        if error is not None:
+            log.error("submit not stored messages=%d: %s", len(batch), error)
+        else:
+            for record, _ in batch:
+                self.accepted[record.system_id] += 1
+        # submit_sm_resp carries a message_id only after the store commit (this point).
+        for _, on_commit in batch:
+            on_commit(error)
+        if error is None:
+            self._on_stored()
+
+    async def _submit_replacing(self, record: StoredMessage, respond: Respond) -> None:
+        # SMPP 3.4 §4.4.1 replace_if_present_flag: the new message supersedes the pending one
+        # from the same source to the same destination with the same service_type.
+        self._pending += 1
+        try:
+            for _ in range(3):  # a superseded message may end meanwhile: look again
+                found = await self._store.find_pending(
+                    record.system_id,
+                    record.source.addr,
+                    record.destination.addr,
+                    record.service_type,
+                )
+                superseding = [m.message_id for m in found]
+                try:
+                    await self._store.submit_many([record], superseding=superseding)
+                except StoreError as exc:
+                    if isinstance(exc, DuplicateMessage):
+                        raise
+                    continue
+                break
+            else:
+                raise StoreUnavailable("replace_if_present: pending messages kept changing")
+        except (StoreUnavailable, StoreError) as exc:
+            log.error("submit not stored message_id=%s: %s", record.message_id, exc)
+            respond(None, _S.ESME_RSYSERR)
+            return
+        finally:
+            self._pending -= 1
+        self.accepted[record.system_id] += 1
+        respond(record.message_id, _S.ESME_ROK)
+        self._on_stored()
+
+    # ---- datagram and transaction modes -------------------------------------------------------
+
+    def _forward(self, record: StoredMessage, mode: int, respond: DataRespond) -> None:
+        route = None if self._router is None else self._router.route_for(record)
+        if route is None:
+            respond(None, _S.ESME_RSUBMITFAIL, EMPTY_TLVS)
+            return
+        if mode == EsmClass.MODE_DATAGRAM:
+            # SMPP 3.4 §2.10.2: answered at once; one attempt, no retry, no receipt.
+            respond(record.message_id, _S.ESME_ROK, EMPTY_TLVS)
+
+        async def attempt() -> None:
+            try:
+                outcome = await route.attempt(record)
+            except Exception:
+                log.exception(
+                    "attempt failed message_id=%s route=%s", record.message_id, route.name
+                )
+                outcome = TemporaryFailure(int(_S.ESME_RSYSERR))
+            log.info(
+                "forwarded message_id=%s mode=%d route=%s outcome=%s",
+                record.message_id,
+                mode,
+                route.name,
+                type(outcome).__name__,
+            )
+            if mode != EsmClass.MODE_FORWARD:
+                return
+            # SMPP 3.4 §2.10.3: transaction mode answers with the delivery's outcome.
+            if isinstance(outcome, Delivered | Accepted):
+                respond(record.message_id, _S.ESME_ROK, EMPTY_TLVS)
+                return
+            assert isinstance(outcome, TemporaryFailure | PermanentFailure)
+            tlvs = EMPTY_TLVS.with_(
+                Tag.NETWORK_ERROR_CODE, NetworkErrorCode(3, outcome.error & 0xFFFF)
+            )
+            # delivery_failure_reason (SMPP 3.4 §5.3.2.33): 0 destination unavailable,
+            # 3 temporary network error (retrying is the ESME's call in this mode).
+            reason = 3 if isinstance(outcome, TemporaryFailure) else 0
+            tlvs = tlvs.with_(Tag.DELIVERY_FAILURE_REASON, reason)
+            respond(None, _S.ESME_RDELIVERYFAILURE, tlvs)
+
+        self._spawn(attempt())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def _respond_after(message_id: str, respond: Respond) -> _OnCommit:
+    def on_commit(error: BaseException | None) -> None:
+        if error is None:
+            respond(message_id, _S.ESME_ROK)
+        else:
+            respond(None, _S.ESME_RSYSERR)
+
+    return on_commit
+
+
+def _validate(pdu: SubmitSm) -> None:
+    if not pdu.destination_addr:
+        raise MessageRejected(_S.ESME_RINVDSTADR, "destination_addr is empty")
+    if pdu.priority_flag > 3:
+        raise MessageRejected(_S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} > 3")
+    if pdu.replace_if_present_flag > 1:
+        raise MessageRejected(_S.ESME_RINVREPFLAG, "replace_if_present_flag must be 0 or 1")
+    if pdu.short_message and pdu.tlvs and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
+        # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
+        raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
+
+
+def _times(pdu: SubmitSm, now: datetime, policy: AccountPolicy) -> tuple[datetime, datetime]:
+    if not pdu.schedule_delivery_time and not pdu.validity_period:
+        return now, now + min(policy.default_validity, policy.max_validity)
+    try:
+        due_at = parse_schedule(pdu.schedule_delivery_time, now=now) or now
+        expires_at = parse_validity(pdu.validity_period, now=now) or (
+            due_at + policy.default_validity
+        )
+    except SmppTimeError as exc:
+        raise MessageRejected(exc.status, str(exc)) from exc
+    due_at = max(due_at, now)
+    # The account's maximum counts from submission (a far schedule does not stretch it).
+    expires_at = min(expires_at, now + policy.max_validity)
+    if expires_at <= due_at:
+        raise MessageRejected(_S.ESME_RINVEXPIRY, "validity_period ends before delivery")
+    return due_at, expires_at
+
+
+def _concat_of(pdu: SubmitSm) -> tuple[int, int, int] | None:
+    """(reference, total, seq) of a part of a long message: UDH (TS 23.040 §9.2.3.24.1/.8)
+    or the SAR TLVs (SMPP 3.4 §5.3.2.22-24); None for a whole message or unusable values."""
+    found: tuple[int, int, int] | None = None
+    if pdu.esm_class & EsmClass.UDHI and pdu.short_message:
+        try:
+            header, _ = parse_udh(pdu.short_message)
+        except OpensmscError:
+            header = None
+        concat = None if header is None else header.concat
+        if concat is not None:
+            found = (concat.reference, concat.total, concat.sequence)
+    elif pdu.tlvs:
+        tlvs = pdu.tlvs
+        reference = tlvs.get(Tag.SAR_MSG_REF_NUM)
+        total = tlvs.get(Tag.SAR_TOTAL_SEGMENTS)
+        seq = tlvs.get(Tag.SAR_SEGMENT_SEQNUM)
+        if isinstance(reference, int) and isinstance(total, int) and isinstance(seq, int):
+            found = (reference, total, seq)
+    if found is None or not 1 <= found[2] <= found[1] <= 255 or found[1] == 1:
+        return None
+    return found
+
+
+def _single(pdu: SubmitMulti, destination: Address) -> SubmitSm:
+    return SubmitSm(
+        service_type=pdu.service_type,
+        source_addr_ton=pdu.source_addr_ton,
+        source_addr_npi=pdu.source_addr_npi,
+        source_addr=pdu.source_addr,
+        dest_addr_ton=destination.ton,
+        dest_addr_npi=destination.npi,
+        destination_addr=destination.addr,
+        esm_class=pdu.esm_class,
+        protocol_id=pdu.protocol_id,
+        priority_flag=pdu.priority_flag,
+        schedule_delivery_time=pdu.schedule_delivery_time,
+        validity_period=pdu.validity_period,
+        registered_delivery=pdu.registered_delivery,
+        data_coding=pdu.data_coding,
+        sm_default_msg_id=pdu.sm_default_msg_id,
+        short_message=pdu.short_message,
+        tlvs=pdu.tlvs,
+    )

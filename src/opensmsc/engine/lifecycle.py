@@ -1,0 +1,253 @@
+"""The one place where the engine moves an MT message's state, with the receipt it owes.
+
+What this is for: the Scheduler (attempt outcomes, expiry), operations (cancel_sm) and
+engine/upstream.UpstreamReceipts (an upstream's receipt) all end messages here, so the receipt
+rules hold whatever ended it: `finish` stores the final state and the receipt the submitter
+asked for in one store transaction (registered_delivery; per part or, for an account with
+whole-message receipts, one for the long message when its last part ends); `retry` keeps a
+message ENROUTE until its next attempt and stores an intermediate notification when one was
+asked for; `accepted` records an upstream's id while its receipt is awaited.
+
+What it is not: the store's lifecycle table (store/model.TRANSITIONS refuses illegal changes:
+a message cancelled or settled while an attempt was under way makes these return None).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from opensmsc.smpp.constants import MessageState
+from opensmsc.store.api import Clock, Store
+from opensmsc.store.model import Direction, StoredMessage, StoreError
+
+from .ids import MessageIds, part_id
+from .policy import AccountPolicies
+from .receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
+
+__all__ = ["Lifecycle"]
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    """State changes of stored MT/MO messages with their receipts. `on_receipt(system_id)` is
+    called after a receipt was stored (Deliveries.wake)."""
+
+    def __init__(
+        self,
+        store: Store,
+        ids: MessageIds,
+        *,
+        clock: Clock,
+        policies: AccountPolicies,
+        on_receipt: Callable[[str], None] = lambda system_id: None,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._clock = clock
+        self._policies = policies
+        self._on_receipt = on_receipt
+        self._group_locks: dict[str, list[Any]] = {}  # group_id → [lock, users]
+        self.finished = 0  # final transitions made (metrics, tests)
+
+    def set_on_receipt(self, on_receipt: Callable[[str], None]) -> None:
+        self._on_receipt = on_receipt
+
+    async def finish(
+        self,
+        record: StoredMessage,
+        state: MessageState,
+        *,
+        at: datetime | None = None,
+        error: int | None = None,
+        route: str | None = None,
+        upstream_message_id: str | None = None,
+    ) -> StoredMessage | None:
+        """End `record` in the final `state`, with the receipt it owes, in one transaction.
+        Returns the record as written, or None when the store refused (it ended meanwhile).
+        Raises StoreUnavailable."""
+        at = self._clock() if at is None else at
+        concat = record.concat
+        if (
+            concat is not None
+            and record.direction is Direction.MT
+            and self._policies(record.system_id).whole_message_receipts
+        ):
+            entry = self._group_locks.get(concat.group_id)
+            if entry is None:
+                entry = self._group_locks[concat.group_id] = [asyncio.Lock(), 0]
+            entry[1] += 1  # users of this lock: it is forgotten when the last one is done
+            try:
+                async with entry[0]:
+                    receipt = await self._whole_receipt(record, state, at, error)
+                    return await self._transition(
+                        record,
+                        state,
+                        at=at,
+                        error=error,
+                        route=route,
+                        upstream_message_id=upstream_message_id,
+                        receipt=receipt,
+                    )
+            finally:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._group_locks[concat.group_id]
+        receipt = None
+        if record.direction is Direction.MT and wants_receipt(record.registered_delivery, state):
+            receipt = self._receipt(record, state, at, error)
+        return await self._transition(
+            record,
+            state,
+            at=at,
+            error=error,
+            route=route,
+            upstream_message_id=upstream_message_id,
+            receipt=receipt,
+        )
+
+    async def retry(
+        self,
+        record: StoredMessage,
+        next_attempt_at: datetime,
+        *,
+        error: int | None = None,
+        route: str | None = None,
+    ) -> StoredMessage | None:
+        """Keep `record` ENROUTE until `next_attempt_at` after a failed attempt. The first
+        failure of a message that asked for intermediate notifications stores one (esm_class
+        0x20, state ENROUTE) in the same transaction. Returns None if the store refused."""
+        at = self._clock()
+        receipt = None
+        if (
+            record.direction is Direction.MT
+            and record.last_error is None
+            and wants_intermediate(record.registered_delivery)
+        ):
+            receipt = self._receipt(record, MessageState.ENROUTE, at, error, intermediate=True)
+        try:
+            new = await self._store.transition(
+                record.message_id,
+                MessageState.ENROUTE,
+                at=at,
+                error=error,
+                next_attempt_at=next_attempt_at,
+                route=route,
+                receipt=receipt,
+            )
+        except StoreError as exc:
+            log.info("retry not recorded message_id=%s: %s", record.message_id, exc)
+            return None
+        if receipt is not None:
+            self._on_receipt(record.system_id)
+        return new
+
+    async def accepted(
+        self, record: StoredMessage, upstream_id: str, *, route: str
+    ) -> StoredMessage | None:
+        """An upstream took `record`: it waits ENROUTE for the upstream's receipt until its
+        validity ends. Returns None if the store refused (a receipt already settled it)."""
+        try:
+            return await self._store.transition(
+                record.message_id,
+                MessageState.ENROUTE,
+                at=self._clock(),
+                next_attempt_at=record.expires_at,
+                route=route,
+                upstream_message_id=upstream_id,
+            )
+        except StoreError as exc:
+            log.info("upstream id not recorded message_id=%s: %s", record.message_id, exc)
+            return None
+
+    # ---- internals ------------------------------------------------------------------------------
+
+    async def _transition(
+        self,
+        record: StoredMessage,
+        state: MessageState,
+        *,
+        at: datetime,
+        error: int | None,
+        route: str | None,
+        upstream_message_id: str | None,
+        receipt: StoredMessage | None,
+    ) -> StoredMessage | None:
+        try:
+            new = await self._store.transition(
+                record.message_id,
+                state,
+                at=at,
+                error=error,
+                route=route,
+                upstream_message_id=upstream_message_id,
+                receipt=receipt,
+            )
+        except StoreError as exc:
+            log.info("final state not recorded message_id=%s: %s", record.message_id, exc)
+            return None
+        self.finished += 1
+        if receipt is not None:
+            self._on_receipt(record.system_id)
+        return new
+
+    def _receipt(
+        self,
+        record: StoredMessage,
+        state: MessageState,
+        at: datetime,
+        error: int | None,
+        *,
+        intermediate: bool = False,
+    ) -> StoredMessage:
+        validity = self._policies(record.system_id).default_validity
+        return build_receipt(
+            record,
+            receipt_id=self._ids.next(),
+            state=state,
+            at=at,
+            expires_at=at + validity,
+            error=error if error is not None else record.last_error,
+            intermediate=intermediate,
+        )
+
+    async def _whole_receipt(
+        self, record: StoredMessage, state: MessageState, at: datetime, error: int | None
+    ) -> StoredMessage | None:
+        # Called under the group's lock: every part ends through here, so exactly one part
+        # (the last) sees all the others final, and it carries the receipt.
+        concat = record.concat
+        assert concat is not None
+        parts: dict[int, StoredMessage] = {concat.seq: record}
+        states = [state]
+        for seq in range(1, concat.total + 1):
+            if seq == concat.seq:
+                continue
+            part = await self._store.get(part_id(concat.group_id, seq))
+            if part is None or not part.is_final:
+                return None  # not all parts are here and final yet: a later part reports
+            parts[seq] = part
+            states.append(part.state)
+        worst = worst_state(states)
+        if not wants_receipt(record.registered_delivery, worst):
+            return None
+        first = parts.get(1, record)
+        validity = self._policies(record.system_id).default_validity
+        failed_error = error if error is not None else record.last_error
+        if failed_error is None:
+            failed_error = next((p.last_error for p in parts.values() if p.last_error), None)
+        return build_receipt(
+            first,
+            receipt_id=self._ids.next(),
+            state=worst,
+            at=at,
+            expires_at=at + validity,
+            error=failed_error,
+            sub=concat.total,
+            dlvrd=sum(1 for s in states if s is MessageState.DELIVERED),
+            receipted_message_id=first.message_id,
+        )

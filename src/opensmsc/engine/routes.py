@@ -1,0 +1,153 @@
+"""Where a stored message goes next: the `Route` seam, the outcome of one delivery attempt, the
+loopback route, and the `Router` that picks a route per message.
+
+What this is for: the Scheduler (engine/scheduler.py) claims a due message from the store, asks
+the Router for its route and awaits `route.attempt(record)`. The route answers with one of the
+`Attempt` values below and the Scheduler turns that into a store transition (and a receipt when
+one is owed). Routes never touch the store's lifecycle themselves: one place moves states.
+
+What it is not: routing policy. Until the routing issue replaces it, the Router picks by the
+longest destination_addr prefix from `[routing]` (config.RoutingConfig); mobile-originated
+messages (direction MO) go to the Deliveries of their account, whatever the prefixes say.
+
+Implementations of `Route`: `LoopbackRoute` (here), `engine.deliveries.Deliveries` (MO to an
+ESME) and `engine.upstream.ConnectorRoute` (an upstream SMSC through a connector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from opensmsc.smpp.constants import MessageState
+from opensmsc.store.model import Direction, StoredMessage
+from opensmsc.store.retry import ErrorClass
+
+__all__ = [
+    "LOOPBACK",
+    "Accepted",
+    "Attempt",
+    "Delivered",
+    "LoopbackRoute",
+    "PermanentFailure",
+    "Route",
+    "Router",
+    "TemporaryFailure",
+]
+
+LOOPBACK: Final = "loopback"  # the route name in [routing] and in stored records
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The message reached its destination: it becomes DELIVERED now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An upstream SMSC took the message and gave it `upstream_id` (as it wrote it). The
+    message stays ENROUTE, waiting for the upstream's receipt (engine.upstream.UpstreamReceipts
+    settles it), until its validity ends; then it becomes EXPIRED. The route has already
+    recorded the id mapping (`store.map_upstream_id`) before it returns this."""
+
+    upstream_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemporaryFailure:
+    """Not delivered this time; try again on the retry schedule of `error_class`
+    (store.retry.DEFAULT_POLICIES) until validity ends. `error` is what the store keeps as
+    last_error and a receipt reports as err / network_error_code: a MAP error from the network,
+    or the command_status an upstream answered."""
+
+    error: int
+    error_class: ErrorClass = ErrorClass.TEMPORARY
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PermanentFailure:
+    """Never deliverable: the message ends in `state` (UNDELIVERABLE, or REJECTED when a policy
+    refused it) now, with `error` as for TemporaryFailure."""
+
+    error: int
+    state: MessageState = MessageState.UNDELIVERABLE
+    detail: str = ""
+
+
+Attempt = Delivered | Accepted | TemporaryFailure | PermanentFailure
+"""The outcome of one delivery attempt."""
+
+
+class Route(Protocol):
+    """A way out for a stored message.
+
+    `attempt` makes one delivery attempt and returns its outcome. It must not change the
+    message's state in the store (the Scheduler does that with the outcome), must return
+    TemporaryFailure rather than raise for anything retryable, and may take as long as the
+    delivery takes (the Scheduler holds a lease on the message meanwhile). An exception that
+    escapes is logged by the Scheduler and treated as a TemporaryFailure.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def attempt(self, record: StoredMessage) -> Attempt: ...
+
+
+class LoopbackRoute:
+    """Delivers every message at once. The simulated mobile network (issue 6) replaces it
+    behind the same protocol."""
+
+    def __init__(self, name: str = LOOPBACK) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def attempt(self, record: StoredMessage) -> Attempt:
+        return Delivered()
+
+
+class Router:
+    """Picks the route of a message: MO → `mo_route`; MT → the route of the longest matching
+    destination prefix, else `default_route`. Routes are looked up by name in `routes`.
+
+    A name that `routes` does not hold (a connector that is not configured) makes `route_for`
+    return None for those messages: the Scheduler ends them UNDELIVERABLE. The configuration
+    check refuses such names at start, so this is for routes removed at runtime.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        *,
+        default_route: str = LOOPBACK,
+        prefixes: Iterable[tuple[str, str]] = (),
+        mo_route: Route | None = None,
+    ) -> None:
+        self._routes = dict(routes)
+        self._default = default_route
+        # Longest first, so the first match is the longest (SMPP addresses are short: a linear
+        # scan of a few dozen prefixes costs less than a trie would in Python).
+        self._prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
+        self._mo_route = mo_route
+
+    def add(self, route: Route) -> None:
+        """Make a route available under its name (a connector added at runtime)."""
+        self._routes[route.name] = route
+
+    def route_name_for(self, destination_addr: str) -> str:
+        """The configured route name for an MT destination (longest prefix, else default)."""
+        for prefix, name in self._prefixes:
+            if destination_addr.startswith(prefix):
+                return name
+        return self._default
+
+    def route_for(self, record: StoredMessage) -> Route | None:
+        """The route a message goes by now, or None when there is none."""
+        if record.direction is Direction.MO:
+            return self._mo_route
+        return self._routes.get(self.route_name_for(record.destination.addr))

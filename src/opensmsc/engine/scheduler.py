@@ -1,0 +1,324 @@
+"""The scheduler: takes due messages from the store and runs their delivery attempts.
+
+What this is for (issue 5, "The lifecycle"): `claim_due` hands out due MT and MO messages,
+highest priority_flag first (priority traffic overtakes bulk), each with a lease: after a crash
+a claimed message is due again when its lease ends. For each one the Router picks a route and
+the attempt's outcome (engine/routes.Attempt) decides what follows, through engine/lifecycle:
+
+- Delivered → DELIVERED; PermanentFailure → its state (UNDELIVERABLE / REJECTED);
+- Accepted(upstream_id) → ENROUTE until the upstream's receipt, or EXPIRED when validity ends;
+- TemporaryFailure → the retry schedule of its error class (store/retry.py: by default +1 m,
+  +5 m, +15 m, +30 m, +1 h, +2 h, +4 h, then every 4 h), never past validity: EXPIRED then.
+
+A message past its validity when it comes due ends EXPIRED without an attempt. `alert(addr)`
+(the network says the subscriber is reachable again) makes every message waiting for that
+subscriber due at once, in the order they were submitted; `release(ids)` does the same for
+given messages (MO waiting for their account to bind).
+
+`Housekeeper` purges final messages after the retention and expires receipts nobody collects.
+
+What it is not: the clock of SMPP sessions. Record times come from the injected Clock; the
+polling pace is the event loop's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+
+from opensmsc.errors import StoreUnavailable
+from opensmsc.smpp.constants import CommandStatus, MessageState
+from opensmsc.store.api import Clock, Store
+from opensmsc.store.model import Direction, StoredMessage, StoreError
+from opensmsc.store.retry import (
+    DEFAULT_POLICIES,
+    ErrorClass,
+    ExpireAt,
+    GiveUp,
+    RetryAt,
+    RetryPolicy,
+    next_attempt,
+)
+
+from .lifecycle import Lifecycle
+from .routes import Accepted, Attempt, Delivered, PermanentFailure, Router, TemporaryFailure
+
+__all__ = ["Housekeeper", "Scheduler"]
+
+log = logging.getLogger(__name__)
+
+_S = CommandStatus
+
+
+class Scheduler:
+    """Runs due messages through their routes. `start()` runs it in the background until
+    `stop()`; tests may instead call `run_due()` and move their fake clock.
+
+    `lease` is how long a claimed message is ours before it is due again (a crash mid-attempt
+    costs at most that delay); `batch` how many messages one claim takes; `concurrency` how
+    many attempts may run at once; `poll_interval` how often the store is asked when nothing
+    woke the scheduler (scheduled messages and retries come due without a wake-up).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        router: Router,
+        lifecycle: Lifecycle,
+        *,
+        clock: Clock,
+        policies: Mapping[ErrorClass, RetryPolicy] = DEFAULT_POLICIES,
+        lease: timedelta = timedelta(seconds=30),
+        batch: int = 500,
+        concurrency: int = 2000,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._policies = policies
+        self._lease = lease
+        self._batch = batch
+        self._concurrency = concurrency
+        self._poll_interval = poll_interval
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._woken = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self.attempts = 0  # attempts started (metrics, tests)
+
+    # ---- control --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in the background (a task of the running loop)."""
+        if self._runner is None:
+            self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop claiming; wait for the attempts under way to be recorded."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until no attempt, alert or release is under way."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def wake(self) -> None:
+        """New due messages may be in the store: look now rather than at the next poll."""
+        self._woken.set()
+
+    def in_flight(self, message_id: str) -> bool:
+        """Whether an attempt of this message is under way (cancel/replace refuse it)."""
+        return message_id in self._in_flight
+
+    def alert(self, destination_addr: str) -> None:
+        """alertServiceCentre: retry every message waiting for this subscriber now."""
+        self._spawn(self.alert_now(destination_addr))
+
+    async def alert_now(self, destination_addr: str) -> int:
+        """`alert`, awaited; returns how many messages were made due."""
+        waiting = await self._store.waiting_for(destination_addr)
+        # Messages an upstream has taken wait for its receipt, not for the subscriber.
+        ids = [
+            r.message_id
+            for r in waiting
+            if r.upstream_message_id is None and r.message_id not in self._in_flight
+        ]
+        return await self.release_now(ids)
+
+    def release(self, message_ids: Sequence[str]) -> None:
+        """Make these ENROUTE messages due now (in the given order); others are left alone."""
+        self._spawn(self.release_now(message_ids))
+
+    async def release_now(self, message_ids: Sequence[str]) -> int:
+        """`release`, awaited; returns how many were made due."""
+        now = self._clock()
+
+        async def one(message_id: str) -> int:
+            try:
+                await self._store.transition(
+                    message_id, MessageState.ENROUTE, at=now, next_attempt_at=now
+                )
+            except StoreError:
+                return 0  # ended or rescheduled meanwhile
+            return 1
+
+        # Concurrent, so one commit carries them; equal times keep submission order (the
+        # store's due order breaks ties by arrival).
+        released = sum(await asyncio.gather(*(one(m) for m in message_ids)))
+        if released:
+            self.wake()
+        return released
+
+    async def run_due(self) -> int:
+        """Claim what is due now (one batch) and run those attempts to the end. Returns how
+        many messages were claimed. For tests and tools; `start()` does this continuously."""
+        claimed = await self._claim()
+        await self.drain()
+        return claimed
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._woken.clear()
+            try:
+                claimed = await self._claim()
+            except StoreUnavailable as exc:
+                log.error("claiming due messages failed: %s", exc)
+                claimed = 0
+            if len(self._in_flight) >= self._concurrency:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            if claimed >= self._batch:
+                continue  # more may be due right now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self._poll_interval)
+
+    async def _claim(self) -> int:
+        limit = min(self._batch, self._concurrency - len(self._in_flight))
+        if limit <= 0:
+            return 0
+        now = self._clock()
+        claimed = await self._store.claim_due(now, limit, lease_until=now + self._lease)
+        for record in claimed:
+            if record.message_id in self._in_flight:
+                continue  # its lease ran out while the attempt is still under way
+            self._in_flight.add(record.message_id)
+            self._spawn(self._attempt(record))
+        return len(claimed)
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        async def run() -> None:
+            await coro
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, record: StoredMessage) -> None:
+        try:
+            await self._attempt_and_record(record)
+        except StoreUnavailable as exc:
+            # Nothing recorded: the lease brings the message back (at-least-once).
+            log.error("attempt not recorded message_id=%s: %s", record.message_id, exc)
+        except Exception:
+            log.exception("attempt failed message_id=%s", record.message_id)
+        finally:
+            self._in_flight.discard(record.message_id)
+            self._slot_free.set()
+
+    async def _attempt_and_record(self, record: StoredMessage) -> None:
+        lifecycle = self._lifecycle
+        now = self._clock()
+        if record.expires_at <= now:
+            await lifecycle.finish(record, MessageState.EXPIRED, at=now)
+            return
+        if record.upstream_message_id is not None and record.direction is Direction.MT:
+            # Taken by an upstream before (an alert or an old lease brought it here): it
+            # still waits for that upstream's receipt, not for another attempt.
+            await lifecycle.accepted(record, record.upstream_message_id, route=record.route or "")
+            return
+        route = self._router.route_for(record)
+        if route is None:
+            log.warning(
+                "no route message_id=%s destination=%s", record.message_id, record.destination.addr
+            )
+            await lifecycle.finish(record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR)
+            return
+        self.attempts += 1
+        try:
+            outcome: Attempt = await route.attempt(record)
+        except Exception:
+            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
+        match outcome:
+            case Delivered():
+                await lifecycle.finish(record, MessageState.DELIVERED, route=route.name)
+            case Accepted(upstream_id=upstream_id):
+                await lifecycle.accepted(record, upstream_id, route=route.name)
+            case PermanentFailure(error=error, state=state):
+                await lifecycle.finish(record, state, error=error, route=route.name)
+            case TemporaryFailure(error=error, error_class=error_class):
+                await self._retry(record, error, error_class, route.name)
+
+    async def _retry(
+        self, record: StoredMessage, error: int, error_class: ErrorClass, route: str
+    ) -> None:
+        now = self._clock()
+        decision = next_attempt(
+            self._policies.get(error_class, DEFAULT_POLICIES[ErrorClass.TEMPORARY]),
+            attempts=max(1, record.attempts),
+            failed_at=now,
+            expires_at=record.expires_at,
+        )
+        match decision:
+            case RetryAt(at=at):
+                await self._lifecycle.retry(record, at, error=error, route=route)
+            case ExpireAt(at=at) if at > now:
+                # Wait in retry until validity ends (an alert may still release it).
+                await self._lifecycle.retry(record, at, error=error, route=route)
+            case ExpireAt():
+                await self._lifecycle.finish(record, MessageState.EXPIRED, error=error, route=route)
+            case GiveUp(state=state):
+                await self._lifecycle.finish(record, state, error=error, route=route)
+
+
+class Housekeeper:
+    """Every `interval` seconds: purge messages final for longer than `retention`, and expire
+    receipts past their validity that wait for accounts nobody binds."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        retention: timedelta,
+        interval: float = 300.0,
+        expire_receipts: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._retention = retention
+        self._interval = interval
+        self._expire_receipts = expire_receipts
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        """One round; returns how many messages were purged."""
+        purged = await self._store.purge_final(self._clock() - self._retention)
+        if purged:
+            log.info("purged final messages count=%d", purged)
+        if self._expire_receipts is not None:
+            await self._expire_receipts()
+        return purged
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except (StoreUnavailable, StoreError) as exc:
+                log.error("housekeeping failed: %s", exc)
+            await asyncio.sleep(self._interval)

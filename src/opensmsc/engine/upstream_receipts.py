@@ -1,0 +1,220 @@
+"""`UpstreamReceipts`: an upstream SMSC's delivery receipts, settling our messages and re-issued
+to the submitting ESME with our message_id (issue 5, "Delivery receipts").
+
+What this is for: `Connectors(on_receipt=...)` hands every receipt a connector reads to
+`UpstreamReceipts.on_receipt(connector, our_id, info)`. `our_id` comes from the connector's
+in-memory matcher (which also holds a receipt that overtook its submit_sm_resp until the resp
+comes); when it is None (after a restart, or past the matcher's bounds) the durable map is
+asked (`store.lookup_upstream_id`, written by ConnectorRoute) under the same keys the matcher
+uses (`receipt_matcher.message_id_keys`: decimal or hex per the connector's
+message_id_format, leading zeros and case ignored). Every part of a long message was submitted
+and mapped on its own, so whichever part the carrier reports is matched to that part.
+
+What a receipt does, by the state it reports:
+
+- a final state (DELIVERED, UNDELIVERABLE, EXPIRED, DELETED, REJECTED, ACCEPTED, SKIPPED) ends
+  the message in that state through `Lifecycle.finish`, which stores in the same transaction
+  the receipt the ESME asked for (its registered_delivery; per part or whole-message per the
+  account) with OUR message_id, and wakes Deliveries. The upstream's error goes with it: its
+  network_error_code's code, else the numeric err of the text (0 when it gave neither, so an
+  error from an attempt before the upstream took the message is not reported as the
+  upstream's).
+- ENROUTE, SCHEDULED (intermediate notifications), UNKNOWN, a state we cannot read, or none:
+  the message keeps waiting, ENROUTE, for a final receipt or the end of its validity. UNKNOWN
+  is not stored: an UNKNOWN message is due for another attempt, and the upstream has it.
+- a receipt for a message already final (the carrier repeating one whose resp it lost) is
+  acknowledged and changes nothing.
+
+A receipt we cannot match is acknowledged (ESME_ROK) and counted, not kept: it is not ours,
+and refusing it would make the carrier repeat it for as long as it tries. The exception: while
+the connector still awaits submit_sm_resp answers, the missing id may be one of them that is
+late beyond the matcher's hold, so it is answered ESME_RX_T_APPN and the carrier brings it back
+later, when the mapping exists; for `defer_for` seconds at most per id, after which it is
+acknowledged as unknown. A receipt that cannot be stored (StoreUnavailable) raises
+MessageRejected(ESME_RX_T_APPN) too: the carrier keeps it and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Final
+
+from opensmsc.config.model import MessageIdFormat
+from opensmsc.engine.connectors import Connectors
+from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine.receipt_matcher import message_id_keys
+from opensmsc.errors import MessageRejected, StoreUnavailable
+from opensmsc.smpp.constants import CommandStatus, MessageState
+from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.store.api import Store
+from opensmsc.store.model import FINAL_STATES, Direction, StoredMessage
+
+__all__ = ["UpstreamReceipts", "receipt_error"]
+
+log = logging.getLogger(__name__)
+
+_RETRY_LATER: Final = int(CommandStatus.ESME_RX_T_APPN)
+_MAX_DEFERRED: Final = 10_000  # unknown ids remembered while deferring them
+
+
+def receipt_error(info: ReceiptInfo) -> int:
+    """The error an upstream receipt reports: network_error_code's code, else a numeric err
+    field, else 0 (none)."""
+    if info.network_error_code is not None and info.network_error_code.error_code:
+        return info.network_error_code.error_code
+    err = (info.err or "").strip()
+    if err.isascii() and err.isdigit() and len(err) <= 9:
+        return int(err)
+    return 0
+
+
+class UpstreamReceipts:
+    """The Connectors on_receipt callback (module doc). `connectors` gives each connector's
+    message_id_format and whether it still awaits responses."""
+
+    def __init__(
+        self,
+        store: Store,
+        lifecycle: Lifecycle,
+        connectors: Connectors,
+        *,
+        defer_for: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._lifecycle = lifecycle
+        self._connectors = connectors
+        self._defer_for = defer_for
+        self._deferred: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # Counters (metrics, tests).
+        self.settled = 0  # messages ended by a receipt
+        self.intermediate = 0  # receipts that did not end their message
+        self.duplicates = 0  # receipts for messages already final
+        self.unknown = 0  # receipts acknowledged without a message of ours
+        self.deferred = 0  # receipts answered ESME_RX_T_APPN to come back later
+
+    async def on_receipt(self, connector: str, our_id: str | None, info: ReceiptInfo) -> None:
+        try:
+            record = await self._find(connector, our_id, info.message_id)
+            if record is None:
+                self._unknown(connector, our_id, info)
+                return
+            await self._settle(connector, record, info)
+        except StoreUnavailable as exc:
+            log.error(
+                "receipt not stored connector=%s upstream_id=%s: %s",
+                connector,
+                info.message_id,
+                exc,
+            )
+            raise MessageRejected(_RETRY_LATER, "receipt not stored") from exc
+
+    async def _find(
+        self, connector: str, our_id: str | None, upstream_id: str
+    ) -> StoredMessage | None:
+        if our_id is None:
+            for key in message_id_keys(upstream_id, self._id_format(connector)):
+                our_id = await self._store.lookup_upstream_id(connector, key)
+                if our_id is not None:
+                    break
+            else:
+                return None
+        record = await self._store.get(our_id)
+        if record is None:
+            # Matched, but purged (final long ago) or never stored: nothing left to settle.
+            log.info(
+                "receipt for a message no longer stored connector=%s message_id=%s",
+                connector,
+                our_id,
+            )
+        return record
+
+    def _id_format(self, connector: str) -> MessageIdFormat:
+        try:
+            return self._connectors.get(connector).config.message_id_format
+        except KeyError:  # removed since it read the receipt
+            return MessageIdFormat.AUTO
+
+    def _unknown(self, connector: str, our_id: str | None, info: ReceiptInfo) -> None:
+        try:
+            awaiting = self._connectors.get(connector).status().in_flight > 0
+        except KeyError:
+            awaiting = False
+        if awaiting and our_id is None and self._may_defer(connector, info.message_id):
+            self.deferred += 1
+            log.info(
+                "receipt for an unknown id while submits await answers connector=%s"
+                " upstream_id=%s: asking for it again later",
+                connector,
+                info.message_id,
+            )
+            raise MessageRejected(_RETRY_LATER, "receipt id not known yet")
+        self.unknown += 1
+        log.warning(
+            "receipt for an unknown message acknowledged connector=%s upstream_id=%s state=%s",
+            connector,
+            info.message_id,
+            info.state,
+        )
+
+    def _may_defer(self, connector: str, upstream_id: str) -> bool:
+        # An id deferred for longer than `defer_for` is not a late answer: acknowledge it, so
+        # a carrier does not repeat a receipt that is not ours for as long as we are busy.
+        now = time.monotonic()
+        key = (connector, upstream_id)
+        first = self._deferred.setdefault(key, now)
+        while len(self._deferred) > _MAX_DEFERRED:
+            self._deferred.popitem(last=False)
+        if now - first < self._defer_for:
+            return True
+        self._deferred.pop(key, None)
+        return False
+
+    async def _settle(self, connector: str, record: StoredMessage, info: ReceiptInfo) -> None:
+        state = info.state
+        if record.is_final:
+            self.duplicates += 1
+            log.info(
+                "receipt for a final message connector=%s message_id=%s state=%s reported=%s",
+                connector,
+                record.message_id,
+                record.state.name,
+                state,
+            )
+            return
+        if record.direction is not Direction.MT:
+            self.unknown += 1
+            log.warning(
+                "receipt matched a message that is not an MT connector=%s message_id=%s",
+                connector,
+                record.message_id,
+            )
+            return
+        if not isinstance(state, MessageState) or state not in FINAL_STATES:
+            self.intermediate += 1
+            log.info(
+                "intermediate receipt connector=%s message_id=%s state=%s",
+                connector,
+                record.message_id,
+                state,
+            )
+            return
+        written = await self._lifecycle.finish(
+            record,
+            state,
+            error=receipt_error(info),
+            route=connector if record.route is None else None,
+            upstream_message_id=info.message_id if record.upstream_message_id is None else None,
+        )
+        if written is None:  # ended meanwhile (cancelled, expired, another receipt)
+            self.duplicates += 1
+            return
+        self.settled += 1
+        log.info(
+            "upstream receipt connector=%s message_id=%s upstream_id=%s state=%s",
+            connector,
+            record.message_id,
+            info.message_id,
+            state.name,
+        )
