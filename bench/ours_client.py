@@ -152,8 +152,14 @@ class Driver:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
+    # peer_window: the SMSC's deliver_sm (receipts) we take in before answering; one read can
+    # carry a hundred of them, and at the default of 10 the rest would be refused as throttled.
     config = SessionConfig(
-        role=Role.ESME, window=max(args.w, 1), interface_version=0x34, enquire_link_interval=None
+        role=Role.ESME,
+        window=max(args.w, 1),
+        peer_window=1000,
+        interface_version=0x34,
+        enquire_link_interval=None,
     )
     drivers: list[Driver] = []
 

@@ -150,7 +150,7 @@ async def start(config: Config) -> RunningSmsc:
     )
     registry = SessionRegistry()
     center = InMemoryCenter(
-        registry,  # type: ignore[arg-type]
+        registry,
         clock=functools.partial(datetime.now, UTC),  # no Python frame per call
         id_prefix=int(time.time()) & 0xFFFFFFFF,
         wake=lambda: _call_soon(loop, center.run_due),

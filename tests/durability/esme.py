@@ -17,8 +17,6 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from tests.durability.wire import SmppPeer
-
 from opensmsc.smpp import (
     BindTransceiver,
     CommandId,
@@ -37,6 +35,7 @@ from opensmsc.smpp import (
     is_delivery_receipt,
     receipt_from_pdu,
 )
+from tests.durability.wire import SmppPeer
 
 HOST = "127.0.0.1"
 SOURCE = "447900000001"

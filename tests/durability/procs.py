@@ -48,6 +48,7 @@ class SmscSettings:
     deliver_window: int  # smpp.server.window: deliver_sm (receipts) in flight per session
     sink_port: int | None = None  # None: the loopback route
     connector_window: int = 10
+    lease: float | None = None  # [store] lease; None: the key is left out (the default)
 
 
 def config_toml(s: SmscSettings) -> str:
@@ -77,6 +78,11 @@ system_id = "{s.system_id}"
 password_hash = "{s.password_hash}"
 window = {s.client_window}
 max_binds = 32
+"""
+    if s.lease is not None:
+        text += f"""
+[store]
+lease = {s.lease}
 """
     if s.sink_port is not None:
         text += f"""

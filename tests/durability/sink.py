@@ -32,8 +32,6 @@ from typing import TextIO
 if __package__ in (None, ""):  # run as a script: make `tests.durability` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.durability.wire import SmppPeer
-
 from opensmsc.smpp import (
     BindReceiverResp,
     BindTransceiverResp,
@@ -50,6 +48,7 @@ from opensmsc.smpp import (
     UnbindResp,
     build_receipt_pdu,
 )
+from tests.durability.wire import SmppPeer
 
 RETRY_DELAY = 0.2  # seconds before a refused receipt is offered again
 WINDOW = 50  # receipts in flight per session

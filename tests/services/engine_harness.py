@@ -163,7 +163,12 @@ class Engine:
             routes, default_route=default_route, prefixes=prefixes, mo_route=self.deliveries
         )
         self.lifecycle = Lifecycle(
-            store, self.ids, clock=clock, policies=policies, on_receipt=self.deliveries.wake
+            store,
+            self.ids,
+            clock=clock,
+            policies=policies,
+            on_receipt=self.deliveries.wake,
+            on_receipt_stored=self.deliveries.push,
         )
         self.scheduler = Scheduler(store, self.router, self.lifecycle, clock=clock, batch=batch)
         self.deliveries.set_release(self.scheduler.release)

@@ -19,7 +19,10 @@ SMPP 3.4 §2.10): default (0) and store-and-forward (3) are stored like a submit
 answered with the outcome. submit_sm gets the same modes.
 
 What it is not: delivery. The Scheduler takes stored messages from the store (`on_stored`
-wakes it after each commit).
+wakes it after each commit). With `lease` and `on_claimed` set, a message due at once is
+stored already leased (ENROUTE, next attempt at the lease's end) and handed to `on_claimed`
+(Scheduler.take) after the commit: its first attempt needs no claim, and after a crash it is
+due again when the lease ends, exactly as if it had been claimed.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -95,6 +98,8 @@ class Acceptor:
         policies: AccountPolicies,
         router: Router | None = None,
         on_stored: Callable[[], None] = lambda: None,
+        on_claimed: Callable[[Sequence[StoredMessage]], None] | None = None,
+        lease: timedelta | None = None,
         max_pending: int = 20_000,
         max_batch: int = 1000,
         group_ttl: timedelta = timedelta(hours=1),
@@ -106,6 +111,8 @@ class Acceptor:
         self._policies = policies
         self._router = router
         self._on_stored = on_stored
+        self._on_claimed = on_claimed
+        self._lease = lease
         self._max_pending = max_pending
         self._max_batch = max_batch
         self._group_ttl = group_ttl
@@ -131,6 +138,13 @@ class Acceptor:
 
     def set_on_stored(self, on_stored: Callable[[], None]) -> None:
         self._on_stored = on_stored
+
+    def set_on_claimed(
+        self, on_claimed: Callable[[Sequence[StoredMessage]], None] | None, lease: timedelta
+    ) -> None:
+        """Store messages due at once already leased and hand them to `on_claimed`."""
+        self._on_claimed = on_claimed
+        self._lease = lease
 
     def submit(self, system_id: str, pdu: SubmitSm, respond: Respond) -> None:
         """Accept a submit_sm: `respond(message_id, 0)` after the commit, or
@@ -306,6 +320,12 @@ class Acceptor:
     # ---- committing ---------------------------------------------------------------------------
 
     def _enqueue(self, record: StoredMessage, on_commit: _OnCommit) -> None:
+        if (
+            self._on_claimed is not None
+            and self._lease is not None
+            and record.due_at <= (record.submitted_at)
+        ):
+            record = replace(record, next_attempt_at=record.submitted_at + self._lease)
         self._queue.append((record, on_commit))
         self._pending += 1
         if not self._flush_scheduled:
@@ -345,7 +365,7 @@ class Acceptor:
         for _, on_commit in batch:
             on_commit(error)
         if error is None:
-            self._on_stored()
+            self._handed_over([record for record, _ in batch])
 
     async def _submit_replacing(self, record: StoredMessage, respond: Respond) -> None:
         # SMPP 3.4 §4.4.1 replace_if_present_flag: the new message supersedes the pending one
@@ -378,6 +398,15 @@ class Acceptor:
         self.accepted[record.system_id] += 1
         respond(record.message_id, _S.ESME_ROK)
         self._on_stored()
+
+    def _handed_over(self, records: list[StoredMessage]) -> None:
+        if self._on_claimed is None:
+            self._on_stored()
+            return
+        leased = [r for r in records if r.next_attempt_at != r.due_at]
+        self._on_claimed(leased)
+        if len(leased) < len(records):
+            self._on_stored()
 
     # ---- datagram and transaction modes -------------------------------------------------------
 

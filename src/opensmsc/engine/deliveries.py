@@ -118,6 +118,7 @@ class Deliveries:
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
         window_wait: float = 5.0,
+        max_queue: int = 10_000,
     ) -> None:
         self._store = store
         self._receivers = receivers
@@ -127,6 +128,7 @@ class Deliveries:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._window_wait = window_wait
+        self._max_queue = max_queue
         self._accounts: dict[str, _Account] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._release: Callable[[Sequence[str]], None] | None = None
@@ -205,6 +207,19 @@ class Deliveries:
             self._release(waiting)
         self._window_freed(system_id)
         self._pump(system_id)
+
+    def push(self, receipt: StoredMessage) -> None:
+        """A receipt was just stored (Lifecycle): send it without reading it back, after
+        those already queued. Beyond `max_queue` waiting it is left to a later store read."""
+        if self._closed:
+            return
+        account = self._account(receipt.system_id)
+        if len(account.queue) < self._max_queue and receipt.message_id not in account.known:
+            account.known.add(receipt.message_id)
+            account.queue.append(receipt)
+        else:
+            account.dirty = True
+        self._pump(receipt.system_id)
 
     def wake_all(self, system_ids: Iterable[str]) -> None:
         """`wake` each account: at start, so receipts stored before a restart go out (or an
@@ -299,10 +314,9 @@ class Deliveries:
 
     async def _fetch(self, system_id: str) -> None:
         account = self._account(system_id)
+        limit = len(account.known) + self._batch
         try:
-            records = await self._store.pending_receipts(
-                system_id, len(account.known) + self._batch
-            )
+            records = await self._store.pending_receipts(system_id, limit)
         except StoreUnavailable as exc:
             log.error("reading receipts failed system_id=%s: %s", system_id, exc)
             records = []
@@ -315,7 +329,7 @@ class Deliveries:
             if message_id not in account.known and message_id not in ended:
                 account.known.add(message_id)
                 account.queue.append(record)
-        if len(records) >= len(account.known) + self._batch - 1:
+        if len(records) >= limit:
             account.dirty = True  # there may be more than one read's worth
         if account.queue and not self._receivers.has_receiver(system_id):
             self._request_outbind(system_id)
@@ -379,8 +393,11 @@ class Deliveries:
             account.dirty = True
         else:
             self._ended(account, record.message_id)
+            if account.dirty and not account.queue:
+                self._pump(system_id)  # the next read was waiting for room
             return
         account.known.discard(record.message_id)
+        self._pump(system_id)
 
     async def _end(
         self, system_id: str, record: StoredMessage, state: MessageState, error: int | None

@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 
 class Lifecycle:
-    """State changes of stored MT/MO messages with their receipts. `on_receipt(system_id)` is
-    called after a receipt was stored (Deliveries.wake)."""
+    """State changes of stored MT/MO messages with their receipts. After a receipt was
+    stored, `on_receipt_stored(receipt)` is called with it when given (Deliveries.push: no
+    store read needed to send it), else `on_receipt(system_id)` (Deliveries.wake)."""
 
     def __init__(
         self,
@@ -45,12 +46,14 @@ class Lifecycle:
         clock: Clock,
         policies: AccountPolicies,
         on_receipt: Callable[[str], None] = lambda system_id: None,
+        on_receipt_stored: Callable[[StoredMessage], None] | None = None,
     ) -> None:
         self._store = store
         self._ids = ids
         self._clock = clock
         self._policies = policies
         self._on_receipt = on_receipt
+        self._on_receipt_stored = on_receipt_stored
         self._group_locks: dict[str, list[Any]] = {}  # group_id → [lock, users]
         self.finished = 0  # final transitions made (metrics, tests)
 
@@ -66,10 +69,12 @@ class Lifecycle:
         error: int | None = None,
         route: str | None = None,
         upstream_message_id: str | None = None,
+        attempt: bool = False,
     ) -> StoredMessage | None:
         """End `record` in the final `state`, with the receipt it owes, in one transaction.
-        Returns the record as written, or None when the store refused (it ended meanwhile).
-        Raises StoreUnavailable."""
+        `attempt` counts a delivery attempt that no claim counted. Returns the record as
+        written, or None when the store refused (it ended meanwhile). Raises
+        StoreUnavailable."""
         at = self._clock() if at is None else at
         concat = record.concat
         if (
@@ -92,6 +97,7 @@ class Lifecycle:
                         route=route,
                         upstream_message_id=upstream_message_id,
                         receipt=receipt,
+                        attempt=attempt,
                     )
             finally:
                 entry[1] -= 1
@@ -108,6 +114,7 @@ class Lifecycle:
             route=route,
             upstream_message_id=upstream_message_id,
             receipt=receipt,
+            attempt=attempt,
         )
 
     async def retry(
@@ -117,6 +124,7 @@ class Lifecycle:
         *,
         error: int | None = None,
         route: str | None = None,
+        attempt: bool = False,
     ) -> StoredMessage | None:
         """Keep `record` ENROUTE until `next_attempt_at` after a failed attempt. The first
         failure of a message that asked for intermediate notifications stores one (esm_class
@@ -138,16 +146,17 @@ class Lifecycle:
                 next_attempt_at=next_attempt_at,
                 route=route,
                 receipt=receipt,
+                attempt=attempt,
             )
         except StoreError as exc:
             log.info("retry not recorded message_id=%s: %s", record.message_id, exc)
             return None
         if receipt is not None:
-            self._on_receipt(record.system_id)
+            self._receipt_stored(receipt)
         return new
 
     async def accepted(
-        self, record: StoredMessage, upstream_id: str, *, route: str
+        self, record: StoredMessage, upstream_id: str, *, route: str, attempt: bool = False
     ) -> StoredMessage | None:
         """An upstream took `record`: it waits ENROUTE for the upstream's receipt until its
         validity ends. Returns None if the store refused (a receipt already settled it)."""
@@ -159,6 +168,7 @@ class Lifecycle:
                 next_attempt_at=record.expires_at,
                 route=route,
                 upstream_message_id=upstream_id,
+                attempt=attempt,
             )
         except StoreError as exc:
             log.info("upstream id not recorded message_id=%s: %s", record.message_id, exc)
@@ -176,6 +186,7 @@ class Lifecycle:
         route: str | None,
         upstream_message_id: str | None,
         receipt: StoredMessage | None,
+        attempt: bool,
     ) -> StoredMessage | None:
         try:
             new = await self._store.transition(
@@ -186,14 +197,21 @@ class Lifecycle:
                 route=route,
                 upstream_message_id=upstream_message_id,
                 receipt=receipt,
+                attempt=attempt,
             )
         except StoreError as exc:
             log.info("final state not recorded message_id=%s: %s", record.message_id, exc)
             return None
         self.finished += 1
         if receipt is not None:
-            self._on_receipt(record.system_id)
+            self._receipt_stored(receipt)
         return new
+
+    def _receipt_stored(self, receipt: StoredMessage) -> None:
+        if self._on_receipt_stored is not None:
+            self._on_receipt_stored(receipt)
+        else:
+            self._on_receipt(receipt.system_id)
 
     def _receipt(
         self,

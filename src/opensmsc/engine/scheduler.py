@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
@@ -85,7 +86,10 @@ class Scheduler:
         self._batch = batch
         self._concurrency = concurrency
         self._poll_interval = poll_interval
-        self._in_flight: set[str] = set()
+        self._in_flight: set[str] = set()  # running or waiting in _ready
+        self._ready: deque[StoredMessage] = deque()  # taken (Acceptor), waiting for a slot
+        self._running = 0
+        self._max_ready = max(concurrency, 10_000)
         self._tasks: set[asyncio.Task[None]] = set()
         self._woken = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -116,6 +120,18 @@ class Scheduler:
     def wake(self) -> None:
         """New due messages may be in the store: look now rather than at the next poll."""
         self._woken.set()
+
+    def take(self, records: Sequence[StoredMessage]) -> None:
+        """Attempt these messages now: the Acceptor stored them already leased (their
+        first attempt needs no claim). Beyond what can wait here, a message is left to its
+        lease: it comes due again when the lease ends."""
+        in_flight, ready = self._in_flight, self._ready
+        for record in records:
+            if record.message_id in in_flight or len(ready) >= self._max_ready:
+                continue
+            in_flight.add(record.message_id)
+            ready.append(record)
+        self._start_ready()
 
     def in_flight(self, message_id: str) -> bool:
         """Whether an attempt of this message is under way (cancel/replace refuse it)."""
@@ -196,8 +212,15 @@ class Scheduler:
             if record.message_id in self._in_flight:
                 continue  # its lease ran out while the attempt is still under way
             self._in_flight.add(record.message_id)
-            self._spawn(self._attempt(record))
+            self._running += 1
+            self._spawn(self._attempt(record, claimed=True))
         return len(claimed)
+
+    def _start_ready(self) -> None:
+        ready = self._ready
+        while ready and self._running < self._concurrency:
+            self._running += 1
+            self._spawn(self._attempt(ready.popleft(), claimed=False))
 
     def _spawn(self, coro: Awaitable[object]) -> None:
         async def run() -> None:
@@ -207,9 +230,9 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _attempt(self, record: StoredMessage) -> None:
+    async def _attempt(self, record: StoredMessage, *, claimed: bool) -> None:
         try:
-            await self._attempt_and_record(record)
+            await self._attempt_and_record(record, not claimed)
         except StoreUnavailable as exc:
             # Nothing recorded: the lease brings the message back (at-least-once).
             log.error("attempt not recorded message_id=%s: %s", record.message_id, exc)
@@ -217,9 +240,12 @@ class Scheduler:
             log.exception("attempt failed message_id=%s", record.message_id)
         finally:
             self._in_flight.discard(record.message_id)
+            self._running -= 1
             self._slot_free.set()
+            self._start_ready()
 
-    async def _attempt_and_record(self, record: StoredMessage) -> None:
+    async def _attempt_and_record(self, record: StoredMessage, uncounted: bool) -> None:
+        # `uncounted`: no claim counted this attempt (Acceptor-leased): the outcome counts it.
         lifecycle = self._lifecycle
         now = self._clock()
         if record.expires_at <= now:
@@ -245,16 +271,25 @@ class Scheduler:
             outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
         match outcome:
             case Delivered():
-                await lifecycle.finish(record, MessageState.DELIVERED, route=route.name)
+                await lifecycle.finish(
+                    record, MessageState.DELIVERED, route=route.name, attempt=uncounted
+                )
             case Accepted(upstream_id=upstream_id):
-                await lifecycle.accepted(record, upstream_id, route=route.name)
+                await lifecycle.accepted(record, upstream_id, route=route.name, attempt=uncounted)
             case PermanentFailure(error=error, state=state):
-                await lifecycle.finish(record, state, error=error, route=route.name)
+                await lifecycle.finish(
+                    record, state, error=error, route=route.name, attempt=uncounted
+                )
             case TemporaryFailure(error=error, error_class=error_class):
-                await self._retry(record, error, error_class, route.name)
+                await self._retry(record, error, error_class, route.name, uncounted)
 
     async def _retry(
-        self, record: StoredMessage, error: int, error_class: ErrorClass, route: str
+        self,
+        record: StoredMessage,
+        error: int,
+        error_class: ErrorClass,
+        route: str,
+        uncounted: bool,
     ) -> None:
         now = self._clock()
         decision = next_attempt(
@@ -265,14 +300,18 @@ class Scheduler:
         )
         match decision:
             case RetryAt(at=at):
-                await self._lifecycle.retry(record, at, error=error, route=route)
+                await self._lifecycle.retry(record, at, error=error, route=route, attempt=uncounted)
             case ExpireAt(at=at) if at > now:
                 # Wait in retry until validity ends (an alert may still release it).
-                await self._lifecycle.retry(record, at, error=error, route=route)
+                await self._lifecycle.retry(record, at, error=error, route=route, attempt=uncounted)
             case ExpireAt():
-                await self._lifecycle.finish(record, MessageState.EXPIRED, error=error, route=route)
+                await self._lifecycle.finish(
+                    record, MessageState.EXPIRED, error=error, route=route, attempt=uncounted
+                )
             case GiveUp(state=state):
-                await self._lifecycle.finish(record, state, error=error, route=route)
+                await self._lifecycle.finish(
+                    record, state, error=error, route=route, attempt=uncounted
+                )
 
 
 class Housekeeper:

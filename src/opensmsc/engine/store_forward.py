@@ -75,7 +75,12 @@ class StoreAndForward:
             mo_route=self.deliveries,
         )
         self.lifecycle = Lifecycle(
-            store, ids, clock=clock, policies=policies, on_receipt=self.deliveries.wake
+            store,
+            ids,
+            clock=clock,
+            policies=policies,
+            on_receipt=self.deliveries.wake,
+            on_receipt_stored=self.deliveries.push,
         )
         self.scheduler = Scheduler(
             store,
@@ -92,6 +97,8 @@ class StoreAndForward:
             policies=policies,
             router=self.router,
             on_stored=self.scheduler.wake,
+            on_claimed=self.scheduler.take,
+            lease=timedelta(seconds=settings.lease),
         )
         self.operations = Operations(
             store,
