@@ -72,13 +72,6 @@ def median(values: Sequence[float | None]) -> float:
     return statistics.median(present) if present else float("nan")
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-quantile (0..1) of already sorted values, nearest rank (as the drivers compute)."""
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
-
-
 def parse_result(stdout: str) -> dict[str, Any]:
     """A driver's last stdout line: `RESULT {json}` (the yardstick) or bare JSON (ours)."""
     lines = [ln for ln in stdout.splitlines() if ln.strip()]
@@ -93,29 +86,6 @@ def run_client(argv: list[str], timeout: float) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"{argv[1]} failed rc={done.returncode}: {done.stderr[-400:]}")
     return parse_result(done.stdout)
-
-
-def run_clients(argvs: list[list[str]], timeout: float) -> list[dict[str, Any]]:
-    """Run several drivers at once (one session each); every RESULT, in order. All are killed
-    if one fails or the time runs out."""
-    procs = [
-        subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for a in argvs
-    ]
-    deadline = time.monotonic() + timeout
-    try:
-        outs = []
-        for proc, argv in zip(procs, argvs, strict=True):
-            stdout, stderr = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            if proc.returncode != 0:
-                raise RuntimeError(f"{argv[1]} failed rc={proc.returncode}: {stderr[-400:]}")
-            outs.append(parse_result(stdout))
-        return outs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:

@@ -5,10 +5,12 @@ outstanding, prints one JSON line: msg/s, p50/p99 submit-to-response latency, cl
 With `--mode dlr` (as the yardstick's) every submit_sm asks for a receipt (registered_delivery
 1) and the run ends when every accepted message's receipt has arrived: msg/s then counts to the
 last receipt, `accepted_per_s` to the last submit_sm_resp, and p50/p99_receipt_ms is
-submit-to-receipt (matched by receipted_message_id). `--samples` adds every latency (ms) to the
-JSON, for a harness that merges several client processes.
+submit-to-receipt (matched by receipted_message_id). `--sessions K` runs K sessions at once in
+this process (N split over them; `--system-id a,b,..` gives each its account in turn), and the
+figures are of the whole: msg/s from the first bind_resp to the end of the last session,
+percentiles over every sample.
 
-    python bench/ours_client.py --port P --n 20000 --w 10 [--mode dlr] [--samples] [--uvloop]
+    python bench/ours_client.py --port P --n 20000 --w 10 [--mode dlr] [--sessions K] [--uvloop]
 """
 
 from __future__ import annotations
@@ -149,7 +151,9 @@ class Driver:
             self.done.set_exception(RuntimeError(f"connection lost: {exc}"))
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
+async def open_session(args: argparse.Namespace, index: int, n: int) -> tuple[Driver, SmppProtocol]:
+    """Connect, bind session `index` (its system_id from the comma-separated --system-id list,
+    in turn) and return its driver, which starts submitting at bind_resp."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     # peer_window: the SMSC's deliver_sm (receipts) we take in before answering; one read can
@@ -164,45 +168,67 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     drivers: list[Driver] = []
 
     def factory(protocol: SmppProtocol) -> Driver:
-        drivers.append(Driver(protocol, args.n, args.w, done, dlr=args.mode == "dlr"))
+        drivers.append(Driver(protocol, n, args.w, done, dlr=args.mode == "dlr"))
         return drivers[0]
 
     protocol = await connect(
-        args.host, args.port, session_config=config, handler_factory=factory, session_id="bench"
+        args.host,
+        args.port,
+        session_config=config,
+        handler_factory=factory,
+        session_id=f"bench-{index}",
     )
+    system_ids = args.system_id.split(",")
     driver = drivers[0]
     driver.bind_seq = protocol.send_request(
-        BindTransceiver(system_id=args.system_id, password=args.password, interface_version=0x34)
+        BindTransceiver(
+            system_id=system_ids[index % len(system_ids)],
+            password=args.password,
+            interface_version=0x34,
+        )
     )
-    await asyncio.wait_for(done, args.timeout)
-    protocol.unbind()
+    return driver, protocol
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    """--sessions sessions at once, --n messages over all of them; the figures of the whole:
+    msg/s from the first bind_resp to the last session's end, percentiles over every sample."""
+    per_session = max(1, args.n // args.sessions)
+    n = per_session * args.sessions
+    opened = [await open_session(args, i, per_session) for i in range(args.sessions)]
+    drivers = [d for d, _ in opened]
+    await asyncio.wait_for(asyncio.gather(*(d.done for d in drivers)), args.timeout)
+    for _, protocol in opened:
+        protocol.unbind()
     await asyncio.sleep(0)
-    protocol.close()
-    lat = sorted(driver.lat)
-    receipt_lat = sorted(driver.receipt_lat)
+    for _, protocol in opened:
+        protocol.close()
+    t0 = min(d.t0 for d in drivers)
+    wall = max(d.t1 for d in drivers) - t0
+    lat = sorted(v for d in drivers for v in d.lat)
+    receipt_lat = sorted(v for d in drivers for v in d.receipt_lat)
     result: dict[str, object] = {
         "peer": "opensmsc",
-        "n": args.n,
+        "n": n,
         "w": args.w,
+        "sessions": args.sessions,
         "mode": args.mode,
-        "wall_s": driver.t1 - driver.t0,
-        "msg_per_s": args.n / (driver.t1 - driver.t0),
+        "wall_s": wall,
+        "msg_per_s": n / wall,
         "p50_ms": _quantile(lat, 0.5),
         "p99_ms": _quantile(lat, 0.99),
-        "client_cpu_s": driver.c1 - driver.c0,
-        "errors": driver.errors,
+        "client_cpu_s": max(d.c1 for d in drivers) - min(d.c0 for d in drivers),
+        "errors": sum(d.errors for d in drivers),
     }
     if args.mode == "dlr":
+        accepted_wall = max(d.t_resp for d in drivers) - t0
         result.update(
-            accepted_wall_s=driver.t_resp - driver.t0,
-            accepted_per_s=args.n / (driver.t_resp - driver.t0),
-            receipts=driver.receipts,
+            accepted_wall_s=accepted_wall,
+            accepted_per_s=n / accepted_wall,
+            receipts=sum(d.receipts for d in drivers),
             p50_receipt_ms=_quantile(receipt_lat, 0.5),
             p99_receipt_ms=_quantile(receipt_lat, 0.99),
         )
-    if args.samples:
-        result["lat_ms"] = [round(v * 1e3, 3) for v in driver.lat]
-        result["receipt_lat_ms"] = [round(v * 1e3, 3) for v in driver.receipt_lat]
     return result
 
 
@@ -218,12 +244,12 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--w", type=int, default=10)
-    ap.add_argument("--system-id", default="test")
+    ap.add_argument("--system-id", default="test", help="comma-separated: one per session in turn")
     ap.add_argument("--password", default="test")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--uvloop", action="store_true")
     ap.add_argument("--mode", choices=["submit", "dlr"], default="submit")
-    ap.add_argument("--samples", action="store_true", help="every latency in the JSON (ms)")
+    ap.add_argument("--sessions", type=int, default=1, help="sessions at once, N split over them")
     args = ap.parse_args()
     if args.uvloop:
         import uvloop

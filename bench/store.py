@@ -3,19 +3,20 @@ SMSC stores each message (submit_sm_resp only after the commit), delivers it thr
 loopback route and sends the receipt back to the client; with 1 and 4 sessions at windows 10
 and 100.
 
-Per cell, a fresh SMSC (`opensmsc run --config FILE`, a fresh data folder, uvloop) in its own
-process, and one client process per session (each N/sessions messages):
+Per cell, a fresh SMSC (`opensmsc run --config FILE`, a fresh data folder, its defaults but
+`smpp.server.window`, uvloop) in its own process, and one client process running the cell's
+sessions at once (N split over them, each session on an account of its own, since a receipt
+goes to any bound session of the submitting account):
 
-- opensmsc  → opensmsc: bench/ours_client.py --mode dlr: msg/s to the last receipt, msg/s to
-  the last submit_sm_resp (durably accepted), p50/p99 submit-to-response and submit-to-receipt
-  latency (every sample of every session merged), bytes on disk per message (the data folder's
-  database + WAL after the run / N), the SMSC's CPU per message;
-- yardstick → opensmsc: ../shared/bench/yardstick.py client --mode dlr against our SMSC (a
-  cross-check that our client is not what limits; skipped with --quick);
-- yardstick → yardstick: its server in receipt mode, the ceiling, measured in the same run.
-  With several sessions its p50 is the median of the sessions' p50s and its p99 the largest
-  p99 (the yardstick prints percentiles only); msg/s is the total over the slowest session's
-  wall time, as for ours.
+- opensmsc  → opensmsc: bench/ours_client.py --mode dlr --sessions S: msg/s to the last
+  receipt (e2e), msg/s to the last submit_sm_resp (durably accepted), p50/p99 submit-to-response
+  and submit-to-receipt latency over every sample, bytes on disk per message (the data folder's
+  database + WAL right after the run / N), the SMSC's CPU per message (/proc schedstat);
+- yardstick → opensmsc: the yardstick's client (bench/yardstick_multi.py: its ClientProto,
+  S sessions in one process) in receipt mode against our SMSC, a cross-check that our client
+  is not what limits (skipped with --quick);
+- yardstick → yardstick: the same client against the yardstick's server in receipt mode
+  (`--mode dlr`), the ceiling, measured in the same run.
 
 Cells run interleaved and repeated; medians are reported. The bar (issue #5): at least 10,000
 durably accepted msg/s with receipts flowing.
@@ -38,7 +39,6 @@ from typing import Any
 from _harness import (
     HERE,
     PY,
-    YARDSTICK,
     OpensmscProcess,
     bind_probe,
     check_config,
@@ -46,8 +46,7 @@ from _harness import (
     fmt,
     free_port,
     median,
-    percentile,
-    run_clients,
+    run_client,
     start_yardstick,
     stop_process,
 )
@@ -116,61 +115,29 @@ def disk_bytes(data_dir: Path) -> int:
     return sum((data_dir / name).stat().st_size for name in DB_FILES if (data_dir / name).exists())
 
 
-def client_argv(client: str, port: int, n: int, w: int, system_id: str) -> list[str]:
-    common = ["--port", str(port), "--n", str(n), "--w", str(w), "--mode", "dlr", "--uvloop"]
-    common += ["--system-id", system_id, "--password", PASSWORD]
-    if client == "opensmsc":
-        return [PY, str(HERE / "ours_client.py"), *common, "--samples", "--timeout", "240"]
-    return [PY, str(YARDSTICK), "client", *common, "--timeout", "240"]
-
-
-def merge(results: list[dict[str, Any]], n_total: int) -> dict[str, Any]:
-    """One figure set for a cell from its per-session client results."""
-    merged: dict[str, Any] = {
-        "msg_per_s": n_total / max(r["wall_s"] for r in results),
-        "errors": sum(r.get("errors", 0) for r in results),
-        "client_cpu_s": sum(r["client_cpu_s"] for r in results),
-    }
-    if all("lat_ms" in r for r in results):
-        lat = sorted(v for r in results for v in r["lat_ms"])
-        receipt_lat = sorted(v for r in results for v in r["receipt_lat_ms"])
-        merged.update(
-            accepted_per_s=n_total / max(r["accepted_wall_s"] for r in results),
-            p50_ms=percentile(lat, 0.5),
-            p99_ms=percentile(lat, 0.99),
-            p50_receipt_ms=percentile(receipt_lat, 0.5),
-            p99_receipt_ms=percentile(receipt_lat, 0.99),
-            receipts=sum(r["receipts"] for r in results),
-        )
-    else:  # the yardstick: percentiles only
-        merged.update(
-            p50_ms=median([r["p50_ms"] for r in results]),
-            p99_ms=max(r["p99_ms"] for r in results),
-            receipts=sum(r.get("dlrs", 0) for r in results),
-        )
-    return merged
+def client_argv(client: str, port: int, n: int, w: int, sessions: int) -> list[str]:
+    """One client process for the cell: `sessions` sessions at once, each on its own account."""
+    script = HERE / ("ours_client.py" if client == "opensmsc" else "yardstick_multi.py")
+    return [
+        PY,
+        str(script),
+        *("--port", str(port), "--n", str(n), "--w", str(w), "--sessions", str(sessions)),
+        *("--mode", "dlr", "--uvloop", "--timeout", "240"),
+        *("--system-id", ",".join(SYSTEM_IDS[:sessions]), "--password", PASSWORD),
+    ]
 
 
 def measure(
     cell: Cell, n: int, workroot: Path, deliver_window: int, routing: bool
 ) -> dict[str, Any]:
-    per_session = max(1, n // cell.sessions)
-    n_total = per_session * cell.sessions
     timeout = 300.0
     if cell.server == "yardstick":
         port = free_port()
         server = start_yardstick(port, "dlr")
         try:
-            results = run_clients(
-                [
-                    client_argv(cell.client, port, per_session, cell.w, SYSTEM_IDS[i])
-                    for i in range(cell.sessions)
-                ],
-                timeout,
-            )
+            return run_client(client_argv(cell.client, port, n, cell.w, cell.sessions), timeout)
         finally:
             stop_process(server)
-        return merge(results, n_total)
 
     with tempfile.TemporaryDirectory(prefix="opensmsc-store-bench-", dir=workroot) as tmp:
         data_dir = Path(tmp) / "data"
@@ -189,21 +156,14 @@ def measure(
                 if not bind_probe(port, system_id, PASSWORD):
                     raise RuntimeError(f"bind {system_id} refused")
             before = cpu_ns(smsc.pid)
-            results = run_clients(
-                [
-                    client_argv(cell.client, port, per_session, cell.w, SYSTEM_IDS[i])
-                    for i in range(cell.sessions)
-                ],
-                timeout,
-            )
+            result = run_client(client_argv(cell.client, port, n, cell.w, cell.sessions), timeout)
             after = cpu_ns(smsc.pid)
             on_disk = disk_bytes(data_dir)
         finally:
             smsc.stop()
-    merged = merge(results, n_total)
-    merged["server_us_per_msg"] = (after - before) / 1e3 / n_total
-    merged["bytes_per_msg"] = on_disk / n_total
-    return merged
+    result["server_us_per_msg"] = (after - before) / 1e3 / result["n"]
+    result["bytes_per_msg"] = on_disk / result["n"]
+    return result
 
 
 # ---- the run --------------------------------------------------------------------------------

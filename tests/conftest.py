@@ -372,10 +372,12 @@ class TestSmsc:
         return client
 
     def accepted_messages(self, system_id: str | None = None) -> int:
-        """Messages the in-memory centre has accepted (it keeps every one, for query_sm), from
-        every account or from `system_id`."""
-        messages = self.running.services.center._messages.values()
-        return sum(1 for m in messages if system_id is None or m.system_id == system_id)
+        """Messages the engine has taken: stored, or waiting for their commit (counted for
+        every account), from every account or from `system_id`."""
+        acceptor = self.running.engine.acceptor
+        accepted = acceptor.accepted
+        stored = sum(accepted.values()) if system_id is None else accepted[system_id]
+        return stored + acceptor.pending  # taken and waiting for their commit too
 
     async def stop(self) -> None:
         if self.stopped:

@@ -5,35 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import ipaddress
 import logging
 import os
 import signal
 import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from opensmsc.accounts.authenticator import Authenticator
 from opensmsc.accounts.model import Account
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
-from opensmsc.config.model import AccountConfig, OverloadAction
-from opensmsc.engine.center import InMemoryCenter
+from opensmsc.config.model import AccountConfig, LongMessageReceipts, OverloadAction
 from opensmsc.engine.connectors import Connectors
 from opensmsc.engine.esme_session import EsmeSession, SmscServices, SmscSettings
 from opensmsc.engine.outbind import OutbindDialer, OutbindTarget
+from opensmsc.engine.policy import AccountPolicies, AccountPolicy
 from opensmsc.engine.registry import SessionRegistry
-from opensmsc.errors import ConfigError, MessageRejected
+from opensmsc.engine.store_forward import EngineSettings, StoreAndForward
+from opensmsc.engine.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.errors import ConfigError
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
-from opensmsc.smpp.pdu import DataSm, DeliverSm
-from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import Role
+from opensmsc.store.model import Address
 from opensmsc.transport import tls
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
@@ -53,6 +51,7 @@ class RunningSmsc:
 
     server: SmppServer
     services: SmscServices
+    engine: StoreAndForward
     ports: dict[str, int] = field(default_factory=dict)
     tls_fingerprint: str | None = None
     outbind: OutbindDialer | None = None
@@ -67,6 +66,8 @@ class RunningSmsc:
         if self.connectors is not None:
             await self.connectors.stop_all()
         await self.server.stop()
+        # After the sessions: their last answers went out; what is pending stays stored.
+        await self.engine.close()
 
 
 def accounts_from_config(config: Config) -> list[Account]:
@@ -116,6 +117,40 @@ def _account(config: AccountConfig) -> Account:
     )
 
 
+def policies_from_config(config: Config) -> AccountPolicies:
+    """The engine's view of each account (validity, receipts, distribution lists)."""
+    return AccountPolicies(
+        {
+            a.system_id: AccountPolicy(
+                default_validity=timedelta(seconds=a.default_validity),
+                max_validity=timedelta(seconds=a.max_validity),
+                whole_message_receipts=a.long_message_receipts is LongMessageReceipts.WHOLE,
+                distribution_lists={
+                    dl.name: tuple(Address(dl.ton, dl.npi, member) for member in dl.members)
+                    for dl in a.distribution_lists
+                },
+            )
+            for a in config.accounts
+            if a.enabled
+        }
+    )
+
+
+def engine_settings(config: Config) -> EngineSettings:
+    store, routing = config.store, config.routing
+    return EngineSettings(
+        retention=store.retention,
+        purge_interval=store.purge_interval,
+        lease=store.lease,
+        max_batch_ops=store.max_batch_ops,
+        max_batch_delay=store.max_batch_delay,
+        default_route=routing.default_route,
+        prefixes=tuple((r.prefix, r.route) for r in routing.routes),
+        # A connector's window bounds what a crash can make it deliver twice upstream.
+        route_windows=tuple((c.name, c.window) for c in config.smpp.client),
+    )
+
+
 def session_config(config: Config) -> SessionConfig:
     server = config.smpp.server
     versions = [v.code for v in server.interface_versions] or [0x34]
@@ -139,7 +174,8 @@ def session_config(config: Config) -> SessionConfig:
 
 
 async def start(config: Config) -> RunningSmsc:
-    """Start every service the configuration asks for; returns once all listen."""
+    """Start every service the configuration asks for; returns once all listen. The message
+    store is opened (created, migrated) in `node.data_dir` first."""
     server_config = config.smpp.server
     loop = asyncio.get_running_loop()
     authenticator = Authenticator(
@@ -149,24 +185,44 @@ async def start(config: Config) -> RunningSmsc:
         failure_max_delay=server_config.bind_failure_max_delay or 0.0,
     )
     registry = SessionRegistry()
-    center = InMemoryCenter(
-        registry,
-        clock=functools.partial(datetime.now, UTC),  # no Python frame per call
-        id_prefix=int(time.time()) & 0xFFFFFFFF,
-        wake=lambda: _call_soon(loop, center.run_due),
-        on_no_receiver=lambda system_id: _request_outbind(running, system_id),
+    policies = policies_from_config(config)
+    engine = await StoreAndForward.open(
+        config.node.data_dir,
+        receivers=registry,
+        policies=policies,
+        settings=engine_settings(config),
     )
+    try:
+        running = await _start_services(config, engine, authenticator, registry, policies)
+    except BaseException:
+        await engine.close()
+        raise
+    return running
+
+
+async def _start_services(
+    config: Config,
+    engine: StoreAndForward,
+    authenticator: Authenticator,
+    registry: SessionRegistry,
+    policies: AccountPolicies,
+) -> RunningSmsc:
+    server_config = config.smpp.server
+    # Each connector is a route ([routing] names them); its callbacks are set below.
+    connectors = Connectors()
+    for client in config.smpp.client:
+        engine.router.add(ConnectorRoute(connectors, client.name, engine.store))
     services = SmscServices(
         authenticator=authenticator,
         registry=registry,
-        center=center,
+        engine=engine,
         settings=SmscSettings(
             system_id=server_config.system_id,
             overload_action=server_config.overload_action.value,
         ),
     )
     server = SmppServer(session_config(config), lambda protocol: _esme_session(protocol, services))
-    running = RunningSmsc(server=server, services=services)
+    running = RunningSmsc(server=server, services=services, engine=engine)
     running.outbind = OutbindDialer(
         server,
         [
@@ -181,51 +237,42 @@ async def start(config: Config) -> RunningSmsc:
         ],
         smsc_system_id=server_config.system_id,
     )
-    if server_config.plain_enabled:
-        running.ports["smpp"] = await server.start(
-            Listener(name="smpp", host=server_config.bind_address, port=server_config.port)
-        )
-    if server_config.tls_enabled:
-        context, fingerprint = _tls_context(config)
-        running.tls_fingerprint = fingerprint
-        running.ports["smpps"] = await server.start(
-            Listener(
-                name="smpps",
-                host=server_config.bind_address,
-                port=server_config.tls_port,
-                ssl_context=context,
+    engine.deliveries.set_outbind(running.outbind)
+    try:
+        if server_config.plain_enabled:
+            running.ports["smpp"] = await server.start(
+                Listener(name="smpp", host=server_config.bind_address, port=server_config.port)
             )
-        )
-    running.connectors = Connectors(on_receipt=_refuse_receipt, on_mo=_refuse_mo)
-    for client in config.smpp.client:
-        await running.connectors.add(client)
-    await running.connectors.start_all()
-    running._tasks.append(loop.create_task(_run_schedule(center)))
-    return running
-
-
-# Until store and forward routes traffic through connectors (issue 5), nothing upstream is ours
-# to receive. Answering ESME_RX_T_APPN keeps each receipt and MO at the carrier, which retries,
-# instead of acknowledging something we would then drop.
-async def _refuse_receipt(connector: str, our_id: str | None, info: ReceiptInfo) -> None:
-    log.warning("receipt refused connector=%s id=%s: no route yet", connector, info.message_id)
-    raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "receipts from connectors not routed yet")
-
-
-async def _refuse_mo(connector: str, pdu: DeliverSm | DataSm) -> None:
-    log.warning(
-        "MO refused connector=%s destination=%s: no route yet", connector, pdu.destination_addr
+        if server_config.tls_enabled:
+            context, fingerprint = _tls_context(config)
+            running.tls_fingerprint = fingerprint
+            running.ports["smpps"] = await server.start(
+                Listener(
+                    name="smpps",
+                    host=server_config.bind_address,
+                    port=server_config.tls_port,
+                    ssl_context=context,
+                )
+            )
+    except BaseException:
+        await server.stop()
+        raise
+    receipts = UpstreamReceipts(engine.store, engine.lifecycle, connectors)
+    mo = MoIngress(
+        engine.store,
+        prefixes=[(p, a.system_id) for a in config.accounts if a.enabled for p in a.mo_prefixes],
+        sessions=lambda: registry,
+        new_id=engine.ids.next,
+        wake=engine.scheduler.wake,
+        validity=lambda system_id: policies(system_id).default_validity,
     )
-    raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "MO from connectors not routed yet")
-
-
-def _request_outbind(running: RunningSmsc, system_id: str) -> None:
-    if running.outbind is not None:
-        running.outbind.request(system_id)
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    loop.call_soon(callback)
+    connectors.set_callbacks(on_receipt=receipts.on_receipt, on_mo=mo.on_mo)
+    running.connectors = connectors
+    for client in config.smpp.client:
+        await connectors.add(client)
+    await connectors.start_all()
+    engine.start(a.system_id for a in config.accounts if a.enabled)
+    return running
 
 
 def _esme_session(protocol: SmppProtocol, services: SmscServices) -> EsmeSession:
@@ -246,12 +293,6 @@ def _tls_context(config: Config) -> tuple[ssl.SSLContext, str]:
         cert, key, ca=server.tls_ca_file, require_client_cert=server.require_client_cert
     )
     return context, fingerprint
-
-
-async def _run_schedule(center: InMemoryCenter) -> None:
-    while True:
-        center.run_due()
-        await asyncio.sleep(1.0)
 
 
 def tune_gc() -> None:

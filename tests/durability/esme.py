@@ -66,6 +66,7 @@ class ReceiptSeen:
     content: tuple[bytes, bytes]  # short_message and the wire TLVs: duplicates must be equal
     at: float  # time.time()
     session: int
+    incarnation: int  # which run of the SMSC sent it: the kills before its session connected
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Ledger:
 
     numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     submitting: bool = True
+    kills: int = 0  # the test counts its SIGKILLs here: a session's incarnation
     sent_at: dict[int, float] = field(default_factory=dict)
     accepted: dict[int, str] = field(default_factory=dict)  # number → message_id
     by_id: dict[str, int] = field(default_factory=dict)  # message_id → number
@@ -115,8 +117,12 @@ class CrashSession(SmppPeer):
         self.tokens = 0.0
         self.last_fill = time.monotonic()
         self.bind_seq = -1
+        self.incarnation = -1
 
     def on_connected(self) -> None:
+        # The kill runs on this event loop, so a connection seen made after it reached the
+        # next run of the SMSC (or a dead socket, which carries nothing).
+        self.incarnation = self.ledger.kills
         self.bind_seq = self.send(BindTransceiver(system_id=self.system_id, password=self.password))
 
     def on_lost(self) -> None:
@@ -226,6 +232,7 @@ class CrashSession(SmppPeer):
                 content=(pdu.short_message, repr(tuple(pdu.tlvs)).encode()),
                 at=time.time(),
                 session=self.index,
+                incarnation=self.incarnation,
             )
         )
 

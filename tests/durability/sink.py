@@ -7,8 +7,10 @@ bound session acknowledges it with ESME_ROK (a session that dies, or an answer s
 ESME_RX_T_APPN, puts it back for a later try), so a receipt the SMSC under test lost in a crash
 comes again after it restarts.
 
-The log (one line per submit_sm, written as it arrives): `S <unix time> <sink id> <short_message>`
-and, when a receipt is acknowledged, `R <unix time> <sink id>`. Text is latin-1.
+The log, one line per event as it happens (text is latin-1):
+- `C <unix time> <connection>` a connection from the SMSC under test (numbered from 1);
+- `S <unix time> <sink id> <connection> <short_message>` a submit_sm;
+- `R <unix time> <sink id>` a receipt acknowledged with ESME_ROK.
 
     python tests/durability/sink.py --log FILE [--port 0] [--system-id smsc --password pw]
     # prints `READY <port>`; SIGTERM/SIGINT flush the log and stop it
@@ -51,7 +53,7 @@ from opensmsc.smpp import (
 from tests.durability.wire import SmppPeer
 
 RETRY_DELAY = 0.2  # seconds before a refused receipt is offered again
-WINDOW = 50  # receipts in flight per session
+WINDOW = 10  # receipts in flight per session (the connector's peer_window is 10 by default)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class SinkState:
     system_id: str
     password: str
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10_000_001))
+    connections: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     queue: deque[_Receipt] = field(default_factory=deque)
     sessions: list[SinkSession] = field(default_factory=list)
     submits: int = 0
@@ -119,9 +122,11 @@ class SinkSession(SmppPeer):
         self.state = state
         self.receives = False
         self.in_flight: dict[int, _Receipt] = {}
+        self.number = next(state.connections)
 
     def on_connected(self) -> None:
         self.state.sessions.append(self)
+        self.state.write(f"C {time.time():.6f} {self.number}\n")
 
     def on_lost(self) -> None:
         with contextlib.suppress(ValueError):
@@ -153,7 +158,7 @@ class SinkSession(SmppPeer):
             sink_id = str(next(state.ids))
             state.submits += 1
             text = pdu.short_message.decode("latin-1")
-            state.write(f"S {time.time():.6f} {sink_id} {text}\n")
+            state.write(f"S {time.time():.6f} {sink_id} {self.number} {text}\n")
             self.send(SubmitSmResp(message_id=sink_id), seq)
             if pdu.registered_delivery & 0x03:
                 state.requeue(_Receipt(sink_id, pdu, datetime.now(UTC)))

@@ -40,7 +40,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,30 +87,62 @@ class Kill:
 
 @dataclass
 class Duplicates:
-    """Copies of one delivery beyond the first, attributed to the kill between the copies."""
+    """Copies of one delivery beyond the first. Each copy is known with the run of the SMSC
+    (its incarnation: how many kills came before) that made it; a copy made again by a later
+    run is attributed to the kill that ended the earlier run, one made twice by the same run is
+    unexplained (no crash lost anything there)."""
 
     per_kill: collections.Counter[int] = field(default_factory=collections.Counter)
     unexplained: list[tuple[object, float, float]] = field(default_factory=list)
+    ages: list[float] = field(default_factory=list)  # kill time - the earlier copy's time, s
 
     @property
     def total(self) -> int:
         return sum(self.per_kill.values()) + len(self.unexplained)
 
-    def add(self, key: object, times: Iterable[float], kill_times: list[float]) -> None:
-        ordered = sorted(times)
-        for earlier, later in itertools.pairwise(ordered):
-            k = bisect.bisect_right(kill_times, earlier)
-            if k < len(kill_times) and kill_times[k] < later:
-                self.per_kill[k] += 1
+    @property
+    def max_per_kill(self) -> int:
+        return max(self.per_kill.values(), default=0)
+
+    def add(
+        self, key: object, copies: Iterable[tuple[int, float]], kill_times: list[float]
+    ) -> None:
+        for (run, at), (later_run, later_at) in itertools.pairwise(sorted(copies)):
+            if later_run > run:
+                self.per_kill[run] += 1
+                self.ages.append(kill_times[run] - at)
             else:
-                self.unexplained.append((key, earlier, later))
+                self.unexplained.append((key, at, later_at))
+
+    def over(self, bounds: list[int]) -> dict[int, int]:
+        """Kills (by index) after which more copies were made again than were in flight."""
+        return {k: n for k, n in sorted(self.per_kill.items()) if n > bounds[k]}
+
+    def summary(self, bounds: list[int], kills: list[Kill]) -> str:
+        return (
+            f"{self.total}: {self.total - len(self.unexplained)} across a kill, at most "
+            f"{self.max_per_kill} per kill (bound per kill {min(bounds, default=0)}.."
+            f"{max(bounds, default=0)}, in all {sum(bounds)} over {len(kills)} kills); over "
+            f"the bound after kills {self.over(bounds) or 'none'}; without a crash "
+            f"{len(self.unexplained)}; first copies made {self.age_summary()}"
+        )
+
+    def age_summary(self) -> str:
+        """How long before its kill the copy made again had first gone out: beyond a round
+        trip, its acknowledgement had arrived and only its recording was still pending."""
+        if not self.ages:
+            return "-"
+        ages = sorted(self.ages)
+        return (
+            f"p50 {ages[len(ages) // 2] * 1e3:.1f} ms, max {ages[-1] * 1e3:.1f} ms before the kill"
+        )
 
 
 # --------------------------------------------------------------------------- the run
 
 
 async def _kill_loop(
-    smsc: SmscProcess, runners: list[SessionRunner], rng: random.Random
+    smsc: SmscProcess, ledger: Ledger, runners: list[SessionRunner], rng: random.Random
 ) -> list[Kill]:
     kills: list[Kill] = []
 
@@ -118,6 +150,7 @@ async def _kill_loop(
         bound = sum(1 for r in runners if r.session is not None and r.session.is_bound)
         in_flight = sum(len(r.session.outstanding) for r in runners if r.session is not None)
         smsc.kill()
+        ledger.kills += 1  # sessions connecting from now on reach the next run
         kills.append(Kill(time.time(), during_startup, bound, in_flight))
 
     await smsc.start()
@@ -146,23 +179,32 @@ async def _settle(ledger: Ledger, deadline: float) -> float:
     return time.monotonic() - started
 
 
-def _read_sink(path: Path) -> tuple[dict[int, list[float]], list[str], int]:
-    """number → times it reached the sink; lines that name no number; receipts acknowledged."""
-    reached: dict[int, list[float]] = collections.defaultdict(list)
+def _read_sink(
+    path: Path, kill_times: list[float]
+) -> tuple[dict[int, list[tuple[int, float]]], list[str], int]:
+    """number → (run of the SMSC, time) of each copy that reached the sink; lines that name no
+    number; receipts acknowledged. A connection belongs to the run alive when the sink took
+    it: the kills before its accept time."""
+    reached: dict[int, list[tuple[int, float]]] = collections.defaultdict(list)
     strange: list[str] = []
     acked = 0
+    runs: dict[str, int] = {}
     if not path.exists():
         return reached, strange, acked
     for line in path.read_text(encoding="latin-1").splitlines():
-        parts = line.split(" ", 3)
+        parts = line.split(" ", 4)
         if parts[0] == "R":
             acked += 1
-        elif parts[0] == "S" and len(parts) == 4:
-            number = number_in(parts[3])
+        elif parts[0] == "C" and len(parts) == 3:
+            runs[parts[2]] = bisect.bisect_right(kill_times, float(parts[1]))
+        elif parts[0] == "S" and len(parts) == 5 and parts[3] in runs:
+            number = number_in(parts[4])
             if number is None:
                 strange.append(line)
             else:
-                reached[number].append(float(parts[1]))
+                reached[number].append((runs[parts[3]], float(parts[1])))
+        else:
+            strange.append(line)
     return reached, strange, acked
 
 
@@ -224,11 +266,22 @@ def _read_store(db: Path, message_ids: set[str]) -> StoreView:
 # --------------------------------------------------------------------------- the test
 
 
-async def test_nothing_acknowledged_is_lost_across_sigkills(tmp_path: Path) -> None:
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[SinkProcess]:
+    """The sink, started; stopped (and reaped) at teardown whatever happened."""
+    process = SinkProcess(tmp_path / "sink.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def test_nothing_acknowledged_is_lost_across_sigkills(
+    tmp_path: Path, sink: SinkProcess
+) -> None:
     rng = random.Random(SEED)
     port = free_port()
-    sink = SinkProcess(tmp_path / "sink.log")
-    sink.start()
     settings = SmscSettings(
         data_dir=tmp_path / "data",
         port=port,
@@ -268,7 +321,7 @@ async def test_nothing_acknowledged_is_lost_across_sigkills(tmp_path: Path) -> N
     started = time.monotonic()
     try:
         tasks = [asyncio.create_task(r.run()) for r in runners]
-        kills = await _kill_loop(smsc, runners, rng)
+        kills = await _kill_loop(smsc, ledger, runners, rng)
         kill_phase = time.monotonic() - started
         await asyncio.sleep(1.0)  # traffic after the last restart, too
         ledger.submitting = False
@@ -305,11 +358,11 @@ async def test_nothing_acknowledged_is_lost_across_sigkills(tmp_path: Path) -> N
         m for m in accepted_ids if m not in queried or final_state(queried[m]) not in FINAL_STATES
     )
 
-    receipts_by_id: dict[str, list[float]] = collections.defaultdict(list)
+    receipts_by_id: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)
     contents: dict[str, set[tuple[bytes, bytes]]] = collections.defaultdict(set)
     stats: dict[str, set[str]] = collections.defaultdict(set)
     for r in ledger.receipts:
-        receipts_by_id[r.message_id].append(r.at)
+        receipts_by_id[r.message_id].append((r.incarnation, r.at))
         contents[r.message_id].add(r.content)
         stats[r.message_id].add(r.stat)
     no_receipt = sorted(m for m in accepted_ids if m not in receipts_by_id)
@@ -330,65 +383,58 @@ async def test_nothing_acknowledged_is_lost_across_sigkills(tmp_path: Path) -> N
         and stats[m] != {stat_for_state(s)}
     )
     client_dups = Duplicates()
-    for m, times in receipts_by_id.items():
-        client_dups.add(m, times, kill_times)
+    for m, copies in receipts_by_id.items():
+        client_dups.add(m, copies, kill_times)
 
-    reached, strange_sink_lines, sink_acked = _read_sink(sink.log_path)
+    reached, strange_sink_lines, sink_acked = _read_sink(sink.log_path, kill_times)
     sink_dups = Duplicates()
-    for number, times in reached.items():
-        sink_dups.add(number, times, kill_times)
+    for number, copies in reached.items():
+        sink_dups.add(number, copies, kill_times)
     never_reached = sorted(n for n in accepted if n not in reached) if network_observable else []
     reached_refused = sorted(n for n in reached if n in ledger.refused)
     reached_in_doubt = {n for n in reached if n in ledger.unanswered}
 
     store = _read_store(settings.data_dir / "messages.sqlite3", accepted_ids)
 
-    client_bounds = {i: DELIVER_WINDOW * max(k.sessions_bound, 1) for i, k in enumerate(kills)}
-    sink_bound = CONNECTOR_WINDOW * CONNECTOR_SESSIONS
-    client_over = {k: n for k, n in client_dups.per_kill.items() if n > client_bounds[k]}
-    sink_over = {k: n for k, n in sink_dups.per_kill.items() if n > sink_bound}
+    # In flight at each kill: receipts, the server's deliver window per bound client session;
+    # at the network, the connector's window per connector session.
+    client_bounds = [DELIVER_WINDOW * max(k.sessions_bound, 1) for k in kills]
+    sink_bounds = [CONNECTOR_WINDOW * CONNECTOR_SESSIONS] * len(kills)
+    client_over = client_dups.over(client_bounds)
+    sink_over = sink_dups.over(sink_bounds)
 
+    refusals = dict(collections.Counter(f"0x{st:08X}" for st in ledger.refused.values()))
     report = [
         f"crash test seed={SEED}: {len(kills)} SIGKILLs "
-        f"({sum(k.during_startup for k in kills)} during start-up), {smsc.starts} starts, "
-        f"kill phase {kill_phase:.1f} s, settle {settle_s:.1f} s, total {elapsed:.1f} s, "
-        f"clean exit code {exit_code}",
-        f"route: {'connector to the sink' if network_observable else 'LOOPBACK'}"
-        + (
-            ""
-            if network_observable
-            else " ([routing] not accepted by this build: whether a message reached the "
-            "network is NOT observable; sink checks skipped)"
-        ),
-        f"clients: {SESSIONS} sessions, window {CLIENT_WINDOW}, {ledger.binds} binds "
-        f"({ledger.bind_refusals} refused); submitted {len(ledger.sent_at)}, "
-        f"accepted with a message_id {len(accepted)}, refused {len(ledger.refused)} "
-        f"{dict(collections.Counter(f'0x{s:08X}' for s in ledger.refused.values()))}, "
-        f"unanswered (in doubt) {len(ledger.unanswered)}",
-        f"final states (query_sm): {dict(states)}; not final: {len(not_final)}",
-        f"receipts: {len(ledger.receipts)} received for {len(receipts_by_id)} ids; "
-        f"accepted without a receipt {len(no_receipt)}; stat disagreeing with query_sm "
-        f"{len(stat_mismatch)}; duplicates changed in content {len(receipt_changed)}",
-        f"in doubt but stored anyway: receipted {len(stored_in_doubt)}, reached the sink "
-        f"{len(reached_in_doubt)} (of {len(ledger.unanswered)} unanswered; bound per kill "
-        f"{CLIENT_WINDOW} × sessions); refused yet receipted {len(receipted_refused)}, "
-        f"receipt for an unknown number {len(receipted_unknown)}, "
-        f"other deliver_sm {len(ledger.other_deliveries)}",
-        f"duplicate receipts at the client: {client_dups.total} "
-        f"(per kill max {max(client_dups.per_kill.values(), default=0)}, bound per kill "
-        f"{DELIVER_WINDOW} × sessions bound; sum of bounds {sum(client_bounds.values())}); "
-        f"not straddling a kill {len(client_dups.unexplained)}; over the bound {client_over}",
+        f"({sum(k.during_startup for k in kills)} during start-up), {smsc.starts} starts; "
+        f"kill phase {kill_phase:.1f} s, settle {settle_s:.1f} s, total {elapsed:.1f} s; "
+        f"clean stop exit code {exit_code}",
+        "route: connector to the sink (reaching the network is observed)"
+        if network_observable
+        else "route: LOOPBACK ([routing] unknown to this build): whether a message reached the "
+        "network is NOT observable; the sink checks are skipped",
+        f"clients: {SESSIONS} sessions (window {CLIENT_WINDOW}), {ledger.binds} binds "
+        f"({ledger.bind_refusals} refused); submitted {len(ledger.sent_at)}: "
+        f"{len(accepted)} got a message_id, {len(ledger.refused)} refused {refusals}, "
+        f"{len(ledger.unanswered)} unanswered (in doubt)",
+        f"final states (query_sm): {dict(states)}; not final {len(not_final)}",
+        f"receipts at the client: {len(ledger.receipts)} for {len(receipts_by_id)} ids; "
+        f"accepted without one {len(no_receipt)}; stat unlike query_sm {len(stat_mismatch)}; "
+        f"changed when delivered again {len(receipt_changed)}",
+        "  duplicates " + client_dups.summary(client_bounds, kills),
+        f"in doubt (unanswered): stored anyway {len(stored_in_doubt)} (receipted), reached the "
+        f"sink {len(reached_in_doubt)}; refused yet receipted {len(receipted_refused)}; "
+        f"receipts for unknown numbers {len(receipted_unknown)}; other deliver_sm "
+        f"{len(ledger.other_deliveries)}",
     ]
     if network_observable:
-        report.append(
-            f"sink: {sum(len(t) for t in reached.values())} submit_sm for {len(reached)} numbers "
-            f"({sink_summary}); accepted never reached {len(never_reached)}; refused yet "
-            f"reached {len(reached_refused)}; duplicates {sink_dups.total} (per kill max "
-            f"{max(sink_dups.per_kill.values(), default=0)}, bound per kill {sink_bound}, sum of "
-            f"bounds {sink_bound * len(kills)}); not straddling a kill "
-            f"{len(sink_dups.unexplained)}; over the bound {sink_over}; unreadable "
-            f"{len(strange_sink_lines)}; receipts acknowledged to the sink {sink_acked}"
-        )
+        report += [
+            f"network (sink): {sum(len(c) for c in reached.values())} submit_sm for "
+            f"{len(reached)} numbers; accepted never reached {len(never_reached)}; refused yet "
+            f"reached {len(reached_refused)}; receipts acknowledged to the SMSC {sink_acked}; "
+            f"unreadable lines {len(strange_sink_lines)}; {sink_summary}",
+            "  duplicates " + sink_dups.summary(sink_bounds, kills),
+        ]
     report.append(f"store (read-only after a clean stop): {store.summary()}")
     text = "\n".join(report)
     print("\n" + text)

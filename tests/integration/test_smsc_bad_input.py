@@ -70,6 +70,11 @@ async def healthy_traffic(smsc: TestSmsc, system_id: str = "esme2") -> AsyncIter
             await asyncio.sleep(0.01)
 
     task = asyncio.create_task(run())
+    # Acceptance answers after the store commit: wait for the first answer, so the block
+    # below runs while the healthy client is known to be served.
+    async with asyncio.timeout(3.0):
+        while not traffic.statuses:
+            await asyncio.sleep(0.001)
     try:
         yield traffic
     finally:

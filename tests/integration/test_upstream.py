@@ -23,7 +23,7 @@ from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import loads
 from opensmsc.engine.connector_model import ConnectorState, ConnectorStatus
-from opensmsc.smpp import CommandId, DeliverSm, SubmitSmResp
+from opensmsc.smpp import BindReceiver, BindTransceiver, CommandId, DeliverSm, SubmitSmResp
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.receipt import parse_receipt
 from tests.conftest import SmppTestClient
@@ -91,11 +91,14 @@ class Node:
         assert self.running.connectors is not None
         return self.running.connectors.status()["carrier"]
 
-    async def esme(self, mode: str = "trx") -> SmppTestClient:
+    async def esme(self, mode: str = "trx", *, address_range: str = "") -> SmppTestClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.running.ports["smpp"])
         client = SmppTestClient(reader, writer)
         self.clients.append(client)
-        resp = await client.bind(mode, "esme1", ESME_PASSWORD)
+        bind = {"trx": BindTransceiver, "rx": BindReceiver}[mode]
+        resp = await client.request(
+            bind(system_id="esme1", password=ESME_PASSWORD, address_range=address_range)
+        )
         assert resp.status == 0, f"bind refused: 0x{resp.status:08X}"
         return client
 
@@ -104,6 +107,7 @@ class Node:
 async def our_node(
     tmp_path: Path, carrier: NodeServer, *, client: str = "", account: str = ""
 ) -> AsyncIterator[Node]:
+    # The same folder each time: a test may stop its node and start it again on the same data.
     config = node_config(tmp_path / "node", carrier.port, client=client, account=account)
     (tmp_path / "node").mkdir(exist_ok=True)
     node = Node(await app.start(config))
@@ -286,3 +290,38 @@ async def test_mo_for_no_account_stays_with_the_carrier(tmp_path: Path) -> None:
         summary = await carrier.stop()
     assert summary["mo_acked"] == 0
     assert summary["deliver_sm_resp_error"] == 2
+
+
+async def test_mo_reaches_a_session_whose_bind_address_range_matches(tmp_path: Path) -> None:
+    count = 2
+    args = ("--mo", str(count), "--mo-dst", "7771234", "--mo-interval", "20")
+    async with node_server(*args) as carrier, our_node(tmp_path, carrier) as node:
+        # The MO waits at the carrier (ESME_RX_T_APPN) until a session whose address_range
+        # matches is bound: then the carrier's next try, or its next bind's MO, gets through.
+        esme = await node.esme("rx", address_range="^777[0-9]+$")
+        assert node.running.connectors is not None
+        await node.running.connectors.stop("carrier")
+        await node.running.connectors.start("carrier")  # node-smpp sends its MO per bind
+        mo = await deliveries(esme, count)
+    assert [p.destination_addr for p in mo] == ["7771234"] * count
+
+
+async def test_receipts_after_a_restart_are_matched_from_the_store(tmp_path: Path) -> None:
+    # Our node stops after the carrier took the messages and before its receipts come; the
+    # carrier keeps them until our connector binds again. The new connector's matcher knows
+    # nothing: the ids mapped in the store match them.
+    count = 4
+    args = ("--dlr", "--dlr-delay", "1500", "--id-format", "hex", "--receipt-id-format", "dec")
+    async with node_server(*args) as carrier:
+        async with our_node(tmp_path, carrier) as node:
+            ours = await submit(await node.esme(), count)
+            await wait_until(lambda: node.carrier().accepted >= count, "accepted", node.carrier)
+        await asyncio.sleep(2.0)  # the receipts fall due while nobody is bound
+        async with our_node(tmp_path, carrier) as node:
+            esme = await node.esme()
+            receipts = receipts_by_id(await deliveries(esme, count))
+            status = node.carrier()
+        summary = await carrier.stop()
+    assert receipts == dict.fromkeys(ours, "DELIVRD")
+    assert status.receipts_unmatched == count  # unknown to the fresh connector's matcher
+    assert summary["receipts_acked"] == count

@@ -151,6 +151,7 @@ class Engine:
         default_route: str = "loopback",
         batch: int = 500,
         prefix: int = 1,
+        route_windows: dict[str, int] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -170,7 +171,14 @@ class Engine:
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self.deliveries.push,
         )
-        self.scheduler = Scheduler(store, self.router, self.lifecycle, clock=clock, batch=batch)
+        self.scheduler = Scheduler(
+            store,
+            self.router,
+            self.lifecycle,
+            clock=clock,
+            batch=batch,
+            route_windows=route_windows,
+        )
         self.deliveries.set_release(self.scheduler.release)
         self.acceptor = Acceptor(
             store, self.ids, clock=clock, policies=policies, router=self.router

@@ -234,3 +234,22 @@ async def test_message_ids_stay_unique_across_restarts(tmp_path: Path) -> None:
     ids_after = {second.next() for _ in range(10)}
     assert len(ids | parts | ids_after) == 213
     assert all(len(i) == 16 for i in ids)
+
+
+async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "messages.sqlite3")
+    engine = Engine(store, clock=FakeClock(), policies=AccountPolicies(), routes={})
+    engine.acceptor._max_pending = 2  # a tiny queue, to see its edge
+    try:
+        answers: list[tuple[str | None, int]] = []
+        pdu = SubmitSm(source_addr="1", destination_addr="316", short_message=b"x")
+        for _ in range(3):
+            engine.acceptor.submit("esme1", pdu, lambda m, s: answers.append((m, s)))
+        assert answers == [(None, S.ESME_RMSGQFUL)]  # the third, at once
+        assert engine.acceptor.load == 100
+        await engine.acceptor.close()
+        assert [s for _, s in answers] == [S.ESME_RMSGQFUL, 0, 0]
+        assert engine.acceptor.load == 0
+    finally:
+        await engine.close()
+        await store.close()

@@ -350,3 +350,18 @@ async def test_account_policy_reaches_the_engine(engine_factory: EngineFactory) 
     engine = await engine_factory(account=AccountPolicy(default_validity=timedelta(minutes=3)))
     record = await engine.state(await engine.submit_ok())
     assert record.expires_at == T0 + 3 * MIN
+
+
+async def test_a_route_window_bounds_attempts_until_their_outcome_is_recorded(
+    engine_factory: EngineFactory,
+) -> None:
+    engine, route = await scripted(engine_factory, route_windows={"loopback": 2})
+    route.gate = asyncio.Event()
+    ids = [await engine.submit_ok(destination_addr=f"3160{n}") for n in range(5)]
+    running = asyncio.ensure_future(engine.scheduler.run_due())
+    await asyncio.sleep(0.05)
+    assert len(route.attempted) == 2  # the others wait for a slot
+    route.gate.set()
+    await running
+    assert len(route.attempted) == 5
+    assert [(await engine.state(m)).state for m in ids] == [MessageState.DELIVERED] * 5

@@ -1,8 +1,9 @@
 """The `opensmsc` command line: parses the verb and its options, then hands over.
 
 Verbs: `version`, `check-config FILE`, `run [--config FILE]`, `decode HEX...`, `encode TEXT`,
-`hash-password`. Each verb lives in its own module and returns the exit status; this module
-only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
+`hash-password`, and the simulated network's `subscribers`, `lookup`, `inbox`, `mo` (network.py).
+Each verb lives in its own module and returns the exit status; this module only knows their
+names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
 error (STYLE §4) or a usage error (argparse's own convention).
 """
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="print the argon2 hash of a password (read from stdin) for password_hash",
     )
+    from opensmsc.cli.network import add_parsers as add_network_parsers
+
+    add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
     return parser
 
 
@@ -111,4 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from opensmsc.cli.password import hash_password
 
             return hash_password()
+        case "subscribers" | "lookup" | "inbox" | "mo":
+            from opensmsc.cli.network import network_main
+
+            return network_main(args)
     raise AssertionError(f"unhandled verb {args.verb}")  # argparse allows only the verbs above

@@ -1,7 +1,9 @@
 """One ESME bound to our SMSC: binds, submits and the other requests, deliveries to it.
 
 The session machine (smpp.Connection) has already enforced the state rules, the window and the
-timers; this handler decides what only a service can: credentials, throughput, acceptance.
+timers; this handler decides what only a service can: credentials and throughput, and hands
+messages to the store-and-forward engine (engine/store_forward.py). Acceptance is
+asynchronous: a submit_sm is answered when the Acceptor calls back, after the store commit.
 """
 
 from __future__ import annotations
@@ -9,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
-from opensmsc.engine.center import InMemoryCenter
 from opensmsc.engine.registry import SessionRegistry
-from opensmsc.errors import MessageRejected
+from opensmsc.engine.store_forward import StoreAndForward
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (
@@ -65,19 +66,19 @@ class SmscSettings:
 
 
 class SmscServices:
-    """What every ESME session shares: accounts, bound sessions, the message centre."""
+    """What every ESME session shares: accounts, bound sessions, the engine."""
 
     def __init__(
         self,
         *,
         authenticator: Authenticator,
         registry: SessionRegistry,
-        center: InMemoryCenter,
+        engine: StoreAndForward,
         settings: SmscSettings,
     ) -> None:
         self.authenticator = authenticator
         self.registry = registry
-        self.center = center
+        self.engine = engine
         self.settings = settings
         self._buckets: dict[str, TokenBucket | None] = {}
 
@@ -99,7 +100,9 @@ class EsmeSession:
         self._registered = False
         self._version = InterfaceVersion.V34
         self._v50 = False  # the hot path reads this rather than compare the IntEnum each time
-        self._center = services.center
+        self._acceptor = services.engine.acceptor
+        self.address_range = ""  # of the bind: MO routing (engine/mo_ingress.py) reads it
+        self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None
 
@@ -141,14 +144,11 @@ class EsmeSession:
                 case DataSmReceived():
                     self._on_data_sm(event)
                 case QueryReceived():
-                    pdu = self._services.center.query(self.system_id, event.pdu)
-                    self._protocol.respond(event, pdu)
+                    self._spawn(self._on_query(event))
                 case CancelReceived():
-                    status = self._services.center.cancel(self.system_id, event.pdu)
-                    self._protocol.respond(event, CancelSmResp(command_status=status))
+                    self._spawn(self._on_cancel(event))
                 case ReplaceReceived():
-                    status = self._services.center.replace(self.system_id, event.pdu)
-                    self._protocol.respond(event, ReplaceSmResp(command_status=status))
+                    self._spawn(self._on_replace(event))
                 case BroadcastReceived() | QueryBroadcastReceived() | CancelBroadcastReceived():
                     # Cell broadcast needs a cell broadcast centre behind us; we have none.
                     self._protocol.reject(event, _S.ESME_RPROHIBITED)
@@ -200,6 +200,7 @@ class EsmeSession:
             return
         self._bind_counted = True
         self.system_id = pdu.system_id
+        self.address_range = getattr(pdu, "address_range", "")
         if decision.account is not None:
             # Each account has its own window; beyond it submits get ESME_RTHROTTLED.
             self._protocol.connection.set_peer_window(decision.account.window)
@@ -228,7 +229,8 @@ class EsmeSession:
             self._protocol.peer,
         )
         if self.can_receive:
-            self._services.center.pump_receipts(self.system_id)
+            # Receipts and MO that waited for this account go out now.
+            self._services.engine.deliveries.wake(self.system_id)
 
     def _on_terminated(self) -> None:
         if self._registered:
@@ -241,8 +243,9 @@ class EsmeSession:
         for on_done in deliveries.values():
             on_done(None)
         if self.system_id:
-            # Receipts that were in flight here go back to the queue; another session may take them.
-            self._services.center.pump_receipts(self.system_id)
+            # Receipts that were in flight here went back to the queue (on_done(None) above);
+            # another session of the account may take them.
+            self._services.engine.deliveries.wake(self.system_id)
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -261,106 +264,84 @@ class EsmeSession:
         if bucket is not None and not bucket.try_take(self._loop.time()):
             self._protocol.reject(event, _S.ESME_RTHROTTLED)
             return
-        center = self._center
-        try:
-            message_id = center.submit(self.system_id, event.pdu)
-        except MessageRejected as exc:
-            status = exc.status
+        # submit_sm_resp carries a message_id only after the store commit: the Acceptor
+        # calls back then (or at once with a refusal).
+        self._acceptor.submit(self.system_id, event.pdu, _SubmitAnswer(self, event))
+
+    def _answer_submit(self, event: SubmitReceived, message_id: str | None, status: int) -> None:
+        if status != _S.ESME_ROK or message_id is None:
             if status == _S.ESME_RMSGQFUL:
                 status = self._overload_status()
             self._protocol.reject(event, status)
             return
         if self._v50:
             # SMPP 5.0 §4.8.4.7: congestion_state tells the ESME how loaded we are.
-            tlvs = EMPTY_TLVS.with_(Tag.CONGESTION_STATE, center.load)
+            tlvs = EMPTY_TLVS.with_(Tag.CONGESTION_STATE, self._acceptor.load)
             self._protocol.respond(event, _submit_sm_resp(0, message_id, tlvs))
         else:
             self._protocol.respond(event, _submit_sm_resp(0, message_id, EMPTY_TLVS))
 
     def _on_submit_multi(self, event: SubmitMultiReceived) -> None:
-        from opensmsc.smpp.pdu import SmeAddress, SubmitSm
-
-        pdu = event.pdu
         if self._throttled():
             self._protocol.reject(event, _S.ESME_RTHROTTLED)
             return
-        if not pdu.dest_address or len(pdu.dest_address) > 254:
-            self._protocol.reject(event, _S.ESME_RINVNUMDESTS)
-            return
-        first_id = ""
-        failed: list[UnsuccessSme] = []
-        for destination in pdu.dest_address:
-            if not isinstance(destination, SmeAddress):
-                # Distribution lists are defined per account in the store-and-forward milestone.
-                failed.append(
-                    UnsuccessSme(
-                        dest_addr_ton=0,
-                        dest_addr_npi=0,
-                        destination_addr=destination.dl_name,
-                        error_status_code=_S.ESME_RINVDLNAME,
-                    )
+
+        def answer(message_id: str | None, status: int, failed: tuple[UnsuccessSme, ...]) -> None:
+            if status == _S.ESME_ROK and message_id:
+                self._protocol.respond(
+                    event, SubmitMultiResp(message_id=message_id, unsuccess_sme=failed)
                 )
-                continue
-            submit = SubmitSm(
-                service_type=pdu.service_type,
-                source_addr_ton=pdu.source_addr_ton,
-                source_addr_npi=pdu.source_addr_npi,
-                source_addr=pdu.source_addr,
-                dest_addr_ton=destination.dest_addr_ton,
-                dest_addr_npi=destination.dest_addr_npi,
-                destination_addr=destination.destination_addr,
-                esm_class=pdu.esm_class,
-                protocol_id=pdu.protocol_id,
-                priority_flag=pdu.priority_flag,
-                schedule_delivery_time=pdu.schedule_delivery_time,
-                validity_period=pdu.validity_period,
-                registered_delivery=pdu.registered_delivery,
-                replace_if_present_flag=pdu.replace_if_present_flag,
-                data_coding=pdu.data_coding,
-                sm_default_msg_id=pdu.sm_default_msg_id,
-                short_message=pdu.short_message,
-                tlvs=pdu.tlvs,
-            )
-            try:
-                message_id = self._services.center.submit(self.system_id, submit)
-            except MessageRejected as exc:
-                failed.append(
-                    UnsuccessSme(
-                        dest_addr_ton=destination.dest_addr_ton,
-                        dest_addr_npi=destination.dest_addr_npi,
-                        destination_addr=destination.destination_addr,
-                        error_status_code=exc.status,
-                    )
+            elif failed:
+                # SMPP 3.4 §4.5.2: every destination refused, each with its reason.
+                self._protocol.respond(
+                    event, SubmitMultiResp(command_status=status, unsuccess_sme=failed)
                 )
-                continue
-            first_id = first_id or message_id
-        if not first_id:
-            self._protocol.respond(
-                event,
-                SubmitMultiResp(command_status=_S.ESME_RSUBMITFAIL, unsuccess_sme=tuple(failed)),
-            )
-            return
-        self._protocol.respond(
-            event, SubmitMultiResp(message_id=first_id, unsuccess_sme=tuple(failed))
-        )
+            else:
+                if status == _S.ESME_RMSGQFUL:
+                    status = self._overload_status()
+                self._protocol.reject(event, status)
+
+        self._acceptor.submit_multi(self.system_id, event.pdu, answer)
 
     def _on_data_sm(self, event: DataSmReceived) -> None:
         if self._throttled():
             self._protocol.reject(event, _S.ESME_RTHROTTLED)
             return
-        try:
-            message_id = self._services.center.submit_data(self.system_id, event.pdu)
-        except MessageRejected as exc:
-            self._protocol.reject(event, exc.status)
-            return
-        self._protocol.respond(event, DataSmResp(message_id=message_id))
+
+        def answer(message_id: str | None, status: int, tlvs: Tlvs) -> None:
+            if status == _S.ESME_ROK and message_id:
+                self._protocol.respond(event, DataSmResp(message_id=message_id, tlvs=tlvs))
+            elif tlvs:
+                # Transaction mode: the failed delivery's network_error_code and reason.
+                self._protocol.respond(event, DataSmResp(command_status=status, tlvs=tlvs))
+            else:
+                if status == _S.ESME_RMSGQFUL:
+                    status = self._overload_status()
+                self._protocol.reject(event, status)
+
+        self._acceptor.data_sm(self.system_id, event.pdu, answer)
+
+    async def _on_query(self, event: QueryReceived) -> None:
+        pdu = await self._services.engine.operations.query(self.system_id, event.pdu)
+        self._protocol.respond(event, pdu)
+
+    async def _on_cancel(self, event: CancelReceived) -> None:
+        status = await self._services.engine.operations.cancel(self.system_id, event.pdu)
+        self._protocol.respond(event, CancelSmResp(command_status=status))
+
+    async def _on_replace(self, event: ReplaceReceived) -> None:
+        status = await self._services.engine.operations.replace(self.system_id, event.pdu)
+        self._protocol.respond(event, ReplaceSmResp(command_status=status))
+
+    def _spawn(self, coro: Coroutine[None, None, None]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _on_response(self, sequence_number: int, status: int | None) -> None:
         on_done = self._deliveries.pop(sequence_number, None)
         if on_done is not None:
-            on_done(status)
-            if self.system_id:
-                self._services.center.pump_receipts(self.system_id)
+            on_done(status)  # Deliveries sends the next one from there
 
 
 # SubmitSmResp(command_status=, message_id=, tlvs=), built positionally (smpp/_frozen.py):
@@ -368,6 +349,20 @@ class EsmeSession:
 _submit_sm_resp: Callable[[int, str, Tlvs], SubmitSmResp] = positional_builder(
     SubmitSmResp, ("command_status", "message_id", "tlvs")
 )
+
+
+class _SubmitAnswer:
+    """The Acceptor's callback for one submit_sm (a slotted object: cheaper than a closure on
+    the hot path)."""
+
+    __slots__ = ("_event", "_session")
+
+    def __init__(self, session: EsmeSession, event: SubmitReceived) -> None:
+        self._session = session
+        self._event = event
+
+    def __call__(self, message_id: str | None, status: int) -> None:
+        self._session._answer_submit(self._event, message_id, status)
 
 
 def _bind_mode(pdu: RequestReceived | object) -> AccountBindMode:

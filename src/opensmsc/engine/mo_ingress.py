@@ -172,7 +172,7 @@ class MoIngress:
             log.error("MO not stored connector=%s system_id=%s: %s", connector, system_id, exc)
             raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "MO not stored") from exc
         self.stored += 1
-        log.info(
+        log.debug(
             "MO stored connector=%s message_id=%s system_id=%s destination=%s",
             connector,
             record.message_id,

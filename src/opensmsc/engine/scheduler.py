@@ -45,7 +45,15 @@ from opensmsc.store.retry import (
 )
 
 from .lifecycle import Lifecycle
-from .routes import Accepted, Attempt, Delivered, PermanentFailure, Router, TemporaryFailure
+from .routes import (
+    Accepted,
+    Attempt,
+    Delivered,
+    PermanentFailure,
+    Route,
+    Router,
+    TemporaryFailure,
+)
 
 __all__ = ["Housekeeper", "Scheduler"]
 
@@ -62,6 +70,8 @@ class Scheduler:
     costs at most that delay); `batch` how many messages one claim takes; `concurrency` how
     many attempts may run at once; `poll_interval` how often the store is asked when nothing
     woke the scheduler (scheduled messages and retries come due without a wake-up).
+    `route_windows` bounds, per route name, the attempts between their start and their
+    recorded outcome (a connector's window): what a crash can make that route deliver twice.
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class Scheduler:
         batch: int = 500,
         concurrency: int = 2000,
         poll_interval: float = 1.0,
+        route_windows: Mapping[str, int] | None = None,
     ) -> None:
         self._store = store
         self._router = router
@@ -86,6 +97,11 @@ class Scheduler:
         self._batch = batch
         self._concurrency = concurrency
         self._poll_interval = poll_interval
+        # A route's slot is held from its attempt until the outcome is committed: a crash
+        # can then make at most `window` deliveries of that route happen twice.
+        self._route_slots = {
+            name: asyncio.Semaphore(window) for name, window in (route_windows or {}).items()
+        }
         self._in_flight: set[str] = set()  # running or waiting in _ready
         self._ready: deque[StoredMessage] = deque()  # taken (Acceptor), waiting for a slot
         self._running = 0
@@ -263,6 +279,15 @@ class Scheduler:
             )
             await lifecycle.finish(record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR)
             return
+        slot = self._route_slots.get(route.name)
+        if slot is None:
+            await self._attempt_route(record, route, uncounted)
+            return
+        async with slot:
+            await self._attempt_route(record, route, uncounted)
+
+    async def _attempt_route(self, record: StoredMessage, route: Route, uncounted: bool) -> None:
+        lifecycle = self._lifecycle
         self.attempts += 1
         try:
             outcome: Attempt = await route.attempt(record)

@@ -44,6 +44,8 @@ class EngineSettings:
     max_batch_delay: float = 0.0
     default_route: str = LOOPBACK
     prefixes: tuple[tuple[str, str], ...] = ()
+    # Per route: attempts between start and recorded outcome (a connector's window).
+    route_windows: tuple[tuple[str, int], ...] = ()
 
 
 class StoreAndForward:
@@ -88,6 +90,7 @@ class StoreAndForward:
             self.lifecycle,
             clock=clock,
             lease=timedelta(seconds=settings.lease),
+            route_windows=dict(settings.route_windows),
         )
         self.deliveries.set_release(self.scheduler.release)
         self.acceptor = Acceptor(

@@ -211,7 +211,7 @@ class UpstreamReceipts:
             self.duplicates += 1
             return
         self.settled += 1
-        log.info(
+        log.debug(
             "upstream receipt connector=%s message_id=%s upstream_id=%s state=%s",
             connector,
             record.message_id,

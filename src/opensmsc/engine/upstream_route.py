@@ -124,17 +124,22 @@ def upstream_submit(record: StoredMessage) -> SubmitSm:
 # What a submit that produced no answer is recorded as (last_error, and err in the receipt if
 # the message ends without ever being accepted).
 _NO_ANSWER: Final = int(_S.ESME_RSYSERR)
+_QUEUE_ALLOWANCE: Final = 30.0  # seconds an attempt may wait for the connector's queue
 
 
 class ConnectorRoute:
     """The Route through the connector `name` of `connectors`.
 
     `max_wait` (seconds) bounds one attempt: the wait for a place in the connector's queue,
-    the window and the response. Keep it under the Scheduler's lease.
+    the window and the response. None: the connector's response_timeout + 30 s. Past it the
+    submit is withdrawn: harmless while it waits in the connector's queue (backpressure: it
+    is retried on the SHORT schedule), a possible duplicate once it is on the wire, which is
+    why the default leaves the whole response_timeout to an answer. An attempt may outlast the
+    Scheduler's lease: the Scheduler does not start a second attempt of a message in flight.
     """
 
     def __init__(
-        self, connectors: Connectors, name: str, store: Store, *, max_wait: float = 60.0
+        self, connectors: Connectors, name: str, store: Store, *, max_wait: float | None = None
     ) -> None:
         self._connectors = connectors
         self._name = name
@@ -154,15 +159,18 @@ class ConnectorRoute:
             return TemporaryFailure(
                 _NO_ANSWER, ErrorClass.SHORT, detail=f"connector {self._name} is not bound"
             )
+        max_wait = self._max_wait
+        if max_wait is None:
+            max_wait = connector.config.response_timeout + _QUEUE_ALLOWANCE
         try:
-            async with asyncio.timeout(self._max_wait):
+            async with asyncio.timeout(max_wait):
                 result = await connector.submit(upstream_submit(record), our_id=record.message_id)
         except TimeoutError:
             # Cancelling withdrew it if it had not gone out; if it had, the upstream may have it.
             return TemporaryFailure(
                 _NO_ANSWER,
                 ErrorClass.SHORT,
-                detail=f"no answer from connector {self._name} within {self._max_wait:g} s",
+                detail=f"no answer from connector {self._name} within {max_wait:g} s",
             )
         return await self._outcome(record, result, connector.config.message_id_format)
 

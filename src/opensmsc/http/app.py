@@ -1,0 +1,48 @@
+"""The HTTP admin interface: an ASGI application factory.
+
+What this is for: `create_app(network=...)` returns the FastAPI app app.py serves with
+http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the HLR lookup
+service and the simulated network's administration (http/routes/network.py), with every error
+as an RFC 9457 problem document (http/problems.py). The services it reaches are given to the
+factory and kept on `app.state`; routes read them through dependencies, never through globals.
+
+What it is not: a listener (http/server.py) or business logic (it calls the network's API).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from opensmsc import __version__
+from opensmsc.network.lookup import HlrLookup
+from opensmsc.network.simulator import SimulatedNetwork
+
+from . import problems
+from .routes import network as network_routes
+
+__all__ = ["create_app"]
+
+
+def create_app(*, network: SimulatedNetwork, lookup: HlrLookup | None = None) -> FastAPI:
+    """The admin API over `network`. `lookup` answers GET /v1/hlr (network/setup.build_hlr
+    makes it with the configured IMSI masking); by default one that masks the MSIN, as public
+    lookup services do. The subscriber admin routes always show the whole IMSI."""
+    app = FastAPI(
+        title="opensmsc admin",
+        version=__version__,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.network = network
+    app.state.lookup = lookup or HlrLookup(network.hlr)
+    problems.install(app)
+    app.include_router(network_routes.router)
+
+    @app.get("/v1/health", tags=["node"])
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""The routes of the HTTP admin interface, one module per area."""

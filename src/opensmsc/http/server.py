@@ -1,0 +1,85 @@
+"""The HTTP admin listener: an ASGI app served by uvicorn inside the node's event loop.
+
+What this is for: app.py starts one `HttpServer` next to the SMPP listeners. We bind the socket
+ourselves, so a port already in use is an OSError here (not uvicorn's `sys.exit`), and port 0
+gives an ephemeral port that `start()` returns (tests). uvicorn runs as one more task of the
+running loop; it must not touch process signals (the node owns SIGINT/SIGTERM), so its signal
+capture is switched off.
+
+What it is not: the routes (http/app.py, http/routes/) or their errors (http/problems.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator
+
+import uvicorn
+from uvicorn._types import ASGIApplication
+
+__all__ = ["HttpServer"]
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The node handles SIGINT/SIGTERM and stops us with `HttpServer.stop()`.
+        yield
+
+
+class HttpServer:
+    """Serves `app` on `host`:`port` (0: ephemeral) until `stop()`."""
+
+    def __init__(self, app: ASGIApplication, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    async def start(self) -> int:
+        """Bind and start serving; returns the bound port. Raises OSError when the address
+        cannot be bound, RuntimeError when uvicorn fails to start."""
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            self._app,
+            lifespan="off",
+            log_config=None,  # the node configured logging already (cli/logsetup.py)
+            access_log=False,
+            server_header=False,
+        )
+        server = self._server = _Server(config)
+        self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if self._task.done():
+                sock.close()
+                error = self._task.exception() if not self._task.cancelled() else None
+                raise RuntimeError(f"HTTP server did not start: {error!r}")
+            await asyncio.sleep(0.01)
+        log.info("HTTP admin listening address=%s port=%d", self._host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the requests under way, close."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._server = None
+        self._task = None

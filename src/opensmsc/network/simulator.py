@@ -1,0 +1,180 @@
+"""The simulated mobile network, assembled: HLR (with portability), MSCs, handsets, the MT route
+and the MO gateway, wired to each other as docs/network-adapters.md draws them.
+
+What this is for: app.py builds one `SimulatedNetwork` from the `[network]` configuration and
+connects it to the engine (`connect_engine`): the route is the default MT route, the HLR's
+alertServiceCentre releases waiting messages through the route's burst logic, handsets' MO goes
+to the engine's MO ingress. The HTTP admin API and tests use the same object to change
+subscribers, read inboxes and send MO.
+
+What it is not: any behaviour of its own. The HLR answers (hlr.py), the MSC delivers (msc.py),
+the handset keeps its inbox (handset.py), the route maps results (route.py), the gateway routes
+MO (mo.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from opensmsc.errors import OpensmscError
+from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.sms.dcs import Alphabet, MessageClass
+
+from .handset import DEFAULT_CAPACITY, Handset, Handsets
+from .hlr import SimulatedHlr
+from .map_errors import MapError
+from .mo import MoGateway, Submitted
+from .msc import Mscs
+from .numbers import InvalidNumber
+from .route import NETWORK_ROUTE, Release, SimulatedNetworkRoute, Sleep, WaitingFor
+from .tpdu import SmsSubmit
+
+__all__ = ["HandsetUnavailable", "MoSent", "SimulatedNetwork"]
+
+log = logging.getLogger(__name__)
+
+
+class HandsetUnavailable(OpensmscError):
+    """A handset cannot send now: its subscriber is not attached to a network."""
+
+    def __init__(self, msisdn: int, state: str) -> None:
+        self.msisdn = msisdn
+        self.state = state
+        super().__init__(f"+{msisdn} cannot send: subscriber is {state}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoSent:
+    """What became of an MO a handset sent: one answer per SMS-SUBMIT sent (None: the SMSC
+    stored it), `parts` the number of SMS-SUBMITs the message needed (a refusal stops the rest)."""
+
+    msisdn: int
+    destination: str
+    parts: int
+    answers: tuple[MapError | None, ...]
+
+    @property
+    def is_accepted(self) -> bool:
+        return len(self.answers) == self.parts and all(a is None for a in self.answers)
+
+    @property
+    def error(self) -> MapError | None:
+        return next((a for a in self.answers if a is not None), None)
+
+
+class SimulatedNetwork:
+    """Every part of the simulated network on one HLR (module doc).
+
+    `sc_address` is our service centre address (the SMSC's E.164 global title) as the HLR
+    keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts)."""
+
+    def __init__(
+        self,
+        hlr: SimulatedHlr,
+        *,
+        sc_address: str = "",
+        handset_capacity: int = DEFAULT_CAPACITY,
+        reassembly_timeout: float = 180.0,
+        clock: Callable[[], float] = time.monotonic,
+        route_name: str = NETWORK_ROUTE,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.hlr = hlr
+        self.sc_address = sc_address
+        self.handsets = Handsets(
+            capacity=handset_capacity,
+            clock=clock,
+            reassembly_timeout=reassembly_timeout,
+            on_memory_available=self._memory_available,
+            mo_sender=self._mo_forward,
+        )
+        self.mscs = Mscs(
+            self.handsets, condition=hlr.mt_forward_condition, latency=hlr.mt_forward_latency
+        )
+        self.route = SimulatedNetworkRoute(
+            hlr, self.mscs, name=route_name, sc_address=sc_address, sleep=sleep or asyncio.sleep
+        )
+        hlr.add_alert_listener(self.route.alert)
+        self.mo_gateway: MoGateway | None = None
+
+    def connect_engine(
+        self,
+        *,
+        waiting_for: WaitingFor,
+        release: Release,
+        account_for: Callable[[str], str | None],
+        deliver_to_account: Callable[[str, DeliverSm], Awaitable[None]],
+        submit_mt: Callable[[SubmitSm], Awaitable[Submitted]],
+    ) -> None:
+        """Connect alerts and MO to the engine (app.py): `waiting_for` = store.waiting_for,
+        `release` = Scheduler.alert_now, `account_for` / `deliver_to_account` =
+        MoIngress.account_for / MoIngress.on_mo, `submit_mt` = the Acceptor (person to
+        person)."""
+        self.route.set_alert_handlers(waiting_for, release)
+        gateway = self.mo_gateway = MoGateway(
+            account_for=account_for,
+            deliver_to_account=deliver_to_account,
+            submit_mt=submit_mt,
+            is_mobile=self.mobile_number,
+        )
+        self.mscs.set_mo_handler(gateway.mo_forward_sm)
+
+    def mobile_number(self, address: str) -> str | None:
+        """`address` as E.164 digits when it is a mobile number, else None (a short code, an
+        alphanumeric address)."""
+        try:
+            return str(self.hlr.subscribers.key(address))
+        except InvalidNumber:
+            return None
+
+    def handset(self, msisdn: str | int) -> Handset:
+        """The handset of a number (any form numbers.py reads). Raises InvalidNumber."""
+        return self.handsets.get(self.hlr.subscribers.key(msisdn))
+
+    async def send_mo(
+        self,
+        originator: str | int,
+        destination: str,
+        content: str | bytes,
+        *,
+        port: int | None = None,
+        originator_port: int = 0,
+        alphabet: Alphabet | None = None,
+        message_class: MessageClass | None = None,
+    ) -> MoSent:
+        """A handset sends a message (SMS-SUBMIT, split when long) through its MSC to the SMSC.
+        Raises InvalidNumber, HandsetUnavailable when the subscriber is not reachable, and
+        EncodingError / MessageTooLong as Handset.compose does."""
+        subscriber = self.hlr.subscriber(originator)
+        if not subscriber.state.is_reachable:
+            raise HandsetUnavailable(subscriber.msisdn, subscriber.state.value)
+        handset = self.handsets.get(subscriber.msisdn)
+        submits = handset.compose(
+            destination,
+            content,
+            port=port,
+            originator_port=originator_port,
+            alphabet=alphabet,
+            message_class=message_class,
+        )
+        answers = await handset.send(submits)
+        return MoSent(
+            msisdn=subscriber.msisdn,
+            destination=destination,
+            parts=len(submits),
+            answers=tuple(answers),
+        )
+
+    async def _mo_forward(self, msisdn: int, submit: SmsSubmit) -> MapError | None:
+        # The handset's serving MSC relays MO-ForwardSM to the SMSC.
+        subscriber = self.hlr.subscriber(msisdn)
+        msc = self.mscs.get(subscriber.msc_address, subscriber.visited_network)
+        return await msc.mo_forward_sm(msisdn, submit)
+
+    def _memory_available(self, msisdn: int) -> None:
+        # readyForSM (66) from the VLR: the HLR alerts the service centres waiting.
+        self.hlr.free_memory(msisdn)

@@ -1,0 +1,132 @@
+"""`opensmsc subscribers|lookup|inbox|mo` against a real HTTP admin API on port 0. The CLI's
+HTTP client blocks, so it runs in a thread while the loop serves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from opensmsc.cli.main import main
+from opensmsc.config.model import NetworkConfig, PrefixDefaultConfig
+from opensmsc.http.app import create_app
+from opensmsc.http.server import HttpServer
+from opensmsc.network.setup import build_hlr
+from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.network.subscribers import SubscriberState
+from opensmsc.network.tpdu import SmsDeliver
+from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.sms import gsm7
+
+
+class Node:
+    def __init__(self, network: SimulatedNetwork, url: str) -> None:
+        self.network = network
+        self.url = url
+        self.mo: list[DeliverSm] = []
+
+    async def cli(self, *argv: str) -> int:
+        return await asyncio.to_thread(main, [*argv, "--url", self.url])
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    services = build_hlr(
+        NetworkConfig(prefix_defaults=(PrefixDefaultConfig(prefix="44", home_network="23415"),))
+    )
+    network = SimulatedNetwork(services.hlr)
+    server = HttpServer(create_app(network=network, lookup=services.lookup), port=0)
+    port = await server.start()
+    running = Node(network, f"http://127.0.0.1:{port}")
+
+    async def on_mo(connector: str, pdu: DeliverSm) -> None:
+        running.mo.append(pdu)
+
+    async def refuse(pdu: SubmitSm) -> tuple[str | None, int]:
+        return None, 0x45
+
+    async def nothing(address: str) -> list[object]:
+        return []
+
+    async def none(address: str) -> int:
+        return 0
+
+    network.connect_engine(
+        waiting_for=nothing,  # type: ignore[arg-type]
+        release=none,
+        account_for=lambda d: "esme1" if d == "5000" else None,
+        deliver_to_account=on_mo,
+        submit_mt=refuse,
+    )
+    yield running
+    await server.stop()
+
+
+async def test_subscribers_add_set_list_remove(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await node.cli("subscribers", "add", "+447700900001", "--state", "absent") == 0
+    assert "+447700900001" in capsys.readouterr().out
+    assert (
+        await node.cli(
+            "subscribers", "set", "447700900001", "--state", "busy", "--ported-to", "23410"
+        )
+        == 0
+    )
+    record = node.network.hlr.subscribers.get("+447700900001")
+    assert record is not None and record.state is SubscriberState.BUSY
+    assert record.ported_to == "23410"
+    capsys.readouterr()
+    assert await node.cli("subscribers", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["total"] == 1 and listed["subscribers"][0]["state"] == "busy"
+    assert await node.cli("subscribers", "remove", "+447700900001") == 0
+    assert len(node.network.hlr.subscribers) == 0
+
+
+async def test_refusals_print_the_problem_and_exit_1(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await node.cli("subscribers", "remove", "+447700900009") == 1
+    assert "Unknown subscriber" in capsys.readouterr().err
+    assert await node.cli("lookup", "12ab") == 1
+    assert "Invalid number" in capsys.readouterr().err
+
+
+async def test_lookup_inbox_and_mo(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    assert await node.cli("lookup", "+447700900001") == 0
+    out = capsys.readouterr().out
+    assert "reachable" in out and "23415" in out
+    node.network.handset("+447700900001").receive(
+        SmsDeliver(originator="ACME", user_data=gsm7.encode("your code is 1234")), network="23415"
+    )
+    assert await node.cli("inbox", "+447700900001") == 0
+    assert "from ACME via 23415: your code is 1234" in capsys.readouterr().out
+    assert await node.cli("mo", "+447700900001", "5000", "STOP", "ALL") == 0
+    assert "sent 1 part(s) to 5000" in capsys.readouterr().out
+    assert gsm7.decode(node.mo[0].short_message) == "STOP ALL"
+    assert await node.cli("mo", "+447700900001", "+447700900002", "hi") == 1
+    assert "MO refused" in capsys.readouterr().err
+    assert await node.cli("inbox", "+447700900001", "--delete") == 0
+    assert "deleted 1 message(s)" in capsys.readouterr().out
+
+
+async def test_unreachable_node(capsys: pytest.CaptureFixture[str]) -> None:
+    code = await asyncio.to_thread(main, ["lookup", "+447700900001", "--url", "http://127.0.0.1:9"])
+    assert code == 1
+    assert "cannot reach the node" in capsys.readouterr().err
+
+
+def test_url_from_config(tmp_path: Path) -> None:
+    import argparse
+
+    from opensmsc.cli.network import _base_url
+
+    config = tmp_path / "opensmsc.toml"
+    config.write_text('[http]\nbind_address = "0.0.0.0"\nport = 9999\n')
+    args = argparse.Namespace(url=None, config=str(config))
+    assert _base_url(args) == "http://127.0.0.1:9999"
+    assert _base_url(argparse.Namespace(url=None, config=None)) == "http://127.0.0.1:8775"
