@@ -37,6 +37,7 @@ from opensmsc.config import (
     SmppConfig,
     SmppServerConfig,
 )
+from opensmsc.config.model import HttpConfig
 from opensmsc.smpp import (
     BindReceiver,
     BindTransceiver,
@@ -113,6 +114,7 @@ def make_config(
         node=NodeConfig(data_dir=data_dir),
         smpp=SmppConfig(server=SmppServerConfig(**{**TEST_SERVER, **(server or {})})),
         accounts=tuple(accounts),
+        http=HttpConfig(bind_address=HOST, port=0),  # the admin API on an ephemeral port
     )
 
 

@@ -27,8 +27,14 @@ from opensmsc.engine.registry import SessionRegistry
 from opensmsc.engine.store_forward import EngineSettings, StoreAndForward
 from opensmsc.engine.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
 from opensmsc.errors import ConfigError
+from opensmsc.http.app import create_app
+from opensmsc.http.server import HttpServer
+from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
+from opensmsc.network.setup import build_hlr
+from opensmsc.network.simulator import SimulatedNetwork
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
+from opensmsc.smpp.pdu import SubmitSm
 from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import Role
 from opensmsc.store.model import Address
@@ -56,11 +62,17 @@ class RunningSmsc:
     tls_fingerprint: str | None = None
     outbind: OutbindDialer | None = None
     connectors: Connectors | None = None
+    network: SimulatedNetwork | None = None
+    http: HttpServer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.http is not None:
+            await self.http.stop()
+        if self.network is not None:
+            await self.network.route.drain()  # alerts under way reach the store first
         if self.outbind is not None:
             await self.outbind.close()
         if self.connectors is not None:
@@ -268,11 +280,63 @@ async def _start_services(
     )
     connectors.set_callbacks(on_receipt=receipts.on_receipt, on_mo=mo.on_mo)
     running.connectors = connectors
+    running.network = _simulated_network(config, engine, mo)
+    if config.http.enabled:
+        running.http = await _start_http(config, running.network)
+        if running.http is not None and running.http.port is not None:
+            running.ports["http"] = running.http.port
     for client in config.smpp.client:
         await connectors.add(client)
     await connectors.start_all()
     engine.start(a.system_id for a in config.accounts if a.enabled)
     return running
+
+
+async def _start_http(config: Config, network: SimulatedNetwork) -> HttpServer | None:
+    # The admin API is auxiliary: a node whose admin port is taken (another node on the same
+    # host, a test run) still carries traffic; the error says why the API is missing.
+    http = HttpServer(
+        create_app(network=network), host=config.http.bind_address, port=config.http.port
+    )
+    try:
+        await http.start()
+    except OSError as exc:
+        log.error(
+            "HTTP admin API not started address=%s port=%d: %s",
+            config.http.bind_address,
+            config.http.port,
+            exc.strerror or exc,
+        )
+        return None
+    return http
+
+
+def _simulated_network(config: Config, engine: StoreAndForward, mo: MoIngress) -> SimulatedNetwork:
+    """The simulated mobile network (issue 6) as the route named "network": alerts release
+    waiting messages through the Scheduler, handsets' MO goes to the accounts by MoIngress or,
+    person to person, through the Acceptor as an MT of the pseudo-account "network"."""
+    hlr = build_hlr(config.network)
+    # Handsets drop their oldest message when full, as phones do by default: bulk traffic to
+    # one number must not stall on a full inbox. A handset's memory-full behaviour is turned
+    # on per handset (PATCH /v1/network/handsets/{msisdn}), or with the memory_full state.
+    network = SimulatedNetwork(hlr.hlr, lookup=hlr.lookup, delete_old=True)
+    engine.router.add(network.route)
+
+    async def submit_mt(pdu: SubmitSm) -> Submitted:
+        answer: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
+        engine.acceptor.submit(
+            P2P_SYSTEM_ID, pdu, lambda mid, status: answer.set_result((mid, status))
+        )
+        return await answer
+
+    network.connect_engine(
+        waiting_for=engine.store.waiting_for,
+        release=engine.scheduler.alert_now,
+        account_for=mo.account_for,
+        deliver_to_account=mo.on_mo,
+        submit_mt=submit_mt,
+    )
+    return network
 
 
 def _esme_session(protocol: SmppProtocol, services: SmscServices) -> EsmeSession:

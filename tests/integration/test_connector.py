@@ -733,3 +733,33 @@ async def test_concurrent_stops_both_wait_for_the_same_stop() -> None:
         assert not connector.is_running
         summary = await server.stop()
     assert summary["unbind"] == 1
+
+
+@pytest.mark.parametrize(("receive_window", "throttled"), [(100, False), (4, True)])
+async def test_receive_window_bounds_the_carriers_unanswered_deliveries(
+    receive_window: int, throttled: bool
+) -> None:
+    stored: list[DeliverSm | DataSm] = []
+
+    async def slow_store(pdu: DeliverSm | DataSm) -> None:
+        await asyncio.sleep(0.2)  # e.g. a store commit: answers stay owed meanwhile
+        stored.append(pdu)
+
+    async with node_server("--mo", "30", "--mo-interval", "0") as server:
+        config = client_config(server.port, receive_window=receive_window)
+        connector = SmppConnector(config, options=OPTIONS, on_mo=slow_store)
+        await connector.start()
+        try:
+            await wait_bound(connector)
+            await wait_until(lambda: len(stored) >= 4, "MO", connector.status)
+            await asyncio.sleep(0.5)
+        finally:
+            await connector.stop()
+        summary = await server.stop()
+    if throttled:
+        # Beyond the window the carrier gets ESME_RTHROTTLED and keeps the message.
+        assert summary["deliver_sm_resp_error"] > 0
+        assert summary["mo_acked"] + summary["deliver_sm_resp_error"] == 30
+    else:
+        assert summary["mo_acked"] == 30
+        assert summary["deliver_sm_resp_error"] == 0

@@ -216,3 +216,22 @@ async def test_send_stops_at_the_first_refused_part() -> None:
 async def test_send_without_a_network_raises() -> None:
     with pytest.raises(RuntimeError):
         await Handset(MSISDN).send(Handset(MSISDN).compose("1", "x"))
+
+
+def test_delete_old_makes_room_instead_of_refusing() -> None:
+    handset = Handset(MSISDN, capacity=2, delete_old=True)
+    for text in ("one", "two", "three"):
+        assert handset.receive(deliver(text)) is Reception.STORED
+    assert [m.text for m in handset.inbox] == ["two", "three"]
+    assert not handset.is_memory_full
+
+
+def test_least_recently_used_handsets_are_forgotten() -> None:
+    handsets = Handsets(max_handsets=2)
+    first = handsets.get(1)
+    handsets.get(2)
+    handsets.get(1)  # used again: 2 is now the oldest
+    handsets.get(3)
+    assert handsets.find(2) is None
+    assert handsets.find(1) is first
+    assert len(handsets) == 2

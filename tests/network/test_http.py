@@ -203,6 +203,27 @@ async def test_inbox_and_free_memory(setup: Setup) -> None:
     assert freed == {"msisdn": A, "deleted": 1, "left": 0}
 
 
+async def test_handset_memory_settings(setup: Setup) -> None:
+    client, network, _ = setup
+    answer = await client.patch(
+        f"/v1/network/handsets/{A}", json={"capacity": 1, "delete_old": False}
+    )
+    assert answer.json() == {
+        "msisdn": A,
+        "capacity": 1,
+        "delete_old": False,
+        "stored": 0,
+        "memory_full": False,
+    }
+    from opensmsc.network.tpdu import SmsDeliver
+
+    network.handset(A).receive(SmsDeliver(originator="1", user_data=b"\x41"))
+    assert (await client.get(f"/v1/network/handsets/{A}/inbox")).json()["memory_full"] is True
+    assert_problem(
+        await client.patch(f"/v1/network/handsets/{A}", json={"capacity": -1}), 422, "validation"
+    )
+
+
 async def test_mo_to_an_account_and_to_a_handset(setup: Setup) -> None:
     client, _, smsc = setup
     answer = await client.post(f"/v1/network/handsets/{A}/mo", json={"to": "5000", "text": "hi"})

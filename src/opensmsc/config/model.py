@@ -147,7 +147,7 @@ class RouteConfig:
 class RoutingConfig:
     """`[routing]`: where MT messages go, until the routing issue replaces it."""
 
-    default_route: Name = "loopback"
+    default_route: Name = "network"
     routes: tuple[RouteConfig, ...] = ()
 
     def problems(self) -> list[Problem]:
@@ -255,6 +255,9 @@ class SmppClientConfig:
     reconnect_min_delay: Seconds = 1.0
     reconnect_max_delay: Seconds = 60.0
     message_id_format: MessageIdFormat = MessageIdFormat.AUTO
+    # deliver_sm (receipts, MO) the carrier may have unanswered on one session before we answer
+    # ESME_RTHROTTLED; we answer each at once, so this only guards against a runaway peer.
+    receive_window: PositiveInt = 100
     # Outbind (SMPP 3.4 §2.2.1, digest §1.10): the upstream SMSC connects to us and sends
     # outbind; we answer with a bind on that connection (receiver, or transceiver in 5.0).
     outbind_listen: bool = False
@@ -548,7 +551,8 @@ class Config:
 
     def _route_problems(self) -> list[Problem]:
         # A route names the loopback or a connector; a typo must not silently drop traffic.
-        known = {"loopback", *(client.name for client in self.smpp.client)}
+        # "network": the simulated mobile network (issue 6).
+        known = {"loopback", "network", *(client.name for client in self.smpp.client)}
         expected = ", ".join(f'"{name}"' for name in sorted(known))
         found: list[Problem] = []
         if self.routing.default_route not in known:

@@ -31,7 +31,7 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -149,13 +149,19 @@ class Acceptor:
     def submit(self, system_id: str, pdu: SubmitSm, respond: Respond) -> None:
         """Accept a submit_sm: `respond(message_id, 0)` after the commit, or
         `respond(None, status)` (at once for a refusal, later for a store failure)."""
+        mode = pdu.esm_class & EsmClass.MODE_MASK
+        forward = mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD)
         try:
-            record = self._prepare(system_id, pdu, self._clock())
+            record = self._prepare(
+                system_id,
+                pdu,
+                self._clock(),
+                leased=not forward and not pdu.replace_if_present_flag,
+            )
         except MessageRejected as exc:
             respond(None, exc.status)
             return
-        mode = pdu.esm_class & EsmClass.MODE_MASK
-        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+        if forward:
             self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
             return
         if pdu.replace_if_present_flag:
@@ -199,7 +205,9 @@ class Acceptor:
                 members = listed
             for member in members:
                 try:
-                    records.append(self._prepare(system_id, _single(pdu, member), now))
+                    records.append(
+                        self._prepare(system_id, _single(pdu, member), now, leased=True)
+                    )
                 except MessageRejected as exc:
                     failed.append(
                         UnsuccessSme(
@@ -248,13 +256,14 @@ class Acceptor:
             data_coding=pdu.data_coding,
             tlvs=pdu.tlvs,
         )
+        mode = pdu.esm_class & EsmClass.MODE_MASK
+        forward = mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD)
         try:
-            record = self._prepare(system_id, submit, self._clock())
+            record = self._prepare(system_id, submit, self._clock(), leased=not forward)
         except MessageRejected as exc:
             respond(None, exc.status, EMPTY_TLVS)
             return
-        mode = pdu.esm_class & EsmClass.MODE_MASK
-        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+        if forward:
             self._forward(record, mode, respond)
             return
         self._enqueue(
@@ -269,7 +278,12 @@ class Acceptor:
 
     # ---- building records ---------------------------------------------------------------------
 
-    def _prepare(self, system_id: str, pdu: SubmitSm, now: datetime) -> StoredMessage:
+    def _prepare(
+        self, system_id: str, pdu: SubmitSm, now: datetime, *, leased: bool
+    ) -> StoredMessage:
+        """The record of `pdu`. `leased`: it goes through `_enqueue`, so when the Scheduler
+        takes messages from the Acceptor (`on_claimed`) one due at once is stored already
+        leased (next attempt at the lease's end)."""
         if self._pending >= self._max_pending:
             raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
         _validate(pdu)
@@ -284,6 +298,9 @@ class Acceptor:
             group_id = self._group(system_id, pdu, concat_info, now)
             concat = ConcatInfo(group_id=group_id, reference=reference, total=total, seq=seq)
             message_id = part_id(group_id, seq)
+        lease_until = None
+        if leased and self._on_claimed is not None and self._lease is not None and due_at <= now:
+            lease_until = now + self._lease
         try:
             return StoredMessage.from_pdu(
                 pdu,
@@ -294,6 +311,7 @@ class Acceptor:
                 due_at=due_at,
                 expires_at=expires_at,
                 concat=concat,
+                next_attempt_at=lease_until,
             )
         except OpensmscError as exc:  # a TLV value we cannot write back (LocalProtocolError)
             raise MessageRejected(_S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
@@ -320,12 +338,7 @@ class Acceptor:
     # ---- committing ---------------------------------------------------------------------------
 
     def _enqueue(self, record: StoredMessage, on_commit: _OnCommit) -> None:
-        if (
-            self._on_claimed is not None
-            and self._lease is not None
-            and record.due_at <= (record.submitted_at)
-        ):
-            record = replace(record, next_attempt_at=record.submitted_at + self._lease)
+        # The record comes from `_prepare(..., leased=True)`: leased already when it should be.
         self._queue.append((record, on_commit))
         self._pending += 1
         if not self._flush_scheduled:

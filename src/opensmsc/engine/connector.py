@@ -160,6 +160,9 @@ class _Session:
         self.in_flight: dict[int, _Job] = {}
         self.peer_system_id: str | None = None
         self.termination: TerminationReason | None = None
+        # A peer that breaks a rule usually breaks it in bursts: one warning a second, counted.
+        self.violations_logged_at = -1.0
+        self.violations_suppressed = 0
 
     def attach(self, protocol: SmppProtocol) -> _Session:
         self.protocol = protocol
@@ -248,6 +251,7 @@ class SmppConnector:
         self._session_config = SessionConfig(
             role=Role.ESME,
             window=config.window,
+            peer_window=config.receive_window,
             interface_version=config.interface_version.code,
             # The bind has its own response_timeout; an unbound session ends with it.
             session_init_timeout=None,
@@ -806,13 +810,21 @@ class SmppConnector:
                 case ConnectionTerminated(reason=reason):
                     session.termination = reason
                 case ProtocolViolation(detail=detail, status=status):
+                    now = asyncio.get_running_loop().time()
+                    if now - session.violations_logged_at < 1.0:
+                        session.violations_suppressed += 1
+                        continue
                     log.warning(
-                        "upstream protocol violation connector=%s session=%s status=0x%08X: %s",
+                        "upstream protocol violation connector=%s session=%s status=0x%08X: %s"
+                        " (%d more in the last second)",
                         self.name,
                         session.session_id,
                         status,
                         detail,
+                        session.violations_suppressed,
                     )
+                    session.violations_logged_at = now
+                    session.violations_suppressed = 0
                 case AlertReceived():
                     log.info(
                         "alert_notification connector=%s session=%s", self.name, session.session_id

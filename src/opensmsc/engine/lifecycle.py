@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from opensmsc.smpp.constants import MessageState
-from opensmsc.store.api import Clock, Store
+from opensmsc.store.api import Change, Clock, Store
 from opensmsc.store.model import Direction, StoredMessage, StoreError
 
 from .ids import MessageIds, part_id
@@ -72,9 +72,9 @@ class Lifecycle:
         attempt: bool = False,
     ) -> StoredMessage | None:
         """End `record` in the final `state`, with the receipt it owes, in one transaction.
-        `attempt` counts a delivery attempt that no claim counted. Returns the record as
-        written, or None when the store refused (it ended meanwhile). Raises
-        StoreUnavailable."""
+        `attempt` counts a delivery attempt that no claim counted. Returns `record` itself
+        (as passed, not read back: the store's `apply`) when the change was made, or None
+        when the store refused (it ended meanwhile). Raises StoreUnavailable."""
         at = self._clock() if at is None else at
         concat = record.concat
         if (
@@ -128,7 +128,8 @@ class Lifecycle:
     ) -> StoredMessage | None:
         """Keep `record` ENROUTE until `next_attempt_at` after a failed attempt. The first
         failure of a message that asked for intermediate notifications stores one (esm_class
-        0x20, state ENROUTE) in the same transaction. Returns None if the store refused."""
+        0x20, state ENROUTE) in the same transaction. Returns `record` (as passed) when the
+        change was made, None if the store refused."""
         at = self._clock()
         receipt = None
         if (
@@ -137,23 +138,26 @@ class Lifecycle:
             and wants_intermediate(record.registered_delivery)
         ):
             receipt = self._receipt(record, MessageState.ENROUTE, at, error, intermediate=True)
-        try:
-            new = await self._store.transition(
-                record.message_id,
-                MessageState.ENROUTE,
-                at=at,
-                error=error,
-                next_attempt_at=next_attempt_at,
-                route=route,
-                receipt=receipt,
-                attempt=attempt,
+        (refused,) = await self._store.apply(
+            (
+                Change(
+                    record.message_id,
+                    MessageState.ENROUTE,
+                    at,
+                    error=error,
+                    next_attempt_at=next_attempt_at,
+                    route=route,
+                    receipt=receipt,
+                    attempt=attempt,
+                ),
             )
-        except StoreError as exc:
-            log.info("retry not recorded message_id=%s: %s", record.message_id, exc)
+        )
+        if refused is not None:
+            log.info("retry not recorded message_id=%s: %s", record.message_id, refused)
             return None
         if receipt is not None:
             self._receipt_stored(receipt)
-        return new
+        return record
 
     async def accepted(
         self, record: StoredMessage, upstream_id: str, *, route: str, attempt: bool = False
@@ -188,24 +192,27 @@ class Lifecycle:
         receipt: StoredMessage | None,
         attempt: bool,
     ) -> StoredMessage | None:
-        try:
-            new = await self._store.transition(
-                record.message_id,
-                state,
-                at=at,
-                error=error,
-                route=route,
-                upstream_message_id=upstream_message_id,
-                receipt=receipt,
-                attempt=attempt,
+        (refused,) = await self._store.apply(
+            (
+                Change(
+                    record.message_id,
+                    state,
+                    at,
+                    error=error,
+                    route=route,
+                    upstream_message_id=upstream_message_id,
+                    receipt=receipt,
+                    attempt=attempt,
+                ),
             )
-        except StoreError as exc:
-            log.info("final state not recorded message_id=%s: %s", record.message_id, exc)
+        )
+        if refused is not None:
+            log.info("final state not recorded message_id=%s: %s", record.message_id, refused)
             return None
         self.finished += 1
         if receipt is not None:
             self._receipt_stored(receipt)
-        return new
+        return record
 
     def _receipt_stored(self, receipt: StoredMessage) -> None:
         if self._on_receipt_stored is not None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from struct import Struct
 from typing import Final
 
 from opensmsc.errors import OpensmscError
@@ -31,7 +32,7 @@ from opensmsc.smpp.receipt import DeliveryReceipt, build_receipt_pdu, stat_for_s
 from opensmsc.smpp.tlv import NetworkErrorCode
 from opensmsc.sms.dcs import decode_text
 from opensmsc.sms.udh import parse_udh
-from opensmsc.store.model import Direction, StoredMessage
+from opensmsc.store.model import Direction, StoredMessage, to_us
 
 __all__ = [
     "INTERMEDIATE_NOTIFICATION",
@@ -119,10 +120,140 @@ def build_receipt(
     `receipted_message_id` defaults to the record's id (a whole-message receipt passes part
     1's); `dlvrd` defaults to 1 if `state` is DELIVERED else 0; `text` to `receipt_text(record)`.
     `error` (last_error) becomes err: (3 digits, 999 when larger) and, for a failed state,
-    network_error_code (GSM, the low 16 bits)."""
+    network_error_code (GSM, the low 16 bits).
+
+    Once per final transition, so it builds the record directly: the text as
+    smpp.format_receipt writes it and the TLVs as smpp.build_receipt_pdu + encode_tlvs would
+    (tests/services/test_engine_receipts.py holds both paths equal); anything out of the
+    ordinary (an id with blanks or over 64 characters, a count over 999, a date outside
+    2000..2099) takes that general path, which also raises what it raises."""
     receipted = receipted_message_id or record.message_id
     if dlvrd is None:
         dlvrd = 1 if state is MessageState.DELIVERED else 0
+    if text is None:
+        text = receipt_text(record)
+    submitted, done = _receipt_date(record.submitted_at), _receipt_date(at)
+    if (
+        submitted is None
+        or done is None
+        or not 0 <= sub <= 999
+        or not 0 <= dlvrd <= 999
+        or not 0 < len(receipted) <= 64
+        or not receipted.isascii()
+        or not receipted.isprintable()
+        or " " in receipted
+    ):
+        return _build_receipt_general(
+            record,
+            receipt_id=receipt_id,
+            state=state,
+            at=at,
+            expires_at=expires_at,
+            error=error,
+            sub=sub,
+            dlvrd=dlvrd,
+            intermediate=intermediate,
+            receipted=receipted,
+            text=text,
+        )
+    err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
+    short_message = (
+        f"id:{receipted} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{submitted}"
+        f" done date:{done} stat:{stat_for_state(state)} err:{err} text:{text[:20]}"
+    ).encode("ascii", errors="replace")
+    # receipted_message_id (C-octet string), message_state, then network_error_code for a
+    # failed state, then user_message_reference: the order build_receipt_pdu gives them.
+    raw_id = receipted.encode("ascii") + b"\0"
+    tlvs = _TLV_HEADER.pack(Tag.RECEIPTED_MESSAGE_ID, len(raw_id)) + raw_id
+    tlvs += _TLV_STATE.pack(Tag.MESSAGE_STATE, 1, int(state))
+    if error and state in _FAILED_STATES:
+        tlvs += _TLV_NEC.pack(Tag.NETWORK_ERROR_CODE, 3, _GSM, error & 0xFFFF)
+    if record.tlvs:
+        # SMPP 3.4 §5.3.2.17: the ESME's own reference comes back with the receipt.
+        reference = record.tlv_values.get(Tag.USER_MESSAGE_REFERENCE)
+        if isinstance(reference, int):
+            if not 0 <= reference <= 0xFFFF:
+                return _build_receipt_general(
+                    record,
+                    receipt_id=receipt_id,
+                    state=state,
+                    at=at,
+                    expires_at=expires_at,
+                    error=error,
+                    sub=sub,
+                    dlvrd=dlvrd,
+                    intermediate=intermediate,
+                    receipted=receipted,
+                    text=text,
+                )
+            tlvs += _TLV_REF.pack(Tag.USER_MESSAGE_REFERENCE, 2, reference)
+    source, destination = record.source, record.destination
+    return StoredMessage(
+        message_id=receipt_id,
+        system_id=record.system_id,
+        direction=Direction.RECEIPT,
+        source=destination,  # from the original destination, to the original source
+        destination=source,
+        esm_class=EsmClass.INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.DELIVERY_RECEIPT,
+        short_message=short_message,
+        tlvs=tlvs,
+        submitted_at=at,
+        due_at=at,
+        expires_at=max(expires_at, at),
+        state=MessageState.ENROUTE,
+        receipted_message_id=receipted,
+    )
+
+
+_TLV_HEADER: Final = Struct(">HH")
+_TLV_STATE: Final = Struct(">HHB")
+_TLV_NEC: Final = Struct(">HHBH")
+_TLV_REF: Final = Struct(">HHH")
+# build_receipt_pdu writes network_error_code for these states only.
+_FAILED_STATES: Final = frozenset(
+    {
+        MessageState.EXPIRED,
+        MessageState.DELETED,
+        MessageState.UNDELIVERABLE,
+        MessageState.UNKNOWN,
+        MessageState.REJECTED,
+        MessageState.SKIPPED,
+    }
+)
+_MINUTE_US: Final = 60_000_000
+_dates: dict[int, str] = {}  # minute since the epoch → YYMMDDhhmm (UTC)
+
+
+def _receipt_date(when: datetime) -> str | None:
+    """`when` as an Appendix B date (YYMMDDhhmm, UTC), or None outside 2000..2099."""
+    minute = to_us(when) // _MINUTE_US
+    found = _dates.get(minute)
+    if found is None:
+        utc = when.astimezone(UTC)
+        if not 2000 <= utc.year <= 2099:
+            return None
+        found = utc.strftime("%y%m%d%H%M")
+        if len(_dates) >= 4096:
+            _dates.clear()
+        _dates[minute] = found
+    return found
+
+
+def _build_receipt_general(
+    record: StoredMessage,
+    *,
+    receipt_id: str,
+    state: MessageState,
+    at: datetime,
+    expires_at: datetime,
+    error: int | None,
+    sub: int,
+    dlvrd: int,
+    intermediate: bool,
+    receipted: str,
+    text: str,
+) -> StoredMessage:
+    # Through smpp.build_receipt_pdu and the PDU: the reference for the direct path above.
     err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
     receipt = DeliveryReceipt(
         id=receipted,
@@ -132,7 +263,7 @@ def build_receipt(
         done_date=at,
         stat=stat_for_state(state),
         err=err,
-        text=receipt_text(record) if text is None else text,
+        text=text,
     )
     addresses = SubmitSm(
         source_addr_ton=record.source.ton,

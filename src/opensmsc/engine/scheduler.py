@@ -27,8 +27,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus, MessageState
@@ -106,7 +107,7 @@ class Scheduler:
         self._ready: deque[StoredMessage] = deque()  # taken (Acceptor), waiting for a slot
         self._running = 0
         self._max_ready = max(concurrency, 10_000)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._woken = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -238,11 +239,8 @@ class Scheduler:
             self._running += 1
             self._spawn(self._attempt(ready.popleft(), claimed=False))
 
-    def _spawn(self, coro: Awaitable[object]) -> None:
-        async def run() -> None:
-            await coro
-
-        task = asyncio.ensure_future(run())
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -26,9 +26,9 @@ __all__ = ["create_app"]
 
 
 def create_app(*, network: SimulatedNetwork, lookup: HlrLookup | None = None) -> FastAPI:
-    """The admin API over `network`. `lookup` answers GET /v1/hlr (network/setup.build_hlr
-    makes it with the configured IMSI masking); by default one that masks the MSIN, as public
-    lookup services do. The subscriber admin routes always show the whole IMSI."""
+    """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
+    which masks the MSIN as public lookup services do, unless configured otherwise). The
+    subscriber admin routes always show the whole IMSI."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -37,7 +37,7 @@ def create_app(*, network: SimulatedNetwork, lookup: HlrLookup | None = None) ->
         openapi_url="/openapi.json",
     )
     app.state.network = network
-    app.state.lookup = lookup or HlrLookup(network.hlr)
+    app.state.lookup = lookup or network.lookup
     problems.install(app)
     app.include_router(network_routes.router)
 

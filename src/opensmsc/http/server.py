@@ -18,7 +18,7 @@ import socket
 from collections.abc import Generator
 
 import uvicorn
-from uvicorn._types import ASGIApplication
+from starlette.types import ASGIApp
 
 __all__ = ["HttpServer"]
 
@@ -35,7 +35,7 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """Serves `app` on `host`:`port` (0: ephemeral) until `stop()`."""
 
-    def __init__(self, app: ASGIApplication, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._app = app
         self._host = host
         self._port = port

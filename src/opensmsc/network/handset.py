@@ -10,7 +10,10 @@ to the application registered on its destination port (the IMPS binding register
 of the inbox. When the inbox is full an inbox-bound part is refused (the MSC answers
 sm-DeliveryFailure memoryCapacityExceeded) and the handset remembers it refused one:
 `free_memory()` then tells the network (`on_memory_available`, which the simulated network
-turns into readyForSM → alertServiceCentre at the HLR).
+turns into readyForSM → alertServiceCentre at the HLR). A handset with `delete_old` set (the
+"delete old messages" setting of most phones) never fills up: the oldest message makes room.
+A running node's handsets have it on, so bulk traffic to one number keeps flowing; tests and
+demos of memory-full turn it off per handset.
 
 Handsets also originate: `compose` builds the SMS-SUBMITs of a text (alphabet chosen as
 sms.segment does, long texts concatenated with an 8-bit reference, ports in every part's UDH)
@@ -25,7 +28,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -39,6 +42,7 @@ from .tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_dat
 
 __all__ = [
     "DEFAULT_CAPACITY",
+    "DEFAULT_MAX_HANDSETS",
     "Handset",
     "Handsets",
     "InboxMessage",
@@ -52,6 +56,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY: Final = 30  # messages: a typical SIM's SMS store (EF_SMS) holds 20 to 50
 _MAX_FLASH: Final = 50  # class 0 messages kept for display; older ones scroll away
+DEFAULT_MAX_HANDSETS: Final = 100_000  # handsets kept in memory (least recently used go)
 _RECENT: Final = 64  # completed concatenated messages remembered to recognise retransmitted parts
 
 
@@ -133,6 +138,7 @@ class Handset:
         msisdn: int,
         *,
         capacity: int = DEFAULT_CAPACITY,
+        delete_old: bool = False,
         clock: Callable[[], float] = time.monotonic,
         reassembly_timeout: float = 180.0,
         applications: dict[int, PortHandler] | None = None,
@@ -143,6 +149,7 @@ class Handset:
             raise ValueError(f"capacity {capacity} is negative")
         self.msisdn = msisdn
         self.capacity = capacity
+        self.delete_old = delete_old
         self._clock = clock
         self._reassembler = Reassembler(timeout=reassembly_timeout, max_pending=256)
         self._partials: dict[tuple[str, int, int], _Partial] = {}
@@ -174,6 +181,9 @@ class Handset:
 
     @property
     def is_memory_full(self) -> bool:
+        """No room for another message (never, with `delete_old`, unless capacity is 0)."""
+        if self.delete_old and self.capacity > 0:
+            return False
         return len(self._inbox) >= self.capacity
 
     def free_memory(self, count: int | None = None) -> int:
@@ -300,6 +310,9 @@ class Handset:
             self._flash.append(message)
             return Reception.DISPLAYED
         self._inbox.append(message)
+        if len(self._inbox) > self.capacity:
+            # Only with delete_old (otherwise the message was refused): the oldest makes room.
+            del self._inbox[: len(self._inbox) - self.capacity]
         return Reception.STORED
 
     def _memory_full(self, sm: SmsDeliver) -> Reception:
@@ -386,26 +399,33 @@ class Handset:
 
 
 class Handsets:
-    """Every handset of the simulated network, made on first use, and the port applications
-    they share. `on_memory_available(msisdn)` is called when a handset that refused a
-    message for lack of memory frees some (the network's readyForSM)."""
+    """Every handset of the simulated network, made on first use with `capacity` and
+    `delete_old`, and the port applications they share. `on_memory_available(msisdn)` is called
+    when a handset that refused a message for lack of memory frees some (readyForSM).
+
+    At most `max_handsets` are kept, the least recently used forgotten first (with its inbox):
+    traffic to millions of numbers must not grow the simulator without bound."""
 
     def __init__(
         self,
         *,
         capacity: int = DEFAULT_CAPACITY,
+        delete_old: bool = False,
+        max_handsets: int = DEFAULT_MAX_HANDSETS,
         clock: Callable[[], float] = time.monotonic,
         reassembly_timeout: float = 180.0,
         on_memory_available: Callable[[int], None] | None = None,
         mo_sender: MoSender | None = None,
     ) -> None:
         self.capacity = capacity
+        self.delete_old = delete_old
+        self.max_handsets = max_handsets
         self._clock = clock
         self._reassembly_timeout = reassembly_timeout
         self._on_memory_available = on_memory_available
         self._mo_sender = mo_sender
         self._applications: dict[int, PortHandler] = {}
-        self._handsets: dict[int, Handset] = {}
+        self._handsets: OrderedDict[int, Handset] = OrderedDict()
 
     def set_on_memory_available(self, callback: Callable[[int], None]) -> None:
         self._on_memory_available = callback
@@ -428,17 +448,23 @@ class Handsets:
 
     def get(self, msisdn: int) -> Handset:
         """The handset of `msisdn` (E.164 digits, network.numbers), made on first use."""
-        handset = self._handsets.get(msisdn)
-        if handset is None:
-            handset = self._handsets[msisdn] = Handset(
-                msisdn,
-                capacity=self.capacity,
-                clock=self._clock,
-                reassembly_timeout=self._reassembly_timeout,
-                applications=self._applications,
-                on_memory_available=self._on_memory_available,
-                mo_sender=self._mo_sender,
-            )
+        handsets = self._handsets
+        handset = handsets.get(msisdn)
+        if handset is not None:
+            handsets.move_to_end(msisdn)
+            return handset
+        if len(handsets) >= self.max_handsets:
+            handsets.popitem(last=False)
+        handset = handsets[msisdn] = Handset(
+            msisdn,
+            capacity=self.capacity,
+            delete_old=self.delete_old,
+            clock=self._clock,
+            reassembly_timeout=self._reassembly_timeout,
+            applications=self._applications,
+            on_memory_available=self._on_memory_available,
+            mo_sender=self._mo_sender,
+        )
         return handset
 
     def find(self, msisdn: int) -> Handset | None:

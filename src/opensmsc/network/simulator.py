@@ -26,6 +26,7 @@ from opensmsc.sms.dcs import Alphabet, MessageClass
 
 from .handset import DEFAULT_CAPACITY, Handset, Handsets
 from .hlr import SimulatedHlr
+from .lookup import HlrLookup
 from .map_errors import MapError
 from .mo import MoGateway, Submitted
 from .msc import Mscs
@@ -69,8 +70,11 @@ class MoSent:
 class SimulatedNetwork:
     """Every part of the simulated network on one HLR (module doc).
 
+    `handset_capacity` and `delete_old` are every new handset's (see handset.Handset);
     `sc_address` is our service centre address (the SMSC's E.164 global title) as the HLR
-    keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts)."""
+    keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts);
+    `lookup` the HLR lookup service (network/setup.build_hlr makes it with the configured IMSI
+    masking)."""
 
     def __init__(
         self,
@@ -78,15 +82,19 @@ class SimulatedNetwork:
         *,
         sc_address: str = "",
         handset_capacity: int = DEFAULT_CAPACITY,
+        delete_old: bool = False,
         reassembly_timeout: float = 180.0,
         clock: Callable[[], float] = time.monotonic,
         route_name: str = NETWORK_ROUTE,
         sleep: Sleep | None = None,
+        lookup: HlrLookup | None = None,
     ) -> None:
         self.hlr = hlr
+        self.lookup = lookup or HlrLookup(hlr)
         self.sc_address = sc_address
         self.handsets = Handsets(
             capacity=handset_capacity,
+            delete_old=delete_old,
             clock=clock,
             reassembly_timeout=reassembly_timeout,
             on_memory_available=self._memory_available,

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from opensmsc.smpp.constants import MessageState
-from opensmsc.store.model import Replacement, StoredMessage
+from opensmsc.store.model import Replacement, StoredMessage, StoreError
 
-__all__ = ["Clock", "Store", "StoreStats", "system_clock"]
+__all__ = ["Change", "Clock", "Store", "StoreStats", "system_clock"]
 
 
 class Clock(Protocol):
@@ -51,6 +51,21 @@ class StoreStats:
     @property
     def mean_batch(self) -> float:
         return self.operations / self.transactions if self.transactions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state change for `Store.apply`: the arguments of `Store.transition`, as a value."""
+
+    message_id: str
+    new_state: MessageState
+    at: datetime
+    error: int | None = None
+    next_attempt_at: datetime | None = None
+    attempt: bool = False
+    route: str | None = None
+    upstream_message_id: str | None = None
+    receipt: StoredMessage | None = None
 
 
 class Store(Protocol):
@@ -90,6 +105,18 @@ class Store(Protocol):
         Returns the record as written. Raises MessageNotFound, IllegalTransition."""
         ...
 
+    async def apply(self, changes: Sequence[Change]) -> list[StoreError | None]:
+        """Make each change as `transition` would, in order, without reading the records back:
+        the hot path (final states with their receipts, receipt acknowledgements). Each change
+        is atomic on its own (its state and its receipt, or nothing): one the store refuses is
+        reported in its slot of the result (MessageNotFound, IllegalTransition, or
+        DuplicateMessage for its receipt's id) and the others are made. Durable when it
+        returns, like every write; StoreUnavailable means none was made. Calls made
+        concurrently are group-committed like any write; an implementation may also run
+        their changes as set operations (the SQLite store does: one SELECT of the states, one
+        INSERT of the receipts, one UPDATE per change executed in one batch)."""
+        ...
+
     async def claim_due(
         self, now: datetime, limit: int, *, lease_until: datetime
     ) -> list[StoredMessage]:
@@ -112,7 +139,8 @@ class Store(Protocol):
         ...
 
     async def ack_receipt(self, message_id: str, *, at: datetime) -> None:
-        """The account's session answered the receipt's deliver_sm with ESME_ROK: DELIVERED."""
+        """The account's session answered the receipt's deliver_sm with ESME_ROK: DELIVERED
+        (`apply` with one Change; raises its StoreError)."""
         ...
 
     async def map_upstream_id(self, connector: str, upstream_id: str, message_id: str) -> None:

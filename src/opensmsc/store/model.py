@@ -224,15 +224,24 @@ class StoredMessage:
             raise ValueError("message_id is empty")
         if not 0 <= self.priority_flag <= 3:
             raise ValueError(f"priority_flag {self.priority_flag} is not 0..3")
-        for name in ("submitted_at", "due_at", "expires_at", "next_attempt_at", "done_at"):
-            _check_utc(name, getattr(self, name))
+        # STYLE §6: aware datetimes only (checked inline: a record is built per message).
+        next_attempt_at, done_at = self.next_attempt_at, self.done_at
+        if (
+            self.submitted_at.utcoffset() is None
+            or self.due_at.utcoffset() is None
+            or self.expires_at.utcoffset() is None
+            or (next_attempt_at is not None and next_attempt_at.utcoffset() is None)
+            or (done_at is not None and done_at.utcoffset() is None)
+        ):
+            for name in ("submitted_at", "due_at", "expires_at", "next_attempt_at", "done_at"):
+                _check_utc(name, getattr(self, name))
         if self.state in OPEN_STATES:
-            if self.next_attempt_at is None:
+            if next_attempt_at is None:
                 # frozen: set once here, so an open record always says when it is next due.
                 object.__setattr__(self, "next_attempt_at", self.due_at)
-            if self.done_at is not None:
+            if done_at is not None:
                 raise ValueError(f"message_id={self.message_id}: open, yet done_at is set")
-        elif self.done_at is None:
+        elif done_at is None:
             raise ValueError(f"message_id={self.message_id}: {self.state.name} needs done_at")
 
     @property
@@ -262,9 +271,12 @@ class StoredMessage:
         expires_at: datetime,
         concat: ConcatInfo | None = None,
         receipted_message_id: str | None = None,
+        next_attempt_at: datetime | None = None,
     ) -> StoredMessage:
         """A record of `pdu`, SCHEDULED when `due_at` is after `submitted_at`, else ENROUTE.
-        The engine has already parsed and capped schedule_delivery_time and validity_period."""
+        The engine has already parsed and capped schedule_delivery_time and validity_period.
+        `next_attempt_at` defaults to `due_at` (a lease: when a stored-leased message is due
+        again)."""
         return cls(
             message_id=message_id,
             system_id=system_id,
@@ -279,12 +291,13 @@ class StoredMessage:
             data_coding=pdu.data_coding,
             sm_default_msg_id=pdu.sm_default_msg_id,
             short_message=pdu.short_message,
-            tlvs=encode_tlvs(pdu.tlvs),
+            tlvs=encode_tlvs(pdu.tlvs) if pdu.tlvs else b"",
             concat=concat,
             submitted_at=submitted_at,
             due_at=due_at,
             expires_at=expires_at,
             state=_S.SCHEDULED if due_at > submitted_at else _S.ENROUTE,
+            next_attempt_at=next_attempt_at,
             receipted_message_id=receipted_message_id,
         )
 

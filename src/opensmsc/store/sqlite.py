@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import queue
@@ -46,10 +47,12 @@ from typing import Any, Final, TypeVar
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp.constants import MessageState
-from opensmsc.store.api import Store, StoreStats
+from opensmsc.store.api import Change, Store, StoreStats
 from opensmsc.store.model import (
+    FINAL_STATES,
     INITIAL_STATES,
     REPLACEABLE_STATES,
+    TRANSITIONS,
     Address,
     ConcatInfo,
     Direction,
@@ -59,6 +62,7 @@ from opensmsc.store.model import (
     Replacement,
     SchemaTooNew,
     StoredMessage,
+    StoreError,
     check_transition,
     from_us,
     is_final,
@@ -316,24 +320,32 @@ def _save(conn: sqlite3.Connection, r: StoredMessage) -> None:
     )
 
 
-def _insert(conn: sqlite3.Connection, records: Sequence[StoredMessage]) -> None:
+def _check_initial(records: Sequence[StoredMessage]) -> None:
     for r in records:
         if r.state not in INITIAL_STATES:
             raise IllegalTransition(r.message_id, r.state, r.state)
+
+
+def _insert(conn: sqlite3.Connection, records: Sequence[StoredMessage]) -> None:
+    _check_initial(records)
+    _insert_rows(conn, [_row(r) for r in records])
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    # `rows` as `_row` builds them (message_id first), made in the caller's thread so the
+    # writer only executes SQL.
     conn.execute("SAVEPOINT insert_rows")
     try:
-        conn.executemany(_INSERT, [_row(r) for r in records])
+        conn.executemany(_INSERT, rows)
     except sqlite3.IntegrityError as exc:
         # Undo the rows this call did insert, then find the first id that was already there
         # (message_id is the only unique column).
         conn.execute("ROLLBACK TO insert_rows")
         conn.execute("RELEASE insert_rows")
-        for r in records:
-            if conn.execute(
-                "SELECT 1 FROM message WHERE message_id = ?", (r.message_id,)
-            ).fetchone():
-                raise DuplicateMessage(r.message_id) from exc
-        ids = [r.message_id for r in records]
+        ids = [row[0] for row in rows]
+        for message_id in ids:
+            if conn.execute("SELECT 1 FROM message WHERE message_id = ?", (message_id,)).fetchone():
+                raise DuplicateMessage(message_id) from exc
         dup = next((i for i in ids if ids.count(i) > 1), ids[0])
         raise DuplicateMessage(dup) from exc
     conn.execute("RELEASE insert_rows")
@@ -347,14 +359,124 @@ def _finish(r: StoredMessage, state: MessageState, at: datetime) -> StoredMessag
 def _op_submit(
     records: Sequence[StoredMessage], superseding: Sequence[str]
 ) -> Callable[[sqlite3.Connection], None]:
+    # Called in the caller's thread: the rows are built there, the writer only runs SQL.
+    _check_initial(records)
+    rows = [_row(r) for r in records]
+
     def run(conn: sqlite3.Connection) -> None:
         if superseding:
             at = records[0].submitted_at
             for message_id in superseding:
                 _save(conn, _finish(_load(conn, message_id), MessageState.DELETED, at))
-        _insert(conn, records)
+        _insert_rows(conn, rows)
 
     return run
+
+
+# ---- apply: changes as set operations ------------------------------------------------------------
+
+# The states of a batch's messages in one statement and one result row (a row per message would
+# cost the writer a step, and a GIL hand-over, each).
+_APPLY_STATES: Final = (
+    "SELECT json_group_object(message_id, state) FROM message"
+    " WHERE message_id IN (SELECT value FROM json_each(?))"
+)
+# Only the columns a transition changes; no read-back. ?2 (done_at) is set for a final state,
+# which clears next_attempt_at; an open state takes ?3 or keeps its next_attempt_at.
+_APPLY_UPDATE: Final = (
+    "UPDATE message SET state = ?1, done_at = ?2,"
+    " next_attempt_at = CASE WHEN ?2 IS NULL THEN coalesce(?3, next_attempt_at) END,"
+    " last_error = coalesce(?4, last_error), attempts = attempts + ?5,"
+    " route = coalesce(?6, route), upstream_message_id = coalesce(?7, upstream_message_id),"
+    " receipt_id = coalesce(?8, receipt_id) WHERE message_id = ?9"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A Change made ready in the caller's thread: its UPDATE parameters, its receipt's row."""
+
+    message_id: str
+    new_state: MessageState
+    update: tuple[Any, ...]
+    receipt_row: tuple[Any, ...] | None
+    receipt: StoredMessage | None
+    refused: StoreError | None  # refused before reaching the database (a receipt not initial)
+
+
+def _prepare_change(c: Change) -> _Prepared:
+    final = c.new_state in FINAL_STATES
+    receipt = c.receipt
+    refused: StoreError | None = None
+    if receipt is not None and receipt.state not in INITIAL_STATES:
+        refused = IllegalTransition(receipt.message_id, receipt.state, receipt.state)
+    update = (
+        int(c.new_state),
+        to_us(c.at) if final else None,
+        None if final or c.next_attempt_at is None else to_us(c.next_attempt_at),
+        c.error,
+        1 if c.attempt else 0,
+        c.route,
+        c.upstream_message_id or None,
+        None if receipt is None else receipt.message_id,
+        c.message_id,
+    )
+    row = None if receipt is None else _row(receipt)
+    return _Prepared(c.message_id, c.new_state, update, row, receipt, refused)
+
+
+def _apply_changes(
+    conn: sqlite3.Connection, changes: Sequence[_Prepared]
+) -> list[StoreError | None]:
+    """Check every change against the states (as the earlier changes leave them), then insert
+    the receipts in one executemany and update in another. A receipt id already stored raises
+    IntegrityError (the caller then goes change by change)."""
+    ids = list(dict.fromkeys(c.message_id for c in changes))
+    found = conn.execute(_APPLY_STATES, (json.dumps(ids),)).fetchone()
+    states: dict[str, int] = json.loads(found[0]) if found and found[0] else {}
+    outcomes: list[StoreError | None] = []
+    updates: list[tuple[Any, ...]] = []
+    receipts: list[tuple[Any, ...]] = []
+    for c in changes:
+        if c.refused is not None:
+            outcomes.append(c.refused)
+            continue
+        old = states.get(c.message_id)
+        if old is None:
+            outcomes.append(MessageNotFound(c.message_id))
+            continue
+        if c.new_state not in TRANSITIONS[MessageState(old)]:
+            outcomes.append(IllegalTransition(c.message_id, MessageState(old), c.new_state))
+            continue
+        states[c.message_id] = c.new_state
+        if c.receipt_row is not None:
+            assert c.receipt is not None
+            receipts.append(c.receipt_row)
+            states[c.receipt.message_id] = c.receipt.state
+        updates.append(c.update)
+        outcomes.append(None)
+    if receipts:
+        conn.executemany(_INSERT, receipts)
+    if updates:
+        conn.executemany(_APPLY_UPDATE, updates)
+    return outcomes
+
+
+def _apply_one_by_one(
+    conn: sqlite3.Connection, changes: Sequence[_Prepared]
+) -> list[StoreError | None]:
+    # The rare path (a receipt id already stored): each change in its own savepoint.
+    outcomes: list[StoreError | None] = []
+    for c in changes:
+        conn.execute("SAVEPOINT one")
+        try:
+            outcomes.extend(_apply_changes(conn, (c,)))
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO one")
+            assert c.receipt is not None
+            outcomes.append(DuplicateMessage(c.receipt.message_id))
+        conn.execute("RELEASE one")
+    return outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,22 +620,44 @@ _Fn = Callable[[sqlite3.Connection], Any]
 
 @dataclass(slots=True)
 class _Op:
-    fn: _Fn
-    future: asyncio.Future[Any]
+    fn: _Fn | None  # None: applies, run together with the applies next to them
+    future: asyncio.Future[Any] | None  # None: `waiters` take the result
     loop: asyncio.AbstractEventLoop
+    changes: Sequence[_Prepared] = ()
+    # The `apply` calls of one loop turn, one op: (future, start, end) of each in `changes`.
+    waiters: list[tuple[asyncio.Future[Any], int, int]] | None = None
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The `apply` calls made in one turn of an event loop: one writer op for all of them."""
+
+    loop: asyncio.AbstractEventLoop
+    changes: list[_Prepared]
+    waiters: list[tuple[asyncio.Future[Any], int, int]]
+    queued: bool = False
 
 
 _STOP: Final = object()
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, result, error in outcomes:
-        if future.done():  # the caller gave up waiting; the write happened anyway
-            continue
-        if error is None:
-            future.set_result(result)
+def _settle(outcomes: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    for op, result, error in outcomes:
+        if op.waiters is None:
+            assert op.future is not None
+            _resolve(op.future, result, error)
         else:
-            future.set_exception(error)
+            for future, start, end in op.waiters:
+                _resolve(future, None if error is not None else result[start:end], error)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting; the write happened anyway
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -618,7 +762,18 @@ class _Writer:
         outcomes: list[tuple[_Op, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op in batch:
+            i, n = 0, len(batch)
+            while i < n:
+                op = batch[i]
+                if op.fn is None:
+                    # Consecutive applies run as one set of statements (their order kept).
+                    j = i + 1
+                    while j < n and batch[j].fn is None:
+                        j += 1
+                    outcomes.extend(self._apply(conn, batch[i:j]))
+                    i = j
+                    continue
+                i += 1
                 conn.execute("SAVEPOINT op")
                 try:
                     result = op.fn(conn)
@@ -651,14 +806,39 @@ class _Writer:
         self._deliver(outcomes)
 
     @staticmethod
+    def _apply(
+        conn: sqlite3.Connection, ops: list[_Op]
+    ) -> list[tuple[_Op, Any, BaseException | None]]:
+        changes = [c for op in ops for c in op.changes]
+        conn.execute("SAVEPOINT op")
+        try:
+            try:
+                results = _apply_changes(conn, changes)
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK TO op")
+                results = _apply_one_by_one(conn, changes)
+        except sqlite3.Error:
+            raise  # the database itself is failing: the whole batch goes
+        except Exception as exc:  # a bug: undo these applies alone
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            return [(op, None, exc) for op in ops]
+        conn.execute("RELEASE op")
+        out: list[tuple[_Op, Any, BaseException | None]] = []
+        start = 0
+        for op in ops:
+            end = start + len(op.changes)
+            out.append((op, results[start:end], None))
+            start = end
+        return out
+
+    @staticmethod
     def _deliver(outcomes: list[tuple[_Op, Any, BaseException | None]]) -> None:
         # One wake-up per event loop per batch, not one per operation.
-        by_loop: dict[
-            asyncio.AbstractEventLoop,
-            list[tuple[asyncio.Future[Any], Any, BaseException | None]],
-        ] = {}
-        for op, result, error in outcomes:
-            by_loop.setdefault(op.loop, []).append((op.future, result, error))
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Op, Any, BaseException | None]]]
+        by_loop = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, items)
@@ -692,6 +872,7 @@ class SqliteStore:
         self.path = path
         self._writer = writer
         self._closed = False
+        self._turn: _Turn | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -732,12 +913,14 @@ class SqliteStore:
 
     # ---- plumbing ---------------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], T] | None, changes: Sequence[_Prepared] = ()
+    ) -> T:
         if self._closed:
             raise StoreUnavailable("store closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writer.put(_Op(fn, future, loop))
+        self._writer.put(_Op(fn, future, loop, changes))
         try:
             return await future
         except sqlite3.IntegrityError as exc:
@@ -798,6 +981,33 @@ class SqliteStore:
         )
         return await self._write(op)
 
+    async def apply(self, changes: Sequence[Change]) -> list[StoreError | None]:
+        if not changes:
+            return []
+        if self._closed:
+            raise StoreUnavailable("store closed")
+        prepared = [_prepare_change(c) for c in changes]
+        # Every apply of this turn of the loop goes to the writer as one op (one queue put,
+        # one set of statements), queued when the turn ends.
+        loop = asyncio.get_running_loop()
+        turn = self._turn
+        if turn is None or turn.loop is not loop:
+            turn = self._turn = _Turn(loop, [], [])
+            loop.call_soon(self._queue_turn, turn)
+        future: asyncio.Future[list[StoreError | None]] = loop.create_future()
+        start = len(turn.changes)
+        turn.changes.extend(prepared)
+        turn.waiters.append((future, start, len(turn.changes)))
+        return await future
+
+    def _queue_turn(self, turn: _Turn) -> None:
+        if self._turn is turn:
+            self._turn = None
+        if turn.queued:
+            return
+        turn.queued = True
+        self._writer.put(_Op(None, None, turn.loop, turn.changes, turn.waiters))
+
     async def claim_due(
         self, now: datetime, limit: int, *, lease_until: datetime
     ) -> list[StoredMessage]:
@@ -814,7 +1024,9 @@ class SqliteStore:
         await self._write(_op_submit((receipt,), ()))
 
     async def ack_receipt(self, message_id: str, *, at: datetime) -> None:
-        await self.transition(message_id, MessageState.DELIVERED, at=at)
+        (refused,) = await self.apply((Change(message_id, MessageState.DELIVERED, at),))
+        if refused is not None:
+            raise refused
 
     async def map_upstream_id(self, connector: str, upstream_id: str, message_id: str) -> None:
         await self._write(_op_map_upstream(connector, upstream_id, message_id))
@@ -890,6 +1102,8 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        if self._turn is not None:  # applies called before close are made
+            self._queue_turn(self._turn)
         self._writer.put(_STOP)
         await asyncio.to_thread(self._writer.join)
         await asyncio.to_thread(self._readers.shutdown, wait=True)

@@ -8,6 +8,8 @@
   from its prefix default). A state change goes through the HLR, so a subscriber with waiting
   messages that becomes reachable is alerted.
 - DELETE /v1/network/subscribers/{msisdn}: remove (204; 404)
+- PATCH /v1/network/handsets/{msisdn}: the handset's memory: `capacity` (messages) and
+  `delete_old` (drop the oldest when full; off: a full inbox refuses, memoryCapacityExceeded)
 - GET /v1/network/handsets/{msisdn}/inbox: the handset's inbox and flash messages
 - DELETE /v1/network/handsets/{msisdn}/inbox: delete messages (`count`; all by default). This
   frees memory: the HLR alerts if a message was refused for lack of it.
@@ -86,6 +88,11 @@ class SubscriberFields(_Body):
 
 class NewSubscriber(SubscriberFields):
     msisdn: str = Field(examples=["+447700900123"])
+
+
+class HandsetSettings(_Body):
+    capacity: int | None = Field(default=None, ge=0, le=1_000_000)
+    delete_old: bool | None = None
 
 
 class MoRequest(_Body):
@@ -262,13 +269,31 @@ def _handset(network: SimulatedNetwork, msisdn: str) -> Handset:
     return network.handsets.get(_key(network.hlr.subscribers, msisdn))
 
 
+def _handset_json(handset: Handset) -> dict[str, Any]:
+    return {
+        "msisdn": format_e164(handset.msisdn),
+        "capacity": handset.capacity,
+        "delete_old": handset.delete_old,
+        "stored": len(handset.inbox),
+        "memory_full": handset.is_memory_full,
+    }
+
+
+@router.patch("/v1/network/handsets/{msisdn}")
+async def change_handset(msisdn: str, body: HandsetSettings, network: Network) -> dict[str, Any]:
+    handset = _handset(network, msisdn)
+    if body.capacity is not None:
+        handset.capacity = body.capacity
+    if body.delete_old is not None:
+        handset.delete_old = body.delete_old
+    return _handset_json(handset)
+
+
 @router.get("/v1/network/handsets/{msisdn}/inbox")
 async def inbox(msisdn: str, network: Network) -> dict[str, Any]:
     handset = _handset(network, msisdn)
     return {
-        "msisdn": format_e164(handset.msisdn),
-        "capacity": handset.capacity,
-        "memory_full": handset.is_memory_full,
+        **_handset_json(handset),
         "messages": [_message_json(m) for m in handset.inbox],
         "flash": [_message_json(m) for m in handset.flash],
     }
