@@ -316,10 +316,16 @@ def _simulated_network(config: Config, engine: StoreAndForward, mo: MoIngress) -
     waiting messages through the Scheduler, handsets' MO goes to the accounts by MoIngress or,
     person to person, through the Acceptor as an MT of the pseudo-account "network"."""
     hlr = build_hlr(config.network)
-    # Handsets drop their oldest message when full, as phones do by default: bulk traffic to
-    # one number must not stall on a full inbox. A handset's memory-full behaviour is turned
-    # on per handset (PATCH /v1/network/handsets/{msisdn}), or with the memory_full state.
-    network = SimulatedNetwork(hlr.hlr, lookup=hlr.lookup, delete_old=True)
+    # By default handsets drop their oldest message when full, as phones do: bulk traffic to
+    # one number must not stall on a full inbox. Memory-full behaviour is also set per handset
+    # (PATCH /v1/network/handsets/{msisdn}) or with the memory_full state.
+    network = SimulatedNetwork(
+        hlr.hlr,
+        lookup=hlr.lookup,
+        sc_address=config.network.sc_address,
+        handset_capacity=config.network.handset_capacity,
+        delete_old=config.network.handset_delete_old,
+    )
     engine.router.add(network.route)
 
     async def submit_mt(pdu: SubmitSm) -> Submitted:

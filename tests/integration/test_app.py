@@ -105,3 +105,43 @@ async def test_connectors_from_the_configuration_bind_upstream_and_stop(tmp_path
             assert node.connectors is not None
             assert node.connectors.status()["carrier"].state is ConnectorState.STOPPED
         await carrier.stop()
+
+
+async def test_the_service_centre_address_goes_into_the_hlrs_message_waiting_data(
+    tmp_path: Path,
+) -> None:
+    absent = "447700900009"
+    running = await app.start(
+        _config(
+            tmp_path,
+            f"""
+            [network]
+            sc_address = "447000000001"
+            [[network.subscribers]]
+            msisdn = "+{absent}"
+            state = "absent"
+            """,
+        )
+    )
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.ports["smpp"])
+        writer.write(encode(BindTransceiver(system_id="esme1", password="secret"), 1))
+        frames = FrameBuffer()
+        bound: list[bytes] = []
+        while not bound:  # a submit before the bind_resp would be refused
+            bound = frames.feed(await asyncio.wait_for(reader.read(65536), 5))
+        assert decode(bound[0]).status == 0
+        writer.write(encode(SubmitSm(destination_addr=absent, short_message=b"hi"), 2))
+        assert running.network is not None
+        hlr = running.network.hlr
+        for _ in range(250):  # the first attempt fails with absentSubscriberSM
+            if hlr.message_waiting(absent) is not None:
+                break
+            await asyncio.sleep(0.02)
+        waiting = hlr.message_waiting(absent)
+        assert waiting is not None and waiting.mnrf
+        assert waiting.service_centres == ("447000000001",)
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await running.stop()

@@ -28,6 +28,7 @@ from opensmsc.config.rules import (
     IpNetwork,
     Length,
     Match,
+    Msisdn,
     Name,
     NonNegativeInt,
     Octet,
@@ -482,6 +483,13 @@ class NetworkConfig:
     portability_cache_size: NonNegativeInt = 10_000
     max_service_centres: PositiveInt = 8  # room in a subscriber's message-waiting list
     mask_imsi: bool = True  # HLR lookups show only the IMSI's MCC-MNC
+    # Our service centre address (E.164 global title), as the HLR records it in a waiting
+    # subscriber's message-waiting list (MAP ReportSM-DeliveryStatus).
+    sc_address: Msisdn = "19999999999"
+    handset_capacity: PositiveInt = 30  # messages a simulated handset's inbox holds
+    # A full handset drops its oldest message, as phones do by default; false: it answers
+    # memoryCapacityExceeded until its memory is freed.
+    handset_delete_old: bool = True
     prefix_defaults: tuple[PrefixDefaultConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     ported: tuple[PortedNumberConfig, ...] = ()

@@ -191,3 +191,4 @@ Argon2Hash = Annotated[
 ]
 ExistingFile = Annotated[Path, FileExists()]
 DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]
+Msisdn = Annotated[str, Match(r"[0-9]{1,15}", "an E.164 number of 1 to 15 digits, without +")]

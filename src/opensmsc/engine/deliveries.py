@@ -4,7 +4,8 @@ the receiver and transceiver sessions of their account.
 What this is for (issue 5, "Delivery receipts"; engine.md): a receipt is a stored message
 (direction RECEIPT) of its account. `Deliveries` sends an account's open receipts oldest first
 over its bound receiving sessions, as their windows allow; ESME_ROK in the deliver_sm_resp
-acknowledges it in the store (`store.ack_receipt`: DELIVERED). ESME_RX_T_APPN, throttling or
+acknowledges it in the store (DELIVERED; the acknowledgements of one loop turn in one
+`store.apply`). ESME_RX_T_APPN, throttling or
 any other transient answer retry it after a growing pause; a timeout or a lost session retries
 it at once (on another session if there is one); ESME_RX_P_APPN / ESME_RX_R_APPN end it
 UNDELIVERABLE. A receipt past its own validity ends EXPIRED instead of being sent. While no
@@ -36,7 +37,7 @@ from typing import Final, Protocol
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus, MessageState
 from opensmsc.smpp.pdu import DeliverSm
-from opensmsc.store.api import Clock, Store
+from opensmsc.store.api import Change, Clock, Store
 from opensmsc.store.model import StoredMessage, StoreError
 from opensmsc.store.retry import ErrorClass
 
@@ -132,6 +133,9 @@ class Deliveries:
         self._accounts: dict[str, _Account] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._release: Callable[[Sequence[str]], None] | None = None
+        # Receipts answered ESME_ROK in this turn of the loop: acknowledged in one store call.
+        self._acks: list[tuple[str, StoredMessage]] = []
+        self._acks_scheduled = False
         self._closed = False
         self.sent = 0  # deliver_sm sent for receipts (metrics, tests)
         self.acknowledged = 0
@@ -342,7 +346,10 @@ class Deliveries:
             account = self._account(system_id)
             if status == _S.ESME_ROK:
                 account.backoff = 0.0
-                self._spawn(self._ack(system_id, record))
+                self._acks.append((system_id, record))
+                if not self._acks_scheduled:
+                    self._acks_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._flush_acks)
             elif status in _PERMANENT:
                 log.info(
                     "receipt refused message_id=%s system_id=%s status=0x%08X",
@@ -382,22 +389,39 @@ class Deliveries:
         account.dirty = True
         self._pump(system_id)
 
-    async def _ack(self, system_id: str, record: StoredMessage) -> None:
-        account = self._account(system_id)
+    def _flush_acks(self) -> None:
+        self._acks_scheduled = False
+        acks, self._acks = self._acks, []
+        if acks:
+            self._spawn(self._ack(acks))
+
+    async def _ack(self, acks: list[tuple[str, StoredMessage]]) -> None:
+        # One store call for the turn's acknowledgements (DELIVERED), each made or refused
+        # on its own; a refused or failed one stays open and is sent again later
+        # (at-least-once, the same content).
+        at = self._clock()
+        refused: Sequence[BaseException | None]
         try:
-            await self._store.ack_receipt(record.message_id, at=self._clock())
-            self.acknowledged += 1
-        except (StoreUnavailable, StoreError) as exc:
-            # Left open: it is sent again later (at-least-once, the same content).
-            log.error("receipt ack failed message_id=%s: %s", record.message_id, exc)
+            refused = await self._store.apply(
+                [Change(record.message_id, MessageState.DELIVERED, at) for _, record in acks]
+            )
+        except StoreUnavailable as exc:
+            refused = [exc] * len(acks)
+        to_pump: dict[str, None] = {}
+        for (system_id, record), error in zip(acks, refused, strict=True):
+            account = self._account(system_id)
+            if error is None:
+                self.acknowledged += 1
+                self._ended(account, record.message_id)
+                if account.dirty and not account.queue:
+                    to_pump[system_id] = None  # the next read was waiting for room
+                continue
+            log.error("receipt ack failed message_id=%s: %s", record.message_id, error)
             account.dirty = True
-        else:
-            self._ended(account, record.message_id)
-            if account.dirty and not account.queue:
-                self._pump(system_id)  # the next read was waiting for room
-            return
-        account.known.discard(record.message_id)
-        self._pump(system_id)
+            account.known.discard(record.message_id)
+            to_pump[system_id] = None
+        for system_id in to_pump:
+            self._pump(system_id)
 
     async def _end(
         self, system_id: str, record: StoredMessage, state: MessageState, error: int | None
