@@ -209,6 +209,16 @@ async def test_alert_releases_a_burst_with_more_messages_to_send_on_all_but_the_
     assert [m.text for m in net.handset(MSISDN).inbox] == ["first", "second", "third"]
 
 
+async def test_alert_after_a_restart_finds_messages_under_either_spelling() -> None:
+    # A restarted node has seen no failed attempt yet: the route knows no spellings.
+    records = [record(f"+{MSISDN}", text="plus", minutes=1), record(str(MSISDN), minutes=2)]
+    engine = FakeEngine(records)
+    restarted = network()
+    restarted.route.set_alert_handlers(engine.waiting_for, engine.release)
+    await restarted.route.on_alert(MSISDN)
+    assert sorted(engine.released) == sorted({f"+{MSISDN}", str(MSISDN)})
+
+
 async def test_alert_without_an_engine_is_ignored() -> None:
     assert await network().route.on_alert(MSISDN) == 0
 

@@ -254,6 +254,7 @@ class Deliveries:
     async def close(self) -> None:
         """Stop sending; wait for the acknowledgements already under way."""
         self._closed = True
+        self._flush_acks()  # the acknowledgements already received are recorded
         for account in self._accounts.values():
             if account.timer is not None:
                 account.timer.cancel()

@@ -245,7 +245,9 @@ class SimulatedNetworkRoute:
         if self._waiting_for is None or self._release is None:
             log.warning("alert msisdn=%s ignored: not connected to the engine", msisdn)
             return 0
-        addresses = self._waiting_addresses.pop(msisdn, set()) | {str(msisdn)}
+        # After a restart the spellings seen are gone: try the two an ESME writes for an
+        # international number (TON 1 digits, or with "+"), besides those seen since.
+        addresses = self._waiting_addresses.pop(msisdn, set()) | {str(msisdn), f"+{msisdn}"}
         waiting: list[StoredMessage] = []
         for address in addresses:
             waiting.extend(await self._waiting_for(address))

