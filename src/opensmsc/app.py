@@ -35,7 +35,6 @@ from opensmsc.network.simulator import SimulatedNetwork
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.pdu import SubmitSm
-from opensmsc.smpp.states import BindMode as AccountBindMode
 from opensmsc.smpp.states import Role
 from opensmsc.store.model import Address
 from opensmsc.transport import tls
@@ -119,7 +118,7 @@ def _account(config: AccountConfig) -> Account:
     return Account(
         system_id=config.system_id,
         password_hash=password_hash,
-        bind_modes=frozenset(AccountBindMode(m.value) for m in config.bind_modes),
+        bind_modes=frozenset(config.bind_modes),
         allowed_networks=tuple(config.allowed_networks),
         max_binds=config.max_binds,
         throughput=config.throughput,

@@ -8,7 +8,6 @@ from it; the core never sees this model. `docs/configuration.md` documents every
 from opensmsc.config.load import check, load, loads
 from opensmsc.config.model import (
     AccountConfig,
-    BindMode,
     ClientBind,
     Config,
     LogFormat,
@@ -26,6 +25,7 @@ from opensmsc.config.model import (
     StoreConfig,
 )
 from opensmsc.errors import ConfigError
+from opensmsc.smpp.states import BindMode  # accounts' bind_modes use the session's enum
 
 __all__ = [
     "AccountConfig",

@@ -43,6 +43,7 @@ from opensmsc.config.rules import (
     SystemId,
     SystemType,
 )
+from opensmsc.smpp.states import BindMode
 
 
 class LogLevel(enum.Enum):
@@ -67,14 +68,6 @@ class SmppVersion(enum.Enum):
     @property
     def code(self) -> int:
         return {"3.3": 0x33, "3.4": 0x34, "5.0": 0x50}[self.value]
-
-
-class BindMode(enum.Enum):
-    """How an ESME may bind to us (SMPP 3.4 §4.1)."""
-
-    TRANSMITTER = "transmitter"
-    RECEIVER = "receiver"
-    TRANSCEIVER = "transceiver"
 
 
 class ClientBind(enum.Enum):

@@ -48,8 +48,7 @@ from opensmsc.smpp.pdu import (
     SubmitSmResp,
     UnsuccessSme,
 )
-from opensmsc.smpp.states import BindMode as AccountBindMode
-from opensmsc.smpp.states import SessionState
+from opensmsc.smpp.states import BindMode, SessionState
 from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.tls import peer_identity
@@ -365,9 +364,9 @@ class _SubmitAnswer:
         self._session._answer_submit(self._event, message_id, status)
 
 
-def _bind_mode(pdu: RequestReceived | object) -> AccountBindMode:
+def _bind_mode(pdu: RequestReceived | object) -> BindMode:
     if isinstance(pdu, BindTransmitter):
-        return AccountBindMode.TRANSMITTER
+        return BindMode.TRANSMITTER
     if isinstance(pdu, BindReceiver):
-        return AccountBindMode.RECEIVER
-    return AccountBindMode.TRANSCEIVER
+        return BindMode.RECEIVER
+    return BindMode.TRANSCEIVER
