@@ -205,9 +205,7 @@ class Acceptor:
                 members = listed
             for member in members:
                 try:
-                    records.append(
-                        self._prepare(system_id, _single(pdu, member), now, leased=True)
-                    )
+                    records.append(self._prepare(system_id, _single(pdu, member), now, leased=True))
                 except MessageRejected as exc:
                     failed.append(
                         UnsuccessSme(

@@ -111,6 +111,7 @@ class Scheduler:
         self._woken = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it runs in, once known
         self.attempts = 0  # attempts started (metrics, tests)
 
     # ---- control --------------------------------------------------------------------------------
@@ -240,7 +241,11 @@ class Scheduler:
             self._spawn(self._attempt(ready.popleft(), claimed=False))
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        # Once per attempt: the loop is kept (asyncio.get_running_loop costs a getpid()).
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

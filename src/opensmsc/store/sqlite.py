@@ -16,8 +16,13 @@ Group commit: callers put operations on a queue; the writer takes everything que
 transaction, COMMITs, and only then resolves each caller's future. While it fsyncs, the next
 batch gathers, so under load one fsync carries hundreds of messages. Each operation runs inside
 a SAVEPOINT: a refused one (IllegalTransition, DuplicateMessage) is rolled back alone, and the
-rest of the batch commits. A failed COMMIT fails every operation of that batch with
-StoreUnavailable; nothing of it was acknowledged.
+rest of the batch commits. `apply` calls (the hot path: final states with their receipts,
+receipt acknowledgements) are gathered per event-loop turn into one operation, and consecutive
+ones run as set statements (one SELECT of the states, one executemany of the receipts'
+INSERTs, one of narrow UPDATEs; parameters bound without NULLs, see `_insert_row`); each
+change is checked before anything of it is written, so a refused one writes nothing. A failed
+COMMIT fails every operation of that batch with StoreUnavailable; nothing of it was
+acknowledged.
 
 Readers use separate connections in autocommit mode (each SELECT is a short read transaction,
 so none pins the WAL against checkpoints); they see every commit that returned before them.
@@ -134,6 +139,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX upstream_by_message ON upstream_id (message_id)",
     ),
+    # 3: pending-by-address for MT only (what waiting_for / find_pending ask): receipts, the
+    # other half of the rows, no longer pay an index entry when stored and when acknowledged.
+    (
+        "DROP INDEX message_dest",
+        "CREATE INDEX message_dest_mt ON message (dest_addr) WHERE state IN (0, 1, 7)"
+        " AND direction = 1",
+    ),
 )
 
 
@@ -183,10 +195,8 @@ _COLUMNS: Final = (
     " receipted_message_id"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM message"
-_INSERT: Final = (
-    f"INSERT INTO message ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))})"
-)
 _OPEN: Final = "state IN (0, 1, 7)"  # the partial indexes' condition, verbatim
+_STATE_COLUMN: Final = 21  # in `_insert_row`
 
 
 def _opt_us(value: datetime | None) -> int | None:
@@ -197,18 +207,57 @@ def _opt_dt(value: int | None) -> datetime | None:
     return None if value is None else from_us(value)
 
 
-def _row(r: StoredMessage) -> tuple[Any, ...]:
-    c = r.concat
-    return (
+# Inserts and updates bind only what is not NULL: the sqlite3 module binds int and str at
+# once but sends None and bytes through its adapter lookup, several times the cost; so each
+# row carries a shape (which optional columns it has) and rows run as executemany per shape,
+# and BLOBs go in as bytearray (bound the same way, without the lookup).
+_REQUIRED_COLUMNS: Final = (
+    "message_id, system_id, direction, source_ton, source_npi, source_addr, dest_ton, dest_npi,"
+    " dest_addr, service_type, esm_class, protocol_id, priority_flag, registered_delivery,"
+    " data_coding, sm_default_msg_id, short_message, tlvs, submitted_at, due_at, expires_at,"
+    " state, attempts"
+)
+_OPTIONAL_COLUMNS: Final = (
+    "concat_group, concat_ref, concat_total, concat_seq",
+    "next_attempt_at",
+    "last_error",
+    "done_at",
+    "route",
+    "upstream_message_id",
+    "receipt_id",
+    "receipted_message_id",
+)
+_insert_sql_cache: dict[int, str] = {}
+
+
+def _insert_sql(shape: int) -> str:
+    sql = _insert_sql_cache.get(shape)
+    if sql is None:
+        columns = _REQUIRED_COLUMNS + "".join(
+            ", " + c for bit, c in enumerate(_OPTIONAL_COLUMNS) if shape >> bit & 1
+        )
+        marks = ", ".join("?" * (columns.count(",") + 1))
+        sql = f"INSERT INTO message ({columns}) VALUES ({marks})"
+        _insert_sql_cache[shape] = sql
+    return sql
+
+
+_Shaped = tuple[int, tuple[Any, ...]]  # (shape, parameters): see `_insert_sql`, `_update_sql`
+
+
+def _insert_row(r: StoredMessage) -> _Shaped:
+    """`r` as INSERT parameters (message_id first, state at _STATE_COLUMN) and their shape."""
+    src, dst = r.source, r.destination
+    values: list[Any] = [
         r.message_id,
         r.system_id,
         int(r.direction),
-        r.source.ton,
-        r.source.npi,
-        r.source.addr,
-        r.destination.ton,
-        r.destination.npi,
-        r.destination.addr,
+        src.ton,
+        src.npi,
+        src.addr,
+        dst.ton,
+        dst.npi,
+        dst.addr,
         r.service_type,
         r.esm_class,
         r.protocol_id,
@@ -216,25 +265,48 @@ def _row(r: StoredMessage) -> tuple[Any, ...]:
         r.registered_delivery,
         r.data_coding,
         r.sm_default_msg_id,
-        r.short_message,
-        r.tlvs,
-        None if c is None else c.group_id,
-        None if c is None else c.reference,
-        None if c is None else c.total,
-        None if c is None else c.seq,
+        bytearray(r.short_message),
+        bytearray(r.tlvs),
         to_us(r.submitted_at),
         to_us(r.due_at),
         to_us(r.expires_at),
         int(r.state),
         r.attempts,
-        _opt_us(r.next_attempt_at),
-        r.last_error,
-        _opt_us(r.done_at),
-        r.route,
-        r.upstream_message_id,
-        r.receipt_id,
-        r.receipted_message_id,
-    )
+    ]
+    shape = 0
+    c = r.concat
+    if c is not None:
+        shape |= 1
+        values += (c.group_id, c.reference, c.total, c.seq)
+    if r.next_attempt_at is not None:
+        shape |= 2
+        values.append(to_us(r.next_attempt_at))
+    for bit, value in (
+        (4, r.last_error),
+        (8, None if r.done_at is None else to_us(r.done_at)),
+        (16, r.route),
+        (32, r.upstream_message_id),
+        (64, r.receipt_id),
+        (128, r.receipted_message_id),
+    ):
+        if value is not None:
+            shape |= bit
+            values.append(value)
+    return shape, tuple(values)
+
+
+def _execute_shaped(
+    conn: sqlite3.Connection, sql_for: Callable[[int], str], rows: Sequence[_Shaped]
+) -> None:
+    """executemany per run of rows of one shape, in order."""
+    start, n = 0, len(rows)
+    while start < n:
+        shape = rows[start][0]
+        end = start + 1
+        while end < n and rows[end][0] == shape:
+            end += 1
+        conn.executemany(sql_for(shape), [params for _, params in rows[start:end]])
+        start = end
 
 
 def _record(row: Sequence[Any]) -> StoredMessage:
@@ -328,21 +400,21 @@ def _check_initial(records: Sequence[StoredMessage]) -> None:
 
 def _insert(conn: sqlite3.Connection, records: Sequence[StoredMessage]) -> None:
     _check_initial(records)
-    _insert_rows(conn, [_row(r) for r in records])
+    _insert_rows(conn, [_insert_row(r) for r in records])
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    # `rows` as `_row` builds them (message_id first), made in the caller's thread so the
-    # writer only executes SQL.
+def _insert_rows(conn: sqlite3.Connection, rows: Sequence[_Shaped]) -> None:
+    # `rows` as `_insert_row` builds them, made in the caller's thread so the writer only
+    # executes SQL.
     conn.execute("SAVEPOINT insert_rows")
     try:
-        conn.executemany(_INSERT, rows)
+        _execute_shaped(conn, _insert_sql, rows)
     except sqlite3.IntegrityError as exc:
         # Undo the rows this call did insert, then find the first id that was already there
         # (message_id is the only unique column).
         conn.execute("ROLLBACK TO insert_rows")
         conn.execute("RELEASE insert_rows")
-        ids = [row[0] for row in rows]
+        ids = [params[0] for _, params in rows]
         for message_id in ids:
             if conn.execute("SELECT 1 FROM message WHERE message_id = ?", (message_id,)).fetchone():
                 raise DuplicateMessage(message_id) from exc
@@ -361,7 +433,7 @@ def _op_submit(
 ) -> Callable[[sqlite3.Connection], None]:
     # Called in the caller's thread: the rows are built there, the writer only runs SQL.
     _check_initial(records)
-    rows = [_row(r) for r in records]
+    rows = [_insert_row(r) for r in records]
 
     def run(conn: sqlite3.Connection) -> None:
         if superseding:
@@ -375,54 +447,85 @@ def _op_submit(
 
 # ---- apply: changes as set operations ------------------------------------------------------------
 
+# model.TRANSITIONS with plain int keys and values: the states come back from SQL as ints.
+_ALLOWED: Final = {int(old): frozenset(map(int, new)) for old, new in TRANSITIONS.items()}
+
 # The states of a batch's messages in one statement and one result row (a row per message would
 # cost the writer a step, and a GIL hand-over, each).
 _APPLY_STATES: Final = (
     "SELECT json_group_object(message_id, state) FROM message"
     " WHERE message_id IN (SELECT value FROM json_each(?))"
 )
-# Only the columns a transition changes; no read-back. ?2 (done_at) is set for a final state,
-# which clears next_attempt_at; an open state takes ?3 or keeps its next_attempt_at.
-_APPLY_UPDATE: Final = (
-    "UPDATE message SET state = ?1, done_at = ?2,"
-    " next_attempt_at = CASE WHEN ?2 IS NULL THEN coalesce(?3, next_attempt_at) END,"
-    " last_error = coalesce(?4, last_error), attempts = attempts + ?5,"
-    " route = coalesce(?6, route), upstream_message_id = coalesce(?7, upstream_message_id),"
-    " receipt_id = coalesce(?8, receipt_id) WHERE message_id = ?9"
-)
+# Only the columns a transition changes, no read-back, and only non-NULL parameters: the
+# shape says which (see `_update_sql`), the parameters follow in that order, message_id last.
+_FINAL, _NEXT, _ERROR, _ATTEMPT, _ROUTE, _UPSTREAM, _RECEIPT = (1 << i for i in range(7))
+_update_sql_cache: dict[int, str] = {}
+
+
+def _update_sql(shape: int) -> str:
+    sql = _update_sql_cache.get(shape)
+    if sql is None:
+        sets = ["state = ?"]
+        if shape & _FINAL:
+            sets.append("done_at = ?, next_attempt_at = NULL")
+        elif shape & _NEXT:
+            sets.append("next_attempt_at = ?")  # an open state keeps it otherwise
+        for bit, assignment in (
+            (_ERROR, "last_error = ?"),
+            (_ATTEMPT, "attempts = attempts + 1"),
+            (_ROUTE, "route = ?"),
+            (_UPSTREAM, "upstream_message_id = ?"),
+            (_RECEIPT, "receipt_id = ?"),
+        ):
+            if shape & bit:
+                sets.append(assignment)
+        sql = f"UPDATE message SET {', '.join(sets)} WHERE message_id = ?"
+        _update_sql_cache[shape] = sql
+    return sql
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A Change made ready in the caller's thread: its UPDATE parameters, its receipt's row."""
+    """A Change made ready in the caller's thread: its UPDATE, its receipt's row."""
 
     message_id: str
     new_state: MessageState
-    update: tuple[Any, ...]
-    receipt_row: tuple[Any, ...] | None
-    receipt: StoredMessage | None
+    update: _Shaped
+    receipt_row: _Shaped | None
     refused: StoreError | None  # refused before reaching the database (a receipt not initial)
 
 
 def _prepare_change(c: Change) -> _Prepared:
-    final = c.new_state in FINAL_STATES
     receipt = c.receipt
     refused: StoreError | None = None
     if receipt is not None and receipt.state not in INITIAL_STATES:
         refused = IllegalTransition(receipt.message_id, receipt.state, receipt.state)
-    update = (
-        int(c.new_state),
-        to_us(c.at) if final else None,
-        None if final or c.next_attempt_at is None else to_us(c.next_attempt_at),
-        c.error,
-        1 if c.attempt else 0,
-        c.route,
-        c.upstream_message_id or None,
-        None if receipt is None else receipt.message_id,
-        c.message_id,
-    )
-    row = None if receipt is None else _row(receipt)
-    return _Prepared(c.message_id, c.new_state, update, row, receipt, refused)
+    params: list[Any] = [int(c.new_state)]
+    if c.new_state in FINAL_STATES:
+        shape = _FINAL
+        params.append(to_us(c.at))
+    elif c.next_attempt_at is not None:
+        shape = _NEXT
+        params.append(to_us(c.next_attempt_at))
+    else:
+        shape = 0
+    if c.error is not None:
+        shape |= _ERROR
+        params.append(c.error)
+    if c.attempt:
+        shape |= _ATTEMPT
+    if c.route is not None:
+        shape |= _ROUTE
+        params.append(c.route)
+    if c.upstream_message_id:
+        shape |= _UPSTREAM
+        params.append(c.upstream_message_id)
+    if receipt is not None:
+        shape |= _RECEIPT
+        params.append(receipt.message_id)
+    params.append(c.message_id)
+    row = None if receipt is None else _insert_row(receipt)
+    return _Prepared(c.message_id, c.new_state, (shape, tuple(params)), row, refused)
 
 
 def _apply_changes(
@@ -435,30 +538,34 @@ def _apply_changes(
     found = conn.execute(_APPLY_STATES, (json.dumps(ids),)).fetchone()
     states: dict[str, int] = json.loads(found[0]) if found and found[0] else {}
     outcomes: list[StoreError | None] = []
-    updates: list[tuple[Any, ...]] = []
-    receipts: list[tuple[Any, ...]] = []
+    updates: list[_Shaped] = []
+    receipts: list[_Shaped] = []
+    allowed = _ALLOWED
     for c in changes:
         if c.refused is not None:
             outcomes.append(c.refused)
             continue
-        old = states.get(c.message_id)
+        message_id = c.message_id
+        old = states.get(message_id)
         if old is None:
-            outcomes.append(MessageNotFound(c.message_id))
+            outcomes.append(MessageNotFound(message_id))
             continue
-        if c.new_state not in TRANSITIONS[MessageState(old)]:
-            outcomes.append(IllegalTransition(c.message_id, MessageState(old), c.new_state))
+        new_state = c.new_state
+        if new_state not in allowed[old]:
+            outcomes.append(IllegalTransition(message_id, MessageState(old), new_state))
             continue
-        states[c.message_id] = c.new_state
-        if c.receipt_row is not None:
-            assert c.receipt is not None
-            receipts.append(c.receipt_row)
-            states[c.receipt.message_id] = c.receipt.state
+        states[message_id] = new_state
+        row = c.receipt_row
+        if row is not None:
+            receipts.append(row)
+            params = row[1]
+            states[params[0]] = params[_STATE_COLUMN]
         updates.append(c.update)
         outcomes.append(None)
     if receipts:
-        conn.executemany(_INSERT, receipts)
+        _execute_shaped(conn, _insert_sql, receipts)
     if updates:
-        conn.executemany(_APPLY_UPDATE, updates)
+        _execute_shaped(conn, _update_sql, updates)
     return outcomes
 
 
@@ -473,8 +580,8 @@ def _apply_one_by_one(
             outcomes.extend(_apply_changes(conn, (c,)))
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO one")
-            assert c.receipt is not None
-            outcomes.append(DuplicateMessage(c.receipt.message_id))
+            assert c.receipt_row is not None
+            outcomes.append(DuplicateMessage(c.receipt_row[1][0]))
         conn.execute("RELEASE one")
     return outcomes
 
@@ -701,9 +808,6 @@ class _Writer:
             conn.execute("PRAGMA synchronous = FULL")
             # Keep the WAL file from staying at its high-water mark after a checkpoint.
             conn.execute("PRAGMA journal_size_limit = 67108864")
-            import os as _o
-            for _p in filter(None, _o.environ.get("SQLPRAGMA", "").split(";")):
-                conn.execute("PRAGMA " + _p)
             migrate(conn)
         except BaseException:
             conn.close()
@@ -916,14 +1020,12 @@ class SqliteStore:
 
     # ---- plumbing ---------------------------------------------------------------------------
 
-    async def _write(
-        self, fn: Callable[[sqlite3.Connection], T] | None, changes: Sequence[_Prepared] = ()
-    ) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreUnavailable("store closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writer.put(_Op(fn, future, loop, changes))
+        self._writer.put(_Op(fn, future, loop))
         try:
             return await future
         except sqlite3.IntegrityError as exc:
@@ -991,13 +1093,14 @@ class SqliteStore:
             raise StoreUnavailable("store closed")
         prepared = [_prepare_change(c) for c in changes]
         # Every apply of this turn of the loop goes to the writer as one op (one queue put,
-        # one set of statements), queued when the turn ends.
-        loop = asyncio.get_running_loop()
+        # one set of statements), queued when the turn ends. Only the turn's first apply asks
+        # for the running loop (asyncio.get_running_loop costs a getpid() system call).
         turn = self._turn
-        if turn is None or turn.loop is not loop:
+        if turn is None or turn.loop.is_closed():
+            loop = asyncio.get_running_loop()
             turn = self._turn = _Turn(loop, [], [])
             loop.call_soon(self._queue_turn, turn)
-        future: asyncio.Future[list[StoreError | None]] = loop.create_future()
+        future: asyncio.Future[list[StoreError | None]] = turn.loop.create_future()
         start = len(turn.changes)
         turn.changes.extend(prepared)
         turn.waiters.append((future, start, len(turn.changes)))
@@ -1006,7 +1109,7 @@ class SqliteStore:
     def _queue_turn(self, turn: _Turn) -> None:
         if self._turn is turn:
             self._turn = None
-        if turn.queued:
+        if turn.queued:  # close() queued it already
             return
         turn.queued = True
         self._writer.put(_Op(None, None, turn.loop, turn.changes, turn.waiters))
