@@ -5,12 +5,14 @@ messages purged after the retention."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from opensmsc.engine.policy import AccountPolicies, AccountPolicy
 from opensmsc.engine.routes import (
     Accepted,
+    Attempt,
     Delivered,
     LoopbackRoute,
     PermanentFailure,
@@ -18,13 +20,16 @@ from opensmsc.engine.routes import (
     TemporaryFailure,
 )
 from opensmsc.engine.scheduler import Housekeeper
+from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from opensmsc.smpp.times import format_relative
-from opensmsc.store import SqliteStore
+from opensmsc.store import SqliteStore, StoredMessage
+from opensmsc.store.api import Change
+from opensmsc.store.model import StoreError
 from opensmsc.store.retry import ErrorClass
 from tests.services.conftest import EngineFactory
-from tests.services.engine_harness import T0, Engine, FakeClock, S, ScriptedRoute
+from tests.services.engine_harness import T0, Engine, FakeClock, FakeSession, S, ScriptedRoute
 
 MIN = timedelta(minutes=1)
 LATER = format_relative(timedelta(hours=1))
@@ -365,3 +370,97 @@ async def test_a_route_window_bounds_attempts_until_their_outcome_is_recorded(
     await running
     assert len(route.attempted) == 5
     assert [(await engine.state(m)).state for m in ids] == [MessageState.DELIVERED] * 5
+
+
+class ImmediateScriptedRoute(ScriptedRoute):
+    """A ScriptedRoute that answers at once (engine.routes.ImmediateRoute), except for the
+    destinations in `wait`, where `attempt_now` declines and the awaited attempt runs."""
+
+    def __init__(self, name: str = "loopback") -> None:
+        super().__init__(name)
+        self.wait: set[str] = set()
+        self.answered_now = 0
+
+    def attempt_now(self, record: StoredMessage) -> Attempt | None:
+        if record.destination.addr in self.wait:
+            return None
+        self.answered_now += 1
+        self.attempted.append(record)
+        outcomes = self.script.get(record.destination.addr)
+        if not outcomes:
+            return Delivered()
+        return outcomes.pop(0) if len(outcomes) > 1 else outcomes[0]
+
+
+async def test_outcomes_answered_at_once_are_recorded_in_one_store_call(
+    engine_factory: EngineFactory,
+) -> None:
+    route = ImmediateScriptedRoute()
+    engine = await engine_factory(routes={"loopback": route})
+    session = engine.registry.bind(FakeSession("esme1", window=50))
+    route.script["3161"] = [PermanentFailure(11)]
+    route.script["3162"] = [TemporaryFailure(27)]
+    route.script["3163"] = [Accepted("up-1")]
+    route.wait.add("3164")
+    delivered = [await engine.submit_ok(registered_delivery=1) for _ in range(5)]
+    failed = await engine.submit_ok(registered_delivery=1, destination_addr="3161")
+    retried = await engine.submit_ok(registered_delivery=1, destination_addr="3162")
+    accepted = await engine.submit_ok(registered_delivery=1, destination_addr="3163")
+    awaited = await engine.submit_ok(registered_delivery=1, destination_addr="3164")
+
+    calls: list[int] = []
+    apply = engine.store.apply
+
+    async def counting(changes: Sequence[Change]) -> list[StoreError | None]:
+        calls.append(len(changes))
+        return await apply(changes)
+
+    engine.store.apply = counting  # type: ignore[method-assign]
+    assert await engine.run() == 9
+    assert route.answered_now == 8 and len(route.attempted) == 9
+    for message_id in delivered:
+        record = await engine.state(message_id)
+        assert (record.state, record.route, record.attempts) == (
+            MessageState.DELIVERED,
+            "loopback",
+            1,
+        )
+        assert record.receipt_id is not None
+    record = await engine.state(failed)
+    assert (record.state, record.last_error) == (MessageState.UNDELIVERABLE, 11)
+    record = await engine.state(retried)
+    assert (record.state, record.last_error, record.next_attempt_at) == (
+        MessageState.ENROUTE,
+        27,
+        T0 + MIN,
+    )
+    record = await engine.state(accepted)
+    assert (record.state, record.upstream_message_id) == (MessageState.ENROUTE, "up-1")
+    assert (await engine.state(awaited)).state is MessageState.DELIVERED
+    # The six ended at once went in one change list (with their receipts).
+    assert 6 in calls, calls
+    assert len(session.received) == 7  # 5 delivered + 1 undeliverable + the awaited one
+    assert engine.lifecycle.finished == 7
+
+
+async def test_a_batch_the_store_cannot_take_is_left_to_the_leases(
+    engine_factory: EngineFactory,
+) -> None:
+    engine = await engine_factory(routes={"loopback": ImmediateScriptedRoute()})
+    ids = [await engine.submit_ok(registered_delivery=1) for _ in range(3)]
+
+    async def unavailable(changes: Sequence[Change]) -> list[StoreError | None]:
+        raise StoreUnavailable("disk gone")
+
+    apply = engine.store.apply
+    engine.store.apply = unavailable  # type: ignore[method-assign]
+    assert await engine.run() == 3
+    engine.store.apply = apply  # type: ignore[method-assign]
+    for message_id in ids:
+        record = await engine.state(message_id)
+        assert record.state is MessageState.ENROUTE  # claimed, its outcome not recorded
+    assert not any(engine.scheduler.in_flight(m) for m in ids)
+    engine.clock.advance(seconds=31)  # the lease ends: due again, delivered this time
+    assert await engine.run() == 3
+    for message_id in ids:
+        assert (await engine.state(message_id)).state is MessageState.DELIVERED

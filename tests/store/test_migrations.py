@@ -116,3 +116,97 @@ async def test_a_failing_database_fails_the_whole_batch(tmp_path: Path) -> None:
         assert await store.get("c") is not None
     finally:
         await store.close()
+
+
+async def test_version_3_database_is_migrated_and_its_open_messages_are_found(
+    tmp_path: Path,
+) -> None:
+    # Version 4 rewrites the partial indexes' condition (no `IN` list): the open messages a
+    # version 3 file holds are in the new indexes, and every query still finds them.
+    from opensmsc.store import sqlite as store_sqlite
+
+    path = tmp_path / "m.sqlite3"
+    conn = _raw(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        assert migrate(conn, target=3) == 0
+        rows = [
+            store_sqlite._insert_row(record("m1", next_attempt_at=T0)),
+            store_sqlite._insert_row(
+                record("r1", receipted_message_id="m1", direction=Direction.RECEIPT)
+            ),
+        ]
+        for shape, params in rows:
+            conn.execute(store_sqlite._insert_sql(shape), params)
+        assert schema_version(conn) == 3
+    finally:
+        conn.close()
+
+    store = await SqliteStore.open(path)
+    try:
+        assert [r.message_id for r in await store.due(T0, 10)] == ["m1"]
+        assert [r.message_id for r in await store.waiting_for("447700900001")] == ["m1"]
+        assert [r.message_id for r in await store.pending_receipts("esme1", 10)] == ["r1"]
+        await store.transition("m1", MessageState.DELIVERED, at=T0)
+        assert await store.due(T0, 10) == []
+        assert await store.waiting_for("447700900001") == []
+    finally:
+        await store.close()
+    conn = _raw(path)
+    try:
+        assert schema_version(conn) == len(MIGRATIONS) >= 4
+        sql = [
+            s
+            for (s,) in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        ]
+        assert sql and not any(" IN (" in s for s in sql), sql
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_hot_writes_open_no_ephemeral_table(tmp_path: Path) -> None:
+    # What version 4 is for: an INSERT or a narrow UPDATE that checks a partial index's
+    # condition must not build a temporary table per row (SQLite does for `IN (a, b, c)`).
+    from opensmsc.store import sqlite as store_sqlite
+
+    conn = _raw(tmp_path / "m.sqlite3")
+    try:
+        migrate(conn)
+        statements = [
+            store_sqlite._insert_sql(0),
+            store_sqlite._insert_sql(0xFF),
+            store_sqlite._update_sql(0),
+            store_sqlite._update_sql(0x7F),
+        ]
+        for statement in statements:
+            marks = (None,) * statement.count("?")
+            ops = {row[1] for row in conn.execute("EXPLAIN " + statement, marks)}
+            assert "OpenEphemeral" not in ops, statement
+    finally:
+        conn.close()
+
+
+def test_queries_use_the_partial_indexes(tmp_path: Path) -> None:
+    # SQLite uses a partial index only when the query visibly implies its condition.
+    from opensmsc.store import sqlite as store_sqlite
+
+    conn = _raw(tmp_path / "m.sqlite3")
+    try:
+        migrate(conn)
+        open_ = store_sqlite._OPEN
+        plans = {
+            "message_due": f"SELECT seq FROM message WHERE {open_} AND direction <> 3"
+            " AND priority_flag = 1 AND next_attempt_at <= 5 ORDER BY next_attempt_at, seq",
+            "message_dest_mt": f"SELECT seq FROM message WHERE {open_} AND dest_addr = 'x'"
+            " AND direction = 1 AND state = 1 ORDER BY seq",
+            "message_receipts": f"SELECT seq FROM message WHERE direction = 3 AND {open_}"
+            " AND system_id = 'e' ORDER BY seq LIMIT 5",
+        }
+        for index, query in plans.items():
+            detail = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + query))
+            assert f"USING INDEX {index} " in detail, (index, detail)
+    finally:
+        conn.close()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from opensmsc.smpp.constants import MessageState
 from opensmsc.store.api import Change, Clock, Store
@@ -28,9 +28,19 @@ from .ids import MessageIds, part_id
 from .policy import AccountPolicies
 from .receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
 
-__all__ = ["Lifecycle"]
+__all__ = ["Finish", "Lifecycle"]
 
 log = logging.getLogger(__name__)
+
+
+class Finish(NamedTuple):
+    """One item of `Lifecycle.finish_many`: the arguments of `finish`."""
+
+    record: StoredMessage
+    state: MessageState
+    error: int | None = None
+    route: str | None = None
+    attempt: bool = False
 
 
 class Lifecycle:
@@ -116,6 +126,62 @@ class Lifecycle:
             receipt=receipt,
             attempt=attempt,
         )
+
+    async def finish_many(self, items: Sequence[Finish]) -> list[StoredMessage | None]:
+        """`finish` for many messages in one store call (the Scheduler's batch of attempts a
+        route answered at once): one `apply` with a change per message, each atomic with its
+        receipt and made or refused on its own. A part of a long message whose account wants
+        whole-message receipts goes through `finish` (its group's lock). Returns, per item,
+        what `finish` would. Raises StoreUnavailable (then none was made)."""
+        at = self._clock()
+        out: list[StoredMessage | None] = [None] * len(items)
+        changes: list[Change] = []
+        made: list[tuple[int, StoredMessage | None]] = []  # (index in items, its receipt)
+        alone: list[int] = []
+        policies = self._policies
+        for i, (record, state, error, route, attempt) in enumerate(items):
+            mt = record.direction is Direction.MT
+            if (
+                mt
+                and record.concat is not None
+                and policies(record.system_id).whole_message_receipts
+            ):
+                alone.append(i)
+                continue
+            receipt = None
+            if mt and wants_receipt(record.registered_delivery, state):
+                receipt = self._receipt(record, state, at, error)
+            changes.append(
+                Change(
+                    record.message_id,
+                    state,
+                    at,
+                    error=error,
+                    route=route,
+                    receipt=receipt,
+                    attempt=attempt,
+                )
+            )
+            made.append((i, receipt))
+        if changes:
+            refused = await self._store.apply(changes)
+            for (i, receipt), error_ in zip(made, refused, strict=True):
+                record = items[i].record
+                if error_ is not None:
+                    log.info(
+                        "final state not recorded message_id=%s: %s", record.message_id, error_
+                    )
+                    continue
+                self.finished += 1
+                out[i] = record
+                if receipt is not None:
+                    self._receipt_stored(receipt)
+        for i in alone:
+            record, state, error, route, attempt = items[i]
+            out[i] = await self.finish(
+                record, state, at=at, error=error, route=route, attempt=attempt
+            )
+        return out
 
     async def retry(
         self,

@@ -29,6 +29,7 @@ __all__ = [
     "Accepted",
     "Attempt",
     "Delivered",
+    "ImmediateRoute",
     "LoopbackRoute",
     "PermanentFailure",
     "Route",
@@ -96,6 +97,16 @@ class Route(Protocol):
     async def attempt(self, record: StoredMessage) -> Attempt: ...
 
 
+class ImmediateRoute(Route, Protocol):
+    """A route that can often answer without waiting (loopback; the simulated network with no
+    latency). `attempt_now` makes the attempt and returns its outcome when it needs no
+    waiting, else returns None having done nothing (the Scheduler then awaits `attempt`).
+    The Scheduler records the outcomes answered at once in one turn of the loop together
+    (Lifecycle.finish_many: one store call, no task per message)."""
+
+    def attempt_now(self, record: StoredMessage) -> Attempt | None: ...
+
+
 class LoopbackRoute:
     """Delivers every message at once. The simulated mobile network (issue 6) replaces it
     behind the same protocol."""
@@ -109,6 +120,12 @@ class LoopbackRoute:
 
     async def attempt(self, record: StoredMessage) -> Attempt:
         return Delivered()
+
+    def attempt_now(self, record: StoredMessage) -> Attempt | None:
+        return _DELIVERED
+
+
+_DELIVERED: Final = Delivered()
 
 
 class Router:

@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from opensmsc.errors import StoreUnavailable
@@ -45,7 +45,7 @@ from opensmsc.store.retry import (
     next_attempt,
 )
 
-from .lifecycle import Lifecycle
+from .lifecycle import Finish, Lifecycle
 from .routes import (
     Accepted,
     Attempt,
@@ -226,19 +226,80 @@ class Scheduler:
             return 0
         now = self._clock()
         claimed = await self._store.claim_due(now, limit, lease_until=now + self._lease)
+        batch: list[Finish] = []
+        now = self._clock()
         for record in claimed:
             if record.message_id in self._in_flight:
                 continue  # its lease ran out while the attempt is still under way
             self._in_flight.add(record.message_id)
             self._running += 1
-            self._spawn(self._attempt(record, claimed=True))
+            self._launch(record, True, now, batch)
+        if batch:
+            self._spawn(self._finish_batch(batch))
         return len(claimed)
 
     def _start_ready(self) -> None:
         ready = self._ready
+        if not ready or self._running >= self._concurrency:
+            return
+        batch: list[Finish] = []
+        now = self._clock()
         while ready and self._running < self._concurrency:
             self._running += 1
-            self._spawn(self._attempt(ready.popleft(), claimed=False))
+            self._launch(ready.popleft(), False, now, batch)
+        if batch:
+            self._spawn(self._finish_batch(batch))
+
+    def _launch(
+        self, record: StoredMessage, claimed: bool, now: datetime, batch: list[Finish]
+    ) -> None:
+        """Start the attempt of `record` (counted in `_running`, in `_in_flight`). A route
+        that answers at once (ImmediateRoute.attempt_now) and ends the message adds it to
+        `batch`, recorded with the others of this turn in one Lifecycle.finish_many; any
+        other attempt runs as a task of its own."""
+        attempt_now = None
+        route = None
+        if record.expires_at > now and not (
+            record.upstream_message_id is not None and record.direction is Direction.MT
+        ):
+            route = self._router.route_for(record)
+            if route is not None and route.name not in self._route_slots:
+                attempt_now = getattr(route, "attempt_now", None)
+        if attempt_now is None or route is None:
+            self._spawn(self._attempt(record, claimed=claimed))
+            return
+        try:
+            outcome: Attempt | None = attempt_now(record)
+        except Exception:
+            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
+        if outcome is None:  # it has to wait: the usual attempt
+            self._spawn(self._attempt(record, claimed=claimed))
+            return
+        self.attempts += 1
+        match outcome:
+            case Delivered():
+                batch.append(Finish(record, MessageState.DELIVERED, None, route.name, not claimed))
+            case PermanentFailure(error=error, state=state):
+                batch.append(Finish(record, state, error, route.name, not claimed))
+            case _:
+                self._spawn(self._attempt(record, claimed=claimed, answered=(route.name, outcome)))
+
+    async def _finish_batch(self, items: list[Finish]) -> None:
+        try:
+            await self._lifecycle.finish_many(items)
+        except StoreUnavailable as exc:
+            # Nothing recorded: the leases bring the messages back (at-least-once).
+            log.error("attempts not recorded count=%d: %s", len(items), exc)
+        except Exception:
+            log.exception("attempts failed count=%d", len(items))
+        finally:
+            in_flight = self._in_flight
+            for item in items:
+                in_flight.discard(item.record.message_id)
+            self._running -= len(items)
+            self._slot_free.set()
+            self._start_ready()
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         # Once per attempt: the loop is kept (asyncio.get_running_loop costs a getpid()).
@@ -249,9 +310,19 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _attempt(self, record: StoredMessage, *, claimed: bool) -> None:
+    async def _attempt(
+        self,
+        record: StoredMessage,
+        *,
+        claimed: bool,
+        answered: tuple[str, Attempt] | None = None,
+    ) -> None:
+        # `answered`: the route answered at once (route name, outcome); only record it.
         try:
-            await self._attempt_and_record(record, not claimed)
+            if answered is None:
+                await self._attempt_and_record(record, not claimed)
+            else:
+                await self._record_outcome(record, answered[0], answered[1], not claimed)
         except StoreUnavailable as exc:
             # Nothing recorded: the lease brings the message back (at-least-once).
             log.error("attempt not recorded message_id=%s: %s", record.message_id, exc)
@@ -290,26 +361,29 @@ class Scheduler:
             await self._attempt_route(record, route, uncounted)
 
     async def _attempt_route(self, record: StoredMessage, route: Route, uncounted: bool) -> None:
-        lifecycle = self._lifecycle
         self.attempts += 1
         try:
             outcome: Attempt = await route.attempt(record)
         except Exception:
             log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
             outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
+        await self._record_outcome(record, route.name, outcome, uncounted)
+
+    async def _record_outcome(
+        self, record: StoredMessage, route: str, outcome: Attempt, uncounted: bool
+    ) -> None:
+        lifecycle = self._lifecycle
         match outcome:
             case Delivered():
                 await lifecycle.finish(
-                    record, MessageState.DELIVERED, route=route.name, attempt=uncounted
+                    record, MessageState.DELIVERED, route=route, attempt=uncounted
                 )
             case Accepted(upstream_id=upstream_id):
-                await lifecycle.accepted(record, upstream_id, route=route.name, attempt=uncounted)
+                await lifecycle.accepted(record, upstream_id, route=route, attempt=uncounted)
             case PermanentFailure(error=error, state=state):
-                await lifecycle.finish(
-                    record, state, error=error, route=route.name, attempt=uncounted
-                )
+                await lifecycle.finish(record, state, error=error, route=route, attempt=uncounted)
             case TemporaryFailure(error=error, error_class=error_class):
-                await self._retry(record, error, error_class, route.name, uncounted)
+                await self._retry(record, error, error_class, route, uncounted)
 
     async def _retry(
         self,

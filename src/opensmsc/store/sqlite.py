@@ -146,6 +146,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX message_dest_mt ON message (dest_addr) WHERE state IN (0, 1, 7)"
         " AND direction = 1",
     ),
+    # 4: the partial indexes' condition without IN: SQLite evaluates `state IN (0, 1, 7)` (a
+    # list of more than two constants) through an ephemeral table that it builds again for
+    # every row an INSERT or UPDATE checks against the index, some 3 µs per index per row
+    # (most of an UPDATE's cost). The same indexes, with the condition as comparisons.
+    (
+        "DROP INDEX message_due",
+        "DROP INDEX message_dest_mt",
+        "DROP INDEX message_receipts",
+        """CREATE INDEX message_due ON message (priority_flag, next_attempt_at)
+            WHERE (state = 0 OR state = 1 OR state = 7) AND direction <> 3""",
+        """CREATE INDEX message_dest_mt ON message (dest_addr)
+            WHERE (state = 0 OR state = 1 OR state = 7) AND direction = 1""",
+        """CREATE INDEX message_receipts ON message (system_id)
+            WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)""",
+    ),
 )
 
 
@@ -195,7 +210,7 @@ _COLUMNS: Final = (
     " receipted_message_id"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM message"
-_OPEN: Final = "state IN (0, 1, 7)"  # the partial indexes' condition, verbatim
+_OPEN: Final = "(state = 0 OR state = 1 OR state = 7)"  # the partial indexes' condition, verbatim
 _STATE_COLUMN: Final = 21  # in `_insert_row`
 
 
