@@ -29,6 +29,7 @@ from opensmsc.engine.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
 from opensmsc.errors import ConfigError
 from opensmsc.http.app import create_app
 from opensmsc.http.server import HttpServer
+from opensmsc.network.mnp import np_tlvs_for
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
 from opensmsc.network.setup import build_hlr
 from opensmsc.network.simulator import SimulatedNetwork
@@ -280,6 +281,14 @@ async def _start_services(
     connectors.set_callbacks(on_receipt=receipts.on_receipt, on_mo=mo.on_mo)
     running.connectors = connectors
     running.network = _simulated_network(config, engine, mo)
+    # What our portability query found travels upstream in the SMPP 5.0 dest_addr_np_* TLVs.
+    portability = running.network.hlr.portability
+    if portability is not None:
+        np_lookup = np_tlvs_for(portability)
+        for client in config.smpp.client:
+            route = engine.router.get(client.name)
+            if isinstance(route, ConnectorRoute):
+                route.np_lookup = np_lookup
     if config.http.enabled:
         running.http = await _start_http(config, running.network)
         if running.http is not None and running.http.port is not None:

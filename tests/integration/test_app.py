@@ -12,7 +12,9 @@ from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config, loads
 from opensmsc.engine.connector_model import ConnectorState
+from opensmsc.engine.upstream_route import ConnectorRoute
 from opensmsc.smpp.codec import FrameBuffer, decode, encode
+from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSm, SubmitSmResp
 
 
@@ -90,10 +92,20 @@ async def test_connectors_from_the_configuration_bind_upstream_and_stop(tmp_path
                 port = {carrier.ports["smpp"]}
                 system_id = "esme1"
                 password = "secret"
+                [network]
+                [[network.ported]]
+                msisdn = "+31600000001"
+                recipient_network = "20408"
+                routing_number = "1234"
                 """,
             )
         )
         assert node.connectors is not None
+        # Messages routed to the carrier carry our portability result (SMPP 5.0 NP TLVs).
+        route = node.engine.router.get("carrier")
+        assert isinstance(route, ConnectorRoute) and route.np_lookup is not None
+        assert route.np_lookup("31600000001").get(Tag.DEST_ADDR_NP_RESOLUTION) == 2
+        assert route.np_lookup("31600000002").get(Tag.DEST_ADDR_NP_RESOLUTION) == 1
         for _ in range(200):
             if node.connectors.status()["carrier"].state is ConnectorState.BOUND:
                 break

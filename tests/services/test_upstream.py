@@ -36,12 +36,13 @@ from opensmsc.engine.upstream import (
     upstream_submit,
 )
 from opensmsc.errors import MessageRejected
+from opensmsc.network.mnp import NumberPortability, PortabilityTable, np_tlvs_for
 from opensmsc.smpp.constants import CommandStatus, MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
 from opensmsc.smpp.receipt import ReceiptInfo, parse_receipt
 from opensmsc.smpp.states import BindMode
 from opensmsc.smpp.times import parse_time
-from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
 from opensmsc.store import Address, ConcatInfo, Direction, SqliteStore, StoredMessage
 from opensmsc.store.retry import ErrorClass
 from tests.services.conftest import EngineFactory
@@ -176,6 +177,28 @@ def test_the_upstream_submit_always_asks_for_a_final_receipt_and_carries_our_val
         "SENDER",
         b"hello upstream",
     )
+
+
+def test_the_upstream_submit_carries_our_portability_result() -> None:
+    table = PortabilityTable()
+    table.put("31600000001", "20408", "1234")
+    lookups: list[str] = []
+
+    def np_lookup(destination_addr: str) -> Tlvs:
+        lookups.append(destination_addr)
+        return np_tlvs_for(NumberPortability(table))(destination_addr)
+
+    pdu = upstream_submit(mt("m1"), np_lookup)
+    assert lookups == ["31600000001"]
+    assert pdu.tlvs.get(Tag.DEST_ADDR_NP_RESOLUTION) == 2  # performed, ported
+    assert pdu.tlvs.get(Tag.DEST_ADDR_NP_INFORMATION) == b"1234".ljust(10, b"\0")
+    assert pdu.tlvs.get(Tag.DEST_ADDR_NP_COUNTRY) == 31
+    # A value the ESME set itself is kept; a destination that is no number gets resolution 0.
+    own = EMPTY_TLVS.with_(Tag.DEST_ADDR_NP_RESOLUTION, 1)
+    kept = upstream_submit(mt("m2", tlvs=encode_tlvs(own)), np_lookup)
+    assert kept.tlvs.get(Tag.DEST_ADDR_NP_RESOLUTION) == 1
+    text = upstream_submit(mt("m3", destination=Address(5, 0, "ACME")), np_lookup)
+    assert text.tlvs.get(Tag.DEST_ADDR_NP_RESOLUTION) == 0
 
 
 def test_statuses_are_classified() -> None:

@@ -156,6 +156,10 @@ class Router:
         """Make a route available under its name (a connector added at runtime)."""
         self._routes[route.name] = route
 
+    def get(self, name: str) -> Route | None:
+        """The route registered under `name`, if any."""
+        return self._routes.get(name)
+
     def route_name_for(self, destination_addr: str) -> str:
         """The configured route name for an MT destination (longest prefix, else default)."""
         for prefix, name in self._prefixes:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -46,6 +47,7 @@ from opensmsc.smpp.constants import CommandStatus, RegisteredDelivery
 from opensmsc.smpp.pdu import SubmitSm
 from opensmsc.smpp.states import BindMode
 from opensmsc.smpp.times import format_absolute
+from opensmsc.smpp.tlv import Tlvs
 from opensmsc.store.api import Store
 from opensmsc.store.model import StoredMessage
 from opensmsc.store.retry import ErrorClass
@@ -107,9 +109,15 @@ def classify_status(status: int) -> ErrorClass:
     return ErrorClass.SHORT
 
 
-def upstream_submit(record: StoredMessage) -> SubmitSm:
+NpLookup = Callable[[str], Tlvs]
+"""destination_addr → the SMPP 5.0 dest_addr_np_* TLVs of a portability query (network/mnp)."""
+
+
+def upstream_submit(record: StoredMessage, np_lookup: NpLookup | None = None) -> SubmitSm:
     """The submit_sm that carries `record` upstream: its content and TLVs as stored, a final
-    receipt always requested (module doc), our end of validity as an absolute time."""
+    receipt always requested (module doc), our end of validity as an absolute time, and with
+    `np_lookup` the result of our number portability query (SMPP 5.0 §4.8.4.21-23), so the
+    carrier need not query again; TLVs the ESME set itself are kept."""
     pdu = record.to_submit_sm()
     registered_delivery = (
         pdu.registered_delivery & ~RegisteredDelivery.RECEIPT_MASK
@@ -118,7 +126,14 @@ def upstream_submit(record: StoredMessage) -> SubmitSm:
         validity = format_absolute(record.expires_at)
     except ValueError:  # beyond 2099: leave the upstream's default
         validity = ""
-    return replace(pdu, registered_delivery=registered_delivery, validity_period=validity)
+    tlvs = pdu.tlvs
+    if np_lookup is not None:
+        for tag, value in np_lookup(record.destination.addr):
+            if tlvs.get(tag) is None:
+                tlvs = tlvs.with_(tag, value)
+    return replace(
+        pdu, registered_delivery=registered_delivery, validity_period=validity, tlvs=tlvs
+    )
 
 
 # What a submit that produced no answer is recorded as (last_error, and err in the receipt if
@@ -139,12 +154,19 @@ class ConnectorRoute:
     """
 
     def __init__(
-        self, connectors: Connectors, name: str, store: Store, *, max_wait: float | None = None
+        self,
+        connectors: Connectors,
+        name: str,
+        store: Store,
+        *,
+        max_wait: float | None = None,
+        np_lookup: NpLookup | None = None,
     ) -> None:
         self._connectors = connectors
         self._name = name
         self._store = store
         self._max_wait = max_wait
+        self.np_lookup = np_lookup  # set by app.py once the network's portability exists
 
     @property
     def name(self) -> str:
@@ -164,7 +186,9 @@ class ConnectorRoute:
             max_wait = connector.config.response_timeout + _QUEUE_ALLOWANCE
         try:
             async with asyncio.timeout(max_wait):
-                result = await connector.submit(upstream_submit(record), our_id=record.message_id)
+                result = await connector.submit(
+                    upstream_submit(record, self.np_lookup), our_id=record.message_id
+                )
         except TimeoutError:
             # Cancelling withdrew it if it had not gone out; if it had, the upstream may have it.
             return TemporaryFailure(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -42,6 +42,7 @@ __all__ = [
     "PortabilityTable",
     "PortingRecord",
     "np_tlvs",
+    "np_tlvs_for",
 ]
 
 _NP_INFORMATION_SIZE: Final = 10  # dest_addr_np_information: a 10-octet Octet String
@@ -268,3 +269,17 @@ def np_tlvs(result: PortabilityResult | None) -> Tlvs:
     with contextlib.suppress(InvalidNumber):  # no country code to give: leave the TLV out
         items.append((int(Tag.DEST_ADDR_NP_COUNTRY), country_code(result.msisdn)))
     return Tlvs(items)
+
+
+def np_tlvs_for(portability: NumberPortability) -> Callable[[str], Tlvs]:
+    """destination_addr → the number portability TLVs of a delivery, for routes that hand a
+    message on (an upstream connector). A destination that is not an E.164 number gets no
+    query and dest_addr_np_resolution 0."""
+
+    def lookup(destination_addr: str) -> Tlvs:
+        try:
+            return np_tlvs(portability.lookup(destination_addr))
+        except InvalidNumber:
+            return np_tlvs(None)
+
+    return lookup
