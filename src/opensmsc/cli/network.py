@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Final, TextIO
 
 from opensmsc.config import ConfigError, load
+from opensmsc.config.model import SubscriberStateName
 
 __all__ = ["DEFAULT_URL", "add_parsers", "network_main"]
 
@@ -32,23 +34,7 @@ DEFAULT_URL: Final = "http://127.0.0.1:8775"
 _TIMEOUT: Final = 10.0  # seconds; an admin request answers at once or the node is stuck
 VERBS: Final = ("subscribers", "lookup", "inbox", "mo")
 
-_STATES: Final = (
-    "attached",
-    "absent",
-    "memory_full",
-    "busy",
-    "barred",
-    "unknown",
-    "not_provisioned_for_sms",
-    "facility_not_supported",
-    "system_failure",
-    "data_missing",
-    "unexpected_data_value",
-    "unidentified",
-    "illegal_subscriber",
-    "illegal_equipment",
-    "not_sm_equipped",
-)
+_STATES: Final = typing.get_args(SubscriberStateName)  # the configuration's own list
 
 
 class NodeError(Exception):

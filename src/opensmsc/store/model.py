@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Final
+from typing import Final, TypeVar
 
 from opensmsc.errors import OpensmscError
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.smpp.tlv import Tlvs, decode_tlvs, encode_tlvs
+
+_ShortMessageT = TypeVar("_ShortMessageT", SubmitSm, DeliverSm)
 
 __all__ = [
     "FINAL_STATES",
@@ -303,27 +305,15 @@ class StoredMessage:
 
     def to_deliver_sm(self) -> DeliverSm:
         """The deliver_sm that carries this MO or receipt to an ESME."""
-        return DeliverSm(
-            service_type=self.service_type,
-            source_addr_ton=self.source.ton,
-            source_addr_npi=self.source.npi,
-            source_addr=self.source.addr,
-            dest_addr_ton=self.destination.ton,
-            dest_addr_npi=self.destination.npi,
-            destination_addr=self.destination.addr,
-            esm_class=self.esm_class,
-            protocol_id=self.protocol_id,
-            priority_flag=self.priority_flag,
-            registered_delivery=self.registered_delivery,
-            data_coding=self.data_coding,
-            sm_default_msg_id=self.sm_default_msg_id,
-            short_message=self.short_message,
-            tlvs=self.tlv_values,
-        )
+        return self._as_pdu(DeliverSm)
 
     def to_submit_sm(self) -> SubmitSm:
         """The submit_sm that carries this MT to an upstream SMSC (times are the engine's)."""
-        return SubmitSm(
+        return self._as_pdu(SubmitSm)
+
+    def _as_pdu(self, cls: type[_ShortMessageT]) -> _ShortMessageT:
+        # submit_sm and deliver_sm share their mandatory layout (SMPP 3.4 §4.4.1, §4.6.1).
+        return cls(
             service_type=self.service_type,
             source_addr_ton=self.source.ton,
             source_addr_npi=self.source.npi,
