@@ -160,6 +160,7 @@ def engine_settings(config: Config) -> EngineSettings:
         prefixes=tuple((r.prefix, r.route) for r in routing.routes),
         # A connector's window bounds what a crash can make it deliver twice upstream.
         route_windows=tuple((c.name, c.window) for c in config.smpp.client),
+        delivery_window=config.smpp.server.window,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -200,6 +201,34 @@ async def test_receipts_go_out_in_order_within_the_window(engine: Engine) -> Non
     await engine.run()
     session = engine.registry.bind(FakeSession("esme1", window=4))
     engine.deliveries.wake("esme1")
+    await engine.settle()
+    assert [receipt_of(p)[0] for p in session.received] == ids
+    assert await engine.store.pending_receipts("esme1", 50) == []
+
+
+async def test_acknowledged_receipts_hold_the_window_until_the_ack_is_recorded(
+    engine: Engine,
+) -> None:
+    # A slow disk: the store's acknowledgements lag behind the ESME's answers. A crash now
+    # re-delivers every receipt not recorded as acknowledged, so Deliveries keeps those within
+    # the window (10 here), however wide the session's own window is.
+    ids = [await engine.submit_ok(registered_delivery=1) for _ in range(30)]
+    await engine.run()
+    gate = asyncio.Event()
+    real_apply = engine.store.apply
+
+    async def slow_apply(changes: Any) -> Any:
+        await gate.wait()
+        return await real_apply(changes)
+
+    engine.store.apply = slow_apply  # type: ignore[method-assign]
+    session = engine.registry.bind(FakeSession("esme1", window=100))
+    engine.deliveries.wake("esme1")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(session.received) == 10
+    assert session.outstanding == 0  # all answered ESME_ROK; their acks are not committed
+    gate.set()
     await engine.settle()
     assert [receipt_of(p)[0] for p in session.received] == ids
     assert await engine.store.pending_receipts("esme1", 50) == []

@@ -97,6 +97,9 @@ class _Account:
     timer: asyncio.TimerHandle | None = None
     waiting_mo: dict[str, None] = field(default_factory=dict)  # MO ids that found no receiver
     window_free: asyncio.Event = field(default_factory=asyncio.Event)
+    # Receipts sent and not yet answered, plus those answered ESME_ROK whose acknowledgement
+    # is not committed yet: what a crash now could make the ESME receive again.
+    unrecorded: int = 0
 
 
 class Deliveries:
@@ -120,6 +123,7 @@ class Deliveries:
         max_retry_delay: float = 60.0,
         window_wait: float = 5.0,
         max_queue: int = 10_000,
+        window: int = 10,
     ) -> None:
         self._store = store
         self._receivers = receivers
@@ -130,6 +134,10 @@ class Deliveries:
         self._max_retry_delay = max_retry_delay
         self._window_wait = window_wait
         self._max_queue = max_queue
+        # Bounds account.unrecorded, so a crash duplicates at most this many receipts per
+        # account (at-least-once, bounded by the in-flight window), however far the store's
+        # acknowledgements lag behind the ESME's answers.
+        self._window = window
         self._accounts: dict[str, _Account] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._release: Callable[[Sequence[str]], None] | None = None
@@ -295,7 +303,7 @@ class Deliveries:
             return  # backing off after a transient refusal; the timer pumps again
         queue = account.queue
         now = self._clock() if queue else None
-        while queue:
+        while queue and account.unrecorded < self._window:
             receiver = self._receivers.receiver_for(system_id)
             if receiver is None:
                 if not self._receivers.has_receiver(system_id):
@@ -311,6 +319,7 @@ class Deliveries:
             if not receiver.deliver(record.to_deliver_sm(), on_done):
                 break
             queue.popleft()
+            account.unrecorded += 1
             self.sent += 1
         if not queue and account.dirty and not account.fetching:
             account.fetching = True
@@ -347,20 +356,24 @@ class Deliveries:
             account = self._account(system_id)
             if status == _S.ESME_ROK:
                 account.backoff = 0.0
+                # Still unrecorded: its place in the window comes back when the
+                # acknowledgement has committed (_ack).
                 self._acks.append((system_id, record))
                 if not self._acks_scheduled:
                     self._acks_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush_acks)
-            elif status in _PERMANENT:
-                log.info(
-                    "receipt refused message_id=%s system_id=%s status=0x%08X",
-                    record.message_id,
-                    system_id,
-                    status,
-                )
-                self._spawn(self._end(system_id, record, MessageState.UNDELIVERABLE, status))
             else:
-                self._requeue(system_id, record, transient=status is not None)
+                account.unrecorded -= 1
+                if status in _PERMANENT:
+                    log.info(
+                        "receipt refused message_id=%s system_id=%s status=0x%08X",
+                        record.message_id,
+                        system_id,
+                        status,
+                    )
+                    self._spawn(self._end(system_id, record, MessageState.UNDELIVERABLE, status))
+                else:
+                    self._requeue(system_id, record, transient=status is not None)
             self._window_freed(system_id)
             self._pump(system_id)
 
@@ -411,6 +424,8 @@ class Deliveries:
         to_pump: dict[str, None] = {}
         for (system_id, record), error in zip(acks, refused, strict=True):
             account = self._account(system_id)
+            account.unrecorded -= 1
+            to_pump[system_id] = None  # room in the window again
             if error is None:
                 self.acknowledged += 1
                 self._ended(account, record.message_id)

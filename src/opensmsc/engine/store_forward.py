@@ -46,6 +46,9 @@ class EngineSettings:
     prefixes: tuple[tuple[str, str], ...] = ()
     # Per route: attempts between start and recorded outcome (a connector's window).
     route_windows: tuple[tuple[str, int], ...] = ()
+    # Per account: receipts and MO sent to its sessions whose outcome is not yet recorded
+    # (smpp.server.window), which bounds what a crash can make it receive twice.
+    delivery_window: int = 10
 
 
 class StoreAndForward:
@@ -69,7 +72,9 @@ class StoreAndForward:
         self.ids = ids
         self.policies = policies
         self.settings = settings
-        self.deliveries = Deliveries(store, receivers, clock=clock, outbind=outbind)
+        self.deliveries = Deliveries(
+            store, receivers, clock=clock, outbind=outbind, window=settings.delivery_window
+        )
         self.router = Router(
             {LOOPBACK: LoopbackRoute(), **routes},
             default_route=settings.default_route,
