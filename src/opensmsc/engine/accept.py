@@ -37,7 +37,7 @@ from typing import Final
 
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus, EsmClass, Tag
-from opensmsc.smpp.pdu import DataSm, SmeAddress, SubmitMulti, SubmitSm, UnsuccessSme
+from opensmsc.smpp.pdu import DataSm, SmeAddress, SubmitMulti, SubmitSm, UnsuccessSme, data_sm_as
 from opensmsc.smpp.times import SmppTimeError, parse_schedule, parse_validity
 from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
 from opensmsc.sms.udh import parse_udh
@@ -241,19 +241,7 @@ class Acceptor:
     def data_sm(self, system_id: str, pdu: DataSm, respond: DataRespond) -> None:
         """Accept a data_sm per its message mode (module doc). In transaction mode a failed
         attempt is answered ESME_RDELIVERYFAILURE with network_error_code when known."""
-        submit = SubmitSm(
-            service_type=pdu.service_type,
-            source_addr_ton=pdu.source_addr_ton,
-            source_addr_npi=pdu.source_addr_npi,
-            source_addr=pdu.source_addr,
-            dest_addr_ton=pdu.dest_addr_ton,
-            dest_addr_npi=pdu.dest_addr_npi,
-            destination_addr=pdu.destination_addr,
-            esm_class=pdu.esm_class,
-            registered_delivery=pdu.registered_delivery,
-            data_coding=pdu.data_coding,
-            tlvs=pdu.tlvs,
-        )
+        submit = data_sm_as(SubmitSm, pdu)
         mode = pdu.esm_class & EsmClass.MODE_MASK
         forward = mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD)
         try:

@@ -204,26 +204,17 @@ class Lifecycle:
             and wants_intermediate(record.registered_delivery)
         ):
             receipt = self._receipt(record, MessageState.ENROUTE, at, error, intermediate=True)
-        (refused,) = await self._store.apply(
-            (
-                Change(
-                    record.message_id,
-                    MessageState.ENROUTE,
-                    at,
-                    error=error,
-                    next_attempt_at=next_attempt_at,
-                    route=route,
-                    receipt=receipt,
-                    attempt=attempt,
-                ),
-            )
+        change = Change(
+            record.message_id,
+            MessageState.ENROUTE,
+            at,
+            error=error,
+            next_attempt_at=next_attempt_at,
+            route=route,
+            receipt=receipt,
+            attempt=attempt,
         )
-        if refused is not None:
-            log.info("retry not recorded message_id=%s: %s", record.message_id, refused)
-            return None
-        if receipt is not None:
-            self._receipt_stored(receipt)
-        return record
+        return record if await self._record(change, "retry") else None
 
     async def accepted(
         self, record: StoredMessage, upstream_id: str, *, route: str, attempt: bool = False
@@ -258,27 +249,30 @@ class Lifecycle:
         receipt: StoredMessage | None,
         attempt: bool,
     ) -> StoredMessage | None:
-        (refused,) = await self._store.apply(
-            (
-                Change(
-                    record.message_id,
-                    state,
-                    at,
-                    error=error,
-                    route=route,
-                    upstream_message_id=upstream_message_id,
-                    receipt=receipt,
-                    attempt=attempt,
-                ),
-            )
+        change = Change(
+            record.message_id,
+            state,
+            at,
+            error=error,
+            route=route,
+            upstream_message_id=upstream_message_id,
+            receipt=receipt,
+            attempt=attempt,
         )
-        if refused is not None:
-            log.info("final state not recorded message_id=%s: %s", record.message_id, refused)
+        if not await self._record(change, "final state"):
             return None
         self.finished += 1
-        if receipt is not None:
-            self._receipt_stored(receipt)
         return record
+
+    async def _record(self, change: Change, what: str) -> bool:
+        """Apply one change; on success hand its receipt (if any) to Deliveries."""
+        (refused,) = await self._store.apply((change,))
+        if refused is not None:
+            log.info("%s not recorded message_id=%s: %s", what, change.message_id, refused)
+            return False
+        if change.receipt is not None:
+            self._receipt_stored(change.receipt)
+        return True
 
     def _receipt_stored(self, receipt: StoredMessage) -> None:
         if self._on_receipt_stored is not None:

@@ -35,7 +35,7 @@ from typing import Final, Protocol
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.errors import LocalProtocolError
-from opensmsc.smpp.pdu import DataSm, DeliverSm
+from opensmsc.smpp.pdu import DataSm, DeliverSm, data_sm_as
 from opensmsc.store.api import Clock, Store, system_clock
 from opensmsc.store.model import Direction, StoredMessage
 
@@ -75,19 +75,7 @@ def mo_deliver_sm(pdu: DeliverSm | DataSm) -> DeliverSm:
     its message_payload TLV, which deliver_sm carries as well (SMPP 3.4 §4.6.1)."""
     if isinstance(pdu, DeliverSm):
         return pdu
-    return DeliverSm(
-        service_type=pdu.service_type,
-        source_addr_ton=pdu.source_addr_ton,
-        source_addr_npi=pdu.source_addr_npi,
-        source_addr=pdu.source_addr,
-        dest_addr_ton=pdu.dest_addr_ton,
-        dest_addr_npi=pdu.dest_addr_npi,
-        destination_addr=pdu.destination_addr,
-        esm_class=pdu.esm_class,
-        registered_delivery=pdu.registered_delivery,
-        data_coding=pdu.data_coding,
-        tlvs=pdu.tlvs,
-    )
+    return data_sm_as(DeliverSm, pdu)
 
 
 class MoIngress:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from opensmsc.smpp.constants import CommandId, CommandStatus, InterfaceVersion
 from opensmsc.smpp.errors import LocalProtocolError
@@ -544,6 +544,28 @@ _ALL: tuple[type[Pdu], ...] = (
     CancelBroadcastSm,
     CancelBroadcastSmResp,
 )
+
+_ShortMessageT = TypeVar("_ShortMessageT", "SubmitSm", "DeliverSm")
+
+
+def data_sm_as(cls: type[_ShortMessageT], pdu: DataSm) -> _ShortMessageT:
+    """The submit_sm or deliver_sm that carries a data_sm's message: its addresses, esm_class,
+    registered_delivery and data_coding, and its TLVs (the content is in message_payload,
+    which both carry; SMPP 3.4 §4.7.1)."""
+    return cls(
+        service_type=pdu.service_type,
+        source_addr_ton=pdu.source_addr_ton,
+        source_addr_npi=pdu.source_addr_npi,
+        source_addr=pdu.source_addr,
+        dest_addr_ton=pdu.dest_addr_ton,
+        dest_addr_npi=pdu.dest_addr_npi,
+        destination_addr=pdu.destination_addr,
+        esm_class=pdu.esm_class,
+        registered_delivery=pdu.registered_delivery,
+        data_coding=pdu.data_coding,
+        tlvs=pdu.tlvs,
+    )
+
 
 PDU_CLASSES: dict[int, type[Pdu]] = {cls.command_id: cls for cls in _ALL}
 """command_id → PDU class, for every PDU of SMPP 3.3, 3.4 and 5.0."""
