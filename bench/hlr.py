@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from opensmsc.network.hlr import SimulatedHlr
 from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.mnp import NumberPortability, PortabilityTable
-from opensmsc.network.numbers import Numbering
 from opensmsc.network.subscribers import PrefixDefault, SubscriberTable
+from opensmsc.routing.numbering import Numbering
+from opensmsc.routing.portability import NumberPortability, PortabilityTable
 
 BASE = 447_700_000_000  # +44 7700 000000: room for ten million numbers after it
 STATES = ["attached"] * 80 + ["absent"] * 10 + ["memory_full", "busy", "barred", "unknown"] * 2

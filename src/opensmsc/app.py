@@ -19,28 +19,28 @@ from opensmsc.accounts.model import Account
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
 from opensmsc.config.model import AccountConfig, LongMessageReceipts, OverloadAction
-from opensmsc.engine.connectors import Connectors
-from opensmsc.engine.esme_session import EsmeSession, SmscServices, SmscSettings
-from opensmsc.engine.outbind import OutbindDialer, OutbindTarget
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.registry import SessionRegistry
-from opensmsc.engine.store_forward import EngineSettings, StoreAndForward
-from opensmsc.engine.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.errors import ConfigError
 from opensmsc.http.app import create_app
 from opensmsc.http.server import HttpServer
-from opensmsc.network.mnp import np_tlvs_for
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
 from opensmsc.network.setup import build_hlr
 from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.portability import np_tlvs_for
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.pdu import SubmitSm
 from opensmsc.smpp.states import Role
+from opensmsc.smsc.outbind import OutbindDialer, OutbindTarget
+from opensmsc.smsc.registry import SessionRegistry
+from opensmsc.smsc.session import EsmeSession, SmscServices, SmscSettings
 from opensmsc.store.model import Address
 from opensmsc.transport import tls
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
+from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.upstream.pool import Connectors
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ import uvloop
 from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config, loads
-from opensmsc.engine.connector_model import ConnectorState
-from opensmsc.engine.upstream_route import ConnectorRoute
 from opensmsc.smpp.codec import FrameBuffer, decode, encode
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSm, SubmitSmResp
+from opensmsc.upstream.model import ConnectorState
+from opensmsc.upstream.route import ConnectorRoute
 
 
 def _config(tmp_path: Path, extra: str = "") -> Config:

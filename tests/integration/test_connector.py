@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import ClientBind, MessageIdFormat, SmppClientConfig
-from opensmsc.engine.connector import (
+from opensmsc.smpp.constants import MessageState
+from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
+from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.upstream.connector import (
     ConnectorOptions,
     ConnectorState,
     ConnectorStatus,
@@ -30,10 +33,7 @@ from opensmsc.engine.connector import (
     SubmitOutcome,
     SubmitResult,
 )
-from opensmsc.engine.connectors import Connectors
-from opensmsc.smpp.constants import MessageState
-from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
-from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.upstream.pool import Connectors
 
 pytestmark = pytest.mark.interop
 

@@ -19,12 +19,6 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import ClientBind, SmppClientConfig, SmppVersion
-from opensmsc.engine.connector import (
-    ConnectorOptions,
-    LinkState,
-    SmppConnector,
-)
-from opensmsc.engine.connectors import Connectors
 from opensmsc.errors import ConfigError
 from opensmsc.smpp import (
     BindReceiver,
@@ -41,6 +35,12 @@ from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import DataSm
 from opensmsc.smpp.receipt import DeliveryReceipt, ReceiptInfo, build_receipt_pdu
 from opensmsc.smpp.states import BindMode
+from opensmsc.upstream.connector import (
+    ConnectorOptions,
+    LinkState,
+    SmppConnector,
+)
+from opensmsc.upstream.pool import Connectors
 from tests.conftest import HOST, SmppTestClient, SmscFactory, account
 
 SMSC_SYSTEM_ID = "opensmsc"  # what our SMSC puts in its outbind PDU (smpp.server.system_id)

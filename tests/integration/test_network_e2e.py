@@ -22,10 +22,7 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.routes import Attempt
-from opensmsc.engine.store_forward import EngineSettings, StoreAndForward
-from opensmsc.engine.upstream import MoIngress
+from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.network.hlr import Phase
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
@@ -33,6 +30,8 @@ from opensmsc.network.route import SimulatedNetworkRoute
 from opensmsc.network.setup import build_hlr
 from opensmsc.network.simulator import SimulatedNetwork
 from opensmsc.network.subscribers import SubscriberState
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.routes import Attempt
 from opensmsc.smpp.constants import EsmClass, MessageState, Tag
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.smpp.receipt import ReceiptInfo, receipt_from_pdu
@@ -41,6 +40,7 @@ from opensmsc.sms import gsm7
 from opensmsc.sms.segment import split
 from opensmsc.sms.udh import PortAddress
 from opensmsc.store.model import StoredMessage
+from opensmsc.upstream import MoIngress
 from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession
 
 SC = "447700000999"

@@ -22,10 +22,10 @@ import pytest
 from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import loads
-from opensmsc.engine.connector_model import ConnectorState, ConnectorStatus
 from opensmsc.smpp import BindReceiver, BindTransceiver, CommandId, DeliverSm, SubmitSmResp
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.receipt import parse_receipt
+from opensmsc.upstream.model import ConnectorState, ConnectorStatus
 from tests.conftest import SmppTestClient
 from tests.integration.test_connector import PASSWORD, SYSTEM_ID, NodeServer, node_server
 

@@ -17,9 +17,9 @@ from opensmsc.http.server import HttpServer
 from opensmsc.network.setup import build_hlr
 from opensmsc.network.simulator import SimulatedNetwork
 from opensmsc.network.subscribers import SubscriberState
-from opensmsc.network.tpdu import SmsDeliver
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.sms import gsm7
+from opensmsc.sms.tpdu import SmsDeliver
 
 
 class Node:

@@ -6,10 +6,10 @@ import pytest
 
 from opensmsc.network.handset import Handset, Handsets, PortMessage, Reception
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.tpdu import SmsDeliver, SmsSubmit
 from opensmsc.sms import gsm7
 from opensmsc.sms.dcs import MessageClass
 from opensmsc.sms.segment import split
+from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
 from opensmsc.sms.udh import PortAddress
 
 MSISDN = 447700900001

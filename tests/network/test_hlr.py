@@ -14,15 +14,15 @@ from opensmsc.network.hlr import (
     SimulatedHlr,
 )
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.mnp import NumberPortability, PortabilityTable
-from opensmsc.network.numbers import Numbering
 from opensmsc.network.subscribers import (
     Latency,
     PrefixDefault,
     SubscriberState,
     SubscriberTable,
 )
-from opensmsc.store.retry import ErrorClass
+from opensmsc.routing.numbering import Numbering
+from opensmsc.routing.portability import NumberPortability, PortabilityTable
+from opensmsc.routing.retry import ErrorClass
 
 N = "447700900123"
 SC = "447000000001"

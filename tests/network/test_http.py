@@ -189,8 +189,8 @@ async def test_unknown_path_and_method_are_problems(setup: Setup) -> None:
 async def test_inbox_and_free_memory(setup: Setup) -> None:
     client, network, _ = setup
     handset = network.handset(A)
-    from opensmsc.network.tpdu import SmsDeliver
     from opensmsc.sms import gsm7
+    from opensmsc.sms.tpdu import SmsDeliver
 
     handset.receive(SmsDeliver(originator="1234", user_data=gsm7.encode("hello")), network="23415")
     handset.receive(SmsDeliver(originator="1234", data_coding=0x10, user_data=gsm7.encode("flash")))
@@ -215,7 +215,7 @@ async def test_handset_memory_settings(setup: Setup) -> None:
         "stored": 0,
         "memory_full": False,
     }
-    from opensmsc.network.tpdu import SmsDeliver
+    from opensmsc.sms.tpdu import SmsDeliver
 
     network.handset(A).receive(SmsDeliver(originator="1", user_data=b"\x41"))
     assert (await client.get(f"/v1/network/handsets/{A}/inbox")).json()["memory_full"] is True

@@ -12,9 +12,9 @@ from opensmsc.network.map_errors import (
     UnknownMapError,
     parse_map_error,
 )
+from opensmsc.routing.retry import ErrorClass, classify_map_error
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.tlv import NetworkErrorCode, Tlvs, encode_tlvs
-from opensmsc.store.retry import ErrorClass, classify_map_error
 
 T, S, R, P = ErrorClass.TEMPORARY, ErrorClass.SHORT, ErrorClass.RETRY_ONCE, ErrorClass.PERMANENT
 

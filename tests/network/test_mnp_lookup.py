@@ -13,16 +13,16 @@ from opensmsc.errors import ConfigError
 from opensmsc.network.hlr import RoutingInfo, SimulatedHlr
 from opensmsc.network.lookup import HlrLookup, mask_imsi
 from opensmsc.network.map_errors import MapError
-from opensmsc.network.mnp import (
+from opensmsc.network.setup import build_hlr
+from opensmsc.network.subscribers import PrefixDefault, SubscriberDataError, SubscriberTable
+from opensmsc.routing.numbering import Numbering
+from opensmsc.routing.portability import (
     NpResolution,
     NumberPortability,
     PortabilityResult,
     PortabilityTable,
     np_tlvs,
 )
-from opensmsc.network.numbers import Numbering
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.subscribers import PrefixDefault, SubscriberDataError, SubscriberTable
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.tlv import Tlvs, encode_tlvs
 

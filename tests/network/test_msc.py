@@ -7,8 +7,8 @@ from opensmsc.network.hlr import HlrMode, Phase, SimulatedHlr
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.network.msc import Mscs, SimulatedMsc
 from opensmsc.network.subscribers import Latency, SubscriberState, SubscriberTable
-from opensmsc.network.tpdu import SmsDeliver, SmsSubmit
 from opensmsc.sms import gsm7
+from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
 
 MSISDN = 447700900001
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from opensmsc.config.model import SubscriberStateName
-from opensmsc.network.numbers import InvalidNumber, Numbering, country_code
 from opensmsc.network.subscribers import (
     DuplicateSubscriber,
     Latency,
@@ -21,6 +20,7 @@ from opensmsc.network.subscribers import (
     SubscriberState,
     SubscriberTable,
 )
+from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
 
 GB = Numbering("GB")
 

@@ -22,9 +22,9 @@ from opensmsc.engine.deliveries import Deliveries
 from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.engine.operations import Operations
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.routes import Attempt, Delivered, LoopbackRoute, Route, Router
 from opensmsc.engine.scheduler import Scheduler
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.routes import Attempt, Delivered, LoopbackRoute, Route, Router
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitMulti, SubmitSm, UnsuccessSme
 from opensmsc.smpp.tlv import Tlvs

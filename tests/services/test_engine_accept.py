@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.routes import Delivered, LoopbackRoute, PermanentFailure, TemporaryFailure
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.routes import Delivered, LoopbackRoute, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DistributionList, SmeAddress, SubmitMulti, SubmitSm
 from opensmsc.smpp.times import format_relative

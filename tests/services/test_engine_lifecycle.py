@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.routes import (
+from opensmsc.engine.scheduler import Housekeeper
+from opensmsc.errors import StoreUnavailable
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.retry import ErrorClass
+from opensmsc.routing.routes import (
     Accepted,
     Attempt,
     Delivered,
@@ -19,15 +22,12 @@ from opensmsc.engine.routes import (
     Router,
     TemporaryFailure,
 )
-from opensmsc.engine.scheduler import Housekeeper
-from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from opensmsc.smpp.times import format_relative
 from opensmsc.store import SqliteStore, StoredMessage
 from opensmsc.store.api import Change
 from opensmsc.store.model import StoreError
-from opensmsc.store.retry import ErrorClass
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeClock, FakeSession, S, ScriptedRoute
 

@@ -7,8 +7,8 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from opensmsc.engine.policy import AccountPolicies
-from opensmsc.engine.store_forward import EngineSettings, StoreAndForward
+from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.routing.policy import AccountPolicies
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import SubmitSm
 from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from opensmsc.engine.policy import AccountPolicy
-from opensmsc.engine.routes import Delivered, PermanentFailure, TemporaryFailure
+from opensmsc.routing.policy import AccountPolicy
+from opensmsc.routing.routes import Delivered, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DeliverSm
 from opensmsc.smpp.receipt import parse_receipt

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from opensmsc.config.model import ClientBind, MessageIdFormat, SmppClientConfig, SmppVersion
-from opensmsc.engine.connector import bind_request, reconnect_delay, resolve_password
-from opensmsc.engine.receipt_matcher import ReceiptMatcher, message_id_key
 from opensmsc.errors import ConfigError
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import BindReceiver, BindTransceiver
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smpp.states import BindMode
+from opensmsc.upstream.connector import bind_request, reconnect_delay, resolve_password
+from opensmsc.upstream.matching import ReceiptMatcher, message_id_key
 
 AUTO, DEC, HEX = MessageIdFormat.AUTO, MessageIdFormat.DEC, MessageIdFormat.HEX
 

@@ -14,29 +14,13 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import MessageIdFormat, SmppClientConfig
-from opensmsc.engine.connector_model import (
-    ConnectorState,
-    ConnectorStatus,
-    LinkState,
-    SessionStatus,
-    SubmitOutcome,
-    SubmitResult,
-)
-from opensmsc.engine.connectors import Connectors
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Lifecycle
-from opensmsc.engine.policy import AccountPolicies, AccountPolicy
-from opensmsc.engine.routes import Accepted, PermanentFailure, TemporaryFailure
-from opensmsc.engine.upstream import (
-    ConnectorRoute,
-    MoIngress,
-    UpstreamReceipts,
-    classify_status,
-    receipt_error,
-    upstream_submit,
-)
 from opensmsc.errors import MessageRejected
-from opensmsc.network.mnp import NumberPortability, PortabilityTable, np_tlvs_for
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.portability import NumberPortability, PortabilityTable, np_tlvs_for
+from opensmsc.routing.retry import ErrorClass
+from opensmsc.routing.routes import Accepted, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import CommandStatus, MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
 from opensmsc.smpp.receipt import ReceiptInfo, parse_receipt
@@ -44,7 +28,23 @@ from opensmsc.smpp.states import BindMode
 from opensmsc.smpp.times import parse_time
 from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
 from opensmsc.store import Address, ConcatInfo, Direction, SqliteStore, StoredMessage
-from opensmsc.store.retry import ErrorClass
+from opensmsc.upstream import (
+    ConnectorRoute,
+    MoIngress,
+    UpstreamReceipts,
+    classify_status,
+    receipt_error,
+    upstream_submit,
+)
+from opensmsc.upstream.model import (
+    ConnectorState,
+    ConnectorStatus,
+    LinkState,
+    SessionStatus,
+    SubmitOutcome,
+    SubmitResult,
+)
+from opensmsc.upstream.pool import Connectors
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import FakeSession
 

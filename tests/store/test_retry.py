@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opensmsc.smpp import MessageState
-from opensmsc.store import (
+from opensmsc.routing import (
     DEFAULT_POLICIES,
     ErrorClass,
     ExpireAt,
@@ -20,7 +19,8 @@ from opensmsc.store import (
     classify_map_error,
     next_attempt,
 )
-from opensmsc.store.retry import schedule
+from opensmsc.routing.retry import schedule
+from opensmsc.smpp import MessageState
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

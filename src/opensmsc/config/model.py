@@ -488,8 +488,8 @@ class NetworkConfig:
     ported: tuple[PortedNumberConfig, ...] = ()
 
     def problems(self) -> list[Problem]:
-        # Numbers are checked here, where default_region is known (network/numbers.py rules).
-        from opensmsc.network.numbers import InvalidNumber, Numbering
+        # Numbers are checked here, where default_region is known (routing/numbering.py rules).
+        from opensmsc.routing.numbering import InvalidNumber, Numbering
 
         found = _duplicates(self.prefix_defaults, "prefix", ("prefix_defaults",))
         try:

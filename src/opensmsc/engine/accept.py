@@ -35,7 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
+from opensmsc.routing.policy import AccountPolicies, AccountPolicy
+from opensmsc.routing.routes import Accepted, Delivered, PermanentFailure, Router, TemporaryFailure
 from opensmsc.smpp.constants import CommandStatus, EsmClass, Tag
 from opensmsc.smpp.pdu import DataSm, SmeAddress, SubmitMulti, SubmitSm, UnsuccessSme, data_sm_as
 from opensmsc.smpp.times import SmppTimeError, parse_schedule, parse_validity
@@ -50,10 +53,6 @@ from opensmsc.store.model import (
     StoredMessage,
     StoreError,
 )
-
-from .ids import MessageIds, part_id
-from .policy import AccountPolicies, AccountPolicy
-from .routes import Accepted, Delivered, PermanentFailure, Router, TemporaryFailure
 
 __all__ = ["Acceptor", "DataRespond", "MultiRespond", "Respond"]
 

@@ -35,13 +35,12 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from opensmsc.errors import StoreUnavailable
+from opensmsc.routing.retry import ErrorClass
+from opensmsc.routing.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import CommandStatus, MessageState
 from opensmsc.smpp.pdu import DeliverSm
 from opensmsc.store.api import Change, Clock, Store
 from opensmsc.store.model import StoredMessage, StoreError
-from opensmsc.store.retry import ErrorClass
-
-from .routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
 
 __all__ = ["Deliveries", "OutbindRequester", "Receiver", "ReceiverLookup"]
 

@@ -20,13 +20,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
+from opensmsc.routing.policy import AccountPolicies
 from opensmsc.smpp.constants import MessageState
 from opensmsc.store.api import Change, Clock, Store
 from opensmsc.store.model import Direction, StoredMessage, StoreError
-
-from .ids import MessageIds, part_id
-from .policy import AccountPolicies
-from .receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
 
 __all__ = ["Finish", "Lifecycle"]
 

@@ -18,7 +18,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import StoreUnavailable
+from opensmsc.routing.policy import AccountPolicies
 from opensmsc.smpp.constants import CommandStatus, MessageState, Tag
 from opensmsc.smpp.pdu import CancelSm, QuerySm, QuerySmResp, ReplaceSm
 from opensmsc.smpp.times import SmppTimeError, format_absolute, parse_schedule, parse_validity
@@ -31,9 +33,6 @@ from opensmsc.store.model import (
     StoredMessage,
     StoreError,
 )
-
-from .lifecycle import Lifecycle
-from .policy import AccountPolicies
 
 __all__ = ["Operations"]
 

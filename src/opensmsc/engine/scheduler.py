@@ -7,7 +7,7 @@ the attempt's outcome (engine/routes.Attempt) decides what follows, through engi
 
 - Delivered → DELIVERED; PermanentFailure → its state (UNDELIVERABLE / REJECTED);
 - Accepted(upstream_id) → ENROUTE until the upstream's receipt, or EXPIRED when validity ends;
-- TemporaryFailure → the retry schedule of its error class (store/retry.py: by default +1 m,
+- TemporaryFailure → the retry schedule of its error class (routing/retry.py: by default +1 m,
   +5 m, +15 m, +30 m, +1 h, +2 h, +4 h, then every 4 h), never past validity: EXPIRED then.
 
 A message past its validity when it comes due ends EXPIRED without an attempt. `alert(addr)`
@@ -31,11 +31,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
-from opensmsc.smpp.constants import CommandStatus, MessageState
-from opensmsc.store.api import Clock, Store
-from opensmsc.store.model import Direction, StoredMessage, StoreError
-from opensmsc.store.retry import (
+from opensmsc.routing.retry import (
     DEFAULT_POLICIES,
     ErrorClass,
     ExpireAt,
@@ -44,9 +42,7 @@ from opensmsc.store.retry import (
     RetryPolicy,
     next_attempt,
 )
-
-from .lifecycle import Finish, Lifecycle
-from .routes import (
+from opensmsc.routing.routes import (
     Accepted,
     Attempt,
     Delivered,
@@ -55,6 +51,9 @@ from .routes import (
     Router,
     TemporaryFailure,
 )
+from opensmsc.smpp.constants import CommandStatus, MessageState
+from opensmsc.store.api import Clock, Store
+from opensmsc.store.model import Direction, StoredMessage, StoreError
 
 __all__ = ["Housekeeper", "Scheduler"]
 

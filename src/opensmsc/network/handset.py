@@ -33,12 +33,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from opensmsc.network.map_errors import MapError
 from opensmsc.sms.dcs import Alphabet, MessageClass
 from opensmsc.sms.segment import Encoding, Reassembler, choose_alphabet, split
+from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
 from opensmsc.sms.udh import PortAddress, UdhError
-
-from .map_errors import MapError
-from .tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
 
 __all__ = [
     "DEFAULT_CAPACITY",

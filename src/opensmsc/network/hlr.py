@@ -41,14 +41,14 @@ from enum import Enum
 from typing import Final
 
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.mnp import NumberPortability
-from opensmsc.network.numbers import InvalidNumber
 from opensmsc.network.subscribers import (
     Subscriber,
     SubscriberState,
     SubscriberTable,
     make_imsi,
 )
+from opensmsc.routing.numbering import InvalidNumber
+from opensmsc.routing.portability import NumberPortability
 
 __all__ = [
     "AlertListener",

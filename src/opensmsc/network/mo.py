@@ -20,7 +20,7 @@ sm-DeliveryFailure sc-Congestion (temporary: the MSC retries), a permanent refus
 invalidSME-Address. Long and port-addressed messages travel part by part with their UDH, as an
 SMSC forwards them to an ESME (esm_class UDHI).
 
-What it is not: the engine's MO routing itself (engine/mo_ingress.py) or delivery to ESMEs.
+What it is not: the engine's MO routing itself (upstream/mo.py) or delivery to ESMEs.
 """
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from opensmsc.errors import MessageRejected
+from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.smpp.constants import CommandStatus, EsmClass, Npi, Ton
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
-
-from .map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from .tpdu import SmsSubmit
+from opensmsc.sms.tpdu import SmsSubmit
 
 __all__ = ["MO_CONNECTOR", "P2P_SYSTEM_ID", "MoGateway", "Submitted"]
 

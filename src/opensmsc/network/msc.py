@@ -27,9 +27,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from .handset import Handsets, Reception
-from .map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from .tpdu import SmsDeliver, SmsSubmit
+from opensmsc.network.handset import Handsets, Reception
+from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
+from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
 
 __all__ = [
     "MoHandler",

@@ -1,12 +1,13 @@
-"""`SimulatedNetworkRoute`: the engine's Route (engine/routes.py) onto the simulated mobile
+"""`SimulatedNetworkRoute`: the engine's Route (routing/routes.py) onto the simulated mobile
 network — SRI-SM at the HLR, then MT-ForwardSM at the serving MSC (DIGEST §6.1, §6.2).
 
 What this is for: the Scheduler calls `attempt(record)` for each stored MT whose route is the
 network. One attempt is what an SMS-GMSC does for one message:
 
 1. SendRoutingInfoForSM (45) at the HLR for the destination MSISDN. Number portability is
-   applied there (network/mnp.py): a ported number's answer names its recipient network's IMSI
-   and MSC, so the message is delivered through that network; `deliveries` records which.
+   applied there (routing/portability.py): a ported number's answer names its recipient
+   network's IMSI and MSC, so the message is delivered through that network; `deliveries`
+   records which.
 2. MT-ForwardSM (44) at that MSC (network/msc.py) with the SMS-DELIVER built from the record:
    TP-OA from source_addr, TP-DCS from data_coding (class 0 when dest_addr_subunit asks for
    the display), the UDH from short_message (UDHI) or built from the sar_* TLVs; a
@@ -16,7 +17,7 @@ network. One attempt is what an SMS-GMSC does for one message:
    after a success to a subscriber whose MWD was set, to clear it.
 
 The MAP answer becomes the Attempt the Scheduler acts on: Delivered; TemporaryFailure(code,
-error_class) for the temporary classes, whose retry schedules store/retry.py runs;
+error_class) for the temporary classes, whose retry schedules routing/retry.py runs;
 PermanentFailure(code) for the permanent ones. The code is what the receipt reports (`err:`
 and network_error_code `03 00 <code>`).
 
@@ -40,18 +41,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from opensmsc.engine.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
+from opensmsc.network.hlr import DeliveryOutcome, SimulatedHlr
+from opensmsc.network.map_errors import MapError, MapErrorCode
+from opensmsc.network.msc import Mscs
+from opensmsc.routing.numbering import InvalidNumber
+from opensmsc.routing.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import EsmClass, Tag
 from opensmsc.sms.dcs import Alphabet, MessageClass, alphabet_of, data_coding_for
 from opensmsc.sms.segment import Encoding, split
+from opensmsc.sms.tpdu import SmsDeliver
 from opensmsc.sms.udh import Concat, UdhError, build_udh, parse_udh
 from opensmsc.store.model import StoredMessage
-
-from .hlr import DeliveryOutcome, SimulatedHlr
-from .map_errors import MapError, MapErrorCode
-from .msc import Mscs
-from .numbers import InvalidNumber
-from .tpdu import SmsDeliver
 
 __all__ = ["NETWORK_ROUTE", "DeliveryRecord", "SimulatedNetworkRoute"]
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from opensmsc.config.model import NetworkConfig, NetworkMode, PrefixDefaultConfig
 from opensmsc.network.hlr import HlrMode, SimulatedHlr
 from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.mnp import NumberPortability, PortabilityTable
-from opensmsc.network.numbers import Numbering
 from opensmsc.network.subscribers import (
     Latency,
     PrefixDefault,
     SubscriberState,
     SubscriberTable,
 )
+from opensmsc.routing.numbering import Numbering
+from opensmsc.routing.portability import NumberPortability, PortabilityTable
 
 __all__ = ["HlrServices", "build_hlr", "prefix_default"]
 

@@ -21,18 +21,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from opensmsc.errors import OpensmscError
+from opensmsc.network.handset import DEFAULT_CAPACITY, Handset, Handsets
+from opensmsc.network.hlr import SimulatedHlr
+from opensmsc.network.lookup import HlrLookup
+from opensmsc.network.map_errors import MapError
+from opensmsc.network.mo import MoGateway, Submitted
+from opensmsc.network.msc import Mscs
+from opensmsc.network.route import NETWORK_ROUTE, Release, SimulatedNetworkRoute, Sleep, WaitingFor
+from opensmsc.routing.numbering import InvalidNumber
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.sms.dcs import Alphabet, MessageClass
-
-from .handset import DEFAULT_CAPACITY, Handset, Handsets
-from .hlr import SimulatedHlr
-from .lookup import HlrLookup
-from .map_errors import MapError
-from .mo import MoGateway, Submitted
-from .msc import Mscs
-from .numbers import InvalidNumber
-from .route import NETWORK_ROUTE, Release, SimulatedNetworkRoute, Sleep, WaitingFor
-from .tpdu import SmsSubmit
+from opensmsc.sms.tpdu import SmsSubmit
 
 __all__ = ["HandsetUnavailable", "MoSent", "SimulatedNetwork"]
 

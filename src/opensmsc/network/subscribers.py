@@ -49,7 +49,7 @@ from typing import Final, Literal
 
 from opensmsc.errors import ConfigError, OpensmscError
 from opensmsc.network.map_errors import AbsentDiagnostic
-from opensmsc.network.numbers import InvalidNumber, Numbering, country_code
+from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
 
 __all__ = [
     "CSV_COLUMNS",

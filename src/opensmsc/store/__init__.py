@@ -1,6 +1,6 @@
 """Durable message storage (issue #5): the stored record and its lifecycle (model), the Store
-protocol the engine talks to (api), the embedded SQLite implementation (sqlite) and the retry
-schedules (retry). Import from here; the modules may be split or merged.
+protocol the engine talks to (api), the embedded SQLite implementation (sqlite).
+Import from here; the modules may be split or merged.
 """
 
 from opensmsc.store.api import Change, Clock, Store, StoreStats, system_clock
@@ -23,22 +23,10 @@ from opensmsc.store.model import (
     check_transition,
     is_final,
 )
-from opensmsc.store.retry import (
-    DEFAULT_POLICIES,
-    ErrorClass,
-    ExpireAt,
-    GiveUp,
-    RetryAt,
-    RetryDecision,
-    RetryPolicy,
-    classify_map_error,
-    next_attempt,
-)
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
 
 __all__ = [
     "DB_FILENAME",
-    "DEFAULT_POLICIES",
     "FINAL_STATES",
     "INITIAL_STATES",
     "OPEN_STATES",
@@ -50,15 +38,9 @@ __all__ = [
     "ConcatInfo",
     "Direction",
     "DuplicateMessage",
-    "ErrorClass",
-    "ExpireAt",
-    "GiveUp",
     "IllegalTransition",
     "MessageNotFound",
     "Replacement",
-    "RetryAt",
-    "RetryDecision",
-    "RetryPolicy",
     "SchemaTooNew",
     "SqliteStore",
     "Store",
@@ -66,8 +48,6 @@ __all__ = [
     "StoreStats",
     "StoredMessage",
     "check_transition",
-    "classify_map_error",
     "is_final",
-    "next_attempt",
     "system_clock",
 ]

@@ -16,7 +16,7 @@
 - POST /v1/network/handsets/{msisdn}/mo: the handset sends an MO (202; 409 mo-refused or
   handset-unavailable)
 
-A number in a path or a body may be written in any form network/numbers.py reads ("+44…",
+A number in a path or a body may be written in any form routing/numbering.py reads ("+44…",
 "0044…", bare international digits); answers always give E.164 with '+'. Errors are problem
 documents (http/problems.py): 400 invalid-number, 404 unknown-subscriber, 409 conflict /
 mo-refused / handset-unavailable, 422 validation.
@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from opensmsc.network.handset import Handset, InboxMessage
 from opensmsc.network.lookup import HlrLookup
 from opensmsc.network.map_errors import MapError
-from opensmsc.network.numbers import InvalidNumber, format_e164
 from opensmsc.network.simulator import HandsetUnavailable, SimulatedNetwork
 from opensmsc.network.subscribers import (
     DuplicateSubscriber,
@@ -42,6 +41,7 @@ from opensmsc.network.subscribers import (
     SubscriberState,
     SubscriberTable,
 )
+from opensmsc.routing.numbering import InvalidNumber, format_e164
 from opensmsc.sms.dcs import Alphabet, MessageClass
 from opensmsc.sms.errors import EncodingError
 from opensmsc.sms.segment import MessageTooLong

@@ -38,11 +38,9 @@ from dataclasses import replace
 from typing import Final
 
 from opensmsc.config.model import MessageIdFormat
-from opensmsc.engine.connector_model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
-from opensmsc.engine.connectors import Connectors
-from opensmsc.engine.receipt_matcher import message_id_keys
-from opensmsc.engine.routes import Accepted, Attempt, PermanentFailure, TemporaryFailure
 from opensmsc.errors import StoreUnavailable
+from opensmsc.routing.retry import ErrorClass
+from opensmsc.routing.routes import Accepted, Attempt, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import CommandStatus, RegisteredDelivery
 from opensmsc.smpp.pdu import SubmitSm
 from opensmsc.smpp.states import BindMode
@@ -50,7 +48,9 @@ from opensmsc.smpp.times import format_absolute
 from opensmsc.smpp.tlv import Tlvs
 from opensmsc.store.api import Store
 from opensmsc.store.model import StoredMessage
-from opensmsc.store.retry import ErrorClass
+from opensmsc.upstream.matching import message_id_keys
+from opensmsc.upstream.model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
+from opensmsc.upstream.pool import Connectors
 
 __all__ = ["PERMANENT_STATUSES", "ConnectorRoute", "classify_status", "upstream_submit"]
 

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from opensmsc.routing.retry import ErrorClass
 from opensmsc.smpp.constants import MessageState
 from opensmsc.store.model import Direction, StoredMessage
-from opensmsc.store.retry import ErrorClass
 
 __all__ = [
     "LOOPBACK",

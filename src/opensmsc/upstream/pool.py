@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 
 from opensmsc.config.model import SmppClientConfig
-from opensmsc.engine.connector import ConnectorOptions, ConnectorStatus, SmppConnector
 from opensmsc.smpp.pdu import DataSm, DeliverSm
 from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.upstream.connector import ConnectorOptions, ConnectorStatus, SmppConnector
 
 __all__ = ["Connectors", "NamedMoCallback", "NamedReceiptCallback"]
 

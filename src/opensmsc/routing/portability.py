@@ -30,8 +30,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Final
 
-from opensmsc.network.numbers import InvalidNumber, Numbering, country_code
 from opensmsc.network.subscribers import SubscriberDataError, parse_network
+from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.tlv import Tlvs
 

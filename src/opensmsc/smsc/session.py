@@ -2,7 +2,7 @@
 
 The session machine (smpp.Connection) has already enforced the state rules, the window and the
 timers; this handler decides what only a service can: credentials and throughput, and hands
-messages to the store-and-forward engine (engine/store_forward.py). Acceptance is
+messages to the store-and-forward engine (engine/node.py). Acceptance is
 asynchronous: a submit_sm is answered when the Acceptor calls back, after the store commit.
 """
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
-from opensmsc.engine.registry import SessionRegistry
-from opensmsc.engine.store_forward import StoreAndForward
+from opensmsc.engine.node import StoreAndForward
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (
@@ -50,6 +49,7 @@ from opensmsc.smpp.pdu import (
 )
 from opensmsc.smpp.states import BindMode, SessionState
 from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
+from opensmsc.smsc.registry import SessionRegistry
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.tls import peer_identity
 
@@ -100,7 +100,7 @@ class EsmeSession:
         self._version = InterfaceVersion.V34
         self._v50 = False  # the hot path reads this rather than compare the IntEnum each time
         self._acceptor = services.engine.acceptor
-        self.address_range = ""  # of the bind: MO routing (engine/mo_ingress.py) reads it
+        self.address_range = ""  # of the bind: MO routing (upstream/mo.py) reads it
         self._tasks: set[asyncio.Task[None]] = set()
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None

@@ -42,14 +42,14 @@ from collections import OrderedDict
 from typing import Final
 
 from opensmsc.config.model import MessageIdFormat
-from opensmsc.engine.connectors import Connectors
 from opensmsc.engine.lifecycle import Lifecycle
-from opensmsc.engine.receipt_matcher import message_id_keys
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus, MessageState
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.store.api import Store
 from opensmsc.store.model import FINAL_STATES, Direction, StoredMessage
+from opensmsc.upstream.matching import message_id_keys
+from opensmsc.upstream.pool import Connectors
 
 __all__ = ["UpstreamReceipts", "receipt_error"]
 

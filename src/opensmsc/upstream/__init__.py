@@ -10,9 +10,9 @@
 Import from here; the modules may be split or merged.
 """
 
-from opensmsc.engine.mo_ingress import DEFAULT_MO_VALIDITY, BoundSession, MoIngress, mo_deliver_sm
-from opensmsc.engine.upstream_receipts import UpstreamReceipts, receipt_error
-from opensmsc.engine.upstream_route import (
+from opensmsc.upstream.mo import DEFAULT_MO_VALIDITY, BoundSession, MoIngress, mo_deliver_sm
+from opensmsc.upstream.receipts import UpstreamReceipts, receipt_error
+from opensmsc.upstream.route import (
     PERMANENT_STATUSES,
     ConnectorRoute,
     classify_status,

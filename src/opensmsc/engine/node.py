@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from opensmsc.engine.accept import Acceptor
+from opensmsc.engine.deliveries import Deliveries, OutbindRequester, ReceiverLookup
+from opensmsc.engine.ids import MessageIds
+from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine.operations import Operations
+from opensmsc.engine.scheduler import Housekeeper, Scheduler
+from opensmsc.routing.policy import AccountPolicies
+from opensmsc.routing.routes import LOOPBACK, LoopbackRoute, Route, Router
 from opensmsc.store.api import Clock, system_clock
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
-
-from .accept import Acceptor
-from .deliveries import Deliveries, OutbindRequester, ReceiverLookup
-from .ids import MessageIds
-from .lifecycle import Lifecycle
-from .operations import Operations
-from .policy import AccountPolicies
-from .routes import LOOPBACK, LoopbackRoute, Route, Router
-from .scheduler import Housekeeper, Scheduler
 
 __all__ = ["EngineSettings", "StoreAndForward"]
 

@@ -36,23 +36,6 @@ from typing import Any, Final
 
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.config.model import ClientBind, SmppClientConfig, SmppVersion
-from opensmsc.engine.connector_model import (
-    Connector,
-    ConnectorOptions,
-    ConnectorState,
-    ConnectorStatus,
-    LinkState,
-    MoCallback,
-    ReceiptCallback,
-    SessionStatus,
-    SubmitOutcome,
-    SubmitResult,
-    bind_request,
-    reconnect_delay,
-    resolve_password,
-)
-from opensmsc.engine.connector_outbind import OutbindListener
-from opensmsc.engine.receipt_matcher import Match, ReceiptMatcher
 from opensmsc.errors import ConfigError, MessageRejected
 from opensmsc.smpp.codec import encode
 from opensmsc.smpp.connection import SessionConfig
@@ -86,6 +69,23 @@ from opensmsc.transport.client import connect
 from opensmsc.transport.errors import ConnectionLost
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.tls import client_context
+from opensmsc.upstream.matching import Match, ReceiptMatcher
+from opensmsc.upstream.model import (
+    Connector,
+    ConnectorOptions,
+    ConnectorState,
+    ConnectorStatus,
+    LinkState,
+    MoCallback,
+    ReceiptCallback,
+    SessionStatus,
+    SubmitOutcome,
+    SubmitResult,
+    bind_request,
+    reconnect_delay,
+    resolve_password,
+)
+from opensmsc.upstream.outbind import OutbindListener
 
 __all__ = [
     "Connector",

@@ -1,0 +1,27 @@
+"""The ESME-facing side of the SMSC: a bound ESME's session, the registry of bound sessions,
+outbind to ESMEs. Import from here; the modules may be split or merged.
+"""
+
+from opensmsc.smsc.outbind import (
+    OutbindDialer,
+    OutbindTarget,
+)
+from opensmsc.smsc.registry import (
+    DeliveryTarget,
+    SessionRegistry,
+)
+from opensmsc.smsc.session import (
+    EsmeSession,
+    SmscServices,
+    SmscSettings,
+)
+
+__all__ = [
+    "DeliveryTarget",
+    "EsmeSession",
+    "OutbindDialer",
+    "OutbindTarget",
+    "SessionRegistry",
+    "SmscServices",
+    "SmscSettings",
+]
