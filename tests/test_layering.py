@@ -1,50 +1,127 @@
-"""The three floors of STYLE.md §1: the sans-IO core imports no I/O and nothing from above."""
+"""The floors of docs/design/architecture.md, as a table: which package may import which.
+
+A new edge between packages is a decision someone writes down here, not an accident. Three
+rules are checked over every module under src/opensmsc:
+
+1. the sans-IO core (`smpp`, `sms`) imports no I/O, no clock and no logging;
+2. a package imports only the packages its row of ALLOWED lists;
+3. across packages, only a package's public API is imported: `from opensmsc.store import X`
+   where X is in `opensmsc.store.__all__`, never `opensmsc.store.sqlite` or a `_private` module.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "opensmsc"
 CORE = ["smpp", "sms"]
-FORBIDDEN_STDLIB = {"asyncio", "socket", "ssl", "time", "threading", "selectors", "logging"}
-HIGHER_FLOORS = {
-    "transport",
-    "engine",
-    "store",
-    "routing",
-    "network",
-    "http",
-    "accounts",
-    "cluster",
-    "config",
-    "cli",
-    "app",
-    "observability",
-    "policyd",
-    "imps",
+FORBIDDEN_IN_CORE = {"asyncio", "socket", "ssl", "time", "threading", "selectors", "logging"}
+
+_CORE = {"errors"}
+_WIRE = _CORE | {"smpp", "sms"}
+_SERVICES_BELOW_FRONT_DOORS = _WIRE | {"transport", "accounts", "store", "routing", "engine"}
+
+# package → the packages it may import (besides itself). Floors, bottom up:
+# core (errors, smpp, sms) ← transport ← services ← front doors (smsc, upstream, http)
+# ← app (the composition root) ← cli.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "smpp": _CORE,
+    "sms": _CORE,
+    "transport": _WIRE,
+    "config": _WIRE,
+    "accounts": _WIRE | {"transport"},
+    "store": _WIRE,
+    "routing": _WIRE | {"store"},
+    "engine": _WIRE | {"store", "routing"},
+    "network": _WIRE | {"store", "routing"},
+    "smsc": _SERVICES_BELOW_FRONT_DOORS,
+    "upstream": _SERVICES_BELOW_FRONT_DOORS,
+    "http": _SERVICES_BELOW_FRONT_DOORS | {"network"},
+    "app": _SERVICES_BELOW_FRONT_DOORS
+    | {"config", "network", "smsc", "upstream", "http", "app"},
+    "cli": _SERVICES_BELOW_FRONT_DOORS | {"config", "network", "app", "http", "smsc", "upstream"},
+    "__main__": {"cli"},
+    "__init__": set(),
 }
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _package_of(module: Path) -> str:
+    first = module.relative_to(PACKAGE).parts[0]
+    return first.removesuffix(".py")
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module imported, names imported from it) for every absolute import."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            found.extend((alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "opensmsc" and node.level == 0:
+            # `from opensmsc import smpp` imports the package smpp
+            found.extend((f"opensmsc.{alias.name}", []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
 
 
 @pytest.mark.parametrize("floor", CORE)
 def test_core_does_no_io_and_imports_nothing_above(floor: str) -> None:
     for module in sorted((PACKAGE / floor).rglob("*.py")):
-        for name in _imports(module):
-            top = name.split(".")[0]
-            assert top not in FORBIDDEN_STDLIB, f"{module}: imports {name}"
-            if top == "opensmsc":
-                second = name.split(".")[1] if "." in name else ""
-                assert second not in HIGHER_FLOORS, f"{module}: imports {name}"
+        for name, _ in _imports(module):
+            assert name.split(".")[0] not in FORBIDDEN_IN_CORE, f"{module}: imports {name}"
+
+
+def test_every_package_has_a_row() -> None:
+    packages = {_package_of(m) for m in _modules()}
+    assert packages <= set(ALLOWED), f"add a row to ALLOWED for {packages - set(ALLOWED)}"
+
+
+def test_packages_import_only_what_their_row_allows() -> None:
+    wrong = []
+    for module in _modules():
+        package = _package_of(module)
+        for name, _ in _imports(module):
+            parts = name.split(".")
+            if parts[0] != "opensmsc" or len(parts) < 2 or parts[1] == package:
+                continue
+            if parts[1] not in ALLOWED[package]:
+                wrong.append(f"{module.relative_to(PACKAGE)}: {package} → {parts[1]} ({name})")
+    assert not wrong, "edges not in ALLOWED:\n" + "\n".join(wrong)
+
+
+def test_other_packages_use_only_the_public_api() -> None:
+    wrong = []
+    for module in _modules():
+        package = _package_of(module)
+        for name, names in _imports(module):
+            parts = name.split(".")
+            if parts[0] != "opensmsc" or len(parts) < 2 or parts[1] == package:
+                continue
+            if len(parts) > 2:
+                wrong.append(f"{module.relative_to(PACKAGE)}: imports the module {name}")
+                continue
+            public = set(getattr(importlib.import_module(name), "__all__", ()))
+            private = [n for n in names if n not in public]
+            if (PACKAGE / parts[1]).is_dir() and private:
+                wrong.append(f"{module.relative_to(PACKAGE)}: {name} does not export {private}")
+    assert not wrong, "imports past a package's __all__:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "package", sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+)
+def test_every_package_lists_its_public_names(package: str) -> None:
+    module = importlib.import_module(f"opensmsc.{package}")
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"opensmsc.{package} has no __all__"
+    missing = [name for name in exported if not hasattr(module, name)]
+    assert not missing, f"opensmsc.{package}.__all__ names what it lacks: {missing}"
