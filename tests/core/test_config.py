@@ -860,3 +860,47 @@ def test_connector_outbind_values_are_checked(write) -> None:  # type: ignore[no
         "opensmsc.toml:8: smpp.client[0].outbind_password: expected a string of at most 8 "
         'characters, got "123456789" (9 characters)',
     ]
+
+
+NUMBERS = [
+    "+447700900123",
+    "447700900123",
+    "00447700900123",
+    "07700900123",
+    "07700 900123",
+    "+44 (0)7700 900123",
+    "+44 7700-900.123",
+    "12025550123",
+    "2025550123",
+    "+1234",
+    "9991234567",
+    "0",
+    "",
+    "  ",
+    "x",
+    "+44abc",
+    "٤٤٧٧٠٠٩٠٠١٢٣",  # Arabic-Indic digits
+    "+3906 1234 5678",
+    "1234567890123456",
+]
+
+
+@pytest.mark.parametrize("region", [None, "GB", "us"])
+@pytest.mark.parametrize("strict", [False, True])
+def test_network_numbers_are_read_as_the_node_reads_them(region: str | None, strict: bool) -> None:
+    """config/model/numbers.py applies routing.numbering's rules without importing the
+    services: both must accept the same numbers, as the same E.164 key."""
+    from opensmsc.config.model.numbers import e164_key
+    from opensmsc.routing import InvalidNumber, Numbering
+
+    numbering = Numbering(region, strict)
+    for text in NUMBERS:
+        try:
+            expected: object = numbering.normalise(text)
+        except InvalidNumber as exc:
+            expected = str(exc)
+        try:
+            got: object = e164_key(text, region.upper() if region else None, strict)
+        except ValueError as exc:
+            got = str(exc)
+        assert got == expected, text

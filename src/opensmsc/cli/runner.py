@@ -77,7 +77,7 @@ def _make_data_dir(config: Config, path: str | None) -> None:
 
 
 def _app_run() -> Callable[[Config], object] | None:
-    # Imported here, not at the top: the other verbs must work in a build without app.py.
+    # Imported here, not at the top: the other verbs must work in a build without the app package.
     try:
         module = importlib.import_module("opensmsc.app")
     except ModuleNotFoundError as exc:

@@ -192,3 +192,22 @@ Argon2Hash = Annotated[
 ExistingFile = Annotated[Path, FileExists()]
 DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]
 Msisdn = Annotated[str, Match(r"[0-9]{1,15}", "an E.164 number of 1 to 15 digits, without +")]
+
+
+def duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) -> list[Problem]:
+    """A problem for each item whose `attribute` an earlier item of `items` already has; `key`
+    is where the items sit (`("accounts",)`), so the problem names `accounts[2].system_id`."""
+    seen: dict[object, int] = {}
+    found: list[Problem] = []
+    for index, item in enumerate(items):
+        value = getattr(item, attribute)
+        if value in seen:
+            found.append(
+                Problem(
+                    (*key, index, attribute),
+                    f'"{value}" is already used by {".".join(key)}[{seen[value]}]',
+                )
+            )
+        else:
+            seen[value] = index
+    return found
