@@ -14,6 +14,7 @@ import uvloop
 from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config, loads
+from opensmsc.errors import StartupError
 from opensmsc.smpp.codec import FrameBuffer, decode, encode
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSm, SubmitSmResp
@@ -209,7 +210,7 @@ async def test_a_node_that_cannot_listen_closes_its_store(tmp_path: Path) -> Non
         config = replace(
             config, smpp=replace(config.smpp, server=replace(config.smpp.server, port=taken))
         )
-        with pytest.raises(OSError):
+        with pytest.raises(StartupError, match="listener smpp cannot listen"):
             await app.start(config)
         # Everything the failed node had started is stopped: its store can be opened again.
         store = await SqliteStore.open(tmp_path / "second" / DB_FILENAME)

@@ -13,8 +13,10 @@ import logging
 import ssl
 
 from opensmsc.accounts import Authenticator
+from opensmsc.app.failures import address, os_reason
 from opensmsc.config import Config, OverloadAction
 from opensmsc.engine.node import StoreAndForward
+from opensmsc.errors import StartupError
 from opensmsc.smpp import CommandStatus, Role, SessionConfig
 from opensmsc.smsc import (
     EsmeSession,
@@ -124,12 +126,12 @@ class SmscService:
         server = self._config.smpp.server
         try:
             if server.plain_enabled:
-                self.ports["smpp"] = await self.server.start(
+                self.ports["smpp"] = await self._listen(
                     Listener(name="smpp", host=server.bind_address, port=server.port)
                 )
             if server.tls_enabled:
                 context, self.tls_fingerprint = self._tls_context()
-                self.ports["smpps"] = await self.server.start(
+                self.ports["smpps"] = await self._listen(
                     Listener(
                         name="smpps",
                         host=server.bind_address,
@@ -140,6 +142,15 @@ class SmscService:
         except BaseException:
             await self.server.stop()
             raise
+
+    async def _listen(self, listener: Listener) -> int:
+        try:
+            return await self.server.start(listener)
+        except OSError as exc:
+            raise StartupError(
+                f"listener {listener.name} cannot listen on "
+                f"{address(listener.host, listener.port)}: {os_reason(exc)}"
+            ) from exc
 
     async def stop(self) -> None:
         await self.outbind.close()

@@ -1,0 +1,70 @@
+"""`opensmsc run --config FILE` as an operator runs it: a real process, real signals, and the
+one-line errors (exit status 2) of a node that cannot start where it is."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def write_config(folder: Path, extra: str = "", *, port: int = 0, tls_port: int = 0) -> Path:
+    path = folder / "opensmsc.toml"
+    path.write_text(
+        f"""
+[node]
+data_dir = "data"
+[smpp.server]
+bind_address = "127.0.0.1"
+port = {port}
+tls_port = {tls_port}
+[http]
+enabled = false
+{extra}
+"""
+    )
+    return path
+
+
+def run_node(config: Path, *, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """A node that is expected to stop by itself (a failed start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "opensmsc", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def failure_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_port_in_use_is_one_line_naming_the_listener(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = run_node(write_config(tmp_path, tls_port=port))
+    assert failure_line(proc) == (
+        f"opensmsc: cannot start: listener smpps cannot listen on 127.0.0.1:{port}: "
+        "address already in use (another process listens there)"
+    )
+
+
+def test_a_bind_address_not_on_this_host_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("127.0.0.1", "192.0.2.1"))  # TEST-NET-1
+    assert failure_line(run_node(config)) == (
+        "opensmsc: cannot start: listener smpp cannot listen on 192.0.2.1:0: "
+        "cannot assign requested address (not an address of this host)"
+    )
