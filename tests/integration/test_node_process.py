@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.routing import AccountPolicies
+from opensmsc.smsc import SessionRegistry
+
 pytestmark = pytest.mark.timeout(60)
 
 
-def write_config(folder: Path, extra: str = "", *, port: int = 0, tls_port: int = 0) -> Path:
+def write_config(
+    folder: Path, extra: str = "", *, port: int = 0, tls_port: int = 0, server: str = ""
+) -> Path:
+    """`extra` is TOML after the [http] table; `server`, keys of [smpp.server]."""
     path = folder / "opensmsc.toml"
     path.write_text(
         f"""
@@ -24,6 +31,7 @@ data_dir = "data"
 bind_address = "127.0.0.1"
 port = {port}
 tls_port = {tls_port}
+{server}
 [http]
 enabled = false
 {extra}
@@ -69,3 +77,49 @@ def test_a_bind_address_not_on_this_host_is_one_line(tmp_path: Path) -> None:
         "opensmsc: cannot start: listener smpp cannot listen on 192.0.2.1:0: "
         "cannot assign requested address (not an address of this host)"
     )
+
+
+def _can_mount_read_only(folder: Path) -> bool:
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder}"],
+        check=False,
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+async def test_an_existing_store_on_a_read_only_file_system_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    engine = await StoreAndForward.open(
+        data, receivers=SessionRegistry(), policies=AccountPolicies()
+    )
+    await engine.close()
+    if not _can_mount_read_only(data):
+        pytest.skip("needs unshare and mount (root in a user namespace) for a read-only mount")
+    command = (
+        f"mount --bind {data} {data} && mount -o remount,bind,ro {data} && "
+        f"exec {sys.executable} -m opensmsc run --config {config}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", command],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    line = failure_line(proc)
+    assert line.startswith(f"opensmsc: cannot start: message store in {data} cannot be opened: ")
+    assert line.endswith("read-only file system"), line
+
+
+def test_a_tls_certificate_that_does_not_load_is_one_line(tmp_path: Path) -> None:
+    # PEM in form (check-config cannot tell more without loading it), not a certificate.
+    cert = tmp_path / "smsc.pem"
+    cert.write_text(
+        "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"
+    )
+    config = write_config(tmp_path, server=f'tls_cert_file = "{cert}"')
+    line = failure_line(run_node(config))
+    assert line.startswith(f"opensmsc: cannot start: smpp.server.tls_cert_file {cert}: "), line

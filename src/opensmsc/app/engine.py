@@ -12,12 +12,17 @@ last (its scheduler sends messages only once every route and listener is there):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
+from opensmsc.app.failures import os_reason
 from opensmsc.config import Config
 from opensmsc.engine.deliveries import OutbindRequester, ReceiverLookup
 from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.errors import StartupError, StoreUnavailable
 from opensmsc.routing import AccountPolicies
+from opensmsc.store import StoreError
 
 __all__ = ["EngineService", "EngineWork", "engine_settings"]
 
@@ -64,17 +69,36 @@ class EngineService:
         return self._engine
 
     async def start(self) -> None:
-        self._engine = await StoreAndForward.open(
-            self._config.node.data_dir,
-            receivers=self._receivers,
-            policies=self._policies,
-            settings=engine_settings(self._config),
-            outbind=self._outbind,
-        )
+        data_dir = self._config.node.data_dir
+        try:
+            self._engine = await StoreAndForward.open(
+                data_dir,
+                receivers=self._receivers,
+                policies=self._policies,
+                settings=engine_settings(self._config),
+                outbind=self._outbind,
+            )
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise StartupError(
+                f"message store in {data_dir} cannot be opened: {where}{os_reason(exc)}"
+            ) from exc
+        except (StoreUnavailable, StoreError) as exc:
+            note = " (read-only file system)" if _read_only(data_dir) else ""
+            raise StartupError(
+                f"message store in {data_dir} cannot be opened: {exc}{note}"
+            ) from exc
 
     async def stop(self) -> None:
         # After the sessions: their last answers went out; what is pending stays stored.
         await self.engine.close()
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 class EngineWork:

@@ -11,7 +11,6 @@ _HINTS = {
     errno.EADDRINUSE: "another process listens there",
     errno.EADDRNOTAVAIL: "not an address of this host",
     errno.EACCES: "permission denied",
-    errno.EROFS: "the file system is read-only",
 }
 
 

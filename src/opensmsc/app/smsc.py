@@ -161,9 +161,20 @@ class SmscService:
         if server.tls_cert_file is not None:
             cert = server.tls_cert_file
             key = server.tls_key_file or server.tls_cert_file
-            fingerprint = tls.fingerprint(cert.read_bytes())
+            try:
+                fingerprint = tls.fingerprint(cert.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise StartupError(
+                    f"smpp.server.tls_cert_file {cert}: not a usable certificate: {exc}"
+                ) from exc
         else:
-            material = tls.ensure_self_signed(self._config.node.data_dir)
+            try:
+                material = tls.ensure_self_signed(self._config.node.data_dir)
+            except OSError as exc:
+                raise StartupError(
+                    "the self-signed TLS certificate cannot be written in "
+                    f"{self._config.node.data_dir / 'tls'}: {os_reason(exc)}"
+                ) from exc
             cert, key, fingerprint = material.cert, material.key, material.fingerprint
             log.info("self-signed TLS certificate path=%s sha256=%s", cert, fingerprint)
         context = tls.server_context(

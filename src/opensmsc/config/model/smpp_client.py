@@ -9,6 +9,7 @@ from typing import Annotated
 from opensmsc.config.model.smpp_server import SmppVersion
 from opensmsc.config.rules import (
     AddressRange,
+    CertificateFile,
     EnvName,
     ExistingFile,
     Host,
@@ -17,12 +18,14 @@ from opensmsc.config.rules import (
     Octet,
     Port,
     PositiveInt,
+    PrivateKeyFile,
     Problem,
     Rate,
     Seconds,
     SmppPassword,
     SystemId,
     SystemType,
+    key_in_certificate_file,
 )
 
 
@@ -52,11 +55,11 @@ class SmppClientConfig:
     port: Port = 2775
     enabled: bool = True
     tls: bool = False
-    tls_ca_file: ExistingFile | None = None  # none: the system's trusted CAs
+    tls_ca_file: CertificateFile | None = None  # none: the system's trusted CAs
     tls_server_name: Host | None = None  # SNI and the name checked; none: host
     tls_verify: bool = True
-    tls_cert_file: ExistingFile | None = None  # client certificate, for mutual TLS
-    tls_key_file: ExistingFile | None = None  # none: the key is in tls_cert_file
+    tls_cert_file: CertificateFile | None = None  # client certificate, for mutual TLS
+    tls_key_file: PrivateKeyFile | None = None  # none: the key is in tls_cert_file
     system_id: SystemId
     password: SmppPassword | None = None  # or password_file / password_env; none: ""
     password_file: ExistingFile | None = None
@@ -101,6 +104,7 @@ class SmppClientConfig:
             found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
         if self.tls_key_file is not None and self.tls_cert_file is None:
             found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
         if not self.tls:
             for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
                 if getattr(self, name) is not None:

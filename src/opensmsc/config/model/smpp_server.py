@@ -6,15 +6,17 @@ import enum
 from dataclasses import dataclass
 
 from opensmsc.config.rules import (
-    ExistingFile,
+    CertificateFile,
     Host,
     OptionalSeconds,
     PduLength,
     Port,
     PositiveInt,
+    PrivateKeyFile,
     Problem,
     Seconds,
     SystemId,
+    key_in_certificate_file,
 )
 
 
@@ -47,9 +49,9 @@ class SmppServerConfig:
     port: Port = 2775
     tls_enabled: bool = True
     tls_port: Port = 3550
-    tls_cert_file: ExistingFile | None = None  # none: a self-signed one is made in data_dir
-    tls_key_file: ExistingFile | None = None  # none: the key is in tls_cert_file
-    tls_ca_file: ExistingFile | None = None  # verifies client certificates
+    tls_cert_file: CertificateFile | None = None  # none: a self-signed one is made in data_dir
+    tls_key_file: PrivateKeyFile | None = None  # none: the key is in tls_cert_file
+    tls_ca_file: CertificateFile | None = None  # verifies client certificates
     require_client_cert: bool = False
     max_pdu_length: PduLength = 65_536 + 1024
     session_init_timeout: Seconds = 30.0
@@ -71,6 +73,7 @@ class SmppServerConfig:
         found: list[Problem] = []
         if self.tls_key_file is not None and self.tls_cert_file is None:
             found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
         if self.require_client_cert and self.tls_ca_file is None:
             found.append(
                 Problem(("require_client_cert",), "needs tls_ca_file to verify client certificates")
