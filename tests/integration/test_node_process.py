@@ -3,6 +3,7 @@ one-line errors (exit status 2) of a node that cannot start where it is."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from opensmsc import app
+from opensmsc.config import load
 from opensmsc.engine.node import StoreAndForward
+from opensmsc.errors import StartupError
 from opensmsc.routing import AccountPolicies
 from opensmsc.smsc import SessionRegistry
 
@@ -123,3 +127,21 @@ def test_a_tls_certificate_that_does_not_load_is_one_line(tmp_path: Path) -> Non
     config = write_config(tmp_path, server=f'tls_cert_file = "{cert}"')
     line = failure_line(run_node(config))
     assert line.startswith(f"opensmsc: cannot start: smpp.server.tls_cert_file {cert}: "), line
+
+
+async def test_a_second_node_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = await app.start(load(config))
+    try:
+        proc = await asyncio.to_thread(run_node, config)
+        assert failure_line(proc) == (
+            f"opensmsc: cannot start: data folder {tmp_path / 'data'} is in use by another "
+            "opensmsc node: stop that node first, or give this one its own node.data_dir"
+        )
+        with pytest.raises(StartupError, match="in use by another opensmsc node"):
+            await app.start(load(config))
+    finally:
+        await first.stop()
+    # Stopped, the first node has let the folder go.
+    second = await app.start(load(config))
+    await second.stop()

@@ -2,6 +2,7 @@
 
 The order, and why:
 
+0. the lock on the data folder (app/data.py): one node per store;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine;
 2. the simulated network, when something uses it (app/network.py), as the route "network";
@@ -11,7 +12,8 @@ The order, and why:
 6. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
-unbound, connectors unbind upstream, alerts under way reach the store, the store closes last.
+unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
+the data folder is let go last.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
+from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.service import Services
@@ -94,6 +97,7 @@ async def start(config: Config) -> RunningSmsc:
     outbind = OutbindLink()
     services = Services()
     try:
+        await services.start(DataFolderLock(config.node.data_dir))
         engine = (
             await services.start(
                 EngineService(config, receivers=registry, policies=policies, outbind=outbind)
