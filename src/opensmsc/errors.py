@@ -33,3 +33,9 @@ class MessageRejected(OpensmscError):
 
 class StoreUnavailable(OpensmscError):
     """The store could not persist; a message is never acknowledged in this case."""
+
+
+class StartupError(OpensmscError):
+    """The node cannot start where it is: a port in use, an address not on this host, a store
+    it cannot write, a data folder another node holds. Raised at start-up only; printed as one
+    line, exit status 2 (like ConfigError)."""

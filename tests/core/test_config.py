@@ -33,6 +33,9 @@ from opensmsc.config.rules import Port, PositiveInt, Problem
 from opensmsc.config.schema import build
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "opensmsc.toml"
+# PEM blocks whose base64 is DER (an empty ASN.1 SEQUENCE): what the configuration checks.
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"
 HASH = (
     "$argon2id$v=19$m=65536,t=3,p=4$yn0sTbcFESm2oo2nJaGgSA"
     "$/N6hQOPrdrpCh1boR/04yRTPNAiadI/CD1KIlU1Bfc4"
@@ -91,8 +94,14 @@ def test_defaults_live_in_the_dataclasses(write) -> None:  # type: ignore[no-unt
 
 def test_full_file_loads_every_section(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "certs").mkdir()
-    for name in ("smsc.crt", "smsc.key", "ca.pem", "client.crt", "secret"):
-        (tmp_path / "certs" / name).write_text("x")
+    for name, text in (
+        ("smsc.crt", PEM_CERT),
+        ("smsc.key", PEM_KEY),
+        ("ca.pem", PEM_CERT),
+        ("client.crt", PEM_CERT + PEM_KEY),
+        ("secret", "x"),
+    ):
+        (tmp_path / "certs" / name).write_text(text)
     path = write(
         f"""
         [node]
@@ -191,7 +200,7 @@ def test_relative_paths_are_taken_from_the_config_files_folder(
 ) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
-    (folder / "smsc.crt").write_text("x")
+    (folder / "smsc.crt").write_text(PEM_CERT + PEM_KEY)
     (folder / "opensmsc.toml").write_text(
         '[node]\ndata_dir = "../var/data"\n[smpp.server]\ntls_cert_file = "smsc.crt"\n'
     )
@@ -451,7 +460,7 @@ def test_duplicate_account_system_ids_are_refused(write) -> None:  # type: ignor
 
 
 def test_cross_field_rules_of_the_server(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "k.pem").write_text("x")
+    (tmp_path / "k.pem").write_text(PEM_KEY)
     path = write(
         """
         [smpp.server]
@@ -859,4 +868,89 @@ def test_connector_outbind_values_are_checked(write) -> None:  # type: ignore[no
         'characters, got "0123456789abcdef" (16 characters)',
         "opensmsc.toml:8: smpp.client[0].outbind_password: expected a string of at most 8 "
         'characters, got "123456789" (9 characters)',
+    ]
+
+
+NUMBERS = [
+    "+447700900123",
+    "447700900123",
+    "00447700900123",
+    "07700900123",
+    "07700 900123",
+    "+44 (0)7700 900123",
+    "+44 7700-900.123",
+    "12025550123",
+    "2025550123",
+    "+1234",
+    "9991234567",
+    "0",
+    "",
+    "  ",
+    "x",
+    "+44abc",
+    "٤٤٧٧٠٠٩٠٠١٢٣",  # Arabic-Indic digits
+    "+3906 1234 5678",
+    "1234567890123456",
+]
+
+
+@pytest.mark.parametrize("region", [None, "GB", "us"])
+@pytest.mark.parametrize("strict", [False, True])
+def test_network_numbers_are_read_as_the_node_reads_them(region: str | None, strict: bool) -> None:
+    """config/model/numbers.py applies routing.numbering's rules without importing the
+    services: both must accept the same numbers, as the same E.164 key."""
+    from opensmsc.config.model.numbers import e164_key
+    from opensmsc.routing import InvalidNumber, Numbering
+
+    numbering = Numbering(region, strict)
+    for text in NUMBERS:
+        try:
+            expected: object = numbering.normalise(text)
+        except InvalidNumber as exc:
+            expected = str(exc)
+        try:
+            got: object = e164_key(text, region.upper() if region else None, strict)
+        except ValueError as exc:
+            got = str(exc)
+        assert got == expected, text
+
+
+def test_tls_files_must_be_pem(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "cert.der").write_bytes(bytes.fromhex("3003020101"))
+    (tmp_path / "cert.pem").write_text(PEM_CERT)
+    (tmp_path / "key.pem").write_text(PEM_KEY)
+    path = write(
+        """
+        [smpp.server]
+        tls_cert_file = "cert.der"
+        tls_ca_file = "key.pem"
+        [[smpp.client]]
+        name = "a"
+        host = "h"
+        system_id = "s"
+        tls = true
+        tls_cert_file = "cert.pem"
+        tls_key_file = "cert.pem"
+        """
+    )
+    der, ca, client_key = (tmp_path / name for name in ("cert.der", "key.pem", "cert.pem"))
+    x509 = "(-----BEGIN CERTIFICATE-----); a DER file converts with `openssl x509 -inform der"
+    assert messages(path) == [
+        f"opensmsc.toml:2: smpp.server.tls_cert_file: {der} holds no PEM certificate {x509} "
+        "-in FILE`",
+        f"opensmsc.toml:3: smpp.server.tls_ca_file: {ca} holds no PEM certificate {x509} -in FILE`",
+        f"opensmsc.toml:10: smpp.client[0].tls_key_file: {client_key} holds no PEM private key "
+        "(-----BEGIN PRIVATE KEY-----); a DER file converts with `openssl pkey -inform der "
+        "-in FILE`",
+    ]
+
+
+def test_without_tls_key_file_the_key_must_be_in_the_certificate_file(
+    write, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "cert.pem").write_text(PEM_CERT)
+    path = write('[smpp.server]\ntls_cert_file = "cert.pem"\n')
+    assert messages(path) == [
+        f"opensmsc.toml:2: smpp.server.tls_cert_file: {tmp_path / 'cert.pem'} holds no private "
+        "key; give tls_key_file"
     ]

@@ -4,16 +4,21 @@ and with upstream connectors from the configuration."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import pytest
 import uvloop
 
 from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config, loads
+from opensmsc.errors import StartupError
 from opensmsc.smpp.codec import FrameBuffer, decode, encode
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.pdu import BindTransceiver, BindTransceiverResp, SubmitSm, SubmitSmResp
+from opensmsc.store import DB_FILENAME, SqliteStore
 from opensmsc.upstream.model import ConnectorState
 from opensmsc.upstream.route import ConnectorRoute
 
@@ -155,5 +160,89 @@ async def test_the_service_centre_address_goes_into_the_hlrs_message_waiting_dat
         assert waiting.service_centres == ("447000000001",)
         writer.close()
         await writer.wait_closed()
+    finally:
+        await running.stop()
+
+
+class FakeService:
+    def __init__(self, name: str, log: list[str], *, fail_start: bool = False) -> None:
+        self.name = name
+        self._log = log
+        self._fail_start = fail_start
+
+    async def start(self) -> None:
+        if self._fail_start:
+            raise OSError(f"{self.name} cannot start")
+        self._log.append(f"start {self.name}")
+
+    async def stop(self) -> None:
+        self._log.append(f"stop {self.name}")
+        if self.name == "b":
+            raise RuntimeError("b fails to stop")
+
+
+async def test_services_stop_in_reverse_order_of_start_even_when_one_fails_to_stop() -> None:
+    log: list[str] = []
+    services = app.Services()
+    for name in "abc":
+        await services.start(FakeService(name, log))
+    await services.stop()
+    assert log == ["start a", "start b", "start c", "stop c", "stop b", "stop a"]
+    assert services.started == ()
+
+
+async def test_a_start_that_fails_midway_stops_what_started() -> None:
+    log: list[str] = []
+    services = app.Services()
+    await services.start(FakeService("a", log))
+    try:
+        await services.start(FakeService("x", log, fail_start=True))
+    except OSError:
+        await services.stop()
+    assert log == ["start a", "stop a"]
+
+
+async def test_a_node_that_cannot_listen_closes_its_store(tmp_path: Path) -> None:
+    first = await app.start(_config(tmp_path / "first"))
+    try:
+        taken = first.ports["smpp"]
+        config = _config(tmp_path / "second")
+        config = replace(
+            config, smpp=replace(config.smpp, server=replace(config.smpp.server, port=taken))
+        )
+        with pytest.raises(StartupError, match="listener smpp cannot listen"):
+            await app.start(config)
+        # Everything the failed node had started is stopped: its store can be opened again.
+        store = await SqliteStore.open(tmp_path / "second" / DB_FILENAME)
+        await store.close()
+    finally:
+        await first.stop()
+
+
+@pytest.mark.parametrize(
+    ("extra", "built"),
+    [
+        ("", True),  # the default route is the simulated network
+        ('[routing]\ndefault_route = "loopback"', False),
+        ('[routing]\ndefault_route = "loopback"\n[network]', True),
+        (
+            '[routing]\ndefault_route = "loopback"\n'
+            '[[routing.routes]]\nprefix = "44"\nroute = "network"',
+            True,
+        ),
+    ],
+    ids=["default", "loopback", "network-section", "network-route"],
+)
+async def test_the_simulated_network_is_built_only_when_used(
+    tmp_path: Path, extra: str, built: bool
+) -> None:
+    running = await app.start(_config(tmp_path, extra + "\n[http]\nport = 0"))
+    try:
+        assert (running.network is not None) is built
+        assert (running.engine.router.get("network") is not None) is built
+        if not built:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{running.ports['http']}") as c:
+                assert (await c.get("/v1/health")).status_code == 200
+                assert (await c.get("/v1/network/subscribers")).status_code == 404
     finally:
         await running.stop()

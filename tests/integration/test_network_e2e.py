@@ -28,7 +28,7 @@ from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapError
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
 from opensmsc.network.route import SimulatedNetworkRoute
 from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.network.simulator import EngineLink, SimulatedNetwork
 from opensmsc.network.subscribers import SubscriberState
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.routes import Attempt
@@ -96,16 +96,13 @@ class Node:
                 ported=(PortedNumberConfig(msisdn=f"+{PORTED}", recipient_network="23410"),),
             )
         )
-        network = SimulatedNetwork(services.hlr, sc_address=SC)
         clock = FakeClock()
         registry = FakeRegistry()
-        route = CountingRoute(network.route)
         engine = await StoreAndForward.open(
             folder,
             receivers=registry,
             policies=AccountPolicies(default=AccountPolicy(default_validity=VALIDITY)),
             settings=EngineSettings(default_route="network"),
-            routes={"network": route},
             clock=clock,
             outbind=registry,
         )
@@ -117,18 +114,24 @@ class Node:
             wake=engine.scheduler.wake,
             clock=clock,
         )
-        node = cls(engine, network, clock, registry, mo, route)
 
         async def submit_mt(pdu: SubmitSm) -> Submitted:
             return await node.submit_pdu(pdu, system_id=P2P_SYSTEM_ID)
 
-        network.connect_engine(
-            waiting_for=engine.store.waiting_for,
-            release=engine.scheduler.alert_now,
-            account_for=mo.account_for,
-            deliver_to_account=mo.on_mo,
-            submit_mt=submit_mt,
+        network = SimulatedNetwork(
+            services.hlr,
+            sc_address=SC,
+            engine=EngineLink(
+                waiting_for=engine.store.waiting_for,
+                release=engine.scheduler.alert_now,
+                account_for=mo.account_for,
+                deliver_to_account=mo.on_mo,
+                submit_mt=submit_mt,
+            ),
         )
+        route = CountingRoute(network.route)
+        engine.router.add(route)
+        node = cls(engine, network, clock, registry, mo, route)
         return node
 
     def bind(self) -> FakeSession:

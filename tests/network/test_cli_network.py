@@ -15,7 +15,7 @@ from opensmsc.config.model import NetworkConfig, PrefixDefaultConfig
 from opensmsc.http.app import create_app
 from opensmsc.http.server import HttpServer
 from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.network.simulator import EngineLink, SimulatedNetwork
 from opensmsc.network.subscribers import SubscriberState
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.sms import gsm7
@@ -37,10 +37,6 @@ async def node() -> AsyncIterator[Node]:
     services = build_hlr(
         NetworkConfig(prefix_defaults=(PrefixDefaultConfig(prefix="44", home_network="23415"),))
     )
-    network = SimulatedNetwork(services.hlr)
-    server = HttpServer(create_app(network=network, lookup=services.lookup), port=0)
-    port = await server.start()
-    running = Node(network, f"http://127.0.0.1:{port}")
 
     async def on_mo(connector: str, pdu: DeliverSm) -> None:
         running.mo.append(pdu)
@@ -54,13 +50,19 @@ async def node() -> AsyncIterator[Node]:
     async def none(address: str) -> int:
         return 0
 
-    network.connect_engine(
-        waiting_for=nothing,  # type: ignore[arg-type]
-        release=none,
-        account_for=lambda d: "esme1" if d == "5000" else None,
-        deliver_to_account=on_mo,
-        submit_mt=refuse,
+    network = SimulatedNetwork(
+        services.hlr,
+        engine=EngineLink(
+            waiting_for=nothing,  # type: ignore[arg-type]
+            release=none,
+            account_for=lambda d: "esme1" if d == "5000" else None,
+            deliver_to_account=on_mo,
+            submit_mt=refuse,
+        ),
     )
+    server = HttpServer(create_app(network=network, lookup=services.lookup), port=0)
+    port = await server.start()
+    running = Node(network, f"http://127.0.0.1:{port}")
     yield running
     await server.stop()
 

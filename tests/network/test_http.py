@@ -16,7 +16,7 @@ from opensmsc.http.problems import MEDIA_TYPE
 from opensmsc.http.server import HttpServer
 from opensmsc.network.mo import Submitted
 from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.network.simulator import EngineLink, SimulatedNetwork
 from opensmsc.network.subscribers import SubscriberState
 from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 
@@ -55,14 +55,17 @@ def make_network() -> tuple[SimulatedNetwork, Any, FakeSmsc]:
             ported=(PortedNumberConfig(msisdn=B, recipient_network="23410"),),
         )
     )
-    network = SimulatedNetwork(services.hlr, sc_address="447700000999")
     smsc = FakeSmsc()
-    network.connect_engine(
-        waiting_for=smsc.waiting_for,
-        release=smsc.release,
-        account_for=smsc.account_for,
-        deliver_to_account=smsc.on_mo,
-        submit_mt=smsc.submit,
+    network = SimulatedNetwork(
+        services.hlr,
+        sc_address="447700000999",
+        engine=EngineLink(
+            waiting_for=smsc.waiting_for,
+            release=smsc.release,
+            account_for=smsc.account_for,
+            deliver_to_account=smsc.on_mo,
+            submit_mt=smsc.submit,
+        ),
     )
     return network, services.lookup, smsc
 

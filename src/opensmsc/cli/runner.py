@@ -15,9 +15,9 @@ from collections.abc import Callable
 from opensmsc import __version__
 from opensmsc.cli.logsetup import setup_logging
 from opensmsc.config import Config, check, load
-from opensmsc.errors import ConfigError
+from opensmsc.errors import ConfigError, StartupError
 
-EXIT_CONFIG = 2  # STYLE §4: a ConfigError is printed and the exit status is 2
+EXIT_CONFIG = 2  # STYLE §4: a ConfigError (or StartupError) is printed, the exit status is 2
 
 
 def check_config(path: str) -> int:
@@ -56,8 +56,11 @@ def run(path: str | None) -> int:
         return 1
     try:
         status = app_run(config)
-    except ConfigError as exc:  # e.g. a certificate file that exists but does not load
+    except ConfigError as exc:  # e.g. an environment variable named for a password is unset
         print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except StartupError as exc:  # a port in use, a store it cannot write: one line, no traceback
+        print(f"opensmsc: cannot start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -77,7 +80,7 @@ def _make_data_dir(config: Config, path: str | None) -> None:
 
 
 def _app_run() -> Callable[[Config], object] | None:
-    # Imported here, not at the top: the other verbs must work in a build without app.py.
+    # Imported here, not at the top: the other verbs must work in a build without the app package.
     try:
         module = importlib.import_module("opensmsc.app")
     except ModuleNotFoundError as exc:

@@ -14,6 +14,7 @@ This module knows nothing of TOML or of line numbers; it only says what a good v
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Callable
@@ -132,6 +133,71 @@ class FileExists:
         return None
 
 
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
+_PEM_READ_LIMIT = 1 << 20  # a certificate chain or key is kilobytes; a megabyte is plenty
+
+
+def pem_labels(path: Path) -> set[str]:
+    """The labels of the well-formed PEM blocks in a file ("CERTIFICATE", "PRIVATE KEY", "RSA
+    PRIVATE KEY", ...): each block's base64 decodes to DER (an ASN.1 SEQUENCE). Raises OSError."""
+    with path.open("rb") as file:
+        data = file.read(_PEM_READ_LIMIT)
+    labels: set[str] = set()
+    for match in _PEM_BLOCK.finditer(data):
+        try:
+            der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
+        except ValueError:
+            continue
+        if der[:1] == b"\x30":
+            labels.add(match.group(1).decode("ascii"))
+    return labels
+
+
+def has_private_key(labels: set[str]) -> bool:
+    return any(label.endswith("PRIVATE KEY") for label in labels)
+
+
+def key_in_certificate_file(cert: Path | None, key: Path | None) -> list[Problem]:
+    """Without `tls_key_file` the private key must be in `tls_cert_file` itself."""
+    if cert is None or key is not None:
+        return []
+    try:
+        if has_private_key(pem_labels(cert)):
+            return []
+    except OSError:
+        return []  # the file's own rule has said why it cannot be read
+    return [Problem(("tls_cert_file",), f"{cert} holds no private key; give tls_key_file")]
+
+
+@dataclass(frozen=True, slots=True)
+class PemFile:
+    """A file (whose existence FileExists checked first) holding a PEM certificate, or a PEM
+    private key: what TLS loads. A DER file, or a certificate where the key should be, is
+    refused here rather than when the listener starts."""
+
+    kind: str  # "certificate" or "private key"
+    description: str = "a PEM file"
+
+    def check(self, value: object) -> str | None:
+        if not isinstance(value, Path) or not value.is_file():
+            return None
+        try:
+            labels = pem_labels(value)
+        except OSError as exc:
+            return f"cannot read {value}: {exc.strerror or exc}"
+        if self.kind == "private key" and has_private_key(labels):
+            return None
+        if self.kind == "certificate" and "CERTIFICATE" in labels:
+            return None
+        label, tool = (
+            ("PRIVATE KEY", "pkey") if self.kind == "private key" else ("CERTIFICATE", "x509")
+        )
+        return (
+            f"{value} holds no PEM {self.kind} (-----BEGIN {label}-----); "
+            f"a DER file converts with `openssl {tool} -inform der -in FILE`"
+        )
+
+
 def parse_host(text: str) -> str:
     """An IPv4/IPv6 literal or an RFC 1123 host name; returned unchanged."""
     try:
@@ -190,5 +256,26 @@ Argon2Hash = Annotated[
     ),
 ]
 ExistingFile = Annotated[Path, FileExists()]
+CertificateFile = Annotated[Path, FileExists(), PemFile("certificate")]  # one or a chain
+PrivateKeyFile = Annotated[Path, FileExists(), PemFile("private key")]
 DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]
 Msisdn = Annotated[str, Match(r"[0-9]{1,15}", "an E.164 number of 1 to 15 digits, without +")]
+
+
+def duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) -> list[Problem]:
+    """A problem for each item whose `attribute` an earlier item of `items` already has; `key`
+    is where the items sit (`("accounts",)`), so the problem names `accounts[2].system_id`."""
+    seen: dict[object, int] = {}
+    found: list[Problem] = []
+    for index, item in enumerate(items):
+        value = getattr(item, attribute)
+        if value in seen:
+            found.append(
+                Problem(
+                    (*key, index, attribute),
+                    f'"{value}" is already used by {".".join(key)}[{seen[value]}]',
+                )
+            )
+        else:
+            seen[value] = index
+    return found

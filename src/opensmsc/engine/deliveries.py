@@ -153,9 +153,6 @@ class Deliveries:
         """Who makes waiting MO due again when their account binds (Scheduler.release)."""
         self._release = release
 
-    def set_outbind(self, outbind: OutbindRequester | None) -> None:
-        self._outbind = outbind
-
     # ---- the Route protocol, for MO ------------------------------------------------------------
 
     @property

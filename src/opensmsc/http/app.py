@@ -25,10 +25,11 @@ from .routes import network as network_routes
 __all__ = ["create_app"]
 
 
-def create_app(*, network: SimulatedNetwork, lookup: HlrLookup | None = None) -> FastAPI:
+def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = None) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
-    subscriber admin routes always show the whole IMSI."""
+    subscriber admin routes always show the whole IMSI. Without a network (a node that does
+    not use the simulator) only /v1/health is served."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -36,10 +37,11 @@ def create_app(*, network: SimulatedNetwork, lookup: HlrLookup | None = None) ->
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.network = network
-    app.state.lookup = lookup or network.lookup
     problems.install(app)
-    app.include_router(network_routes.router)
+    if network is not None:
+        app.state.network = network
+        app.state.lookup = lookup or network.lookup
+        app.include_router(network_routes.router)
 
     @app.get("/v1/health", tags=["node"])
     async def health() -> dict[str, Any]:

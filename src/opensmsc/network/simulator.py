@@ -1,8 +1,8 @@
 """The simulated mobile network, assembled: HLR (with portability), MSCs, handsets, the MT route
 and the MO gateway, wired to each other as docs/network-adapters.md draws them.
 
-What this is for: app.py builds one `SimulatedNetwork` from the `[network]` configuration and
-connects it to the engine (`connect_engine`): the route is the default MT route, the HLR's
+What this is for: app/network.py builds one `SimulatedNetwork` from the `[network]` configuration,
+connected to the engine (`EngineLink`): the route is the default MT route, the HLR's
 alertServiceCentre releases waiting messages through the route's burst logic, handsets' MO goes
 to the engine's MO ingress. The HTTP admin API and tests use the same object to change
 subscribers, read inboxes and send MO.
@@ -33,7 +33,7 @@ from opensmsc.smpp.pdu import DeliverSm, SubmitSm
 from opensmsc.sms.dcs import Alphabet, MessageClass
 from opensmsc.sms.tpdu import SmsSubmit
 
-__all__ = ["HandsetUnavailable", "MoSent", "SimulatedNetwork"]
+__all__ = ["EngineLink", "HandsetUnavailable", "MoSent", "SimulatedNetwork"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,19 @@ class MoSent:
         return next((a for a in self.answers if a is not None), None)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineLink:
+    """How alerts and MO reach the engine (app/network.py): `waiting_for` = store.waiting_for,
+    `release` = Scheduler.alert_now, `account_for` / `deliver_to_account` =
+    MoIngress.account_for / MoIngress.on_mo, `submit_mt` = the Acceptor (person to person)."""
+
+    waiting_for: WaitingFor
+    release: Release
+    account_for: Callable[[str], str | None]
+    deliver_to_account: Callable[[str, DeliverSm], Awaitable[None]]
+    submit_mt: Callable[[SubmitSm], Awaitable[Submitted]]
+
+
 class SimulatedNetwork:
     """Every part of the simulated network on one HLR (module doc).
 
@@ -73,7 +86,7 @@ class SimulatedNetwork:
     `sc_address` is our service centre address (the SMSC's E.164 global title) as the HLR
     keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts);
     `lookup` the HLR lookup service (network/setup.build_hlr makes it with the configured IMSI
-    masking)."""
+    masking); `engine` where alerts and MO go (None: nowhere, for tests of the network alone)."""
 
     def __init__(
         self,
@@ -87,6 +100,7 @@ class SimulatedNetwork:
         route_name: str = NETWORK_ROUTE,
         sleep: Sleep | None = None,
         lookup: HlrLookup | None = None,
+        engine: EngineLink | None = None,
     ) -> None:
         self.hlr = hlr
         self.lookup = lookup or HlrLookup(hlr)
@@ -99,36 +113,32 @@ class SimulatedNetwork:
             on_memory_available=self._memory_available,
             mo_sender=self._mo_forward,
         )
+        self.mo_gateway = (
+            None
+            if engine is None
+            else MoGateway(
+                account_for=engine.account_for,
+                deliver_to_account=engine.deliver_to_account,
+                submit_mt=engine.submit_mt,
+                is_mobile=self.mobile_number,
+            )
+        )
         self.mscs = Mscs(
-            self.handsets, condition=hlr.mt_forward_condition, latency=hlr.mt_forward_latency
+            self.handsets,
+            condition=hlr.mt_forward_condition,
+            latency=hlr.mt_forward_latency,
+            mo_handler=None if self.mo_gateway is None else self.mo_gateway.mo_forward_sm,
         )
         self.route = SimulatedNetworkRoute(
-            hlr, self.mscs, name=route_name, sc_address=sc_address, sleep=sleep or asyncio.sleep
+            hlr,
+            self.mscs,
+            name=route_name,
+            sc_address=sc_address,
+            waiting_for=None if engine is None else engine.waiting_for,
+            release=None if engine is None else engine.release,
+            sleep=sleep or asyncio.sleep,
         )
         hlr.add_alert_listener(self.route.alert)
-        self.mo_gateway: MoGateway | None = None
-
-    def connect_engine(
-        self,
-        *,
-        waiting_for: WaitingFor,
-        release: Release,
-        account_for: Callable[[str], str | None],
-        deliver_to_account: Callable[[str, DeliverSm], Awaitable[None]],
-        submit_mt: Callable[[SubmitSm], Awaitable[Submitted]],
-    ) -> None:
-        """Connect alerts and MO to the engine (app.py): `waiting_for` = store.waiting_for,
-        `release` = Scheduler.alert_now, `account_for` / `deliver_to_account` =
-        MoIngress.account_for / MoIngress.on_mo, `submit_mt` = the Acceptor (person to
-        person)."""
-        self.route.set_alert_handlers(waiting_for, release)
-        gateway = self.mo_gateway = MoGateway(
-            account_for=account_for,
-            deliver_to_account=deliver_to_account,
-            submit_mt=submit_mt,
-            is_mobile=self.mobile_number,
-        )
-        self.mscs.set_mo_handler(gateway.mo_forward_sm)
 
     def mobile_number(self, address: str) -> str | None:
         """`address` as E.164 digits when it is a mobile number, else None (a short code, an

@@ -121,7 +121,6 @@ class Connectors:
         """The status of each connector, by name."""
         return {name: c.status() for name, c in self._connectors.items()}
 
-    # The callbacks are looked up when called, so they can be replaced at runtime.
     def _receipt_callback(self, name: str) -> Callable[[str | None, ReceiptInfo], Awaitable[None]]:
         async def on_receipt(our_id: str | None, info: ReceiptInfo) -> None:
             if self._on_receipt is not None:
@@ -135,13 +134,3 @@ class Connectors:
                 await self._on_mo(name, pdu)
 
         return on_mo
-
-    def set_callbacks(
-        self,
-        *,
-        on_receipt: NamedReceiptCallback | None = None,
-        on_mo: NamedMoCallback | None = None,
-    ) -> None:
-        """Replace the callbacks every connector reports to."""
-        self._on_receipt = on_receipt
-        self._on_mo = on_mo

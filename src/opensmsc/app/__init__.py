@@ -1,0 +1,15 @@
+"""The composition root: one `Config` in, running services out. The only package that knows
+every floor.
+
+One wiring module per subsystem, each turning its slice of the configuration into a service:
+engine.py (the store and the engine), network.py (the simulated network, when used),
+upstream.py (connectors and MO), smsc.py (the SMPP listeners and sessions), admin.py (the HTTP
+admin API), accounts.py (accounts and their policies). node.py starts them in order and stops
+them in reverse (service.py); process.py runs the node as a process (signals, uvloop).
+"""
+
+from opensmsc.app.node import RunningSmsc, start
+from opensmsc.app.process import run, serve, tune_gc
+from opensmsc.app.service import Service, Services
+
+__all__ = ["RunningSmsc", "Service", "Services", "run", "serve", "start", "tune_gc"]

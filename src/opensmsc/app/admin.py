@@ -1,0 +1,46 @@
+"""The HTTP admin API (`[http]`): health, and the simulated network's administration when the
+node has one.
+
+It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
+still carries traffic; the error says why the API is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opensmsc.config import HttpConfig
+from opensmsc.http.app import create_app
+from opensmsc.http.server import HttpServer
+from opensmsc.network.simulator import SimulatedNetwork
+
+__all__ = ["AdminService"]
+
+log = logging.getLogger(__name__)
+
+
+class AdminService:
+    """`port` is the bound port once started, None when the API could not listen."""
+
+    name = "http admin"
+
+    def __init__(self, config: HttpConfig, *, network: SimulatedNetwork | None) -> None:
+        self._config = config
+        self._http = HttpServer(
+            create_app(network=network), host=config.bind_address, port=config.port
+        )
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        try:
+            self.port = await self._http.start()
+        except OSError as exc:
+            log.error(
+                "HTTP admin API not started address=%s port=%d: %s",
+                self._config.bind_address,
+                self._config.port,
+                exc.strerror or exc,
+            )
+
+    async def stop(self) -> None:
+        await self._http.stop()

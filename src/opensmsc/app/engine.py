@@ -1,0 +1,117 @@
+"""The store and the store-and-forward engine: `[store]` and `[routing]` → `EngineSettings`.
+
+Two services, because the engine is opened first (every other part is given it) and set working
+last (its scheduler sends messages only once every route and listener is there):
+
+- `EngineService` opens the store in `node.data_dir` (created, migrated) and assembles the
+  engine on it; its stop closes the engine, which stops the scheduler and housekeeping, lets
+  what is under way finish and closes the store.
+- `EngineWork` starts the scheduler and housekeeping and sends what waits for the accounts
+  (receipts stored before a restart). Its stop has nothing to do: closing the engine stops it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from opensmsc.app.failures import os_reason
+from opensmsc.config import Config
+from opensmsc.engine.deliveries import OutbindRequester, ReceiverLookup
+from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.errors import StartupError, StoreUnavailable
+from opensmsc.routing import AccountPolicies
+from opensmsc.store import StoreError
+
+__all__ = ["EngineService", "EngineWork", "engine_settings"]
+
+
+def engine_settings(config: Config) -> EngineSettings:
+    store, routing = config.store, config.routing
+    return EngineSettings(
+        retention=store.retention,
+        purge_interval=store.purge_interval,
+        lease=store.lease,
+        max_batch_ops=store.max_batch_ops,
+        max_batch_delay=store.max_batch_delay,
+        default_route=routing.default_route,
+        prefixes=tuple((r.prefix, r.route) for r in routing.routes),
+        # A connector's window bounds what a crash can make it deliver twice upstream.
+        route_windows=tuple((c.name, c.window) for c in config.smpp.client),
+        delivery_window=config.smpp.server.window,
+    )
+
+
+class EngineService:
+    """The store and the engine on it; `engine` exists once started."""
+
+    name = "engine"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        receivers: ReceiverLookup,
+        policies: AccountPolicies,
+        outbind: OutbindRequester,
+    ) -> None:
+        self._config = config
+        self._receivers = receivers
+        self._policies = policies
+        self._outbind = outbind
+        self._engine: StoreAndForward | None = None
+
+    @property
+    def engine(self) -> StoreAndForward:
+        if self._engine is None:
+            raise RuntimeError("the engine is not open: start the service first")
+        return self._engine
+
+    async def start(self) -> None:
+        data_dir = self._config.node.data_dir
+        try:
+            self._engine = await StoreAndForward.open(
+                data_dir,
+                receivers=self._receivers,
+                policies=self._policies,
+                settings=engine_settings(self._config),
+                outbind=self._outbind,
+            )
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise StartupError(
+                f"message store in {data_dir} cannot be opened: {where}{os_reason(exc)}"
+            ) from exc
+        except (StoreUnavailable, StoreError) as exc:
+            note = " (read-only file system)" if _read_only(data_dir) else ""
+            raise StartupError(
+                f"message store in {data_dir} cannot be opened: {exc}{note}"
+            ) from exc
+
+    async def stop(self) -> None:
+        # After the sessions: their last answers went out; what is pending stays stored.
+        await self.engine.close()
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+class EngineWork:
+    """The engine's background work: the scheduler and housekeeping (module doc)."""
+
+    name = "scheduler"
+
+    def __init__(self, engine: StoreAndForward, accounts: Iterable[str]) -> None:
+        self._engine = engine
+        self._accounts = tuple(accounts)
+
+    async def start(self) -> None:
+        self._engine.start(self._accounts)
+
+    async def stop(self) -> None:
+        """Nothing: `EngineService.stop` stops the scheduler, in the order the engine needs."""

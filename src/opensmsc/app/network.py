@@ -1,0 +1,75 @@
+"""The simulated mobile network (issue 6), as the route named "network": built from `[network]`
+only when something uses it (`uses_network`). Alerts release waiting messages through the
+Scheduler; handsets' MO goes to the accounts by MoIngress or, person to person, through the
+Acceptor as an MT of the pseudo-account "network".
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from opensmsc.config import Config, NetworkConfig
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
+from opensmsc.network.route import NETWORK_ROUTE
+from opensmsc.network.setup import build_hlr
+from opensmsc.network.simulator import EngineLink, SimulatedNetwork
+from opensmsc.smpp import SubmitSm
+from opensmsc.upstream import MoIngress
+
+__all__ = ["NetworkService", "uses_network"]
+
+
+def uses_network(config: Config) -> bool:
+    """A `[network]` section, or a route to the network (the default route by default)."""
+    routing = config.routing
+    return (
+        config.network is not None
+        or routing.default_route == NETWORK_ROUTE
+        or any(route.route == NETWORK_ROUTE for route in routing.routes)
+    )
+
+
+class NetworkService:
+    """The simulator, added to the engine's routes when built; its stop lets the alerts under
+    way reach the store."""
+
+    name = "simulated network"
+
+    def __init__(
+        self, config: NetworkConfig | None, *, engine: StoreAndForward, mo: MoIngress
+    ) -> None:
+        config = config or NetworkConfig()
+        self._engine = engine
+        hlr = build_hlr(config)
+        # By default handsets drop their oldest message when full, as phones do: bulk traffic
+        # to one number must not stall on a full inbox. Memory-full behaviour is also set per
+        # handset (PATCH /v1/network/handsets/{msisdn}) or with the memory_full state.
+        self.network = SimulatedNetwork(
+            hlr.hlr,
+            lookup=hlr.lookup,
+            sc_address=config.sc_address,
+            handset_capacity=config.handset_capacity,
+            delete_old=config.handset_delete_old,
+            engine=EngineLink(
+                waiting_for=engine.store.waiting_for,
+                release=engine.scheduler.alert_now,
+                account_for=mo.account_for,
+                deliver_to_account=mo.on_mo,
+                submit_mt=self._submit_mt,
+            ),
+        )
+        engine.router.add(self.network.route)
+
+    async def _submit_mt(self, pdu: SubmitSm) -> Submitted:
+        answer: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
+        self._engine.acceptor.submit(
+            P2P_SYSTEM_ID, pdu, lambda mid, status: answer.set_result((mid, status))
+        )
+        return await answer
+
+    async def start(self) -> None:
+        """Nothing to start: the network answers when the engine routes to it."""
+
+    async def stop(self) -> None:
+        await self.network.route.drain()  # alerts under way reach the store first

@@ -1,0 +1,145 @@
+"""`start(config)`: one `Config` in, a running node out, its services in the order they started.
+
+The order, and why:
+
+0. the lock on the data folder (app/data.py): one node per store;
+1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
+   given the engine;
+2. the simulated network, when something uses it (app/network.py), as the route "network";
+3. the upstream connectors, as the routes of their names;
+4. the SMPP listeners: ESMEs can bind once every route exists;
+5. the HTTP admin API;
+6. the engine's work: the scheduler starts sending once everything is there.
+
+`RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
+unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
+the data folder is let go last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from opensmsc.accounts import Authenticator
+from opensmsc.app.accounts import accounts_from_config, policies_from_config
+from opensmsc.app.admin import AdminService
+from opensmsc.app.data import DataFolderLock
+from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.network import NetworkService, uses_network
+from opensmsc.app.service import Services
+from opensmsc.app.smsc import OutbindLink, SmscService
+from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
+from opensmsc.config import Config
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.smsc import SessionRegistry, SmscServices
+from opensmsc.transport.server import SmppServer
+from opensmsc.upstream.pool import Connectors
+
+__all__ = ["RunningSmsc", "start"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunningSmsc:
+    """What `start()` returns: the started services (`started`, in start order) and the parts
+    tools and tests reach into."""
+
+    started: Services
+    engine: StoreAndForward
+    smsc: SmscService
+    upstream: UpstreamService
+    network: SimulatedNetwork | None  # None when nothing uses the simulated network
+    admin: AdminService | None  # None when [http] is disabled
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The bound ports by listener: "smpp", "smpps", "http"."""
+        ports = dict(self.smsc.ports)
+        if self.admin is not None and self.admin.port is not None:
+            ports["http"] = self.admin.port
+        return ports
+
+    @property
+    def tls_fingerprint(self) -> str | None:
+        return self.smsc.tls_fingerprint
+
+    @property
+    def server(self) -> SmppServer:
+        return self.smsc.server
+
+    @property
+    def services(self) -> SmscServices:
+        """What the ESME sessions share (authenticator, registry, engine)."""
+        return self.smsc.services
+
+    @property
+    def connectors(self) -> Connectors:
+        return self.upstream.connectors
+
+    async def stop(self) -> None:
+        await self.started.stop()
+
+
+async def start(config: Config) -> RunningSmsc:
+    """Start every service the configuration asks for; returns once all listen. When one fails
+    to start, the ones already started are stopped and its error is raised."""
+    loop = asyncio.get_running_loop()
+    server_config = config.smpp.server
+    authenticator = Authenticator(
+        accounts_from_config(config),
+        clock=loop.time,
+        failure_base_delay=server_config.bind_failure_delay or 0.0,
+        failure_max_delay=server_config.bind_failure_max_delay or 0.0,
+    )
+    registry = SessionRegistry()
+    policies = policies_from_config(config)
+    outbind = OutbindLink()
+    services = Services()
+    try:
+        await services.start(DataFolderLock(config.node.data_dir))
+        engine = (
+            await services.start(
+                EngineService(config, receivers=registry, policies=policies, outbind=outbind)
+            )
+        ).engine
+        mo = mo_ingress(config, engine, registry, policies)
+        network = None
+        if uses_network(config):
+            network = (
+                await services.start(NetworkService(config.network, engine=engine, mo=mo))
+            ).network
+        upstream = await services.start(
+            UpstreamService(
+                config,
+                engine=engine,
+                mo=mo,
+                np_lookup=np_lookup_for(None if network is None else network.hlr.portability),
+            )
+        )
+        smsc = await services.start(
+            SmscService(
+                config,
+                engine=engine,
+                authenticator=authenticator,
+                registry=registry,
+                outbind=outbind,
+            )
+        )
+        admin = None
+        if config.http.enabled:
+            admin = await services.start(AdminService(config.http, network=network))
+        await services.start(
+            EngineWork(engine, (a.system_id for a in config.accounts if a.enabled))
+        )
+    except BaseException:
+        await services.stop()
+        raise
+    return RunningSmsc(
+        started=services,
+        engine=engine,
+        smsc=smsc,
+        upstream=upstream,
+        network=network,
+        admin=admin,
+    )

@@ -1,0 +1,183 @@
+"""The ESME-facing side: `[smpp.server]` → the listeners (plain and TLS), the sessions on them,
+and outbind to accounts that listen for it.
+
+The engine asks for outbinds (its deliveries wait for an account with no receiver bound) but is
+built before the dialer can be: the dialer needs the SMPP server, the server the sessions, the
+sessions the engine. So the engine is given an `OutbindLink` at construction, and `SmscService`
+connects its dialer to the link when it is built, before anything starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from opensmsc.accounts import Authenticator
+from opensmsc.app.failures import address, os_reason
+from opensmsc.config import Config, OverloadAction
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.errors import StartupError
+from opensmsc.smpp import CommandStatus, Role, SessionConfig
+from opensmsc.smsc import (
+    EsmeSession,
+    OutbindDialer,
+    OutbindTarget,
+    SessionRegistry,
+    SmscServices,
+    SmscSettings,
+)
+from opensmsc.transport import tls
+from opensmsc.transport.protocol import SmppProtocol
+from opensmsc.transport.server import Listener, SmppServer
+
+__all__ = ["OutbindLink", "SmscService", "session_config"]
+
+log = logging.getLogger(__name__)
+
+
+def session_config(config: Config) -> SessionConfig:
+    server = config.smpp.server
+    versions = [v.code for v in server.interface_versions] or [0x34]
+    return SessionConfig(
+        role=Role.SMSC,
+        window=server.window,
+        peer_window=max((a.window for a in config.accounts), default=10),
+        throttle_status=(
+            CommandStatus.ESME_RMSGQFUL
+            if server.overload_action is OverloadAction.QUEUE_FULL
+            else CommandStatus.ESME_RTHROTTLED
+        ),
+        interface_version=max(versions),
+        max_command_length=server.max_pdu_length,
+        session_init_timeout=server.session_init_timeout,
+        enquire_link_interval=server.enquire_link_interval,
+        inactivity_timeout=server.inactivity_timeout,
+        response_timeout=server.response_timeout,
+        drain_timeout=server.unbind_drain_timeout or 0.0,
+    )
+
+
+class OutbindLink:
+    """The engine's `OutbindRequester`, connected to the dialer once it exists (module doc).
+    A request before that (there is none: the engine starts working last) is dropped."""
+
+    def __init__(self) -> None:
+        self._dialer: OutbindDialer | None = None
+
+    def connect(self, dialer: OutbindDialer) -> None:
+        if self._dialer is not None:
+            raise RuntimeError("the outbind link is already connected")
+        self._dialer = dialer
+
+    def request(self, system_id: str) -> None:
+        if self._dialer is not None:
+            self._dialer.request(system_id)
+
+
+class SmscService:
+    """The SMPP listeners, their sessions and the outbind dialer. `ports` and
+    `tls_fingerprint` are known once started."""
+
+    name = "smpp listeners"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: StoreAndForward,
+        authenticator: Authenticator,
+        registry: SessionRegistry,
+        outbind: OutbindLink,
+    ) -> None:
+        self._config = config
+        server_config = config.smpp.server
+        self.services = SmscServices(
+            authenticator=authenticator,
+            registry=registry,
+            engine=engine,
+            settings=SmscSettings(
+                system_id=server_config.system_id,
+                overload_action=server_config.overload_action.value,
+            ),
+        )
+        self.server = SmppServer(session_config(config), self._session)
+        self.outbind = OutbindDialer(
+            self.server,
+            [
+                OutbindTarget(
+                    system_id=a.system_id,
+                    host=a.outbind_host,
+                    port=a.outbind_port,
+                    password=a.outbind_password,
+                )
+                for a in config.accounts
+                if a.enabled and a.outbind_host
+            ],
+            smsc_system_id=server_config.system_id,
+        )
+        outbind.connect(self.outbind)
+        self.ports: dict[str, int] = {}
+        self.tls_fingerprint: str | None = None
+
+    def _session(self, protocol: SmppProtocol) -> EsmeSession:
+        return EsmeSession(protocol, self.services)
+
+    async def start(self) -> None:
+        server = self._config.smpp.server
+        try:
+            if server.plain_enabled:
+                self.ports["smpp"] = await self._listen(
+                    Listener(name="smpp", host=server.bind_address, port=server.port)
+                )
+            if server.tls_enabled:
+                context, self.tls_fingerprint = self._tls_context()
+                self.ports["smpps"] = await self._listen(
+                    Listener(
+                        name="smpps",
+                        host=server.bind_address,
+                        port=server.tls_port,
+                        ssl_context=context,
+                    )
+                )
+        except BaseException:
+            await self.server.stop()
+            raise
+
+    async def _listen(self, listener: Listener) -> int:
+        try:
+            return await self.server.start(listener)
+        except OSError as exc:
+            raise StartupError(
+                f"listener {listener.name} cannot listen on "
+                f"{address(listener.host, listener.port)}: {os_reason(exc)}"
+            ) from exc
+
+    async def stop(self) -> None:
+        await self.outbind.close()
+        await self.server.stop()
+
+    def _tls_context(self) -> tuple[ssl.SSLContext, str]:
+        server = self._config.smpp.server
+        if server.tls_cert_file is not None:
+            cert = server.tls_cert_file
+            key = server.tls_key_file or server.tls_cert_file
+            try:
+                fingerprint = tls.fingerprint(cert.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise StartupError(
+                    f"smpp.server.tls_cert_file {cert}: not a usable certificate: {exc}"
+                ) from exc
+        else:
+            try:
+                material = tls.ensure_self_signed(self._config.node.data_dir)
+            except OSError as exc:
+                raise StartupError(
+                    "the self-signed TLS certificate cannot be written in "
+                    f"{self._config.node.data_dir / 'tls'}: {os_reason(exc)}"
+                ) from exc
+            cert, key, fingerprint = material.cert, material.key, material.fingerprint
+            log.info("self-signed TLS certificate path=%s sha256=%s", cert, fingerprint)
+        context = tls.server_context(
+            cert, key, ca=server.tls_ca_file, require_client_cert=server.require_client_cert
+        )
+        return context, fingerprint

@@ -1,0 +1,94 @@
+"""Upstream connectors: `[[smpp.client]]` → one connector each, and the route of that name;
+their receipts settle our messages, their MO is stored for the account it is for (`MoIngress`,
+which the simulated network's handsets use too).
+
+Each connector is a route ([routing] names them). What our portability query finds travels
+upstream in the SMPP 5.0 dest_addr_np_* TLVs (`np_lookup`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from opensmsc.config import Config
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.routing import (
+    AccountPolicies,
+    Numbering,
+    NumberPortability,
+    PortabilityTable,
+    np_tlvs_for,
+)
+from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.smsc import SessionRegistry
+from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.upstream.pool import Connectors
+from opensmsc.upstream.route import NpLookup
+
+__all__ = ["UpstreamService", "mo_ingress", "np_lookup_for"]
+
+log = logging.getLogger(__name__)
+
+
+def mo_ingress(
+    config: Config,
+    engine: StoreAndForward,
+    registry: SessionRegistry,
+    policies: AccountPolicies,
+) -> MoIngress:
+    """Where MO goes: the account whose `mo_prefixes` match, else a bound receiver's
+    address_range (upstream/mo.py)."""
+    return MoIngress(
+        engine.store,
+        prefixes=[(p, a.system_id) for a in config.accounts if a.enabled for p in a.mo_prefixes],
+        sessions=lambda: registry,
+        new_id=engine.ids.next,
+        wake=engine.scheduler.wake,
+        validity=lambda system_id: policies(system_id).default_validity,
+    )
+
+
+def np_lookup_for(portability: NumberPortability | None) -> NpLookup | None:
+    """The dest_addr_np_* TLVs our portability data gives a destination. Without the simulated
+    network's data (no [network] section, no route to it), an empty table: every number
+    answers "queried, not ported", as a node with no porting data configured always did."""
+    if portability is None:
+        portability = NumberPortability(PortabilityTable(numbering=Numbering()))
+    return np_tlvs_for(portability)
+
+
+class UpstreamService:
+    """The connectors: built with their routes, bound upstream at start, unbound at stop."""
+
+    name = "upstream connectors"
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: StoreAndForward,
+        mo: MoIngress,
+        np_lookup: NpLookup | None,
+    ) -> None:
+        self._clients = config.smpp.client
+        self.connectors = Connectors(on_receipt=self._on_receipt, on_mo=mo.on_mo)
+        for client in self._clients:
+            engine.router.add(
+                ConnectorRoute(self.connectors, client.name, engine.store, np_lookup=np_lookup)
+            )
+        self.receipts = UpstreamReceipts(engine.store, engine.lifecycle, self.connectors)
+
+    async def _on_receipt(self, connector: str, our_id: str | None, info: ReceiptInfo) -> None:
+        await self.receipts.on_receipt(connector, our_id, info)
+
+    async def start(self) -> None:
+        try:
+            for client in self._clients:
+                await self.connectors.add(client)
+            await self.connectors.start_all()
+        except BaseException:
+            await self.connectors.stop_all()
+            raise
+
+    async def stop(self) -> None:
+        await self.connectors.stop_all()

@@ -1,0 +1,29 @@
+"""`[routing]`: where MT messages go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opensmsc.config.rules import DigitPrefix, Name, Problem, duplicates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteConfig:
+    """`[[routing.routes]]`: MT to destinations starting with `prefix` go by `route`."""
+
+    prefix: DigitPrefix
+    route: Name  # "loopback" or a [[smpp.client]] name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingConfig:
+    """`[routing]`: where MT messages go, until the routing issue replaces it."""
+
+    default_route: Name = "network"
+    routes: tuple[RouteConfig, ...] = ()
+
+    def problems(self) -> list[Problem]:
+        return [
+            Problem(p.key, p.message.replace("by routes[", "by routing.routes["))
+            for p in duplicates(self.routes, "prefix", ("routes",))
+        ]

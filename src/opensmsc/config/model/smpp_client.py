@@ -1,0 +1,123 @@
+"""`[[smpp.client]]`: connectors, our ESME sessions to upstream SMSCs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from opensmsc.config.model.smpp_server import SmppVersion
+from opensmsc.config.rules import (
+    AddressRange,
+    CertificateFile,
+    EnvName,
+    ExistingFile,
+    Host,
+    Length,
+    Name,
+    Octet,
+    Port,
+    PositiveInt,
+    PrivateKeyFile,
+    Problem,
+    Rate,
+    Seconds,
+    SmppPassword,
+    SystemId,
+    SystemType,
+    key_in_certificate_file,
+)
+
+
+class ClientBind(enum.Enum):
+    """How a connector binds upstream; PAIR is one transmitter and one receiver session."""
+
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+    TRANSCEIVER = "transceiver"
+    PAIR = "pair"
+
+
+class MessageIdFormat(enum.Enum):
+    """How an upstream SMSC writes message_ids, so its receipts find our messages."""
+
+    AUTO = "auto"  # decimal if all digits, else hex
+    DEC = "dec"
+    HEX = "hex"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmppClientConfig:
+    """`[[smpp.client]]`: a connector, our ESME session to an upstream SMSC."""
+
+    name: Name
+    host: Host
+    port: Port = 2775
+    enabled: bool = True
+    tls: bool = False
+    tls_ca_file: CertificateFile | None = None  # none: the system's trusted CAs
+    tls_server_name: Host | None = None  # SNI and the name checked; none: host
+    tls_verify: bool = True
+    tls_cert_file: CertificateFile | None = None  # client certificate, for mutual TLS
+    tls_key_file: PrivateKeyFile | None = None  # none: the key is in tls_cert_file
+    system_id: SystemId
+    password: SmppPassword | None = None  # or password_file / password_env; none: ""
+    password_file: ExistingFile | None = None
+    password_env: EnvName | None = None
+    system_type: SystemType = ""
+    bind: ClientBind = ClientBind.TRANSCEIVER
+    interface_version: SmppVersion = SmppVersion.V34
+    address_range: AddressRange = ""
+    addr_ton: Octet = 0
+    addr_npi: Octet = 0
+    window: PositiveInt = 10
+    throughput: Rate = 0.0  # messages per second; 0: no cap
+    enquire_link_interval: Seconds = 30.0
+    response_timeout: Seconds = 30.0
+    reconnect_min_delay: Seconds = 1.0
+    reconnect_max_delay: Seconds = 60.0
+    message_id_format: MessageIdFormat = MessageIdFormat.AUTO
+    # deliver_sm (receipts, MO) the carrier may have unanswered on one session before we answer
+    # ESME_RTHROTTLED; we answer each at once, so this only guards against a runaway peer.
+    receive_window: PositiveInt = 100
+    # Outbind (SMPP 3.4 §2.2.1, digest §1.10): the upstream SMSC connects to us and sends
+    # outbind; we answer with a bind on that connection (receiver, or transceiver in 5.0).
+    outbind_listen: bool = False
+    outbind_bind_address: Host = "0.0.0.0"
+    outbind_port: Port = 2775
+    # What the SMSC must present in the outbind PDU; empty: not checked.
+    outbind_system_id: Annotated[str, Length(maximum=15)] = ""  # SMPP 3.4 §4.1.7
+    outbind_password: SmppPassword = field(default="", repr=False)
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        secrets = [
+            name
+            for name, value in (
+                ("password", self.password),
+                ("password_file", self.password_file),
+                ("password_env", self.password_env),
+            )
+            if value is not None
+        ]
+        if len(secrets) > 1:
+            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
+        if not self.tls:
+            for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
+                if getattr(self, name) is not None:
+                    found.append(Problem((name,), "is set but tls is false"))
+        if not self.outbind_listen:
+            for name in ("outbind_system_id", "outbind_password"):
+                if getattr(self, name):
+                    found.append(Problem((name,), "is set but outbind_listen is false"))
+        if self.reconnect_max_delay < self.reconnect_min_delay:
+            found.append(
+                Problem(
+                    ("reconnect_max_delay",),
+                    f"expected at least reconnect_min_delay ({self.reconnect_min_delay})",
+                )
+            )
+        return found

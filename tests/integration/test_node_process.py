@@ -1,0 +1,147 @@
+"""`opensmsc run --config FILE` as an operator runs it: a real process, real signals, and the
+one-line errors (exit status 2) of a node that cannot start where it is."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opensmsc import app
+from opensmsc.config import load
+from opensmsc.engine.node import StoreAndForward
+from opensmsc.errors import StartupError
+from opensmsc.routing import AccountPolicies
+from opensmsc.smsc import SessionRegistry
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def write_config(
+    folder: Path, extra: str = "", *, port: int = 0, tls_port: int = 0, server: str = ""
+) -> Path:
+    """`extra` is TOML after the [http] table; `server`, keys of [smpp.server]."""
+    path = folder / "opensmsc.toml"
+    path.write_text(
+        f"""
+[node]
+data_dir = "data"
+[smpp.server]
+bind_address = "127.0.0.1"
+port = {port}
+tls_port = {tls_port}
+{server}
+[http]
+enabled = false
+{extra}
+"""
+    )
+    return path
+
+
+def run_node(config: Path, *, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """A node that is expected to stop by itself (a failed start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "opensmsc", "run", "--config", str(config)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def failure_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_port_in_use_is_one_line_naming_the_listener(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = run_node(write_config(tmp_path, tls_port=port))
+    assert failure_line(proc) == (
+        f"opensmsc: cannot start: listener smpps cannot listen on 127.0.0.1:{port}: "
+        "address already in use (another process listens there)"
+    )
+
+
+def test_a_bind_address_not_on_this_host_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("127.0.0.1", "192.0.2.1"))  # TEST-NET-1
+    assert failure_line(run_node(config)) == (
+        "opensmsc: cannot start: listener smpp cannot listen on 192.0.2.1:0: "
+        "cannot assign requested address (not an address of this host)"
+    )
+
+
+def _can_mount_read_only(folder: Path) -> bool:
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder}"],
+        check=False,
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+async def test_an_existing_store_on_a_read_only_file_system_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    engine = await StoreAndForward.open(
+        data, receivers=SessionRegistry(), policies=AccountPolicies()
+    )
+    await engine.close()
+    if not _can_mount_read_only(data):
+        pytest.skip("needs unshare and mount (root in a user namespace) for a read-only mount")
+    command = (
+        f"mount --bind {data} {data} && mount -o remount,bind,ro {data} && "
+        f"exec {sys.executable} -m opensmsc run --config {config}"
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", command],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    line = failure_line(proc)
+    assert line.startswith(f"opensmsc: cannot start: message store in {data} cannot be opened: ")
+    assert line.endswith("read-only file system"), line
+
+
+def test_a_tls_certificate_that_does_not_load_is_one_line(tmp_path: Path) -> None:
+    # PEM in form (check-config cannot tell more without loading it), not a certificate.
+    cert = tmp_path / "smsc.pem"
+    cert.write_text(
+        "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"
+    )
+    config = write_config(tmp_path, server=f'tls_cert_file = "{cert}"')
+    line = failure_line(run_node(config))
+    assert line.startswith(f"opensmsc: cannot start: smpp.server.tls_cert_file {cert}: "), line
+
+
+async def test_a_second_node_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = await app.start(load(config))
+    try:
+        proc = await asyncio.to_thread(run_node, config)
+        assert failure_line(proc) == (
+            f"opensmsc: cannot start: data folder {tmp_path / 'data'} is in use by another "
+            "opensmsc node: stop that node first, or give this one its own node.data_dir"
+        )
+        with pytest.raises(StartupError, match="in use by another opensmsc node"):
+            await app.start(load(config))
+    finally:
+        await first.stop()
+    # Stopped, the first node has let the folder go.
+    second = await app.start(load(config))
+    await second.stop()
