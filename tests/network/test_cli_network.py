@@ -12,12 +12,9 @@ import pytest
 
 from opensmsc.cli.main import main
 from opensmsc.config.model import NetworkConfig, PrefixDefaultConfig
-from opensmsc.http.app import create_app
-from opensmsc.http.server import HttpServer
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import SimulatedNetwork
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.http import HttpServer, create_app
+from opensmsc.network import SimulatedNetwork, SubscriberState, build_hlr
+from opensmsc.smpp import DeliverSm, SubmitSm
 from opensmsc.sms import gsm7
 from opensmsc.sms.tpdu import SmsDeliver
 

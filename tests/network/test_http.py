@@ -11,14 +11,9 @@ import httpx
 import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
-from opensmsc.http.app import create_app
-from opensmsc.http.problems import MEDIA_TYPE
-from opensmsc.http.server import HttpServer
-from opensmsc.network.mo import Submitted
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import SimulatedNetwork
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.http import MEDIA_TYPE, HttpServer, create_app
+from opensmsc.network import SimulatedNetwork, Submitted, SubscriberState, build_hlr
+from opensmsc.smpp import DeliverSm, SubmitSm
 
 A = "+447700900001"
 B = "+447700900002"
@@ -153,7 +148,7 @@ async def test_patch_state_to_reachable_alerts(setup: Setup) -> None:
     alerts: list[str] = []
     network.hlr.add_alert_listener(alerts.append)
     await client.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"})
-    from opensmsc.network.hlr import DeliveryOutcome
+    from opensmsc.network import DeliveryOutcome
 
     network.hlr.report_sm_delivery_status(A, DeliveryOutcome.ABSENT_SUBSCRIBER, "447700000999")
     await client.patch(f"/v1/network/subscribers/{A}", json={"state": "attached"})

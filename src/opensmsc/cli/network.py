@@ -25,8 +25,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Final, TextIO
 
-from opensmsc.config import ConfigError, load
-from opensmsc.config.model import SubscriberStateName
+from opensmsc.config import ConfigError, SubscriberStateName, load
 
 __all__ = ["DEFAULT_URL", "add_parsers", "network_main"]
 

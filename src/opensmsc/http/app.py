@@ -16,8 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from opensmsc import __version__
-from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.network import HlrLookup, SimulatedNetwork
 
 from . import problems
 from .routes import network as network_routes

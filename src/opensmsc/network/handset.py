@@ -20,7 +20,7 @@ sms.segment does, long texts concatenated with an 8-bit reference, ports in ever
 and `send` hands them one by one to the MO path (the MSC's MO-ForwardSM towards the SMSC).
 
 What it is not: the MAP side. The MSC decides what a refusal means on the network; HLR state
-(attached, absent, ...) lives in network/subscribers.py and network/hlr.py.
+(attached, absent, ...) lives in network/subscriber.py and network/hlr.py.
 """
 
 from __future__ import annotations
@@ -34,10 +34,17 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from opensmsc.network.map_errors import MapError
-from opensmsc.sms.dcs import Alphabet, MessageClass
-from opensmsc.sms.segment import Encoding, Reassembler, choose_alphabet, split
+from opensmsc.sms import (
+    Alphabet,
+    Encoding,
+    MessageClass,
+    PortAddress,
+    Reassembler,
+    UdhError,
+    choose_alphabet,
+    split,
+)
 from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
-from opensmsc.sms.udh import PortAddress, UdhError
 
 __all__ = [
     "DEFAULT_CAPACITY",

@@ -41,14 +41,9 @@ from enum import Enum
 from typing import Final
 
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.subscribers import (
-    Subscriber,
-    SubscriberState,
-    SubscriberTable,
-    make_imsi,
-)
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.routing.portability import NumberPortability
+from opensmsc.network.subscriber import Subscriber, SubscriberState, make_imsi
+from opensmsc.network.subscribers import SubscriberTable
+from opensmsc.routing import InvalidNumber, NumberPortability
 
 __all__ = [
     "AlertListener",

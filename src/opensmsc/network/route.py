@@ -44,14 +44,22 @@ from typing import Final
 from opensmsc.network.hlr import DeliveryOutcome, SimulatedHlr
 from opensmsc.network.map_errors import MapError, MapErrorCode
 from opensmsc.network.msc import Mscs
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.routing.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import EsmClass, Tag
-from opensmsc.sms.dcs import Alphabet, MessageClass, alphabet_of, data_coding_for
-from opensmsc.sms.segment import Encoding, split
+from opensmsc.routing import Attempt, Delivered, InvalidNumber, PermanentFailure, TemporaryFailure
+from opensmsc.smpp import EsmClass, Tag
+from opensmsc.sms import (
+    Alphabet,
+    Concat,
+    Encoding,
+    MessageClass,
+    UdhError,
+    alphabet_of,
+    build_udh,
+    data_coding_for,
+    parse_udh,
+    split,
+)
 from opensmsc.sms.tpdu import SmsDeliver
-from opensmsc.sms.udh import Concat, UdhError, build_udh, parse_udh
-from opensmsc.store.model import StoredMessage
+from opensmsc.store import StoredMessage
 
 __all__ = ["NETWORK_ROUTE", "DeliveryRecord", "SimulatedNetworkRoute"]
 

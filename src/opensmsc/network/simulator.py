@@ -28,9 +28,9 @@ from opensmsc.network.map_errors import MapError
 from opensmsc.network.mo import MoGateway, Submitted
 from opensmsc.network.msc import Mscs
 from opensmsc.network.route import NETWORK_ROUTE, Release, SimulatedNetworkRoute, Sleep, WaitingFor
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
-from opensmsc.sms.dcs import Alphabet, MessageClass
+from opensmsc.routing import InvalidNumber
+from opensmsc.smpp import DeliverSm, SubmitSm
+from opensmsc.sms import Alphabet, MessageClass
 from opensmsc.sms.tpdu import SmsSubmit
 
 __all__ = ["HandsetUnavailable", "MoSent", "SimulatedNetwork"]
@@ -139,7 +139,7 @@ class SimulatedNetwork:
             return None
 
     def handset(self, msisdn: str | int) -> Handset:
-        """The handset of a number (any form numbers.py reads). Raises InvalidNumber."""
+        """The handset of a number (any form routing.Numbering reads). Raises InvalidNumber."""
         return self.handsets.get(self.hlr.subscribers.key(msisdn))
 
     async def send_mo(

@@ -30,21 +30,21 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from opensmsc.network.handset import Handset, InboxMessage
-from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.map_errors import MapError
-from opensmsc.network.simulator import HandsetUnavailable, SimulatedNetwork
-from opensmsc.network.subscribers import (
+from opensmsc.network import (
     DuplicateSubscriber,
+    Handset,
+    HandsetUnavailable,
+    HlrLookup,
+    InboxMessage,
+    MapError,
+    SimulatedNetwork,
     Subscriber,
     SubscriberNotFound,
     SubscriberState,
     SubscriberTable,
 )
-from opensmsc.routing.numbering import InvalidNumber, format_e164
-from opensmsc.sms.dcs import Alphabet, MessageClass
-from opensmsc.sms.errors import EncodingError
-from opensmsc.sms.segment import MessageTooLong
+from opensmsc.routing import InvalidNumber, format_e164
+from opensmsc.sms import Alphabet, EncodingError, MessageClass, MessageTooLong
 
 from ..problems import Problem
 
