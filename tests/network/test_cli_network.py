@@ -93,6 +93,20 @@ async def test_refusals_print_the_problem_and_exit_1(
     assert "Invalid number" in capsys.readouterr().err
 
 
+async def test_set_of_an_unknown_subscriber_fails_and_creates_nothing(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 13: `subscribers set` used to create the subscriber.
+    assert await node.cli("subscribers", "set", "+447700900009", "--state", "absent") == 1
+    err = capsys.readouterr().err
+    assert "Unknown subscriber" in err and "subscribers add" in err
+    assert len(node.network.hlr.subscribers) == 0
+    assert await node.cli("subscribers", "add", "+447700900009", "--state", "absent") == 0
+    assert await node.cli("subscribers", "set", "+447700900009", "--state", "attached") == 0
+    record = node.network.hlr.subscribers.get("+447700900009")
+    assert record is not None and record.state is SubscriberState.ATTACHED
+
+
 async def test_lookup_inbox_and_mo(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
     assert await node.cli("lookup", "+447700900001") == 0
     out = capsys.readouterr().out

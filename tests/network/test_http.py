@@ -143,11 +143,25 @@ async def test_subscriber_lifecycle(setup: Setup) -> None:
     assert len(network.hlr.subscribers) == 0
 
 
+async def test_patch_of_an_unknown_subscriber_is_a_404_and_creates_nothing(setup: Setup) -> None:
+    # Issue 10 item 13: PATCH used to list the number first, while GET answered 404.
+    client, network, _ = setup
+    body = assert_problem(
+        await client.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"}),
+        404,
+        "unknown-subscriber",
+    )
+    assert "POST /v1/network/subscribers" in body["detail"]
+    assert_problem(await client.get(f"/v1/network/subscribers/{A}"), 404, "unknown-subscriber")
+    assert len(network.hlr.subscribers) == 0
+    assert network.hlr.subscriber(A).state is SubscriberState.ATTACHED  # its prefix default
+
+
 async def test_patch_state_to_reachable_alerts(setup: Setup) -> None:
     client, network, _ = setup
     alerts: list[str] = []
     network.hlr.add_alert_listener(alerts.append)
-    await client.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"})
+    await client.post("/v1/network/subscribers", json={"msisdn": A, "state": "absent"})
     from opensmsc.network import DeliveryOutcome
 
     network.hlr.report_sm_delivery_status(A, DeliveryOutcome.ABSENT_SUBSCRIBER, "447700000999")

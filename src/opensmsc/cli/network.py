@@ -37,7 +37,11 @@ _STATES: Final = typing.get_args(SubscriberStateName)  # the configuration's own
 
 
 class NodeError(Exception):
-    """The node answered with a problem, or could not be reached."""
+    """The node answered with a problem (`status`), or could not be reached (`status` None)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # ---- argument parsing -----------------------------------------------------------------------
@@ -73,7 +77,9 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("msisdn", metavar="MSISDN")
     _fields(add)
     _common(add)
-    change = actions.add_parser("set", help="change a subscriber (e.g. --state absent)")
+    change = actions.add_parser(
+        "set", help="change a listed subscriber (e.g. --state absent); add creates one"
+    )
     change.add_argument("msisdn", metavar="MSISDN")
     _fields(change)
     _common(change)
@@ -158,7 +164,15 @@ def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
             if not fields:
                 raise NodeError("nothing to change: give at least one option (e.g. --state)")
             path = f"/v1/network/subscribers/{_quote(args.msisdn)}"
-            _print(args, _call("PATCH", base, path, fields), out, _subscriber_text)
+            try:
+                body = _call("PATCH", base, path, fields)
+            except NodeError as exc:
+                if exc.status == 404:
+                    raise NodeError(
+                        f"{exc} (to create it: opensmsc subscribers add {args.msisdn})", 404
+                    ) from exc
+                raise
+            _print(args, body, out, _subscriber_text)
         case "remove":
             _call("DELETE", base, f"/v1/network/subscribers/{_quote(args.msisdn)}")
             if not args.json:
@@ -221,7 +235,7 @@ def _call(method: str, base: str, path: str, body: dict[str, Any] | None = None)
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
-        raise NodeError(_problem_text(exc)) from exc
+        raise NodeError(_problem_text(exc), exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NodeError(f"cannot reach the node at {base}: {reason}") from exc

@@ -4,9 +4,9 @@
 - GET /v1/network/subscribers: listed subscribers (`offset`, `limit`)
 - POST /v1/network/subscribers: add one (201; 409 conflict when listed already)
 - GET /v1/network/subscribers/{msisdn}: one listed subscriber (404 unknown-subscriber)
-- PATCH /v1/network/subscribers/{msisdn}: change fields (an unlisted number is listed first,
-  from its prefix default). A state change goes through the HLR, so a subscriber with waiting
-  messages that becomes reachable is alerted.
+- PATCH /v1/network/subscribers/{msisdn}: change fields of a listed subscriber (404 for a
+  number not in the table: create it with POST). A state change goes through the HLR, so a
+  subscriber with waiting messages that becomes reachable is alerted.
 - DELETE /v1/network/subscribers/{msisdn}: remove (204; 404)
 - PATCH /v1/network/handsets/{msisdn}: the handset's memory: `capacity` (messages) and
   `delete_old` (drop the oldest when full; off: a full inbox refuses, memoryCapacityExceeded)
@@ -231,9 +231,15 @@ async def change_subscriber(
     # Explicit nulls clear ported_to / serving_network; absent keys leave fields alone.
     given = body.model_dump(exclude_unset=True)
     state = given.pop("state", None)
+    if key not in table:
+        # Changing is not creating: GET answers 404 for this number too.
+        raise Problem(
+            404,
+            "unknown-subscriber",
+            f"{format_e164(key)} is not in the subscriber table; "
+            "add it with POST /v1/network/subscribers",
+        )
     try:
-        if key not in table:
-            table.add(key)
         # SubscriberTable.change clears these two with "" (None there means "unchanged").
         changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         for name in ("ported_to", "serving_network"):
