@@ -125,6 +125,22 @@ async def test_lookup_inbox_and_mo(node: Node, capsys: pytest.CaptureFixture[str
     assert "deleted 1 message(s)" in capsys.readouterr().out
 
 
+async def test_lookup_prints_a_dash_for_missing_fields(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 14: fields the HLR does not give (no IMSI, no serving MSC for an unknown
+    # subscriber) were printed as Python's "None".
+    assert await node.cli("subscribers", "add", "+447700900003", "--state", "unknown") == 0
+    capsys.readouterr()
+    assert await node.cli("lookup", "+447700900003") == 0
+    out = capsys.readouterr().out
+    assert "None" not in out
+    lines = dict(line.split(None, 1) for line in out.splitlines()[1:])
+    assert lines["imsi"] == "-" and lines["msc"] == "-"
+    assert lines["network"] == "- (home 23415)"
+    assert "unknownSubscriber" in out.splitlines()[0]
+
+
 async def test_unreachable_node(capsys: pytest.CaptureFixture[str]) -> None:
     code = await asyncio.to_thread(main, ["lookup", "+447700900001", "--url", "http://127.0.0.1:9"])
     assert code == 1

@@ -285,20 +285,27 @@ def _list_text(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _text(value: Any) -> str:
+    """A field for people: "-" when the node gave none."""
+    return "-" if value is None or value == "" else str(value)
+
+
 def _lookup_text(r: dict[str, Any]) -> str:
     if not r["valid"] and r.get("state") is None:
-        return f"{r['msisdn']}: invalid ({r.get('error')})"
+        return f"{r['msisdn']}: invalid ({_text(r.get('error'))})"
+    ported = f"yes, to {_text(r.get('ported_to'))}" if r["ported"] else "no"
+    if r["ported"] and r.get("routing_number"):
+        ported += f" (routing number {r['routing_number']})"
     lines = [
         f"{r['msisdn']}: {'reachable' if r['reachable'] else 'not reachable'}"
         + (f" ({r['error']}, MAP {r['error_code']})" if r.get("error") else ""),
-        f"  network      {r.get('mcc_mnc')} (home {r.get('home_mcc_mnc')})",
-        f"  ported       {'yes, to ' + str(r.get('ported_to')) if r['ported'] else 'no'}",
-        f"  roaming      {'yes, in ' + str(r.get('serving_mcc_mnc')) if r['roaming'] else 'no'}",
-        f"  state        {r.get('state')}",
-        f"  imsi         {r.get('imsi')}",
+        f"  network      {_text(r.get('mcc_mnc'))} (home {_text(r.get('home_mcc_mnc'))})",
+        f"  ported       {ported}",
+        f"  roaming      {'yes, in ' + _text(r.get('serving_mcc_mnc')) if r['roaming'] else 'no'}",
+        f"  state        {_text(r.get('state'))}",
+        f"  imsi         {_text(r.get('imsi'))}",
+        f"  msc          {_text(r.get('msc_address'))}",
     ]
-    if r.get("msc_address"):
-        lines.append(f"  msc          {r['msc_address']}")
     return "\n".join(lines)
 
 
