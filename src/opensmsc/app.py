@@ -23,6 +23,7 @@ from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.errors import ConfigError
 from opensmsc.http.app import create_app
 from opensmsc.http.server import HttpServer
+from opensmsc.network import NetworkState, StateNotSaved
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
 from opensmsc.network.setup import build_hlr
 from opensmsc.network.simulator import SimulatedNetwork
@@ -73,6 +74,7 @@ class RunningSmsc:
             await self.http.stop()
         if self.network is not None:
             await self.network.route.drain()  # alerts under way reach the store first
+            await self.network.close()
         if self.outbind is not None:
             await self.outbind.close()
         if self.connectors is not None:
@@ -325,6 +327,11 @@ def _simulated_network(config: Config, engine: StoreAndForward, mo: MoIngress) -
     waiting messages through the Scheduler, handsets' MO goes to the accounts by MoIngress or,
     person to person, through the Acceptor as an MT of the pseudo-account "network"."""
     hlr = build_hlr(config.network)
+    try:
+        # Runtime changes (subscribers, message-waiting data) laid over the configuration.
+        state = NetworkState.open(config.node.data_dir)
+    except StateNotSaved as exc:
+        raise ConfigError(str(exc), path=str(config.node.data_dir), key="node.data_dir") from exc
     # By default handsets drop their oldest message when full, as phones do: bulk traffic to
     # one number must not stall on a full inbox. Memory-full behaviour is also set per handset
     # (PATCH /v1/network/handsets/{msisdn}) or with the memory_full state.
@@ -334,6 +341,7 @@ def _simulated_network(config: Config, engine: StoreAndForward, mo: MoIngress) -
         sc_address=config.network.sc_address,
         handset_capacity=config.network.handset_capacity,
         delete_old=config.network.handset_delete_old,
+        state=state,
     )
     engine.router.add(network.route)
 

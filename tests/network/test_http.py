@@ -209,7 +209,7 @@ async def test_inbox_and_free_memory(setup: Setup) -> None:
     assert message["text"] == "hello" and message["network"] == "23415" and not message["flash"]
     assert body["flash"][0]["flash"] and body["flash"][0]["message_class"] == 0
     freed = (await client.delete(f"/v1/network/handsets/{A}/inbox")).json()
-    assert freed == {"msisdn": A, "deleted": 1, "left": 0}
+    assert freed == {"msisdn": A, "deleted": 1, "left": 0, "volatile": True}
 
 
 async def test_handset_memory_settings(setup: Setup) -> None:
@@ -223,6 +223,7 @@ async def test_handset_memory_settings(setup: Setup) -> None:
         "delete_old": False,
         "stored": 0,
         "memory_full": False,
+        "volatile": True,
     }
     from opensmsc.sms.tpdu import SmsDeliver
 

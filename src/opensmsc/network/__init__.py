@@ -8,6 +8,7 @@ delivers to when no carrier is configured.
 - msc.py, handset.py: MT-ForwardSM and MO-ForwardSM, the phones and their inboxes;
 - route.py: the engine's Route onto the network; mo.py: handsets' messages into the SMSC;
 - lookup.py: the HLR lookup service; setup.py: the HLR built from `[network]`;
+- state.py: runtime changes and message-waiting data kept over restarts (network.sqlite3);
 - simulator.py: all of it wired as one `SimulatedNetwork`.
 
 Other packages import from here (`from opensmsc.network import SimulatedNetwork`), never from
@@ -48,6 +49,7 @@ from opensmsc.network.msc import Mscs, MtForwardResult, SimulatedMsc
 from opensmsc.network.route import NETWORK_ROUTE, DeliveryRecord, SimulatedNetworkRoute
 from opensmsc.network.setup import HlrServices, build_hlr, prefix_default
 from opensmsc.network.simulator import HandsetUnavailable, MoSent, SimulatedNetwork
+from opensmsc.network.state import NetworkState, StateNotSaved
 from opensmsc.network.subscriber import (
     DEFAULT_NETWORK,
     DuplicateSubscriber,
@@ -91,6 +93,7 @@ __all__ = [
     "MoSent",
     "Mscs",
     "MtForwardResult",
+    "NetworkState",
     "Phase",
     "PortHandler",
     "PortMessage",
@@ -101,6 +104,7 @@ __all__ = [
     "SimulatedMsc",
     "SimulatedNetwork",
     "SimulatedNetworkRoute",
+    "StateNotSaved",
     "Submitted",
     "Subscriber",
     "SubscriberNotFound",

@@ -27,7 +27,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from opensmsc.network.subscriber import (
     STATE_CODES,
@@ -49,7 +49,17 @@ from opensmsc.routing import (
     parse_mcc_mnc,
 )
 
-__all__ = ["SubscriberTable"]
+__all__ = ["SubscriberJournal", "SubscriberTable"]
+
+
+class SubscriberJournal(Protocol):
+    """Where the table reports its changes (network/state.py keeps them across restarts)."""
+
+    def subscriber_saved(
+        self, record: Subscriber, *, imsi_given: bool, msc_given: bool
+    ) -> None: ...
+
+    def subscriber_removed(self, msisdn: int) -> None: ...
 
 
 def _placeholder_msc(msisdn: int) -> str:
@@ -73,6 +83,9 @@ class SubscriberTable:
         self, *, numbering: Numbering | None = None, defaults: Iterable[PrefixDefault] = ()
     ) -> None:
         self._numbering = numbering or Numbering()
+        # Told of every change made through the methods below, not of CSV loading: the
+        # configuration is the base a restart starts from (network/state.py).
+        self.journal: SubscriberJournal | None = None
         self._reset()
         self._defaults: dict[str, PrefixDefault] = {}
         self._default_lengths: tuple[int, ...] = ()
@@ -241,7 +254,7 @@ class SubscriberTable:
         )
         # A made-up IMSI follows the network; only an explicit one is stored.
         self._store(record, explicit_imsi=imsi is not None, explicit_msc=msc_address is not None)
-        return self._build(self._index[key])
+        return self._saved(self._index[key])
 
     def change(
         self,
@@ -287,7 +300,7 @@ class SubscriberTable:
             explicit_imsi=imsi is not None or self._imsi[row] != 0,
             explicit_msc=msc_address is not None or self._msc[row] != 0,
         )
-        return self._build(row)
+        return self._saved(row)
 
     def set_state(self, msisdn: str | int, state: SubscriberState) -> Subscriber:
         """Change a subscriber's state; an unlisted number is added from its prefix default
@@ -297,23 +310,41 @@ class SubscriberTable:
             return self.add(key, state=state)
         row = self._index[key]
         self._state[row] = STATE_CODES[state]
-        return self._build(row)
+        return self._saved(row)
 
-    def put(self, subscriber: Subscriber) -> None:
-        """Store a whole record (added or replacing), as given."""
-        self._store(subscriber, explicit_imsi=True, explicit_msc=True)
+    def put(
+        self, subscriber: Subscriber, *, imsi_given: bool = True, msc_given: bool = True
+    ) -> None:
+        """Store a whole record (added or replacing), as given; without `imsi_given` (or
+        `msc_given`) the table derives the IMSI (the MSC address) as for an unlisted number."""
+        self._store(subscriber, explicit_imsi=imsi_given, explicit_msc=msc_given)
+        self._saved(self._index[subscriber.msisdn])
 
     def remove(self, msisdn: str | int) -> bool:
         """Remove a subscriber; False when it was not listed."""
-        row = self._index.pop(self.key(msisdn), None)
+        key = self.key(msisdn)
+        row = self._index.pop(key, None)
         if row is None:
             return False
         self._free.append(row)
+        if self.journal is not None:
+            self.journal.subscriber_removed(key)
         return True
 
     def clear(self) -> None:
         """Remove every subscriber (the prefix defaults stay)."""
+        if self.journal is not None:
+            for key in self._index:
+                self.journal.subscriber_removed(key)
         self._reset()
+
+    def _saved(self, row: int) -> Subscriber:
+        record = self._build(row)
+        if self.journal is not None:
+            self.journal.subscriber_saved(
+                record, imsi_given=self._imsi[row] != 0, msc_given=self._msc[row] != 0
+            )
+        return record
 
     def _network_id(self, network: str | None) -> int:
         if network is None:
