@@ -8,9 +8,11 @@ import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from opensmsc.http import HttpServer, create_app
 from opensmsc.network import SimulatedNetwork, build_hlr
@@ -88,3 +90,37 @@ async def test_docs_page_renders_offline_in_a_browser() -> None:
     assert "/v1/network/subscribers/{msisdn}" in paths, dom[-3000:]
     assert "/v1/hlr/{msisdn}" in paths
     assert "/v1/health" in paths
+
+
+# ---- the documentation of the admin API (issue 10 item 18) -------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "page", [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))], ids=lambda p: p.name
+)
+def test_markdown_tables_are_whole(page: Path) -> None:
+    # A blank line inside a table makes the rows after it render as loose text.
+    lines = page.read_text().splitlines()
+    for number, line in enumerate(lines):
+        starts_table = line.startswith("|") and (number == 0 or not lines[number - 1].strip())
+        if starts_table:
+            below = lines[number + 1] if number + 1 < len(lines) else ""
+            assert re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", below.strip()), (
+                f"{page.name}:{number + 1}: a table row with no header above it "
+                "(a blank line splits a table?)"
+            )
+
+
+def test_every_admin_route_is_in_the_endpoint_table() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`/" in line]
+    for route in app().routes:  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute):
+            continue
+        path = route.path
+        row = next((r for r in rows if f"`{path}`" in r), None)
+        assert row is not None, f"{path} is missing from the endpoint table"
+        for method in route.methods:
+            assert method in row.split("|")[1], f"{method} {path} is missing from its row"
