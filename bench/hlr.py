@@ -28,11 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from opensmsc.network.hlr import SimulatedHlr
-from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.subscribers import PrefixDefault, SubscriberTable
-from opensmsc.routing.numbering import Numbering
-from opensmsc.routing.portability import NumberPortability, PortabilityTable
+from opensmsc.network import HlrLookup, PrefixDefault, SimulatedHlr, SubscriberTable
+from opensmsc.routing import Numbering, NumberPortability, PortabilityTable
 
 BASE = 447_700_000_000  # +44 7700 000000: room for ten million numbers after it
 STATES = ["attached"] * 80 + ["absent"] * 10 + ["memory_full", "busy", "barred", "unknown"] * 2

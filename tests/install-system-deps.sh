@@ -2,8 +2,11 @@
 # System packages the test suite needs beyond the virtualenv (Debian). Idempotent; quiet when
 # everything is already there. The peers in ../shared/peers install their own packages.
 set -euo pipefail
+# chromium-headless-shell: tests/network/test_docs.py renders the admin API's /docs offline.
+packages=("$@")
+[ ${#packages[@]} -gt 0 ] || packages=(chromium-headless-shell)
 need=()
-for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -42,8 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "smsc": _SERVICES_BELOW_FRONT_DOORS,
     "upstream": _SERVICES_BELOW_FRONT_DOORS,
     "http": _SERVICES_BELOW_FRONT_DOORS | {"network"},
-    "app": _SERVICES_BELOW_FRONT_DOORS
-    | {"config", "network", "smsc", "upstream", "http", "app"},
+    "app": _SERVICES_BELOW_FRONT_DOORS | {"config", "network", "smsc", "upstream", "http", "app"},
     "cli": _SERVICES_BELOW_FRONT_DOORS | {"config", "network", "app", "http", "smsc", "upstream"},
     "__main__": {"cli"},
     "__init__": set(),

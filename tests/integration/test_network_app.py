@@ -35,8 +35,8 @@ async def next_deliver_sm(client: Any) -> DeliverSm:
 async def test_absent_subscriber_then_attached_over_http(smsc_factory: SmscFactory) -> None:
     smsc, http = await node(smsc_factory)
     async with http:
-        answer = await http.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"})
-        assert answer.status_code == 200, answer.text
+        answer = await http.post("/v1/network/subscribers", json={"msisdn": A, "state": "absent"})
+        assert answer.status_code == 201, answer.text
         esme = await smsc.bound("trx", "esme1")
         resp = await esme.submit(
             destination_addr=A[1:], short_message=b"wake up", registered_delivery=1

@@ -23,23 +23,32 @@ import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
 from opensmsc.engine.node import EngineSettings, StoreAndForward
-from opensmsc.network.hlr import Phase
-from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
-from opensmsc.network.route import SimulatedNetworkRoute
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import EngineLink, SimulatedNetwork
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.routing.policy import AccountPolicies, AccountPolicy
-from opensmsc.routing.routes import Attempt
-from opensmsc.smpp.constants import EsmClass, MessageState, Tag
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
-from opensmsc.smpp.receipt import ReceiptInfo, receipt_from_pdu
+from opensmsc.network import (
+    P2P_SYSTEM_ID,
+    DeliveryFailureCause,
+    EngineLink,
+    MapError,
+    MapErrorCode,
+    Phase,
+    SimulatedNetwork,
+    SimulatedNetworkRoute,
+    Submitted,
+    SubscriberState,
+    build_hlr,
+)
+from opensmsc.routing import AccountPolicies, AccountPolicy, Attempt
+from opensmsc.smpp import (
+    DeliverSm,
+    EsmClass,
+    MessageState,
+    ReceiptInfo,
+    SubmitSm,
+    Tag,
+    receipt_from_pdu,
+)
 from opensmsc.smpp.tlv import Tlvs, encode_tlvs
-from opensmsc.sms import gsm7
-from opensmsc.sms.segment import split
-from opensmsc.sms.udh import PortAddress
-from opensmsc.store.model import StoredMessage
+from opensmsc.sms import PortAddress, gsm7, split
+from opensmsc.store import StoredMessage
 from opensmsc.upstream import MoIngress
 from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession
 

@@ -12,12 +12,9 @@ import pytest
 
 from opensmsc.cli.main import main
 from opensmsc.config.model import NetworkConfig, PrefixDefaultConfig
-from opensmsc.http.app import create_app
-from opensmsc.http.server import HttpServer
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import EngineLink, SimulatedNetwork
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.http import HttpServer, create_app
+from opensmsc.network import EngineLink, SimulatedNetwork, SubscriberState, build_hlr
+from opensmsc.smpp import DeliverSm, SubmitSm
 from opensmsc.sms import gsm7
 from opensmsc.sms.tpdu import SmsDeliver
 
@@ -98,6 +95,20 @@ async def test_refusals_print_the_problem_and_exit_1(
     assert "Invalid number" in capsys.readouterr().err
 
 
+async def test_set_of_an_unknown_subscriber_fails_and_creates_nothing(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 13: `subscribers set` used to create the subscriber.
+    assert await node.cli("subscribers", "set", "+447700900009", "--state", "absent") == 1
+    err = capsys.readouterr().err
+    assert "Unknown subscriber" in err and "subscribers add" in err
+    assert len(node.network.hlr.subscribers) == 0
+    assert await node.cli("subscribers", "add", "+447700900009", "--state", "absent") == 0
+    assert await node.cli("subscribers", "set", "+447700900009", "--state", "attached") == 0
+    record = node.network.hlr.subscribers.get("+447700900009")
+    assert record is not None and record.state is SubscriberState.ATTACHED
+
+
 async def test_lookup_inbox_and_mo(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
     assert await node.cli("lookup", "+447700900001") == 0
     out = capsys.readouterr().out
@@ -114,6 +125,22 @@ async def test_lookup_inbox_and_mo(node: Node, capsys: pytest.CaptureFixture[str
     assert "MO refused" in capsys.readouterr().err
     assert await node.cli("inbox", "+447700900001", "--delete") == 0
     assert "deleted 1 message(s)" in capsys.readouterr().out
+
+
+async def test_lookup_prints_a_dash_for_missing_fields(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10 item 14: fields the HLR does not give (no IMSI, no serving MSC for an unknown
+    # subscriber) were printed as Python's "None".
+    assert await node.cli("subscribers", "add", "+447700900003", "--state", "unknown") == 0
+    capsys.readouterr()
+    assert await node.cli("lookup", "+447700900003") == 0
+    out = capsys.readouterr().out
+    assert "None" not in out
+    lines = dict(line.split(None, 1) for line in out.splitlines()[1:])
+    assert lines["imsi"] == "-" and lines["msc"] == "-"
+    assert lines["network"] == "- (home 23415)"
+    assert "unknownSubscriber" in out.splitlines()[0]
 
 
 async def test_unreachable_node(capsys: pytest.CaptureFixture[str]) -> None:

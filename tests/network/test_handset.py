@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from opensmsc.network.handset import Handset, Handsets, PortMessage, Reception
-from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.sms import gsm7
-from opensmsc.sms.dcs import MessageClass
-from opensmsc.sms.segment import split
+from opensmsc.network import (
+    DeliveryFailureCause,
+    Handset,
+    Handsets,
+    MapError,
+    MapErrorCode,
+    PortMessage,
+    Reception,
+)
+from opensmsc.sms import MessageClass, PortAddress, gsm7, split
 from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
-from opensmsc.sms.udh import PortAddress
 
 MSISDN = 447700900001
 

@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from opensmsc.network.hlr import (
+from opensmsc.network import (
+    DeliveryFailureCause,
     DeliveryOutcome,
     HlrMode,
+    Latency,
+    MapError,
+    MapErrorCode,
     MessageWaiting,
     Phase,
+    PrefixDefault,
     RoutingInfo,
     SimulatedHlr,
-)
-from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.subscribers import (
-    Latency,
-    PrefixDefault,
     SubscriberState,
     SubscriberTable,
 )
-from opensmsc.routing.numbering import Numbering
-from opensmsc.routing.portability import NumberPortability, PortabilityTable
-from opensmsc.routing.retry import ErrorClass
+from opensmsc.routing import ErrorClass, Numbering, NumberPortability, PortabilityTable
 
 N = "447700900123"
 SC = "447000000001"

@@ -11,14 +11,9 @@ import httpx
 import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
-from opensmsc.http.app import create_app
-from opensmsc.http.problems import MEDIA_TYPE
-from opensmsc.http.server import HttpServer
-from opensmsc.network.mo import Submitted
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import EngineLink, SimulatedNetwork
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.http import MEDIA_TYPE, HttpServer, create_app
+from opensmsc.network import EngineLink, SimulatedNetwork, Submitted, SubscriberState, build_hlr
+from opensmsc.smpp import DeliverSm, SubmitSm
 
 A = "+447700900001"
 B = "+447700900002"
@@ -151,12 +146,26 @@ async def test_subscriber_lifecycle(setup: Setup) -> None:
     assert len(network.hlr.subscribers) == 0
 
 
+async def test_patch_of_an_unknown_subscriber_is_a_404_and_creates_nothing(setup: Setup) -> None:
+    # Issue 10 item 13: PATCH used to list the number first, while GET answered 404.
+    client, network, _ = setup
+    body = assert_problem(
+        await client.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"}),
+        404,
+        "unknown-subscriber",
+    )
+    assert "POST /v1/network/subscribers" in body["detail"]
+    assert_problem(await client.get(f"/v1/network/subscribers/{A}"), 404, "unknown-subscriber")
+    assert len(network.hlr.subscribers) == 0
+    assert network.hlr.subscriber(A).state is SubscriberState.ATTACHED  # its prefix default
+
+
 async def test_patch_state_to_reachable_alerts(setup: Setup) -> None:
     client, network, _ = setup
     alerts: list[str] = []
     network.hlr.add_alert_listener(alerts.append)
-    await client.patch(f"/v1/network/subscribers/{A}", json={"state": "absent"})
-    from opensmsc.network.hlr import DeliveryOutcome
+    await client.post("/v1/network/subscribers", json={"msisdn": A, "state": "absent"})
+    from opensmsc.network import DeliveryOutcome
 
     network.hlr.report_sm_delivery_status(A, DeliveryOutcome.ABSENT_SUBSCRIBER, "447700000999")
     await client.patch(f"/v1/network/subscribers/{A}", json={"state": "attached"})
@@ -203,7 +212,7 @@ async def test_inbox_and_free_memory(setup: Setup) -> None:
     assert message["text"] == "hello" and message["network"] == "23415" and not message["flash"]
     assert body["flash"][0]["flash"] and body["flash"][0]["message_class"] == 0
     freed = (await client.delete(f"/v1/network/handsets/{A}/inbox")).json()
-    assert freed == {"msisdn": A, "deleted": 1, "left": 0}
+    assert freed == {"msisdn": A, "deleted": 1, "left": 0, "volatile": True}
 
 
 async def test_handset_memory_settings(setup: Setup) -> None:
@@ -217,6 +226,7 @@ async def test_handset_memory_settings(setup: Setup) -> None:
         "delete_old": False,
         "stored": 0,
         "memory_full": False,
+        "volatile": True,
     }
     from opensmsc.sms.tpdu import SmsDeliver
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opensmsc.network.map_errors import (
+from opensmsc.network import (
     AbsentDiagnostic,
     DeliveryFailureCause,
     MapError,
@@ -12,8 +12,8 @@ from opensmsc.network.map_errors import (
     UnknownMapError,
     parse_map_error,
 )
-from opensmsc.routing.retry import ErrorClass, classify_map_error
-from opensmsc.smpp.constants import Tag
+from opensmsc.routing import ErrorClass, classify_map_error
+from opensmsc.smpp import Tag
 from opensmsc.smpp.tlv import NetworkErrorCode, Tlvs, encode_tlvs
 
 T, S, R, P = ErrorClass.TEMPORARY, ErrorClass.SHORT, ErrorClass.RETRY_ONCE, ErrorClass.PERMANENT

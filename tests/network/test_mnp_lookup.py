@@ -10,20 +10,26 @@ import pytest
 from opensmsc.config import load
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, SubscriberConfig
 from opensmsc.errors import ConfigError
-from opensmsc.network.hlr import RoutingInfo, SimulatedHlr
-from opensmsc.network.lookup import HlrLookup, mask_imsi
-from opensmsc.network.map_errors import MapError
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.subscribers import PrefixDefault, SubscriberDataError, SubscriberTable
-from opensmsc.routing.numbering import Numbering
-from opensmsc.routing.portability import (
+from opensmsc.network import (
+    HlrLookup,
+    MapError,
+    PrefixDefault,
+    RoutingInfo,
+    SimulatedHlr,
+    SubscriberTable,
+    build_hlr,
+    mask_imsi,
+)
+from opensmsc.routing import (
     NpResolution,
+    NumberDataError,
+    Numbering,
     NumberPortability,
     PortabilityResult,
     PortabilityTable,
     np_tlvs,
 )
-from opensmsc.smpp.constants import Tag
+from opensmsc.smpp import Tag
 from opensmsc.smpp.tlv import Tlvs, encode_tlvs
 
 GB = Numbering("GB")
@@ -104,11 +110,11 @@ def test_portability_csv(tmp_path: Path) -> None:
     assert ported.load_csv(path) == 1
     assert ported.get("447700900001") is not None
     path.write_text("msisdn,recipient_network\n+447700900001,23410\n447700900002,99\n")
-    with pytest.raises(SubscriberDataError, match="MCC-MNC") as caught:
+    with pytest.raises(NumberDataError, match="MCC-MNC") as caught:
         ported.load_csv(path)
     assert (caught.value.line, caught.value.key) == (3, "recipient_network")
     path.write_text("msisdn,network\n")
-    with pytest.raises(SubscriberDataError, match="unknown column"):
+    with pytest.raises(NumberDataError, match="unknown column"):
         ported.load_csv(path)
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from opensmsc.network.handset import Handsets, Reception
-from opensmsc.network.hlr import HlrMode, Phase, SimulatedHlr
-from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.msc import Mscs, SimulatedMsc
-from opensmsc.network.subscribers import Latency, SubscriberState, SubscriberTable
+from opensmsc.network import (
+    DeliveryFailureCause,
+    Handsets,
+    HlrMode,
+    Latency,
+    MapError,
+    MapErrorCode,
+    Mscs,
+    Phase,
+    Reception,
+    SimulatedHlr,
+    SimulatedMsc,
+    SubscriberState,
+    SubscriberTable,
+)
 from opensmsc.sms import gsm7
 from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
 

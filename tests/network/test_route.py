@@ -9,19 +9,30 @@ from typing import Any
 
 import pytest
 
-from opensmsc.network.hlr import HlrMode, Phase, SimulatedHlr
-from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.simulator import SimulatedNetwork
-from opensmsc.network.subscribers import Latency, PrefixDefault, SubscriberState, SubscriberTable
-from opensmsc.routing.portability import NumberPortability, PortabilityTable
-from opensmsc.routing.retry import ErrorClass
-from opensmsc.routing.routes import Delivered, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import EsmClass, Tag
-from opensmsc.smpp.tlv import Tlvs
-from opensmsc.sms import gsm7
-from opensmsc.sms.segment import split
-from opensmsc.sms.udh import PortAddress
-from opensmsc.store.model import Address, StoredMessage
+from opensmsc.network import (
+    DeliveryFailureCause,
+    HlrMode,
+    Latency,
+    MapError,
+    MapErrorCode,
+    Phase,
+    PrefixDefault,
+    SimulatedHlr,
+    SimulatedNetwork,
+    SubscriberState,
+    SubscriberTable,
+)
+from opensmsc.routing import (
+    Delivered,
+    ErrorClass,
+    NumberPortability,
+    PermanentFailure,
+    PortabilityTable,
+    TemporaryFailure,
+)
+from opensmsc.smpp import EsmClass, Tag, Tlvs
+from opensmsc.sms import PortAddress, gsm7, split
+from opensmsc.store import Address, StoredMessage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SC = "447700000999"

@@ -10,17 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from opensmsc.config.model import SubscriberStateName
-from opensmsc.network.subscribers import (
+from opensmsc.config import SubscriberStateName
+from opensmsc.network import (
     DuplicateSubscriber,
     Latency,
     PrefixDefault,
-    SubscriberDataError,
     SubscriberNotFound,
     SubscriberState,
     SubscriberTable,
 )
-from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
+from opensmsc.routing import InvalidNumber, NumberDataError, Numbering, country_code
 
 GB = Numbering("GB")
 
@@ -313,7 +312,7 @@ def test_csv_errors_name_file_line_and_column(
     path = write(tmp_path, text)
     subs = table()
     subs.add("447911123456")
-    with pytest.raises(SubscriberDataError, match=message) as caught:
+    with pytest.raises(NumberDataError, match=message) as caught:
         subs.load_csv(path)
     error = caught.value
     assert (error.path, error.line, error.key) == (str(path), line, column)
@@ -322,9 +321,9 @@ def test_csv_errors_name_file_line_and_column(
 
 
 def test_csv_missing_and_empty_files(tmp_path: Path) -> None:
-    with pytest.raises(SubscriberDataError, match="cannot read"):
+    with pytest.raises(NumberDataError, match="cannot read"):
         table().load_csv(tmp_path / "nope.csv")
-    with pytest.raises(SubscriberDataError, match="empty file"):
+    with pytest.raises(NumberDataError, match="empty file"):
         table().load_csv(write(tmp_path, ""))
 
 

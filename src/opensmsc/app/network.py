@@ -7,9 +7,11 @@ Acceptor as an MT of the pseudo-account "network".
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from opensmsc.config import Config, NetworkConfig
+from opensmsc.config import Config, ConfigError, NetworkConfig
 from opensmsc.engine.node import StoreAndForward
+from opensmsc.network import NetworkState, StateNotSaved
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
 from opensmsc.network.route import NETWORK_ROUTE
 from opensmsc.network.setup import build_hlr
@@ -37,11 +39,21 @@ class NetworkService:
     name = "simulated network"
 
     def __init__(
-        self, config: NetworkConfig | None, *, engine: StoreAndForward, mo: MoIngress
+        self,
+        config: NetworkConfig | None,
+        *,
+        data_dir: Path,
+        engine: StoreAndForward,
+        mo: MoIngress,
     ) -> None:
         config = config or NetworkConfig()
         self._engine = engine
         hlr = build_hlr(config)
+        try:
+            # Runtime changes (subscribers, message-waiting data) laid over the configuration.
+            state = NetworkState.open(data_dir)
+        except StateNotSaved as exc:
+            raise ConfigError(str(exc), path=str(data_dir), key="node.data_dir") from exc
         # By default handsets drop their oldest message when full, as phones do: bulk traffic
         # to one number must not stall on a full inbox. Memory-full behaviour is also set per
         # handset (PATCH /v1/network/handsets/{msisdn}) or with the memory_full state.
@@ -58,6 +70,7 @@ class NetworkService:
                 deliver_to_account=mo.on_mo,
                 submit_mt=self._submit_mt,
             ),
+            state=state,
         )
         engine.router.add(self.network.route)
 
@@ -73,3 +86,4 @@ class NetworkService:
 
     async def stop(self) -> None:
         await self.network.route.drain()  # alerts under way reach the store first
+        await self.network.close()

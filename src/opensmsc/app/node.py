@@ -107,7 +107,11 @@ async def start(config: Config) -> RunningSmsc:
         network = None
         if uses_network(config):
             network = (
-                await services.start(NetworkService(config.network, engine=engine, mo=mo))
+                await services.start(
+                    NetworkService(
+                        config.network, data_dir=config.node.data_dir, engine=engine, mo=mo
+                    )
+                )
             ).network
         upstream = await services.start(
             UpstreamService(

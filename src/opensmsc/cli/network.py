@@ -25,8 +25,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Final, TextIO
 
-from opensmsc.config import ConfigError, load
-from opensmsc.config.model import SubscriberStateName
+from opensmsc.config import ConfigError, SubscriberStateName, load
 
 __all__ = ["DEFAULT_URL", "add_parsers", "network_main"]
 
@@ -38,7 +37,11 @@ _STATES: Final = typing.get_args(SubscriberStateName)  # the configuration's own
 
 
 class NodeError(Exception):
-    """The node answered with a problem, or could not be reached."""
+    """The node answered with a problem (`status`), or could not be reached (`status` None)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # ---- argument parsing -----------------------------------------------------------------------
@@ -74,7 +77,9 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("msisdn", metavar="MSISDN")
     _fields(add)
     _common(add)
-    change = actions.add_parser("set", help="change a subscriber (e.g. --state absent)")
+    change = actions.add_parser(
+        "set", help="change a listed subscriber (e.g. --state absent); add creates one"
+    )
     change.add_argument("msisdn", metavar="MSISDN")
     _fields(change)
     _common(change)
@@ -159,7 +164,15 @@ def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
             if not fields:
                 raise NodeError("nothing to change: give at least one option (e.g. --state)")
             path = f"/v1/network/subscribers/{_quote(args.msisdn)}"
-            _print(args, _call("PATCH", base, path, fields), out, _subscriber_text)
+            try:
+                body = _call("PATCH", base, path, fields)
+            except NodeError as exc:
+                if exc.status == 404:
+                    raise NodeError(
+                        f"{exc} (to create it: opensmsc subscribers add {args.msisdn})", 404
+                    ) from exc
+                raise
+            _print(args, body, out, _subscriber_text)
         case "remove":
             _call("DELETE", base, f"/v1/network/subscribers/{_quote(args.msisdn)}")
             if not args.json:
@@ -222,7 +235,7 @@ def _call(method: str, base: str, path: str, body: dict[str, Any] | None = None)
         with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
-        raise NodeError(_problem_text(exc)) from exc
+        raise NodeError(_problem_text(exc), exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NodeError(f"cannot reach the node at {base}: {reason}") from exc
@@ -272,20 +285,27 @@ def _list_text(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _text(value: Any) -> str:
+    """A field for people: "-" when the node gave none."""
+    return "-" if value is None or value == "" else str(value)
+
+
 def _lookup_text(r: dict[str, Any]) -> str:
     if not r["valid"] and r.get("state") is None:
-        return f"{r['msisdn']}: invalid ({r.get('error')})"
+        return f"{r['msisdn']}: invalid ({_text(r.get('error'))})"
+    ported = f"yes, to {_text(r.get('ported_to'))}" if r["ported"] else "no"
+    if r["ported"] and r.get("routing_number"):
+        ported += f" (routing number {r['routing_number']})"
     lines = [
         f"{r['msisdn']}: {'reachable' if r['reachable'] else 'not reachable'}"
         + (f" ({r['error']}, MAP {r['error_code']})" if r.get("error") else ""),
-        f"  network      {r.get('mcc_mnc')} (home {r.get('home_mcc_mnc')})",
-        f"  ported       {'yes, to ' + str(r.get('ported_to')) if r['ported'] else 'no'}",
-        f"  roaming      {'yes, in ' + str(r.get('serving_mcc_mnc')) if r['roaming'] else 'no'}",
-        f"  state        {r.get('state')}",
-        f"  imsi         {r.get('imsi')}",
+        f"  network      {_text(r.get('mcc_mnc'))} (home {_text(r.get('home_mcc_mnc'))})",
+        f"  ported       {ported}",
+        f"  roaming      {'yes, in ' + _text(r.get('serving_mcc_mnc')) if r['roaming'] else 'no'}",
+        f"  state        {_text(r.get('state'))}",
+        f"  imsi         {_text(r.get('imsi'))}",
+        f"  msc          {_text(r.get('msc_address'))}",
     ]
-    if r.get("msc_address"):
-        lines.append(f"  msc          {r['msc_address']}")
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
-from opensmsc.smpp.constants import CommandStatus
+from opensmsc.smpp import CommandStatus
 
 __all__ = ["MEDIA_TYPE", "Problem", "install", "problem_response", "problem_type"]
 

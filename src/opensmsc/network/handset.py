@@ -20,7 +20,7 @@ sms.segment does, long texts concatenated with an 8-bit reference, ports in ever
 and `send` hands them one by one to the MO path (the MSC's MO-ForwardSM towards the SMSC).
 
 What it is not: the MAP side. The MSC decides what a refusal means on the network; HLR state
-(attached, absent, ...) lives in network/subscribers.py and network/hlr.py.
+(attached, absent, ...) lives in network/subscriber.py and network/hlr.py.
 """
 
 from __future__ import annotations
@@ -34,10 +34,17 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from opensmsc.network.map_errors import MapError
-from opensmsc.sms.dcs import Alphabet, MessageClass
-from opensmsc.sms.segment import Encoding, Reassembler, choose_alphabet, split
+from opensmsc.sms import (
+    Alphabet,
+    Encoding,
+    MessageClass,
+    PortAddress,
+    Reassembler,
+    UdhError,
+    choose_alphabet,
+    split,
+)
 from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
-from opensmsc.sms.udh import PortAddress, UdhError
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -425,6 +432,9 @@ class Handsets:
         self._mo_sender = mo_sender
         self._applications: dict[int, PortHandler] = {}
         self._handsets: OrderedDict[int, Handset] = OrderedDict()
+        # Memory settings given to single handsets (capacity, delete_old): they outlive the
+        # handset's eviction from `_handsets`, and a restart (network/state.py).
+        self._settings: dict[int, tuple[int, bool]] = {}
 
     def set_on_memory_available(self, callback: Callable[[int], None]) -> None:
         self._on_memory_available = callback
@@ -454,10 +464,11 @@ class Handsets:
             return handset
         if len(handsets) >= self.max_handsets:
             handsets.popitem(last=False)
+        capacity, delete_old = self._settings.get(msisdn, (self.capacity, self.delete_old))
         handset = handsets[msisdn] = Handset(
             msisdn,
-            capacity=self.capacity,
-            delete_old=self.delete_old,
+            capacity=capacity,
+            delete_old=delete_old,
             clock=self._clock,
             reassembly_timeout=self._reassembly_timeout,
             applications=self._applications,
@@ -465,6 +476,29 @@ class Handsets:
             mo_sender=self._mo_sender,
         )
         return handset
+
+    def configure(
+        self, msisdn: int, *, capacity: int | None = None, delete_old: bool | None = None
+    ) -> Handset:
+        """Change one handset's memory settings (None: unchanged); they are kept for that
+        number from now on. Raises ValueError for a negative capacity."""
+        if capacity is not None and capacity < 0:
+            raise ValueError(f"capacity {capacity} is negative")
+        handset = self.get(msisdn)
+        if capacity is not None:
+            handset.capacity = capacity
+        if delete_old is not None:
+            handset.delete_old = delete_old
+        self._settings[msisdn] = (handset.capacity, handset.delete_old)
+        return handset
+
+    def restore_settings(self, saved: dict[int, tuple[int, bool]]) -> None:
+        """Take back per-handset settings (capacity, delete_old) kept over a restart."""
+        self._settings.update(saved)
+        for msisdn, (capacity, delete_old) in saved.items():
+            handset = self._handsets.get(msisdn)
+            if handset is not None:
+                handset.capacity, handset.delete_old = capacity, delete_old
 
     def find(self, msisdn: int) -> Handset | None:
         """The handset of `msisdn` if one was made."""

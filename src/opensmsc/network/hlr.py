@@ -35,20 +35,15 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.network.subscribers import (
-    Subscriber,
-    SubscriberState,
-    SubscriberTable,
-    make_imsi,
-)
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.routing.portability import NumberPortability
+from opensmsc.network.subscriber import Subscriber, SubscriberState, make_imsi
+from opensmsc.network.subscribers import SubscriberTable
+from opensmsc.routing import InvalidNumber, NumberPortability
 
 __all__ = [
     "AlertListener",
@@ -58,6 +53,7 @@ __all__ = [
     "Phase",
     "RoutingInfo",
     "SimulatedHlr",
+    "WaitingJournal",
 ]
 
 log = logging.getLogger(__name__)
@@ -130,6 +126,15 @@ class RoutingInfo:
     subscriber: Subscriber
 
 
+class WaitingJournal(Protocol):
+    """Where the HLR reports changes of message-waiting data (network/state.py keeps them
+    across restarts, so that an alert still comes after one)."""
+
+    def waiting_saved(self, waiting: MessageWaiting) -> None: ...
+
+    def waiting_cleared(self, msisdn: int) -> None: ...
+
+
 AlertListener = Callable[[str], None]
 """Called with the MSISDN as E.164 digits without '+' ("447700900123", the form of an SMPP
 destination_addr with TON international) when the HLR sends alertServiceCentre."""
@@ -183,6 +188,7 @@ class SimulatedHlr:
         self._rng = random.Random(seed)
         self._max_service_centres = max_service_centres
         self._waiting: dict[int, MessageWaiting] = {}
+        self.journal: WaitingJournal | None = None
         self._injected: dict[tuple[int, Phase], deque[MapError]] = {}
         self._listeners: list[AlertListener] = []
 
@@ -354,7 +360,8 @@ class SimulatedHlr:
             return _UNKNOWN
         current = self._waiting.get(key)
         if outcome is DeliveryOutcome.SUCCESSFUL_TRANSFER:
-            self._waiting.pop(key, None)
+            if self._waiting.pop(key, None) is not None and self.journal is not None:
+                self.journal.waiting_cleared(key)
             return None
         current = current or MessageWaiting(key)
         centres = current.service_centres
@@ -366,12 +373,24 @@ class SimulatedHlr:
             updated = replace(current, mnrf=True, service_centres=centres)
         else:
             updated = replace(current, mcef=True, service_centres=centres)
-        self._waiting[key] = updated
+        if updated != current:
+            self._waiting[key] = updated
+            if self.journal is not None:
+                self.journal.waiting_saved(updated)
         return updated
 
     def message_waiting(self, msisdn: str | int) -> MessageWaiting | None:
         """The message-waiting data held for `msisdn`, or None."""
         return self._waiting.get(self.subscribers.key(msisdn))
+
+    def restore_waiting(self, saved: Iterable[MessageWaiting]) -> int:
+        """Take back message-waiting data kept over a restart (network/state.py); no alert is
+        sent for it until the subscriber becomes reachable. Returns how many."""
+        count = 0
+        for waiting in saved:
+            self._waiting[waiting.msisdn] = waiting
+            count += 1
+        return count
 
     # -- state changes and alertServiceCentre --------------------------------------------------
 
@@ -404,6 +423,8 @@ class SimulatedHlr:
             return  # MCEF alone: the memory is still full
         # TS 23.040 §10.2: after alerting, the HLR deletes the MWD list.
         del self._waiting[key]
+        if self.journal is not None:
+            self.journal.waiting_cleared(key)
         self._alert(key)
 
     def _alert(self, key: int) -> None:

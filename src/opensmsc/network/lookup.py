@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, replace
 
 from opensmsc.network.hlr import RoutingInfo, SimulatedHlr
 from opensmsc.network.map_errors import MapError
-from opensmsc.network.subscribers import SubscriberState
-from opensmsc.routing.numbering import InvalidNumber, format_e164
+from opensmsc.network.subscriber import SubscriberState
+from opensmsc.routing import InvalidNumber, format_e164
 
 __all__ = ["HlrLookup", "LookupResult", "mask_imsi"]
 

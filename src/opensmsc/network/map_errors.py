@@ -17,8 +17,8 @@ from enum import IntEnum
 from typing import Final
 
 from opensmsc.errors import OpensmscError
-from opensmsc.routing.retry import ErrorClass, classify_map_error
-from opensmsc.smpp.tlv import NetworkErrorCode
+from opensmsc.routing import ErrorClass, classify_map_error
+from opensmsc.smpp import NetworkErrorCode
 
 __all__ = [
     "GSM_NETWORK_TYPE",

@@ -31,8 +31,7 @@ from typing import Final
 
 from opensmsc.errors import MessageRejected
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.smpp.constants import CommandStatus, EsmClass, Npi, Ton
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
+from opensmsc.smpp import CommandStatus, DeliverSm, EsmClass, Npi, SubmitSm, Ton
 from opensmsc.sms.tpdu import SmsSubmit
 
 __all__ = ["MO_CONNECTOR", "P2P_SYSTEM_ID", "MoGateway", "Submitted"]

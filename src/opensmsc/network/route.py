@@ -39,19 +39,28 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
+from opensmsc.errors import OpensmscError
 from opensmsc.network.hlr import DeliveryOutcome, SimulatedHlr
 from opensmsc.network.map_errors import MapError, MapErrorCode
 from opensmsc.network.msc import Mscs
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.routing.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import EsmClass, Tag
-from opensmsc.sms.dcs import Alphabet, MessageClass, alphabet_of, data_coding_for
-from opensmsc.sms.segment import Encoding, split
+from opensmsc.routing import Attempt, Delivered, InvalidNumber, PermanentFailure, TemporaryFailure
+from opensmsc.smpp import EsmClass, Tag
+from opensmsc.sms import (
+    Alphabet,
+    Concat,
+    Encoding,
+    MessageClass,
+    UdhError,
+    alphabet_of,
+    build_udh,
+    data_coding_for,
+    parse_udh,
+    split,
+)
 from opensmsc.sms.tpdu import SmsDeliver
-from opensmsc.sms.udh import Concat, UdhError, build_udh, parse_udh
-from opensmsc.store.model import StoredMessage
+from opensmsc.store import StoredMessage
 
 __all__ = ["NETWORK_ROUTE", "DeliveryRecord", "SimulatedNetworkRoute"]
 
@@ -84,6 +93,17 @@ class _Subscriber:
     queued: int = 0  # attempts waiting for or holding the lock
     burst: tuple[str, ...] = ()  # message ids released by the last alert, in order
     burst_pending: set[str] | None = None
+
+
+class RouteJournal(Protocol):
+    """Where the route keeps the destination_addr spellings an alert must release, and how it
+    waits for the HLR's message-waiting data to be durable (network/state.py)."""
+
+    def address_seen(self, msisdn: int, address: str) -> None: ...
+
+    def addresses_cleared(self, msisdn: int) -> None: ...
+
+    async def flush(self) -> None: ...
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -121,6 +141,7 @@ class SimulatedNetworkRoute:
         # store finds waiting messages by destination_addr as the ESME wrote it.
         self._waiting_addresses: dict[int, set[str]] = {}
         self._mwd_set: set[int] = set()  # subscribers whose MWD holds our address
+        self.journal: RouteJournal | None = None
         self.deliveries: deque[DeliveryRecord] = deque(maxlen=_RECORDS)
         self.alerts = 0
         self._tasks: set[asyncio.Task[int]] = set()
@@ -159,7 +180,7 @@ class SimulatedNetworkRoute:
             await self._sleep(delay)
         routing = self._hlr.send_routing_info_for_sm(msisdn, sc_address=self._sc_address)
         if isinstance(routing, MapError):
-            return self._failed(record, msisdn, routing)
+            return await self._failed(record, msisdn, routing)
         # The MSC answers MT-ForwardSM itself (its `condition` is the HLR's view of the radio
         # side, routing.mt_forward_error included): the route only relays what it says.
         msc = self._mscs.get(routing.msc_address, routing.serving_mcc_mnc)
@@ -187,8 +208,8 @@ class SimulatedNetworkRoute:
             if error is not None:
                 break
         if error is not None:
-            return self._failed(record, msisdn, error)
-        self._waiting_addresses.pop(msisdn, None)
+            return await self._failed(record, msisdn, error)
+        self._forget_addresses(msisdn)
         if msisdn in self._mwd_set or routing.mwd_set:
             # ReportSM-DeliveryStatus(successfulTransfer) clears MWD (TS 23.040 §10.2).
             self._mwd_set.discard(msisdn)
@@ -205,13 +226,20 @@ class SimulatedNetworkRoute:
         )
         return Delivered()
 
-    def _failed(self, record: StoredMessage, msisdn: int, error: MapError) -> Attempt:
+    async def _failed(self, record: StoredMessage, msisdn: int, error: MapError) -> Attempt:
         outcome = DeliveryOutcome.for_error(error)
         if outcome is not None:
             # ReportSM-DeliveryStatus (47): MNRF / MCEF with our address in the MWD list.
             self._hlr.report_sm_delivery_status(msisdn, outcome, self._sc_address)
             self._mwd_set.add(msisdn)
-            self._waiting_addresses.setdefault(msisdn, set()).add(record.destination.addr)
+            self._remember_address(msisdn, record.destination.addr)
+            if self.journal is not None:
+                # The engine records this attempt once we return: by then the MWD that will
+                # bring the alert must survive a crash.
+                try:
+                    await self.journal.flush()
+                except OpensmscError as exc:
+                    log.error("message-waiting data not saved msisdn=%s: %s", msisdn, exc)
         log.info(
             "not delivered message_id=%s msisdn=%s error=%s class=%s",
             record.message_id,
@@ -245,9 +273,9 @@ class SimulatedNetworkRoute:
         if self._waiting_for is None or self._release is None:
             log.warning("alert msisdn=%s ignored: not connected to the engine", msisdn)
             return 0
-        # After a restart the spellings seen are gone: try the two an ESME writes for an
-        # international number (TON 1 digits, or with "+"), besides those seen since.
-        addresses = self._waiting_addresses.pop(msisdn, set()) | {str(msisdn), f"+{msisdn}"}
+        # The two spellings an ESME writes for an international number (TON 1 digits, or with
+        # "+"), and any other seen for this subscriber (kept over a restart too).
+        addresses = self._forget_addresses(msisdn) | set(_spellings(msisdn))
         waiting: list[StoredMessage] = []
         for address in addresses:
             waiting.extend(await self._waiting_for(address))
@@ -262,6 +290,28 @@ class SimulatedNetworkRoute:
             released += await self._release(address)
         log.info("alert msisdn=%s waiting=%d released=%d", msisdn, len(ids), released)
         return released
+
+    def restore_addresses(self, saved: dict[int, set[str]]) -> None:
+        """Take back the destination spellings kept over a restart (network/state.py)."""
+        for msisdn, addresses in saved.items():
+            self._waiting_addresses.setdefault(msisdn, set()).update(addresses)
+
+    def _remember_address(self, msisdn: int, address: str) -> None:
+        addresses = self._waiting_addresses.setdefault(msisdn, set())
+        if address in addresses:
+            return
+        addresses.add(address)
+        # The usual spellings need no record: an alert always tries them.
+        if self.journal is not None and address not in _spellings(msisdn):
+            self.journal.address_seen(msisdn, address)
+
+    def _forget_addresses(self, msisdn: int) -> set[str]:
+        addresses = self._waiting_addresses.pop(msisdn, None)
+        if addresses is None:
+            return set()  # the delivery path's usual case: nothing was waiting
+        if self.journal is not None and not addresses <= set(_spellings(msisdn)):
+            self.journal.addresses_cleared(msisdn)
+        return addresses
 
     def _subscriber(self, msisdn: int) -> _Subscriber:
         state = self._subscribers.get(msisdn)
@@ -282,6 +332,10 @@ class SimulatedNetworkRoute:
                 state.burst_pending = None
                 state.burst = ()
         return more
+
+
+def _spellings(msisdn: int) -> tuple[str, str]:
+    return str(msisdn), f"+{msisdn}"
 
 
 # ---- the SMS-DELIVER of a stored message ---------------------------------------------------------

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opensmsc.config.model import NetworkConfig, NetworkMode, PrefixDefaultConfig
+from opensmsc.config import NetworkConfig, NetworkMode, PrefixDefaultConfig
 from opensmsc.network.hlr import HlrMode, SimulatedHlr
 from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.subscribers import (
-    Latency,
-    PrefixDefault,
-    SubscriberState,
-    SubscriberTable,
-)
-from opensmsc.routing.numbering import Numbering
-from opensmsc.routing.portability import NumberPortability, PortabilityTable
+from opensmsc.network.subscriber import Latency, PrefixDefault, SubscriberState
+from opensmsc.network.subscribers import SubscriberTable
+from opensmsc.routing import Numbering, NumberPortability, PortabilityTable
 
 __all__ = ["HlrServices", "build_hlr", "prefix_default"]
 
@@ -54,7 +49,7 @@ def prefix_default(config: PrefixDefaultConfig) -> PrefixDefault:
 
 def build_hlr(config: NetworkConfig | None = None) -> HlrServices:
     """Everything of `[network]` loaded: the CSV files first, then the inline entries (which
-    replace CSV rows of the same number). Raises SubscriberDataError for a bad CSV row, and
+    replace CSV rows of the same number). Raises NumberDataError for a bad CSV row, and
     InvalidNumber or ValueError for a bad inline entry (config.load has checked those)."""
     config = config or NetworkConfig()
     numbering = Numbering(config.default_region, config.strict_numbers)

@@ -15,6 +15,7 @@ MO (mo.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,9 +29,10 @@ from opensmsc.network.map_errors import MapError
 from opensmsc.network.mo import MoGateway, Submitted
 from opensmsc.network.msc import Mscs
 from opensmsc.network.route import NETWORK_ROUTE, Release, SimulatedNetworkRoute, Sleep, WaitingFor
-from opensmsc.routing.numbering import InvalidNumber
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
-from opensmsc.sms.dcs import Alphabet, MessageClass
+from opensmsc.network.state import NetworkState
+from opensmsc.routing import InvalidNumber
+from opensmsc.smpp import DeliverSm, SubmitSm
+from opensmsc.sms import Alphabet, MessageClass
 from opensmsc.sms.tpdu import SmsSubmit
 
 __all__ = ["EngineLink", "HandsetUnavailable", "MoSent", "SimulatedNetwork"]
@@ -86,7 +88,9 @@ class SimulatedNetwork:
     `sc_address` is our service centre address (the SMSC's E.164 global title) as the HLR
     keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts);
     `lookup` the HLR lookup service (network/setup.build_hlr makes it with the configured IMSI
-    masking); `engine` where alerts and MO go (None: nowhere, for tests of the network alone)."""
+    masking); `engine` where alerts and MO go (None: nowhere, for tests of the network alone);
+    `state` the file that keeps runtime changes over restarts (network/state.py: what it holds
+    is restored here, over the configuration already in `hlr`)."""
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class SimulatedNetwork:
         sleep: Sleep | None = None,
         lookup: HlrLookup | None = None,
         engine: EngineLink | None = None,
+        state: NetworkState | None = None,
     ) -> None:
         self.hlr = hlr
         self.lookup = lookup or HlrLookup(hlr)
@@ -139,6 +144,60 @@ class SimulatedNetwork:
             sleep=sleep or asyncio.sleep,
         )
         hlr.add_alert_listener(self.route.alert)
+        self.state = state
+        if state is not None:
+            self._restore(state)
+
+    def _restore(self, state: NetworkState) -> None:
+        """Lay the runtime changes kept in `state` over the configuration, then keep every
+        later change there."""
+        saved = state.restored
+        table = self.hlr.subscribers
+        for item in saved.subscribers:
+            try:
+                table.put(item.record, imsi_given=item.imsi_given, msc_given=item.msc_given)
+            except (InvalidNumber, ValueError) as exc:
+                log.warning("saved subscriber skipped msisdn=+%s: %s", item.record.msisdn, exc)
+        for key in saved.removed:
+            with contextlib.suppress(InvalidNumber):
+                table.remove(key)
+        waiting = self.hlr.restore_waiting(saved.waiting)
+        self.route.restore_addresses(saved.addresses)
+        self.handsets.restore_settings(saved.handsets)
+        table.journal = state
+        self.hlr.journal = state
+        self.route.journal = state
+        log.info(
+            "simulated network state restored path=%s subscribers=%d removed=%d "
+            "message_waiting=%d handsets=%d",
+            state.path,
+            len(saved.subscribers),
+            len(saved.removed),
+            waiting,
+            len(saved.handsets),
+        )
+
+    async def saved(self) -> None:
+        """Wait until every change made so far is durable (no-op without a state file).
+        Raises StateNotSaved when it could not be written."""
+        if self.state is not None:
+            await self.state.flush()
+
+    async def close(self) -> None:
+        """Finish writing the state file (app.py, at stop; after `route.drain()`)."""
+        if self.state is not None:
+            await self.state.close()
+
+    def configure_handset(
+        self, msisdn: str | int, *, capacity: int | None = None, delete_old: bool | None = None
+    ) -> Handset:
+        """Change a handset's memory settings (None: unchanged), kept over restarts. Raises
+        InvalidNumber, ValueError for a negative capacity."""
+        key = self.hlr.subscribers.key(msisdn)
+        handset = self.handsets.configure(key, capacity=capacity, delete_old=delete_old)
+        if self.state is not None:
+            self.state.handset_saved(key, handset.capacity, handset.delete_old)
+        return handset
 
     def mobile_number(self, address: str) -> str | None:
         """`address` as E.164 digits when it is a mobile number, else None (a short code, an
@@ -149,7 +208,7 @@ class SimulatedNetwork:
             return None
 
     def handset(self, msisdn: str | int) -> Handset:
-        """The handset of a number (any form numbers.py reads). Raises InvalidNumber."""
+        """The handset of a number (any form routing.Numbering reads). Raises InvalidNumber."""
         return self.handsets.get(self.hlr.subscribers.key(msisdn))
 
     async def send_mo(

@@ -1,13 +1,15 @@
-"""The simulated HLR's subscriber data: who exists, where they are served, what state they are in.
+"""The simulated HLR's subscriber table: who exists, where they are served, their state.
 
-What this is for: `SubscriberTable` maps an MSISDN (E.164, see numbers.py) to a `Subscriber`
-record: IMSI, home network, serving MSC, state, ported-to network, latency and failure
-probability. It is loaded from a CSV file or the config (`[[network.subscribers]]`) and changed
-at runtime (`add`, `change`, `remove`) by the CLI and the HTTP admin interface. Numbers not in
-the table get a record made from the longest matching `PrefixDefault` (`resolve`).
+What this is for: `SubscriberTable` maps an MSISDN (E.164, see routing/numbering.py) to a
+`Subscriber` record (subscriber.py): IMSI, home network, serving MSC, state, ported-to network,
+latency and failure probability. It is loaded from a CSV file (subscribers_csv.py) or the
+config (`[[network.subscribers]]`) and changed at runtime (`add`, `change`, `remove`) by the CLI
+and the HTTP admin interface. Numbers not in the table get a record made from the longest
+matching `PrefixDefault` (`resolve`).
 
-What it is not: MAP behaviour. Which error a state produces, message-waiting data and alerts
-belong to hlr.py; portability data to mnp.py.
+What it is not: the record and its fields (subscriber.py), or MAP behaviour: which error a
+state produces, message-waiting data and alerts belong to hlr.py; portability data to
+routing/portability.py.
 
 Scale (issue 6: a million subscribers load in under 30 s, under 500 MiB, lookups under 50 µs):
 a row is not a Python object. The table keeps one dict from the MSISDN (an int) to a row
@@ -15,256 +17,49 @@ number, and parallel `array`s per column (IMSI as an int with a leading 1 so tha
 zeros survive, networks and latency profiles interned to 16-bit ids, the state in one octet):
 about 24 octets a row plus about 100 octets of dict entry and int keys. A `Subscriber` is built
 only when asked for. CSV numbers in "+digits" or bare-digit form skip `phonenumbers`
-(numbers.py explains the fast path); `bench/hlr.py` measures all three bars.
-
-CSV format (UTF-8, a header row naming the columns, in any order; only `msisdn` is required;
-an empty cell or a missing column takes the value of the number's prefix default):
-
-| column | example | meaning |
-|---|---|---|
-| msisdn | +447700900123 | E.164 ('+', '00' or bare digits), or national with a 0 (numbers.py) |
-| imsi | 234150000000123 | 6 to 15 digits; empty: made from the subscription network + MSISDN |
-| home_network | 23415 | MCC-MNC (5 or 6 digits: a 2- or 3-digit MNC) owning the number range |
-| msc_address | 447700000001 | serving MSC/VLR E.164 global title |
-| state | attached | a SubscriberState value |
-| ported_to | 23410 | MCC-MNC of the recipient network when the number is ported out |
-| serving_network | 20801 | MCC-MNC of a visited network when roaming |
-| latency | normal:40:10 | fixed:<ms>, uniform:<low ms>:<high ms> or normal:<mean ms>:<stddev ms> |
-| failure_probability | 0.01 | 0..1, chance of a random systemFailure in realistic mode |
-| absent_diagnostic | 1 | absentSubscriberDiagnosticSM reported when absent (1: IMSI detached) |
+(routing/numbering.py explains the fast path); `bench/hlr.py` measures all three bars.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-import random
-import re
+import functools
 from array import array
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from enum import Enum
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Protocol
 
-from opensmsc.errors import ConfigError, OpensmscError
-from opensmsc.network.map_errors import AbsentDiagnostic
-from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
-
-__all__ = [
-    "CSV_COLUMNS",
-    "DEFAULT_NETWORK",
-    "DuplicateSubscriber",
-    "Latency",
-    "PrefixDefault",
-    "Subscriber",
-    "SubscriberDataError",
-    "SubscriberNotFound",
-    "SubscriberState",
-    "SubscriberTable",
-    "make_imsi",
-    "parse_network",
-]
-
-DEFAULT_NETWORK: Final = "00101"  # MCC 001 MNC 01: the ITU-T E.212 test network
-
-
-class SubscriberState(Enum):
-    """What the network knows of a subscriber; hlr.py maps each to its MAP answer.
-
-    The first seven are issue 6's states. The others exist so that every MAP error of DIGEST
-    §6.2 can be produced on demand; rarer ones (absentSubscriber 27, messageWaitingListFull,
-    other sm-DeliveryFailure causes) come from `SimulatedHlr.inject`.
-    """
-
-    ATTACHED = "attached"  # reachable: SRI-SM answers, MT-ForwardSM delivers
-    ABSENT = "absent"  # detached / not reachable: absentSubscriberSM (6) with a diagnostic
-    MEMORY_FULL = "memory_full"  # SRI-SM answers; MT-ForwardSM: sm-DeliveryFailure cause 0
-    BUSY = "busy"  # subscriberBusyForMT-SMS (31)
-    BARRED = "barred"  # callBarred (13)
-    UNKNOWN = "unknown"  # unknownSubscriber (1)
-    NOT_PROVISIONED = "not_provisioned_for_sms"  # teleserviceNotProvisioned (11)
-    FACILITY_NOT_SUPPORTED = "facility_not_supported"  # facilityNotSupported (21), at SRI-SM
-    SYSTEM_FAILURE = "system_failure"  # systemFailure (34) on every SRI-SM
-    DATA_MISSING = "data_missing"  # dataMissing (35), at SRI-SM
-    UNEXPECTED_DATA_VALUE = "unexpected_data_value"  # unexpectedDataValue (36), at SRI-SM
-    UNIDENTIFIED = "unidentified"  # unidentifiedSubscriber (5), at MT-ForwardSM
-    ILLEGAL_SUBSCRIBER = "illegal_subscriber"  # illegalSubscriber (9), at MT-ForwardSM
-    ILLEGAL_EQUIPMENT = "illegal_equipment"  # illegalEquipment (12), at MT-ForwardSM
-    NOT_SM_EQUIPPED = "not_sm_equipped"  # sm-DeliveryFailure cause 2, at MT-ForwardSM
-
-    @property
-    def is_reachable(self) -> bool:
-        """The handset can be paged: an alert for a waiting subscriber may follow."""
-        return self in _REACHABLE
-
-
-_REACHABLE: Final = frozenset(
-    {SubscriberState.ATTACHED, SubscriberState.BUSY, SubscriberState.MEMORY_FULL}
+from opensmsc.network.subscriber import (
+    STATE_CODES,
+    STATES,
+    DuplicateSubscriber,
+    Latency,
+    PrefixDefault,
+    Subscriber,
+    SubscriberNotFound,
+    SubscriberState,
+    make_imsi,
+    with_changes,
 )
-_STATES: Final = tuple(SubscriberState)
-_STATE_INDEX: Final = {state: index for index, state in enumerate(_STATES)}
-_STATE_BY_VALUE: Final = {state.value: state for state in _STATES}
-
-
-class SubscriberNotFound(OpensmscError, LookupError):
-    """`change` or `remove` of a number that is not in the table."""
-
-    def __init__(self, msisdn: int) -> None:
-        self.msisdn = msisdn
-        super().__init__(f"+{msisdn} is not in the subscriber table")
-
-
-class DuplicateSubscriber(OpensmscError, ValueError):
-    """`add` of a number already in the table (use `change`, or `replace=True`)."""
-
-    def __init__(self, msisdn: int) -> None:
-        self.msisdn = msisdn
-        super().__init__(f"+{msisdn} is already in the subscriber table")
-
-
-class SubscriberDataError(ConfigError):
-    """A bad row in a subscriber or portability CSV: the file, the line and the column."""
-
-
-_LATENCY_RE: Final = re.compile(
-    r"(fixed):(\d+(?:\.\d+)?)|(uniform|normal):(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)"
+from opensmsc.network.subscribers_csv import read_csv
+from opensmsc.routing import (
+    InvalidNumber,
+    Numbering,
+    country_code,
+    parse_mcc_mnc,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class Latency:
-    """A response-time distribution, in milliseconds. fixed: `a_ms`; uniform: between `a_ms`
-    and `b_ms`; normal: mean `a_ms`, standard deviation `b_ms` (cut at 0)."""
-
-    kind: Literal["fixed", "uniform", "normal"] = "fixed"
-    a_ms: float = 0.0
-    b_ms: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.a_ms) and math.isfinite(self.b_ms)):
-            raise ValueError("latency values must be finite")
-        if self.a_ms < 0 or self.b_ms < 0:
-            raise ValueError("latency values must not be negative")
-        if self.kind == "uniform" and self.b_ms < self.a_ms:
-            raise ValueError("uniform latency: high below low")
-
-    @classmethod
-    def parse(cls, text: str) -> Latency:
-        """ "fixed:20", "uniform:10:50", "normal:40:10" (ms). Raises ValueError."""
-        match = _LATENCY_RE.fullmatch(text.strip())
-        if match is None:
-            raise ValueError(
-                f"expected fixed:<ms>, uniform:<low>:<high> or normal:<mean>:<stddev>, got {text!r}"
-            )
-        if match[1]:
-            return cls("fixed", float(match[2]))
-        kind: Literal["uniform", "normal"] = "uniform" if match[3] == "uniform" else "normal"
-        return cls(kind, float(match[4]), float(match[5]))
-
-    def sample(self, rng: random.Random) -> float:
-        """One response time in seconds, never negative."""
-        if self.kind == "fixed":
-            ms = self.a_ms
-        elif self.kind == "uniform":
-            ms = rng.uniform(self.a_ms, self.b_ms)
-        else:
-            ms = max(0.0, rng.gauss(self.a_ms, self.b_ms))
-        return ms / 1000.0
-
-    def __str__(self) -> str:
-        if self.kind == "fixed":
-            return f"fixed:{self.a_ms:g}"
-        return f"{self.kind}:{self.a_ms:g}:{self.b_ms:g}"
+__all__ = ["SubscriberJournal", "SubscriberTable"]
 
 
-_NETWORK_RE: Final = re.compile(r"[0-9]{5,6}")
-_DIGITS_RE: Final = re.compile(r"[0-9]{1,15}")
+class SubscriberJournal(Protocol):
+    """Where the table reports its changes (network/state.py keeps them across restarts)."""
 
+    def subscriber_saved(
+        self, record: Subscriber, *, imsi_given: bool, msc_given: bool
+    ) -> None: ...
 
-def parse_network(text: str) -> str:
-    """An MCC-MNC: 5 digits (2-digit MNC) or 6 (3-digit MNC); "234-15" is read as "23415".
-    Raises ValueError."""
-    compact = text.strip().replace("-", "")
-    if _NETWORK_RE.fullmatch(compact) is None:
-        raise ValueError(f"expected an MCC-MNC of 5 or 6 digits, got {text!r}")
-    return compact
-
-
-def _digits(text: str, what: str, minimum: int) -> str:
-    compact = text.strip().lstrip("+")
-    if _DIGITS_RE.fullmatch(compact) is None or len(compact) < minimum:
-        raise ValueError(f"expected {what} of {minimum} to 15 digits, got {text!r}")
-    return compact
-
-
-def _probability(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected a probability from 0 to 1, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixDefault:
-    """What a number starting with `prefix` (E.164 digits; "" matches every number) is, when it
-    is not in the table; also the value of every column a table row leaves empty. The longest
-    matching prefix wins."""
-
-    prefix: str = ""
-    state: SubscriberState = SubscriberState.ATTACHED
-    home_network: str = DEFAULT_NETWORK
-    msc_address: str = ""  # "": the country code followed by 9000000 (a placeholder GT)
-    ported_to: str | None = None
-    serving_network: str | None = None
-    latency: Latency = Latency()
-    failure_probability: float = 0.0
-    absent_diagnostic: int = int(AbsentDiagnostic.IMSI_DETACHED)
-
-    def __post_init__(self) -> None:
-        if self.prefix and _DIGITS_RE.fullmatch(self.prefix) is None:
-            raise ValueError(f"prefix: expected up to 15 digits, got {self.prefix!r}")
-        parse_network(self.home_network)
-        _probability(self.failure_probability)
-
-
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    """One subscriber as the HLR sees it. `msisdn` is the E.164 number as an int; `listed` is
-    False for a record made from a prefix default."""
-
-    msisdn: int
-    imsi: str
-    home_network: str  # MCC-MNC holding the number range (the donor network once ported)
-    msc_address: str  # serving MSC/VLR global title, E.164 digits
-    state: SubscriberState
-    ported_to: str | None = None  # MCC-MNC of the recipient network
-    serving_network: str | None = None  # MCC-MNC of the visited network when roaming
-    latency: Latency = Latency()
-    failure_probability: float = 0.0
-    absent_diagnostic: int = int(AbsentDiagnostic.IMSI_DETACHED)
-    listed: bool = True
-
-    @property
-    def e164(self) -> str:
-        """ "+447700900123"."""
-        return f"+{self.msisdn}"
-
-    @property
-    def subscription_network(self) -> str:
-        """The network whose IMSI the subscriber holds: the recipient network when ported."""
-        return self.ported_to or self.home_network
-
-    @property
-    def visited_network(self) -> str:
-        """The network serving the subscriber now: the visited one when roaming."""
-        return self.serving_network or self.subscription_network
-
-
-def make_imsi(network: str, msisdn: int) -> str:
-    """A stable made-up IMSI (E.212, 15 digits): the network's MCC-MNC, then the MSISDN's last
-    digits as the MSIN, for subscribers whose IMSI nobody gave."""
-    width = 15 - len(network)
-    return network + str(msisdn)[-width:].rjust(width, "0")
+    def subscriber_removed(self, msisdn: int) -> None: ...
 
 
 def _placeholder_msc(msisdn: int) -> str:
@@ -274,18 +69,6 @@ def _placeholder_msc(msisdn: int) -> str:
         return "19000000"
 
 
-CSV_COLUMNS: Final = (
-    "msisdn",
-    "imsi",
-    "home_network",
-    "msc_address",
-    "state",
-    "ported_to",
-    "serving_network",
-    "latency",
-    "failure_probability",
-    "absent_diagnostic",
-)
 _NONE: Final = 0  # id 0 of the interned networks: no network
 
 
@@ -300,6 +83,9 @@ class SubscriberTable:
         self, *, numbering: Numbering | None = None, defaults: Iterable[PrefixDefault] = ()
     ) -> None:
         self._numbering = numbering or Numbering()
+        # Told of every change made through the methods below, not of CSV loading: the
+        # configuration is the base a restart starts from (network/state.py).
+        self.journal: SubscriberJournal | None = None
         self._reset()
         self._defaults: dict[str, PrefixDefault] = {}
         self._default_lengths: tuple[int, ...] = ()
@@ -421,7 +207,7 @@ class SubscriberTable:
             imsi=str(imsi)[1:] if imsi else make_imsi(ported or home, key),
             home_network=home,
             msc_address=str(msc)[1:] if msc else _placeholder_msc(key),
-            state=_STATES[self._state[row]],
+            state=STATES[self._state[row]],
             ported_to=ported,
             serving_network=networks[self._serving[row]],
             latency=latency,
@@ -454,7 +240,7 @@ class SubscriberTable:
         if key in self._index and not replace:
             raise DuplicateSubscriber(key)
         base = self._from_default(key, self._default_for_digits(str(key)))
-        record = _with_changes(
+        record = with_changes(
             base,
             imsi=imsi,
             home_network=home_network,
@@ -468,7 +254,7 @@ class SubscriberTable:
         )
         # A made-up IMSI follows the network; only an explicit one is stored.
         self._store(record, explicit_imsi=imsi is not None, explicit_msc=msc_address is not None)
-        return self._build(self._index[key])
+        return self._saved(self._index[key])
 
     def change(
         self,
@@ -492,7 +278,7 @@ class SubscriberTable:
         if row is None:
             raise SubscriberNotFound(key)
         current = self._build(row)
-        record = _with_changes(
+        record = with_changes(
             current,
             imsi=imsi,
             home_network=home_network,
@@ -504,17 +290,17 @@ class SubscriberTable:
         )
         # "" clears: the subscriber is no longer ported, or no longer roaming.
         if ported_to is not None:
-            record = replace(record, ported_to=parse_network(ported_to) if ported_to else None)
+            record = replace(record, ported_to=parse_mcc_mnc(ported_to) if ported_to else None)
         if serving_network is not None:
             record = replace(
-                record, serving_network=parse_network(serving_network) if serving_network else None
+                record, serving_network=parse_mcc_mnc(serving_network) if serving_network else None
             )
         self._store(
             record,
             explicit_imsi=imsi is not None or self._imsi[row] != 0,
             explicit_msc=msc_address is not None or self._msc[row] != 0,
         )
-        return self._build(row)
+        return self._saved(row)
 
     def set_state(self, msisdn: str | int, state: SubscriberState) -> Subscriber:
         """Change a subscriber's state; an unlisted number is added from its prefix default
@@ -523,24 +309,42 @@ class SubscriberTable:
         if key not in self._index:
             return self.add(key, state=state)
         row = self._index[key]
-        self._state[row] = _STATE_INDEX[state]
-        return self._build(row)
+        self._state[row] = STATE_CODES[state]
+        return self._saved(row)
 
-    def put(self, subscriber: Subscriber) -> None:
-        """Store a whole record (added or replacing), as given."""
-        self._store(subscriber, explicit_imsi=True, explicit_msc=True)
+    def put(
+        self, subscriber: Subscriber, *, imsi_given: bool = True, msc_given: bool = True
+    ) -> None:
+        """Store a whole record (added or replacing), as given; without `imsi_given` (or
+        `msc_given`) the table derives the IMSI (the MSC address) as for an unlisted number."""
+        self._store(subscriber, explicit_imsi=imsi_given, explicit_msc=msc_given)
+        self._saved(self._index[subscriber.msisdn])
 
     def remove(self, msisdn: str | int) -> bool:
         """Remove a subscriber; False when it was not listed."""
-        row = self._index.pop(self.key(msisdn), None)
+        key = self.key(msisdn)
+        row = self._index.pop(key, None)
         if row is None:
             return False
         self._free.append(row)
+        if self.journal is not None:
+            self.journal.subscriber_removed(key)
         return True
 
     def clear(self) -> None:
         """Remove every subscriber (the prefix defaults stay)."""
+        if self.journal is not None:
+            for key in self._index:
+                self.journal.subscriber_removed(key)
         self._reset()
+
+    def _saved(self, row: int) -> Subscriber:
+        record = self._build(row)
+        if self.journal is not None:
+            self.journal.subscriber_saved(
+                record, imsi_given=self._imsi[row] != 0, msc_given=self._msc[row] != 0
+            )
+        return record
 
     def _network_id(self, network: str | None) -> int:
         if network is None:
@@ -571,7 +375,7 @@ class SubscriberTable:
             self._network_id(record.home_network),
             self._network_id(record.ported_to),
             self._network_id(record.serving_network),
-            _STATE_INDEX[record.state],
+            STATE_CODES[record.state],
             record.absent_diagnostic,
             self._profile_id(record.latency, record.failure_probability),
             reuse=True,
@@ -620,13 +424,20 @@ class SubscriberTable:
     # -- loading -------------------------------------------------------------------------------
 
     def load_csv(self, path: Path | str) -> int:
-        """Add (or replace) every row of a CSV file (format in the module docstring); returns
+        """Add (or replace) every row of a CSV file (the format: subscribers_csv.py); returns
         the number of rows. All or nothing: on a bad row the table is left unchanged and
-        SubscriberDataError names the file, the line and the column. A number appearing twice
+        NumberDataError names the file, the line and the column. A number appearing twice
         in the file is an error too."""
-        path = Path(path)
         staging = SubscriberTable(numbering=self._numbering, defaults=self._defaults.values())
-        count = staging._read_csv(path)
+        count = read_csv(
+            Path(path),
+            numbering=self._numbering,
+            default_for=staging._default_for_digits,
+            known=staging._index,
+            network_id=staging._network_id,
+            profile_id=staging._profile_id,
+            write=functools.partial(staging._write, reuse=False),
+        )
         if not self._index:
             self._adopt(staging)
         else:
@@ -672,182 +483,3 @@ class SubscriberTable:
             "_profile_ids",
         ):
             setattr(self, name, getattr(other, name))
-
-    def _read_csv(self, path: Path) -> int:
-        """The loader's hot loop: one pass, no Subscriber objects, caches for the repeated
-        values (states, networks, profiles). Only for an empty (staging) table."""
-        where = str(path)
-        try:
-            handle = path.open(newline="", encoding="utf-8-sig")
-        except OSError as exc:
-            raise SubscriberDataError(f"cannot read: {exc.strerror}", path=where) from exc
-        with handle:
-            reader = csv.reader(handle)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise SubscriberDataError("empty file; expected a header row", path=where) from None
-            except csv.Error as exc:
-                raise SubscriberDataError(str(exc), path=where, line=1) from exc
-            columns = [name.strip().lower() for name in header]
-            for name in columns:
-                if name not in CSV_COLUMNS:
-                    raise SubscriberDataError(
-                        f"unknown column {name!r}; expected some of: {', '.join(CSV_COLUMNS)}",
-                        path=where,
-                        line=1,
-                    )
-            if "msisdn" not in columns:
-                raise SubscriberDataError("no msisdn column", path=where, line=1)
-            if len(set(columns)) != len(columns):
-                raise SubscriberDataError("a column appears twice", path=where, line=1)
-            position = {name: columns.index(name) for name in columns}
-            return self._read_rows(reader, position, where, lambda: reader.line_num)
-
-    def _read_rows(
-        self,
-        reader: Iterator[list[str]],
-        position: dict[str, int],
-        where: str,
-        line_num: Callable[[], int],
-    ) -> int:
-        normalise = self._numbering.normalise
-        index = self._index
-        width = len(position)
-        at = position.get
-        p_msisdn = position["msisdn"]
-        p_imsi, p_home, p_msc = at("imsi"), at("home_network"), at("msc_address")
-        p_state, p_ported, p_serving = at("state"), at("ported_to"), at("serving_network")
-        p_latency, p_failure = at("latency"), at("failure_probability")
-        p_diagnostic = at("absent_diagnostic")
-
-        def cell(row: list[str], position: int | None) -> str:
-            return row[position].strip() if position is not None else ""
-
-        # Caches of parsed cell text: a million rows share a handful of distinct values.
-        networks: dict[str, int] = {}
-        profiles: dict[tuple[str, str], int] = {}
-        count = 0
-        column = ""
-        line = 1
-        try:
-            for row in reader:
-                line = line_num()
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # a blank line
-                if len(row) != width:
-                    column = ""
-                    raise ValueError(f"{len(row)} fields, expected {width}")
-                column = "msisdn"
-                key = normalise(row[p_msisdn])
-                if key in index:
-                    raise ValueError(f"+{key} appears twice in the file")
-                # The prefix default fills empty cells (a few dict lookups, ~1 µs).
-                default = self._default_for_digits(str(key))
-                column = "imsi"
-                text = cell(row, p_imsi)
-                imsi = int("1" + _digits(text, "an IMSI", 6)) if text else 0
-                column = "home_network"
-                text = cell(row, p_home) or default.home_network
-                home = networks.get(text)
-                if home is None:
-                    home = networks[text] = self._network_id(parse_network(text))
-                column = "msc_address"
-                text = cell(row, p_msc) or default.msc_address
-                msc = int("1" + _digits(text, "an MSC address", 1)) if text else 0
-                column = "state"
-                text = cell(row, p_state)
-                if text:
-                    found_state = _STATE_BY_VALUE.get(text)
-                    if found_state is None:
-                        raise ValueError(
-                            f"unknown state {text!r}; expected one of: "
-                            + ", ".join(s.value for s in _STATES)
-                        )
-                    state = _STATE_INDEX[found_state]
-                else:
-                    state = _STATE_INDEX[default.state]
-                column = "ported_to"
-                ported = self._cell_network(cell(row, p_ported), default.ported_to, networks)
-                column = "serving_network"
-                serving = self._cell_network(
-                    cell(row, p_serving), default.serving_network, networks
-                )
-                column = "latency"
-                latency_text, failure_text = cell(row, p_latency), cell(row, p_failure)
-                profile = profiles.get((latency_text, failure_text))
-                if profile is None or not (latency_text and failure_text):
-                    latency = Latency.parse(latency_text) if latency_text else default.latency
-                    column = "failure_probability"
-                    failure = (
-                        _probability(float(failure_text))
-                        if failure_text
-                        else default.failure_probability
-                    )
-                    profile = self._profile_id(latency, failure)
-                    if latency_text and failure_text:
-                        profiles[(latency_text, failure_text)] = profile
-                column = "absent_diagnostic"
-                text = cell(row, p_diagnostic)
-                diagnostic = int(text) if text else default.absent_diagnostic
-                if not 0 <= diagnostic <= 255:
-                    raise ValueError(f"expected 0 to 255, got {diagnostic}")
-                self._write(
-                    key, imsi, msc, home, ported, serving, state, diagnostic, profile, reuse=False
-                )
-                count += 1
-        except csv.Error as exc:
-            raise SubscriberDataError(str(exc), path=where, line=line) from exc
-        except ValueError as exc:  # InvalidNumber is a ValueError too
-            raise SubscriberDataError(str(exc), path=where, line=line, key=column) from exc
-        return count
-
-    def _cell_network(self, text: str, fallback: str | None, cache: dict[str, int]) -> int:
-        if not text:
-            return self._network_id(fallback)
-        found = cache.get(text)
-        if found is None:
-            found = cache[text] = self._network_id(parse_network(text))
-        return found
-
-
-def _with_changes(
-    base: Subscriber,
-    *,
-    imsi: str | None = None,
-    home_network: str | None = None,
-    msc_address: str | None = None,
-    state: SubscriberState | str | None = None,
-    ported_to: str | None = None,
-    serving_network: str | None = None,
-    latency: Latency | str | None = None,
-    failure_probability: float | None = None,
-    absent_diagnostic: int | None = None,
-) -> Subscriber:
-    changes: dict[str, object] = {}
-    if imsi is not None:
-        changes["imsi"] = _digits(imsi, "an IMSI", 6)
-    if home_network is not None:
-        changes["home_network"] = parse_network(home_network)
-    if msc_address is not None:
-        changes["msc_address"] = _digits(msc_address, "an MSC address", 1)
-    if state is not None:
-        if isinstance(state, str):
-            found = _STATE_BY_VALUE.get(state)
-            if found is None:
-                raise ValueError(f"unknown state {state!r}")
-            state = found
-        changes["state"] = state
-    if ported_to is not None:
-        changes["ported_to"] = parse_network(ported_to)
-    if serving_network is not None:
-        changes["serving_network"] = parse_network(serving_network)
-    if latency is not None:
-        changes["latency"] = Latency.parse(latency) if isinstance(latency, str) else latency
-    if failure_probability is not None:
-        changes["failure_probability"] = _probability(float(failure_probability))
-    if absent_diagnostic is not None:
-        if not 0 <= absent_diagnostic <= 255:
-            raise ValueError(f"absent_diagnostic: expected 0 to 255, got {absent_diagnostic}")
-        changes["absent_diagnostic"] = absent_diagnostic
-    return replace(base, **changes) if changes else base  # type: ignore[arg-type]

@@ -7,9 +7,11 @@ from opensmsc.routing.numbering import (
     MAX_DIGITS,
     MIN_DIGITS,
     InvalidNumber,
+    NumberDataError,
     Numbering,
     country_code,
     format_e164,
+    parse_mcc_mnc,
 )
 from opensmsc.routing.policy import (
     AccountPolicies,
@@ -66,6 +68,7 @@ __all__ = [
     "InvalidNumber",
     "LoopbackRoute",
     "NpResolution",
+    "NumberDataError",
     "NumberPortability",
     "Numbering",
     "PermanentFailure",
@@ -84,5 +87,6 @@ __all__ = [
     "next_attempt",
     "np_tlvs",
     "np_tlvs_for",
+    "parse_mcc_mnc",
     "schedule",
 ]

@@ -22,25 +22,33 @@ carry) take a fast path: digits, length and country code only, about 1 µs; such
 taken to be E.164 already (a stray trunk 0 after the country code is kept). Everything else
 (spaces, "(0)", national numbers), and every number in strict mode, goes through phonenumbers.
 
-What it is not: routing by number ranges (routing/numbering.py) or a portability lookup (mnp.py).
+Network codes (E.212 MCC-MNC, `parse_mcc_mnc`) and `NumberDataError`, the error of a bad row in
+a file of number data (the simulator's subscribers, portability), live here too: both the
+simulated network and portability read them, and routing must not depend on the simulator.
+
+What it is not: routing by number ranges (routing/routes.py) or a portability lookup
+(routing/portability.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
 import phonenumbers
 
-from opensmsc.errors import OpensmscError
+from opensmsc.errors import ConfigError, OpensmscError
 
 __all__ = [
     "MAX_DIGITS",
     "MIN_DIGITS",
     "InvalidNumber",
+    "NumberDataError",
     "Numbering",
     "country_code",
     "format_e164",
+    "parse_mcc_mnc",
 ]
 
 MAX_DIGITS: Final = 15  # E.164 §6: at most 15 digits, country code included
@@ -58,6 +66,23 @@ class InvalidNumber(OpensmscError, ValueError):
         self.text = text
         self.reason = reason
         super().__init__(f"{text!r} is not a valid phone number: {reason}")
+
+
+class NumberDataError(ConfigError):
+    """A bad row in a file of number data (subscribers, portability): the file, the line and
+    the column."""
+
+
+_MCC_MNC_RE: Final = re.compile(r"[0-9]{5,6}")
+
+
+def parse_mcc_mnc(text: str) -> str:
+    """An MCC-MNC (E.212): 5 digits (2-digit MNC) or 6 (3-digit MNC); "234-15" is read as
+    "23415". Raises ValueError."""
+    compact = text.strip().replace("-", "")
+    if _MCC_MNC_RE.fullmatch(compact) is None:
+        raise ValueError(f"expected an MCC-MNC of 5 or 6 digits, got {text!r}")
+    return compact
 
 
 def country_code(msisdn: int) -> int:

@@ -12,7 +12,7 @@ CSV format (UTF-8, header row; `msisdn` and `recipient_network` required):
 
 | column | example | meaning |
 |---|---|---|
-| msisdn | +447700900123 | the ported number (numbers.py rules) |
+| msisdn | +447700900123 | the ported number (numbering.py rules) |
 | recipient_network | 23410 | MCC-MNC the number is ported to (5 or 6 digits) |
 | routing_number | 4410 | the routing number (prefix) of the recipient network, 1 to 10 digits |
 
@@ -30,8 +30,13 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Final
 
-from opensmsc.network.subscribers import SubscriberDataError, parse_network
-from opensmsc.routing.numbering import InvalidNumber, Numbering, country_code
+from opensmsc.routing.numbering import (
+    InvalidNumber,
+    NumberDataError,
+    Numbering,
+    country_code,
+    parse_mcc_mnc,
+)
 from opensmsc.smpp.constants import Tag
 from opensmsc.smpp.tlv import Tlvs
 
@@ -65,7 +70,7 @@ class PortingRecord:
     routing_number: str = ""
 
     def __post_init__(self) -> None:
-        parse_network(self.recipient_network)
+        parse_mcc_mnc(self.recipient_network)
         if self.routing_number and not (
             self.routing_number.isascii()
             and self.routing_number.isdigit()
@@ -122,7 +127,7 @@ class PortabilityTable:
     def put(self, msisdn: str | int, recipient_network: str, routing_number: str = "") -> None:
         """Record (or replace) a ported number. Raises InvalidNumber or ValueError."""
         key = self._numbering.normalise(msisdn)
-        record = PortingRecord(key, parse_network(recipient_network), routing_number)
+        record = PortingRecord(key, parse_mcc_mnc(recipient_network), routing_number)
         self._ported[key] = self._pack(record)
         self.version += 1
 
@@ -135,27 +140,27 @@ class PortabilityTable:
 
     def load_csv(self, path: Path | str) -> int:
         """Add every row of a CSV file (format in the module docstring); all or nothing.
-        Raises SubscriberDataError naming the file, line and column."""
+        Raises NumberDataError naming the file, line and column."""
         path = Path(path)
         where = str(path)
         staged: dict[int, PortingRecord] = {}
         try:
             handle = path.open(newline="", encoding="utf-8-sig")
         except OSError as exc:
-            raise SubscriberDataError(f"cannot read: {exc.strerror}", path=where) from exc
+            raise NumberDataError(f"cannot read: {exc.strerror}", path=where) from exc
         with handle:
             reader = csv.reader(handle)
             header = [name.strip().lower() for name in next(reader, [])]
             known = ("msisdn", "recipient_network", "routing_number")
             for name in header:
                 if name not in known:
-                    raise SubscriberDataError(
+                    raise NumberDataError(
                         f"unknown column {name!r}; expected some of: {', '.join(known)}",
                         path=where,
                         line=1,
                     )
             if "msisdn" not in header or "recipient_network" not in header:
-                raise SubscriberDataError(
+                raise NumberDataError(
                     "expected a header with msisdn and recipient_network", path=where, line=1
                 )
             p_msisdn = header.index("msisdn")
@@ -174,14 +179,14 @@ class PortabilityTable:
                     if key in staged:
                         raise ValueError(f"+{key} appears twice in the file")
                     column = "recipient_network"
-                    network = parse_network(row[p_network])
+                    network = parse_mcc_mnc(row[p_network])
                     column = "routing_number"
                     routing = row[p_routing].strip() if p_routing is not None else ""
                     staged[key] = PortingRecord(key, network, routing)
             except csv.Error as exc:
-                raise SubscriberDataError(str(exc), path=where, line=reader.line_num) from exc
+                raise NumberDataError(str(exc), path=where, line=reader.line_num) from exc
             except ValueError as exc:
-                raise SubscriberDataError(
+                raise NumberDataError(
                     str(exc), path=where, line=reader.line_num, key=column
                 ) from exc
         for key, record in staged.items():

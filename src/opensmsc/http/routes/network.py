@@ -4,9 +4,9 @@
 - GET /v1/network/subscribers: listed subscribers (`offset`, `limit`)
 - POST /v1/network/subscribers: add one (201; 409 conflict when listed already)
 - GET /v1/network/subscribers/{msisdn}: one listed subscriber (404 unknown-subscriber)
-- PATCH /v1/network/subscribers/{msisdn}: change fields (an unlisted number is listed first,
-  from its prefix default). A state change goes through the HLR, so a subscriber with waiting
-  messages that becomes reachable is alerted.
+- PATCH /v1/network/subscribers/{msisdn}: change fields of a listed subscriber (404 for a
+  number not in the table: create it with POST). A state change goes through the HLR, so a
+  subscriber with waiting messages that becomes reachable is alerted.
 - DELETE /v1/network/subscribers/{msisdn}: remove (204; 404)
 - PATCH /v1/network/handsets/{msisdn}: the handset's memory: `capacity` (messages) and
   `delete_old` (drop the oldest when full; off: a full inbox refuses, memoryCapacityExceeded)
@@ -19,7 +19,10 @@
 A number in a path or a body may be written in any form routing/numbering.py reads ("+44…",
 "0044…", bare international digits); answers always give E.164 with '+'. Errors are problem
 documents (http/problems.py): 400 invalid-number, 404 unknown-subscriber, 409 conflict /
-mo-refused / handset-unavailable, 422 validation.
+mo-refused / handset-unavailable, 422 validation, 503 not-saved.
+
+Changes are answered once they are durable (network/state.py: data_dir/network.sqlite3), so a
+restart keeps them. Handsets' inboxes are not kept: their answers say `"volatile": true`.
 """
 
 from __future__ import annotations
@@ -30,21 +33,23 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from opensmsc.network.handset import Handset, InboxMessage
-from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.map_errors import MapError
-from opensmsc.network.simulator import HandsetUnavailable, SimulatedNetwork
-from opensmsc.network.subscribers import (
+from opensmsc.network import (
     DuplicateSubscriber,
+    Handset,
+    HandsetUnavailable,
+    HlrLookup,
+    InboxMessage,
+    MapError,
+    MessageWaiting,
+    SimulatedNetwork,
+    StateNotSaved,
     Subscriber,
     SubscriberNotFound,
     SubscriberState,
     SubscriberTable,
 )
-from opensmsc.routing.numbering import InvalidNumber, format_e164
-from opensmsc.sms.dcs import Alphabet, MessageClass
-from opensmsc.sms.errors import EncodingError
-from opensmsc.sms.segment import MessageTooLong
+from opensmsc.routing import InvalidNumber, format_e164
+from opensmsc.sms import Alphabet, EncodingError, MessageClass, MessageTooLong
 
 from ..problems import Problem
 
@@ -108,8 +113,10 @@ class MoRequest(_Body):
 # ---- views --------------------------------------------------------------------------------------
 
 
-def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
-    """The JSON form of a subscriber record."""
+def subscriber_json(
+    subscriber: Subscriber, waiting: MessageWaiting | None = None
+) -> dict[str, Any]:
+    """The JSON form of a subscriber record, with the HLR's message-waiting data for it."""
     return {
         "msisdn": subscriber.e164,
         "imsi": subscriber.imsi,
@@ -122,7 +129,32 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "failure_probability": subscriber.failure_probability,
         "absent_diagnostic": int(subscriber.absent_diagnostic),
         "listed": subscriber.listed,
+        # What the HLR keeps until it alerts: messages wait for this subscriber.
+        "message_waiting": None
+        if waiting is None
+        else {
+            "mnrf": waiting.mnrf,
+            "mcef": waiting.mcef,
+            "service_centres": list(waiting.service_centres),
+        },
     }
+
+
+def _subscriber_json(network: SimulatedNetwork, subscriber: Subscriber) -> dict[str, Any]:
+    return subscriber_json(subscriber, network.hlr.message_waiting(subscriber.msisdn))
+
+
+async def _saved(network: SimulatedNetwork) -> None:
+    # Answer a change only once it will survive a restart.
+    try:
+        await network.saved()
+    except StateNotSaved as exc:
+        raise Problem(
+            503,
+            "not-saved",
+            f"the change is in effect but was not saved, so a restart loses it: {exc}",
+            title="Change not saved",
+        ) from exc
 
 
 def _message_json(message: InboxMessage) -> dict[str, Any]:
@@ -190,7 +222,7 @@ async def list_subscribers(
         if index >= offset + limit:
             break
         if index >= offset:
-            page.append(subscriber_json(subscriber))
+            page.append(_subscriber_json(network, subscriber))
     return {"total": len(table), "offset": offset, "limit": limit, "subscribers": page}
 
 
@@ -207,8 +239,9 @@ async def add_subscriber(
         raise Problem(409, "conflict", str(exc), msisdn=format_e164(key)) from exc
     except ValueError as exc:
         raise _invalid_value(exc) from exc
+    await _saved(network)
     response.headers["Location"] = f"/v1/network/subscribers/{added.e164}"
-    return subscriber_json(added)
+    return _subscriber_json(network, added)
 
 
 @router.get("/v1/network/subscribers/{msisdn}")
@@ -218,7 +251,7 @@ async def get_subscriber(msisdn: str, network: Network) -> dict[str, Any]:
     found = table.get(key)
     if found is None:
         raise _unknown(key)
-    return subscriber_json(found)
+    return _subscriber_json(network, found)
 
 
 @router.patch("/v1/network/subscribers/{msisdn}")
@@ -231,9 +264,15 @@ async def change_subscriber(
     # Explicit nulls clear ported_to / serving_network; absent keys leave fields alone.
     given = body.model_dump(exclude_unset=True)
     state = given.pop("state", None)
+    if key not in table:
+        # Changing is not creating: GET answers 404 for this number too.
+        raise Problem(
+            404,
+            "unknown-subscriber",
+            f"{format_e164(key)} is not in the subscriber table; "
+            "add it with POST /v1/network/subscribers",
+        )
     try:
-        if key not in table:
-            table.add(key)
         # SubscriberTable.change clears these two with "" (None there means "unchanged").
         changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         for name in ("ported_to", "serving_network"):
@@ -248,9 +287,10 @@ async def change_subscriber(
         raise _unknown(key) from exc
     except ValueError as exc:
         raise _invalid_value(exc) from exc
+    await _saved(network)
     changed = table.get(key)
     assert changed is not None
-    return subscriber_json(changed)
+    return _subscriber_json(network, changed)
 
 
 @router.delete("/v1/network/subscribers/{msisdn}", status_code=204)
@@ -259,6 +299,7 @@ async def remove_subscriber(msisdn: str, network: Network) -> Response:
     key = _key(table, msisdn)
     if not table.remove(key):
         raise _unknown(key)
+    await _saved(network)
     return Response(status_code=204)
 
 
@@ -276,16 +317,17 @@ def _handset_json(handset: Handset) -> dict[str, Any]:
         "delete_old": handset.delete_old,
         "stored": len(handset.inbox),
         "memory_full": handset.is_memory_full,
+        # The inbox is kept in memory only: a restart (or the handset's eviction among more
+        # than 100,000) empties it. Its settings above are kept.
+        "volatile": True,
     }
 
 
 @router.patch("/v1/network/handsets/{msisdn}")
 async def change_handset(msisdn: str, body: HandsetSettings, network: Network) -> dict[str, Any]:
-    handset = _handset(network, msisdn)
-    if body.capacity is not None:
-        handset.capacity = body.capacity
-    if body.delete_old is not None:
-        handset.delete_old = body.delete_old
+    key = _key(network.hlr.subscribers, msisdn)
+    handset = network.configure_handset(key, capacity=body.capacity, delete_old=body.delete_old)
+    await _saved(network)
     return _handset_json(handset)
 
 
@@ -307,7 +349,13 @@ async def free_memory(
 ) -> dict[str, Any]:
     handset = _handset(network, msisdn)
     deleted = handset.free_memory(count)
-    return {"msisdn": format_e164(handset.msisdn), "deleted": deleted, "left": len(handset.inbox)}
+    await _saved(network)  # readyForSM may have changed the subscriber and its MWD
+    return {
+        "msisdn": format_e164(handset.msisdn),
+        "deleted": deleted,
+        "left": len(handset.inbox),
+        "volatile": True,
+    }
 
 
 _ALPHABETS = {

@@ -1,0 +1,126 @@
+"""The admin API's /docs page works offline (issue 10 item 19): Swagger UI's files come from the
+node itself, never from a public CDN. A headless Chromium, with every host but 127.0.0.1
+unreachable, renders the API's operations from the page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from opensmsc.http import HttpServer, create_app
+from opensmsc.network import SimulatedNetwork, build_hlr
+
+URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'""")
+CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+def app() -> object:
+    services = build_hlr()
+    return create_app(network=SimulatedNetwork(services.hlr), lookup=services.lookup)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app())  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        yield client
+
+
+async def test_docs_page_loads_nothing_from_another_host(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    html = page.text
+    assert "http://" not in html and "https://" not in html, html
+    urls = [a or b for a, b in URL_ATTRIBUTE.findall(html)]
+    assert len(urls) == 4, urls  # the style, the icon, the script, the OpenAPI document
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        answer = await client.get(url)
+        assert answer.status_code == 200, url
+        assert len(answer.content) > 1000, url
+    script = next(u for u in urls if u.endswith(".js"))
+    assert "SwaggerUIBundle" in (await client.get(script)).text
+
+
+async def test_docs_assets_have_their_media_types(client: httpx.AsyncClient) -> None:
+    js = await client.get("/docs/assets/swagger-ui-bundle.js")
+    css = await client.get("/docs/assets/swagger-ui.css")
+    assert "javascript" in js.headers["content-type"]
+    assert css.headers["content-type"].startswith("text/css")
+    assert (await client.get("/docs/assets/nothing.js")).status_code == 404
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (tests/install-system-deps.sh)")
+async def test_docs_page_renders_offline_in_a_browser() -> None:
+    assert CHROMIUM is not None
+    server = HttpServer(app(), port=0)  # type: ignore[arg-type]
+    port = await server.start()
+    try:
+        browser = await asyncio.create_subprocess_exec(
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            # Offline: no name resolves, and every connection but to 127.0.0.1 goes to a dead
+            # proxy.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--proxy-server=http://127.0.0.1:9",
+            "--proxy-bypass-list=127.0.0.1",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            f"http://127.0.0.1:{port}/docs",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(browser.communicate(), 90)
+    finally:
+        await server.stop()
+    dom = out.decode(errors="replace")
+    assert browser.returncode == 0, err.decode(errors="replace")[-2000:]
+    # Swagger UI fetched /openapi.json and drew one block per operation.
+    paths = re.findall(r'data-path="([^"]+)"', dom)
+    assert "/v1/network/subscribers/{msisdn}" in paths, dom[-3000:]
+    assert "/v1/hlr/{msisdn}" in paths
+    assert "/v1/health" in paths
+
+
+# ---- the documentation of the admin API (issue 10 item 18) -------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "page", [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))], ids=lambda p: p.name
+)
+def test_markdown_tables_are_whole(page: Path) -> None:
+    # A blank line inside a table makes the rows after it render as loose text.
+    lines = page.read_text().splitlines()
+    for number, line in enumerate(lines):
+        starts_table = line.startswith("|") and (number == 0 or not lines[number - 1].strip())
+        if starts_table:
+            below = lines[number + 1] if number + 1 < len(lines) else ""
+            assert re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", below.strip()), (
+                f"{page.name}:{number + 1}: a table row with no header above it "
+                "(a blank line splits a table?)"
+            )
+
+
+def test_every_admin_route_is_in_the_endpoint_table() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`/" in line]
+    for route in app().routes:  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute):
+            continue
+        path = route.path
+        row = next((r for r in rows if f"`{path}`" in r), None)
+        assert row is not None, f"{path} is missing from the endpoint table"
+        for method in route.methods:
+            assert method in row.split("|")[1], f"{method} {path} is missing from its row"
