@@ -19,7 +19,7 @@ from opensmsc.accounts.model import Account
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.config import Config
 from opensmsc.config.model import AccountConfig, LongMessageReceipts, OverloadAction
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine import EngineSettings, MessageIds, StoreAndForward
 from opensmsc.errors import ConfigError
 from opensmsc.http.app import create_app
 from opensmsc.http.server import HttpServer
@@ -35,7 +35,7 @@ from opensmsc.smpp.states import Role
 from opensmsc.smsc.outbind import OutbindDialer, OutbindTarget
 from opensmsc.smsc.registry import SessionRegistry
 from opensmsc.smsc.session import EsmeSession, SmscServices, SmscSettings
-from opensmsc.store.model import Address
+from opensmsc.store import DB_FILENAME, Address, SqliteStore, system_clock
 from opensmsc.transport import tls
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
@@ -199,12 +199,16 @@ async def start(config: Config) -> RunningSmsc:
     )
     registry = SessionRegistry()
     policies = policies_from_config(config)
-    engine = await StoreAndForward.open(
-        config.node.data_dir,
-        receivers=registry,
-        policies=policies,
-        settings=engine_settings(config),
+    settings, data_dir = engine_settings(config), config.node.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ids = MessageIds.open(data_dir, clock=system_clock)
+    store = await SqliteStore.open(
+        data_dir / DB_FILENAME,
+        max_batch_ops=settings.max_batch_ops,
+        max_batch_delay=settings.max_batch_delay,
     )
+    log.info("store open path=%s", store.path)
+    engine = StoreAndForward(store, ids, receivers=registry, policies=policies, settings=settings)
     try:
         running = await _start_services(config, engine, authenticator, registry, policies)
     except BaseException:

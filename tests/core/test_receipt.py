@@ -26,10 +26,11 @@ from opensmsc.smpp.receipt import (
     normalize_message_id,
     parse_receipt,
     receipt_from_pdu,
+    receipt_tlvs,
     stat_for_state,
     state_from_stat,
 )
-from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
 
 
 def utc(year: int, month: int, day: int, *hms: int) -> datetime:
@@ -692,6 +693,23 @@ def test_build_failed_receipt_carries_network_error_code() -> None:
 def test_network_error_code_is_left_out_of_a_success() -> None:
     pdu = build_receipt_pdu(SUBMIT, _receipt("DELIVRD"), network_error_code=NetworkErrorCode(3, 27))
     assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) is None
+
+
+@pytest.mark.parametrize("stat", ["DELIVRD", "UNDELIV", "EXPIRED", "ACCEPTD"])
+@pytest.mark.parametrize("reference", [None, 0, 0xFFFF])
+def test_receipt_tlvs_are_build_receipt_pdus_in_wire_form(stat: str, reference: int | None) -> None:
+    # A stored receipt keeps its TLVs as octets: the same TLVs as the PDU's, in the same order.
+    error = NetworkErrorCode(3, 27)
+    pdu = build_receipt_pdu(SUBMIT, _receipt(stat), network_error_code=error)
+    tlvs = pdu.tlvs
+    if reference is not None:
+        tlvs = tlvs.with_(Tag.USER_MESSAGE_REFERENCE, reference)
+    state = state_from_stat(stat)
+    assert state is not None
+    packed = receipt_tlvs(
+        "0a1b2c", state, network_error_code=error, user_message_reference=reference
+    )
+    assert packed == encode_tlvs(tlvs)
 
 
 def test_explicit_state_wins_and_an_unknown_stat_needs_one() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine import EngineSettings, StoreAndForward
 from opensmsc.network.hlr import Phase
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
@@ -39,9 +39,9 @@ from opensmsc.smpp.tlv import Tlvs, encode_tlvs
 from opensmsc.sms import gsm7
 from opensmsc.sms.segment import split
 from opensmsc.sms.udh import PortAddress
-from opensmsc.store.model import StoredMessage
+from opensmsc.store import StoredMessage
 from opensmsc.upstream import MoIngress
-from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession
+from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession, open_node
 
 SC = "447700000999"
 ESME = "esme1"
@@ -100,7 +100,7 @@ class Node:
         clock = FakeClock()
         registry = FakeRegistry()
         route = CountingRoute(network.route)
-        engine = await StoreAndForward.open(
+        engine = await open_node(
             folder,
             receivers=registry,
             policies=AccountPolicies(default=AccountPolicy(default_validity=VALIDITY)),

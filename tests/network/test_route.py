@@ -21,7 +21,7 @@ from opensmsc.smpp.tlv import Tlvs
 from opensmsc.sms import gsm7
 from opensmsc.sms.segment import split
 from opensmsc.sms.udh import PortAddress
-from opensmsc.store.model import Address, StoredMessage
+from opensmsc.store import Address, StoredMessage
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SC = "447700000999"

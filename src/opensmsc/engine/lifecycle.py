@@ -22,10 +22,9 @@ from typing import Any, NamedTuple
 
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
-from opensmsc.routing.policy import AccountPolicies
-from opensmsc.smpp.constants import MessageState
-from opensmsc.store.api import Change, Clock, Store
-from opensmsc.store.model import Direction, StoredMessage, StoreError
+from opensmsc.routing import AccountPolicies
+from opensmsc.smpp import MessageState
+from opensmsc.store import Change, Clock, Direction, Store, StoredMessage, StoreError
 
 __all__ = ["Finish", "Lifecycle"]
 

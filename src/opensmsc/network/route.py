@@ -51,7 +51,7 @@ from opensmsc.sms.dcs import Alphabet, MessageClass, alphabet_of, data_coding_fo
 from opensmsc.sms.segment import Encoding, split
 from opensmsc.sms.tpdu import SmsDeliver
 from opensmsc.sms.udh import Concat, UdhError, build_udh, parse_udh
-from opensmsc.store.model import StoredMessage
+from opensmsc.store import StoredMessage
 
 __all__ = ["NETWORK_ROUTE", "DeliveryRecord", "SimulatedNetworkRoute"]
 

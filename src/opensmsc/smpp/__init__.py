@@ -116,6 +116,7 @@ from opensmsc.smpp.receipt import (
     normalize_message_id,
     parse_receipt,
     receipt_from_pdu,
+    receipt_tlvs,
     stat_for_state,
     state_from_stat,
 )
@@ -272,6 +273,7 @@ __all__ = [
     "parse_time",
     "parse_validity",
     "receipt_from_pdu",
+    "receipt_tlvs",
     "stat_for_state",
     "state_from_stat",
 ]

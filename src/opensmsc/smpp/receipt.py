@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Literal
+from struct import Struct
+from typing import Final, Literal
 
 from opensmsc.smpp.constants import DataCoding, EsmClass, MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
@@ -45,6 +46,7 @@ __all__ = [
     "normalize_message_id",
     "parse_receipt",
     "receipt_from_pdu",
+    "receipt_tlvs",
     "stat_for_state",
     "state_from_stat",
 ]
@@ -387,3 +389,33 @@ def build_receipt_pdu(
         short_message=format_receipt(receipt, tz=tz),
         tlvs=tlvs,
     )
+
+
+_TLV_HEADER: Final = Struct(">HH")
+_TLV_STATE: Final = Struct(">HHB")
+_TLV_NEC: Final = Struct(">HHBH")
+_TLV_REF: Final = Struct(">HHH")
+
+
+def receipt_tlvs(
+    receipted_message_id: str,
+    state: MessageState,
+    *,
+    network_error_code: NetworkErrorCode | None = None,
+    user_message_reference: int | None = None,
+) -> bytes:
+    """A receipt's TLVs in wire form, for a caller that keeps TLVs as octets (a stored
+    receipt): receipted_message_id, message_state and, for a state after which nothing was
+    delivered, network_error_code, in the order `build_receipt_pdu` gives them; then
+    user_message_reference when given (SMPP 3.4 §5.3.2.17: the ESME's reference comes back).
+    Raises ValueError for an id that is not ASCII, and struct.error for a value that does
+    not fit its field."""
+    raw_id = receipted_message_id.encode("ascii") + b"\0"
+    tlvs = _TLV_HEADER.pack(Tag.RECEIPTED_MESSAGE_ID, len(raw_id)) + raw_id
+    tlvs += _TLV_STATE.pack(Tag.MESSAGE_STATE, 1, int(state))
+    if network_error_code is not None and state in _FAILED_STATES:
+        nec = network_error_code
+        tlvs += _TLV_NEC.pack(Tag.NETWORK_ERROR_CODE, 3, nec.network_type, nec.error_code)
+    if user_message_reference is not None:
+        tlvs += _TLV_REF.pack(Tag.USER_MESSAGE_REFERENCE, 2, user_message_reference)
+    return tlvs

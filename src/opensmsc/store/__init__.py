@@ -1,9 +1,9 @@
-"""Durable message storage (issue #5): the stored record and its lifecycle (model), the Store
-protocol the engine talks to (api), the embedded SQLite implementation (sqlite).
-Import from here; the modules may be split or merged.
+"""Durable message storage (issue #5): the stored record, its lifecycle and what a change does
+to it (model), the Store protocol the engine talks to (api), the embedded SQLite
+implementation (sqlite/). Import from here; the modules may be split or merged.
 """
 
-from opensmsc.store.api import Change, Clock, Store, StoreStats, system_clock
+from opensmsc.store.api import Clock, Store, StoreStats, system_clock
 from opensmsc.store.model import (
     FINAL_STATES,
     INITIAL_STATES,
@@ -11,6 +11,7 @@ from opensmsc.store.model import (
     REPLACEABLE_STATES,
     TRANSITIONS,
     Address,
+    Change,
     ConcatInfo,
     Direction,
     DuplicateMessage,
@@ -20,6 +21,7 @@ from opensmsc.store.model import (
     SchemaTooNew,
     StoredMessage,
     StoreError,
+    apply_change,
     check_transition,
     is_final,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "StoredMessage",
+    "apply_change",
     "check_transition",
     "is_final",
     "system_clock",
