@@ -43,6 +43,7 @@ from opensmsc.store import (
     Store,
     StoredMessage,
     StoreError,
+    outcome_error,
 )
 
 __all__ = ["Operations"]
@@ -82,7 +83,7 @@ class Operations:
             return QuerySmResp(command_status=_S.ESME_RSYSERR)
         if record is None:
             return QuerySmResp(command_status=_S.ESME_RQUERYFAIL)
-        error = record.last_error or 0
+        error = outcome_error(record.state, record.last_error) or 0
         return QuerySmResp(
             message_id=record.message_id,
             final_date=format_absolute(record.done_at) if record.done_at else "",

@@ -38,7 +38,7 @@ from opensmsc.smpp import (
     stat_for_state,
 )
 from opensmsc.sms import decode_text, parse_udh
-from opensmsc.store import Direction, StoredMessage
+from opensmsc.store import Direction, StoredMessage, outcome_error
 
 __all__ = [
     "INTERMEDIATE_NOTIFICATION",
@@ -125,8 +125,9 @@ def build_receipt(
 
     `receipted_message_id` defaults to the record's id (a whole-message receipt passes part
     1's); `dlvrd` defaults to 1 if `state` is DELIVERED else 0; `text` to `receipt_text(record)`.
-    `error` (last_error) becomes err: (3 digits, 999 when larger) and, for a failed state,
-    network_error_code (GSM, the low 16 bits).
+    `error` (the last attempt's) becomes err: (3 digits, 999 when larger) and, for a failed
+    state, network_error_code (GSM, the low 16 bits); a success (DELIVERED, ACCEPTED) reports
+    none, whatever an earlier attempt met (store.outcome_error).
 
     Once per final transition, so it builds the record directly: the text as
     smpp.format_receipt writes it and the TLVs as smpp.build_receipt_pdu + encode_tlvs would
@@ -134,6 +135,7 @@ def build_receipt(
     ordinary (an id with blanks or over 64 characters, a count over 999, a date outside
     2000..2099) takes that general path, which also raises what it raises."""
     receipted = receipted_message_id or record.message_id
+    error = outcome_error(state, error)
     if dlvrd is None:
         dlvrd = 1 if state is MessageState.DELIVERED else 0
     if text is None:
@@ -234,6 +236,7 @@ def _build_receipt_general(
     text: str,
 ) -> StoredMessage:
     # Through smpp.build_receipt_pdu and the PDU: the reference for the direct path above.
+    error = outcome_error(state, error)
     err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
     receipt = DeliveryReceipt(
         id=receipted,

@@ -9,6 +9,7 @@ from opensmsc.store.model import (
     INITIAL_STATES,
     OPEN_STATES,
     REPLACEABLE_STATES,
+    SUCCESS_STATES,
     TRANSITIONS,
     Address,
     Change,
@@ -24,6 +25,7 @@ from opensmsc.store.model import (
     apply_change,
     check_transition,
     is_final,
+    outcome_error,
 )
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
 
@@ -33,6 +35,7 @@ __all__ = [
     "INITIAL_STATES",
     "OPEN_STATES",
     "REPLACEABLE_STATES",
+    "SUCCESS_STATES",
     "TRANSITIONS",
     "Address",
     "Change",
@@ -52,5 +55,6 @@ __all__ = [
     "apply_change",
     "check_transition",
     "is_final",
+    "outcome_error",
     "system_clock",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "INITIAL_STATES",
     "OPEN_STATES",
     "REPLACEABLE_STATES",
+    "SUCCESS_STATES",
     "TRANSITIONS",
     "Address",
     "Change",
@@ -49,6 +50,7 @@ __all__ = [
     "check_transition",
     "effect",
     "is_final",
+    "outcome_error",
 ]
 
 _S = MessageState
@@ -77,6 +79,9 @@ FINAL_STATES: Final = frozenset(
         _S.SKIPPED,
     }
 )
+# A message that ends in one of these reached its destination (or an agent read it there):
+# whatever an earlier attempt met, this outcome has no error.
+SUCCESS_STATES: Final = frozenset({_S.DELIVERED, _S.ACCEPTED})
 # A message enters the store either waiting for its schedule_delivery_time or ready to go.
 INITIAL_STATES: Final = frozenset({_S.SCHEDULED, _S.ENROUTE})
 # replace_sm (SMPP 3.4 §4.10) works on a message still waiting; one in retry qualifies too (the
@@ -105,6 +110,13 @@ TRANSITIONS: Final[dict[MessageState, frozenset[MessageState]]] = {
 def is_final(state: MessageState) -> bool:
     """True for a state no transition leaves (DELIVERED, EXPIRED, DELETED, ...)."""
     return state in FINAL_STATES
+
+
+def outcome_error(state: MessageState, error: int | None) -> int | None:
+    """The error a message in `state` reports (a receipt's err: and network_error_code,
+    query_sm's error_code) when `error` is its last attempt's: None after a success
+    (SUCCESS_STATES), whatever an earlier attempt met (last_error keeps that), and for 0."""
+    return None if state in SUCCESS_STATES or not error else error
 
 
 # ---- errors ---------------------------------------------------------------------------------
