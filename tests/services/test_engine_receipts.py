@@ -16,6 +16,7 @@ from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DeliverSm, QuerySm
 from opensmsc.smpp.receipt import parse_receipt
 from opensmsc.smpp.tlv import NetworkErrorCode
+from opensmsc.sms import gsm7
 from opensmsc.store import Address, Direction, StoredMessage
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeSession, S, ScriptedRoute
@@ -463,3 +464,34 @@ async def test_whole_receipt_reports_the_error_of_the_failed_part(
     )
     assert parse_receipt(pdu.short_message).err == "011"  # type: ignore[union-attr]
     assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) == NetworkErrorCode(3, 11)
+
+
+# ---- the receipt's text (issue 10, item 5) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data_coding", "short_message"),
+    [
+        (0, gsm7.encode("Señor, café ä €")),  # the GSM 7-bit default alphabet
+        (8, "Señor, café ä €".encode("utf-16-be")),  # UCS-2
+        (3, "Señor, café ä".encode("latin-1") + b" \x80"),  # Latin-1 has no €: shown as is
+    ],
+    ids=["gsm7", "ucs2", "latin1"],
+)
+async def test_receipt_text_keeps_the_characters_the_gsm_alphabet_has(
+    engine: Engine, data_coding: int, short_message: bytes
+) -> None:
+    # The receipt travels with data_coding 0 (the GSM 7-bit default alphabet): é, ñ, ä and €
+    # are in it and must not become "?".
+    session = engine.registry.bind(FakeSession("esme1"))
+    await engine.submit_ok(
+        registered_delivery=1, data_coding=data_coding, short_message=short_message
+    )
+    await engine.run()
+    (pdu,) = session.received
+    assert pdu.data_coding == 0
+    text = parse_receipt(gsm7.decode(pdu.short_message))
+    assert text is not None
+    assert text.text.startswith("Señor, café ä")
+    if data_coding != 3:
+        assert text.text == "Señor, café ä €"

@@ -34,6 +34,7 @@ from opensmsc.smpp import (
     SubmitSm,
     Tag,
     build_receipt_pdu,
+    encode_receipt_text,
     receipt_tlvs,
     stat_for_state,
 )
@@ -167,10 +168,10 @@ def build_receipt(
             text=text,
         )
     err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
-    short_message = (
+    short_message = encode_receipt_text(
         f"id:{receipted} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{submitted}"
         f" done date:{done} stat:{stat_for_state(state)} err:{err} text:{text[:20]}"
-    ).encode("ascii", errors="replace")
+    )
     tlvs = receipt_tlvs(
         receipted,
         state,
