@@ -26,10 +26,12 @@ from opensmsc.smpp.receipt import (
     normalize_message_id,
     parse_receipt,
     receipt_from_pdu,
+    receipt_tlvs,
     stat_for_state,
     state_from_stat,
 )
-from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
+from opensmsc.sms import gsm7
 
 
 def utc(year: int, month: int, day: int, *hms: int) -> datetime:
@@ -85,9 +87,15 @@ def test_format_with_seconds_and_in_a_peer_zone() -> None:
     assert b"submit date:1102062230 " in format_receipt(receipt, tz=plus3)
 
 
-def test_format_is_ascii_whatever_the_text() -> None:
-    receipt = DeliveryReceipt(id="9", stat="DELIVRD", text="Привет, мир")
-    assert format_receipt(receipt).endswith(b"text:??????, ???")
+def test_format_keeps_what_the_gsm_alphabet_has() -> None:
+    # Issue 10 item 5: the receipt goes with data_coding 0, the GSM 7-bit default alphabet
+    # (TS 23.038 §6.2.1, unpacked septets): é, ä, ñ, € are in it; Cyrillic is not.
+    receipt = DeliveryReceipt(id="9", stat="DELIVRD", text="Señor, café, Ärger €")
+    formatted = format_receipt(receipt)
+    assert formatted.endswith(b"text:Se\x7dor, caf\x05, \x5brger \x1b\x65")
+    assert gsm7.decode(formatted).endswith("text:Señor, café, Ärger €")
+    other = DeliveryReceipt(id="9", stat="DELIVRD", text="Привет, мир")
+    assert format_receipt(other).endswith(b"text:??????, ???")
 
 
 @pytest.mark.parametrize(
@@ -279,7 +287,8 @@ def test_real_world_receipt_reformats_byte_for_byte() -> None:
     text = PARSE_VECTORS[2][1]
     parsed = parse_receipt(text)
     assert parsed is not None
-    assert format_receipt(parsed) == text.encode("ascii")
+    # Byte for byte in our data_coding 0, the GSM 7-bit default alphabet ("@" is 0x00 there).
+    assert format_receipt(parsed) == gsm7.encode(text)
 
 
 # CH parseShortMessageMissingFields: each text misspells one key. CH's strict parser rejects all;
@@ -694,6 +703,23 @@ def test_network_error_code_is_left_out_of_a_success() -> None:
     assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) is None
 
 
+@pytest.mark.parametrize("stat", ["DELIVRD", "UNDELIV", "EXPIRED", "ACCEPTD"])
+@pytest.mark.parametrize("reference", [None, 0, 0xFFFF])
+def test_receipt_tlvs_are_build_receipt_pdus_in_wire_form(stat: str, reference: int | None) -> None:
+    # A stored receipt keeps its TLVs as octets: the same TLVs as the PDU's, in the same order.
+    error = NetworkErrorCode(3, 27)
+    pdu = build_receipt_pdu(SUBMIT, _receipt(stat), network_error_code=error)
+    tlvs = pdu.tlvs
+    if reference is not None:
+        tlvs = tlvs.with_(Tag.USER_MESSAGE_REFERENCE, reference)
+    state = state_from_stat(stat)
+    assert state is not None
+    packed = receipt_tlvs(
+        "0a1b2c", state, network_error_code=error, user_message_reference=reference
+    )
+    assert packed == encode_tlvs(tlvs)
+
+
 def test_explicit_state_wins_and_an_unknown_stat_needs_one() -> None:
     receipt = _receipt("BADSTAT")
     with pytest.raises(ValueError):
@@ -729,7 +755,10 @@ minutes = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 
 )
 stats = st.sampled_from(sorted(STAT_BY_STATE.values())) | st.from_regex(r"\A[A-Z]{1,7}\Z")
 errs = st.from_regex(r"\A[0-9]{3}\Z") | st.from_regex(r"\A[A-Za-z][0-9A-Za-z]{0,2}\Z")
-texts = st.text(alphabet=string.printable, max_size=20).map(str.strip)
+# What the GSM 7-bit default alphabet has of printable ASCII (all but ` and some blanks).
+texts = st.text(alphabet=[c for c in string.printable if gsm7.can_encode(c)], max_size=20).map(
+    str.strip
+)
 
 receipts = st.builds(
     DeliveryReceipt,
@@ -746,12 +775,13 @@ receipts = st.builds(
 
 @given(receipts)
 def test_format_then_parse_round_trip(receipt: DeliveryReceipt) -> None:
-    assert parse_receipt(format_receipt(receipt)) == receipt
+    # The text in its data_coding (0: the GSM 7-bit default alphabet) reads back the same.
+    assert parse_receipt(gsm7.decode(format_receipt(receipt))) == receipt
 
 
 @given(receipts)
 def test_format_is_the_appendix_b_shape(receipt: DeliveryReceipt) -> None:
-    text = format_receipt(receipt).decode("ascii")
+    text = gsm7.decode(format_receipt(receipt))
     assert text.startswith(f"id:{receipt.id} sub:")
     fields = text.split(" text:", 1)[0].split(" ")[1:]
     assert fields[0].startswith("sub:") and len(fields[0]) == 7

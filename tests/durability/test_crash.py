@@ -47,7 +47,7 @@ from pathlib import Path
 import pytest
 
 from opensmsc.smpp import MessageState, stat_for_state
-from opensmsc.store.model import FINAL_STATES
+from opensmsc.store import FINAL_STATES
 from tests.durability.esme import Ledger, SessionRunner, final_state, number_in, query_all
 from tests.durability.procs import (
     SinkProcess,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine import EngineSettings, StoreAndForward
 from opensmsc.network import (
     P2P_SYSTEM_ID,
     DeliveryFailureCause,
@@ -50,7 +50,7 @@ from opensmsc.smpp.tlv import Tlvs, encode_tlvs
 from opensmsc.sms import PortAddress, gsm7, split
 from opensmsc.store import StoredMessage
 from opensmsc.upstream import MoIngress
-from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession
+from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession, open_node
 
 SC = "447700000999"
 ESME = "esme1"
@@ -107,7 +107,7 @@ class Node:
         )
         clock = FakeClock()
         registry = FakeRegistry()
-        engine = await StoreAndForward.open(
+        engine = await open_node(
             folder,
             receivers=registry,
             policies=AccountPolicies(default=AccountPolicy(default_validity=VALIDITY)),

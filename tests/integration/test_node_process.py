@@ -14,10 +14,10 @@ import pytest
 
 from opensmsc import app
 from opensmsc.config import load
-from opensmsc.engine.node import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.routing import AccountPolicies
 from opensmsc.smsc import SessionRegistry
+from tests.services.engine_harness import open_node
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -95,9 +95,7 @@ def _can_mount_read_only(folder: Path) -> bool:
 async def test_an_existing_store_on_a_read_only_file_system_is_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     data = tmp_path / "data"
-    engine = await StoreAndForward.open(
-        data, receivers=SessionRegistry(), policies=AccountPolicies()
-    )
+    engine = await open_node(data, receivers=SessionRegistry(), policies=AccountPolicies())
     await engine.close()
     if not _can_mount_read_only(data):
         pytest.skip("needs unshare and mount (root in a user namespace) for a read-only mount")

@@ -17,18 +17,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from opensmsc.engine.accept import Acceptor
-from opensmsc.engine.deliveries import Deliveries
-from opensmsc.engine.ids import MessageIds
-from opensmsc.engine.lifecycle import Lifecycle
-from opensmsc.engine.operations import Operations
-from opensmsc.engine.scheduler import Scheduler
+from opensmsc.engine import (
+    Acceptor,
+    Deliveries,
+    Lifecycle,
+    MessageIds,
+    Operations,
+    Scheduler,
+    StoreAndForward,
+)
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.routes import Attempt, Delivered, LoopbackRoute, Route, Router
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitMulti, SubmitSm, UnsuccessSme
 from opensmsc.smpp.tlv import Tlvs
-from opensmsc.store import SqliteStore, StoredMessage
+from opensmsc.store import DB_FILENAME, Clock, SqliteStore, StoredMessage, system_clock
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 S = CommandStatus
@@ -266,3 +269,13 @@ async def open_engine(
         routes=routes if routes is not None else {"loopback": LoopbackRoute()},
         **kwargs,
     )
+
+
+async def open_node(
+    data_dir: Path, *, clock: Clock = system_clock, **kwargs: Any
+) -> StoreAndForward:
+    """The assembled engine on a SqliteStore in `data_dir`, opened as the wiring opens it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ids = MessageIds.open(data_dir, clock=clock)
+    store = await SqliteStore.open(data_dir / DB_FILENAME)
+    return StoreAndForward(store, ids, clock=clock, **kwargs)

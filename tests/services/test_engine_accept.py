@@ -223,17 +223,25 @@ async def test_data_sm_transaction_mode_answers_with_the_outcome(
 
 
 async def test_message_ids_stay_unique_across_restarts(tmp_path: Path) -> None:
-    from opensmsc.engine.ids import MessageIds, part_id
+    from opensmsc.engine import MessageIds, part_id
 
-    first = MessageIds.open(tmp_path)
+    clock = FakeClock()
+    first = MessageIds.open(tmp_path, clock=clock)
     ids = {first.next() for _ in range(100)}
-    second = MessageIds.open(tmp_path)  # the same second: a higher prefix all the same
+    second = MessageIds.open(tmp_path, clock=clock)  # the same second: a higher prefix all same
     ids |= {second.next() for _ in range(100)}
     group = second.next_group()
     parts = {part_id(group, seq) for seq in range(1, 4)}
     ids_after = {second.next() for _ in range(10)}
     assert len(ids | parts | ids_after) == 213
     assert all(len(i) == 16 for i in ids)
+
+
+def test_message_id_prefix_is_the_injected_clocks_second(tmp_path: Path) -> None:
+    from opensmsc.engine import MessageIds
+
+    ids = MessageIds.open(tmp_path, clock=FakeClock(T0))
+    assert ids.next() == f"{int(T0.timestamp()):08x}00000001"
 
 
 async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from opensmsc.engine.scheduler import Housekeeper
+from opensmsc.engine import Housekeeper
 from opensmsc.errors import StoreUnavailable
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.retry import ErrorClass
@@ -25,9 +25,7 @@ from opensmsc.routing.routes import (
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from opensmsc.smpp.times import format_relative
-from opensmsc.store import SqliteStore, StoredMessage
-from opensmsc.store.api import Change
-from opensmsc.store.model import StoreError
+from opensmsc.store import Change, SqliteStore, StoredMessage, StoreError
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeClock, FakeSession, S, ScriptedRoute
 

@@ -7,11 +7,11 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine import EngineSettings, StoreAndForward
 from opensmsc.routing.policy import AccountPolicies
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import SubmitSm
-from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession
+from tests.services.engine_harness import FakeClock, FakeRegistry, FakeSession, open_node
 
 
 async def submit_all(engine: StoreAndForward, count: int, **fields: object) -> list[str]:
@@ -37,7 +37,7 @@ async def wait_for(predicate: object, timeout: float = 10.0) -> None:
 async def test_accepted_messages_are_delivered_and_receipted_end_to_end(tmp_path: Path) -> None:
     registry = FakeRegistry()
     session = registry.bind(FakeSession("esme1", window=20))
-    engine = await StoreAndForward.open(tmp_path, receivers=registry, policies=AccountPolicies())
+    engine = await open_node(tmp_path, receivers=registry, policies=AccountPolicies())
     try:
         engine.start(["esme1"])
         ids = await submit_all(engine, 300, registered_delivery=1, short_message=b"hi")
@@ -55,7 +55,7 @@ async def test_a_restart_resumes_pending_messages_and_receipts(tmp_path: Path) -
     clock = FakeClock()
     registry = FakeRegistry()
     settings = EngineSettings(lease=5.0)
-    engine = await StoreAndForward.open(
+    engine = await open_node(
         tmp_path, receivers=registry, policies=AccountPolicies(), settings=settings, clock=clock
     )
     # Not started: accepted and leased at acceptance, never attempted (the process "dies").
@@ -64,7 +64,7 @@ async def test_a_restart_resumes_pending_messages_and_receipts(tmp_path: Path) -
     await engine.close()
 
     session = registry.bind(FakeSession("esme1"))
-    engine = await StoreAndForward.open(
+    engine = await open_node(
         tmp_path, receivers=registry, policies=AccountPolicies(), settings=settings, clock=clock
     )
     try:
@@ -84,14 +84,14 @@ async def test_a_restart_resumes_pending_messages_and_receipts(tmp_path: Path) -
 
 async def test_receipts_stored_before_a_restart_are_sent_after_it(tmp_path: Path) -> None:
     registry = FakeRegistry()
-    engine = await StoreAndForward.open(tmp_path, receivers=registry, policies=AccountPolicies())
+    engine = await open_node(tmp_path, receivers=registry, policies=AccountPolicies())
     engine.start(["esme1"])
     ids = await submit_all(engine, 3, registered_delivery=1)
     await wait_for(lambda: engine.lifecycle.finished == 3)
     await engine.close()  # nobody was bound: the receipts wait in the store
 
     session = registry.bind(FakeSession("esme1"))
-    engine = await StoreAndForward.open(tmp_path, receivers=registry, policies=AccountPolicies())
+    engine = await open_node(tmp_path, receivers=registry, policies=AccountPolicies())
     try:
         engine.start(["esme1"])
         await wait_for(lambda: engine.deliveries.acknowledged == 3)

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from opensmsc.routing.policy import AccountPolicy
-from opensmsc.routing.routes import Delivered, PermanentFailure, TemporaryFailure
+from opensmsc.routing.routes import Accepted, Delivered, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import MessageState, Tag
-from opensmsc.smpp.pdu import DeliverSm
+from opensmsc.smpp.pdu import DeliverSm, QuerySm
 from opensmsc.smpp.receipt import parse_receipt
 from opensmsc.smpp.tlv import NetworkErrorCode
+from opensmsc.sms import gsm7
 from opensmsc.store import Address, Direction, StoredMessage
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeSession, S, ScriptedRoute
@@ -366,3 +367,131 @@ async def test_mo_refused_for_good_is_undeliverable(engine: Engine) -> None:
     await engine.store.submit_many([mo("mo-1")])
     await engine.run()
     assert (await engine.state("mo-1")).state is MessageState.UNDELIVERABLE
+
+
+# ---- the error a final state reports (issue 10, item 1) -----------------------------------------
+
+
+async def test_delivered_after_a_failure_reports_no_error(engine_factory: EngineFactory) -> None:
+    # Billing reads err != 000 as a failure: a DELIVRD receipt says err:000, carries no
+    # network_error_code, and query_sm answers error_code 0. The failed attempt's error stays
+    # on the record (last_error): the history keeps it.
+    engine, route = await scripted(engine_factory)
+    route.script["31600000001"] = [TemporaryFailure(6), Delivered()]
+    session = engine.registry.bind(FakeSession("esme1"))
+    message_id = await engine.submit_ok(registered_delivery=1)
+    await engine.run()
+    engine.clock.advance(minutes=1)
+    await engine.run()
+    (pdu,) = session.received
+    text = parse_receipt(pdu.short_message)
+    assert text is not None and (text.stat, text.err) == ("DELIVRD", "000")
+    assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) is None
+    query = await engine.operations.query("esme1", QuerySm(message_id=message_id))
+    assert (query.message_state, query.error_code) == (MessageState.DELIVERED, 0)
+    record = await engine.state(message_id)
+    assert (record.state, record.attempts, record.last_error) == (MessageState.DELIVERED, 2, 6)
+
+
+async def test_expired_awaiting_an_upstream_receipt_reports_no_earlier_error(
+    engine_factory: EngineFactory,
+) -> None:
+    # The last attempt succeeded (an upstream took the message); it then expired waiting for
+    # the upstream's receipt. The error of the attempt before is not this outcome's error.
+    engine, route = await scripted(engine_factory)
+    route.script["31600000001"] = [TemporaryFailure(6), Accepted("U1")]
+    session = engine.registry.bind(FakeSession("esme1"))
+    message_id = await engine.submit_ok(registered_delivery=1, validity_period="000000010000000R")
+    await engine.run()
+    engine.clock.advance(minutes=1)
+    await engine.run()
+    assert (await engine.state(message_id)).upstream_message_id == "U1"
+    engine.clock.advance(hours=2)
+    await engine.run()
+    (pdu,) = session.received
+    text = parse_receipt(pdu.short_message)
+    assert text is not None and (text.stat, text.err) == ("EXPIRED", "000")
+    assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) is None
+    query = await engine.operations.query("esme1", QuerySm(message_id=message_id))
+    assert (query.message_state, query.error_code) == (MessageState.EXPIRED, 0)
+
+
+async def test_accepted_reports_no_earlier_error(engine_factory: EngineFactory) -> None:
+    # ACCEPTED (an upstream's receipt: read on the subscriber's behalf) is no failure either.
+    engine, route = await scripted(engine_factory)
+    route.script["31600000001"] = [TemporaryFailure(6)]
+    session = engine.registry.bind(FakeSession("esme1"))
+    message_id = await engine.submit_ok(registered_delivery=1)
+    await engine.run()
+    record = await engine.state(message_id)
+    assert record.last_error == 6
+    await engine.lifecycle.finish(record, MessageState.ACCEPTED)
+    await engine.settle()
+    (pdu,) = session.received
+    text = parse_receipt(pdu.short_message)
+    assert text is not None and (text.stat, text.err) == ("ACCEPTD", "000")
+    query = await engine.operations.query("esme1", QuerySm(message_id=message_id))
+    assert (query.message_state, query.error_code) == (MessageState.ACCEPTED, 0)
+
+
+async def test_whole_receipt_reports_the_error_of_the_failed_part(
+    engine_factory: EngineFactory,
+) -> None:
+    # Part 2 fails for good (11); part 1 failed once (6), then is delivered last. The message
+    # is UNDELIVERABLE because of part 2: err:011, not part 1's earlier 006.
+    route = ScriptedRoute("loopback")
+    engine = await engine_factory(
+        routes={"loopback": route}, account=AccountPolicy(whole_message_receipts=True)
+    )
+    session = engine.registry.bind(FakeSession("esme1"))
+    route.script["31600000001"] = [TemporaryFailure(6)]
+    first = await engine.submit_ok(registered_delivery=1, esm_class=0x40, short_message=part(1, 2))
+    await engine.run()
+    route.script["31600000001"] = [PermanentFailure(11)]
+    await engine.submit_ok(registered_delivery=1, esm_class=0x40, short_message=part(2, 2))
+    await engine.run()
+    route.script["31600000001"] = [Delivered()]
+    engine.clock.advance(minutes=1)
+    await engine.run()
+    (pdu,) = session.received
+    receipted, state, stat, sub, dlvrd = receipt_of(pdu)
+    assert (receipted, state, stat, sub, dlvrd) == (
+        first,
+        MessageState.UNDELIVERABLE,
+        "UNDELIV",
+        2,
+        1,
+    )
+    assert parse_receipt(pdu.short_message).err == "011"  # type: ignore[union-attr]
+    assert pdu.tlvs.get(Tag.NETWORK_ERROR_CODE) == NetworkErrorCode(3, 11)
+
+
+# ---- the receipt's text (issue 10, item 5) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data_coding", "short_message"),
+    [
+        (0, gsm7.encode("Señor, café ä €")),  # the GSM 7-bit default alphabet
+        (8, "Señor, café ä €".encode("utf-16-be")),  # UCS-2
+        (3, "Señor, café ä".encode("latin-1") + b" \x80"),  # Latin-1 has no €: shown as is
+    ],
+    ids=["gsm7", "ucs2", "latin1"],
+)
+async def test_receipt_text_keeps_the_characters_the_gsm_alphabet_has(
+    engine: Engine, data_coding: int, short_message: bytes
+) -> None:
+    # The receipt travels with data_coding 0 (the GSM 7-bit default alphabet): é, ñ, ä and €
+    # are in it and must not become "?".
+    session = engine.registry.bind(FakeSession("esme1"))
+    await engine.submit_ok(
+        registered_delivery=1, data_coding=data_coding, short_message=short_message
+    )
+    await engine.run()
+    (pdu,) = session.received
+    assert pdu.data_coding == 0
+    text = parse_receipt(gsm7.decode(pdu.short_message))
+    assert text is not None
+    assert text.text.startswith("Señor, café ä")
+    if data_coding != 3:
+        assert text.text == "Señor, café ä €"

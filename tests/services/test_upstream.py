@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from opensmsc.config.model import MessageIdFormat, SmppClientConfig
-from opensmsc.engine.ids import MessageIds, part_id
-from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine import Lifecycle, MessageIds, part_id
 from opensmsc.errors import MessageRejected
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.portability import NumberPortability, PortabilityTable, np_tlvs_for

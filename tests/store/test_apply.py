@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 from opensmsc.smpp import MessageState
 from opensmsc.store import (
+    Change,
     ConcatInfo,
     Direction,
     DuplicateMessage,
@@ -14,8 +16,8 @@ from opensmsc.store import (
     MessageNotFound,
     Store,
     StoredMessage,
+    apply_change,
 )
-from opensmsc.store.api import Change
 from tests.store.conftest import MIN, T0, StoreFactory, record
 
 S = MessageState
@@ -111,3 +113,60 @@ async def test_concurrent_applies_commit_together_and_survive_a_restart(
     assert [r.message_id for r in await again.pending_receipts("esme1", 100)] == [
         "r" + m for m in ids
     ]
+
+
+# One of each kind of change (the receipt's id is made per message and step).
+_KINDS: list[Callable[[str, str], Change]] = [
+    lambda m, r: Change(m, S.ENROUTE, T0, error=34, next_attempt_at=T0 + 5 * MIN, attempt=True),
+    lambda m, r: Change(m, S.ENROUTE, T0, upstream_message_id="U1", route="up"),
+    lambda m, r: Change(m, S.UNKNOWN, T0 + MIN, error=1, next_attempt_at=T0 + 9 * MIN),
+    lambda m, r: Change(m, S.SCHEDULED, T0, next_attempt_at=T0 + 2 * MIN, route="x"),
+    lambda m, r: Change(m, S.DELIVERED, T0 + MIN, attempt=True, receipt=receipt(r, m)),
+    lambda m, r: Change(m, S.EXPIRED, T0 + 2 * MIN, error=7, route="y"),
+    lambda m, r: Change(m, S.ACCEPTED, T0 + MIN, upstream_message_id="U2"),
+    lambda m, r: Change(m, S.ENROUTE, T0 + MIN, receipt=receipt(r, m)),
+]
+
+
+async def test_what_a_store_writes_is_apply_change(store: Store) -> None:
+    # model.apply_change is the one statement of what a change does to a record: both of the
+    # store's paths (transition, which returns the record, and apply, which does not read it
+    # back) must leave exactly that, change after change, and refuse what it refuses.
+    pairs = [(a, b) for a in range(len(_KINDS)) for b in range(len(_KINDS))]
+    start = record("x", concat=ConcatInfo(group_id="g", reference=1, total=2, seq=1))
+    await store.submit_many(
+        [replace(start, message_id=f"{path}{i}") for i in range(len(pairs)) for path in "ta"]
+    )
+    for i, kinds in enumerate(pairs):
+        expected = {path: replace(start, message_id=f"{path}{i}") for path in "ta"}
+        for step, kind in enumerate(kinds):
+            for path in "ta":
+                message_id = f"{path}{i}"
+                change = _KINDS[kind](message_id, f"r{message_id}.{step}")
+                try:
+                    expected[path] = apply_change(expected[path], change)
+                except IllegalTransition:
+                    refused = True
+                else:
+                    refused = False
+                if path == "t":
+                    try:
+                        written = await store.transition(
+                            change.message_id,
+                            change.new_state,
+                            at=change.at,
+                            error=change.error,
+                            next_attempt_at=change.next_attempt_at,
+                            attempt=change.attempt,
+                            route=change.route,
+                            upstream_message_id=change.upstream_message_id,
+                            receipt=change.receipt,
+                        )
+                    except IllegalTransition:
+                        assert refused, (kinds, step)
+                    else:
+                        assert not refused and written == expected[path], (kinds, step)
+                else:
+                    (outcome,) = await store.apply([change])
+                    assert isinstance(outcome, IllegalTransition) == refused, (kinds, step)
+                assert await store.get(message_id) == expected[path], (kinds, step, path)

@@ -12,6 +12,8 @@ from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
 from opensmsc.store import Direction, SchemaTooNew, SqliteStore
 from opensmsc.store.sqlite import MIGRATIONS, migrate, schema_version
+from opensmsc.store.sqlite import rows as sqlite_rows
+from opensmsc.store.sqlite import statements as sqlite_statements
 from tests.store.conftest import T0, record
 
 
@@ -123,7 +125,6 @@ async def test_version_3_database_is_migrated_and_its_open_messages_are_found(
 ) -> None:
     # Version 4 rewrites the partial indexes' condition (no `IN` list): the open messages a
     # version 3 file holds are in the new indexes, and every query still finds them.
-    from opensmsc.store import sqlite as store_sqlite
 
     path = tmp_path / "m.sqlite3"
     conn = _raw(path)
@@ -131,13 +132,13 @@ async def test_version_3_database_is_migrated_and_its_open_messages_are_found(
         conn.execute("PRAGMA journal_mode = WAL")
         assert migrate(conn, target=3) == 0
         rows = [
-            store_sqlite._insert_row(record("m1", next_attempt_at=T0)),
-            store_sqlite._insert_row(
+            sqlite_rows.insert_row(record("m1", next_attempt_at=T0)),
+            sqlite_rows.insert_row(
                 record("r1", receipted_message_id="m1", direction=Direction.RECEIPT)
             ),
         ]
         for shape, params in rows:
-            conn.execute(store_sqlite._insert_sql(shape), params)
+            conn.execute(sqlite_rows.insert_sql(shape), params)
         assert schema_version(conn) == 3
     finally:
         conn.close()
@@ -170,16 +171,15 @@ async def test_version_3_database_is_migrated_and_its_open_messages_are_found(
 def test_hot_writes_open_no_ephemeral_table(tmp_path: Path) -> None:
     # What version 4 is for: an INSERT or a narrow UPDATE that checks a partial index's
     # condition must not build a temporary table per row (SQLite does for `IN (a, b, c)`).
-    from opensmsc.store import sqlite as store_sqlite
 
     conn = _raw(tmp_path / "m.sqlite3")
     try:
         migrate(conn)
         statements = [
-            store_sqlite._insert_sql(0),
-            store_sqlite._insert_sql(0xFF),
-            store_sqlite._update_sql(0),
-            store_sqlite._update_sql(0x7F),
+            sqlite_rows.insert_sql(0),
+            sqlite_rows.insert_sql(0xFF),
+            sqlite_statements.update_sql(0),
+            sqlite_statements.update_sql(0x7F),
         ]
         for statement in statements:
             marks = (None,) * statement.count("?")
@@ -191,12 +191,11 @@ def test_hot_writes_open_no_ephemeral_table(tmp_path: Path) -> None:
 
 def test_queries_use_the_partial_indexes(tmp_path: Path) -> None:
     # SQLite uses a partial index only when the query visibly implies its condition.
-    from opensmsc.store import sqlite as store_sqlite
 
     conn = _raw(tmp_path / "m.sqlite3")
     try:
         migrate(conn)
-        open_ = store_sqlite._OPEN
+        open_ = sqlite_rows.OPEN
         plans = {
             "message_due": f"SELECT seq FROM message WHERE {open_} AND direction <> 3"
             " AND priority_flag = 1 AND next_attempt_at <= 5 ORDER BY next_attempt_at, seq",

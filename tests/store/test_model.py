@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opensmsc.smpp import MessageState, SubmitSm
+from opensmsc.smpp import MessageState, SubmitSm, Tag, Tlvs
 from opensmsc.store import (
     FINAL_STATES,
     INITIAL_STATES,
@@ -28,7 +28,7 @@ from opensmsc.store import (
     StoredMessage,
     check_transition,
 )
-from opensmsc.store.sqlite import _insert, _save
+from opensmsc.store.sqlite.statements import insert, save
 from tests.core.strategies import tlv_lists
 from tests.store.conftest import T0, record
 
@@ -131,6 +131,56 @@ def test_from_pdu_and_back_keeps_the_fields() -> None:
     assert r.to_submit_sm() == pdu
 
 
+def test_a_message_is_made_from_plain_fields_without_smpp() -> None:
+    # The HTTP API and IMPS store messages through `create`, never through a PDU.
+    r = StoredMessage.create(
+        message_id="m1",
+        system_id="web",
+        direction=Direction.MT,
+        source=Address(5, 0, "Shop"),
+        destination=Address(1, 1, "447700900001"),
+        data_coding=8,
+        payload="é".encode("utf-16-be") * 10,
+        submitted_at=T0,
+        expires_at=T0 + timedelta(days=1),
+        priority_flag=1,
+        registered_delivery=1,
+        tlvs=Tlvs().with_(Tag.USER_MESSAGE_REFERENCE, 7),
+    )
+    assert (r.state, r.due_at, r.next_attempt_at) == (S.ENROUTE, T0, T0)
+    assert r.short_message == "é".encode("utf-16-be") * 10 and r.data_coding == 8
+    assert r.tlv_values.get(Tag.USER_MESSAGE_REFERENCE) == 7
+    scheduled = StoredMessage.create(
+        message_id="m2",
+        system_id="web",
+        direction=Direction.MT,
+        source=r.source,
+        destination=r.destination,
+        submitted_at=T0,
+        due_at=T0 + timedelta(hours=1),
+        expires_at=T0 + timedelta(days=1),
+    )
+    assert scheduled.state is S.SCHEDULED and scheduled.next_attempt_at == T0 + timedelta(hours=1)
+
+
+def test_content_longer_than_short_message_goes_in_message_payload() -> None:
+    # SMPP 3.4 §5.3.2.32: beyond what sm_length can count, content travels in message_payload.
+    fields: dict[str, Any] = {
+        "message_id": "m1",
+        "system_id": "web",
+        "direction": Direction.MT,
+        "source": Address(0, 0, "1"),
+        "destination": Address(1, 1, "447700900001"),
+        "submitted_at": T0,
+        "expires_at": T0 + timedelta(days=1),
+    }
+    fits = StoredMessage.create(**fields, payload=b"x" * 255)
+    assert fits.short_message == b"x" * 255 and not fits.tlvs
+    long = StoredMessage.create(**fields, payload=b"x" * 256)
+    assert long.short_message == b""
+    assert long.to_submit_sm().tlvs.get(Tag.MESSAGE_PAYLOAD) == b"x" * 256
+
+
 # ---- hypothesis: any record survives storage unchanged -------------------------------------
 
 _u8 = st.integers(0, 255)
@@ -218,5 +268,5 @@ def _insert_any(conn: sqlite3.Connection, batch: list[StoredMessage]) -> None:
         opened = dataclasses.replace(
             r, state=S.ENROUTE, done_at=None, next_attempt_at=r.next_attempt_at or T0
         )
-        _insert(conn, (opened,))
-        _save(conn, r)
+        insert(conn, (opened,))
+        save(conn, r)

@@ -12,19 +12,27 @@ last (its scheduler sends messages only once every route and listener is there):
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from opensmsc.app.failures import os_reason
 from opensmsc.config import Config
-from opensmsc.engine.deliveries import OutbindRequester, ReceiverLookup
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine import (
+    EngineSettings,
+    MessageIds,
+    OutbindRequester,
+    ReceiverLookup,
+    StoreAndForward,
+)
 from opensmsc.errors import StartupError, StoreUnavailable
 from opensmsc.routing import AccountPolicies
-from opensmsc.store import StoreError
+from opensmsc.store import DB_FILENAME, SqliteStore, StoreError, system_clock
 
 __all__ = ["EngineService", "EngineWork", "engine_settings"]
+
+log = logging.getLogger(__name__)
 
 
 def engine_settings(config: Config) -> EngineSettings:
@@ -71,11 +79,21 @@ class EngineService:
     async def start(self) -> None:
         data_dir = self._config.node.data_dir
         try:
-            self._engine = await StoreAndForward.open(
-                data_dir,
+            settings = engine_settings(self._config)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            ids = MessageIds.open(data_dir, clock=system_clock)
+            store = await SqliteStore.open(
+                data_dir / DB_FILENAME,
+                max_batch_ops=settings.max_batch_ops,
+                max_batch_delay=settings.max_batch_delay,
+            )
+            log.info("store open path=%s", store.path)
+            self._engine = StoreAndForward(
+                store,
+                ids,
                 receivers=self._receivers,
                 policies=self._policies,
-                settings=engine_settings(self._config),
+                settings=settings,
                 outbind=self._outbind,
             )
         except OSError as exc:

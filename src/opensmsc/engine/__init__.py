@@ -1,1 +1,36 @@
-"""The SMSC's business logic: sessions of bound ESMEs, message acceptance and delivery."""
+"""Store and forward: a message accepted and stored, scheduled, attempted on its route, ended
+with the receipt it owes, and receipts and MO delivered to ESMEs. Works on any `store.Store`;
+the wiring opens it. Import from here; the modules may be split or merged.
+"""
+
+from opensmsc.engine.accept import Acceptor, DataRespond, MultiRespond, Respond
+from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
+from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.lifecycle import Finish, Lifecycle
+from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine.operations import Operations
+from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
+from opensmsc.engine.scheduler import Housekeeper, Scheduler
+
+__all__ = [
+    "Acceptor",
+    "DataRespond",
+    "Deliveries",
+    "EngineSettings",
+    "Finish",
+    "Housekeeper",
+    "Lifecycle",
+    "MessageIds",
+    "MultiRespond",
+    "Operations",
+    "OutbindRequester",
+    "Receiver",
+    "ReceiverLookup",
+    "Respond",
+    "Scheduler",
+    "StoreAndForward",
+    "build_receipt",
+    "part_id",
+    "receipt_text",
+    "worst_state",
+]

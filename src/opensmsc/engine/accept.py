@@ -37,19 +37,40 @@ from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
-from opensmsc.routing.policy import AccountPolicies, AccountPolicy
-from opensmsc.routing.routes import Accepted, Delivered, PermanentFailure, Router, TemporaryFailure
-from opensmsc.smpp.constants import CommandStatus, EsmClass, Tag
-from opensmsc.smpp.pdu import DataSm, SmeAddress, SubmitMulti, SubmitSm, UnsuccessSme, data_sm_as
-from opensmsc.smpp.times import SmppTimeError, parse_schedule, parse_validity
-from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
-from opensmsc.sms.udh import parse_udh
-from opensmsc.store.api import Clock, Store
-from opensmsc.store.model import (
+from opensmsc.routing import (
+    Accepted,
+    AccountPolicies,
+    AccountPolicy,
+    Delivered,
+    PermanentFailure,
+    Router,
+    TemporaryFailure,
+)
+from opensmsc.smpp import (
+    EMPTY_TLVS,
+    CommandStatus,
+    DataSm,
+    EsmClass,
+    NetworkErrorCode,
+    SmeAddress,
+    SmppTimeError,
+    SubmitMulti,
+    SubmitSm,
+    Tag,
+    Tlvs,
+    UnsuccessSme,
+    parse_schedule,
+    parse_validity,
+)
+from opensmsc.smpp.pdu import data_sm_as  # not in smpp's API
+from opensmsc.sms import parse_udh
+from opensmsc.store import (
     Address,
+    Clock,
     ConcatInfo,
     Direction,
     DuplicateMessage,
+    Store,
     StoredMessage,
     StoreError,
 )

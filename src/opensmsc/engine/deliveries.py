@@ -35,12 +35,9 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from opensmsc.errors import StoreUnavailable
-from opensmsc.routing.retry import ErrorClass
-from opensmsc.routing.routes import Attempt, Delivered, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import CommandStatus, MessageState
-from opensmsc.smpp.pdu import DeliverSm
-from opensmsc.store.api import Change, Clock, Store
-from opensmsc.store.model import StoredMessage, StoreError
+from opensmsc.routing import Attempt, Delivered, ErrorClass, PermanentFailure, TemporaryFailure
+from opensmsc.smpp import CommandStatus, DeliverSm, MessageState
+from opensmsc.store import Change, Clock, Store, StoredMessage, StoreError
 
 __all__ = ["Deliveries", "OutbindRequester", "Receiver", "ReceiverLookup"]
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+
+from opensmsc.store import Clock
 
 __all__ = ["PREFIX_FILENAME", "MessageIds", "part_id"]
 
@@ -41,14 +42,15 @@ class MessageIds:
         self._persist = on_new_prefix
 
     @classmethod
-    def open(cls, data_dir: Path) -> MessageIds:
-        """Ids for a node whose data is in `data_dir`: a prefix never used there before,
-        written (and synced) to `data_dir/id-prefix` before the first id is handed out."""
+    def open(cls, data_dir: Path, *, clock: Clock) -> MessageIds:
+        """Ids for a node whose data is in `data_dir`: a prefix never used there before (the
+        `clock`'s second, or above the last one used), written (and synced) to
+        `data_dir/id-prefix` before the first id is handed out."""
         path = data_dir / PREFIX_FILENAME
         last = -1
         with contextlib.suppress(FileNotFoundError, ValueError):
             last = int(path.read_text().strip(), 16)
-        prefix = max(int(time.time()), last + 1) & 0xFFFFFFFF
+        prefix = max(int(clock().timestamp()), last + 1) & 0xFFFFFFFF
 
         def persist(value: int) -> None:
             tmp = path.with_suffix(".tmp")

@@ -22,10 +22,17 @@ from typing import Any, NamedTuple
 
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
-from opensmsc.routing.policy import AccountPolicies
-from opensmsc.smpp.constants import MessageState
-from opensmsc.store.api import Change, Clock, Store
-from opensmsc.store.model import Direction, StoredMessage, StoreError
+from opensmsc.routing import AccountPolicies
+from opensmsc.smpp import MessageState
+from opensmsc.store import (
+    SUCCESS_STATES,
+    Change,
+    Clock,
+    Direction,
+    Store,
+    StoredMessage,
+    StoreError,
+)
 
 __all__ = ["Finish", "Lifecycle"]
 
@@ -85,6 +92,7 @@ class Lifecycle:
         (as passed, not read back: the store's `apply`) when the change was made, or None
         when the store refused (it ended meanwhile). Raises StoreUnavailable."""
         at = self._clock() if at is None else at
+        error = _final_error(record, state, error)
         concat = record.concat
         if (
             concat is not None
@@ -138,7 +146,7 @@ class Lifecycle:
         made: list[tuple[int, StoredMessage | None]] = []  # (index in items, its receipt)
         alone: list[int] = []
         policies = self._policies
-        for i, (record, state, error, route, attempt) in enumerate(items):
+        for i, (record, state, given_error, route, attempt) in enumerate(items):
             mt = record.direction is Direction.MT
             if (
                 mt
@@ -148,6 +156,7 @@ class Lifecycle:
                 alone.append(i)
                 continue
             receipt = None
+            error = _final_error(record, state, given_error)
             if mt and wants_receipt(record.registered_delivery, state):
                 receipt = self._receipt(record, state, at, error)
             changes.append(
@@ -307,7 +316,10 @@ class Lifecycle:
         concat = record.concat
         assert concat is not None
         parts: dict[int, StoredMessage] = {concat.seq: record}
-        states = [state]
+        # Each part's final state and the error it ended with, in part order.
+        ended: dict[int, tuple[MessageState, int | None]] = {
+            concat.seq: (state, error if error is not None else record.last_error)
+        }
         for seq in range(1, concat.total + 1):
             if seq == concat.seq:
                 continue
@@ -315,15 +327,15 @@ class Lifecycle:
             if part is None or not part.is_final:
                 return None  # not all parts are here and final yet: a later part reports
             parts[seq] = part
-            states.append(part.state)
+            ended[seq] = (part.state, part.last_error)
+        states = [s for s, _ in ended.values()]
         worst = worst_state(states)
         if not wants_receipt(record.registered_delivery, worst):
             return None
         first = parts.get(1, record)
         validity = self._policies(record.system_id).default_validity
-        failed_error = error if error is not None else record.last_error
-        if failed_error is None:
-            failed_error = next((p.last_error for p in parts.values() if p.last_error), None)
+        # The message is as bad as its worst part: it reports that part's error.
+        failed_error = next((e for seq, (s, e) in sorted(ended.items()) if s is worst and e), None)
         return build_receipt(
             first,
             receipt_id=self._ids.next(),
@@ -335,3 +347,13 @@ class Lifecycle:
             dlvrd=sum(1 for s in states if s is MessageState.DELIVERED),
             receipted_message_id=first.message_id,
         )
+
+
+def _final_error(record: StoredMessage, state: MessageState, error: int | None) -> int | None:
+    """The error to record with `record`'s final `state`: the one it came with; else 0 (none)
+    for a message an upstream took, whose last attempt succeeded, so that an error met before
+    does not pass for this outcome's (query_sm and the receipt read it); else None (the last
+    attempt's error stays). A success keeps it too: it reports none (store.outcome_error)."""
+    if error is None and record.upstream_message_id is not None and state not in SUCCESS_STATES:
+        return 0
+    return error

@@ -1,20 +1,20 @@
-"""The store-and-forward engine of one node, assembled: the store in the data folder, message
-ids, the lifecycle, the scheduler, deliveries to ESMEs, acceptance, query/cancel/replace and
+"""The store-and-forward engine of one node, assembled: on a given store and message ids, the
+lifecycle, the scheduler, deliveries to ESMEs, acceptance, query/cancel/replace and
 housekeeping, wired to each other as docs/design/engine.md draws them.
 
-What this is for: app.py turns the configuration into the values taken here (account
-policies, routes, store settings) and gets one object to start and to close; tests get the same
-assembly. What it is not: configuration parsing (app.py) or the SMPP side (esme_session.py,
-which calls `acceptor`, `operations` and `deliveries`).
+What this is for: the wiring (app.py) opens the store and the ids of the data folder, turns the
+configuration into the values taken here (account policies, routes, engine settings) and gets
+one object to start and to close; tests get the same assembly on any Store. What it is not:
+configuration parsing, opening a store (the engine works on the Store protocol, whatever
+backend the wiring chose), or the SMPP side (smsc/session.py, which calls `acceptor`,
+`operations` and `deliveries`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from opensmsc.engine.accept import Acceptor
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, ReceiverLookup
@@ -22,19 +22,16 @@ from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
-from opensmsc.routing.policy import AccountPolicies
-from opensmsc.routing.routes import LOOPBACK, LoopbackRoute, Route, Router
-from opensmsc.store.api import Clock, system_clock
-from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
+from opensmsc.routing import LOOPBACK, AccountPolicies, LoopbackRoute, Route, Router
+from opensmsc.store import Clock, Store, system_clock
 
 __all__ = ["EngineSettings", "StoreAndForward"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
-    """The `[store]` and `[routing]` values the engine runs with (seconds as in the file)."""
+    """The `[store]` and `[routing]` values the engine runs with (seconds as in the file). The
+    store's own settings (max_batch_ops, max_batch_delay) go to the store the wiring opens."""
 
     retention: float = 172_800.0
     purge_interval: float = 300.0
@@ -51,22 +48,24 @@ class EngineSettings:
 
 
 class StoreAndForward:
-    """Every engine part on one store. Build with `await StoreAndForward.open(...)`, then
-    `start()`; `close()` stops the background work, waits for what is under way and closes
-    the store."""
+    """Every engine part on one store. Build it on an open `store` (it owns the store from
+    then on) and the node's `ids`, then `start()`; `close()` stops the background work, waits
+    for what is under way and closes the store."""
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         ids: MessageIds,
         *,
         receivers: ReceiverLookup,
         policies: AccountPolicies,
-        settings: EngineSettings,
-        routes: Mapping[str, Route],
-        clock: Clock,
-        outbind: OutbindRequester | None,
+        settings: EngineSettings | None = None,
+        routes: Mapping[str, Route] | None = None,
+        clock: Clock = system_clock,
+        outbind: OutbindRequester | None = None,
     ) -> None:
+        settings = settings or EngineSettings()
+        routes = routes or {}
         self.store = store
         self.ids = ids
         self.policies = policies
@@ -123,40 +122,6 @@ class StoreAndForward:
             expire_receipts=lambda: self.deliveries.expire_receipts(self.policies.system_ids),
         )
         self._started = False
-
-    @classmethod
-    async def open(
-        cls,
-        data_dir: Path,
-        *,
-        receivers: ReceiverLookup,
-        policies: AccountPolicies,
-        settings: EngineSettings | None = None,
-        routes: Mapping[str, Route] | None = None,
-        clock: Clock = system_clock,
-        outbind: OutbindRequester | None = None,
-    ) -> StoreAndForward:
-        """Open (create, migrate) the store in `data_dir` and assemble the engine on it.
-        Raises StoreUnavailable, SchemaTooNew."""
-        settings = settings or EngineSettings()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        ids = MessageIds.open(data_dir)
-        store = await SqliteStore.open(
-            data_dir / DB_FILENAME,
-            max_batch_ops=settings.max_batch_ops,
-            max_batch_delay=settings.max_batch_delay,
-        )
-        log.info("store open path=%s", store.path)
-        return cls(
-            store,
-            ids,
-            receivers=receivers,
-            policies=policies,
-            settings=settings,
-            routes=routes or {},
-            clock=clock,
-            outbind=outbind,
-        )
 
     def start(self, accounts: Iterable[str] = ()) -> None:
         """Start the scheduler and housekeeping; send what waits for `accounts` (receipts

@@ -20,18 +20,30 @@ from datetime import datetime
 
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import StoreUnavailable
-from opensmsc.routing.policy import AccountPolicies
-from opensmsc.smpp.constants import CommandStatus, MessageState, Tag
-from opensmsc.smpp.pdu import CancelSm, QuerySm, QuerySmResp, ReplaceSm
-from opensmsc.smpp.times import SmppTimeError, format_absolute, parse_schedule, parse_validity
-from opensmsc.smpp.tlv import encode_tlvs
-from opensmsc.store.api import Clock, Store
-from opensmsc.store.model import (
+from opensmsc.routing import AccountPolicies
+from opensmsc.smpp import (
+    CancelSm,
+    CommandStatus,
+    MessageState,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    SmppTimeError,
+    Tag,
+    format_absolute,
+    parse_schedule,
+    parse_validity,
+)
+from opensmsc.smpp.tlv import encode_tlvs  # not in smpp's API
+from opensmsc.store import (
     REPLACEABLE_STATES,
+    Clock,
     Direction,
     Replacement,
+    Store,
     StoredMessage,
     StoreError,
+    outcome_error,
 )
 
 __all__ = ["Operations"]
@@ -71,7 +83,7 @@ class Operations:
             return QuerySmResp(command_status=_S.ESME_RSYSERR)
         if record is None:
             return QuerySmResp(command_status=_S.ESME_RQUERYFAIL)
-        error = record.last_error or 0
+        error = outcome_error(record.state, record.last_error) or 0
         return QuerySmResp(
             message_id=record.message_id,
             final_date=format_absolute(record.done_at) if record.done_at else "",

@@ -22,17 +22,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
-from struct import Struct
 from typing import Final
 
 from opensmsc.errors import OpensmscError
-from opensmsc.smpp.constants import EsmClass, MessageState, RegisteredDelivery, Tag
-from opensmsc.smpp.pdu import SubmitSm
-from opensmsc.smpp.receipt import DeliveryReceipt, build_receipt_pdu, stat_for_state
-from opensmsc.smpp.tlv import NetworkErrorCode
-from opensmsc.sms.dcs import decode_text
-from opensmsc.sms.udh import parse_udh
-from opensmsc.store.model import Direction, StoredMessage, to_us
+from opensmsc.smpp import (
+    DeliveryReceipt,
+    EsmClass,
+    MessageState,
+    NetworkErrorCode,
+    RegisteredDelivery,
+    SubmitSm,
+    Tag,
+    build_receipt_pdu,
+    encode_receipt_text,
+    receipt_tlvs,
+    stat_for_state,
+)
+from opensmsc.sms import decode_text, parse_udh
+from opensmsc.store import Direction, StoredMessage, outcome_error
 
 __all__ = [
     "INTERMEDIATE_NOTIFICATION",
@@ -119,8 +126,9 @@ def build_receipt(
 
     `receipted_message_id` defaults to the record's id (a whole-message receipt passes part
     1's); `dlvrd` defaults to 1 if `state` is DELIVERED else 0; `text` to `receipt_text(record)`.
-    `error` (last_error) becomes err: (3 digits, 999 when larger) and, for a failed state,
-    network_error_code (GSM, the low 16 bits).
+    `error` (the last attempt's) becomes err: (3 digits, 999 when larger) and, for a failed
+    state, network_error_code (GSM, the low 16 bits); a success (DELIVERED, ACCEPTED) reports
+    none, whatever an earlier attempt met (store.outcome_error).
 
     Once per final transition, so it builds the record directly: the text as
     smpp.format_receipt writes it and the TLVs as smpp.build_receipt_pdu + encode_tlvs would
@@ -128,11 +136,13 @@ def build_receipt(
     ordinary (an id with blanks or over 64 characters, a count over 999, a date outside
     2000..2099) takes that general path, which also raises what it raises."""
     receipted = receipted_message_id or record.message_id
+    error = outcome_error(state, error)
     if dlvrd is None:
         dlvrd = 1 if state is MessageState.DELIVERED else 0
     if text is None:
         text = receipt_text(record)
     submitted, done = _receipt_date(record.submitted_at), _receipt_date(at)
+    reference = _user_message_reference(record)
     if (
         submitted is None
         or done is None
@@ -142,6 +152,7 @@ def build_receipt(
         or not receipted.isascii()
         or not receipted.isprintable()
         or " " in receipted
+        or (reference is not None and not 0 <= reference <= 0xFFFF)
     ):
         return _build_receipt_general(
             record,
@@ -157,36 +168,16 @@ def build_receipt(
             text=text,
         )
     err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
-    short_message = (
+    short_message = encode_receipt_text(
         f"id:{receipted} sub:{sub:03d} dlvrd:{dlvrd:03d} submit date:{submitted}"
         f" done date:{done} stat:{stat_for_state(state)} err:{err} text:{text[:20]}"
-    ).encode("ascii", errors="replace")
-    # receipted_message_id (C-octet string), message_state, then network_error_code for a
-    # failed state, then user_message_reference: the order build_receipt_pdu gives them.
-    raw_id = receipted.encode("ascii") + b"\0"
-    tlvs = _TLV_HEADER.pack(Tag.RECEIPTED_MESSAGE_ID, len(raw_id)) + raw_id
-    tlvs += _TLV_STATE.pack(Tag.MESSAGE_STATE, 1, int(state))
-    if error and state in _FAILED_STATES:
-        tlvs += _TLV_NEC.pack(Tag.NETWORK_ERROR_CODE, 3, _GSM, error & 0xFFFF)
-    if record.tlvs:
-        # SMPP 3.4 §5.3.2.17: the ESME's own reference comes back with the receipt.
-        reference = record.tlv_values.get(Tag.USER_MESSAGE_REFERENCE)
-        if isinstance(reference, int):
-            if not 0 <= reference <= 0xFFFF:
-                return _build_receipt_general(
-                    record,
-                    receipt_id=receipt_id,
-                    state=state,
-                    at=at,
-                    expires_at=expires_at,
-                    error=error,
-                    sub=sub,
-                    dlvrd=dlvrd,
-                    intermediate=intermediate,
-                    receipted=receipted,
-                    text=text,
-                )
-            tlvs += _TLV_REF.pack(Tag.USER_MESSAGE_REFERENCE, 2, reference)
+    )
+    tlvs = receipt_tlvs(
+        receipted,
+        state,
+        network_error_code=NetworkErrorCode(_GSM, error & 0xFFFF) if error else None,
+        user_message_reference=reference,
+    )
     source, destination = record.source, record.destination
     return StoredMessage(
         message_id=receipt_id,
@@ -205,28 +196,20 @@ def build_receipt(
     )
 
 
-_TLV_HEADER: Final = Struct(">HH")
-_TLV_STATE: Final = Struct(">HHB")
-_TLV_NEC: Final = Struct(">HHBH")
-_TLV_REF: Final = Struct(">HHH")
-# build_receipt_pdu writes network_error_code for these states only.
-_FAILED_STATES: Final = frozenset(
-    {
-        MessageState.EXPIRED,
-        MessageState.DELETED,
-        MessageState.UNDELIVERABLE,
-        MessageState.UNKNOWN,
-        MessageState.REJECTED,
-        MessageState.SKIPPED,
-    }
-)
-_MINUTE_US: Final = 60_000_000
+def _user_message_reference(record: StoredMessage) -> int | None:
+    # SMPP 3.4 §5.3.2.17: the ESME's own reference comes back with the receipt.
+    if not record.tlvs:
+        return None
+    reference = record.tlv_values.get(Tag.USER_MESSAGE_REFERENCE)
+    return reference if isinstance(reference, int) else None
+
+
 _dates: dict[int, str] = {}  # minute since the epoch → YYMMDDhhmm (UTC)
 
 
 def _receipt_date(when: datetime) -> str | None:
     """`when` as an Appendix B date (YYMMDDhhmm, UTC), or None outside 2000..2099."""
-    minute = to_us(when) // _MINUTE_US
+    minute = int(when.timestamp() // 60)
     found = _dates.get(minute)
     if found is None:
         utc = when.astimezone(UTC)
@@ -254,6 +237,7 @@ def _build_receipt_general(
     text: str,
 ) -> StoredMessage:
     # Through smpp.build_receipt_pdu and the PDU: the reference for the direct path above.
+    error = outcome_error(state, error)
     err = "000" if not error else (f"{error:03d}" if 0 < error <= 999 else "999")
     receipt = DeliveryReceipt(
         id=receipted,
@@ -280,9 +264,8 @@ def _build_receipt_general(
         network_error_code=NetworkErrorCode(_GSM, error & 0xFFFF) if error else None,
         esm_class=EsmClass.INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.DELIVERY_RECEIPT,
     )
-    # SMPP 3.4 §5.3.2.17: the ESME's own reference comes back with the receipt.
-    reference = record.tlv_values.get(Tag.USER_MESSAGE_REFERENCE) if record.tlvs else None
-    if isinstance(reference, int):
+    reference = _user_message_reference(record)
+    if reference is not None:
         pdu = replace(pdu, tlvs=pdu.tlvs.with_(Tag.USER_MESSAGE_REFERENCE, reference))
     return StoredMessage.from_pdu(
         pdu,

@@ -33,27 +33,24 @@ from typing import Any
 
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
-from opensmsc.routing.retry import (
+from opensmsc.routing import (
     DEFAULT_POLICIES,
-    ErrorClass,
-    ExpireAt,
-    GiveUp,
-    RetryAt,
-    RetryPolicy,
-    next_attempt,
-)
-from opensmsc.routing.routes import (
     Accepted,
     Attempt,
     Delivered,
+    ErrorClass,
+    ExpireAt,
+    GiveUp,
     PermanentFailure,
+    RetryAt,
+    RetryPolicy,
     Route,
     Router,
     TemporaryFailure,
+    next_attempt,
 )
-from opensmsc.smpp.constants import CommandStatus, MessageState
-from opensmsc.store.api import Clock, Store
-from opensmsc.store.model import Direction, StoredMessage, StoreError
+from opensmsc.smpp import CommandStatus, MessageState
+from opensmsc.store import Clock, Direction, Store, StoredMessage, StoreError
 
 __all__ = ["Housekeeper", "Scheduler"]
 

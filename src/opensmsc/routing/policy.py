@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from opensmsc.store.model import Address
+from opensmsc.store import Address
 
 __all__ = ["AccountPolicies", "AccountPolicy"]
 

@@ -22,7 +22,7 @@ from typing import Final, Protocol
 
 from opensmsc.routing.retry import ErrorClass
 from opensmsc.smpp.constants import MessageState
-from opensmsc.store.model import Direction, StoredMessage
+from opensmsc.store import Direction, StoredMessage
 
 __all__ = [
     "LOOPBACK",

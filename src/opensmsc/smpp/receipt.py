@@ -20,6 +20,10 @@ The text is "informative, vendor specific" (Appendix B). Our reading, lenient on
 - Bytes are read as Latin-1 (any octet string decodes, and the keys are ASCII); a text that
   starts with a NUL octet is read as UCS-2 (UTF-16-BE), which some SMSCs send with
   data_coding 8.
+
+Our own receipts travel with data_coding 0, which is the GSM 7-bit default alphabet here (as
+for every message: sms.alphabet_of(0)); `format_receipt` writes the text in it, so é, ñ and €
+survive. The keys, digits and hex ids are the same octets in that alphabet and in ASCII.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Literal
+from struct import Struct
+from typing import Final, Literal
 
 from opensmsc.smpp.constants import DataCoding, EsmClass, MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
 from opensmsc.smpp.times import format_receipt_date, parse_receipt_date
 from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode
+from opensmsc.sms import Alphabet, Encoding, EncodingError, encode_text
 
 __all__ = [
     "RECEIPT_TEXT_LENGTH",
@@ -40,11 +46,13 @@ __all__ = [
     "DeliveryReceipt",
     "ReceiptInfo",
     "build_receipt_pdu",
+    "encode_receipt_text",
     "format_receipt",
     "is_delivery_receipt",
     "normalize_message_id",
     "parse_receipt",
     "receipt_from_pdu",
+    "receipt_tlvs",
     "stat_for_state",
     "state_from_stat",
 ]
@@ -167,10 +175,10 @@ def format_receipt(receipt: DeliveryReceipt, *, seconds: bool = False, tz: tzinf
 
     sub, dlvrd and a numeric err are zero-padded to 3 digits (None and "" write 000); dates are
     written in `tz` with 10 digits, 12 with `seconds=True`, and a missing date as 0000000000
-    (as cloudhopper-smpp does); text is cut to its first 20 characters. The result is ASCII:
-    any other character becomes "?", because the receipt travels with data_coding 0, whose
-    alphabet the peer chooses. Raises ValueError for an empty id, blanks in id/stat/err, stat
-    longer than 7, err longer than 3, or sub/dlvrd outside 0..999.
+    (as cloudhopper-smpp does); text is cut to its first 20 characters. The octets are
+    `encode_receipt_text`'s: the receipt travels with data_coding 0. Raises ValueError for an
+    empty id, blanks in id/stat/err, stat longer than 7, err longer than 3, or sub/dlvrd
+    outside 0..999.
     """
     _check_token("id", receipt.id, max_length=None)
     _check_token("stat", receipt.stat, max_length=7)
@@ -183,7 +191,27 @@ def format_receipt(receipt: DeliveryReceipt, *, seconds: bool = False, tz: tzinf
         f" done date:{_date(receipt.done_date, seconds=seconds, tz=tz)}"
         f" stat:{receipt.stat} err:{err} text:{receipt.text[:RECEIPT_TEXT_LENGTH]}"
     )
-    return text.encode("ascii", errors="replace")
+    return encode_receipt_text(text)
+
+
+_GSM7: Final = Encoding(Alphabet.GSM7)
+# The printable ASCII characters the GSM 7-bit default alphabet codes otherwise (or lacks):
+# printable ASCII without them is the same octets in both, and encodes at C speed.
+_NOT_AS_IN_ASCII: Final = frozenset("@$_`[]\\^{}|~")
+
+
+def encode_receipt_text(text: str) -> bytes:
+    """A receipt's text as its short_message carries it with data_coding 0: the GSM 7-bit
+    default alphabet (TS 23.038 §6.2.1) as unpacked septets, one per octet, the way SMPP
+    carries data_coding 0 here; a character that alphabet lacks becomes "?"."""
+    if text.isascii() and text.isprintable() and _NOT_AS_IN_ASCII.isdisjoint(text):
+        return text.encode("ascii")
+    while True:
+        try:
+            return encode_text(text, _GSM7)
+        except EncodingError as exc:
+            at = exc.position
+            text = f"{text[:at]}?{text[at + 1 :]}"
 
 
 def _check_token(name: str, value: str, *, max_length: int | None) -> None:
@@ -387,3 +415,33 @@ def build_receipt_pdu(
         short_message=format_receipt(receipt, tz=tz),
         tlvs=tlvs,
     )
+
+
+_TLV_HEADER: Final = Struct(">HH")
+_TLV_STATE: Final = Struct(">HHB")
+_TLV_NEC: Final = Struct(">HHBH")
+_TLV_REF: Final = Struct(">HHH")
+
+
+def receipt_tlvs(
+    receipted_message_id: str,
+    state: MessageState,
+    *,
+    network_error_code: NetworkErrorCode | None = None,
+    user_message_reference: int | None = None,
+) -> bytes:
+    """A receipt's TLVs in wire form, for a caller that keeps TLVs as octets (a stored
+    receipt): receipted_message_id, message_state and, for a state after which nothing was
+    delivered, network_error_code, in the order `build_receipt_pdu` gives them; then
+    user_message_reference when given (SMPP 3.4 §5.3.2.17: the ESME's reference comes back).
+    Raises ValueError for an id that is not ASCII, and struct.error for a value that does
+    not fit its field."""
+    raw_id = receipted_message_id.encode("ascii") + b"\0"
+    tlvs = _TLV_HEADER.pack(Tag.RECEIPTED_MESSAGE_ID, len(raw_id)) + raw_id
+    tlvs += _TLV_STATE.pack(Tag.MESSAGE_STATE, 1, int(state))
+    if network_error_code is not None and state in _FAILED_STATES:
+        nec = network_error_code
+        tlvs += _TLV_NEC.pack(Tag.NETWORK_ERROR_CODE, 3, nec.network_type, nec.error_code)
+    if user_message_reference is not None:
+        tlvs += _TLV_REF.pack(Tag.USER_MESSAGE_REFERENCE, 2, user_message_reference)
+    return tlvs

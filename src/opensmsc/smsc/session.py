@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
-from opensmsc.engine.node import StoreAndForward
+from opensmsc.engine import StoreAndForward
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (

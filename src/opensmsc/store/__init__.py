@@ -1,16 +1,18 @@
-"""Durable message storage (issue #5): the stored record and its lifecycle (model), the Store
-protocol the engine talks to (api), the embedded SQLite implementation (sqlite).
-Import from here; the modules may be split or merged.
+"""Durable message storage (issue #5): the stored record, its lifecycle and what a change does
+to it (model), the Store protocol the engine talks to (api), the embedded SQLite
+implementation (sqlite/). Import from here; the modules may be split or merged.
 """
 
-from opensmsc.store.api import Change, Clock, Store, StoreStats, system_clock
+from opensmsc.store.api import Clock, Store, StoreStats, system_clock
 from opensmsc.store.model import (
     FINAL_STATES,
     INITIAL_STATES,
     OPEN_STATES,
     REPLACEABLE_STATES,
+    SUCCESS_STATES,
     TRANSITIONS,
     Address,
+    Change,
     ConcatInfo,
     Direction,
     DuplicateMessage,
@@ -20,8 +22,10 @@ from opensmsc.store.model import (
     SchemaTooNew,
     StoredMessage,
     StoreError,
+    apply_change,
     check_transition,
     is_final,
+    outcome_error,
 )
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
 
@@ -31,6 +35,7 @@ __all__ = [
     "INITIAL_STATES",
     "OPEN_STATES",
     "REPLACEABLE_STATES",
+    "SUCCESS_STATES",
     "TRANSITIONS",
     "Address",
     "Change",
@@ -47,7 +52,9 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "StoredMessage",
+    "apply_change",
     "check_transition",
     "is_final",
+    "outcome_error",
     "system_clock",
 ]

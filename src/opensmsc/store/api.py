@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from opensmsc.smpp.constants import MessageState
-from opensmsc.store.model import Replacement, StoredMessage, StoreError
+from opensmsc.smpp import MessageState
+from opensmsc.store.model import Change, Replacement, StoredMessage, StoreError
 
 __all__ = ["Change", "Clock", "Store", "StoreStats", "system_clock"]
 
@@ -51,21 +51,6 @@ class StoreStats:
     @property
     def mean_batch(self) -> float:
         return self.operations / self.transactions if self.transactions else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One state change for `Store.apply`: the arguments of `Store.transition`, as a value."""
-
-    message_id: str
-    new_state: MessageState
-    at: datetime
-    error: int | None = None
-    next_attempt_at: datetime | None = None
-    attempt: bool = False
-    route: str | None = None
-    upstream_message_id: str | None = None
-    receipt: StoredMessage | None = None
 
 
 class Store(Protocol):
@@ -95,13 +80,9 @@ class Store(Protocol):
         upstream_message_id: str | None = None,
         receipt: StoredMessage | None = None,
     ) -> StoredMessage:
-        """Move a message to `new_state`, checked against model.TRANSITIONS, atomically.
-
-        A final state sets done_at=`at` and clears next_attempt_at; an open state takes
-        `next_attempt_at` (else keeps the current one). `error` replaces last_error; `attempt`
-        counts one more delivery attempt; `route` / `upstream_message_id` are recorded when
-        given. `receipt` is stored in the same transaction and its id kept on the message, so
-        a message never becomes final without the receipt it owes, and never owes two.
+        """Make the model.Change of these arguments, atomically: the record becomes
+        `model.apply_change(record, change)`. `receipt` is stored in the same transaction,
+        so a message never becomes final without the receipt it owes, and never owes two.
         Returns the record as written. Raises MessageNotFound, IllegalTransition."""
         ...
 

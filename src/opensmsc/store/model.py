@@ -7,21 +7,24 @@ its account), and `TRANSITIONS`, the only place that says which message_state ma
 (SMPP 3.4 §5.2.28, SMPP 5.0 §4.7.15). `check_transition` is called by every store before it
 writes a state, so an illegal change is refused the same way whatever the backend.
 
+It also says, once for every backend, what a state change does to a record: `Change` is the
+change as a value, `effect` what it writes (the SQLite store turns that into its narrow UPDATEs,
+a PostgreSQL store will too) and `apply_change` the record it leaves.
+
 What it is not: storage, or policy. When to retry, which error is permanent and what a receipt
-says are the business of `retry.py` and the engine; this module only keeps the record honest.
+says are the business of routing and the engine; this module only keeps the record honest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from opensmsc.errors import OpensmscError
-from opensmsc.smpp.constants import MessageState
-from opensmsc.smpp.pdu import DeliverSm, SubmitSm
-from opensmsc.smpp.tlv import Tlvs, decode_tlvs, encode_tlvs
+from opensmsc.smpp import EMPTY_TLVS, DeliverSm, MessageState, SubmitSm, Tag, Tlvs
+from opensmsc.smpp.tlv import decode_tlvs, encode_tlvs  # the stored form; not in smpp's API
 
 _ShortMessageT = TypeVar("_ShortMessageT", SubmitSm, DeliverSm)
 
@@ -30,8 +33,10 @@ __all__ = [
     "INITIAL_STATES",
     "OPEN_STATES",
     "REPLACEABLE_STATES",
+    "SUCCESS_STATES",
     "TRANSITIONS",
     "Address",
+    "Change",
     "ConcatInfo",
     "Direction",
     "DuplicateMessage",
@@ -41,8 +46,11 @@ __all__ = [
     "SchemaTooNew",
     "StoreError",
     "StoredMessage",
+    "apply_change",
     "check_transition",
+    "effect",
     "is_final",
+    "outcome_error",
 ]
 
 _S = MessageState
@@ -71,6 +79,9 @@ FINAL_STATES: Final = frozenset(
         _S.SKIPPED,
     }
 )
+# A message that ends in one of these reached its destination (or an agent read it there):
+# whatever an earlier attempt met, this outcome has no error.
+SUCCESS_STATES: Final = frozenset({_S.DELIVERED, _S.ACCEPTED})
 # A message enters the store either waiting for its schedule_delivery_time or ready to go.
 INITIAL_STATES: Final = frozenset({_S.SCHEDULED, _S.ENROUTE})
 # replace_sm (SMPP 3.4 §4.10) works on a message still waiting; one in retry qualifies too (the
@@ -99,6 +110,13 @@ TRANSITIONS: Final[dict[MessageState, frozenset[MessageState]]] = {
 def is_final(state: MessageState) -> bool:
     """True for a state no transition leaves (DELIVERED, EXPIRED, DELETED, ...)."""
     return state in FINAL_STATES
+
+
+def outcome_error(state: MessageState, error: int | None) -> int | None:
+    """The error a message in `state` reports (a receipt's err: and network_error_code,
+    query_sm's error_code) when `error` is its last attempt's: None after a success
+    (SUCCESS_STATES), whatever an earlier attempt met (last_error keeps that), and for 0."""
+    return None if state in SUCCESS_STATES or not error else error
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -148,6 +166,8 @@ def check_transition(message_id: str, old: MessageState, new: MessageState) -> N
 # ---- values ---------------------------------------------------------------------------------
 
 _ONE_US = timedelta(microseconds=1)
+# SMPP 3.4 §5.2.21: sm_length is one octet; longer content travels in message_payload.
+SHORT_MESSAGE_MAX: Final = 255
 
 
 def _check_utc(name: str, value: datetime | None) -> None:
@@ -261,6 +281,71 @@ class StoredMessage:
         return encode_tlvs(tlvs)
 
     @classmethod
+    def create(
+        cls,
+        *,
+        message_id: str,
+        system_id: str,
+        direction: Direction,
+        source: Address,
+        destination: Address,
+        submitted_at: datetime,
+        expires_at: datetime,
+        due_at: datetime | None = None,
+        data_coding: int = 0,
+        payload: bytes = b"",
+        service_type: str = "",
+        esm_class: int = 0,
+        protocol_id: int = 0,
+        priority_flag: int = 0,
+        registered_delivery: int = 0,
+        sm_default_msg_id: int = 0,
+        tlvs: Tlvs = EMPTY_TLVS,
+        concat: ConcatInfo | None = None,
+        receipted_message_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> StoredMessage:
+        """A new message from plain fields, whatever its front door (SMPP, HTTP, IMPS).
+
+        `payload` is the content in `data_coding` (with its UDH when esm_class has UDHI); it
+        goes in short_message, or in the message_payload TLV when it is longer than
+        short_message can be (SMPP 3.4 §5.3.2.32). `due_at` is the schedule (None: at once);
+        the caller has already capped it and `expires_at` by its policy. The record is
+        SCHEDULED when due after `submitted_at`, else ENROUTE; `next_attempt_at` defaults to
+        `due_at` (a lease: when a stored-leased message is due again). `tlvs` are kept byte
+        for byte. Raises ValueError for a field out of range, LocalProtocolError for a TLV
+        value that cannot be written."""
+        if due_at is None:
+            due_at = submitted_at
+        short_message = payload
+        if len(payload) > SHORT_MESSAGE_MAX:
+            tlvs = tlvs.with_(Tag.MESSAGE_PAYLOAD, payload)
+            short_message = b""
+        return cls(
+            message_id=message_id,
+            system_id=system_id,
+            direction=direction,
+            source=source,
+            destination=destination,
+            service_type=service_type,
+            esm_class=esm_class,
+            protocol_id=protocol_id,
+            priority_flag=priority_flag,
+            registered_delivery=registered_delivery,
+            data_coding=data_coding,
+            sm_default_msg_id=sm_default_msg_id,
+            short_message=short_message,
+            tlvs=encode_tlvs(tlvs) if tlvs else b"",
+            concat=concat,
+            submitted_at=submitted_at,
+            due_at=due_at,
+            expires_at=expires_at,
+            state=_S.SCHEDULED if due_at > submitted_at else _S.ENROUTE,
+            next_attempt_at=next_attempt_at,
+            receipted_message_id=receipted_message_id,
+        )
+
+    @classmethod
     def from_pdu(
         cls,
         pdu: SubmitSm | DeliverSm,
@@ -275,32 +360,29 @@ class StoredMessage:
         receipted_message_id: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> StoredMessage:
-        """A record of `pdu`, SCHEDULED when `due_at` is after `submitted_at`, else ENROUTE.
-        The engine has already parsed and capped schedule_delivery_time and validity_period.
-        `next_attempt_at` defaults to `due_at` (a lease: when a stored-leased message is due
-        again)."""
-        return cls(
+        """`create` with the fields of a submit_sm or deliver_sm; the engine has already
+        parsed and capped its schedule_delivery_time and validity_period."""
+        return cls.create(
             message_id=message_id,
             system_id=system_id,
             direction=direction,
             source=Address(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
             destination=Address(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
+            submitted_at=submitted_at,
+            expires_at=expires_at,
+            due_at=due_at,
+            data_coding=pdu.data_coding,
+            payload=pdu.short_message,
             service_type=pdu.service_type,
             esm_class=pdu.esm_class,
             protocol_id=pdu.protocol_id,
             priority_flag=pdu.priority_flag,
             registered_delivery=pdu.registered_delivery,
-            data_coding=pdu.data_coding,
             sm_default_msg_id=pdu.sm_default_msg_id,
-            short_message=pdu.short_message,
-            tlvs=encode_tlvs(pdu.tlvs) if pdu.tlvs else b"",
+            tlvs=pdu.tlvs,
             concat=concat,
-            submitted_at=submitted_at,
-            due_at=due_at,
-            expires_at=expires_at,
-            state=_S.SCHEDULED if due_at > submitted_at else _S.ENROUTE,
-            next_attempt_at=next_attempt_at,
             receipted_message_id=receipted_message_id,
+            next_attempt_at=next_attempt_at,
         )
 
     def to_deliver_sm(self) -> DeliverSm:
@@ -348,6 +430,98 @@ class Replacement:
     def __post_init__(self) -> None:
         _check_utc("due_at", self.due_at)
         _check_utc("expires_at", self.expires_at)
+
+
+# ---- changes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state change of a stored message (Store.apply, Store.transition), as a value.
+
+    `new_state` is checked against TRANSITIONS. A final state sets done_at=`at` and clears
+    next_attempt_at; an open state takes `next_attempt_at`, else keeps its own. `error`
+    replaces last_error; `attempt` counts one more delivery attempt; `route` and
+    `upstream_message_id` are recorded when given. `receipt` is stored with the change (one
+    transaction) and its id kept on the message as receipt_id."""
+
+    message_id: str
+    new_state: MessageState
+    at: datetime
+    error: int | None = None
+    next_attempt_at: datetime | None = None
+    attempt: bool = False
+    route: str | None = None
+    upstream_message_id: str | None = None
+    receipt: StoredMessage | None = None
+
+
+# What a change writes besides the state, one bit per assignment. `effect` gives the bits and
+# their values in this order; ATTEMPT has no value (attempts + 1).
+FINISH: Final = 1  # done_at = the value; next_attempt_at cleared
+RESCHEDULE: Final = 2  # next_attempt_at = the value
+ERROR: Final = 4  # last_error
+ATTEMPT: Final = 8  # attempts + 1
+ROUTE: Final = 16  # route
+UPSTREAM: Final = 32  # upstream_message_id
+RECEIPT: Final = 64  # receipt_id: the receipt's message_id
+
+
+def effect(change: Change) -> tuple[int, tuple[Any, ...]]:
+    """What `change` writes besides its state: (bits, values), the values of the set bits in
+    the order of the bits (model times as datetimes). The one statement of the rules of
+    Change; `apply_change` and every store's UPDATE follow it."""
+    at: datetime | None
+    if change.new_state in FINAL_STATES:
+        bits, at = FINISH, change.at
+    elif change.next_attempt_at is not None:
+        bits, at = RESCHEDULE, change.next_attempt_at
+    else:
+        bits, at = 0, None
+    values: list[Any] = [] if at is None else [at]
+    if change.error is not None:
+        bits |= ERROR
+        values.append(change.error)
+    if change.attempt:
+        bits |= ATTEMPT
+    if change.route is not None:
+        bits |= ROUTE
+        values.append(change.route)
+    if change.upstream_message_id:
+        bits |= UPSTREAM
+        values.append(change.upstream_message_id)
+    if change.receipt is not None:
+        bits |= RECEIPT
+        values.append(change.receipt.message_id)
+    return bits, tuple(values)
+
+
+def apply_change(record: StoredMessage, change: Change) -> StoredMessage:
+    """`record` as `change` leaves it. Raises IllegalTransition (see TRANSITIONS)."""
+    check_transition(record.message_id, record.state, change.new_state)
+    bits, values = effect(change)
+    fields: dict[str, Any] = {"state": change.new_state}
+    taken = iter(values)
+    if bits & FINISH:
+        fields["done_at"] = next(taken)
+        fields["next_attempt_at"] = None
+    elif bits & RESCHEDULE:
+        fields["next_attempt_at"] = next(taken)
+    if bits & ATTEMPT:
+        fields["attempts"] = record.attempts + 1
+    for bit, name in _VALUE_FIELDS:
+        if bits & bit:
+            fields[name] = next(taken)
+    return replace(record, **fields)
+
+
+# The record's fields of the bits that carry a value, after the time (FINISH / RESCHEDULE).
+_VALUE_FIELDS: Final = (
+    (ERROR, "last_error"),
+    (ROUTE, "route"),
+    (UPSTREAM, "upstream_message_id"),
+    (RECEIPT, "receipt_id"),
+)
 
 
 # Times are kept as integer microseconds since the Unix epoch, UTC: compact, ordered, and the

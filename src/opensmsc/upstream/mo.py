@@ -36,8 +36,7 @@ from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.errors import LocalProtocolError
 from opensmsc.smpp.pdu import DataSm, DeliverSm, data_sm_as
-from opensmsc.store.api import Clock, Store, system_clock
-from opensmsc.store.model import Direction, StoredMessage
+from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
 
 __all__ = ["DEFAULT_MO_VALIDITY", "BoundSession", "MoIngress", "mo_deliver_sm"]
 

@@ -42,12 +42,11 @@ from collections import OrderedDict
 from typing import Final
 
 from opensmsc.config.model import MessageIdFormat
-from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine import Lifecycle
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.smpp.constants import CommandStatus, MessageState
 from opensmsc.smpp.receipt import ReceiptInfo
-from opensmsc.store.api import Store
-from opensmsc.store.model import FINAL_STATES, Direction, StoredMessage
+from opensmsc.store import FINAL_STATES, Direction, Store, StoredMessage
 from opensmsc.upstream.matching import message_id_keys
 from opensmsc.upstream.pool import Connectors
 

@@ -46,8 +46,7 @@ from opensmsc.smpp.pdu import SubmitSm
 from opensmsc.smpp.states import BindMode
 from opensmsc.smpp.times import format_absolute
 from opensmsc.smpp.tlv import Tlvs
-from opensmsc.store.api import Store
-from opensmsc.store.model import StoredMessage
+from opensmsc.store import Store, StoredMessage
 from opensmsc.upstream.matching import message_id_keys
 from opensmsc.upstream.model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
 from opensmsc.upstream.pool import Connectors

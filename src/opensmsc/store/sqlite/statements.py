@@ -1,0 +1,423 @@
+"""The SQL of every store operation, run by the writer inside its transaction (or by a reader).
+
+What a state change writes comes from `model.effect`, the one statement of those rules: a
+Change becomes one narrow UPDATE (only the columns it changes, no read-back, parameters bound
+without NULLs; see rows.py), and `transition` also returns `model.apply_change` of the record
+it read. `apply_changes` runs many changes as set statements: one SELECT of their states, one
+executemany of their receipts' INSERTs, one of their UPDATEs; each change is checked before
+anything of it is written, so a refused one writes nothing.
+
+The `op_*` functions are called in the caller's thread: they build rows and parameters there
+and return what the writer runs, so the writer thread only executes SQL.
+
+What it is not: the transaction and batching (writer.py) or the async facade (store.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Final
+
+from opensmsc.smpp import MessageState
+from opensmsc.store.model import (
+    ATTEMPT,
+    ERROR,
+    FINISH,
+    INITIAL_STATES,
+    RECEIPT,
+    REPLACEABLE_STATES,
+    RESCHEDULE,
+    ROUTE,
+    TRANSITIONS,
+    UPSTREAM,
+    Change,
+    DuplicateMessage,
+    IllegalTransition,
+    MessageNotFound,
+    Replacement,
+    StoredMessage,
+    StoreError,
+    apply_change,
+    check_transition,
+    effect,
+    to_us,
+)
+from opensmsc.store.sqlite.rows import (
+    OPEN,
+    SELECT,
+    STATE_COLUMN,
+    Shaped,
+    execute_shaped,
+    insert_row,
+    insert_sql,
+    record,
+)
+
+__all__ = [
+    "PURGE_CHUNK",
+    "Prepared",
+    "Transition",
+    "apply_changes",
+    "apply_one_by_one",
+    "due_rows",
+    "insert",
+    "load",
+    "op_claim",
+    "op_map_upstream",
+    "op_purge_chunk",
+    "op_replace",
+    "op_submit",
+    "prepare_change",
+    "save",
+    "update_sql",
+]
+
+
+def load(conn: sqlite3.Connection, message_id: str) -> StoredMessage:
+    """The stored record; raises MessageNotFound."""
+    row = conn.execute(f"{SELECT} WHERE message_id = ?", (message_id,)).fetchone()
+    if row is None:
+        raise MessageNotFound(message_id)
+    return record(row)
+
+
+# ---- state changes: model.effect as UPDATE statements --------------------------------------------
+
+_TIMED: Final = FINISH | RESCHEDULE  # the bits whose value is a time (the first value)
+# The assignments of the value bits, in the order effect() gives their values.
+_ASSIGNMENTS: Final = (
+    (ERROR, "last_error = ?"),
+    (ATTEMPT, "attempts = attempts + 1"),
+    (ROUTE, "route = ?"),
+    (UPSTREAM, "upstream_message_id = ?"),
+    (RECEIPT, "receipt_id = ?"),
+)
+_update_sql_cache: dict[int, str] = {}
+
+
+def update_sql(bits: int) -> str:
+    """The UPDATE of a change with these `effect` bits; parameters: state, the values, then
+    message_id."""
+    sql = _update_sql_cache.get(bits)
+    if sql is None:
+        sets = ["state = ?"]
+        if bits & FINISH:
+            sets.append("done_at = ?, next_attempt_at = NULL")
+        elif bits & RESCHEDULE:
+            sets.append("next_attempt_at = ?")  # an open state keeps it otherwise
+        sets.extend(assignment for bit, assignment in _ASSIGNMENTS if bits & bit)
+        sql = f"UPDATE message SET {', '.join(sets)} WHERE message_id = ?"
+        _update_sql_cache[bits] = sql
+    return sql
+
+
+def _update_row(c: Change) -> Shaped:
+    bits, values = effect(c)
+    if bits & _TIMED:
+        return bits, (int(c.new_state), to_us(values[0]), *values[1:], c.message_id)
+    return bits, (int(c.new_state), *values, c.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A Change made ready in the caller's thread: its UPDATE, its receipt's row."""
+
+    message_id: str
+    new_state: MessageState
+    update: Shaped
+    receipt_row: Shaped | None
+    refused: StoreError | None  # refused before reaching the database (a receipt not initial)
+
+
+def prepare_change(c: Change) -> Prepared:
+    receipt = c.receipt
+    refused: StoreError | None = None
+    row = None
+    if receipt is not None:
+        if receipt.state not in INITIAL_STATES:
+            refused = IllegalTransition(receipt.message_id, receipt.state, receipt.state)
+        row = insert_row(receipt)
+    return Prepared(c.message_id, c.new_state, _update_row(c), row, refused)
+
+
+class Transition:
+    """Store.transition: read, check and change one message; returns the record written."""
+
+    __slots__ = ("_change", "_prepared")
+
+    def __init__(self, change: Change) -> None:
+        self._change = change
+        self._prepared = prepare_change(change)
+
+    def __call__(self, conn: sqlite3.Connection) -> StoredMessage:
+        new = apply_change(load(conn, self._change.message_id), self._change)
+        prepared = self._prepared
+        if prepared.refused is not None:
+            raise prepared.refused
+        if prepared.receipt_row is not None:
+            insert_rows(conn, (prepared.receipt_row,))
+        bits, params = prepared.update
+        conn.execute(update_sql(bits), params)
+        return new
+
+
+# model.TRANSITIONS with plain int keys and values: the states come back from SQL as ints.
+_ALLOWED: Final = {int(old): frozenset(map(int, new)) for old, new in TRANSITIONS.items()}
+
+# The states of a batch's messages in one statement and one result row (a row per message would
+# cost the writer a step, and a GIL hand-over, each).
+_APPLY_STATES: Final = (
+    "SELECT json_group_object(message_id, state) FROM message"
+    " WHERE message_id IN (SELECT value FROM json_each(?))"
+)
+
+
+def apply_changes(conn: sqlite3.Connection, changes: Sequence[Prepared]) -> list[StoreError | None]:
+    """Check every change against the states (as the earlier changes leave them), then insert
+    the receipts in one executemany and update in another. A receipt id already stored raises
+    IntegrityError (the caller then goes change by change)."""
+    ids = list(dict.fromkeys(c.message_id for c in changes))
+    found = conn.execute(_APPLY_STATES, (json.dumps(ids),)).fetchone()
+    states: dict[str, int] = json.loads(found[0]) if found and found[0] else {}
+    outcomes: list[StoreError | None] = []
+    updates: list[Shaped] = []
+    receipts: list[Shaped] = []
+    allowed = _ALLOWED
+    for c in changes:
+        if c.refused is not None:
+            outcomes.append(c.refused)
+            continue
+        message_id = c.message_id
+        old = states.get(message_id)
+        if old is None:
+            outcomes.append(MessageNotFound(message_id))
+            continue
+        new_state = c.new_state
+        if new_state not in allowed[old]:
+            outcomes.append(IllegalTransition(message_id, MessageState(old), new_state))
+            continue
+        states[message_id] = new_state
+        row = c.receipt_row
+        if row is not None:
+            receipts.append(row)
+            params = row[1]
+            states[params[0]] = params[STATE_COLUMN]
+        updates.append(c.update)
+        outcomes.append(None)
+    if receipts:
+        execute_shaped(conn, insert_sql, receipts)
+    if updates:
+        execute_shaped(conn, update_sql, updates)
+    return outcomes
+
+
+def apply_one_by_one(
+    conn: sqlite3.Connection, changes: Sequence[Prepared]
+) -> list[StoreError | None]:
+    """`apply_changes` for the rare case (a receipt id already stored): each change in its own
+    savepoint, the duplicate reported in its slot."""
+    outcomes: list[StoreError | None] = []
+    for c in changes:
+        conn.execute("SAVEPOINT one")
+        try:
+            outcomes.extend(apply_changes(conn, (c,)))
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO one")
+            assert c.receipt_row is not None
+            outcomes.append(DuplicateMessage(c.receipt_row[1][0]))
+        conn.execute("RELEASE one")
+    return outcomes
+
+
+# ---- new messages --------------------------------------------------------------------------------
+
+
+def _check_initial(records: Sequence[StoredMessage]) -> None:
+    for r in records:
+        if r.state not in INITIAL_STATES:
+            raise IllegalTransition(r.message_id, r.state, r.state)
+
+
+def insert(conn: sqlite3.Connection, records: Sequence[StoredMessage]) -> None:
+    """Insert new records (INITIAL_STATES only); raises IllegalTransition, DuplicateMessage."""
+    _check_initial(records)
+    insert_rows(conn, [insert_row(r) for r in records])
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Shaped]) -> None:
+    """Insert rows as `insert_row` builds them; raises DuplicateMessage (nothing inserted)."""
+    conn.execute("SAVEPOINT insert_rows")
+    try:
+        execute_shaped(conn, insert_sql, rows)
+    except sqlite3.IntegrityError as exc:
+        # Undo the rows this call did insert, then find the first id that was already there
+        # (message_id is the only unique column).
+        conn.execute("ROLLBACK TO insert_rows")
+        conn.execute("RELEASE insert_rows")
+        ids = [params[0] for _, params in rows]
+        for message_id in ids:
+            if conn.execute("SELECT 1 FROM message WHERE message_id = ?", (message_id,)).fetchone():
+                raise DuplicateMessage(message_id) from exc
+        dup = next((i for i in ids if ids.count(i) > 1), ids[0])
+        raise DuplicateMessage(dup) from exc
+    conn.execute("RELEASE insert_rows")
+
+
+def op_submit(
+    records: Sequence[StoredMessage], superseding: Sequence[str]
+) -> Callable[[sqlite3.Connection], None]:
+    _check_initial(records)
+    rows = [insert_row(r) for r in records]
+
+    def run(conn: sqlite3.Connection) -> None:
+        if superseding:
+            at = records[0].submitted_at
+            for message_id in superseding:
+                Transition(Change(message_id, MessageState.DELETED, at))(conn)
+        insert_rows(conn, rows)
+
+    return run
+
+
+# ---- the due queue -------------------------------------------------------------------------------
+
+
+def due_rows(conn: sqlite3.Connection, now: datetime, limit: int) -> list[StoredMessage]:
+    """Store.due."""
+    # One index range scan per priority level, highest first: a single ORDER BY priority_flag
+    # DESC, next_attempt_at would walk every not-yet-due message of a higher level first.
+    out: list[StoredMessage] = []
+    now_us = to_us(now)
+    for priority in (3, 2, 1, 0):
+        if len(out) >= limit:
+            break
+        rows = conn.execute(
+            f"{SELECT} WHERE {OPEN} AND direction <> 3 AND priority_flag = ?"
+            " AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
+            (priority, now_us, limit - len(out)),
+        ).fetchall()
+        out.extend(record(row) for row in rows)
+    return out
+
+
+def op_claim(
+    now: datetime, limit: int, lease_until: datetime
+) -> Callable[[sqlite3.Connection], list[StoredMessage]]:
+    def run(conn: sqlite3.Connection) -> list[StoredMessage]:
+        claimed = []
+        for r in due_rows(conn, now, limit):
+            state = MessageState.ENROUTE if r.state is MessageState.SCHEDULED else r.state
+            change = Change(r.message_id, state, now, next_attempt_at=lease_until, attempt=True)
+            new = apply_change(r, change)
+            bits, params = _update_row(change)
+            conn.execute(update_sql(bits), params)
+            claimed.append(new)
+        return claimed
+
+    return run
+
+
+# ---- content changes (replace_sm) ----------------------------------------------------------------
+
+_SAVE: Final = (
+    "UPDATE message SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+    " done_at = ?, route = ?, upstream_message_id = ?, receipt_id = ?, due_at = ?,"
+    " expires_at = ?, short_message = ?, tlvs = ?, registered_delivery = ?,"
+    " sm_default_msg_id = ?, data_coding = ? WHERE message_id = ?"
+)
+
+
+def save(conn: sqlite3.Connection, r: StoredMessage) -> None:
+    """Write every field of `r` that may change after submission."""
+    conn.execute(
+        _SAVE,
+        (
+            int(r.state),
+            r.attempts,
+            None if r.next_attempt_at is None else to_us(r.next_attempt_at),
+            r.last_error,
+            None if r.done_at is None else to_us(r.done_at),
+            r.route,
+            r.upstream_message_id,
+            r.receipt_id,
+            to_us(r.due_at),
+            to_us(r.expires_at),
+            r.short_message,
+            r.tlvs,
+            r.registered_delivery,
+            r.sm_default_msg_id,
+            r.data_coding,
+            r.message_id,
+        ),
+    )
+
+
+def op_replace(
+    message_id: str, rep: Replacement, at: datetime
+) -> Callable[[sqlite3.Connection], StoredMessage]:
+    def run(conn: sqlite3.Connection) -> StoredMessage:
+        old = load(conn, message_id)
+        state, next_attempt_at = old.state, old.next_attempt_at
+        if rep.due_at is not None:
+            state = MessageState.SCHEDULED if rep.due_at > at else MessageState.ENROUTE
+            next_attempt_at = rep.due_at
+        if old.state not in REPLACEABLE_STATES:
+            raise IllegalTransition(message_id, old.state, state)
+        check_transition(message_id, old.state, state)
+        new = replace(
+            old,
+            state=state,
+            next_attempt_at=next_attempt_at,
+            due_at=old.due_at if rep.due_at is None else rep.due_at,
+            expires_at=old.expires_at if rep.expires_at is None else rep.expires_at,
+            short_message=old.short_message if rep.short_message is None else rep.short_message,
+            tlvs=old.tlvs if rep.tlvs is None else rep.tlvs,
+            registered_delivery=old.registered_delivery
+            if rep.registered_delivery is None
+            else rep.registered_delivery,
+            sm_default_msg_id=old.sm_default_msg_id
+            if rep.sm_default_msg_id is None
+            else rep.sm_default_msg_id,
+            data_coding=old.data_coding if rep.data_coding is None else rep.data_coding,
+        )
+        save(conn, new)
+        return new
+
+    return run
+
+
+# ---- upstream ids, housekeeping ------------------------------------------------------------------
+
+
+def op_map_upstream(
+    connector: str, upstream_id: str, message_id: str
+) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO upstream_id (connector, upstream_id, message_id)"
+            " VALUES (?, ?, ?)",
+            (connector, upstream_id, message_id),
+        )
+
+    return run
+
+
+PURGE_CHUNK: Final = 2000
+
+
+def op_purge_chunk(older_than: datetime) -> Callable[[sqlite3.Connection], int]:
+    def run(conn: sqlite3.Connection) -> int:
+        rows = conn.execute(
+            "SELECT seq, message_id FROM message WHERE done_at IS NOT NULL AND done_at < ?"
+            " ORDER BY done_at LIMIT ?",
+            (to_us(older_than), PURGE_CHUNK),
+        ).fetchall()
+        conn.executemany("DELETE FROM upstream_id WHERE message_id = ?", [(m,) for _, m in rows])
+        conn.executemany("DELETE FROM message WHERE seq = ?", [(s,) for s, _ in rows])
+        return len(rows)
+
+    return run
