@@ -39,7 +39,7 @@ from opensmsc.store.model import Address
 from opensmsc.transport import tls
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
-from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts, settings_from_config
 from opensmsc.upstream.pool import Connectors
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ async def _start_services(
         if running.http is not None and running.http.port is not None:
             running.ports["http"] = running.http.port
     for client in config.smpp.client:
-        await connectors.add(client)
+        await connectors.add(settings_from_config(client))
     await connectors.start_all()
     engine.start(a.system_id for a in config.accounts if a.enabled)
     return running

@@ -7,14 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from opensmsc.config.model import ClientBind, MessageIdFormat, SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import BindReceiver, BindTransceiver
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smpp.states import BindMode
-from opensmsc.upstream.connector import bind_request, reconnect_delay, resolve_password
-from opensmsc.upstream.matching import ReceiptMatcher, message_id_key
+from opensmsc.upstream import (
+    SMPP_V50,
+    ConnectorBind,
+    ConnectorSettings,
+    MessageIdFormat,
+    ReceiptMatcher,
+    bind_request,
+    message_id_key,
+    reconnect_delay,
+    resolve_password,
+)
 
 AUTO, DEC, HEX = MessageIdFormat.AUTO, MessageIdFormat.DEC, MessageIdFormat.HEX
 
@@ -187,10 +195,10 @@ def test_reconnect_delay_grows_with_jitter_within_bounds() -> None:
     assert reconnect_delay(3, 2.0, 2.0, rng) == 2.0
 
 
-def _client(**fields: object) -> SmppClientConfig:
+def _client(**fields: object) -> ConnectorSettings:
     base: dict[str, object] = {"name": "up", "host": "127.0.0.1", "system_id": "gw"}
     base.update(fields)
-    return SmppClientConfig(**base)  # type: ignore[arg-type]
+    return ConnectorSettings(**base)  # type: ignore[arg-type]
 
 
 def test_password_comes_from_file_or_environment(
@@ -211,10 +219,10 @@ def test_bind_request_carries_the_configured_fields() -> None:
     config = _client(
         password="pw",
         system_type="VMA",
-        interface_version=SmppVersion.V50,
+        interface_version=SMPP_V50,
         addr_ton=1,
         address_range="^316",
-        bind=ClientBind.PAIR,
+        bind=ConnectorBind.PAIR,
     )
     pdu = bind_request(config, BindMode.RECEIVER, "pw")
     assert isinstance(pdu, BindReceiver)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from opensmsc.config.model import MessageIdFormat, SmppClientConfig
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import MessageRejected
@@ -30,21 +29,21 @@ from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
 from opensmsc.store import Address, ConcatInfo, Direction, SqliteStore, StoredMessage
 from opensmsc.upstream import (
     ConnectorRoute,
+    Connectors,
+    ConnectorSettings,
+    ConnectorState,
+    ConnectorStatus,
+    LinkState,
+    MessageIdFormat,
     MoIngress,
+    SessionStatus,
+    SubmitOutcome,
+    SubmitResult,
     UpstreamReceipts,
     classify_status,
     receipt_error,
     upstream_submit,
 )
-from opensmsc.upstream.model import (
-    ConnectorState,
-    ConnectorStatus,
-    LinkState,
-    SessionStatus,
-    SubmitOutcome,
-    SubmitResult,
-)
-from opensmsc.upstream.pool import Connectors
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import FakeSession
 
@@ -87,10 +86,10 @@ def mt(message_id: str, **fields: Any) -> StoredMessage:
 # -- ConnectorRoute -------------------------------------------------------------------------------
 
 
-def client_config(**fields: Any) -> SmppClientConfig:
+def client_config(**fields: Any) -> ConnectorSettings:
     values: dict[str, Any] = {"name": "carrier", "host": "127.0.0.1", "system_id": "gw"}
     values.update(fields)
-    return SmppClientConfig(**values)
+    return ConnectorSettings(**values)
 
 
 def status(name: str, *, bound: bool = True, in_flight: int = 0) -> ConnectorStatus:
@@ -129,7 +128,7 @@ def status(name: str, *, bound: bool = True, in_flight: int = 0) -> ConnectorSta
 class FakeConnector:
     """Answers each submit with the next result (or waits forever with `hang`)."""
 
-    config: SmppClientConfig
+    settings: ConnectorSettings
     results: list[SubmitResult] = field(default_factory=list)
     bound: bool = True
     in_flight: int = 0
@@ -138,7 +137,7 @@ class FakeConnector:
 
     @property
     def name(self) -> str:
-        return self.config.name
+        return self.settings.name
 
     async def submit(self, pdu: SubmitSm, *, our_id: str | None = None) -> SubmitResult:
         self.submitted.append((pdu, our_id))
@@ -463,19 +462,24 @@ async def test_an_unknown_id_is_acknowledged_and_counted(rig: Rig) -> None:
 async def test_an_unknown_id_waits_while_submits_await_answers(store: SqliteStore) -> None:
     lifecycle = Lifecycle(store, MessageIds(1), clock=FakeClock(), policies=AccountPolicies())
     connector = FakeConnector(client_config(), in_flight=1)
+    monotonic = [100.0]
     receipts = UpstreamReceipts(
         store,
         lifecycle,
         FakeConnectors(connector),  # type: ignore[arg-type]
-        defer_for=0.2,
+        defer_for=60.0,
+        now=lambda: monotonic[0],
     )
     with pytest.raises(MessageRejected) as refused:
         await receipts.on_receipt("carrier", None, info("FFFF"))
     assert refused.value.status == _S.ESME_RX_T_APPN
     assert receipts.deferred == 1
-    await asyncio.sleep(0.25)
+    monotonic[0] += 59.0
+    with pytest.raises(MessageRejected):  # still within defer_for: it may be a late answer
+        await receipts.on_receipt("carrier", None, info("FFFF"))
+    monotonic[0] += 1.0
     await receipts.on_receipt("carrier", None, info("FFFF"))  # not a late answer: let it go
-    assert receipts.unknown == 1
+    assert (receipts.deferred, receipts.unknown) == (2, 1)
 
 
 async def test_a_receipt_that_cannot_be_stored_is_refused_for_a_retry(rig: Rig) -> None:

@@ -20,8 +20,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from opensmsc.config.model import MessageIdFormat
-from opensmsc.smpp.receipt import ReceiptInfo, normalize_message_id
+from opensmsc.smpp import ReceiptInfo, normalize_message_id
+from opensmsc.upstream.settings import MessageIdFormat
 
 __all__ = ["Match", "ReceiptMatcher", "message_id_key", "message_id_keys"]
 

@@ -39,17 +39,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final
 
-from opensmsc.config.model import MessageIdFormat
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import MessageRejected, StoreUnavailable
-from opensmsc.smpp.constants import CommandStatus, MessageState
-from opensmsc.smpp.receipt import ReceiptInfo
-from opensmsc.store.api import Store
-from opensmsc.store.model import FINAL_STATES, Direction, StoredMessage
+from opensmsc.smpp import CommandStatus, MessageState, ReceiptInfo
+from opensmsc.store import FINAL_STATES, Direction, Store, StoredMessage
 from opensmsc.upstream.matching import message_id_keys
 from opensmsc.upstream.pool import Connectors
+from opensmsc.upstream.settings import MessageIdFormat
 
 __all__ = ["UpstreamReceipts", "receipt_error"]
 
@@ -72,7 +71,8 @@ def receipt_error(info: ReceiptInfo) -> int:
 
 class UpstreamReceipts:
     """The Connectors on_receipt callback (module doc). `connectors` gives each connector's
-    message_id_format and whether it still awaits responses."""
+    message_id_format and whether it still awaits responses; `now` is the monotonic clock
+    `defer_for` is measured on."""
 
     def __init__(
         self,
@@ -81,11 +81,13 @@ class UpstreamReceipts:
         connectors: Connectors,
         *,
         defer_for: float = 60.0,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._connectors = connectors
         self._defer_for = defer_for
+        self._now = now
         self._deferred: OrderedDict[tuple[str, str], float] = OrderedDict()
         # Counters (metrics, tests).
         self.settled = 0  # messages ended by a receipt
@@ -132,7 +134,7 @@ class UpstreamReceipts:
 
     def _id_format(self, connector: str) -> MessageIdFormat:
         try:
-            return self._connectors.get(connector).config.message_id_format
+            return self._connectors.get(connector).settings.message_id_format
         except KeyError:  # removed since it read the receipt
             return MessageIdFormat.AUTO
 
@@ -161,7 +163,7 @@ class UpstreamReceipts:
     def _may_defer(self, connector: str, upstream_id: str) -> bool:
         # An id deferred for longer than `defer_for` is not a late answer: acknowledge it, so
         # a carrier does not repeat a receipt that is not ours for as long as we are busy.
-        now = time.monotonic()
+        now = self._now()
         key = (connector, upstream_id)
         first = self._deferred.setdefault(key, now)
         while len(self._deferred) > _MAX_DEFERRED:

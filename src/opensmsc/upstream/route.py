@@ -37,22 +37,23 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
-from opensmsc.config.model import MessageIdFormat
 from opensmsc.errors import StoreUnavailable
-from opensmsc.routing.retry import ErrorClass
-from opensmsc.routing.routes import Accepted, Attempt, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import CommandStatus, RegisteredDelivery
-from opensmsc.smpp.pdu import SubmitSm
-from opensmsc.smpp.states import BindMode
-from opensmsc.smpp.times import format_absolute
-from opensmsc.smpp.tlv import Tlvs
-from opensmsc.store.api import Store
-from opensmsc.store.model import StoredMessage
+from opensmsc.routing import Accepted, Attempt, ErrorClass, PermanentFailure, TemporaryFailure
+from opensmsc.smpp import (
+    BindMode,
+    CommandStatus,
+    RegisteredDelivery,
+    SubmitSm,
+    Tlvs,
+    format_absolute,
+)
+from opensmsc.store import Store, StoredMessage
 from opensmsc.upstream.matching import message_id_keys
 from opensmsc.upstream.model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
 from opensmsc.upstream.pool import Connectors
+from opensmsc.upstream.settings import MessageIdFormat
 
-__all__ = ["PERMANENT_STATUSES", "ConnectorRoute", "classify_status", "upstream_submit"]
+__all__ = ["PERMANENT_STATUSES", "ConnectorRoute", "NpLookup", "classify_status", "upstream_submit"]
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class ConnectorRoute:
             )
         max_wait = self._max_wait
         if max_wait is None:
-            max_wait = connector.config.response_timeout + _QUEUE_ALLOWANCE
+            max_wait = connector.settings.response_timeout + _QUEUE_ALLOWANCE
         try:
             async with asyncio.timeout(max_wait):
                 result = await connector.submit(
@@ -196,7 +197,7 @@ class ConnectorRoute:
                 ErrorClass.SHORT,
                 detail=f"no answer from connector {self._name} within {max_wait:g} s",
             )
-        return await self._outcome(record, result, connector.config.message_id_format)
+        return await self._outcome(record, result, connector.settings.message_id_format)
 
     async def _outcome(
         self, record: StoredMessage, result: SubmitResult, id_format: MessageIdFormat
