@@ -5,6 +5,7 @@ the connector is a stand-in where the test needs to choose its answer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from opensmsc.upstream import (
     ConnectorSettings,
     ConnectorState,
     ConnectorStatus,
+    IdReading,
     LinkState,
     MessageIdFormat,
     MoIngress,
@@ -42,6 +44,7 @@ from opensmsc.upstream import (
     UpstreamReceipts,
     classify_status,
     receipt_error,
+    upstream_id_keys,
     upstream_submit,
 )
 from tests.services.conftest import EngineFactory
@@ -139,6 +142,10 @@ class FakeConnector:
     def name(self) -> str:
         return self.settings.name
 
+    @property
+    def id_reading(self) -> IdReading:
+        return IdReading(self.settings.message_id_format)
+
     async def submit(self, pdu: SubmitSm, *, our_id: str | None = None) -> SubmitResult:
         self.submitted.append((pdu, our_id))
         if self.hang:
@@ -213,11 +220,11 @@ def test_statuses_are_classified() -> None:
 @pytest.mark.parametrize(
     ("id_format", "upstream_id", "keys"),
     [
-        (MessageIdFormat.HEX, "00001A2B", ["6699"]),
-        (MessageIdFormat.DEC, "000123", ["123"]),
+        (MessageIdFormat.HEX, "00001A2B", ["=00001A2B", "hex:6699"]),
+        (MessageIdFormat.DEC, "000123", ["=000123", "dec:123"]),
         # AUTO: an all-digit id may be hex without letters: both readings are kept.
-        (MessageIdFormat.AUTO, "10000001", ["10000001", "268435457"]),
-        (MessageIdFormat.AUTO, "ABC-def-1", ["abc-def-1"]),
+        (MessageIdFormat.AUTO, "10000001", ["=10000001", "dec:10000001", "hex:268435457"]),
+        (MessageIdFormat.AUTO, "ABC-def-1", ["=ABC-def-1", "text:abc-def-1"]),
     ],
 )
 async def test_accepted_maps_the_upstream_id_under_the_matchers_keys(
@@ -324,10 +331,11 @@ def info(
     )
 
 
-async def accepted_upstream(rig: Rig, record: StoredMessage, upstream_id: str, key: str) -> None:
+async def accepted_upstream(rig: Rig, record: StoredMessage, upstream_id: str) -> None:
     """As the Scheduler and ConnectorRoute leave a message an upstream took."""
     await rig.store.submit_many((record,))
-    await rig.store.map_upstream_id("carrier", key, record.message_id)
+    for key in upstream_id_keys(upstream_id, MessageIdFormat.HEX):
+        await rig.store.map_upstream_id("carrier", key, record.message_id)
     await rig.lifecycle.accepted(record, upstream_id, route="carrier")
 
 
@@ -337,7 +345,7 @@ async def our_receipt(rig: Rig, system_id: str = "esme1") -> StoredMessage:
 
 
 async def test_a_matched_receipt_settles_the_message_with_our_receipt(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     rig.clock.now = T0 + timedelta(minutes=3)
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     record = await rig.store.get("m1")
@@ -364,14 +372,14 @@ async def test_without_our_id_the_durable_map_matches_any_spelling_of_the_id(
     rig: Rig,
 ) -> None:
     # As after a restart: the connector's matcher does not know the id; the store does.
-    await accepted_upstream(rig, mt("m1"), "00001A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "00001A2B")
     await rig.receipts.on_receipt("carrier", None, info("1a2b", MessageState.UNDELIVERABLE))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.UNDELIVERABLE
 
 
 async def test_a_failure_carries_the_upstreams_error(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt(
         "carrier",
         "m1",
@@ -397,7 +405,7 @@ def test_receipt_error_prefers_the_network_error_code() -> None:
 
 
 async def test_a_delivered_receipt_does_not_report_an_older_attempts_error(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1", last_error=_S.ESME_RSYSERR), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1", last_error=_S.ESME_RSYSERR), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     text = parse_receipt((await our_receipt(rig)).to_deliver_sm().short_message)
     assert text is not None and text.err == "000"
@@ -409,7 +417,7 @@ async def test_a_delivered_receipt_does_not_report_an_older_attempts_error(rig: 
 async def test_intermediate_or_unreadable_states_do_not_finalise(
     rig: Rig, state: MessageState | int | None
 ) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B", state))
     record = await rig.store.get("m1")
     assert record is not None
@@ -420,13 +428,47 @@ async def test_intermediate_or_unreadable_states_do_not_finalise(
 
 
 async def test_a_repeated_receipt_changes_nothing(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B", MessageState.UNDELIVERABLE))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.DELIVERED
     assert len(await rig.store.pending_receipts("esme1", 10)) == 1
     assert rig.receipts.duplicates == 1
+
+
+async def test_a_receipt_landing_on_a_final_message_under_another_id_is_a_collision(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10 item 7: "0000000000000010" taken for "000000000000000a" (both read as ten) put
+    # the receipt on a message already final, and it was dropped as a repeat, silently.
+    await accepted_upstream(rig, mt("m1"), "000000000000000a")
+    await rig.receipts.on_receipt("carrier", "m1", info("000000000000000a"))
+    with caplog.at_level(logging.WARNING, logger="opensmsc.upstream.receipts"):
+        await rig.receipts.on_receipt(
+            "carrier", "m1", info("0000000000000010", MessageState.UNDELIVERABLE)
+        )
+    assert (rig.receipts.collisions, rig.receipts.duplicates) == (1, 0)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "collision" in warning.getMessage()
+    assert "0000000000000010" in warning.getMessage()
+    assert "000000000000000a" in warning.getMessage()
+    record = await rig.store.get("m1")
+    assert record is not None and record.state is MessageState.DELIVERED
+    # The same receipt again, in another spelling of the same id, is a repeat.
+    await rig.receipts.on_receipt("carrier", "m1", info("A"))
+    assert (rig.receipts.collisions, rig.receipts.duplicates) == (1, 1)
+
+
+async def test_ids_mapped_before_keys_carried_their_reading_still_match(rig: Rig) -> None:
+    # A store written by an earlier version holds the bare normalised id ("6699" for 1A2B).
+    record = mt("m1")
+    await rig.store.submit_many((record,))
+    await rig.store.map_upstream_id("carrier", "6699", record.message_id)
+    await rig.lifecycle.accepted(record, "1A2B", route="carrier")
+    await rig.receipts.on_receipt("carrier", None, info("1a2b"))
+    stored = await rig.store.get("m1")
+    assert stored is not None and stored.state is MessageState.DELIVERED
 
 
 async def test_a_receipt_before_the_attempt_was_recorded_wins(rig: Rig) -> None:
@@ -443,7 +485,7 @@ async def test_a_receipt_before_the_attempt_was_recorded_wins(rig: Rig) -> None:
 
 
 async def test_no_receipt_is_issued_when_the_esme_asked_for_none(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1", registered_delivery=0), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1", registered_delivery=0), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.DELIVERED
@@ -483,7 +525,7 @@ async def test_an_unknown_id_waits_while_submits_await_answers(store: SqliteStor
 
 
 async def test_a_receipt_that_cannot_be_stored_is_refused_for_a_retry(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.store.close()
     with pytest.raises(MessageRejected) as refused:
         await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
@@ -505,7 +547,7 @@ async def test_any_parts_receipt_settles_that_part(rig: Rig) -> None:
     group = "0000123400000100"
     records = parts(group, 3)
     for n, record in enumerate(records):
-        await accepted_upstream(rig, record, f"A{n}", str(0xA0 + n))
+        await accepted_upstream(rig, record, f"A{n}")
     # The carrier reports part 3 first, then part 1, by the id it gave each.
     await rig.receipts.on_receipt("carrier", None, info("A2"))
     await rig.receipts.on_receipt("carrier", None, info("A0", MessageState.UNDELIVERABLE))
@@ -521,7 +563,7 @@ async def test_whole_message_receipts_come_once_all_parts_are_final(rig: Rig) ->
     group = "0000123400000200"
     records = parts(group, 2, system_id="whole")
     for n, record in enumerate(records):
-        await accepted_upstream(rig, record, f"B{n}", str(0xB0 + n))
+        await accepted_upstream(rig, record, f"B{n}")
     await rig.receipts.on_receipt("carrier", None, info("B1"))
     assert await rig.store.pending_receipts("whole", 10) == []
     await rig.receipts.on_receipt("carrier", None, info("B0"))

@@ -18,7 +18,7 @@ Import from here; the modules may be split or merged.
 
 from opensmsc.upstream.connector import SmppConnector
 from opensmsc.upstream.from_config import settings_from_config
-from opensmsc.upstream.matching import Match, ReceiptMatcher, message_id_key, message_id_keys
+from opensmsc.upstream.matching import IdReading, Match, ReceiptMatcher, upstream_id_keys
 from opensmsc.upstream.mo import DEFAULT_MO_VALIDITY, MoIngress, mo_deliver_sm
 from opensmsc.upstream.model import (
     Connector,
@@ -69,6 +69,7 @@ __all__ = [
     "ConnectorState",
     "ConnectorStatus",
     "Connectors",
+    "IdReading",
     "LinkState",
     "Match",
     "MessageIdFormat",
@@ -87,8 +88,6 @@ __all__ = [
     "UpstreamReceipts",
     "bind_request",
     "classify_status",
-    "message_id_key",
-    "message_id_keys",
     "mo_deliver_sm",
     "outbind_bind_mode",
     "outbind_refusal",
@@ -96,5 +95,6 @@ __all__ = [
     "reconnect_delay",
     "resolve_password",
     "settings_from_config",
+    "upstream_id_keys",
     "upstream_submit",
 ]

@@ -36,7 +36,7 @@ from opensmsc.smpp import (
 )
 from opensmsc.upstream.incoming import Incoming
 from opensmsc.upstream.link import Links
-from opensmsc.upstream.matching import ReceiptMatcher
+from opensmsc.upstream.matching import IdReading, ReceiptMatcher
 from opensmsc.upstream.model import (
     ConnectorOptions,
     ConnectorState,
@@ -161,6 +161,11 @@ class SmppConnector:
     def outbind_port(self) -> int | None:
         """The port the outbind listener listens on; None when it is not listening."""
         return self._links.outbind_port
+
+    @property
+    def id_reading(self) -> IdReading:
+        """How this connector reads its upstream's message ids (what AUTO has settled)."""
+        return self._incoming.matcher.reading
 
     @property
     def on_receipt(self) -> ReceiptCallback | None:

@@ -48,7 +48,7 @@ from opensmsc.smpp import (
     format_absolute,
 )
 from opensmsc.store import Store, StoredMessage
-from opensmsc.upstream.matching import message_id_keys
+from opensmsc.upstream.matching import upstream_id_keys
 from opensmsc.upstream.model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
 from opensmsc.upstream.pool import Connectors
 from opensmsc.upstream.settings import MessageIdFormat
@@ -221,8 +221,8 @@ class ConnectorRoute:
                 )
 
     async def _remember(self, upstream_id: str, our_id: str, id_format: MessageIdFormat) -> None:
-        """Map every key of the upstream id to ours (receipt_matcher.message_id_keys: the same
-        normalisation the connector's in-memory matcher uses)."""
+        """Map every key of the upstream id to ours (matching.upstream_id_keys: the keys the
+        connector's in-memory matcher uses)."""
         if not upstream_id.strip():
             log.warning(
                 "upstream accepted without a message_id connector=%s message_id=%s",
@@ -230,7 +230,7 @@ class ConnectorRoute:
                 our_id,
             )
             return
-        keys = message_id_keys(upstream_id, id_format)
+        keys = upstream_id_keys(upstream_id, id_format)
         try:
             # Concurrent, so group commit can put them in one transaction.
             await asyncio.gather(
