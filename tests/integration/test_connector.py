@@ -20,20 +20,22 @@ from typing import Any
 
 import pytest
 
-from opensmsc.config.model import ClientBind, MessageIdFormat, SmppClientConfig
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import DataSm, DeliverSm, SubmitSm
 from opensmsc.smpp.receipt import ReceiptInfo
-from opensmsc.upstream.connector import (
+from opensmsc.upstream import (
+    ConnectorBind,
     ConnectorOptions,
+    Connectors,
+    ConnectorSettings,
     ConnectorState,
     ConnectorStatus,
     LinkState,
+    MessageIdFormat,
     SmppConnector,
     SubmitOutcome,
     SubmitResult,
 )
-from opensmsc.upstream.pool import Connectors
 
 pytestmark = pytest.mark.interop
 
@@ -136,7 +138,7 @@ OPTIONS = ConnectorOptions(
 )
 
 
-def client_config(port: int, **fields: Any) -> SmppClientConfig:
+def client_config(port: int, **fields: Any) -> ConnectorSettings:
     values: dict[str, Any] = {
         "name": "upstream",
         "host": "127.0.0.1",
@@ -148,7 +150,7 @@ def client_config(port: int, **fields: Any) -> SmppClientConfig:
         "response_timeout": 5.0,
     }
     values.update(fields)
-    return SmppClientConfig(**values)
+    return ConnectorSettings(**values)
 
 
 def message(n: int = 0, *, dlr: bool = True) -> SubmitSm:
@@ -180,7 +182,7 @@ class Inbox:
 
 @contextlib.asynccontextmanager
 async def running(
-    config: SmppClientConfig, inbox: Inbox | None = None, options: ConnectorOptions = OPTIONS
+    config: ConnectorSettings, inbox: Inbox | None = None, options: ConnectorOptions = OPTIONS
 ) -> AsyncIterator[SmppConnector]:
     connector = SmppConnector(
         config,
@@ -311,7 +313,7 @@ async def test_transmitter_receiver_pair_gets_receipts_on_the_receiver() -> None
     count = 8
     inbox = Inbox()
     async with node_server("--dlr") as server:
-        async with running(client_config(server.port, bind=ClientBind.PAIR), inbox) as connector:
+        async with running(client_config(server.port, bind=ConnectorBind.PAIR), inbox) as connector:
             await wait_bound(connector)
             assert connector.status().bound_sessions == 2
             results = await submit_all(connector, count)
@@ -598,7 +600,7 @@ async def test_two_connectors_at_once_each_with_its_own_settings() -> None:
                 name="carrier-b",
                 tls=True,
                 tls_ca_file=server_b.cert,
-                bind=ClientBind.PAIR,
+                bind=ConnectorBind.PAIR,
                 message_id_format=MessageIdFormat.DEC,
             )
         )
@@ -700,7 +702,7 @@ async def test_enquire_link_keeps_an_idle_session_alive() -> None:
 async def test_receiver_only_connector_takes_mo_and_refuses_submits() -> None:
     inbox = Inbox()
     async with node_server("--mo", "2", "--mo-interval", "20") as server:
-        config = client_config(server.port, bind=ClientBind.RECEIVER)
+        config = client_config(server.port, bind=ConnectorBind.RECEIVER)
         async with running(config, inbox) as connector:
             await wait_until(lambda: len(inbox.mo) >= 2, "2 MO", connector.status)
             result = await connector.submit(message())

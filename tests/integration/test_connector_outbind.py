@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from opensmsc.config.model import ClientBind, SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError
 from opensmsc.smpp import (
     BindReceiver,
@@ -35,12 +34,16 @@ from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import DataSm
 from opensmsc.smpp.receipt import DeliveryReceipt, ReceiptInfo, build_receipt_pdu
 from opensmsc.smpp.states import BindMode
-from opensmsc.upstream.connector import (
+from opensmsc.upstream import (
+    SMPP_V34,
+    SMPP_V50,
+    ConnectorBind,
     ConnectorOptions,
+    Connectors,
+    ConnectorSettings,
     LinkState,
     SmppConnector,
 )
-from opensmsc.upstream.pool import Connectors
 from tests.conftest import HOST, SmppTestClient, SmscFactory, account
 
 SMSC_SYSTEM_ID = "opensmsc"  # what our SMSC puts in its outbind PDU (smpp.server.system_id)
@@ -77,14 +80,14 @@ def refused_port() -> Iterator[int]:
         sock.close()
 
 
-def connector_config(upstream_port: int, **fields: Any) -> SmppClientConfig:
+def connector_config(upstream_port: int, **fields: Any) -> ConnectorSettings:
     values: dict[str, Any] = {
         "name": "carrier",
         "host": HOST,
         "port": upstream_port,
         "system_id": ESME_SYSTEM_ID,
         "password": ESME_PASSWORD,
-        "bind": ClientBind.TRANSMITTER,
+        "bind": ConnectorBind.TRANSMITTER,
         # One refused attempt at start, then quiet for the rest of the test.
         "reconnect_min_delay": 60.0,
         "reconnect_max_delay": 60.0,
@@ -96,12 +99,12 @@ def connector_config(upstream_port: int, **fields: Any) -> SmppClientConfig:
         "outbind_password": SMSC_PASSWORD,
     }
     values.update(fields)
-    return SmppClientConfig(**values)
+    return ConnectorSettings(**values)
 
 
 @contextlib.asynccontextmanager
 async def running(
-    config: SmppClientConfig, inbox: Inbox, options: ConnectorOptions = OPTIONS
+    config: ConnectorSettings, inbox: Inbox, options: ConnectorOptions = OPTIONS
 ) -> AsyncIterator[SmppConnector]:
     connector = SmppConnector(
         config, options=options, on_receipt=inbox.on_receipt, on_mo=inbox.on_mo
@@ -150,10 +153,10 @@ def receipt(message_id: str) -> DeliverSm:
 
 @pytest.mark.parametrize(
     ("version", "mode"),
-    [(SmppVersion.V34, BindMode.RECEIVER), (SmppVersion.V50, BindMode.TRANSCEIVER)],
+    [(SMPP_V34, BindMode.RECEIVER), (SMPP_V50, BindMode.TRANSCEIVER)],
 )
 async def test_our_smsc_outbinds_and_its_waiting_receipts_reach_on_receipt(
-    smsc_factory: SmscFactory, refused_port: int, version: SmppVersion, mode: BindMode
+    smsc_factory: SmscFactory, refused_port: int, version: int, mode: BindMode
 ) -> None:
     inbox = Inbox()
     config = connector_config(refused_port, interface_version=version)
@@ -238,13 +241,13 @@ async def test_our_smsc_with_the_wrong_outbind_password_gets_no_bind(
 @pytest.mark.parametrize(
     ("version", "bind_class", "resp_class", "code"),
     [
-        (SmppVersion.V34, BindReceiver, BindReceiverResp, 0x34),
-        (SmppVersion.V50, BindTransceiver, BindTransceiverResp, 0x50),
+        (SMPP_V34, BindReceiver, BindReceiverResp, 0x34),
+        (SMPP_V50, BindTransceiver, BindTransceiverResp, 0x50),
     ],
 )
 async def test_outbind_is_answered_with_a_bind_and_the_session_feeds_the_callbacks(
     refused_port: int,
-    version: SmppVersion,
+    version: int,
     bind_class: type[BindReceiver | BindTransceiver],
     resp_class: type[BindReceiverResp | BindTransceiverResp],
     code: int,

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from opensmsc.config.model import ClientBind, MessageIdFormat, SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError
 from opensmsc.smpp.constants import MessageState
 from opensmsc.smpp.pdu import BindReceiver, BindTransceiver
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smpp.states import BindMode
-from opensmsc.upstream.connector import bind_request, reconnect_delay, resolve_password
-from opensmsc.upstream.matching import ReceiptMatcher, message_id_key
+from opensmsc.upstream import (
+    SMPP_V50,
+    ConnectorBind,
+    ConnectorSettings,
+    IdReading,
+    MessageIdFormat,
+    ReceiptMatcher,
+    bind_request,
+    reconnect_delay,
+    resolve_password,
+    upstream_id_keys,
+)
 
 AUTO, DEC, HEX = MessageIdFormat.AUTO, MessageIdFormat.DEC, MessageIdFormat.HEX
 
@@ -45,16 +55,122 @@ def receipt(message_id: str, state: MessageState = MessageState.DELIVERED) -> Re
         ("6F1C2A8E-0000-4000-8000-000000000001", "6f1c2a8e-0000-4000-8000-000000000001", AUTO),
     ],
 )
-def test_same_id_written_differently_has_one_key(
+def test_same_id_written_differently_is_matched(
     first: str, second: str, id_format: MessageIdFormat
 ) -> None:
-    assert message_id_key(first, id_format) == message_id_key(second, id_format)
+    matcher: ReceiptMatcher[str] = ReceiptMatcher(id_format)
+    matcher.expect()
+    matcher.accepted(first, "ours")
+    assert matcher.lookup(second) == (True, "ours")
 
 
-def test_dec_and_hex_formats_read_the_same_digits_differently() -> None:
-    assert message_id_key("10", DEC) == "10"
-    assert message_id_key("10", HEX) == "16"
-    assert message_id_key("10", AUTO) == "10"  # all digits: AUTO guesses decimal
+def test_keys_carry_their_reading() -> None:
+    assert upstream_id_keys("0010", DEC) == ("=0010", "dec:10")
+    assert upstream_id_keys("0010", HEX) == ("=0010", "hex:16")
+    # AUTO keeps a digits-only id under both readings until the upstream shows hex letters.
+    assert upstream_id_keys("0010", AUTO) == ("=0010", "dec:10", "hex:16")
+    assert upstream_id_keys("000a", AUTO) == ("=000a", "hex:10")
+    assert upstream_id_keys("6F1C2A8E-0000", AUTO) == ("=6F1C2A8E-0000", "text:6f1c2a8e-0000")
+    assert upstream_id_keys(" ", AUTO) == ()
+
+
+# -- issue 10 item 7: an upstream that numbers its ids %016x -----------------------------------
+
+HEX_IDS = [f"{n:016x}" for n in range(1, 51)]
+
+
+@pytest.mark.parametrize(
+    ("quote", "order"),
+    [
+        (lambda n, upstream_id: upstream_id, "forward"),
+        (lambda n, upstream_id: upstream_id, "reverse"),
+        (lambda n, upstream_id: upstream_id.upper(), "forward"),
+        (lambda n, upstream_id: str(n), "forward"),  # hex in the resp, decimal in the receipt
+        (lambda n, upstream_id: str(n), "reverse"),
+    ],
+)
+def test_every_receipt_of_a_hex_numbering_upstream_finds_its_own_message(
+    quote: Any, order: str
+) -> None:
+    matcher: ReceiptMatcher[int] = ReceiptMatcher(AUTO)
+    for n, upstream_id in enumerate(HEX_IDS, start=1):
+        matcher.expect()
+        matcher.accepted(upstream_id, f"ours-{n}")
+    numbers = list(range(1, 51))
+    if order == "reverse":
+        numbers.reverse()
+    for n in numbers:
+        quoted = quote(n, HEX_IDS[n - 1])
+        [match] = matcher.receipt(receipt(quoted), n, now=0.0)
+        assert match.our_id == f"ours-{n}", (quoted, match.our_id)
+
+
+def test_digits_only_ids_settle_on_hex_once_a_letter_shows() -> None:
+    reading = IdReading(AUTO)
+    assert reading.namespaces == ("dec", "hex")
+    reading.observe("0000000000000009")
+    assert reading.namespaces == ("dec", "hex")
+    reading.observe("000000000000000a")
+    assert reading.namespaces == ("hex",)
+    reading.observe("0000000000000010")  # digits again: hex stays
+    assert reading.namespaces == ("hex",)
+    assert IdReading(DEC).namespaces == ("dec",)
+    assert IdReading(HEX).namespaces == ("hex",)
+
+
+def test_the_two_readings_of_two_ids_never_meet() -> None:
+    # "0000000000000010" read as decimal is 10, as is "000000000000000a" read as hex: the bug
+    # of issue 10 item 7 matched the receipt of one to the other.
+    matcher: ReceiptMatcher[int] = ReceiptMatcher(AUTO)
+    for upstream_id, ours in [("000000000000000a", "ten"), ("0000000000000010", "sixteen")]:
+        matcher.expect()
+        matcher.accepted(upstream_id, ours)
+    assert matcher.lookup("000000000000000a") == (True, "ten")
+    assert matcher.lookup("0000000000000010") == (True, "sixteen")
+    assert matcher.lookup("A") == (True, "ten")  # same base, no padding
+
+
+def test_an_ambiguous_receipt_follows_the_base_the_connector_learnt() -> None:
+    # Same base, written without the padding: "a" can only be hex, which teaches AUTO that
+    # this upstream's receipts are in its own base; then "10" is 0x10, not decimal ten.
+    matcher: ReceiptMatcher[int] = ReceiptMatcher(AUTO)
+    for n, upstream_id in enumerate(HEX_IDS[:20], start=1):
+        matcher.expect()
+        matcher.accepted(upstream_id, f"ours-{n}")
+    assert matcher.reading.receipts_in_other_base is None
+    assert matcher.lookup("a") == (True, "ours-10")
+    assert matcher.reading.receipts_in_other_base is False
+    assert matcher.lookup("10") == (True, "ours-16")
+    # The other way: "20" can only be decimal (0x20 was never handed out).
+    other: ReceiptMatcher[int] = ReceiptMatcher(AUTO)
+    for n, upstream_id in enumerate(HEX_IDS[:20], start=1):
+        other.expect()
+        other.accepted(upstream_id, f"ours-{n}")
+    assert other.lookup("20") == (True, "ours-20")
+    assert other.reading.receipts_in_other_base is True
+    assert other.lookup("10") == (True, "ours-10")
+
+
+def test_a_receipt_written_like_the_upstreams_ids_is_not_read_in_the_other_base() -> None:
+    # The receipt of "0000000000000010" overtakes its resp: it is held, not taken for the
+    # decimal ten that "000000000000000a" is.
+    matcher: ReceiptMatcher[str] = ReceiptMatcher(AUTO)
+    matcher.expect()
+    matcher.accepted("000000000000000a", "ten")
+    matcher.expect()
+    assert matcher.receipt(receipt("0000000000000010"), "r16", now=0.0) == []
+    [match] = matcher.accepted("0000000000000010", "sixteen")
+    assert (match.our_id, match.token) == ("sixteen", "r16")
+
+
+def test_may_refer_to_tells_a_repeat_from_a_collision() -> None:
+    reading = IdReading(AUTO)
+    reading.observe("000000000000000a")
+    assert reading.may_refer_to("000000000000000a", "000000000000000a")
+    assert reading.may_refer_to("10", "000000000000000a")  # decimal of the same number
+    assert reading.may_refer_to("A", "000000000000000a")
+    assert not reading.may_refer_to("0000000000000010", "000000000000000a")
+    assert not reading.may_refer_to("11", "000000000000000a")
 
 
 @pytest.mark.parametrize(
@@ -79,6 +195,7 @@ def test_auto_matches_an_id_quoted_in_the_other_base(resp_id: str, receipt_id: s
 
 
 def test_configured_base_is_not_second_guessed() -> None:
+    assert upstream_id_keys("10", HEX) == ("=10", "hex:16")
     matcher: ReceiptMatcher[str] = ReceiptMatcher(HEX)
     matcher.expect()
     matcher.accepted("10", "ours")
@@ -187,10 +304,10 @@ def test_reconnect_delay_grows_with_jitter_within_bounds() -> None:
     assert reconnect_delay(3, 2.0, 2.0, rng) == 2.0
 
 
-def _client(**fields: object) -> SmppClientConfig:
+def _client(**fields: object) -> ConnectorSettings:
     base: dict[str, object] = {"name": "up", "host": "127.0.0.1", "system_id": "gw"}
     base.update(fields)
-    return SmppClientConfig(**base)  # type: ignore[arg-type]
+    return ConnectorSettings(**base)  # type: ignore[arg-type]
 
 
 def test_password_comes_from_file_or_environment(
@@ -211,10 +328,10 @@ def test_bind_request_carries_the_configured_fields() -> None:
     config = _client(
         password="pw",
         system_type="VMA",
-        interface_version=SmppVersion.V50,
+        interface_version=SMPP_V50,
         addr_ton=1,
         address_range="^316",
-        bind=ClientBind.PAIR,
+        bind=ConnectorBind.PAIR,
     )
     pdu = bind_request(config, BindMode.RECEIVER, "pw")
     assert isinstance(pdu, BindReceiver)

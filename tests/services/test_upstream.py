@@ -5,6 +5,7 @@ the connector is a stand-in where the test needs to choose its answer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from opensmsc.config.model import MessageIdFormat, SmppClientConfig
 from opensmsc.engine import Lifecycle, MessageIds, part_id
 from opensmsc.errors import MessageRejected
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
@@ -29,21 +29,23 @@ from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs, encode_tlvs
 from opensmsc.store import Address, ConcatInfo, Direction, SqliteStore, StoredMessage
 from opensmsc.upstream import (
     ConnectorRoute,
-    MoIngress,
-    UpstreamReceipts,
-    classify_status,
-    receipt_error,
-    upstream_submit,
-)
-from opensmsc.upstream.model import (
+    Connectors,
+    ConnectorSettings,
     ConnectorState,
     ConnectorStatus,
+    IdReading,
     LinkState,
+    MessageIdFormat,
+    MoIngress,
     SessionStatus,
     SubmitOutcome,
     SubmitResult,
+    UpstreamReceipts,
+    classify_status,
+    receipt_error,
+    upstream_id_keys,
+    upstream_submit,
 )
-from opensmsc.upstream.pool import Connectors
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import FakeSession
 
@@ -86,10 +88,10 @@ def mt(message_id: str, **fields: Any) -> StoredMessage:
 # -- ConnectorRoute -------------------------------------------------------------------------------
 
 
-def client_config(**fields: Any) -> SmppClientConfig:
+def client_config(**fields: Any) -> ConnectorSettings:
     values: dict[str, Any] = {"name": "carrier", "host": "127.0.0.1", "system_id": "gw"}
     values.update(fields)
-    return SmppClientConfig(**values)
+    return ConnectorSettings(**values)
 
 
 def status(name: str, *, bound: bool = True, in_flight: int = 0) -> ConnectorStatus:
@@ -128,7 +130,7 @@ def status(name: str, *, bound: bool = True, in_flight: int = 0) -> ConnectorSta
 class FakeConnector:
     """Answers each submit with the next result (or waits forever with `hang`)."""
 
-    config: SmppClientConfig
+    settings: ConnectorSettings
     results: list[SubmitResult] = field(default_factory=list)
     bound: bool = True
     in_flight: int = 0
@@ -137,7 +139,11 @@ class FakeConnector:
 
     @property
     def name(self) -> str:
-        return self.config.name
+        return self.settings.name
+
+    @property
+    def id_reading(self) -> IdReading:
+        return IdReading(self.settings.message_id_format)
 
     async def submit(self, pdu: SubmitSm, *, our_id: str | None = None) -> SubmitResult:
         self.submitted.append((pdu, our_id))
@@ -213,11 +219,11 @@ def test_statuses_are_classified() -> None:
 @pytest.mark.parametrize(
     ("id_format", "upstream_id", "keys"),
     [
-        (MessageIdFormat.HEX, "00001A2B", ["6699"]),
-        (MessageIdFormat.DEC, "000123", ["123"]),
+        (MessageIdFormat.HEX, "00001A2B", ["=00001A2B", "hex:6699"]),
+        (MessageIdFormat.DEC, "000123", ["=000123", "dec:123"]),
         # AUTO: an all-digit id may be hex without letters: both readings are kept.
-        (MessageIdFormat.AUTO, "10000001", ["10000001", "268435457"]),
-        (MessageIdFormat.AUTO, "ABC-def-1", ["abc-def-1"]),
+        (MessageIdFormat.AUTO, "10000001", ["=10000001", "dec:10000001", "hex:268435457"]),
+        (MessageIdFormat.AUTO, "ABC-def-1", ["=ABC-def-1", "text:abc-def-1"]),
     ],
 )
 async def test_accepted_maps_the_upstream_id_under_the_matchers_keys(
@@ -324,10 +330,11 @@ def info(
     )
 
 
-async def accepted_upstream(rig: Rig, record: StoredMessage, upstream_id: str, key: str) -> None:
+async def accepted_upstream(rig: Rig, record: StoredMessage, upstream_id: str) -> None:
     """As the Scheduler and ConnectorRoute leave a message an upstream took."""
     await rig.store.submit_many((record,))
-    await rig.store.map_upstream_id("carrier", key, record.message_id)
+    for key in upstream_id_keys(upstream_id, MessageIdFormat.HEX):
+        await rig.store.map_upstream_id("carrier", key, record.message_id)
     await rig.lifecycle.accepted(record, upstream_id, route="carrier")
 
 
@@ -337,7 +344,7 @@ async def our_receipt(rig: Rig, system_id: str = "esme1") -> StoredMessage:
 
 
 async def test_a_matched_receipt_settles_the_message_with_our_receipt(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     rig.clock.now = T0 + timedelta(minutes=3)
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     record = await rig.store.get("m1")
@@ -364,14 +371,14 @@ async def test_without_our_id_the_durable_map_matches_any_spelling_of_the_id(
     rig: Rig,
 ) -> None:
     # As after a restart: the connector's matcher does not know the id; the store does.
-    await accepted_upstream(rig, mt("m1"), "00001A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "00001A2B")
     await rig.receipts.on_receipt("carrier", None, info("1a2b", MessageState.UNDELIVERABLE))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.UNDELIVERABLE
 
 
 async def test_a_failure_carries_the_upstreams_error(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt(
         "carrier",
         "m1",
@@ -397,7 +404,7 @@ def test_receipt_error_prefers_the_network_error_code() -> None:
 
 
 async def test_a_delivered_receipt_does_not_report_an_older_attempts_error(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1", last_error=_S.ESME_RSYSERR), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1", last_error=_S.ESME_RSYSERR), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     text = parse_receipt((await our_receipt(rig)).to_deliver_sm().short_message)
     assert text is not None and text.err == "000"
@@ -409,7 +416,7 @@ async def test_a_delivered_receipt_does_not_report_an_older_attempts_error(rig: 
 async def test_intermediate_or_unreadable_states_do_not_finalise(
     rig: Rig, state: MessageState | int | None
 ) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B", state))
     record = await rig.store.get("m1")
     assert record is not None
@@ -420,13 +427,47 @@ async def test_intermediate_or_unreadable_states_do_not_finalise(
 
 
 async def test_a_repeated_receipt_changes_nothing(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B", MessageState.UNDELIVERABLE))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.DELIVERED
     assert len(await rig.store.pending_receipts("esme1", 10)) == 1
     assert rig.receipts.duplicates == 1
+
+
+async def test_a_receipt_landing_on_a_final_message_under_another_id_is_a_collision(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10 item 7: "0000000000000010" taken for "000000000000000a" (both read as ten) put
+    # the receipt on a message already final, and it was dropped as a repeat, silently.
+    await accepted_upstream(rig, mt("m1"), "000000000000000a")
+    await rig.receipts.on_receipt("carrier", "m1", info("000000000000000a"))
+    with caplog.at_level(logging.WARNING, logger="opensmsc.upstream.receipts"):
+        await rig.receipts.on_receipt(
+            "carrier", "m1", info("0000000000000010", MessageState.UNDELIVERABLE)
+        )
+    assert (rig.receipts.collisions, rig.receipts.duplicates) == (1, 0)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "collision" in warning.getMessage()
+    assert "0000000000000010" in warning.getMessage()
+    assert "000000000000000a" in warning.getMessage()
+    record = await rig.store.get("m1")
+    assert record is not None and record.state is MessageState.DELIVERED
+    # The same receipt again, in another spelling of the same id, is a repeat.
+    await rig.receipts.on_receipt("carrier", "m1", info("A"))
+    assert (rig.receipts.collisions, rig.receipts.duplicates) == (1, 1)
+
+
+async def test_ids_mapped_before_keys_carried_their_reading_still_match(rig: Rig) -> None:
+    # A store written by an earlier version holds the bare normalised id ("6699" for 1A2B).
+    record = mt("m1")
+    await rig.store.submit_many((record,))
+    await rig.store.map_upstream_id("carrier", "6699", record.message_id)
+    await rig.lifecycle.accepted(record, "1A2B", route="carrier")
+    await rig.receipts.on_receipt("carrier", None, info("1a2b"))
+    stored = await rig.store.get("m1")
+    assert stored is not None and stored.state is MessageState.DELIVERED
 
 
 async def test_a_receipt_before_the_attempt_was_recorded_wins(rig: Rig) -> None:
@@ -443,7 +484,7 @@ async def test_a_receipt_before_the_attempt_was_recorded_wins(rig: Rig) -> None:
 
 
 async def test_no_receipt_is_issued_when_the_esme_asked_for_none(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1", registered_delivery=0), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1", registered_delivery=0), "1A2B")
     await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
     record = await rig.store.get("m1")
     assert record is not None and record.state is MessageState.DELIVERED
@@ -462,23 +503,28 @@ async def test_an_unknown_id_is_acknowledged_and_counted(rig: Rig) -> None:
 async def test_an_unknown_id_waits_while_submits_await_answers(store: SqliteStore) -> None:
     lifecycle = Lifecycle(store, MessageIds(1), clock=FakeClock(), policies=AccountPolicies())
     connector = FakeConnector(client_config(), in_flight=1)
+    monotonic = [100.0]
     receipts = UpstreamReceipts(
         store,
         lifecycle,
         FakeConnectors(connector),  # type: ignore[arg-type]
-        defer_for=0.2,
+        defer_for=60.0,
+        now=lambda: monotonic[0],
     )
     with pytest.raises(MessageRejected) as refused:
         await receipts.on_receipt("carrier", None, info("FFFF"))
     assert refused.value.status == _S.ESME_RX_T_APPN
     assert receipts.deferred == 1
-    await asyncio.sleep(0.25)
+    monotonic[0] += 59.0
+    with pytest.raises(MessageRejected):  # still within defer_for: it may be a late answer
+        await receipts.on_receipt("carrier", None, info("FFFF"))
+    monotonic[0] += 1.0
     await receipts.on_receipt("carrier", None, info("FFFF"))  # not a late answer: let it go
-    assert receipts.unknown == 1
+    assert (receipts.deferred, receipts.unknown) == (2, 1)
 
 
 async def test_a_receipt_that_cannot_be_stored_is_refused_for_a_retry(rig: Rig) -> None:
-    await accepted_upstream(rig, mt("m1"), "1A2B", "6699")
+    await accepted_upstream(rig, mt("m1"), "1A2B")
     await rig.store.close()
     with pytest.raises(MessageRejected) as refused:
         await rig.receipts.on_receipt("carrier", "m1", info("1A2B"))
@@ -500,7 +546,7 @@ async def test_any_parts_receipt_settles_that_part(rig: Rig) -> None:
     group = "0000123400000100"
     records = parts(group, 3)
     for n, record in enumerate(records):
-        await accepted_upstream(rig, record, f"A{n}", str(0xA0 + n))
+        await accepted_upstream(rig, record, f"A{n}")
     # The carrier reports part 3 first, then part 1, by the id it gave each.
     await rig.receipts.on_receipt("carrier", None, info("A2"))
     await rig.receipts.on_receipt("carrier", None, info("A0", MessageState.UNDELIVERABLE))
@@ -516,7 +562,7 @@ async def test_whole_message_receipts_come_once_all_parts_are_final(rig: Rig) ->
     group = "0000123400000200"
     records = parts(group, 2, system_id="whole")
     for n, record in enumerate(records):
-        await accepted_upstream(rig, record, f"B{n}", str(0xB0 + n))
+        await accepted_upstream(rig, record, f"B{n}")
     await rig.receipts.on_receipt("carrier", None, info("B1"))
     assert await rig.store.pending_receipts("whole", 10) == []
     await rig.receipts.on_receipt("carrier", None, info("B0"))

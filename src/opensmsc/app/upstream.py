@@ -21,7 +21,7 @@ from opensmsc.routing import (
 )
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
-from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
+from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts, settings_from_config
 from opensmsc.upstream.pool import Connectors
 from opensmsc.upstream.route import NpLookup
 
@@ -84,7 +84,7 @@ class UpstreamService:
     async def start(self) -> None:
         try:
             for client in self._clients:
-                await self.connectors.add(client)
+                await self.connectors.add(settings_from_config(client))
             await self.connectors.start_all()
         except BaseException:
             await self.connectors.stop_all()

@@ -1,8 +1,10 @@
 """Routing: which route a message takes and what happens when it fails there (E.164 numbering,
-portability, the prefix router, retry classes, account policy). Depends on no simulator.
+portability, the prefix router, the MO account choice, retry classes, account policy). Depends
+on no simulator.
 Import from here; the modules may be split or merged.
 """
 
+from opensmsc.routing.mo import BoundSession, MoRouter
 from opensmsc.routing.numbering import (
     MAX_DIGITS,
     MIN_DIGITS,
@@ -60,6 +62,7 @@ __all__ = [
     "AccountPolicies",
     "AccountPolicy",
     "Attempt",
+    "BoundSession",
     "Delivered",
     "ErrorClass",
     "ExpireAt",
@@ -67,6 +70,7 @@ __all__ = [
     "ImmediateRoute",
     "InvalidNumber",
     "LoopbackRoute",
+    "MoRouter",
     "NpResolution",
     "NumberDataError",
     "NumberPortability",

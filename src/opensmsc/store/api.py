@@ -126,7 +126,7 @@ class Store(Protocol):
 
     async def map_upstream_id(self, connector: str, upstream_id: str, message_id: str) -> None:
         """Remember that `connector` calls our `message_id` `upstream_id`. The caller passes
-        the connector's normalised key (engine.receipt_matcher.message_id_key)."""
+        each of the id's keys (upstream.upstream_id_keys), one call per key."""
         ...
 
     async def purge_final(self, older_than: datetime) -> int:

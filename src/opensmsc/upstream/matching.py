@@ -1,63 +1,193 @@
 """Matching an upstream SMSC's delivery receipts to our messages, for one connector.
 
 What this is for: the upstream answers our submit_sm with its own message_id and later quotes
-an id in a receipt, not always written the same way (decimal in one place and hex in the other,
-leading zeros, letter case: see `smpp.normalize_message_id`). `ReceiptMatcher` keeps upstream
-id → our id, and holds a receipt that arrives before the submit_sm_resp it refers to (a
-transmitter+receiver pair has two sockets; some SMSCs answer slowly) until that response comes,
-a bound is reached, or a timeout passes. Nothing is dropped: a receipt it cannot match comes out
-with our id None.
+an id in a receipt, not always written the same way: leading zeros, letter case, or the same
+number in the other base (hex in submit_sm_resp, decimal in the receipt: Kannel's msg-id-type
+exists for this). `ReceiptMatcher` keeps upstream id → our id, and holds a receipt that arrives
+before the submit_sm_resp it refers to (a transmitter+receiver pair has two sockets; some SMSCs
+answer slowly) until that response comes, a bound is reached, or a timeout passes. Nothing is
+dropped: a receipt it cannot match comes out with our id None.
+
+How ids are read (issue 10 item 7), by `IdReading`, one per connector:
+- the id exactly as the upstream wrote it in submit_sm_resp matches first;
+- then the id read as a number. Keys carry their reading (`dec:16`, `hex:16`), so the decimal
+  reading of one id never meets the hex reading of another ("0000000000000010" as decimal 10
+  and "000000000000000a" as hex 10 are two keys). DEC and HEX read every id in that base.
+  AUTO settles per connector: digits-only ids are kept under both readings until an id with a
+  hex letter shows the upstream writes hex, and from then on only the hex reading is used.
+- under AUTO a receipt may quote the number in the same base or in the other one. The first
+  receipt that only one base can match settles which (`learn`); from then on only that one is
+  used. Until then, when both name a known id (two different messages), a hex upstream's
+  digits-only receipt is read as decimal (a hex writer's receipts carry its letters), any other
+  in the same base; and a receipt id as long as every submit_sm_resp id so far is written the
+  upstream's way, so it is read in the upstream's base only ("0000000000000010" is never
+  decimal ten when the upstream writes `%016x`).
 
 What it is not: I/O or a clock. It is plain data, time comes in as `now` (monotonic seconds),
 and whatever is ready comes back as `Match` values for the caller to deliver and acknowledge.
-The id map lives in memory, bounded, oldest first out.
-TODO(#5): keep the upstream id with the message in the store, so receipts survive a restart.
+The id map lives in memory, bounded, oldest first out; the durable map in the store uses the
+same keys (`upstream_id_keys`, `IdReading.lookup_keys`).
 """
 
 from __future__ import annotations
 
+import enum
+import string
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
-from opensmsc.config.model import MessageIdFormat
-from opensmsc.smpp.receipt import ReceiptInfo, normalize_message_id
+from opensmsc.smpp import ReceiptInfo
+from opensmsc.upstream.settings import MessageIdFormat
 
-__all__ = ["Match", "ReceiptMatcher", "message_id_key", "message_id_keys"]
+__all__ = ["IdReading", "Match", "ReceiptMatcher", "upstream_id_keys"]
 
 T = TypeVar("T")
 
-
-def message_id_key(message_id: str, id_format: MessageIdFormat) -> str:
-    """The canonical key of an upstream message_id under a connector's `message_id_format`.
-
-    DEC and HEX read a numeric id in that base (leading zeros and letter case vanish); AUTO
-    reads all-digit ids as decimal and other hex-digit ids as hex. Non-numeric ids (UUIDs)
-    are compared in lower case.
-    """
-    hex_ids = {MessageIdFormat.DEC: False, MessageIdFormat.HEX: True}.get(id_format)
-    return normalize_message_id(message_id, hex_ids=hex_ids)
+_HEX_DIGITS: Final = frozenset(string.hexdigits)
+_BASES: Final = {"dec": 10, "hex": 16}
 
 
-def message_id_keys(message_id: str, id_format: MessageIdFormat) -> tuple[str, ...]:
-    """Every key an upstream message_id is known by: `message_id_key`, and under AUTO also the
-    hex reading of an all-digit id. Used on both sides of a match (the id of a submit_sm_resp
-    and the id a receipt quotes), here and in the durable map (`store.map_upstream_id`), so
-    the two never normalise differently."""
-    key = message_id_key(message_id, id_format)
-    if id_format is not MessageIdFormat.AUTO:
-        return (key,)
-    alt = _hex_reading(message_id)
-    return (key,) if alt is None or alt == key else (key, alt)
+class _Kind(enum.Enum):
+    """How a receipt's id relates to the submit_sm_resp id a key stands for."""
+
+    EXACT = "exact"  # the same text
+    SAME = "same"  # the same number in the same base
+    OTHER = "other"  # the same number in the other base
 
 
-def _hex_reading(message_id: str) -> str | None:
-    # AUTO's second reading of an all-digit id: the same digits taken as hex. An SMSC that
-    # writes hex ids sometimes hands out one with no letter in it ("10000001").
-    text = message_id.strip()
-    if text.isascii() and text.isdigit():
-        return normalize_message_id(text, hex_ids=True)
-    return None
+def _readings(text: str) -> dict[str, int]:
+    """The numeric readings of an id: {"dec": n} when all digits, {"hex": n} when all hex
+    digits; empty for anything else (UUIDs, ids with dashes, non-ASCII)."""
+    if not text or not text.isascii() or not text.isalnum():
+        return {}
+    found: dict[str, int] = {}
+    if text.isdigit():
+        found["dec"] = int(text, 10)
+    if all(c in _HEX_DIGITS for c in text):
+        found["hex"] = int(text, 16)
+    return found
+
+
+def _every_key(quoted: str) -> tuple[str, ...]:
+    """Every key a receipt's id could stand for, whatever a reading settles on: what a held
+    receipt is filed under until the submit_sm_resp it waits for comes."""
+    text = quoted.strip()
+    readings = _readings(text)
+    keys = [f"={text}"] if text else []
+    keys.extend(f"{ns}:{value}" for ns in _BASES for value in readings.values())
+    if text and not readings:
+        keys.append(f"text:{text.lower()}")
+    return tuple(dict.fromkeys(keys))
+
+
+def upstream_id_keys(upstream_id: str, id_format: MessageIdFormat) -> tuple[str, ...]:
+    """Every key an upstream id from a submit_sm_resp is known by: its exact text, then each
+    reading `id_format` allows (AUTO: both, for a digits-only id), or its lower-case text when
+    it is no number. The store's durable map keeps the same keys (ConnectorRoute)."""
+    text = upstream_id.strip()
+    if not text:
+        return ()
+    keys = [f"={text}"]
+    readings = _readings(text)
+    if id_format is MessageIdFormat.DEC:
+        readings.pop("hex", None)
+    elif id_format is MessageIdFormat.HEX:
+        readings.pop("dec", None)
+    keys.extend(f"{name}:{value}" for name, value in readings.items())
+    if not readings:
+        keys.append(f"text:{text.lower()}")
+    return tuple(keys)
+
+
+class IdReading:
+    """How one connector reads its upstream's ids (module doc): what it has settled, and the
+    keys under which a receipt's id is looked up, in order. Pure and deterministic."""
+
+    def __init__(self, id_format: MessageIdFormat = MessageIdFormat.AUTO) -> None:
+        self._format = id_format
+        # AUTO: True once an id with a hex letter came in a submit_sm_resp.
+        self._hex_upstream = id_format is MessageIdFormat.HEX
+        # The length every submit_sm_resp id had so far; None before the first, -1 once two
+        # differed. A receipt id of that length is written the upstream's way: same base.
+        self._width: int | None = None
+        self._receipts: _Kind | None = None  # AUTO: SAME or OTHER once learnt
+
+    @property
+    def id_format(self) -> MessageIdFormat:
+        return self._format
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The readings of submit_sm_resp ids in use now."""
+        if self._format is MessageIdFormat.DEC:
+            return ("dec",)
+        if self._hex_upstream:
+            return ("hex",)
+        return ("dec", "hex")
+
+    @property
+    def receipts_in_other_base(self) -> bool | None:
+        """What AUTO learnt of the receipts' base; None while it has not."""
+        return None if self._receipts is None else self._receipts is _Kind.OTHER
+
+    def observe(self, upstream_id: str) -> None:
+        """A submit_sm_resp id: under AUTO an id with a hex letter settles the hex reading."""
+        if self._format is not MessageIdFormat.AUTO:
+            return
+        text = upstream_id.strip()
+        if self._width is None:
+            self._width = len(text)
+        elif self._width != len(text):
+            self._width = -1
+        readings = _readings(text)
+        if "hex" in readings and "dec" not in readings:
+            self._hex_upstream = True
+
+    def learn(self, kind: _Kind) -> None:
+        if self._format is MessageIdFormat.AUTO and self._receipts is None:
+            self._receipts = kind
+
+    def candidates(self, quoted: str) -> list[tuple[str, _Kind]]:
+        """The keys a receipt's id may stand for: the exact text first, then its readings in
+        the upstream's base and in the other one, the preferred first. Once AUTO has learnt
+        which base receipts use, only that one."""
+        text = quoted.strip()
+        if not text:
+            return []
+        found = [(f"={text}", _Kind.EXACT)]
+        readings = _readings(text)
+        native = len(text) == self._width
+        may_cross = self._format is MessageIdFormat.AUTO and not native
+        use_same = self._receipts is not _Kind.OTHER or native
+        use_other = may_cross and self._receipts is not _Kind.SAME
+        same: list[tuple[str, _Kind]] = []
+        other: list[tuple[str, _Kind]] = []
+        for name in self.namespaces:
+            if use_same and name in readings:
+                same.append((f"{name}:{readings[name]}", _Kind.SAME))
+            other_name = "hex" if name == "dec" else "dec"
+            if use_other and other_name in readings:
+                other.append((f"{name}:{readings[other_name]}", _Kind.OTHER))
+        # A hex writer's receipts carry its letters; digits alone from it are likely decimal.
+        prefer_other = self._receipts is _Kind.OTHER or (
+            self._receipts is None and self._hex_upstream and "dec" in readings
+        )
+        found.extend([*other, *same] if prefer_other else [*same, *other])
+        if not readings:
+            found.append((f"text:{text.lower()}", _Kind.SAME))
+        return found
+
+    def lookup_keys(self, quoted: str) -> tuple[str, ...]:
+        """The durable map's keys for a receipt's id, in the order to try them."""
+        return tuple(dict.fromkeys(key for key, _ in self.candidates(quoted)))
+
+    def may_refer_to(self, quoted: str, upstream_id: str) -> bool:
+        """Whether a receipt quoting `quoted` can be the receipt of the submit the upstream
+        answered with `upstream_id`, as this connector reads ids now (used to tell a repeated
+        receipt from a collision)."""
+        keys = set(upstream_id_keys(upstream_id, self._format))
+        return any(key in keys for key, _ in self.candidates(quoted))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,13 +233,13 @@ class ReceiptMatcher(Generic[T]):
     ) -> None:
         if max_ids < 1 or max_held < 0 or hold_timeout < 0:
             raise ValueError("max_ids must be positive, max_held and hold_timeout not negative")
-        self._format = id_format
+        self.reading = IdReading(id_format)
         self._max_ids = max_ids
         self._max_held = max_held
         self._hold_timeout = hold_timeout
-        # key → (our id, AUTO's hex reading of the upstream id or None)
-        self._ids: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
-        self._alt: dict[str, str] = {}  # hex reading → key, AUTO only
+        # upstream id text → (our id, its keys), oldest first; key → upstream id text.
+        self._ids: OrderedDict[str, tuple[str | None, tuple[str, ...]]] = OrderedDict()
+        self._by_key: dict[str, str] = {}
         self._held: deque[_Held[T]] = deque()
         self._held_by_key: dict[str, list[_Held[T]]] = {}
         self._held_count = 0
@@ -132,17 +262,12 @@ class ReceiptMatcher(Generic[T]):
         """Upstream ids remembered."""
         return len(self._ids)
 
-    def key(self, message_id: str) -> str:
-        return message_id_key(message_id, self._format)
-
     def lookup(self, message_id: str) -> tuple[bool, str | None]:
         """(found, our id) for an upstream id as a receipt quotes it."""
-        for key in self._receipt_keys(message_id):
-            if key in self._ids:
-                return True, self._ids[key][0]
-            if key in self._alt:
-                return True, self._ids[self._alt[key]][0]
-        return False, None
+        upstream_id = self._resolve(message_id)
+        if upstream_id is None:
+            return False, None
+        return True, self._ids[upstream_id][0]
 
     def next_deadline(self) -> float | None:
         """When `expire` next has something to release, or None."""
@@ -162,21 +287,22 @@ class ReceiptMatcher(Generic[T]):
         held for it (and, if nothing else is awaited, every other held receipt, unmatched)."""
         self._settle_one()
         released: list[Match[T]] = []
-        if upstream_id.strip():
-            key = self.key(upstream_id)
-            alt = _hex_reading(upstream_id) if self._format is MessageIdFormat.AUTO else None
-            if alt == key:
-                alt = None
-            self._remember(key, our_id, alt)
-            for candidate in (key, alt):
-                if candidate is None:
+        text = upstream_id.strip()
+        if text:
+            self.reading.observe(text)
+            keys = upstream_id_keys(text, self.reading.id_format)
+            self._remember(text, our_id, keys)
+            waiting = {id(h): h for key in keys for h in self._held_by_key.get(key, ())}
+            for held in waiting.values():
+                found = self._resolve(held.info.message_id)
+                if held.done or found is None:
                     continue
-                for held in list(self._held_by_key.get(candidate, ())):
-                    if not held.done:
-                        self._release(held)
-                        released.append(
-                            Match(our_id=our_id, info=held.info, token=held.token, was_held=True)
-                        )
+                self._release(held)
+                released.append(
+                    Match(
+                        our_id=self._ids[found][0], info=held.info, token=held.token, was_held=True
+                    )
+                )
         released.extend(self._release_if_idle())
         return released
 
@@ -196,10 +322,9 @@ class ReceiptMatcher(Generic[T]):
             return [Match(our_id=our_id, info=info, token=token, was_held=False)]
         if self._awaited == 0 or self._max_held == 0:
             return [Match(our_id=None, info=info, token=token, was_held=False)]
-        keys = self._receipt_keys(info.message_id)
-        held = _Held(info, token, keys, now + self._hold_timeout)
+        held = _Held(info, token, _every_key(info.message_id), now + self._hold_timeout)
         self._held.append(held)
-        for key in keys:
+        for key in held.keys:
             self._held_by_key.setdefault(key, []).append(held)
         self._held_count += 1
         released: list[Match[T]] = []
@@ -231,20 +356,53 @@ class ReceiptMatcher(Generic[T]):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _receipt_keys(self, message_id: str) -> tuple[str, ...]:
-        return message_id_keys(message_id, self._format)
+    def _resolve(self, quoted: str) -> str | None:
+        """The upstream id (as remembered) a receipt's id stands for, or None. When the two
+        bases name two different ids the reading's preference decides; a match that only one
+        base could make teaches AUTO the receipts' base."""
+        first: dict[_Kind, str] = {}
+        for key, kind in self.reading.candidates(quoted):
+            upstream_id = self._by_key.get(key)
+            if upstream_id is not None and kind not in first:
+                first[kind] = upstream_id
+        if not first:
+            return None
+        exact = first.get(_Kind.EXACT)
+        same, other = first.get(_Kind.SAME), first.get(_Kind.OTHER)
+        if exact is not None:
+            if other in (None, exact):
+                self.reading.learn(_Kind.SAME)
+            return exact
+        if same is not None and other is not None and same != other:
+            # Both bases name a message: the candidates' order holds the preference.
+            for key, kind in self.reading.candidates(quoted):
+                if kind is not _Kind.EXACT and key in self._by_key:
+                    return self._by_key[key]
+        if same is not None and other is None:
+            self.reading.learn(_Kind.SAME)
+        elif other is not None and same is None:
+            self.reading.learn(_Kind.OTHER)
+        return same if same is not None else other
 
-    def _remember(self, key: str, our_id: str | None, alt: str | None) -> None:
-        previous = self._ids.pop(key, None)
-        if previous is not None and previous[1] is not None:
-            self._alt.pop(previous[1], None)
-        self._ids[key] = (our_id, alt)
-        if alt is not None:
-            self._alt[alt] = key
+    def _remember(self, upstream_id: str, our_id: str | None, keys: tuple[str, ...]) -> None:
+        self._forget(upstream_id)
+        for key in keys:
+            # An upstream that reuses an id (a wrapped counter) means its newest message.
+            previous = self._by_key.get(key)
+            if previous is not None:
+                self._forget(previous)
+            self._by_key[key] = upstream_id
+        self._ids[upstream_id] = (our_id, keys)
         while len(self._ids) > self._max_ids:
-            _, (_, old_alt) = self._ids.popitem(last=False)
-            if old_alt is not None:
-                self._alt.pop(old_alt, None)
+            self._forget(next(iter(self._ids)))
+
+    def _forget(self, upstream_id: str) -> None:
+        entry = self._ids.pop(upstream_id, None)
+        if entry is None:
+            return
+        for key in entry[1]:
+            if self._by_key.get(key) == upstream_id:
+                del self._by_key[key]
 
     def _settle_one(self) -> None:
         if self._awaited > 0:

@@ -2,15 +2,9 @@
 stored for it (issue 5, "The other operations"; docs/design/engine.md).
 
 What this is for: `Connectors(on_mo=...)` hands every deliver_sm / data_sm that is not a
-receipt to `MoIngress.on_mo(connector, pdu)`. It picks the account:
-
-1. the account whose `mo_prefixes` holds the longest prefix of destination_addr;
-2. else the account of a bound receiving session whose bind `address_range` (SMPP 3.4 §5.2.7,
-   a regular expression) matches destination_addr from its start (`re.match`: a plain
-   "3161" then works as a prefix, "^3161[0-9]{5}$" as written). An empty or unreadable
-   range matches nothing.
-
-It stores the message durably as an MO record of that account (direction MO, ENROUTE, due now)
+receipt to `MoIngress.on_mo(connector, pdu)`. It picks the account with `routing.MoRouter`
+(the longest `mo_prefixes` match, else a bound session whose `address_range` matches), then
+stores the message durably as an MO record of that account (direction MO, ENROUTE, due now)
 and wakes the Scheduler, which claims it and delivers it through `Deliveries` (the MO route):
 to a bound receiver now, or when one binds (stored and forwarded). `on_mo` returns only after
 the store commit, so the connector's deliver_sm_resp ESME_ROK means "stored".
@@ -26,47 +20,23 @@ What it is not: delivery (engine/deliveries.py) or the Scheduler.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from functools import lru_cache
-from typing import Final, Protocol
+from typing import Final
 
 from opensmsc.errors import MessageRejected, StoreUnavailable
-from opensmsc.smpp.constants import CommandStatus
-from opensmsc.smpp.errors import LocalProtocolError
-from opensmsc.smpp.pdu import DataSm, DeliverSm, data_sm_as
+from opensmsc.routing import BoundSession, MoRouter
+from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError
+from opensmsc.smpp.pdu import data_sm_as
 from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
 
-__all__ = ["DEFAULT_MO_VALIDITY", "BoundSession", "MoIngress", "mo_deliver_sm"]
+__all__ = ["DEFAULT_MO_VALIDITY", "MoIngress", "mo_deliver_sm"]
 
 log = logging.getLogger(__name__)
 
 # How long an MO waits for its account when nothing says otherwise: as long as an MT's default
 # validity in most SMSCs.
 DEFAULT_MO_VALIDITY: Final = timedelta(days=2)
-
-
-class BoundSession(Protocol):
-    """A bound ESME session (engine/registry.DeliveryTarget). Its bind's address_range is read
-    as an `address_range` attribute when the session has one (EsmeSession keeps it)."""
-
-    @property
-    def system_id(self) -> str: ...
-
-    @property
-    def can_receive(self) -> bool: ...
-
-
-@lru_cache(maxsize=1024)
-def _pattern(address_range: str) -> re.Pattern[str] | None:
-    if not address_range:
-        return None
-    try:
-        return re.compile(address_range)
-    except re.error:
-        log.warning("address_range is not a regular expression: %r; matches nothing", address_range)
-        return None
 
 
 def mo_deliver_sm(pdu: DeliverSm | DataSm) -> DeliverSm:
@@ -98,10 +68,7 @@ class MoIngress:
         clock: Clock = system_clock,
     ) -> None:
         self._store = store
-        # Longest first: the first match is the longest (as engine.routes.Router does).
-        self._prefixes = sorted(
-            ((p, s) for p, s in prefixes if p), key=lambda item: len(item[0]), reverse=True
-        )
+        self._router = MoRouter(prefixes)
         self._sessions = sessions
         self._new_id = new_id
         self._wake = wake
@@ -112,16 +79,7 @@ class MoIngress:
 
     def account_for(self, destination_addr: str) -> str | None:
         """The system_id an MO to `destination_addr` goes to now, or None."""
-        for prefix, system_id in self._prefixes:
-            if destination_addr.startswith(prefix):
-                return system_id
-        for session in self._sessions():
-            if not session.can_receive:
-                continue
-            pattern = _pattern(str(getattr(session, "address_range", "") or ""))
-            if pattern is not None and pattern.match(destination_addr):
-                return session.system_id
-        return None
+        return self._router.account_for(destination_addr, self._sessions())
 
     async def on_mo(self, connector: str, pdu: DeliverSm | DataSm) -> None:
         """The Connectors on_mo callback: returns once the MO is stored; raises

@@ -2,31 +2,19 @@
 
 What this is for: everything about a connector that is data rather than behaviour, so that
 routing, the HTTP API and tests can read a connector's answers and status without the asyncio
-machinery in `connector.py`. What it is not: I/O. `reconnect_delay` takes its randomness in;
-`resolve_password` is the one function that reads (a file or the environment), at start-up.
+machinery in `connector.py`. What it is not: I/O, or the settings (settings.py).
+`reconnect_delay` takes its randomness in.
 """
 
 from __future__ import annotations
 
 import enum
-import os
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Protocol
 
-from opensmsc.config.model import SmppClientConfig
-from opensmsc.errors import ConfigError
-from opensmsc.smpp.pdu import (
-    BindReceiver,
-    BindTransceiver,
-    BindTransmitter,
-    DataSm,
-    DeliverSm,
-    SubmitSm,
-)
-from opensmsc.smpp.receipt import ReceiptInfo
-from opensmsc.smpp.states import BindMode
+from opensmsc.smpp import BindMode, DataSm, DeliverSm, ReceiptInfo, SubmitSm
 
 __all__ = [
     "Connector",
@@ -39,18 +27,8 @@ __all__ = [
     "SessionStatus",
     "SubmitOutcome",
     "SubmitResult",
-    "bind_request",
     "reconnect_delay",
-    "resolve_password",
 ]
-
-_BIND_CLASSES: Final[
-    dict[BindMode, type[BindTransmitter] | type[BindReceiver] | type[BindTransceiver]]
-] = {
-    BindMode.TRANSMITTER: BindTransmitter,
-    BindMode.RECEIVER: BindReceiver,
-    BindMode.TRANSCEIVER: BindTransceiver,
-}
 
 ReceiptCallback = Callable[[str | None, ReceiptInfo], Awaitable[None]]
 MoCallback = Callable[[DeliverSm | DataSm], Awaitable[None]]
@@ -179,45 +157,3 @@ def reconnect_delay(failures: int, min_delay: float, max_delay: float, rng: rand
     """
     ceiling = min(max_delay, min_delay * 2.0 ** min(max(failures - 1, 0), 60))
     return rng.uniform(max(min_delay, ceiling / 2.0), ceiling)
-
-
-def resolve_password(config: SmppClientConfig) -> str:
-    """The bind password from `password`, `password_file` (one line) or `password_env`.
-
-    Raises ConfigError when the file cannot be read or the variable is not set.
-    """
-    where = f"smpp.client[{config.name}]"
-    if config.password is not None:
-        return config.password
-    if config.password_file is not None:
-        try:
-            return config.password_file.read_text(encoding="utf-8").strip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"cannot read password_file: {exc}", path=where, key="password_file"
-            ) from exc
-    if config.password_env is not None:
-        value = os.environ.get(config.password_env)
-        if value is None:
-            raise ConfigError(
-                f"environment variable {config.password_env} is not set",
-                path=where,
-                key="password_env",
-            )
-        return value
-    return ""
-
-
-def bind_request(
-    config: SmppClientConfig, mode: BindMode, password: str
-) -> BindTransmitter | BindReceiver | BindTransceiver:
-    """The bind PDU a connector sends for one of its sessions (SMPP 3.4 §4.1)."""
-    return _BIND_CLASSES[mode](
-        system_id=config.system_id,
-        password=password,
-        system_type=config.system_type,
-        interface_version=config.interface_version.code,
-        addr_ton=config.addr_ton,
-        addr_npi=config.addr_npi,
-        address_range=config.address_range,
-    )

@@ -7,7 +7,7 @@ each accepted connection to its connector (`adopt`), which binds on it as receiv
 transceiver in SMPP 5.0) and from then on treats it like a session it opened itself: the same
 receipt matching, the same on_receipt / on_mo callbacks, the same graceful unbind at stop.
 
-What it is not: the session logic after the outbind (that is `connector.SmppConnector`), nor
+What it is not: the session logic after the outbind (that is `link.Links`), nor
 the socket handling, which is the transport's `SmppServer` run in the ESME role. Plain TCP
 only for now: a TLS listener would need a server certificate for the connector.
 """
@@ -18,14 +18,20 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from opensmsc.config.model import SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError
-from opensmsc.smpp.connection import SessionConfig
-from opensmsc.smpp.events import ConnectionTerminated, Event, OutbindReceived, ProtocolViolation
-from opensmsc.smpp.pdu import Outbind
-from opensmsc.smpp.states import BindMode, Role
+from opensmsc.smpp import (
+    BindMode,
+    ConnectionTerminated,
+    Event,
+    Outbind,
+    OutbindReceived,
+    ProtocolViolation,
+    Role,
+    SessionConfig,
+)
 from opensmsc.transport.protocol import SessionHandler, SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
+from opensmsc.upstream.settings import SMPP_V50, ConnectorSettings
 
 __all__ = ["AdoptOutbind", "OutbindListener", "outbind_bind_mode", "outbind_refusal"]
 
@@ -36,21 +42,21 @@ AdoptOutbind = Callable[[SmppProtocol, BindMode], SessionHandler | None]
 its events from now on; None when the connector is stopping (the connection is then closed)."""
 
 
-def outbind_bind_mode(config: SmppClientConfig) -> BindMode:
+def outbind_bind_mode(settings: ConnectorSettings) -> BindMode:
     """How a connector answers an outbind: bind_transceiver when it speaks SMPP 5.0 (5.0 §2.3
     allows it), else bind_receiver, the only answer 3.4 allows (§2.2.1)."""
-    if config.interface_version is SmppVersion.V50:
+    if settings.interface_version == SMPP_V50:
         return BindMode.TRANSCEIVER
     return BindMode.RECEIVER
 
 
-def outbind_refusal(config: SmppClientConfig, pdu: Outbind) -> str | None:
+def outbind_refusal(settings: ConnectorSettings, pdu: Outbind) -> str | None:
     """Why this outbind must be refused, or None to accept it. An empty `outbind_system_id` or
     `outbind_password` in the configuration accepts any value."""
-    expected_id = config.outbind_system_id
+    expected_id = settings.outbind_system_id
     if expected_id and pdu.system_id != expected_id:
         return f"system_id {pdu.system_id!r} is not {expected_id!r}"
-    expected_password = config.outbind_password
+    expected_password = settings.outbind_password
     # Compared in constant time: the listener is reachable by whoever can reach the port.
     if expected_password and not hmac.compare_digest(
         pdu.password.encode("utf-8", "surrogateescape"),
@@ -68,16 +74,16 @@ class OutbindListener:
 
     def __init__(
         self,
-        config: SmppClientConfig,
+        settings: ConnectorSettings,
         *,
         session_config: SessionConfig,
         adopt: AdoptOutbind,
     ) -> None:
         if session_config.role is not Role.ESME:
             raise ValueError("an outbind listener runs ESME-role sessions")
-        self.config = config
+        self.settings = settings
         self._adopt = adopt
-        self._mode = outbind_bind_mode(config)
+        self._mode = outbind_bind_mode(settings)
         self._server = SmppServer(session_config, self._new_connection)
         self._port: int | None = None
         self.accepted = 0  # outbinds handed to the connector
@@ -85,7 +91,7 @@ class OutbindListener:
 
     @property
     def listener_name(self) -> str:
-        return f"outbind-{self.config.name}"
+        return f"outbind-{self.settings.name}"
 
     @property
     def port(self) -> int | None:
@@ -93,20 +99,20 @@ class OutbindListener:
         return self._port
 
     async def start(self) -> int:
-        config = self.config
+        settings = self.settings
         try:
             self._port = await self._server.start(
                 Listener(
                     name=self.listener_name,
-                    host=config.outbind_bind_address,
-                    port=config.outbind_port,
+                    host=settings.outbind_bind_address,
+                    port=settings.outbind_port,
                 )
             )
         except OSError as exc:
             raise ConfigError(
-                f"cannot listen for outbinds on {config.outbind_bind_address}:"
-                f"{config.outbind_port}: {exc.strerror or exc}",
-                path=f"smpp.client[{config.name}]",
+                f"cannot listen for outbinds on {settings.outbind_bind_address}:"
+                f"{settings.outbind_port}: {exc.strerror or exc}",
+                path=settings.where,
                 key="outbind_port",
             ) from exc
         return self._port
@@ -119,12 +125,12 @@ class OutbindListener:
         return _AwaitingOutbind(self, protocol)
 
     def _on_outbind(self, protocol: SmppProtocol, pdu: Outbind) -> SessionHandler | None:
-        refusal = outbind_refusal(self.config, pdu)
+        refusal = outbind_refusal(self.settings, pdu)
         if refusal is not None:
             self.refused += 1
             log.warning(
                 "outbind refused connector=%s session=%s peer=%s: %s",
-                self.config.name,
+                self.settings.name,
                 protocol.session_id,
                 protocol.peer,
                 refusal,
@@ -134,14 +140,14 @@ class OutbindListener:
         if handler is None:
             log.info(
                 "outbind refused connector=%s session=%s: connector stopping",
-                self.config.name,
+                self.settings.name,
                 protocol.session_id,
             )
             return None
         self.accepted += 1
         log.info(
             "outbind accepted connector=%s session=%s peer=%s smsc_system_id=%s bind=%s",
-            self.config.name,
+            self.settings.name,
             protocol.session_id,
             protocol.peer,
             pdu.system_id,
@@ -184,7 +190,7 @@ class _AwaitingOutbind:
                     log.warning(
                         "outbind listener: protocol violation connector=%s session=%s "
                         "status=0x%08X: %s",
-                        self._listener.config.name,
+                        self._listener.settings.name,
                         self._protocol.session_id,
                         status,
                         detail,
@@ -193,7 +199,7 @@ class _AwaitingOutbind:
                     log.info(
                         "outbind listener: connection ended before an outbind "
                         "connector=%s session=%s reason=%s",
-                        self._listener.config.name,
+                        self._listener.settings.name,
                         self._protocol.session_id,
                         reason.value,
                     )

@@ -1,6 +1,6 @@
 """Every upstream connector of a node, each with its own settings, added and removed at runtime.
 
-What this is for: one place that owns the `SmppConnector`s built from `[[smpp.client]]`, starts
+What this is for: one place that owns the `SmppConnector`s (one per `[[smpp.client]]`), starts
 and stops them together or one by one, and reports their status. Receipts and MO from all of
 them reach two callbacks that also get the connector's name. What it is not: routing (which
 connector a message goes to) or the id bookkeeping (each connector keeps its own).
@@ -12,10 +12,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 
-from opensmsc.config.model import SmppClientConfig
-from opensmsc.smpp.pdu import DataSm, DeliverSm
-from opensmsc.smpp.receipt import ReceiptInfo
-from opensmsc.upstream.connector import ConnectorOptions, ConnectorStatus, SmppConnector
+from opensmsc.smpp import DataSm, DeliverSm, ReceiptInfo
+from opensmsc.upstream.connector import SmppConnector
+from opensmsc.upstream.model import ConnectorOptions, ConnectorStatus
+from opensmsc.upstream.settings import ConnectorSettings
 
 __all__ = ["Connectors", "NamedMoCallback", "NamedReceiptCallback"]
 
@@ -29,7 +29,7 @@ class Connectors:
     """The connectors of one node, by name.
 
     `add()` registers a connector and, once `start_all()` has run, starts it at once (unless
-    its configuration says `enabled = false`). `remove()` stops it gracefully first. Names are
+    its settings say `enabled = False`). `remove()` stops it gracefully first. Names are
     unique: adding a name twice raises ValueError; unknown names raise KeyError.
     """
 
@@ -67,25 +67,26 @@ class Connectors:
             raise KeyError(f"no connector named {name!r}") from None
 
     async def add(
-        self, config: SmppClientConfig, *, options: ConnectorOptions | None = None
+        self, settings: ConnectorSettings, *, options: ConnectorOptions | None = None
     ) -> SmppConnector:
         """Register a connector (started at once if the set is running and it is enabled).
 
         Raises ValueError when the name is taken, ConfigError when its password or TLS files
         cannot be loaded (it is then not registered).
         """
-        if config.name in self._connectors:
-            raise ValueError(f"a connector named {config.name!r} already exists")
+        name = settings.name
+        if name in self._connectors:
+            raise ValueError(f"a connector named {name!r} already exists")
         connector = SmppConnector(
-            config,
+            settings,
             options=options if options is not None else self._options,
-            on_receipt=self._receipt_callback(config.name),
-            on_mo=self._mo_callback(config.name),
+            on_receipt=self._receipt_callback(name),
+            on_mo=self._mo_callback(name),
         )
-        if self._started and config.enabled:
+        if self._started and settings.enabled:
             await connector.start()
-        self._connectors[config.name] = connector
-        log.info("connector added connector=%s", config.name)
+        self._connectors[name] = connector
+        log.info("connector added connector=%s", name)
         return connector
 
     async def remove(self, name: str) -> None:
@@ -98,7 +99,7 @@ class Connectors:
         log.info("connector removed connector=%s", name)
 
     async def start(self, name: str) -> None:
-        """Start one connector, enabled in its configuration or not."""
+        """Start one connector, enabled in its settings or not."""
         await self.get(name).start()
 
     async def stop(self, name: str) -> None:
@@ -109,7 +110,7 @@ class Connectors:
         """Start every enabled connector; connectors added later start as they are added."""
         self._started = True
         for connector in list(self._connectors.values()):
-            if connector.config.enabled:
+            if connector.settings.enabled:
                 await connector.start()
 
     async def stop_all(self) -> None:

@@ -5,10 +5,10 @@ What this is for: `Connectors(on_receipt=...)` hands every receipt a connector r
 `UpstreamReceipts.on_receipt(connector, our_id, info)`. `our_id` comes from the connector's
 in-memory matcher (which also holds a receipt that overtook its submit_sm_resp until the resp
 comes); when it is None (after a restart, or past the matcher's bounds) the durable map is
-asked (`store.lookup_upstream_id`, written by ConnectorRoute) under the same keys the matcher
-uses (`receipt_matcher.message_id_keys`: decimal or hex per the connector's
-message_id_format, leading zeros and case ignored). Every part of a long message was submitted
-and mapped on its own, so whichever part the carrier reports is matched to that part.
+asked (`store.lookup_upstream_id`, written by ConnectorRoute) under the keys the connector's
+own reading of ids gives, in its order (`matching.IdReading.lookup_keys`: the exact id first,
+then its numeric readings). Every part of a long message was submitted and mapped on its own,
+so whichever part the carrier reports is matched to that part.
 
 What a receipt does, by the state it reports:
 
@@ -23,7 +23,9 @@ What a receipt does, by the state it reports:
   the message keeps waiting, ENROUTE, for a final receipt or the end of its validity. UNKNOWN
   is not stored: an UNKNOWN message is due for another attempt, and the upstream has it.
 - a receipt for a message already final (the carrier repeating one whose resp it lost) is
-  acknowledged and changes nothing.
+  acknowledged and changes nothing. When the receipt's id cannot be the upstream id that
+  message was accepted under, it is not a repeat but a collision (two upstream ids read as
+  one): acknowledged too, counted, and logged as a warning with both ids.
 
 A receipt we cannot match is acknowledged (ESME_ROK) and counted, not kept: it is not ours,
 and refusing it would make the carrier repeat it for as long as it tries. The exception: while
@@ -39,16 +41,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final
 
-from opensmsc.config.model import MessageIdFormat
 from opensmsc.engine import Lifecycle
 from opensmsc.errors import MessageRejected, StoreUnavailable
-from opensmsc.smpp.constants import CommandStatus, MessageState
-from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.smpp import CommandStatus, MessageState, ReceiptInfo, normalize_message_id
 from opensmsc.store import FINAL_STATES, Direction, Store, StoredMessage
-from opensmsc.upstream.matching import message_id_keys
+from opensmsc.upstream.matching import IdReading
 from opensmsc.upstream.pool import Connectors
+from opensmsc.upstream.settings import MessageIdFormat
 
 __all__ = ["UpstreamReceipts", "receipt_error"]
 
@@ -71,7 +73,8 @@ def receipt_error(info: ReceiptInfo) -> int:
 
 class UpstreamReceipts:
     """The Connectors on_receipt callback (module doc). `connectors` gives each connector's
-    message_id_format and whether it still awaits responses."""
+    message_id_format and whether it still awaits responses; `now` is the monotonic clock
+    `defer_for` is measured on."""
 
     def __init__(
         self,
@@ -80,16 +83,19 @@ class UpstreamReceipts:
         connectors: Connectors,
         *,
         defer_for: float = 60.0,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._connectors = connectors
         self._defer_for = defer_for
+        self._now = now
         self._deferred: OrderedDict[tuple[str, str], float] = OrderedDict()
         # Counters (metrics, tests).
         self.settled = 0  # messages ended by a receipt
         self.intermediate = 0  # receipts that did not end their message
         self.duplicates = 0  # receipts for messages already final
+        self.collisions = 0  # receipts matched to a final message under another upstream id
         self.unknown = 0  # receipts acknowledged without a message of ours
         self.deferred = 0  # receipts answered ESME_RX_T_APPN to come back later
 
@@ -113,7 +119,9 @@ class UpstreamReceipts:
         self, connector: str, our_id: str | None, upstream_id: str
     ) -> StoredMessage | None:
         if our_id is None:
-            for key in message_id_keys(upstream_id, self._id_format(connector)):
+            reading = self._reading(connector)
+            keys = (*reading.lookup_keys(upstream_id), *_legacy_keys(upstream_id, reading))
+            for key in keys:
                 our_id = await self._store.lookup_upstream_id(connector, key)
                 if our_id is not None:
                     break
@@ -129,11 +137,11 @@ class UpstreamReceipts:
             )
         return record
 
-    def _id_format(self, connector: str) -> MessageIdFormat:
+    def _reading(self, connector: str) -> IdReading:
         try:
-            return self._connectors.get(connector).config.message_id_format
+            return self._connectors.get(connector).id_reading
         except KeyError:  # removed since it read the receipt
-            return MessageIdFormat.AUTO
+            return IdReading(MessageIdFormat.AUTO)
 
     def _unknown(self, connector: str, our_id: str | None, info: ReceiptInfo) -> None:
         try:
@@ -160,7 +168,7 @@ class UpstreamReceipts:
     def _may_defer(self, connector: str, upstream_id: str) -> bool:
         # An id deferred for longer than `defer_for` is not a late answer: acknowledge it, so
         # a carrier does not repeat a receipt that is not ours for as long as we are busy.
-        now = time.monotonic()
+        now = self._now()
         key = (connector, upstream_id)
         first = self._deferred.setdefault(key, now)
         while len(self._deferred) > _MAX_DEFERRED:
@@ -172,6 +180,29 @@ class UpstreamReceipts:
 
     async def _settle(self, connector: str, record: StoredMessage, info: ReceiptInfo) -> None:
         state = info.state
+        recorded = record.upstream_message_id
+        if recorded and not self._reading(connector).may_refer_to(info.message_id, recorded):
+            if record.is_final:
+                self.collisions += 1
+                log.warning(
+                    "receipt collision connector=%s upstream_id=%s matched message_id=%s,"
+                    " which is final (%s) and known upstream as %s; acknowledged, not applied",
+                    connector,
+                    info.message_id,
+                    record.message_id,
+                    record.state.name,
+                    recorded,
+                )
+                return
+            # E.g. an attempt given up on that the upstream took after all, and a later one.
+            log.warning(
+                "receipt quotes another upstream id than the message's connector=%s"
+                " upstream_id=%s message_id=%s recorded=%s",
+                connector,
+                info.message_id,
+                record.message_id,
+                recorded,
+            )
         if record.is_final:
             self.duplicates += 1
             log.info(
@@ -217,3 +248,15 @@ class UpstreamReceipts:
             info.message_id,
             state.name,
         )
+
+
+def _legacy_keys(upstream_id: str, reading: IdReading) -> tuple[str, ...]:
+    """The keys the durable map was written with before ids kept their reading (issue 10 item
+    7): the bare normalised id, and under AUTO the hex reading of a digits-only id.
+    TODO(#10): drop once no store holds messages mapped that way."""
+    hex_ids = {MessageIdFormat.DEC: False, MessageIdFormat.HEX: True}.get(reading.id_format)
+    keys = [normalize_message_id(upstream_id, hex_ids=hex_ids)]
+    text = upstream_id.strip()
+    if reading.id_format is MessageIdFormat.AUTO and text.isascii() and text.isdigit():
+        keys.append(normalize_message_id(text, hex_ids=True))
+    return tuple(dict.fromkeys(keys))

@@ -37,21 +37,23 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
-from opensmsc.config.model import MessageIdFormat
 from opensmsc.errors import StoreUnavailable
-from opensmsc.routing.retry import ErrorClass
-from opensmsc.routing.routes import Accepted, Attempt, PermanentFailure, TemporaryFailure
-from opensmsc.smpp.constants import CommandStatus, RegisteredDelivery
-from opensmsc.smpp.pdu import SubmitSm
-from opensmsc.smpp.states import BindMode
-from opensmsc.smpp.times import format_absolute
-from opensmsc.smpp.tlv import Tlvs
+from opensmsc.routing import Accepted, Attempt, ErrorClass, PermanentFailure, TemporaryFailure
+from opensmsc.smpp import (
+    BindMode,
+    CommandStatus,
+    RegisteredDelivery,
+    SubmitSm,
+    Tlvs,
+    format_absolute,
+)
 from opensmsc.store import Store, StoredMessage
-from opensmsc.upstream.matching import message_id_keys
+from opensmsc.upstream.matching import upstream_id_keys
 from opensmsc.upstream.model import LinkState, SessionStatus, SubmitOutcome, SubmitResult
 from opensmsc.upstream.pool import Connectors
+from opensmsc.upstream.settings import MessageIdFormat
 
-__all__ = ["PERMANENT_STATUSES", "ConnectorRoute", "classify_status", "upstream_submit"]
+__all__ = ["PERMANENT_STATUSES", "ConnectorRoute", "NpLookup", "classify_status", "upstream_submit"]
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,7 @@ class ConnectorRoute:
             )
         max_wait = self._max_wait
         if max_wait is None:
-            max_wait = connector.config.response_timeout + _QUEUE_ALLOWANCE
+            max_wait = connector.settings.response_timeout + _QUEUE_ALLOWANCE
         try:
             async with asyncio.timeout(max_wait):
                 result = await connector.submit(
@@ -195,7 +197,7 @@ class ConnectorRoute:
                 ErrorClass.SHORT,
                 detail=f"no answer from connector {self._name} within {max_wait:g} s",
             )
-        return await self._outcome(record, result, connector.config.message_id_format)
+        return await self._outcome(record, result, connector.settings.message_id_format)
 
     async def _outcome(
         self, record: StoredMessage, result: SubmitResult, id_format: MessageIdFormat
@@ -219,8 +221,8 @@ class ConnectorRoute:
                 )
 
     async def _remember(self, upstream_id: str, our_id: str, id_format: MessageIdFormat) -> None:
-        """Map every key of the upstream id to ours (receipt_matcher.message_id_keys: the same
-        normalisation the connector's in-memory matcher uses)."""
+        """Map every key of the upstream id to ours (matching.upstream_id_keys: the keys the
+        connector's in-memory matcher uses)."""
         if not upstream_id.strip():
             log.warning(
                 "upstream accepted without a message_id connector=%s message_id=%s",
@@ -228,7 +230,7 @@ class ConnectorRoute:
                 our_id,
             )
             return
-        keys = message_id_keys(upstream_id, id_format)
+        keys = upstream_id_keys(upstream_id, id_format)
         try:
             # Concurrent, so group commit can put them in one transaction.
             await asyncio.gather(
