@@ -221,8 +221,9 @@ async def _start_services(
     policies: AccountPolicies,
 ) -> RunningSmsc:
     server_config = config.smpp.server
-    # Each connector is a route ([routing] names them); its callbacks are set below.
-    connectors = Connectors()
+    # Each connector is a route ([routing] names them); a bind retries what waits for it at
+    # once (issue 10 item 4); its other callbacks are set below.
+    connectors = Connectors(on_bound=engine.scheduler.route_up)
     for client in config.smpp.client:
         engine.router.add(ConnectorRoute(connectors, client.name, engine.store))
     services = SmscServices(

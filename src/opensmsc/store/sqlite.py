@@ -1197,6 +1197,13 @@ class SqliteStore:
             lambda conn: [_record(r) for r in conn.execute(sql, (destination_addr,))]
         )
 
+    async def waiting_on_route(self, route: str) -> list[StoredMessage]:
+        # Through the open-MT partial index: without it SQLite scans every row, final ones too.
+        sql = f"SELECT {_COLUMNS} FROM message INDEXED BY message_dest_mt WHERE {_OPEN}"
+        sql += " AND direction = 1 AND state = 1 AND route = ? AND upstream_message_id IS NULL"
+        sql += " ORDER BY seq"
+        return await self._read(lambda conn: [_record(r) for r in conn.execute(sql, (route,))])
+
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
         sql = f"{_SELECT} WHERE direction = 3 AND {_OPEN} AND system_id = ? ORDER BY seq LIMIT ?"
         return await self._read(
