@@ -106,8 +106,7 @@ class SmppConnector:
 
     `start()` begins connecting (and returns at once); `stop()` unbinds gracefully within a
     bound. Both may be called again later. `on_receipt`, `on_mo` and `on_bound` may be set at
-    any time.
-    `now` is the monotonic clock of its deadlines (default: the running loop's).
+    any time. `now` is the monotonic clock of its deadlines (default: the running loop's).
     Raises ConfigError for a bind its interface_version cannot do.
     """
 
