@@ -553,6 +553,8 @@ async def test_reconnects_after_the_server_is_killed_and_restarted() -> None:
     port = first.port
     try:
         async with running(client_config(port), inbox) as connector:
+            bound: list[str] = []
+            connector.on_bound = bound.append
             await wait_bound(connector)
             assert (await connector.submit(message(0), our_id="ours-0")).is_accepted
             await receipts_for_all(connector, inbox, 1)
@@ -577,6 +579,7 @@ async def test_reconnects_after_the_server_is_killed_and_restarted() -> None:
     finally:
         await _kill(first.proc)
     assert status.sessions[0].binds == 2
+    assert bound == ["upstream", "upstream"]  # each bind told, the first and the rebind
     assert status.sessions[0].last_error is None
     assert_all_matched(inbox, 2)
     assert summary["submit_sm"] == 1 and summary["binds"]["transceiver"] == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config.model import ClientBind, SmppClientConfig, SmppVersion
 from opensmsc.config.model import MessageIdFormat as ConfigIdFormat
 from opensmsc.errors import ConfigError
@@ -18,7 +19,6 @@ from opensmsc.upstream import (
     ConnectorSettings,
     MessageIdFormat,
     SmppConnector,
-    settings_from_config,
 )
 from opensmsc.upstream.settings import bind_modes
 

@@ -764,3 +764,36 @@ async def test_mo_waits_in_the_store_until_its_account_binds(
     await engine.run()
     (pdu,) = session.received
     assert (pdu.destination_addr, pdu.short_message) == ("12345", b"stored first")
+
+
+async def test_a_bound_connector_releases_what_waits_for_its_route_in_order(
+    engine_factory: EngineFactory,
+) -> None:
+    # Issue 10 item 4: the route's waiting messages are due at once when its connector binds.
+    connector = FakeConnector(client_config(), bound=False)
+    engine, _ = await upstream_engine(engine_factory, connector)
+    engine.router.add(ConnectorRoute(FakeConnectors(), "elsewhere", engine.store))  # type: ignore[arg-type]
+    ours = [await engine.submit_ok(short_message=f"queued {n}".encode()) for n in range(4)]
+    taken = await engine.submit_ok(short_message=b"taken upstream")
+    await engine.run()
+    assert connector.submitted == []  # not bound: each failed at once, retry in 30 s
+    for message_id in [*ours, taken]:
+        record = await engine.state(message_id)
+        assert record.route == "carrier"
+        assert record.next_attempt_at == engine.clock() + timedelta(seconds=30)
+    # One the upstream took before (an alert brought it back): it waits for its receipt.
+    await engine.lifecycle.accepted(await engine.state(taken), "77", route="carrier")
+    assert [r.message_id for r in await engine.store.waiting_on_route("carrier")] == ours
+    assert await engine.store.waiting_on_route("elsewhere") == []
+
+    connector.bound = True
+    connector.results = [
+        SubmitResult(outcome=SubmitOutcome.ACCEPTED, message_id=str(n), attempts=1)
+        for n in range(4)
+    ]
+    assert await engine.scheduler.route_up_now("carrier") == 4
+    assert await engine.run() == 4  # due now, at the same clock: no retry time passed
+    assert [pdu.short_message for pdu, _ in connector.submitted] == [
+        f"queued {n}".encode() for n in range(4)
+    ]
+    assert await engine.scheduler.route_up_now("carrier") == 0  # accepted: nothing waits

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config import Config
 from opensmsc.engine.node import StoreAndForward
 from opensmsc.routing import (
@@ -21,7 +22,7 @@ from opensmsc.routing import (
 )
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
-from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts, settings_from_config
+from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
 from opensmsc.upstream.pool import Connectors
 from opensmsc.upstream.route import NpLookup
 
@@ -71,7 +72,10 @@ class UpstreamService:
         np_lookup: NpLookup | None,
     ) -> None:
         self._clients = config.smpp.client
-        self.connectors = Connectors(on_receipt=self._on_receipt, on_mo=mo.on_mo)
+        # A bind retries what waits for the connector at once (issue 10 item 4).
+        self.connectors = Connectors(
+            on_receipt=self._on_receipt, on_mo=mo.on_mo, on_bound=engine.scheduler.route_up
+        )
         for client in self._clients:
             engine.router.add(
                 ConnectorRoute(self.connectors, client.name, engine.store, np_lookup=np_lookup)

@@ -12,8 +12,9 @@ the attempt's outcome (engine/routes.Attempt) decides what follows, through engi
 
 A message past its validity when it comes due ends EXPIRED without an attempt. `alert(addr)`
 (the network says the subscriber is reachable again) makes every message waiting for that
-subscriber due at once, in the order they were submitted; `release(ids)` does the same for
-given messages (MO waiting for their account to bind).
+subscriber due at once, in the order they were submitted; `route_up(route)` every message
+waiting to retry on a route that is back (a connector bound again); `release(ids)` does the
+same for given messages (MO waiting for their account to bind).
 
 `Housekeeper` purges final messages after the retention and expires receipts nobody collects.
 
@@ -165,6 +166,18 @@ class Scheduler:
             if r.upstream_message_id is None and r.message_id not in self._in_flight
         ]
         return await self.release_now(ids)
+
+    def route_up(self, route: str) -> None:
+        """A route that could not take messages can again (a connector bound): retry every
+        message waiting for it now, in the order they were submitted."""
+        self._spawn(self.route_up_now(route))
+
+    async def route_up_now(self, route: str) -> int:
+        """`route_up`, awaited; returns how many messages were made due."""
+        waiting = await self._store.waiting_on_route(route)
+        return await self.release_now(
+            [r.message_id for r in waiting if r.message_id not in self._in_flight]
+        )
 
     def release(self, message_ids: Sequence[str]) -> None:
         """Make these ENROUTE messages due now (in the given order); others are left alone."""

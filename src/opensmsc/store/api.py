@@ -159,6 +159,12 @@ class Store(Protocol):
         alertServiceCentre releases (DIGEST §6.2)."""
         ...
 
+    async def waiting_on_route(self, route: str) -> list[StoredMessage]:
+        """ENROUTE MT messages whose last attempt failed on `route` and that wait for their
+        retry (no upstream has them), in the order they were submitted: what a route coming
+        back (a connector binding again) releases."""
+        ...
+
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
         """Open receipts for an account, oldest first."""
         ...

@@ -5,7 +5,7 @@
   upstream sends (incoming.py: receipts and MO) and the id matching (matching.py).
 - `Connectors` (pool.py): every connector of a node, by name.
 - `ConnectorSettings` (settings.py): what a connector needs, built from the configuration by
-  `settings_from_config` (from_config.py, the one module here that reads the file model).
+  the app (`app/connector_settings.py`; nothing here reads the file model).
 - `ConnectorRoute` (route.py): the Route that submits a stored MT through a connector and maps
   the upstream's message_id to ours.
 - `UpstreamReceipts` (receipts.py): the connectors' receipts, settling our messages and
@@ -17,7 +17,6 @@ Import from here; the modules may be split or merged.
 """
 
 from opensmsc.upstream.connector import SmppConnector
-from opensmsc.upstream.from_config import settings_from_config
 from opensmsc.upstream.matching import IdReading, Match, ReceiptMatcher, upstream_id_keys
 from opensmsc.upstream.mo import DEFAULT_MO_VALIDITY, MoIngress, mo_deliver_sm
 from opensmsc.upstream.model import (
@@ -94,7 +93,6 @@ __all__ = [
     "receipt_error",
     "reconnect_delay",
     "resolve_password",
-    "settings_from_config",
     "upstream_id_keys",
     "upstream_submit",
 ]

@@ -16,6 +16,8 @@ Contracts:
   `on_mo(pdu)` gets every other deliver_sm / data_sm. A callback that returns acknowledges
   with status 0; one that raises MessageRejected answers its status; any other exception is
   logged and answered ESME_RX_T_APPN, so the upstream delivers it again later.
+- `on_bound(name)` is told each time a session that carries submits binds, the first time and
+  after every reconnect: the engine then retries at once what waits for this route.
 """
 
 from __future__ import annotations
@@ -50,13 +52,16 @@ from opensmsc.upstream.session import IncomingEvent, UpstreamSession, status_tex
 from opensmsc.upstream.settings import ConnectorSettings
 from opensmsc.upstream.submit_queue import SubmitQueue
 
-__all__ = ["SmppConnector", "loop_time"]
+__all__ = ["BoundCallback", "SmppConnector", "loop_time"]
 
 log = logging.getLogger(__name__)
 
 _S = CommandStatus
 # Answers that mean "not now", not "no": back off and send the same PDU again (digest §1.9).
 _THROTTLING: Final = frozenset({_S.ESME_RTHROTTLED, _S.ESME_RMSGQFUL})
+
+BoundCallback = Callable[[str], None]
+"""Told a connector's name when one of its sessions that carry submits binds."""
 
 
 def loop_time() -> float:
@@ -100,8 +105,8 @@ class SmppConnector:
     """One connector: its sessions, submit queue, receipts and MO (module doc).
 
     `start()` begins connecting (and returns at once); `stop()` unbinds gracefully within a
-    bound. Both may be called again later. `on_receipt` and `on_mo` may be set at any time.
-    `now` is the monotonic clock of its deadlines (default: the running loop's).
+    bound. Both may be called again later. `on_receipt`, `on_mo` and `on_bound` may be set at
+    any time. `now` is the monotonic clock of its deadlines (default: the running loop's).
     Raises ConfigError for a bind its interface_version cannot do.
     """
 
@@ -112,12 +117,14 @@ class SmppConnector:
         options: ConnectorOptions | None = None,
         on_receipt: ReceiptCallback | None = None,
         on_mo: MoCallback | None = None,
+        on_bound: BoundCallback | None = None,
         rng: random.Random | None = None,
         now: Callable[[], float] = loop_time,
     ) -> None:
         opts = options if options is not None else ConnectorOptions()
         rng = rng if rng is not None else random.Random()
         self.settings = settings
+        self.on_bound = on_bound
         self._options = opts
         self._now = now
         self._links = Links(settings, opts, self, rng=rng, now=now)
@@ -375,6 +382,11 @@ class SmppConnector:
 
     def on_session_bound(self, session: UpstreamSession) -> None:
         self._wakeup.set()
+        if self.on_bound is not None and session.link.sends:
+            try:
+                self.on_bound(self.name)
+            except Exception:
+                log.exception("on_bound callback failed connector=%s", self.name)
 
     def on_session_lost(self, session: UpstreamSession, reason: str) -> None:
         jobs = self._in_flight.pop(session, {})

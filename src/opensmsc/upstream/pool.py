@@ -2,7 +2,8 @@
 
 What this is for: one place that owns the `SmppConnector`s (one per `[[smpp.client]]`), starts
 and stops them together or one by one, and reports their status. Receipts and MO from all of
-them reach two callbacks that also get the connector's name. What it is not: routing (which
+them reach two callbacks that also get the connector's name; `on_bound(name)` hears each bind
+of a session that carries submits (the Scheduler's `route_up`). What it is not: routing (which
 connector a message goes to) or the id bookkeeping (each connector keeps its own).
 """
 
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 
 from opensmsc.smpp import DataSm, DeliverSm, ReceiptInfo
-from opensmsc.upstream.connector import SmppConnector
+from opensmsc.upstream.connector import BoundCallback, SmppConnector
 from opensmsc.upstream.model import ConnectorOptions, ConnectorStatus
 from opensmsc.upstream.settings import ConnectorSettings
 
@@ -39,10 +40,12 @@ class Connectors:
         options: ConnectorOptions | None = None,
         on_receipt: NamedReceiptCallback | None = None,
         on_mo: NamedMoCallback | None = None,
+        on_bound: BoundCallback | None = None,
     ) -> None:
         self._options = options
         self._on_receipt = on_receipt
         self._on_mo = on_mo
+        self._on_bound = on_bound
         self._connectors: dict[str, SmppConnector] = {}
         self._started = False
 
@@ -82,6 +85,7 @@ class Connectors:
             options=options if options is not None else self._options,
             on_receipt=self._receipt_callback(name),
             on_mo=self._mo_callback(name),
+            on_bound=self._bound,
         )
         if self._started and settings.enabled:
             await connector.start()
@@ -128,6 +132,10 @@ class Connectors:
                 await self._on_receipt(name, our_id, info)
 
         return on_receipt
+
+    def _bound(self, name: str) -> None:
+        if self._on_bound is not None:
+            self._on_bound(name)
 
     def _mo_callback(self, name: str) -> Callable[[DeliverSm | DataSm], Awaitable[None]]:
         async def on_mo(pdu: DeliverSm | DataSm) -> None:

@@ -2,7 +2,7 @@
 
 What this is for: `ConnectorSettings` holds what one connector uses of a `[[smpp.client]]`
 section, in upstream's own types, so that nothing in this package reads the configuration model:
-the app builds it with `settings_from_config` (from_config.py, the one module that does), a test
+the app builds it with `settings_from_config` (app/connector_settings.py), a test
 or a library user builds it directly. Its defaults are those of the configuration file
 (tests/services/test_connector_settings.py checks that they agree). The pure helpers that read
 the settings live here too: the bind PDU, the smpp.SessionConfig of the connector's sessions,

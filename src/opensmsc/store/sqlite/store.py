@@ -258,6 +258,13 @@ class SqliteStore:
             lambda conn: [record(r) for r in conn.execute(sql, (destination_addr,))]
         )
 
+    async def waiting_on_route(self, route: str) -> list[StoredMessage]:
+        # Through the open-MT partial index: without it SQLite scans every row, final ones too.
+        sql = f"{SELECT} INDEXED BY message_dest_mt WHERE {OPEN}"
+        sql += " AND direction = 1 AND state = 1 AND route = ? AND upstream_message_id IS NULL"
+        sql += " ORDER BY seq"
+        return await self._read(lambda conn: [record(r) for r in conn.execute(sql, (route,))])
+
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
         sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ? ORDER BY seq LIMIT ?"
         return await self._read(

@@ -1,14 +1,13 @@
 """`settings_from_config`: a `[[smpp.client]]` section as the connector's own settings.
 
-The one module of this package that reads the configuration model (issue 9: services never see
-the file model); the app's wiring calls it once per connector.
+Services never see the file model (issue 9): the wiring converts it, once per connector.
 """
 
 from __future__ import annotations
 
-from opensmsc.config.model import ClientBind, SmppClientConfig
-from opensmsc.config.model import MessageIdFormat as ConfigIdFormat
-from opensmsc.upstream.settings import ConnectorBind, ConnectorSettings, MessageIdFormat
+from opensmsc.config import ClientBind, SmppClientConfig
+from opensmsc.config import MessageIdFormat as ConfigIdFormat
+from opensmsc.upstream import ConnectorBind, ConnectorSettings, MessageIdFormat
 
 __all__ = ["settings_from_config"]
 
