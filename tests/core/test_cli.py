@@ -135,7 +135,7 @@ def test_run_loads_config_makes_data_dir_sets_logging_and_calls_app(
     Path("opensmsc.toml").write_text('[node]\ndata_dir = "var/data"\n[logging]\nlevel = "debug"\n')
     seen: list[Config] = []
 
-    def fake_app_run(config: Config) -> int:
+    def fake_app_run(config: Config, **_: object) -> int:
         seen.append(config)
         logging.getLogger("opensmsc.test").info("started session=%s", 1)
         return 0
@@ -155,7 +155,7 @@ def test_run_without_config_uses_the_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     seen: list[Config] = []
-    monkeypatch.setattr(runner, "_app_run", lambda: seen.append)
+    monkeypatch.setattr(runner, "_app_run", lambda: lambda config, **_: seen.append(config))
     assert run_cli(capsys, "run")[0] == 0
     assert seen[0].smpp.server.port == 2775
     assert (tmp_path / "data").is_dir()
@@ -182,7 +182,7 @@ def test_a_config_error_from_the_application_exits_2(
 
     monkeypatch.chdir(tmp_path)
 
-    def failing(config: Config) -> None:
+    def failing(config: Config, **_: object) -> None:
         raise ConfigError("cannot load certificate and key: bad PEM", path="smsc.crt")
 
     monkeypatch.setattr(runner, "_app_run", lambda: failing)
