@@ -954,3 +954,58 @@ def test_without_tls_key_file_the_key_must_be_in_the_certificate_file(
         f"opensmsc.toml:2: smpp.server.tls_cert_file: {tmp_path / 'cert.pem'} holds no private "
         "key; give tls_key_file"
     ]
+
+
+def test_one_pass_reports_cross_key_rules_beside_per_key_errors(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        """
+        [smpp.server]
+        port = 2775
+        tls_port = 2775
+        window = 0
+        [[smpp.client]]
+        name = "carrier"
+        host = "smsc.example"
+        system_id = "us"
+        window = -1
+        [routing]
+        default_route = "carier"
+        [[routing.routes]]
+        prefix = "44"
+        route = "bad route!"
+        [[routing.routes]]
+        prefix = "33"
+        route = "nowhere"
+        [[accounts]]
+        system_id = "esme1"
+        password_hash = "not a hash"
+        [[accounts]]
+        system_id = "esme1"
+        password_env = "ESME1_PASSWORD"
+        window = 0
+        """
+    )
+    expected = '"carrier", "loopback", "network"'
+    assert messages(path) == [
+        "opensmsc.toml:3: smpp.server.tls_port: is the same as port (2775)",
+        "opensmsc.toml:4: smpp.server.window: expected a positive integer, got 0",
+        "opensmsc.toml:9: smpp.client[0].window: expected a positive integer, got -1",
+        'opensmsc.toml:11: routing.default_route: "carier" is no route; '
+        f"expected one of: {expected}",
+        "opensmsc.toml:14: routing.routes[0].route: expected a name of letters, digits, '.', '_', "
+        "'-', got " + '"bad route!"',
+        f'opensmsc.toml:17: routing.routes[1].route: "nowhere" is no route; expected one of: '
+        f"{expected}",
+        'opensmsc.toml:20: accounts[0].password_hash: expected an argon2 hash such as "$argon2id'
+        '$v=19$m=65536,t=3,p=4$..." (make one with `opensmsc hash-password`), got "not a hash"',
+        'opensmsc.toml:22: accounts[1].system_id: "esme1" is already used by accounts[0]',
+        "opensmsc.toml:24: accounts[1].window: expected a positive integer, got 0",
+    ]
+
+
+def test_a_rule_that_reads_a_misspelt_attribute_is_a_bug_not_a_skipped_rule() -> None:
+    from opensmsc.config.rules import Checks
+
+    checks = Checks()
+    with pytest.raises(AttributeError), checks.rule():
+        Config().nodes  # type: ignore[attr-defined]  # noqa: B018

@@ -15,9 +15,11 @@ This module knows nothing of TOML or of line numbers; it only says what a good v
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -37,11 +39,45 @@ class Problem:
 class Validated(Protocol):
     """A section that checks rules spanning several of its fields (pairs, uniqueness, order).
 
-    `problems()` is called once every field of the section has a valid value; the keys it yields
-    are relative to the section.
+    `problems()` is called on every section the file has, even one with invalid keys, so that
+    one run of check-config shows every mistake: the loader then builds the section without
+    its invalid keys (reading one raises AttributeError), and `Checks.rule()` skips the rules
+    that read one. The keys it yields are relative to the section.
     """
 
     def problems(self) -> list[Problem]: ...
+
+
+def is_invalid_key(exc: AttributeError) -> bool:
+    """True when `exc` is the read of a key the loader left out of a section for being
+    invalid (schema.py builds such sections for their rules); False for any other
+    AttributeError, which is a bug."""
+    obj = exc.obj
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return False
+    return exc.name in {f.name for f in dataclasses.fields(obj)}
+
+
+class Checks:
+    """The problems of one section, rule by rule: each rule in its own `with checks.rule():`
+    block, so that a rule reading an invalid key (which has its own error) is skipped alone."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def add(self, key: KeyPath, message: str) -> None:
+        self.found.append(Problem(key, message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.found.extend(problems)
+
+    @contextlib.contextmanager
+    def rule(self) -> Iterator[None]:
+        try:
+            yield
+        except AttributeError as exc:
+            if not is_invalid_key(exc):
+                raise
 
 
 class Rule(Protocol):
@@ -268,7 +304,12 @@ def duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) 
     seen: dict[object, int] = {}
     found: list[Problem] = []
     for index, item in enumerate(items):
-        value = getattr(item, attribute)
+        try:
+            value = getattr(item, attribute)
+        except AttributeError as exc:
+            if is_invalid_key(exc):
+                continue  # that item's key has its own error
+            raise
         if value in seen:
             found.append(
                 Problem(

@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar
 
 from opensmsc.config.rules import (
     Argon2Hash,
+    Checks,
     DigitPrefix,
     EnvName,
     ExistingFile,
@@ -97,34 +98,35 @@ class AccountConfig:
     mo_prefixes: tuple[DigitPrefix, ...] = ()
 
     def problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        secrets = [
-            name
-            for name, value in (
-                ("password_hash", self.password_hash),
-                ("password_file", self.password_file),
-                ("password_env", self.password_env),
-            )
-            if value is not None
-        ]
-        if not secrets:
-            found.append(
-                Problem(
+        checks = Checks()
+        with checks.rule():
+            secrets = [
+                name
+                for name, value in (
+                    ("password_hash", self.password_hash),
+                    ("password_file", self.password_file),
+                    ("password_env", self.password_env),
+                )
+                if value is not None
+            ]
+            if not secrets:
+                checks.add(
                     ("password_hash",), "missing; give password_hash, password_file or password_env"
                 )
-            )
-        elif len(secrets) > 1:
-            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
-        if not self.bind_modes:
-            found.append(Problem(("bind_modes",), "expected at least one bind mode"))
-        if not self.allowed_networks:
-            found.append(Problem(("allowed_networks",), "expected at least one network"))
-        if self.max_validity < self.default_validity:
-            found.append(
-                Problem(
+            elif len(secrets) > 1:
+                checks.add((secrets[1],), f"conflicts with {secrets[0]}; give only one")
+        with checks.rule():
+            if not self.bind_modes:
+                checks.add(("bind_modes",), "expected at least one bind mode")
+        with checks.rule():
+            if not self.allowed_networks:
+                checks.add(("allowed_networks",), "expected at least one network")
+        with checks.rule():
+            if self.max_validity < self.default_validity:
+                checks.add(
                     ("max_validity",),
                     f"expected at least default_validity ({self.default_validity})",
                 )
-            )
-        found.extend(duplicates(self.distribution_lists, "name", ("distribution_lists",)))
-        return found
+        with checks.rule():
+            checks.extend(duplicates(self.distribution_lists, "name", ("distribution_lists",)))
+        return checks.found
