@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -555,3 +556,34 @@ def test_decode_describes_any_deliver_sm(
     (dump,) = dumps
     render_text(dump)
     json.dumps(dump.to_json())
+
+
+# --- make ---------------------------------------------------------------------------------
+
+
+def _make_dry_run(*args: str, venv: Path) -> list[str]:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        ["make", "-n", *args, f"VENV={venv}"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return proc.stdout.splitlines()
+
+
+def test_make_run_installs_only_the_package_and_passes_config(tmp_path: Path) -> None:
+    lines = _make_dry_run("run", "CONFIG=etc/my node.toml", venv=tmp_path / "venv")
+    installs = [line for line in lines if "pip install" in line and "--upgrade pip" not in line]
+    assert installs and all("[dev" not in line and "bench]" not in line for line in installs)
+    assert any(line.endswith("pip install --quiet -e .") for line in installs)
+    assert lines[-1] == f"{tmp_path / 'venv'}/bin/opensmsc run --config 'etc/my node.toml'"
+    assert _make_dry_run("run", venv=tmp_path / "venv")[-1].rstrip().endswith("opensmsc run")
+
+
+def test_make_test_installs_the_dev_and_bench_extras(tmp_path: Path) -> None:
+    lines = _make_dry_run("test", venv=tmp_path / "venv")
+    assert any("pip install --quiet -e '.[dev,bench]'" in line for line in lines)
