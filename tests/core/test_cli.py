@@ -587,3 +587,35 @@ def test_make_run_installs_only_the_package_and_passes_config(tmp_path: Path) ->
 def test_make_test_installs_the_dev_and_bench_extras(tmp_path: Path) -> None:
     lines = _make_dry_run("test", venv=tmp_path / "venv")
     assert any("pip install --quiet -e '.[dev,bench]'" in line for line in lines)
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_message_text_is_redacted_unless_configured(show: bool) -> None:
+    from opensmsc.cli.logsetup import setup_logging
+    from opensmsc.config import LoggingConfig
+    from opensmsc.observability import MessageText
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        setup_logging(LoggingConfig(show_short_message=show), stream=stream)
+        ucs2 = "esc\x1b[2J c1\x9b é".encode("utf-16-be")
+        udh = bytes.fromhex("0500030a0201")
+        logging.getLogger("opensmsc.test").info(
+            "a=%s b=%s c=%s",
+            MessageText(ucs2, 0x08),
+            MessageText(udh + b"part", 0x00, 0x40),
+            MessageText(b"\x00\xff", 0x04),
+        )
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    line = stream.getvalue().strip()
+    if show:
+        assert line.endswith(r'a="esc\u001b[2J c1\u009b é" b="part" c=0x00ff')
+    else:
+        assert line.endswith("a=<26 octets redacted> b=<10 octets redacted> c=<2 octets redacted>")

@@ -20,7 +20,7 @@ from opensmsc.config import load
 from opensmsc.engine.node import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.routing import AccountPolicies
-from opensmsc.smpp import BindTransceiver, CommandStatus, FrameBuffer, decode, encode
+from opensmsc.smpp import BindTransceiver, CommandStatus, FrameBuffer, SubmitSm, decode, encode
 from opensmsc.smsc import SessionRegistry
 
 pytestmark = pytest.mark.timeout(60)
@@ -266,3 +266,49 @@ async def test_sighup_reloads_accounts_and_logging_and_keeps_running_on_errors(
         if node.proc.returncode is None:
             node.proc.kill()
             await node.proc.wait()
+
+
+# --------------------------------------------------------------------------- logs
+
+
+async def submit_one(port: int, text: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    frames = FrameBuffer()
+
+    async def answer() -> int:
+        while True:
+            data = await asyncio.wait_for(reader.read(4096), 10)
+            assert data, "closed before the answer"
+            for frame in frames.feed(data):
+                return decode(frame).status
+
+    try:
+        writer.write(encode(BindTransceiver(system_id="esme1", password="pw"), 1))
+        assert await answer() == 0
+        writer.write(encode(SubmitSm(destination_addr="447700900001", short_message=text), 2))
+        assert await answer() == 0
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("show", [False, True], ids=["redacted", "shown"])
+async def test_message_text_in_logs_only_with_show_short_message(
+    tmp_path: Path, show: bool
+) -> None:
+    logging_toml = f'[logging]\nlevel = "debug"\nshow_short_message = {str(show).lower()}\n'
+    config = write_config(tmp_path, account_toml("pw") + logging_toml)
+    node, port = await Node.start(config)
+    try:
+        await submit_one(port, b"secret\nlevel=error forged")
+        accepted = await node.wait_for(" accepted message_id=")
+        delivered = await node.wait_for(" delivered message_id=")
+    finally:
+        node.signal(signal.SIGTERM)
+        await node.wait()
+    for line in (accepted, delivered):
+        if show:
+            assert 'text="secret\\nlevel=error forged"' in line  # escaped: no forged line
+        else:
+            assert line.rstrip().endswith("text=<25 octets redacted>")
+            assert "secret" not in line
+    assert "secret" not in "".join(node.lines) or show
