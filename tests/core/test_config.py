@@ -1009,3 +1009,19 @@ def test_a_rule_that_reads_a_misspelt_attribute_is_a_bug_not_a_skipped_rule() ->
     checks = Checks()
     with pytest.raises(AttributeError), checks.rule():
         Config().nodes  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_an_empty_mo_prefix_makes_one_default_mo_account(write) -> None:  # type: ignore[no-untyped-def]
+    account = '[[accounts]]\nsystem_id = "{}"\npassword_env = "P"\nmo_prefixes = {}\n'
+    path = write(account.format("a", '["", "5000"]') + account.format("b", '["4"]'))
+    assert [a.mo_prefixes for a in load(path).accounts] == [("", "5000"), ("4",)]
+    path = write(account.format("a", '[""]') + account.format("b", '["x", ""]'))
+    assert messages(path) == [
+        "opensmsc.toml:8: accounts[1].mo_prefixes[0]: expected a prefix of up to 20 digits "
+        '("" for every destination), got "x"',
+    ]
+    path = write(account.format("a", '[""]') + account.format("b", '["1", ""]'))
+    assert messages(path) == [
+        'opensmsc.toml:8: accounts[1].mo_prefixes: "" (the default MO account) is already '
+        "accounts[0]"
+    ]

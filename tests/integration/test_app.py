@@ -278,3 +278,19 @@ def test_a_reload_applies_bind_settings_and_names_what_needs_a_restart(tmp_path:
         ["logging.show_short_message", "accounts[esme1].throughput", "accounts[esme2]"],
         ["accounts[esme1].default_validity"],
     )
+
+
+def test_mo_goes_to_the_default_account_when_nothing_else_takes_it() -> None:
+    from opensmsc.upstream import MoIngress
+
+    mo = MoIngress(
+        None,  # type: ignore[arg-type]  # account_for reads no store
+        prefixes=[("5000", "esme1")],
+        sessions=lambda: [],
+        new_id=lambda: "1",
+        wake=lambda: None,
+        default_account="test",
+    )
+    assert mo.account_for("50001") == "esme1"
+    assert mo.account_for("6000") == "test"
+    assert mo.account_for("6000", default=False) is None

@@ -295,6 +295,9 @@ ExistingFile = Annotated[Path, FileExists()]
 CertificateFile = Annotated[Path, FileExists(), PemFile("certificate")]  # one or a chain
 PrivateKeyFile = Annotated[Path, FileExists(), PemFile("private key")]
 DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]
+MoPrefix = Annotated[
+    str, Match(r"[0-9]{0,20}", 'a prefix of up to 20 digits ("" for every destination)')
+]
 Msisdn = Annotated[str, Match(r"[0-9]{1,15}", "an E.164 number of 1 to 15 digits, without +")]
 
 

@@ -8,7 +8,8 @@ receipt to `MoIngress.on_mo(connector, pdu)`. It picks the account:
 2. else the account of a bound receiving session whose bind `address_range` (SMPP 3.4 §5.2.7,
    a regular expression) matches destination_addr from its start (`re.match`: a plain
    "3161" then works as a prefix, "^3161[0-9]{5}$" as written). An empty or unreadable
-   range matches nothing.
+   range matches nothing;
+3. else the default account, if there is one (`mo_prefixes = [""]`; the demo account).
 
 It stores the message durably as an MO record of that account (direction MO, ENROUTE, due now)
 and wakes the Scheduler, which claims it and delivers it through `Deliveries` (the MO route):
@@ -97,8 +98,10 @@ class MoIngress:
         wake: Callable[[], None],
         validity: Callable[[str], timedelta] = lambda _system_id: DEFAULT_MO_VALIDITY,
         clock: Clock = system_clock,
+        default_account: str | None = None,
     ) -> None:
         self._store = store
+        self.default_account = default_account
         # Longest first: the first match is the longest (as engine.routes.Router does).
         self._prefixes = sorted(
             ((p, s) for p, s in prefixes if p), key=lambda item: len(item[0]), reverse=True
@@ -111,8 +114,9 @@ class MoIngress:
         self.stored = 0  # MO stored (metrics, tests)
         self.refused = 0  # MO answered ESME_RX_T_APPN
 
-    def account_for(self, destination_addr: str) -> str | None:
-        """The system_id an MO to `destination_addr` goes to now, or None."""
+    def account_for(self, destination_addr: str, *, default: bool = True) -> str | None:
+        """The system_id an MO to `destination_addr` goes to now, or None; `default=False`
+        leaves the default account out (the simulated network first tries a handset)."""
         for prefix, system_id in self._prefixes:
             if destination_addr.startswith(prefix):
                 return system_id
@@ -122,7 +126,7 @@ class MoIngress:
             pattern = _pattern(str(getattr(session, "address_range", "") or ""))
             if pattern is not None and pattern.match(destination_addr):
                 return session.system_id
-        return None
+        return self.default_account if default else None
 
     async def on_mo(self, connector: str, pdu: DeliverSm | DataSm) -> None:
         """The Connectors on_mo callback: returns once the MO is stored; raises

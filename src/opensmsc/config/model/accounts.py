@@ -10,13 +10,13 @@ from typing import Annotated, ClassVar
 from opensmsc.config.rules import (
     Argon2Hash,
     Checks,
-    DigitPrefix,
     EnvName,
     ExistingFile,
     Fingerprint,
     Host,
     IpNetwork,
     Length,
+    MoPrefix,
     Octet,
     Port,
     PositiveInt,
@@ -94,8 +94,9 @@ class AccountConfig:
     max_validity: Seconds = 604_800.0  # the most a validity_period may ask for
     long_message_receipts: LongMessageReceipts = LongMessageReceipts.PER_PART
     distribution_lists: tuple[DistributionListConfig, ...] = ()
-    # MO from connectors to destinations starting with one of these comes to this account.
-    mo_prefixes: tuple[DigitPrefix, ...] = ()
+    # MO to destinations starting with one of these comes to this account (the longest prefix
+    # of all accounts wins); "" makes it the default: MO that nothing else takes.
+    mo_prefixes: tuple[MoPrefix, ...] = ()
 
     def problems(self) -> list[Problem]:
         checks = Checks()

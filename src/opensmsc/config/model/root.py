@@ -45,7 +45,24 @@ class Config:
             checks.extend(duplicates(self.smpp.client, "name", ("smpp", "client")))
         with checks.rule():
             self._check_routes(checks)
+        with checks.rule():
+            self._check_default_mo_account(checks)
         return checks.found
+
+    def _check_default_mo_account(self, checks: Checks) -> None:
+        # `mo_prefixes = [""]` makes an account the default for MO: there can be only one.
+        first: int | None = None
+        for index, account in enumerate(self.accounts):
+            with checks.rule():
+                if "" not in account.mo_prefixes:
+                    continue
+                if first is None:
+                    first = index
+                    continue
+                checks.add(
+                    ("accounts", index, "mo_prefixes"),
+                    f'"" (the default MO account) is already accounts[{first}]',
+                )
 
     def _check_routes(self, checks: Checks) -> None:
         # A route names the loopback or a connector; a typo must not silently drop traffic.
