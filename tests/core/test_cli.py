@@ -68,6 +68,46 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 # --- version, check-config, run ------------------------------------------------------------
 
 
+def test_dash_dash_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"opensmsc {__version__}\n"
+
+
+def test_encode_counts_what_the_part_limits_count(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(capsys, "encode", "😀" * 40)
+    assert status == 0
+    assert out.splitlines()[0] == "message: 40 characters, 80 UTF-16 code units"
+    assert "parts: 2 (concat udh8), esm_class UDHI 0x40" in out
+    report = encode_json(capsys, "€" * 3)
+    assert (report["characters"], report["units"], report["unit"]) == (3, 6, "septets")
+
+
+def test_a_single_part_is_not_said_to_be_concatenated(capsys: pytest.CaptureFixture[str]) -> None:
+    for concat in ("udh8", "udh16", "sar"):
+        status, out, _ = run_cli(capsys, "encode", "--concat", concat, "hi")
+        assert status == 0
+        assert "parts: 1\n" in out and "concat" not in out
+        assert encode_json(capsys, "--concat", concat, "hi")["concat"] is None
+    _, out, _ = run_cli(capsys, "encode", "--concat", "payload", "hi")
+    assert "parts: 1 (concat payload)" in out
+
+
+def test_output_into_a_closed_pipe_is_no_error() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opensmsc", "encode", "x" * 2000],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        proc.stdout.read(10)
+        proc.stdout.close()  # as `| head -1` does
+        assert proc.wait(timeout=30) == 0
+        assert b"Traceback" not in proc.stderr.read()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "version") == (0, f"opensmsc {__version__}\n", "")
 
@@ -387,10 +427,10 @@ def test_encode_gsm_text(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run_cli(capsys, "encode", "Hello", "world")
     assert status == 0
     assert out.splitlines() == [
-        "message: 11 characters",
+        "message: 11 characters, 11 septets",
         "alphabet: GSM7",
         "data_coding: 0x00 (SMSC default alphabet, GSM 7-bit)",
-        "parts: 1 (concat udh8)",
+        "parts: 1",
         "part 1/1:",
         "  short_message: 11 octets, payload 11 septets",
         "    0000: 48 65 6c 6c 6f 20 77 6f 72 6c 64",
