@@ -157,7 +157,7 @@ def test_run_with_a_bad_config_prints_every_error_and_exits_2(
     assert (status, out) == (2, "")
     assert err.splitlines() == [
         "bad.toml:2: smpp.server.port: expected a port number from 0 to 65535, got -1",
-        "bad.toml:3: smpp.server.window: expected a positive integer, got 0",
+        "bad.toml:3: smpp.server.window: expected an integer from 1 to 10000, got 0",
     ]
 
 

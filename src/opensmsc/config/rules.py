@@ -263,11 +263,48 @@ def parse_fingerprint(text: str) -> str:
 
 PositiveInt = Annotated[int, Bounds("a positive integer", minimum=1)]
 NonNegativeInt = Annotated[int, Bounds("an integer of 0 or more", minimum=0)]
+
+
+def int_range(minimum: int, maximum: int) -> Bounds:
+    """An integer key's bounds: every count in the file has a ceiling, so a typo (or 2^63 - 1)
+    is an error here rather than memory or a crash later."""
+    return Bounds(f"an integer from {minimum} to {maximum}", minimum=minimum, maximum=maximum)
+
+
+# Requests in flight per session: each holds its PDU and a timer, and a crash may repeat a
+# window's worth of receipts.
+Window = Annotated[int, int_range(1, 10_000)]
+MaxBinds = Annotated[int, int_range(1, 1000)]
+BatchOps = Annotated[int, int_range(1, 100_000)]
+CacheSize = Annotated[int, int_range(0, 10_000_000)]
+Capacity = Annotated[int, int_range(1, 10_000)]
+SmallCount = Annotated[int, int_range(1, 100)]
+_TEN_YEARS = 315_360_000.0  # seconds: past it, times overflow date arithmetic
+_MAX_RATE = 1_000_000.0
 Port = Annotated[int, Bounds("a port number from 0 to 65535", minimum=0, maximum=65535)]
 Octet = Annotated[int, Bounds("an integer from 0 to 255", minimum=0, maximum=255)]
-Seconds = Annotated[float, Bounds("a positive number of seconds", above=0.0)]
-OptionalSeconds = Annotated[float, Bounds("a number of seconds (0 to disable)", minimum=0.0)]
-Rate = Annotated[float, Bounds("messages per second (0 for no limit)", minimum=0.0)]
+Seconds = Annotated[
+    float,
+    Bounds(
+        "a positive number of seconds, at most 315360000 (ten years)",
+        above=0.0,
+        maximum=_TEN_YEARS,
+    ),
+]
+OptionalSeconds = Annotated[
+    float,
+    Bounds(
+        "a number of seconds (0 to disable), at most 315360000 (ten years)",
+        minimum=0.0,
+        maximum=_TEN_YEARS,
+    ),
+]
+Rate = Annotated[
+    float,
+    Bounds(
+        "messages per second from 0 to 1000000 (0 for no limit)", minimum=0.0, maximum=_MAX_RATE
+    ),
+]
 PduLength = Annotated[int, Bounds("an integer from 64 to 16777216", minimum=64, maximum=1 << 24)]
 Host = Annotated[str, Parse(parse_host, "a host name or IP address")]
 IpNetwork = Annotated[

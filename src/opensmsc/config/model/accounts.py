@@ -16,15 +16,16 @@ from opensmsc.config.rules import (
     Host,
     IpNetwork,
     Length,
+    MaxBinds,
     MoPrefix,
     Octet,
     Port,
-    PositiveInt,
     Problem,
     Rate,
     Seconds,
     SmppPassword,
     SystemId,
+    Window,
     duplicates,
 )
 from opensmsc.smpp.states import BindMode
@@ -79,9 +80,9 @@ class AccountConfig:
         BindMode.TRANSCEIVER,
     )
     allowed_networks: tuple[IpNetwork, ...] = _ANYWHERE
-    max_binds: PositiveInt = 4  # room for a transmitter+receiver pair and overlapping reconnects
+    max_binds: MaxBinds = 4  # room for a transmitter+receiver pair and overlapping reconnects
     throughput: Rate = 0.0  # messages per second, over all of this account's sessions; 0: no cap
-    window: PositiveInt = 10  # requests (submit_sm) in flight per session before ESME_RTHROTTLED
+    window: Window = 10  # requests (submit_sm) in flight per session before ESME_RTHROTTLED
     # Mutual TLS: with either list non-empty, a bind must come over TLS with a client
     # certificate whose RFC 4514 subject or SHA-256 fingerprint is listed (password still checked).
     cert_subjects: tuple[str, ...] = ()  # e.g. "CN=esme-a,O=Example"

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from opensmsc.config.model.numbers import e164_key, region
 from opensmsc.config.rules import (
     Bounds,
+    CacheSize,
+    Capacity,
     Checks,
     ExistingFile,
     Length,
@@ -16,8 +18,8 @@ from opensmsc.config.rules import (
     Msisdn,
     NonNegativeInt,
     Octet,
-    PositiveInt,
     Problem,
+    SmallCount,
     duplicates,
 )
 
@@ -114,13 +116,13 @@ class NetworkConfig:
     strict_numbers: bool = False  # numbers must be valid in their numbering plan
     subscribers_csv: ExistingFile | None = None
     portability_csv: ExistingFile | None = None
-    portability_cache_size: NonNegativeInt = 10_000
-    max_service_centres: PositiveInt = 8  # room in a subscriber's message-waiting list
+    portability_cache_size: CacheSize = 10_000
+    max_service_centres: SmallCount = 8  # room in a subscriber's message-waiting list
     mask_imsi: bool = True  # HLR lookups show only the IMSI's MCC-MNC
     # Our service centre address (E.164 global title), as the HLR records it in a waiting
     # subscriber's message-waiting list (MAP ReportSM-DeliveryStatus).
     sc_address: Msisdn = "19999999999"
-    handset_capacity: PositiveInt = 30  # messages a simulated handset's inbox holds
+    handset_capacity: Capacity = 30  # messages a simulated handset's inbox holds
     # A full handset drops its oldest message, as phones do by default; false: it answers
     # memoryCapacityExceeded until its memory is freed.
     handset_delete_old: bool = True

@@ -18,7 +18,6 @@ from opensmsc.config.rules import (
     Name,
     Octet,
     Port,
-    PositiveInt,
     PrivateKeyFile,
     Problem,
     Rate,
@@ -26,6 +25,7 @@ from opensmsc.config.rules import (
     SmppPassword,
     SystemId,
     SystemType,
+    Window,
     key_in_certificate_file,
 )
 
@@ -71,7 +71,7 @@ class SmppClientConfig:
     address_range: AddressRange = ""
     addr_ton: Octet = 0
     addr_npi: Octet = 0
-    window: PositiveInt = 10
+    window: Window = 10
     throughput: Rate = 0.0  # messages per second; 0: no cap
     enquire_link_interval: Seconds = 30.0
     response_timeout: Seconds = 30.0
@@ -80,7 +80,7 @@ class SmppClientConfig:
     message_id_format: MessageIdFormat = MessageIdFormat.AUTO
     # deliver_sm (receipts, MO) the carrier may have unanswered on one session before we answer
     # ESME_RTHROTTLED; we answer each at once, so this only guards against a runaway peer.
-    receive_window: PositiveInt = 100
+    receive_window: Window = 100
     # Outbind (SMPP 3.4 §2.2.1, digest §1.10): the upstream SMSC connects to us and sends
     # outbind; we answer with a bind on that connection (receiver, or transceiver in 5.0).
     outbind_listen: bool = False

@@ -12,11 +12,11 @@ from opensmsc.config.rules import (
     OptionalSeconds,
     PduLength,
     Port,
-    PositiveInt,
     PrivateKeyFile,
     Problem,
     Seconds,
     SystemId,
+    Window,
     key_in_certificate_file,
 )
 
@@ -59,7 +59,7 @@ class SmppServerConfig:
     enquire_link_interval: OptionalSeconds = 30.0
     inactivity_timeout: OptionalSeconds = 300.0
     response_timeout: Seconds = 30.0
-    window: PositiveInt = 10  # our requests (deliver_sm) in flight per session
+    window: Window = 10  # our requests (deliver_sm) in flight per session
     unbind_drain_timeout: OptionalSeconds = 5.0
     overload_action: OverloadAction = OverloadAction.THROTTLE
     interface_versions: tuple[SmppVersion, ...] = (
