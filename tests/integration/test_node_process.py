@@ -312,3 +312,11 @@ async def test_message_text_in_logs_only_with_show_short_message(
             assert line.rstrip().endswith("text=<25 octets redacted>")
             assert "secret" not in line
     assert "secret" not in "".join(node.lines) or show
+
+
+def test_a_password_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:
+    secret = tmp_path / "esme1.secret"
+    secret.write_bytes(b"\xff\xfe\x00binary")
+    extra = f'[[accounts]]\nsystem_id = "esme1"\npassword_file = "{secret}"\n'
+    line = failure_line(run_node(write_config(tmp_path, extra)))
+    assert line.startswith(f"{secret}: accounts[esme1].password_file: cannot read {secret}: ")
