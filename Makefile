@@ -1,8 +1,12 @@
 # Two commands for a newcomer: `make run` and `make test`. Everything else is a helper of those.
+# `make run CONFIG=opensmsc.toml` runs with a configuration file (default: the embedded one).
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HASH    = $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Running needs only the package; testing, linting and benchmarks need the dev and bench extras.
+RUN_STAMP = $(VENV)/.installed-run-$(HASH)
+DEV_STAMP = $(VENV)/.installed-dev-$(HASH)
 
 .PHONY: run test install lint typecheck bench clean
 
@@ -10,14 +14,18 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+$(RUN_STAMP): pyproject.toml | $(PY)
+	test -f $(DEV_STAMP) || $(PY) -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-* && touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-dev-* && touch $@
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-run: install
-	$(VENV)/bin/opensmsc run
+run: $(RUN_STAMP)
+	$(VENV)/bin/opensmsc run $(if $(CONFIG),--config '$(CONFIG)')
 
 test: install
 	bash tests/install-system-deps.sh

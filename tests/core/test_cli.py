@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,6 +68,46 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 # --- version, check-config, run ------------------------------------------------------------
 
 
+def test_dash_dash_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"opensmsc {__version__}\n"
+
+
+def test_encode_counts_what_the_part_limits_count(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(capsys, "encode", "😀" * 40)
+    assert status == 0
+    assert out.splitlines()[0] == "message: 40 characters, 80 UTF-16 code units"
+    assert "parts: 2 (concat udh8), esm_class UDHI 0x40" in out
+    report = encode_json(capsys, "€" * 3)
+    assert (report["characters"], report["units"], report["unit"]) == (3, 6, "septets")
+
+
+def test_a_single_part_is_not_said_to_be_concatenated(capsys: pytest.CaptureFixture[str]) -> None:
+    for concat in ("udh8", "udh16", "sar"):
+        status, out, _ = run_cli(capsys, "encode", "--concat", concat, "hi")
+        assert status == 0
+        assert "parts: 1\n" in out and "concat" not in out
+        assert encode_json(capsys, "--concat", concat, "hi")["concat"] is None
+    _, out, _ = run_cli(capsys, "encode", "--concat", "payload", "hi")
+    assert "parts: 1 (concat payload)" in out
+
+
+def test_output_into_a_closed_pipe_is_no_error() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opensmsc", "encode", "x" * 2000],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        proc.stdout.read(10)
+        proc.stdout.close()  # as `| head -1` does
+        assert proc.wait(timeout=30) == 0
+        assert b"Traceback" not in proc.stderr.read()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "version") == (0, f"opensmsc {__version__}\n", "")
 
@@ -116,7 +157,7 @@ def test_run_with_a_bad_config_prints_every_error_and_exits_2(
     assert (status, out) == (2, "")
     assert err.splitlines() == [
         "bad.toml:2: smpp.server.port: expected a port number from 0 to 65535, got -1",
-        "bad.toml:3: smpp.server.window: expected a positive integer, got 0",
+        "bad.toml:3: smpp.server.window: expected an integer from 1 to 10000, got 0",
     ]
 
 
@@ -135,7 +176,7 @@ def test_run_loads_config_makes_data_dir_sets_logging_and_calls_app(
     Path("opensmsc.toml").write_text('[node]\ndata_dir = "var/data"\n[logging]\nlevel = "debug"\n')
     seen: list[Config] = []
 
-    def fake_app_run(config: Config) -> int:
+    def fake_app_run(config: Config, **_: object) -> int:
         seen.append(config)
         logging.getLogger("opensmsc.test").info("started session=%s", 1)
         return 0
@@ -155,7 +196,7 @@ def test_run_without_config_uses_the_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     seen: list[Config] = []
-    monkeypatch.setattr(runner, "_app_run", lambda: seen.append)
+    monkeypatch.setattr(runner, "_app_run", lambda: lambda config, **_: seen.append(config))
     assert run_cli(capsys, "run")[0] == 0
     assert seen[0].smpp.server.port == 2775
     assert (tmp_path / "data").is_dir()
@@ -182,7 +223,7 @@ def test_a_config_error_from_the_application_exits_2(
 
     monkeypatch.chdir(tmp_path)
 
-    def failing(config: Config) -> None:
+    def failing(config: Config, **_: object) -> None:
         raise ConfigError("cannot load certificate and key: bad PEM", path="smsc.crt")
 
     monkeypatch.setattr(runner, "_app_run", lambda: failing)
@@ -386,10 +427,10 @@ def test_encode_gsm_text(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run_cli(capsys, "encode", "Hello", "world")
     assert status == 0
     assert out.splitlines() == [
-        "message: 11 characters",
+        "message: 11 characters, 11 septets",
         "alphabet: GSM7",
         "data_coding: 0x00 (SMSC default alphabet, GSM 7-bit)",
-        "parts: 1 (concat udh8)",
+        "parts: 1",
         "part 1/1:",
         "  short_message: 11 octets, payload 11 septets",
         "    0000: 48 65 6c 6c 6f 20 77 6f 72 6c 64",
@@ -555,3 +596,66 @@ def test_decode_describes_any_deliver_sm(
     (dump,) = dumps
     render_text(dump)
     json.dumps(dump.to_json())
+
+
+# --- make ---------------------------------------------------------------------------------
+
+
+def _make_dry_run(*args: str, venv: Path) -> list[str]:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        ["make", "-n", *args, f"VENV={venv}"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return proc.stdout.splitlines()
+
+
+def test_make_run_installs_only_the_package_and_passes_config(tmp_path: Path) -> None:
+    lines = _make_dry_run("run", "CONFIG=etc/my node.toml", venv=tmp_path / "venv")
+    installs = [line for line in lines if "pip install" in line and "--upgrade pip" not in line]
+    assert installs and all("[dev" not in line and "bench]" not in line for line in installs)
+    assert any(line.endswith("pip install --quiet -e .") for line in installs)
+    assert lines[-1] == f"{tmp_path / 'venv'}/bin/opensmsc run --config 'etc/my node.toml'"
+    assert _make_dry_run("run", venv=tmp_path / "venv")[-1].rstrip().endswith("opensmsc run")
+
+
+def test_make_test_installs_the_dev_and_bench_extras(tmp_path: Path) -> None:
+    lines = _make_dry_run("test", venv=tmp_path / "venv")
+    assert any("pip install --quiet -e '.[dev,bench]'" in line for line in lines)
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_message_text_is_redacted_unless_configured(show: bool) -> None:
+    from opensmsc.cli.logsetup import setup_logging
+    from opensmsc.config import LoggingConfig
+    from opensmsc.observability import MessageText
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        setup_logging(LoggingConfig(show_short_message=show), stream=stream)
+        ucs2 = "esc\x1b[2J c1\x9b é".encode("utf-16-be")
+        udh = bytes.fromhex("0500030a0201")
+        logging.getLogger("opensmsc.test").info(
+            "a=%s b=%s c=%s",
+            MessageText(ucs2, 0x08),
+            MessageText(udh + b"part", 0x00, 0x40),
+            MessageText(b"\x00\xff", 0x04),
+        )
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    line = stream.getvalue().strip()
+    if show:
+        assert line.endswith(r'a="esc\u001b[2J c1\u009b é" b="part" c=0x00ff')
+    else:
+        assert line.endswith("a=<26 octets redacted> b=<10 octets redacted> c=<2 octets redacted>")

@@ -237,23 +237,23 @@ def test_empty_path_is_refused(write) -> None:  # type: ignore[no-untyped-def]
     [
         (
             "[smpp.server]\nwindow = -3\n",
-            "opensmsc.toml:2: smpp.server.window: expected a positive integer, got -3",
+            "opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, got -3",
         ),
         (
             "[smpp.server]\nwindow = 0\n",
-            "opensmsc.toml:2: smpp.server.window: expected a positive integer, got 0",
+            "opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, got 0",
         ),
         (
             '[smpp.server]\nwindow = "10"\n',
-            'opensmsc.toml:2: smpp.server.window: expected a positive integer, got "10"',
+            'opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, got "10"',
         ),
         (
             "[smpp.server]\nwindow = 10.0\n",
-            "opensmsc.toml:2: smpp.server.window: expected a positive integer, got 10.0",
+            "opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, got 10.0",
         ),
         (
             "[smpp.server]\nwindow = true\n",
-            "opensmsc.toml:2: smpp.server.window: expected a positive integer, got true",
+            "opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, got true",
         ),
         (
             "[smpp.server]\nport = 65536\n",
@@ -266,27 +266,27 @@ def test_empty_path_is_refused(write) -> None:  # type: ignore[no-untyped-def]
         (
             "[smpp.server]\nresponse_timeout = 0\n",
             "opensmsc.toml:2: smpp.server.response_timeout: "
-            "expected a positive number of seconds, got 0.0",
+            "expected a positive number of seconds, at most 315360000 (ten years), got 0.0",
         ),
         (
             "[smpp.server]\ninactivity_timeout = -1.5\n",
             "opensmsc.toml:2: smpp.server.inactivity_timeout: "
-            "expected a number of seconds (0 to disable), got -1.5",
+            "expected a number of seconds (0 to disable), at most 315360000 (ten years), got -1.5",
         ),
         (
             '[smpp.server]\nresponse_timeout = "30s"\n',
             "opensmsc.toml:2: smpp.server.response_timeout: "
-            'expected a positive number of seconds, got "30s"',
+            'expected a positive number of seconds, at most 315360000 (ten years), got "30s"',
         ),
         (
             "[smpp.server]\nresponse_timeout = nan\n",
             "opensmsc.toml:2: smpp.server.response_timeout: "
-            "expected a positive number of seconds, got nan",
+            "expected a positive number of seconds, at most 315360000 (ten years), got nan",
         ),
         (
             "[[accounts]]\nsystem_id = 'a'\npassword_env = 'A'\nthroughput = -inf\n",
             "opensmsc.toml:4: accounts[0].throughput: "
-            "expected messages per second (0 for no limit), got -inf",
+            "expected messages per second from 0 to 1000000 (0 for no limit), got -inf",
         ),
         (
             '[smpp.server]\ntls_enabled = "yes"\n',
@@ -538,7 +538,7 @@ def test_every_error_is_reported_in_line_order(write) -> None:  # type: ignore[n
     assert messages(path) == [
         'opensmsc.toml:2: logging.level: expected one of "debug", "info", "warning", "error", '
         'got "loud"',
-        "opensmsc.toml:13: smpp.client[1].window: expected a positive integer, got -3",
+        "opensmsc.toml:13: smpp.client[1].window: expected an integer from 1 to 10000, got -3",
         'opensmsc.toml:16: smpp.server.port: expected a port number from 0 to 65535, got "x"',
     ]
 
@@ -623,7 +623,7 @@ def test_dotted_keys_and_inline_tables_have_their_own_lines(write) -> None:  # t
     assert messages(path) == [
         "opensmsc.toml:1: node.name: expected a name of letters, digits, '.', '_', '-', got \"\"",
         "opensmsc.toml:3: smpp.server.port: expected a port number from 0 to 65535, got -2",
-        "opensmsc.toml:6: smpp.client[1].window: expected a positive integer, got -3",
+        "opensmsc.toml:6: smpp.client[1].window: expected an integer from 1 to 10000, got -3",
     ]
 
 
@@ -954,3 +954,117 @@ def test_without_tls_key_file_the_key_must_be_in_the_certificate_file(
         f"opensmsc.toml:2: smpp.server.tls_cert_file: {tmp_path / 'cert.pem'} holds no private "
         "key; give tls_key_file"
     ]
+
+
+def test_one_pass_reports_cross_key_rules_beside_per_key_errors(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        """
+        [smpp.server]
+        port = 2775
+        tls_port = 2775
+        window = 0
+        [[smpp.client]]
+        name = "carrier"
+        host = "smsc.example"
+        system_id = "us"
+        window = -1
+        [routing]
+        default_route = "carier"
+        [[routing.routes]]
+        prefix = "44"
+        route = "bad route!"
+        [[routing.routes]]
+        prefix = "33"
+        route = "nowhere"
+        [[accounts]]
+        system_id = "esme1"
+        password_hash = "not a hash"
+        [[accounts]]
+        system_id = "esme1"
+        password_env = "ESME1_PASSWORD"
+        window = 0
+        """
+    )
+    expected = '"carrier", "loopback", "network"'
+    assert messages(path) == [
+        "opensmsc.toml:3: smpp.server.tls_port: is the same as port (2775)",
+        "opensmsc.toml:4: smpp.server.window: expected an integer from 1 to 10000, got 0",
+        "opensmsc.toml:9: smpp.client[0].window: expected an integer from 1 to 10000, got -1",
+        'opensmsc.toml:11: routing.default_route: "carier" is no route; '
+        f"expected one of: {expected}",
+        "opensmsc.toml:14: routing.routes[0].route: expected a name of letters, digits, '.', '_', "
+        "'-', got " + '"bad route!"',
+        f'opensmsc.toml:17: routing.routes[1].route: "nowhere" is no route; expected one of: '
+        f"{expected}",
+        'opensmsc.toml:20: accounts[0].password_hash: expected an argon2 hash such as "$argon2id'
+        '$v=19$m=65536,t=3,p=4$..." (make one with `opensmsc hash-password`), got "not a hash"',
+        'opensmsc.toml:22: accounts[1].system_id: "esme1" is already used by accounts[0]',
+        "opensmsc.toml:24: accounts[1].window: expected an integer from 1 to 10000, got 0",
+    ]
+
+
+def test_a_rule_that_reads_a_misspelt_attribute_is_a_bug_not_a_skipped_rule() -> None:
+    from opensmsc.config.rules import Checks
+
+    checks = Checks()
+    with pytest.raises(AttributeError), checks.rule():
+        Config().nodes  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_an_empty_mo_prefix_makes_one_default_mo_account(write) -> None:  # type: ignore[no-untyped-def]
+    account = '[[accounts]]\nsystem_id = "{}"\npassword_env = "P"\nmo_prefixes = {}\n'
+    path = write(account.format("a", '["", "5000"]') + account.format("b", '["4"]'))
+    assert [a.mo_prefixes for a in load(path).accounts] == [("", "5000"), ("4",)]
+    path = write(account.format("a", '[""]') + account.format("b", '["x", ""]'))
+    assert messages(path) == [
+        "opensmsc.toml:8: accounts[1].mo_prefixes[0]: expected a prefix of up to 20 digits "
+        '("" for every destination), got "x"',
+    ]
+    path = write(account.format("a", '[""]') + account.format("b", '["1", ""]'))
+    assert messages(path) == [
+        'opensmsc.toml:8: accounts[1].mo_prefixes: "" (the default MO account) is already '
+        "accounts[0]"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            "[smpp.server]\nwindow = 9223372036854775807",
+            "opensmsc.toml:2: smpp.server.window: expected an integer from 1 to 10000, "
+            "got 9223372036854775807",
+        ),
+        (
+            '[[smpp.client]]\nname = "a"\nhost = "h"\nsystem_id = "s"\nreceive_window = 100001',
+            "opensmsc.toml:5: smpp.client[0].receive_window: expected an integer from 1 to "
+            "10000, got 100001",
+        ),
+        (
+            '[[accounts]]\nsystem_id = "a"\npassword_env = "P"\nmax_binds = 5000',
+            "opensmsc.toml:4: accounts[0].max_binds: expected an integer from 1 to 1000, got 5000",
+        ),
+        (
+            '[[accounts]]\nsystem_id = "a"\npassword_env = "P"\ndefault_validity = 1e300',
+            "opensmsc.toml:4: accounts[0].default_validity: expected a positive number of "
+            "seconds, at most 315360000 (ten years), got 1e+300",
+        ),
+        (
+            '[[accounts]]\nsystem_id = "a"\npassword_env = "P"\nthroughput = 1e12',
+            "opensmsc.toml:4: accounts[0].throughput: expected messages per second from 0 to "
+            "1000000 (0 for no limit), got 1000000000000.0",
+        ),
+        (
+            "[store]\nmax_batch_ops = 10000000",
+            "opensmsc.toml:2: store.max_batch_ops: expected an integer from 1 to 100000, "
+            "got 10000000",
+        ),
+        (
+            "[network]\nhandset_capacity = 1000000",
+            "opensmsc.toml:2: network.handset_capacity: expected an integer from 1 to 10000, "
+            "got 1000000",
+        ),
+    ],
+)
+def test_numbers_have_sane_bounds(write, toml: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    assert messages(write(toml)) == [expected]

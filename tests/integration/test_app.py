@@ -246,3 +246,51 @@ async def test_the_simulated_network_is_built_only_when_used(
                 assert (await c.get("/v1/network/subscribers")).status_code == 404
     finally:
         await running.stop()
+
+
+def test_a_reload_applies_bind_settings_and_names_what_needs_a_restart(tmp_path: Path) -> None:
+    from opensmsc.app.reload import classify
+
+    secret = hash_password("secret")
+    base = f'[[accounts]]\nsystem_id = "esme1"\npassword_hash = "{secret}"\n'
+    old = loads(base)
+    new = loads(
+        base
+        + f"""
+        throughput = 10.0
+        default_validity = 60.0
+        [[accounts]]
+        system_id = "esme2"
+        password_hash = "{hash_password("two")}"
+        max_validity = 1209600.0
+        [logging]
+        show_short_message = true
+        """,
+    )
+    applied, restart = classify(old, new)
+    assert applied == [
+        "logging.show_short_message",
+        "accounts[esme1].throughput",
+        "accounts[esme2]",
+    ]
+    assert restart == ["accounts[esme1].default_validity", "accounts[esme2].max_validity"]
+    assert classify(new, old) == (
+        ["logging.show_short_message", "accounts[esme1].throughput", "accounts[esme2]"],
+        ["accounts[esme1].default_validity"],
+    )
+
+
+def test_mo_goes_to_the_default_account_when_nothing_else_takes_it() -> None:
+    from opensmsc.upstream import MoIngress
+
+    mo = MoIngress(
+        None,  # type: ignore[arg-type]  # account_for reads no store
+        prefixes=[("5000", "esme1")],
+        sessions=lambda: [],
+        new_id=lambda: "1",
+        wake=lambda: None,
+        default_account="test",
+    )
+    assert mo.account_for("50001") == "esme1"
+    assert mo.account_for("6000") == "test"
+    assert mo.account_for("6000", default=False) is None

@@ -4,9 +4,12 @@ MO arrive at the ESME as deliver_sm."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import httpx
+import pytest
 
 from opensmsc.smpp import CommandId
 from opensmsc.smpp.constants import Tag
@@ -84,3 +87,44 @@ async def test_mo_from_a_handset_reaches_the_bound_esme(smsc_factory: SmscFactor
         mo = await next_deliver_sm(esme)
         assert mo.source_addr == A[1:] and mo.destination_addr == "5000"
         assert gsm7.decode(mo.short_message) == "JOIN"
+
+
+async def test_mo_to_a_short_code_reaches_the_demo_account(smsc_factory: SmscFactory) -> None:
+    smsc = await smsc_factory(accounts=[])  # no account configured: the demo account test/test
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{smsc.running.ports['http']}", timeout=5
+    ) as http:
+        esme = await smsc.bound("trx", "test", password="test")  # address_range ""
+        answer = await http.post(f"/v1/network/handsets/{A}/mo", json={"to": "5000", "text": "HI"})
+        assert answer.status_code == 202, answer.text
+        mo = await next_deliver_sm(esme)
+        assert (mo.source_addr, mo.destination_addr) == (A[1:], "5000")
+        # A mobile number is still person to person: the handset gets it, not the demo ESME.
+        answer = await http.post(f"/v1/network/handsets/{A}/mo", json={"to": B, "text": "P2P"})
+        assert answer.status_code == 202, answer.text
+        for _ in range(100):
+            inbox = (await http.get(f"/v1/network/handsets/{B}/inbox")).json()["messages"]
+            if inbox:
+                break
+            await asyncio.sleep(0.05)
+        assert [m["text"] for m in inbox] == ["P2P"]
+
+
+async def test_an_mo_no_account_takes_is_refused_and_logged(
+    smsc_factory: SmscFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    smsc = await smsc_factory(accounts=[account("esme1", "pw1")])  # no mo_prefixes
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{smsc.running.ports['http']}", timeout=5
+    ) as http:
+        await smsc.bound("trx", "esme1")  # address_range "": matches nothing
+        with caplog.at_level(logging.INFO):
+            answer = await http.post(
+                f"/v1/network/handsets/{A}/mo", json={"to": "5000", "text": "HI"}
+            )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["map_error"]["name"] == "sm-DeliveryFailure (invalidSME-Address)"
+    assert any(
+        "MO refused" in r.getMessage() and "destination=5000" in r.getMessage()
+        for r in caplog.records
+    )

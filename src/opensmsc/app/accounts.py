@@ -65,7 +65,16 @@ def _password_hash(config: AccountConfig) -> str:
     if config.password_hash is not None:
         return config.password_hash
     if config.password_file is not None:
-        return hash_password(config.password_file.read_text().strip("\r\n"))
+        try:
+            password = config.password_file.read_text(encoding="utf-8").strip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                f"cannot read {config.password_file}: {reason}",
+                path=str(config.password_file),
+                key=f"accounts[{config.system_id}].password_file",
+            ) from exc
+        return hash_password(password)
     assert config.password_env is not None  # the config model guarantees one of the three
     value = os.environ.get(config.password_env)
     if value is None:

@@ -48,6 +48,7 @@ class NetworkService:
     ) -> None:
         config = config or NetworkConfig()
         self._engine = engine
+        self._mo = mo
         hlr = build_hlr(config)
         try:
             # Runtime changes (subscribers, message-waiting data) laid over the configuration.
@@ -66,13 +67,21 @@ class NetworkService:
             engine=EngineLink(
                 waiting_for=engine.store.waiting_for,
                 release=engine.scheduler.alert_now,
-                account_for=mo.account_for,
+                account_for=self._account_for,
                 deliver_to_account=mo.on_mo,
                 submit_mt=self._submit_mt,
             ),
             state=state,
         )
         engine.router.add(self.network.route)
+
+    def _account_for(self, destination: str) -> str | None:
+        # An MO to a mobile number that no account claims goes to that handset (person to
+        # person), not to the default MO account, which takes what is left: short codes.
+        system_id = self._mo.account_for(destination, default=False)
+        if system_id is None and self.network.mobile_number(destination) is None:
+            return self._mo.default_account
+        return system_id
 
     async def _submit_mt(self, pdu: SubmitSm) -> Submitted:
         answer: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()

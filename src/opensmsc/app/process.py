@@ -1,5 +1,10 @@
 """The node as a process: `run(config)` serves until SIGINT/SIGTERM, under uvloop where it is
-installed, with the garbage collector tuned for a long-running SMSC."""
+installed, with the garbage collector tuned for a long-running SMSC.
+
+Signals: SIGTERM and SIGINT stop the node gracefully (sessions unbound, connectors unbound
+upstream, the store closed); SIGHUP reads the configuration file again and applies what can
+change while running (app/reload.py), or logs why it cannot.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Callable
 
 from opensmsc.app.node import start
-from opensmsc.config import Config
+from opensmsc.app.reload import ConfigReader, Reloader
+from opensmsc.config import Config, LoggingConfig
 
 __all__ = ["run", "serve", "tune_gc"]
 
@@ -33,26 +40,62 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-async def serve(config: Config) -> None:
+async def serve(
+    config: Config,
+    *,
+    read: ConfigReader | None = None,
+    apply_logging: Callable[[LoggingConfig], None] | None = None,
+) -> None:
+    """Run the node until SIGINT/SIGTERM. `read` reads the configuration file again for SIGHUP
+    (None: the node runs on the embedded defaults, there is nothing to reload)."""
     running = await start(config)
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    reloader = None
+    if read is not None:
+        reloader = Reloader(
+            config,
+            read=read,
+            authenticator=running.services.authenticator,
+            apply_logging=apply_logging,
+        )
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        log.info("SIGHUP: reloading the configuration")
+        if reloader is None:
+            log.warning("SIGHUP ignored: the node runs without a configuration file to reload")
+            return
+        task = loop.create_task(reloader.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
     log.info("opensmsc ready ports=%s", running.ports)
     await stop.wait()
     log.info("stopping: unbinding sessions")
+    for task in reloads:
+        task.cancel()
     await running.stop()
 
 
-def run(config: Config) -> int:
-    """Run until SIGINT/SIGTERM. Uses uvloop where it is installed."""
+def run(
+    config: Config,
+    *,
+    read: ConfigReader | None = None,
+    apply_logging: Callable[[LoggingConfig], None] | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM (see `serve`). Uses uvloop where it is installed."""
+    main = serve(config, read=read, apply_logging=apply_logging)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(config))
+        uvloop.run(main)
     return 0

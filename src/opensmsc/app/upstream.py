@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from opensmsc.app.accounts import DEMO_SYSTEM_ID
 from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config import Config
 from opensmsc.engine.node import StoreAndForward
@@ -38,14 +39,21 @@ def mo_ingress(
     policies: AccountPolicies,
 ) -> MoIngress:
     """Where MO goes: the account whose `mo_prefixes` match, else a bound receiver's
-    address_range (upstream/mo.py)."""
+    address_range, else the default account (upstream/mo.py): the one with `mo_prefixes =
+    [""]`, or the demo account when no account is configured, so that an MO to a short code
+    reaches whoever binds as the demo account."""
+    enabled = [a for a in config.accounts if a.enabled]
+    default = next((a.system_id for a in enabled if "" in a.mo_prefixes), None)
+    if not config.accounts:
+        default = DEMO_SYSTEM_ID
     return MoIngress(
         engine.store,
-        prefixes=[(p, a.system_id) for a in config.accounts if a.enabled for p in a.mo_prefixes],
+        prefixes=[(p, a.system_id) for a in enabled for p in a.mo_prefixes if p],
         sessions=lambda: registry,
         new_id=engine.ids.next,
         wake=engine.scheduler.wake,
         validity=lambda system_id: policies(system_id).default_validity,
+        default_account=default,
     )
 
 

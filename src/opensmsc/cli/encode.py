@@ -20,6 +20,7 @@ from opensmsc.sms.national import Language
 from opensmsc.sms.udh import PortAddress
 
 ALPHABETS = ("gsm7", "latin1", "ia5", "ucs2", "binary")
+_UNITS = {segment.Alphabet.GSM7: "septets", segment.Alphabet.UCS2: "UTF-16 code units"}
 CONCAT_METHODS = ("udh8", "udh16", "sar", "payload")
 
 
@@ -104,16 +105,25 @@ def encode_report(text: str, options: EncodeOptions) -> dict[str, JsonValue]:
             }
         parts.append(entry)
     chosen = segmented.encoding
+    # What the part limits count (160 septets, 70 UTF-16 code units, 140 octets): an emoji is
+    # one character but two UTF-16 code units, a GSM extension character two septets.
+    units = sum(len(part.payload) for part in segmented.parts)
+    if chosen.alphabet is segment.Alphabet.UCS2:
+        units //= 2
     return {
         "text": text,
         "characters": len(message),  # octets, for binary
+        "units": units,
+        "unit": _UNITS.get(chosen.alphabet, "octets"),
         "alphabet": chosen.alphabet.name,
         "single_shift": chosen.single_shift,
         "locking_shift": chosen.locking_shift,
         "data_coding": segmented.data_coding,
         "data_coding_meaning": data_coding_meaning(segmented.data_coding),
         "esm_class_udhi": any(part.udh is not None for part in segmented.parts),
-        "concat": options.concat,
+        # A single part is not concatenated (unless message_payload was asked for, which is
+        # how it is sent): no concat method to report.
+        "concat": options.concat if len(parts) > 1 or options.concat == "payload" else None,
         "parts": parts,
     }
 
@@ -138,12 +148,14 @@ def render_text(report: dict[str, JsonValue]) -> str:
     if report["alphabet"] == "BINARY":
         size = f"{report['characters']} octets of binary data"
     else:
-        size = f"{report['characters']} characters"
+        count = report["characters"]
+        size = f"{count} character{'' if count == 1 else 's'}, {report['units']} {report['unit']}"
+    concat = f" (concat {report['concat']})" if report["concat"] else ""
     lines = [
         f"message: {size}",
         f"alphabet: {alphabet}",
         f"data_coding: 0x{report['data_coding']:02X} ({report['data_coding_meaning']})",
-        f"parts: {len(parts)} (concat {report['concat']})"
+        f"parts: {len(parts)}{concat}"
         + (", esm_class UDHI 0x40" if report["esm_class_udhi"] else ""),
     ]
     for part in parts:

@@ -2,8 +2,9 @@
 
 Log calls across opensmsc already write key=value pairs after a short phrase
 (`"bind accepted session=%s system_id=%s"`, STYLE §6); this formatter puts the time, level and
-logger in front in the same style. Only the CLI calls `setup_logging`: a library never
-configures logging.
+logger in front in the same style. Message content is logged as `observability.MessageText`,
+redacted unless `show_short_message` is set, which shows it here. Only the CLI calls
+`setup_logging` (at start, and again on SIGHUP): a library never configures logging.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from opensmsc.config import LogFormat, LoggingConfig
+from opensmsc.observability import MessageText
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -45,6 +47,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class ShowShortMessages(logging.Filter):
+    """`show_short_message = true`: the message texts in a record are shown, not redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, MessageText) for a in record.args):
+            record.args = tuple(a.shown() if isinstance(a, MessageText) else a for a in record.args)
+        return True
+
+
 def _timestamp(record: logging.LogRecord) -> str:
     moment = datetime.fromtimestamp(record.created, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -55,6 +66,8 @@ def setup_logging(config: LoggingConfig, *, stream: TextIO | None = None) -> Non
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter = JsonFormatter() if config.format is LogFormat.JSON else KeyValueFormatter()
     handler.setFormatter(formatter)
+    if config.show_short_message:
+        handler.addFilter(ShowShortMessages())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -1,15 +1,18 @@
 """The `opensmsc` command line: parses the verb and its options, then hands over.
 
-Verbs: `version`, `check-config FILE`, `run [--config FILE]`, `decode HEX...`, `encode TEXT`,
-`hash-password`, and the simulated network's `subscribers`, `lookup`, `inbox`, `mo` (network.py).
-Each verb lives in its own module and returns the exit status; this module only knows their
-names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
+Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `decode HEX...`,
+`encode TEXT`, `hash-password`, and the simulated network's `subscribers`, `lookup`, `inbox`,
+`mo` (network.py). Each verb lives in its own module and returns the exit status; this module
+only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
 error (STYLE §4) or a usage error (argparse's own convention).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 from collections.abc import Sequence
 
 from opensmsc import __version__
@@ -19,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opensmsc", description="An SMSC and SMS gateway speaking SMPP 3.3, 3.4 and 5.0."
     )
+    parser.add_argument("--version", action="version", version=f"opensmsc {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     sub.add_parser("version", help="print the version")
 
@@ -81,7 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        return _verb(build_parser().parse_args(argv))
+    except BrokenPipeError:
+        # `opensmsc decode ... | head`: the reader has gone, which is no error of ours. Python
+        # would complain again flushing stdout at exit: point it at /dev/null first.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _verb(args: argparse.Namespace) -> int:
     match args.verb:
         case "version":
             print(f"opensmsc {__version__}")

@@ -1,8 +1,9 @@
 """`opensmsc run` and `opensmsc check-config`: the configuration file to a running node.
 
 `run` checks the file (printing every error, exit status 2), creates the data folder, sets up
-logging and hands the `Config` to `opensmsc.app.run`, the composition root. It knows nothing
-of what app.run starts.
+logging and hands the `Config` to `opensmsc.app.run`, the composition root, with what SIGHUP
+needs: a way to read the file again, and to set logging up again. It knows nothing of what
+app.run starts.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def run(path: str | None) -> int:
             file=sys.stderr,
         )
         return 1
+    read = None if path is None else _reader(path)
     try:
-        status = app_run(config)
+        status = app_run(config, read=read, apply_logging=setup_logging)
     except ConfigError as exc:  # e.g. an environment variable named for a password is unset
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
@@ -65,6 +67,21 @@ def run(path: str | None) -> int:
     except KeyboardInterrupt:
         return 130
     return status if isinstance(status, int) else 0
+
+
+def _reader(path: str) -> Callable[[], Config | list[ConfigError]]:
+    """What SIGHUP calls: the file read again, as a Config or every error in it."""
+
+    def read() -> Config | list[ConfigError]:
+        errors = check(path)
+        if errors:
+            return errors
+        try:
+            return load(path)
+        except ConfigError as exc:  # changed again between the check and the load
+            return [exc]
+
+    return read
 
 
 def _make_data_dir(config: Config, path: str | None) -> None:
@@ -79,7 +96,7 @@ def _make_data_dir(config: Config, path: str | None) -> None:
         ) from exc
 
 
-def _app_run() -> Callable[[Config], object] | None:
+def _app_run() -> Callable[..., object] | None:
     # Imported here, not at the top: the other verbs must work in a build without the app package.
     try:
         module = importlib.import_module("opensmsc.app")
@@ -87,4 +104,4 @@ def _app_run() -> Callable[[Config], object] | None:
         if exc.name == "opensmsc.app":
             return None
         raise
-    return typing.cast(Callable[[Config], object], module.run)
+    return typing.cast(Callable[..., object], module.run)

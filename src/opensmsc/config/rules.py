@@ -15,9 +15,11 @@ This module knows nothing of TOML or of line numbers; it only says what a good v
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -37,11 +39,45 @@ class Problem:
 class Validated(Protocol):
     """A section that checks rules spanning several of its fields (pairs, uniqueness, order).
 
-    `problems()` is called once every field of the section has a valid value; the keys it yields
-    are relative to the section.
+    `problems()` is called on every section the file has, even one with invalid keys, so that
+    one run of check-config shows every mistake: the loader then builds the section without
+    its invalid keys (reading one raises AttributeError), and `Checks.rule()` skips the rules
+    that read one. The keys it yields are relative to the section.
     """
 
     def problems(self) -> list[Problem]: ...
+
+
+def is_invalid_key(exc: AttributeError) -> bool:
+    """True when `exc` is the read of a key the loader left out of a section for being
+    invalid (schema.py builds such sections for their rules); False for any other
+    AttributeError, which is a bug."""
+    obj = exc.obj
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return False
+    return exc.name in {f.name for f in dataclasses.fields(obj)}
+
+
+class Checks:
+    """The problems of one section, rule by rule: each rule in its own `with checks.rule():`
+    block, so that a rule reading an invalid key (which has its own error) is skipped alone."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def add(self, key: KeyPath, message: str) -> None:
+        self.found.append(Problem(key, message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.found.extend(problems)
+
+    @contextlib.contextmanager
+    def rule(self) -> Iterator[None]:
+        try:
+            yield
+        except AttributeError as exc:
+            if not is_invalid_key(exc):
+                raise
 
 
 class Rule(Protocol):
@@ -227,11 +263,48 @@ def parse_fingerprint(text: str) -> str:
 
 PositiveInt = Annotated[int, Bounds("a positive integer", minimum=1)]
 NonNegativeInt = Annotated[int, Bounds("an integer of 0 or more", minimum=0)]
+
+
+def int_range(minimum: int, maximum: int) -> Bounds:
+    """An integer key's bounds: every count in the file has a ceiling, so a typo (or 2^63 - 1)
+    is an error here rather than memory or a crash later."""
+    return Bounds(f"an integer from {minimum} to {maximum}", minimum=minimum, maximum=maximum)
+
+
+# Requests in flight per session: each holds its PDU and a timer, and a crash may repeat a
+# window's worth of receipts.
+Window = Annotated[int, int_range(1, 10_000)]
+MaxBinds = Annotated[int, int_range(1, 1000)]
+BatchOps = Annotated[int, int_range(1, 100_000)]
+CacheSize = Annotated[int, int_range(0, 10_000_000)]
+Capacity = Annotated[int, int_range(1, 10_000)]
+SmallCount = Annotated[int, int_range(1, 100)]
+_TEN_YEARS = 315_360_000.0  # seconds: past it, times overflow date arithmetic
+_MAX_RATE = 1_000_000.0
 Port = Annotated[int, Bounds("a port number from 0 to 65535", minimum=0, maximum=65535)]
 Octet = Annotated[int, Bounds("an integer from 0 to 255", minimum=0, maximum=255)]
-Seconds = Annotated[float, Bounds("a positive number of seconds", above=0.0)]
-OptionalSeconds = Annotated[float, Bounds("a number of seconds (0 to disable)", minimum=0.0)]
-Rate = Annotated[float, Bounds("messages per second (0 for no limit)", minimum=0.0)]
+Seconds = Annotated[
+    float,
+    Bounds(
+        "a positive number of seconds, at most 315360000 (ten years)",
+        above=0.0,
+        maximum=_TEN_YEARS,
+    ),
+]
+OptionalSeconds = Annotated[
+    float,
+    Bounds(
+        "a number of seconds (0 to disable), at most 315360000 (ten years)",
+        minimum=0.0,
+        maximum=_TEN_YEARS,
+    ),
+]
+Rate = Annotated[
+    float,
+    Bounds(
+        "messages per second from 0 to 1000000 (0 for no limit)", minimum=0.0, maximum=_MAX_RATE
+    ),
+]
 PduLength = Annotated[int, Bounds("an integer from 64 to 16777216", minimum=64, maximum=1 << 24)]
 Host = Annotated[str, Parse(parse_host, "a host name or IP address")]
 IpNetwork = Annotated[
@@ -259,6 +332,9 @@ ExistingFile = Annotated[Path, FileExists()]
 CertificateFile = Annotated[Path, FileExists(), PemFile("certificate")]  # one or a chain
 PrivateKeyFile = Annotated[Path, FileExists(), PemFile("private key")]
 DigitPrefix = Annotated[str, Match(r"[0-9]{1,20}", "a prefix of 1 to 20 digits")]
+MoPrefix = Annotated[
+    str, Match(r"[0-9]{0,20}", 'a prefix of up to 20 digits ("" for every destination)')
+]
 Msisdn = Annotated[str, Match(r"[0-9]{1,15}", "an E.164 number of 1 to 15 digits, without +")]
 
 
@@ -268,7 +344,12 @@ def duplicates(items: tuple[object, ...], attribute: str, key: tuple[str, ...]) 
     seen: dict[object, int] = {}
     found: list[Problem] = []
     for index, item in enumerate(items):
-        value = getattr(item, attribute)
+        try:
+            value = getattr(item, attribute)
+        except AttributeError as exc:
+            if is_invalid_key(exc):
+                continue  # that item's key has its own error
+            raise
         if value in seen:
             found.append(
                 Problem(

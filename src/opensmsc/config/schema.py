@@ -1,7 +1,7 @@
 """Builds frozen dataclasses from parsed TOML, driven by the dataclasses' field types.
 
 This is the only place that knows how a TOML value becomes a typed setting, so a new section is a
-new dataclass in `model.py` and nothing here changes. Supported field types: `bool`, `int`,
+new dataclass in `model/` and nothing here changes. Supported field types: `bool`, `int`,
 `float` (an integer is accepted), `str`, `Path` (relative paths are taken from the config file's
 folder), `Literal[...]`, `Enum` subclasses (matched by value), `tuple[X, ...]`, nested dataclasses
 (a missing table is an empty table), `X | None` (None only as a default: TOML has no null), other
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
-from opensmsc.config.rules import Describe, KeyPath, Parse, Problem, Rule
+from opensmsc.config.rules import Describe, KeyPath, Parse, Problem, Rule, is_invalid_key
 
 T = TypeVar("T")
 
@@ -235,15 +235,18 @@ def _dataclass(cls: type, value: object, key: KeyPath, walk: _Walk) -> object:
     names = [f.name for f in fields]
     refused: Mapping[str, str] = getattr(cls, "refused_keys", {})
     ok = True
+    # The keys an unknown key probably stands for (a typo, a refused spelling): their value is
+    # not known, so no rule across keys is checked with their default in its place.
+    invalid: set[str] = set()
     for name in value:
         if name in names:
             continue
         ok = False
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+        invalid.update(close)
         if name in refused:
             walk.add((*key, name), refused[name])
-            continue
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
-        if close:
+        elif close:
             walk.add((*key, name), f'unknown key; did you mean "{close[0]}"?')
         else:
             walk.add((*key, name), "unknown key; expected one of: " + ", ".join(names))
@@ -263,19 +266,44 @@ def _dataclass(cls: type, value: object, key: KeyPath, walk: _Walk) -> object:
             continue
         if isinstance(converted, _Invalid):
             ok = False
-        else:
+            invalid.add(f.name)
+        elif f.name not in invalid:
             kwargs[f.name] = converted
-    if not ok:
-        return INVALID
-    built = cls(**kwargs)
+    # With invalid keys the section is still built, without them, for its rules across keys
+    # and its parent's (rules.Checks skips the rules that read a missing key): one pass finds
+    # every mistake. Such a section never leaves build(): its problems are recorded.
+    built = cls(**kwargs) if ok else _partial(cls, kwargs, invalid)
     check = getattr(built, "problems", None)
     if callable(check):
-        problems = typing.cast(list[Problem], check())
+        try:
+            problems = typing.cast(list[Problem], check())
+        except AttributeError as exc:
+            if not is_invalid_key(exc):
+                raise
+            problems = []  # a rule not written with Checks read an invalid key
         for problem in problems:
             walk.add((*key, *problem.key), problem.message)
-        if problems:
-            return INVALID
     return built
+
+
+def _partial(cls: type, kwargs: Mapping[str, object], invalid: set[str]) -> object:
+    """An instance of the frozen dataclass `cls` with `kwargs` and the defaults of the keys the
+    file left out, but without the `invalid` ones: reading one raises AttributeError
+    (rules.is_invalid_key)."""
+    instance: object = object.__new__(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs:
+            value = kwargs[f.name]
+        elif f.name in invalid:
+            continue
+        elif f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            continue
+        object.__setattr__(instance, f.name, value)
+    return instance
 
 
 def _is_table(tp: object) -> bool:

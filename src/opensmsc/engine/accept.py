@@ -37,6 +37,7 @@ from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
+from opensmsc.observability import MessageText
 from opensmsc.routing import (
     Accepted,
     AccountPolicies,
@@ -380,6 +381,15 @@ class Acceptor:
         else:
             for record, _ in batch:
                 self.accepted[record.system_id] += 1
+            if log.isEnabledFor(logging.DEBUG):
+                for record, _ in batch:
+                    log.debug(
+                        "accepted message_id=%s system_id=%s destination=%s text=%s",
+                        record.message_id,
+                        record.system_id,
+                        record.destination.addr,
+                        MessageText(record.short_message, record.data_coding, record.esm_class),
+                    )
         # submit_sm_resp carries a message_id only after the store commit (this point).
         for _, on_commit in batch:
             on_commit(error)

@@ -45,6 +45,7 @@ from opensmsc.errors import OpensmscError
 from opensmsc.network.hlr import DeliveryOutcome, SimulatedHlr
 from opensmsc.network.map_errors import MapError, MapErrorCode
 from opensmsc.network.msc import Mscs
+from opensmsc.observability import MessageText
 from opensmsc.routing import Attempt, Delivered, InvalidNumber, PermanentFailure, TemporaryFailure
 from opensmsc.smpp import EsmClass, Tag
 from opensmsc.sms import (
@@ -217,12 +218,13 @@ class SimulatedNetworkRoute:
                 msisdn, DeliveryOutcome.SUCCESSFUL_TRANSFER, self._sc_address
             )
         log.debug(
-            "delivered message_id=%s msisdn=%s network=%s ported=%s more=%s",
+            "delivered message_id=%s msisdn=%s network=%s ported=%s more=%s text=%s",
             record.message_id,
             msisdn,
             routing.serving_mcc_mnc,
             routing.ported,
             more,
+            MessageText(record.short_message, record.data_coding, record.esm_class),
         )
         return Delivered()
 

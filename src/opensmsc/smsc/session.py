@@ -79,12 +79,10 @@ class SmscServices:
         self.registry = registry
         self.engine = engine
         self.settings = settings
-        self._buckets: dict[str, TokenBucket | None] = {}
 
     def bucket(self, system_id: str) -> TokenBucket | None:
-        if system_id not in self._buckets:
-            self._buckets[system_id] = self.authenticator.throughput_bucket(system_id)
-        return self._buckets[system_id]
+        # The authenticator keeps each account's bucket, a new one when a reload changes it.
+        return self.authenticator.throughput_bucket(system_id)
 
 
 class EsmeSession:

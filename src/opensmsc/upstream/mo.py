@@ -2,9 +2,16 @@
 stored for it (issue 5, "The other operations"; docs/design/engine.md).
 
 What this is for: `Connectors(on_mo=...)` hands every deliver_sm / data_sm that is not a
-receipt to `MoIngress.on_mo(connector, pdu)`. It picks the account with `routing.MoRouter`
-(the longest `mo_prefixes` match, else a bound session whose `address_range` matches), then
-stores the message durably as an MO record of that account (direction MO, ENROUTE, due now)
+receipt to `MoIngress.on_mo(connector, pdu)`. It picks the account with `routing.MoRouter`:
+
+1. the account whose `mo_prefixes` holds the longest prefix of destination_addr;
+2. else the account of a bound receiving session whose bind `address_range` (SMPP 3.4 §5.2.7,
+   a regular expression) matches destination_addr from its start (`re.match`: a plain
+   "3161" then works as a prefix, "^3161[0-9]{5}$" as written). An empty or unreadable
+   range matches nothing;
+3. else the default account, if there is one (`mo_prefixes = [""]`; the demo account).
+
+It stores the message durably as an MO record of that account (direction MO, ENROUTE, due now)
 and wakes the Scheduler, which claims it and delivers it through `Deliveries` (the MO route):
 to a bound receiver now, or when one binds (stored and forwarded). `on_mo` returns only after
 the store commit, so the connector's deliver_sm_resp ESME_ROK means "stored".
@@ -66,8 +73,10 @@ class MoIngress:
         wake: Callable[[], None],
         validity: Callable[[str], timedelta] = lambda _system_id: DEFAULT_MO_VALIDITY,
         clock: Clock = system_clock,
+        default_account: str | None = None,
     ) -> None:
         self._store = store
+        self.default_account = default_account
         self._router = MoRouter(prefixes)
         self._sessions = sessions
         self._new_id = new_id
@@ -77,9 +86,13 @@ class MoIngress:
         self.stored = 0  # MO stored (metrics, tests)
         self.refused = 0  # MO answered ESME_RX_T_APPN
 
-    def account_for(self, destination_addr: str) -> str | None:
-        """The system_id an MO to `destination_addr` goes to now, or None."""
-        return self._router.account_for(destination_addr, self._sessions())
+    def account_for(self, destination_addr: str, *, default: bool = True) -> str | None:
+        """The system_id an MO to `destination_addr` goes to now, or None; `default=False`
+        leaves the default account out (the simulated network first tries a handset)."""
+        chosen = self._router.account_for(destination_addr, self._sessions())
+        if chosen is not None:
+            return chosen
+        return self.default_account if default else None
 
     async def on_mo(self, connector: str, pdu: DeliverSm | DataSm) -> None:
         """The Connectors on_mo callback: returns once the MO is stored; raises

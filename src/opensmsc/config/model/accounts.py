@@ -9,21 +9,23 @@ from typing import Annotated, ClassVar
 
 from opensmsc.config.rules import (
     Argon2Hash,
-    DigitPrefix,
+    Checks,
     EnvName,
     ExistingFile,
     Fingerprint,
     Host,
     IpNetwork,
     Length,
+    MaxBinds,
+    MoPrefix,
     Octet,
     Port,
-    PositiveInt,
     Problem,
     Rate,
     Seconds,
     SmppPassword,
     SystemId,
+    Window,
     duplicates,
 )
 from opensmsc.smpp.states import BindMode
@@ -78,9 +80,9 @@ class AccountConfig:
         BindMode.TRANSCEIVER,
     )
     allowed_networks: tuple[IpNetwork, ...] = _ANYWHERE
-    max_binds: PositiveInt = 4  # room for a transmitter+receiver pair and overlapping reconnects
+    max_binds: MaxBinds = 4  # room for a transmitter+receiver pair and overlapping reconnects
     throughput: Rate = 0.0  # messages per second, over all of this account's sessions; 0: no cap
-    window: PositiveInt = 10  # requests (submit_sm) in flight per session before ESME_RTHROTTLED
+    window: Window = 10  # requests (submit_sm) in flight per session before ESME_RTHROTTLED
     # Mutual TLS: with either list non-empty, a bind must come over TLS with a client
     # certificate whose RFC 4514 subject or SHA-256 fingerprint is listed (password still checked).
     cert_subjects: tuple[str, ...] = ()  # e.g. "CN=esme-a,O=Example"
@@ -93,38 +95,40 @@ class AccountConfig:
     max_validity: Seconds = 604_800.0  # the most a validity_period may ask for
     long_message_receipts: LongMessageReceipts = LongMessageReceipts.PER_PART
     distribution_lists: tuple[DistributionListConfig, ...] = ()
-    # MO from connectors to destinations starting with one of these comes to this account.
-    mo_prefixes: tuple[DigitPrefix, ...] = ()
+    # MO to destinations starting with one of these comes to this account (the longest prefix
+    # of all accounts wins); "" makes it the default: MO that nothing else takes.
+    mo_prefixes: tuple[MoPrefix, ...] = ()
 
     def problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        secrets = [
-            name
-            for name, value in (
-                ("password_hash", self.password_hash),
-                ("password_file", self.password_file),
-                ("password_env", self.password_env),
-            )
-            if value is not None
-        ]
-        if not secrets:
-            found.append(
-                Problem(
+        checks = Checks()
+        with checks.rule():
+            secrets = [
+                name
+                for name, value in (
+                    ("password_hash", self.password_hash),
+                    ("password_file", self.password_file),
+                    ("password_env", self.password_env),
+                )
+                if value is not None
+            ]
+            if not secrets:
+                checks.add(
                     ("password_hash",), "missing; give password_hash, password_file or password_env"
                 )
-            )
-        elif len(secrets) > 1:
-            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
-        if not self.bind_modes:
-            found.append(Problem(("bind_modes",), "expected at least one bind mode"))
-        if not self.allowed_networks:
-            found.append(Problem(("allowed_networks",), "expected at least one network"))
-        if self.max_validity < self.default_validity:
-            found.append(
-                Problem(
+            elif len(secrets) > 1:
+                checks.add((secrets[1],), f"conflicts with {secrets[0]}; give only one")
+        with checks.rule():
+            if not self.bind_modes:
+                checks.add(("bind_modes",), "expected at least one bind mode")
+        with checks.rule():
+            if not self.allowed_networks:
+                checks.add(("allowed_networks",), "expected at least one network")
+        with checks.rule():
+            if self.max_validity < self.default_validity:
+                checks.add(
                     ("max_validity",),
                     f"expected at least default_validity ({self.default_validity})",
                 )
-            )
-        found.extend(duplicates(self.distribution_lists, "name", ("distribution_lists",)))
-        return found
+        with checks.rule():
+            checks.extend(duplicates(self.distribution_lists, "name", ("distribution_lists",)))
+        return checks.found

@@ -9,14 +9,17 @@ from typing import Annotated, Literal
 from opensmsc.config.model.numbers import e164_key, region
 from opensmsc.config.rules import (
     Bounds,
+    CacheSize,
+    Capacity,
+    Checks,
     ExistingFile,
     Length,
     Match,
     Msisdn,
     NonNegativeInt,
     Octet,
-    PositiveInt,
     Problem,
+    SmallCount,
     duplicates,
 )
 
@@ -113,13 +116,13 @@ class NetworkConfig:
     strict_numbers: bool = False  # numbers must be valid in their numbering plan
     subscribers_csv: ExistingFile | None = None
     portability_csv: ExistingFile | None = None
-    portability_cache_size: NonNegativeInt = 10_000
-    max_service_centres: PositiveInt = 8  # room in a subscriber's message-waiting list
+    portability_cache_size: CacheSize = 10_000
+    max_service_centres: SmallCount = 8  # room in a subscriber's message-waiting list
     mask_imsi: bool = True  # HLR lookups show only the IMSI's MCC-MNC
     # Our service centre address (E.164 global title), as the HLR records it in a waiting
     # subscriber's message-waiting list (MAP ReportSM-DeliveryStatus).
     sc_address: Msisdn = "19999999999"
-    handset_capacity: PositiveInt = 30  # messages a simulated handset's inbox holds
+    handset_capacity: Capacity = 30  # messages a simulated handset's inbox holds
     # A full handset drops its oldest message, as phones do by default; false: it answers
     # memoryCapacityExceeded until its memory is freed.
     handset_delete_old: bool = True
@@ -129,30 +132,34 @@ class NetworkConfig:
 
     def problems(self) -> list[Problem]:
         # Numbers are checked here, where default_region is known (numbers.py).
-        found = duplicates(self.prefix_defaults, "prefix", ("prefix_defaults",))
-        try:
-            default_region = region(self.default_region)
-        except ValueError as exc:
-            return [*found, Problem(("default_region",), str(exc))]
-        lists: tuple[tuple[str, tuple[str, ...]], ...] = (
-            ("subscribers", tuple(item.msisdn for item in self.subscribers)),
-            ("ported", tuple(item.msisdn for item in self.ported)),
-        )
-        for name, numbers in lists:
-            seen: dict[int, int] = {}
-            for index, msisdn in enumerate(numbers):
-                try:
-                    key = e164_key(msisdn, default_region, self.strict_numbers)
-                except ValueError as exc:
-                    found.append(Problem((name, index, "msisdn"), str(exc)))
-                    continue
-                if key in seen:
-                    found.append(
-                        Problem(
-                            (name, index, "msisdn"),
-                            f'"+{key}" is already used by network.{name}[{seen[key]}]',
-                        )
-                    )
-                else:
-                    seen[key] = index
-        return found
+        checks = Checks()
+        with checks.rule():
+            checks.extend(duplicates(self.prefix_defaults, "prefix", ("prefix_defaults",)))
+        with checks.rule():
+            try:
+                default_region = region(self.default_region)
+            except ValueError as exc:
+                checks.add(("default_region",), str(exc))
+                return checks.found
+            strict = self.strict_numbers
+            lists: tuple[tuple[str, tuple[SubscriberConfig | PortedNumberConfig, ...]], ...] = (
+                ("subscribers", self.subscribers),
+                ("ported", self.ported),
+            )
+            for name, items in lists:
+                seen: dict[int, int] = {}
+                for index, item in enumerate(items):
+                    with checks.rule():
+                        try:
+                            key = e164_key(item.msisdn, default_region, strict)
+                        except ValueError as exc:
+                            checks.add((name, index, "msisdn"), str(exc))
+                            continue
+                        if key in seen:
+                            checks.add(
+                                (name, index, "msisdn"),
+                                f'"+{key}" is already used by network.{name}[{seen[key]}]',
+                            )
+                        else:
+                            seen[key] = index
+        return checks.found

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from opensmsc.config.rules import Name, OptionalSeconds, PositiveInt, Seconds
+from opensmsc.config.rules import BatchOps, Name, OptionalSeconds, Seconds
 
 
 class LogLevel(enum.Enum):
@@ -45,5 +45,5 @@ class StoreConfig:
     retention: Seconds = 172_800.0  # final messages are kept this long (query_sm), then purged
     purge_interval: Seconds = 300.0  # how often purging (and expiring stale receipts) runs
     lease: Seconds = 30.0  # a claimed message is due again this long after a crash mid-attempt
-    max_batch_ops: PositiveInt = 2000  # writes one transaction (one fsync) may carry
+    max_batch_ops: BatchOps = 2000  # writes one transaction (one fsync) may carry
     max_batch_delay: OptionalSeconds = 0.0  # wait this long for more writes before a commit

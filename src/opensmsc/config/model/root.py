@@ -12,7 +12,7 @@ from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
 from opensmsc.config.model.routing import RoutingConfig
 from opensmsc.config.model.smpp_client import SmppClientConfig
 from opensmsc.config.model.smpp_server import SmppServerConfig
-from opensmsc.config.rules import Problem, duplicates
+from opensmsc.config.rules import Checks, Problem, duplicates
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,31 +38,47 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
 
     def problems(self) -> list[Problem]:
-        return [
-            *duplicates(self.accounts, "system_id", ("accounts",)),
-            *duplicates(self.smpp.client, "name", ("smpp", "client")),
-            *self._route_problems(),
-        ]
+        checks = Checks()
+        with checks.rule():
+            checks.extend(duplicates(self.accounts, "system_id", ("accounts",)))
+        with checks.rule():
+            checks.extend(duplicates(self.smpp.client, "name", ("smpp", "client")))
+        with checks.rule():
+            self._check_routes(checks)
+        with checks.rule():
+            self._check_default_mo_account(checks)
+        return checks.found
 
-    def _route_problems(self) -> list[Problem]:
+    def _check_default_mo_account(self, checks: Checks) -> None:
+        # `mo_prefixes = [""]` makes an account the default for MO: there can be only one.
+        first: int | None = None
+        for index, account in enumerate(self.accounts):
+            with checks.rule():
+                if "" not in account.mo_prefixes:
+                    continue
+                if first is None:
+                    first = index
+                    continue
+                checks.add(
+                    ("accounts", index, "mo_prefixes"),
+                    f'"" (the default MO account) is already accounts[{first}]',
+                )
+
+    def _check_routes(self, checks: Checks) -> None:
         # A route names the loopback or a connector; a typo must not silently drop traffic.
         # "network": the simulated mobile network (issue 6).
         known = {"loopback", "network", *(client.name for client in self.smpp.client)}
         expected = ", ".join(f'"{name}"' for name in sorted(known))
-        found: list[Problem] = []
-        if self.routing.default_route not in known:
-            found.append(
-                Problem(
+        with checks.rule():
+            if self.routing.default_route not in known:
+                checks.add(
                     ("routing", "default_route"),
                     f'"{self.routing.default_route}" is no route; expected one of: {expected}',
                 )
-            )
         for index, route in enumerate(self.routing.routes):
-            if route.route not in known:
-                found.append(
-                    Problem(
+            with checks.rule():
+                if route.route not in known:
+                    checks.add(
                         ("routing", "routes", index, "route"),
                         f'"{route.route}" is no route; expected one of: {expected}',
                     )
-                )
-        return found

@@ -10,6 +10,7 @@ from opensmsc.config.model.smpp_server import SmppVersion
 from opensmsc.config.rules import (
     AddressRange,
     CertificateFile,
+    Checks,
     EnvName,
     ExistingFile,
     Host,
@@ -17,7 +18,6 @@ from opensmsc.config.rules import (
     Name,
     Octet,
     Port,
-    PositiveInt,
     PrivateKeyFile,
     Problem,
     Rate,
@@ -25,6 +25,7 @@ from opensmsc.config.rules import (
     SmppPassword,
     SystemId,
     SystemType,
+    Window,
     key_in_certificate_file,
 )
 
@@ -70,7 +71,7 @@ class SmppClientConfig:
     address_range: AddressRange = ""
     addr_ton: Octet = 0
     addr_npi: Octet = 0
-    window: PositiveInt = 10
+    window: Window = 10
     throughput: Rate = 0.0  # messages per second; 0: no cap
     enquire_link_interval: Seconds = 30.0
     response_timeout: Seconds = 30.0
@@ -79,7 +80,7 @@ class SmppClientConfig:
     message_id_format: MessageIdFormat = MessageIdFormat.AUTO
     # deliver_sm (receipts, MO) the carrier may have unanswered on one session before we answer
     # ESME_RTHROTTLED; we answer each at once, so this only guards against a runaway peer.
-    receive_window: PositiveInt = 100
+    receive_window: Window = 100
     # Outbind (SMPP 3.4 §2.2.1, digest §1.10): the upstream SMSC connects to us and sends
     # outbind; we answer with a bind on that connection (receiver, or transceiver in 5.0).
     outbind_listen: bool = False
@@ -90,34 +91,36 @@ class SmppClientConfig:
     outbind_password: SmppPassword = field(default="", repr=False)
 
     def problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        secrets = [
-            name
-            for name, value in (
-                ("password", self.password),
-                ("password_file", self.password_file),
-                ("password_env", self.password_env),
-            )
-            if value is not None
-        ]
-        if len(secrets) > 1:
-            found.append(Problem((secrets[1],), f"conflicts with {secrets[0]}; give only one"))
-        if self.tls_key_file is not None and self.tls_cert_file is None:
-            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
-        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
-        if not self.tls:
-            for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
-                if getattr(self, name) is not None:
-                    found.append(Problem((name,), "is set but tls is false"))
-        if not self.outbind_listen:
-            for name in ("outbind_system_id", "outbind_password"):
-                if getattr(self, name):
-                    found.append(Problem((name,), "is set but outbind_listen is false"))
-        if self.reconnect_max_delay < self.reconnect_min_delay:
-            found.append(
-                Problem(
+        checks = Checks()
+        with checks.rule():
+            secrets = [
+                name
+                for name, value in (
+                    ("password", self.password),
+                    ("password_file", self.password_file),
+                    ("password_env", self.password_env),
+                )
+                if value is not None
+            ]
+            if len(secrets) > 1:
+                checks.add((secrets[1],), f"conflicts with {secrets[0]}; give only one")
+        with checks.rule():
+            if self.tls_key_file is not None and self.tls_cert_file is None:
+                checks.add(("tls_key_file",), "is set without tls_cert_file")
+        with checks.rule():
+            checks.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
+        for name in ("tls_ca_file", "tls_server_name", "tls_cert_file", "tls_key_file"):
+            with checks.rule():
+                if not self.tls and getattr(self, name) is not None:
+                    checks.add((name,), "is set but tls is false")
+        for name in ("outbind_system_id", "outbind_password"):
+            with checks.rule():
+                if not self.outbind_listen and getattr(self, name):
+                    checks.add((name,), "is set but outbind_listen is false")
+        with checks.rule():
+            if self.reconnect_max_delay < self.reconnect_min_delay:
+                checks.add(
                     ("reconnect_max_delay",),
                     f"expected at least reconnect_min_delay ({self.reconnect_min_delay})",
                 )
-            )
-        return found
+        return checks.found

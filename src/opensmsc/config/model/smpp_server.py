@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 from opensmsc.config.rules import (
     CertificateFile,
+    Checks,
     Host,
     OptionalSeconds,
     PduLength,
     Port,
-    PositiveInt,
     PrivateKeyFile,
     Problem,
     Seconds,
     SystemId,
+    Window,
     key_in_certificate_file,
 )
 
@@ -58,7 +59,7 @@ class SmppServerConfig:
     enquire_link_interval: OptionalSeconds = 30.0
     inactivity_timeout: OptionalSeconds = 300.0
     response_timeout: Seconds = 30.0
-    window: PositiveInt = 10  # our requests (deliver_sm) in flight per session
+    window: Window = 10  # our requests (deliver_sm) in flight per session
     unbind_drain_timeout: OptionalSeconds = 5.0
     overload_action: OverloadAction = OverloadAction.THROTTLE
     interface_versions: tuple[SmppVersion, ...] = (
@@ -70,23 +71,27 @@ class SmppServerConfig:
     bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
 
     def problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        if self.tls_key_file is not None and self.tls_cert_file is None:
-            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
-        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
-        if self.require_client_cert and self.tls_ca_file is None:
-            found.append(
-                Problem(("require_client_cert",), "needs tls_ca_file to verify client certificates")
-            )
-        if self.plain_enabled and self.tls_enabled and self.port == self.tls_port != 0:
-            found.append(Problem(("tls_port",), f"is the same as port ({self.port})"))
-        if not self.interface_versions:
-            found.append(Problem(("interface_versions",), "expected at least one version"))
-        if self.bind_failure_max_delay < self.bind_failure_delay:
-            found.append(
-                Problem(
+        checks = Checks()
+        with checks.rule():
+            if self.tls_key_file is not None and self.tls_cert_file is None:
+                checks.add(("tls_key_file",), "is set without tls_cert_file")
+        with checks.rule():
+            checks.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
+        with checks.rule():
+            if self.require_client_cert and self.tls_ca_file is None:
+                checks.add(
+                    ("require_client_cert",), "needs tls_ca_file to verify client certificates"
+                )
+        with checks.rule():
+            if self.plain_enabled and self.tls_enabled and self.port == self.tls_port != 0:
+                checks.add(("tls_port",), f"is the same as port ({self.port})")
+        with checks.rule():
+            if not self.interface_versions:
+                checks.add(("interface_versions",), "expected at least one version")
+        with checks.rule():
+            if self.bind_failure_max_delay < self.bind_failure_delay:
+                checks.add(
                     ("bind_failure_max_delay",),
                     f"expected at least bind_failure_delay ({self.bind_failure_delay})",
                 )
-            )
-        return found
+        return checks.found

@@ -1,0 +1,8 @@
+"""What operators see of a running node: how services put values in log lines that the CLI's
+logging configuration decides how to show (`MessageText`, `[logging] show_short_message`).
+Import from here.
+"""
+
+from opensmsc.observability.text import MessageText
+
+__all__ = ["MessageText"]
