@@ -14,7 +14,7 @@ from opensmsc.routing.routes import Delivered, LoopbackRoute, PermanentFailure, 
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DistributionList, SmeAddress, SubmitMulti, SubmitSm
 from opensmsc.smpp.times import format_relative
-from opensmsc.smpp.tlv import NetworkErrorCode
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
 from opensmsc.store import Address, SqliteStore
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeClock, S, ScriptedRoute
@@ -261,3 +261,38 @@ async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> 
     finally:
         await engine.close()
         await store.close()
+
+
+# ---- messages too long for SMS (issue 10, item 25) --------------------------------------------
+
+# Octets of message_payload a part carries with an 8-bit concat UDH (TS 23.040 §9.2.3.24.1):
+# 153 GSM 7-bit characters, 67 UCS-2 characters (134 octets), 134 octets of 8-bit data.
+PER_PART = {0: 153, 8: 134, 4: 134}
+
+
+def _payload(data_coding: int, parts: int) -> Tlvs:
+    unit = {0: b"a", 8: "é".encode("utf-16-be"), 4: b"\xff"}[data_coding]
+    octets = PER_PART[data_coding] * parts
+    return EMPTY_TLVS.with_(Tag.MESSAGE_PAYLOAD, unit * (octets // len(unit)))
+
+
+@pytest.mark.parametrize("data_coding", [0, 8, 4])
+async def test_a_message_needing_more_than_255_parts_is_refused_at_submit(
+    engine: Engine, data_coding: int
+) -> None:
+    # It could never be delivered (a concatenated message has at most 255 parts): refused
+    # now with ESME_RINVMSGLEN rather than accepted and failed at every attempt.
+    fits = _payload(data_coding, 255)
+    too_long = fits.with_(Tag.MESSAGE_PAYLOAD, fits.get(Tag.MESSAGE_PAYLOAD) + b"ab")  # type: ignore[operator]
+    answer = await engine.submit(short_message=b"", data_coding=data_coding, tlvs=too_long)
+    assert answer == (None, S.ESME_RINVMSGLEN)
+    await engine.submit_ok(short_message=b"", data_coding=data_coding, tlvs=fits)
+    pdu = DataSm(source_addr="1", destination_addr="316", data_coding=data_coding, tlvs=too_long)
+    assert (await engine.data_sm(pdu))[:2] == (None, S.ESME_RINVMSGLEN)
+
+
+async def test_the_maximum_number_of_parts_is_configurable(engine_factory: EngineFactory) -> None:
+    engine = await engine_factory(max_parts=3)
+    await engine.submit_ok(short_message=b"", tlvs=_payload(0, 3))
+    answer = await engine.submit(short_message=b"", tlvs=_payload(0, 4))
+    assert answer == (None, S.ESME_RINVMSGLEN)

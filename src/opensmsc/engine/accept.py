@@ -63,7 +63,7 @@ from opensmsc.smpp import (
     parse_validity,
 )
 from opensmsc.smpp.pdu import data_sm_as  # not in smpp's API
-from opensmsc.sms import parse_udh
+from opensmsc.sms import Alphabet, Encoding, MessageTooLong, alphabet_of, parse_udh, split
 from opensmsc.store import (
     Address,
     Clock,
@@ -104,7 +104,9 @@ class Acceptor:
     """Turns submits into durably stored messages; see the module doc for the contract.
 
     `max_pending` bounds the messages waiting for their commit: beyond it submits are refused
-    with ESME_RMSGQFUL (the session maps it to its overload answer). `router` is needed for
+    with ESME_RMSGQFUL (the session maps it to its overload answer). `max_parts` is the most
+    SMS a message_payload may need (a concatenated message has at most 255, TS 23.040
+    §9.2.3.24.1): one that needs more is refused with ESME_RINVMSGLEN. `router` is needed for
     the datagram and transaction modes only. Call `close()` before the store closes: it waits
     for the commits under way (their responses still go out).
     """
@@ -121,6 +123,7 @@ class Acceptor:
         on_claimed: Callable[[Sequence[StoredMessage]], None] | None = None,
         lease: timedelta | None = None,
         max_pending: int = 20_000,
+        max_parts: int = 255,
         max_batch: int = 1000,
         group_ttl: timedelta = timedelta(hours=1),
         max_groups: int = 100_000,
@@ -134,6 +137,9 @@ class Acceptor:
         self._on_claimed = on_claimed
         self._lease = lease
         self._max_pending = max_pending
+        if not 1 <= max_parts <= 255:
+            raise ValueError(f"max_parts {max_parts} outside 1..255 (the total is one octet)")
+        self._max_parts = max_parts
         self._max_batch = max_batch
         self._group_ttl = group_ttl
         self._max_groups = max_groups
@@ -292,7 +298,7 @@ class Acceptor:
         leased (next attempt at the lease's end)."""
         if self._pending >= self._max_pending:
             raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
-        _validate(pdu)
+        _validate(pdu, self._max_parts)
         policy = self._policies(system_id)
         due_at, expires_at = _times(pdu, now, policy)
         concat_info = _concat_of(pdu)
@@ -490,7 +496,7 @@ def _respond_after(message_id: str, respond: Respond) -> _OnCommit:
     return on_commit
 
 
-def _validate(pdu: SubmitSm) -> None:
+def _validate(pdu: SubmitSm, max_parts: int) -> None:
     if not pdu.destination_addr:
         raise MessageRejected(_S.ESME_RINVDSTADR, "destination_addr is empty")
     if pdu.priority_flag > 3:
@@ -500,6 +506,35 @@ def _validate(pdu: SubmitSm) -> None:
     if pdu.short_message and pdu.tlvs and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
         # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
         raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
+    if pdu.tlvs:
+        payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
+        if isinstance(payload, bytes) and len(payload) > _ONE_SMS_OCTETS:
+            _check_parts(pdu, payload, max_parts)
+
+
+_ONE_SMS_OCTETS: Final = 140  # TS 23.040 §9.2.3.24: what never needs a second part
+
+
+def _check_parts(pdu: SubmitSm, payload: bytes, max_parts: int) -> None:
+    """Refuse a message_payload that needs more than `max_parts` SMS, counted as the SMSC
+    segments it for delivery (SMPP 3.4 §5.3.2.32: 8-bit concat UDH, the ESME's own UDH
+    ports kept in every part). Content that cannot be counted is left to the route."""
+    ports = None
+    alphabet = alphabet_of(pdu.data_coding)
+    if alphabet not in (Alphabet.GSM7, Alphabet.UCS2):
+        alphabet = Alphabet.BINARY  # octets, whatever the 8-bit character set
+    try:
+        if pdu.esm_class & EsmClass.UDHI:
+            header, payload = parse_udh(payload)
+            ports = header.ports
+        split(payload, encoding=Encoding(alphabet), reference=0, ports=ports, max_parts=max_parts)
+    except MessageTooLong as exc:
+        raise MessageRejected(
+            _S.ESME_RINVMSGLEN,
+            f"message_payload needs {exc.size} parts, more than {max_parts}",
+        ) from exc
+    except (OpensmscError, ValueError):
+        return
 
 
 def _times(pdu: SubmitSm, now: datetime, policy: AccountPolicy) -> tuple[datetime, datetime]:
