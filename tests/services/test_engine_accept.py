@@ -13,7 +13,7 @@ from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.routes import Delivered, LoopbackRoute, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DistributionList, SmeAddress, SubmitMulti, SubmitSm
-from opensmsc.smpp.times import format_relative
+from opensmsc.smpp.times import format_absolute, format_relative
 from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
 from opensmsc.store import Address, SqliteStore
 from tests.services.conftest import EngineFactory
@@ -101,6 +101,22 @@ async def test_validity_ending_before_the_schedule_is_refused(engine: Engine) ->
     answer = await engine.submit(
         schedule_delivery_time=format_relative(timedelta(hours=2)),
         validity_period=format_relative(timedelta(hours=1)),
+    )
+    assert answer == (None, S.ESME_RINVEXPIRY)
+
+
+async def test_a_schedule_in_the_past_means_now(engine_factory: EngineFactory) -> None:
+    # Issue 10 item 29: a schedule_delivery_time more than a validity in the past, with no
+    # validity_period, was refused ESME_RINVEXPIRY (its default validity counted from the
+    # past). A past schedule is "now"; the default validity counts from there.
+    engine = await engine_factory(account=AccountPolicy(default_validity=timedelta(days=2)))
+    past = format_absolute(T0 - timedelta(days=3))
+    record = await engine.state(await engine.submit_ok(schedule_delivery_time=past))
+    assert (record.state, record.due_at) == (MessageState.ENROUTE, T0)
+    assert record.expires_at == T0 + timedelta(days=2)
+    # An explicit validity that has already ended is still refused.
+    answer = await engine.submit(
+        schedule_delivery_time=past, validity_period=format_absolute(T0 - timedelta(days=1))
     )
     assert answer == (None, S.ESME_RINVEXPIRY)
 

@@ -541,13 +541,13 @@ def _times(pdu: SubmitSm, now: datetime, policy: AccountPolicy) -> tuple[datetim
     if not pdu.schedule_delivery_time and not pdu.validity_period:
         return now, now + min(policy.default_validity, policy.max_validity)
     try:
-        due_at = parse_schedule(pdu.schedule_delivery_time, now=now) or now
+        # A schedule in the past means now: the default validity counts from there.
+        due_at = max(parse_schedule(pdu.schedule_delivery_time, now=now) or now, now)
         expires_at = parse_validity(pdu.validity_period, now=now) or (
             due_at + policy.default_validity
         )
     except SmppTimeError as exc:
         raise MessageRejected(exc.status, str(exc)) from exc
-    due_at = max(due_at, now)
     # The account's maximum counts from submission (a far schedule does not stretch it).
     expires_at = min(expires_at, now + policy.max_validity)
     if expires_at <= due_at:
