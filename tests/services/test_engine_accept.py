@@ -4,6 +4,7 @@ replace_if_present; submit_multi and distribution lists; data_sm message modes."
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -312,3 +313,30 @@ async def test_the_maximum_number_of_parts_is_configurable(engine_factory: Engin
     await engine.submit_ok(short_message=b"", tlvs=_payload(0, 3))
     answer = await engine.submit(short_message=b"", tlvs=_payload(0, 4))
     assert answer == (None, S.ESME_RINVMSGLEN)
+
+
+async def test_a_full_disk_answers_queue_full_and_logs_once_per_interval(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10 item 29: ESME_RMSGQFUL (the store is full: come back later), not ESME_RSYSERR,
+    # and not a log line per commit: one per minute with the count it held back.
+    def full(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+
+    await engine.store._write(full)
+    with caplog.at_level("ERROR", logger="opensmsc.engine"):
+        for _ in range(100):  # the pages the file has fill up first
+            if await engine.submit(short_message=b"x" * 150) == (None, S.ESME_RMSGQFUL):
+                break
+        for _ in range(30):
+            answers = await asyncio.gather(
+                *(engine.submit(short_message=b"x" * 150) for _ in range(10))
+            )
+            assert set(answers) == {(None, S.ESME_RMSGQFUL)}
+        first = [r.getMessage() for r in caplog.records if r.name.startswith("opensmsc.engine")]
+        assert len(first) == 1 and "disk is full" in first[0], first
+        engine.clock.advance(minutes=1)
+        await engine.submit(short_message=b"x" * 150)
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("opensmsc.engine")]
+    assert len(lines) == 2 and "(300 more messages not stored since the last" in lines[1], lines
+    assert engine.acceptor.pending == 0

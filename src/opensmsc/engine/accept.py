@@ -7,8 +7,9 @@ the StoredMessage (schedule_delivery_time and validity_period parsed, validity c
 account; a long message's parts grouped so that their ids are `ids.part_id(group, seq)`), and
 queues it. Everything queued in one turn of the event loop goes to the store in one
 `submit_many` (on top of the store's own group commit), and each `respond(message_id, 0)` is
-called when that commit returned. If the store fails, `respond(None, ESME_RSYSERR)`: no
-message_id is ever given for a message that is not durable.
+called when that commit returned. If the store fails, `respond(None, ESME_RSYSERR)`, or
+ESME_RMSGQFUL when it is full (StoreFull: come back later); no message_id is ever given for a
+message that is not durable. A failing store is logged once per minute, not per commit.
 
 Also here: replace_if_present_flag (the pending message from the same source to the same
 destination with the same service_type is superseded, DELETED, in the commit of the new one),
@@ -70,9 +71,11 @@ from opensmsc.store import (
     ConcatInfo,
     Direction,
     DuplicateMessage,
+    OutageLog,
     Store,
     StoredMessage,
     StoreError,
+    StoreFull,
 )
 
 __all__ = ["Acceptor", "DataRespond", "MultiRespond", "Respond"]
@@ -91,6 +94,7 @@ DataRespond = Callable[[str | None, int, Tlvs], None]
 _OnCommit = Callable[[BaseException | None], None]
 
 _MAX_DESTINATIONS: Final = 254  # SMPP 3.4 §4.5.1: number_of_dests 1..254
+_OUTAGE_LOG_INTERVAL: Final = 60.0  # seconds between two lines about a failing store
 
 
 @dataclass(slots=True)
@@ -148,7 +152,14 @@ class Acceptor:
         self._pending = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._groups: OrderedDict[tuple[str, str, str, int, int], _Group] = OrderedDict()
+        self._outage = OutageLog(
+            log, interval=_OUTAGE_LOG_INTERVAL, now=self._now, unit="messages not stored"
+        )
         self.accepted: Counter[str] = Counter()  # committed messages per account
+
+    def _now(self) -> float:
+        # The injected clock, as seconds: what the outage log counts its interval in.
+        return self._clock().timestamp()
 
     # ---- what sessions call -----------------------------------------------------------------
 
@@ -257,7 +268,7 @@ class Acceptor:
                 return
             if errors:
                 # All or nothing towards the ESME: it got no id, so it will submit again.
-                respond(None, _S.ESME_RSYSERR, ())
+                respond(None, _refusal(errors[0]), ())
             else:
                 respond(first_id, _S.ESME_ROK, unsuccess)
 
@@ -382,8 +393,11 @@ class Acceptor:
             error = exc
         self._pending -= len(batch)
         if error is not None:
-            log.error("submit not stored messages=%d: %s", len(batch), error)
+            self._outage.failed(
+                "submit not stored messages=%d: %s", len(batch), error, count=len(batch)
+            )
         else:
+            self._outage.recovered("submits stored again")
             for record, _ in batch:
                 self.accepted[record.system_id] += 1
         # submit_sm_resp carries a message_id only after the store commit (this point).
@@ -415,8 +429,8 @@ class Acceptor:
             else:
                 raise StoreUnavailable("replace_if_present: pending messages kept changing")
         except (StoreUnavailable, StoreError) as exc:
-            log.error("submit not stored message_id=%s: %s", record.message_id, exc)
-            respond(None, _S.ESME_RSYSERR)
+            self._outage.failed("submit not stored message_id=%s: %s", record.message_id, exc)
+            respond(None, _refusal(exc))
             return
         finally:
             self._pending -= 1
@@ -491,9 +505,14 @@ def _respond_after(message_id: str, respond: Respond) -> _OnCommit:
         if error is None:
             respond(message_id, _S.ESME_ROK)
         else:
-            respond(None, _S.ESME_RSYSERR)
+            respond(None, _refusal(error))
 
     return on_commit
+
+
+def _refusal(error: BaseException) -> int:
+    # A full store may have room again soon: "come back later", not a system error.
+    return _S.ESME_RMSGQFUL if isinstance(error, StoreFull) else _S.ESME_RSYSERR
 
 
 def _validate(pdu: SubmitSm, max_parts: int) -> None:

@@ -51,7 +51,7 @@ from opensmsc.routing import (
     next_attempt,
 )
 from opensmsc.smpp import CommandStatus, MessageState
-from opensmsc.store import Clock, Direction, Store, StoredMessage, StoreError
+from opensmsc.store import Clock, Direction, OutageLog, Store, StoredMessage, StoreError
 
 __all__ = ["Housekeeper", "Scheduler"]
 
@@ -113,6 +113,10 @@ class Scheduler:
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it runs in, once known
         self.attempts = 0  # attempts started (metrics, tests)
+        # A failing store fails every poll: one line a minute says so.
+        self._outage = OutageLog(
+            log, interval=60.0, now=lambda: clock().timestamp(), unit="failed claims"
+        )
 
     # ---- control --------------------------------------------------------------------------------
 
@@ -209,7 +213,7 @@ class Scheduler:
             try:
                 claimed = await self._claim()
             except StoreUnavailable as exc:
-                log.error("claiming due messages failed: %s", exc)
+                self._outage.failed("claiming due messages failed: %s", exc)
                 claimed = 0
             if len(self._in_flight) >= self._concurrency:
                 self._slot_free.clear()
