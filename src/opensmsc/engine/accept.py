@@ -275,6 +275,18 @@ class Acceptor:
         for record in records:
             self._enqueue(record, on_commit)
 
+    def messages_in(self, system_id: str, pdu: SubmitMulti) -> int:
+        """How many messages `pdu` asks for (at least 1): one per destination address, one per
+        member of each distribution list of the account. What a throughput cap counts."""
+        lists = self._policies(system_id).distribution_lists
+        count = 0
+        for destination in pdu.dest_address:
+            if isinstance(destination, SmeAddress):
+                count += 1
+            else:
+                count += len(lists.get(destination.dl_name, ()))
+        return max(1, count)
+
     def data_sm(self, system_id: str, pdu: DataSm, respond: DataRespond) -> None:
         """Accept a data_sm per its message mode (module doc). In transaction mode a failed
         attempt is answered ESME_RDELIVERYFAILURE with network_error_code when known."""
