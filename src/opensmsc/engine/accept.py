@@ -2,14 +2,15 @@
 its response goes out only after the store commit.
 
 What this is for (issue 5, "Durable acceptance"): `Acceptor.submit(system_id, pdu, respond)`
-validates the PDU at once (a refusal calls `respond(None, status)` before returning), builds
-the StoredMessage (schedule_delivery_time and validity_period parsed, validity capped by the
-account; a long message's parts grouped so that their ids are `ids.part_id(group, seq)`), and
-queues it. Everything queued in one turn of the event loop goes to the store in one
-`submit_many` (on top of the store's own group commit), and each `respond(message_id, 0)` is
-called when that commit returned. If the store fails, `respond(None, ESME_RSYSERR)`, or
-ESME_RMSGQFUL when it is full (StoreFull: come back later); no message_id is ever given for a
-message that is not durable. A failing store is logged once per minute, not per commit.
+validates the PDU at once (submits.py; a refusal calls `respond(None, status)` before
+returning), builds the StoredMessage (schedule_delivery_time and validity_period parsed,
+validity capped by the account; a long message's parts grouped so that their ids are
+`ids.part_id(group, seq)`), and queues it. Everything queued in one turn of the event loop
+goes to the store in one `submit_many` (on top of the store's own group commit), and each
+`respond(message_id, 0)` is called when that commit returned. If the store fails,
+`respond(None, ESME_RSYSERR)`, or ESME_RMSGQFUL when it is full (StoreFull: come back later);
+no message_id is ever given for a message that is not durable. A failing store is logged once
+a minute, not per commit.
 
 Also here: replace_if_present_flag (the pending message from the same source to the same
 destination with the same service_type is superseded, DELETED, in the commit of the new one),
@@ -37,11 +38,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.submits import check_submit, concat_of, submit_times
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.routing import (
     Accepted,
     AccountPolicies,
-    AccountPolicy,
     Delivered,
     PermanentFailure,
     Router,
@@ -54,17 +55,13 @@ from opensmsc.smpp import (
     EsmClass,
     NetworkErrorCode,
     SmeAddress,
-    SmppTimeError,
     SubmitMulti,
     SubmitSm,
     Tag,
     Tlvs,
     UnsuccessSme,
-    parse_schedule,
-    parse_validity,
 )
 from opensmsc.smpp.pdu import data_sm_as  # not in smpp's API
-from opensmsc.sms import Alphabet, Encoding, MessageTooLong, alphabet_of, parse_udh, split
 from opensmsc.store import (
     Address,
     Clock,
@@ -321,10 +318,10 @@ class Acceptor:
         leased (next attempt at the lease's end)."""
         if self._pending >= self._max_pending:
             raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
-        _validate(pdu, self._max_parts)
+        check_submit(pdu, self._max_parts)
         policy = self._policies(system_id)
-        due_at, expires_at = _times(pdu, now, policy)
-        concat_info = _concat_of(pdu)
+        due_at, expires_at = submit_times(pdu, now, policy)
+        concat_info = concat_of(pdu)
         concat = None
         if concat_info is None:
             message_id = self._ids.next()
@@ -525,89 +522,6 @@ def _respond_after(message_id: str, respond: Respond) -> _OnCommit:
 def _refusal(error: BaseException) -> int:
     # A full store may have room again soon: "come back later", not a system error.
     return _S.ESME_RMSGQFUL if isinstance(error, StoreFull) else _S.ESME_RSYSERR
-
-
-def _validate(pdu: SubmitSm, max_parts: int) -> None:
-    if not pdu.destination_addr:
-        raise MessageRejected(_S.ESME_RINVDSTADR, "destination_addr is empty")
-    if pdu.priority_flag > 3:
-        raise MessageRejected(_S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} > 3")
-    if pdu.replace_if_present_flag > 1:
-        raise MessageRejected(_S.ESME_RINVREPFLAG, "replace_if_present_flag must be 0 or 1")
-    if pdu.short_message and pdu.tlvs and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
-        # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
-        raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
-    if pdu.tlvs:
-        payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
-        if isinstance(payload, bytes) and len(payload) > _ONE_SMS_OCTETS:
-            _check_parts(pdu, payload, max_parts)
-
-
-_ONE_SMS_OCTETS: Final = 140  # TS 23.040 §9.2.3.24: what never needs a second part
-
-
-def _check_parts(pdu: SubmitSm, payload: bytes, max_parts: int) -> None:
-    """Refuse a message_payload that needs more than `max_parts` SMS, counted as the SMSC
-    segments it for delivery (SMPP 3.4 §5.3.2.32: 8-bit concat UDH, the ESME's own UDH
-    ports kept in every part). Content that cannot be counted is left to the route."""
-    ports = None
-    alphabet = alphabet_of(pdu.data_coding)
-    if alphabet not in (Alphabet.GSM7, Alphabet.UCS2):
-        alphabet = Alphabet.BINARY  # octets, whatever the 8-bit character set
-    try:
-        if pdu.esm_class & EsmClass.UDHI:
-            header, payload = parse_udh(payload)
-            ports = header.ports
-        split(payload, encoding=Encoding(alphabet), reference=0, ports=ports, max_parts=max_parts)
-    except MessageTooLong as exc:
-        raise MessageRejected(
-            _S.ESME_RINVMSGLEN,
-            f"message_payload needs {exc.size} parts, more than {max_parts}",
-        ) from exc
-    except (OpensmscError, ValueError):
-        return
-
-
-def _times(pdu: SubmitSm, now: datetime, policy: AccountPolicy) -> tuple[datetime, datetime]:
-    if not pdu.schedule_delivery_time and not pdu.validity_period:
-        return now, now + min(policy.default_validity, policy.max_validity)
-    try:
-        # A schedule in the past means now: the default validity counts from there.
-        due_at = max(parse_schedule(pdu.schedule_delivery_time, now=now) or now, now)
-        expires_at = parse_validity(pdu.validity_period, now=now) or (
-            due_at + policy.default_validity
-        )
-    except SmppTimeError as exc:
-        raise MessageRejected(exc.status, str(exc)) from exc
-    # The account's maximum counts from submission (a far schedule does not stretch it).
-    expires_at = min(expires_at, now + policy.max_validity)
-    if expires_at <= due_at:
-        raise MessageRejected(_S.ESME_RINVEXPIRY, "validity_period ends before delivery")
-    return due_at, expires_at
-
-
-def _concat_of(pdu: SubmitSm) -> tuple[int, int, int] | None:
-    """(reference, total, seq) of a part of a long message: UDH (TS 23.040 §9.2.3.24.1/.8)
-    or the SAR TLVs (SMPP 3.4 §5.3.2.22-24); None for a whole message or unusable values."""
-    found: tuple[int, int, int] | None = None
-    if pdu.esm_class & EsmClass.UDHI and pdu.short_message:
-        try:
-            header, _ = parse_udh(pdu.short_message)
-        except OpensmscError:
-            header = None
-        concat = None if header is None else header.concat
-        if concat is not None:
-            found = (concat.reference, concat.total, concat.sequence)
-    elif pdu.tlvs:
-        tlvs = pdu.tlvs
-        reference = tlvs.get(Tag.SAR_MSG_REF_NUM)
-        total = tlvs.get(Tag.SAR_TOTAL_SEGMENTS)
-        seq = tlvs.get(Tag.SAR_SEGMENT_SEQNUM)
-        if isinstance(reference, int) and isinstance(total, int) and isinstance(seq, int):
-            found = (reference, total, seq)
-    if found is None or not 1 <= found[2] <= found[1] <= 255 or found[1] == 1:
-        return None
-    return found
 
 
 def _single(pdu: SubmitMulti, destination: Address) -> SubmitSm:
