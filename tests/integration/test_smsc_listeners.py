@@ -511,6 +511,30 @@ async def test_throughput_cap_throttles_beyond_the_rate(smsc_factory: SmscFactor
     assert later.get(0, 0) + later.get(_S.ESME_RTHROTTLED, 0) == 10
 
 
+async def test_throughput_cap_counts_messages_not_pdus(smsc_factory: SmscFactory) -> None:
+    # Issue 10 item 24: with a cap of 5 msg/s one burst of submit_multi took 1,270 messages.
+    # A submit_multi costs one token per destination: one to 10 destinations is taken when
+    # the bucket is full (it then owes 5), the next ones are throttled until it is repaid.
+    smsc = await smsc_factory(accounts=[account("slow", "pw", throughput=5.0)])
+    client = await smsc.bound("trx", "slow", password="pw")
+    multi = SubmitMulti(
+        source_addr="12345",
+        dest_address=tuple(SmeAddress(destination_addr=f"3160000{n:04d}") for n in range(10)),
+        short_message=b"hello",
+    )
+    sequences = [client.next_sequence() for _ in range(5)]
+    await client.send_raw(b"".join(encode(multi, seq) for seq in sequences))
+    answers = {
+        seq: await client.expect(CommandId.SUBMIT_MULTI_RESP, sequence_number=seq)
+        for seq in sequences
+    }
+    assert statuses(answers) == {0: 1, _S.ESME_RTHROTTLED: 4}
+    assert (await client.submit()).status == _S.ESME_RTHROTTLED  # the debt is the account's
+    assert smsc.accepted_messages("slow") == 10
+    await asyncio.sleep(2.2)  # 10 tokens at 5/s: the debt is repaid, a token is there again
+    assert (await client.submit()).status == 0
+
+
 async def test_window_overflow_gets_rthrottled(smsc: TestSmsc) -> None:
     client = await smsc.bound("trx")
     answers = await submit_many_in_one_write(client, 25)

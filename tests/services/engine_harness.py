@@ -155,6 +155,7 @@ class Engine:
         batch: int = 500,
         prefix: int = 1,
         route_windows: dict[str, int] | None = None,
+        max_parts: int = 255,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -184,7 +185,12 @@ class Engine:
         )
         self.deliveries.set_release(self.scheduler.release)
         self.acceptor = Acceptor(
-            store, self.ids, clock=clock, policies=policies, router=self.router
+            store,
+            self.ids,
+            clock=clock,
+            policies=policies,
+            router=self.router,
+            max_parts=max_parts,
         )
         self.operations = Operations(
             store,

@@ -4,6 +4,7 @@ replace_if_present; submit_multi and distribution lists; data_sm message modes."
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.routes import Delivered, LoopbackRoute, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import DataSm, DistributionList, SmeAddress, SubmitMulti, SubmitSm
-from opensmsc.smpp.times import format_relative
-from opensmsc.smpp.tlv import NetworkErrorCode
+from opensmsc.smpp.times import format_absolute, format_relative
+from opensmsc.smpp.tlv import EMPTY_TLVS, NetworkErrorCode, Tlvs
 from opensmsc.store import Address, SqliteStore
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import T0, Engine, FakeClock, S, ScriptedRoute
@@ -101,6 +102,22 @@ async def test_validity_ending_before_the_schedule_is_refused(engine: Engine) ->
     answer = await engine.submit(
         schedule_delivery_time=format_relative(timedelta(hours=2)),
         validity_period=format_relative(timedelta(hours=1)),
+    )
+    assert answer == (None, S.ESME_RINVEXPIRY)
+
+
+async def test_a_schedule_in_the_past_means_now(engine_factory: EngineFactory) -> None:
+    # Issue 10 item 29: a schedule_delivery_time more than a validity in the past, with no
+    # validity_period, was refused ESME_RINVEXPIRY (its default validity counted from the
+    # past). A past schedule is "now"; the default validity counts from there.
+    engine = await engine_factory(account=AccountPolicy(default_validity=timedelta(days=2)))
+    past = format_absolute(T0 - timedelta(days=3))
+    record = await engine.state(await engine.submit_ok(schedule_delivery_time=past))
+    assert (record.state, record.due_at) == (MessageState.ENROUTE, T0)
+    assert record.expires_at == T0 + timedelta(days=2)
+    # An explicit validity that has already ended is still refused.
+    answer = await engine.submit(
+        schedule_delivery_time=past, validity_period=format_absolute(T0 - timedelta(days=1))
     )
     assert answer == (None, S.ESME_RINVEXPIRY)
 
@@ -261,3 +278,65 @@ async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> 
     finally:
         await engine.close()
         await store.close()
+
+
+# ---- messages too long for SMS (issue 10, item 25) --------------------------------------------
+
+# Octets of message_payload a part carries with an 8-bit concat UDH (TS 23.040 §9.2.3.24.1):
+# 153 GSM 7-bit characters, 67 UCS-2 characters (134 octets), 134 octets of 8-bit data.
+PER_PART = {0: 153, 8: 134, 4: 134}
+
+
+def _payload(data_coding: int, parts: int) -> Tlvs:
+    unit = {0: b"a", 8: "é".encode("utf-16-be"), 4: b"\xff"}[data_coding]
+    octets = PER_PART[data_coding] * parts
+    return EMPTY_TLVS.with_(Tag.MESSAGE_PAYLOAD, unit * (octets // len(unit)))
+
+
+@pytest.mark.parametrize("data_coding", [0, 8, 4])
+async def test_a_message_needing_more_than_255_parts_is_refused_at_submit(
+    engine: Engine, data_coding: int
+) -> None:
+    # It could never be delivered (a concatenated message has at most 255 parts): refused
+    # now with ESME_RINVMSGLEN rather than accepted and failed at every attempt.
+    fits = _payload(data_coding, 255)
+    too_long = fits.with_(Tag.MESSAGE_PAYLOAD, fits.get(Tag.MESSAGE_PAYLOAD) + b"ab")  # type: ignore[operator]
+    answer = await engine.submit(short_message=b"", data_coding=data_coding, tlvs=too_long)
+    assert answer == (None, S.ESME_RINVMSGLEN)
+    await engine.submit_ok(short_message=b"", data_coding=data_coding, tlvs=fits)
+    pdu = DataSm(source_addr="1", destination_addr="316", data_coding=data_coding, tlvs=too_long)
+    assert (await engine.data_sm(pdu))[:2] == (None, S.ESME_RINVMSGLEN)
+
+
+async def test_the_maximum_number_of_parts_is_configurable(engine_factory: EngineFactory) -> None:
+    engine = await engine_factory(max_parts=3)
+    await engine.submit_ok(short_message=b"", tlvs=_payload(0, 3))
+    answer = await engine.submit(short_message=b"", tlvs=_payload(0, 4))
+    assert answer == (None, S.ESME_RINVMSGLEN)
+
+
+async def test_a_full_disk_answers_queue_full_and_logs_once_per_interval(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10 item 29: ESME_RMSGQFUL (the store is full: come back later), not ESME_RSYSERR,
+    # and not a log line per commit: one per minute with the count it held back.
+    def full(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+
+    await engine.store._write(full)
+    with caplog.at_level("ERROR", logger="opensmsc.engine"):
+        for _ in range(100):  # the pages the file has fill up first
+            if await engine.submit(short_message=b"x" * 150) == (None, S.ESME_RMSGQFUL):
+                break
+        for _ in range(30):
+            answers = await asyncio.gather(
+                *(engine.submit(short_message=b"x" * 150) for _ in range(10))
+            )
+            assert set(answers) == {(None, S.ESME_RMSGQFUL)}
+        first = [r.getMessage() for r in caplog.records if r.name.startswith("opensmsc.engine")]
+        assert len(first) == 1 and "disk is full" in first[0], first
+        engine.clock.advance(minutes=1)
+        await engine.submit(short_message=b"x" * 150)
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith("opensmsc.engine")]
+    assert len(lines) == 2 and "(300 more messages not stored since the last" in lines[1], lines
+    assert engine.acceptor.pending == 0

@@ -22,7 +22,7 @@ from opensmsc.routing.routes import (
     Router,
     TemporaryFailure,
 )
-from opensmsc.smpp.constants import MessageState
+from opensmsc.smpp.constants import MessageState, Tag
 from opensmsc.smpp.pdu import CancelSm, QuerySm, ReplaceSm
 from opensmsc.smpp.times import format_relative
 from opensmsc.store import Change, SqliteStore, StoredMessage, StoreError
@@ -462,3 +462,34 @@ async def test_a_batch_the_store_cannot_take_is_left_to_the_leases(
     assert await engine.run() == 3
     for message_id in ids:
         assert (await engine.state(message_id)).state is MessageState.DELIVERED
+
+
+class _RaisingRoute:
+    """A route with a bug for some record (it raises instead of answering)."""
+
+    name = "loopback"
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def attempt(self, record: StoredMessage) -> Attempt:
+        self.attempts += 1
+        raise ValueError("cannot segment this record")
+
+
+async def test_a_route_that_raises_ends_the_message_once_not_at_every_retry(
+    engine_factory: EngineFactory,
+) -> None:
+    # Issue 10 item 25: a record the route cannot handle failed every attempt with a traceback
+    # until its validity ended. It is a permanent failure: UNDELIVERABLE at once, one log.
+    route = _RaisingRoute()
+    engine = await engine_factory(routes={"loopback": route})
+    session = engine.registry.bind(FakeSession("esme1"))
+    message_id = await engine.submit_ok(registered_delivery=1)
+    await engine.run()
+    record = await engine.state(message_id)
+    assert (record.state, record.last_error) == (MessageState.UNDELIVERABLE, S.ESME_RSYSERR)
+    engine.clock.advance(hours=5)
+    assert await engine.run() == 0
+    assert route.attempts == 1
+    assert [p.tlvs.get(Tag.MESSAGE_STATE) for p in session.received] == [MessageState.UNDELIVERABLE]

@@ -103,3 +103,17 @@ def test_never_more_than_burst_plus_rate_times_span(
             span = t_last - t_first
             # The tolerance only absorbs float rounding in the refill, never a whole token.
             assert total <= burst + rate * span + 1e-6 * (1 + burst + rate * span)
+
+
+def test_a_take_beyond_the_burst_may_leave_the_bucket_in_debt() -> None:
+    # A submit_multi to more destinations than the burst: taken from a full bucket, repaid at
+    # the rate before anything else is taken (issue 10 item 24).
+    bucket = TokenBucket(rate=5, burst=5)
+    assert not bucket.try_take(0.0, n=10)
+    assert bucket.try_take(0.0, n=10, allow_debt=True)
+    assert bucket.available(0.0) == pytest.approx(-5)
+    assert not bucket.try_take(1.1)  # the debt of 5 took 1 s to repay; 0.5 token since
+    assert not bucket.try_take(1.1, n=10, allow_debt=True)  # from a full bucket only
+    assert bucket.try_take(1.2)
+    assert not bucket.try_take(1.6, n=3, allow_debt=True)  # within the burst: no debt
+    assert bucket.try_take(1.6, n=2, allow_debt=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
-from opensmsc.store import Direction, SchemaTooNew, SqliteStore
+from opensmsc.store import Direction, OutageLog, SchemaTooNew, SqliteStore, StoreFull
 from opensmsc.store.sqlite import MIGRATIONS, migrate, schema_version
 from opensmsc.store.sqlite import rows as sqlite_rows
 from opensmsc.store.sqlite import statements as sqlite_statements
@@ -209,3 +210,70 @@ def test_queries_use_the_partial_indexes(tmp_path: Path) -> None:
             assert f"USING INDEX {index} " in detail, (index, detail)
     finally:
         conn.close()
+
+
+async def _fill_the_disk(store: SqliteStore, full: bool = True) -> None:
+    # SQLITE_FULL, the error a full disk gives, without filling one: the writer's connection
+    # may not grow the file past the pages it has (or grows freely again).
+    def limit(conn: sqlite3.Connection) -> None:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages if full else 1 << 30}")
+
+    await store._write(limit)
+
+
+async def test_a_full_disk_fails_writes_with_store_full_and_logs_it_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10 item 29: a full disk answered ESME_RSYSERR and logged a line per commit (some
+    # 130 a second). StoreFull (answered ESME_RMSGQFUL: come back later), one line per
+    # interval with the count of the failures it held back, reads unaffected.
+    store = await SqliteStore.open(tmp_path / "m.sqlite3")
+    try:
+        await store.submit_many([record("before")])
+        await _fill_the_disk(store)
+        big = [record(f"m{i}", short_message=b"x" * 200) for i in range(120)]
+        with caplog.at_level("ERROR", logger="opensmsc.store"):
+            for n in range(100):  # the pages the file has fill up first
+                try:
+                    await store.submit_many([record(f"fill{n}", short_message=b"x" * 200)])
+                except StoreFull:
+                    break
+            for start in range(0, 20, 2):
+                results = await asyncio.gather(
+                    store.submit_many(big[start : start + 1]),
+                    store.submit_many(big[start + 1 : start + 2]),
+                    return_exceptions=True,
+                )
+                assert all(isinstance(r, StoreFull) for r in results), results
+        lines = [r for r in caplog.records if r.name.startswith("opensmsc.store")]
+        assert len(lines) == 1 and "disk is full" in lines[0].getMessage()
+        got = await store.get("before")
+        assert got is not None
+        await _fill_the_disk(store, full=False)
+        await store.submit_many(big[:1])  # the disk has room again: writes go on
+        assert await store.get("m0") is not None
+    finally:
+        await store.close()
+
+
+def test_outage_log_says_once_per_interval_how_many_it_held_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    outage = OutageLog(
+        logging.getLogger("opensmsc.test"), interval=60.0, now=lambda: now[0], unit="writes"
+    )
+    with caplog.at_level("INFO", logger="opensmsc.test"):
+        outage.recovered("fine")  # nothing failed: nothing to say
+        for _ in range(100):
+            outage.failed("write failed: %s", "disk full", count=2)
+            now[0] += 1.0
+        outage.recovered("writes go on")
+        outage.failed("write failed: %s", "disk full")
+    assert [r.getMessage() for r in caplog.records] == [
+        "write failed: disk full",
+        "write failed: disk full (118 more writes since the last line)",
+        "writes go on after 200 writes",
+        "write failed: disk full",
+    ]

@@ -2,7 +2,9 @@
 
 `rate` tokens per second flow into a bucket that holds at most `burst`; a message takes one.
 Over any span of `s` seconds at most `burst + rate * s` takes succeed. What to do when a take
-fails (answer ESME_RTHROTTLED, or wait `delay_until_available`) is the caller's choice.
+fails (answer ESME_RTHROTTLED, or wait `delay_until_available`) is the caller's choice. A
+request that carries more messages than `burst` (a submit_multi) may take them all from a full
+bucket and leave it in debt (`allow_debt`): over time the rate still holds.
 """
 
 from __future__ import annotations
@@ -41,14 +43,17 @@ class TokenBucket:
     def burst(self) -> float:
         return self._burst
 
-    def try_take(self, now: float, n: int = 1) -> bool:
-        """Take `n` tokens if they are all there; otherwise take none and return False."""
+    def try_take(self, now: float, n: int = 1, *, allow_debt: bool = False) -> bool:
+        """Take `n` tokens if they are all there; otherwise take none and return False.
+        With `allow_debt`, `n` above `burst` is taken from a full bucket, which then owes the
+        rest (no take succeeds until the rate has repaid it)."""
         if n < 1:
             raise ValueError(f"take at least one token, got {n}")
         self._refill(now)
+        needed = min(n, self._burst) if allow_debt else n
         # The slack keeps "sleep delay_until_available(), then take" from failing on float
         # rounding; the debt it allows (a billionth of a token) stays on the books.
-        if self._tokens + _ROUNDING_SLACK >= n:
+        if self._tokens + _ROUNDING_SLACK >= needed:
             self._tokens -= n
             return True
         return False

@@ -2,13 +2,15 @@
 its response goes out only after the store commit.
 
 What this is for (issue 5, "Durable acceptance"): `Acceptor.submit(system_id, pdu, respond)`
-validates the PDU at once (a refusal calls `respond(None, status)` before returning), builds
-the StoredMessage (schedule_delivery_time and validity_period parsed, validity capped by the
-account; a long message's parts grouped so that their ids are `ids.part_id(group, seq)`), and
-queues it. Everything queued in one turn of the event loop goes to the store in one
-`submit_many` (on top of the store's own group commit), and each `respond(message_id, 0)` is
-called when that commit returned. If the store fails, `respond(None, ESME_RSYSERR)`: no
-message_id is ever given for a message that is not durable.
+validates the PDU at once (submits.py; a refusal calls `respond(None, status)` before
+returning), builds the StoredMessage (schedule_delivery_time and validity_period parsed,
+validity capped by the account; a long message's parts grouped so that their ids are
+`ids.part_id(group, seq)`), and queues it. Everything queued in one turn of the event loop
+goes to the store in one `submit_many` (on top of the store's own group commit), and each
+`respond(message_id, 0)` is called when that commit returned. If the store fails,
+`respond(None, ESME_RSYSERR)`, or ESME_RMSGQFUL when it is full (StoreFull: come back later);
+no message_id is ever given for a message that is not durable. A failing store is logged once
+a minute, not per commit.
 
 Also here: replace_if_present_flag (the pending message from the same source to the same
 destination with the same service_type is superseded, DELETED, in the commit of the new one),
@@ -36,12 +38,12 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.submits import check_submit, concat_of, submit_times
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.observability import MessageText
 from opensmsc.routing import (
     Accepted,
     AccountPolicies,
-    AccountPolicy,
     Delivered,
     PermanentFailure,
     Router,
@@ -54,26 +56,24 @@ from opensmsc.smpp import (
     EsmClass,
     NetworkErrorCode,
     SmeAddress,
-    SmppTimeError,
     SubmitMulti,
     SubmitSm,
     Tag,
     Tlvs,
     UnsuccessSme,
-    parse_schedule,
-    parse_validity,
 )
 from opensmsc.smpp.pdu import data_sm_as  # not in smpp's API
-from opensmsc.sms import parse_udh
 from opensmsc.store import (
     Address,
     Clock,
     ConcatInfo,
     Direction,
     DuplicateMessage,
+    OutageLog,
     Store,
     StoredMessage,
     StoreError,
+    StoreFull,
 )
 
 __all__ = ["Acceptor", "DataRespond", "MultiRespond", "Respond"]
@@ -92,6 +92,7 @@ DataRespond = Callable[[str | None, int, Tlvs], None]
 _OnCommit = Callable[[BaseException | None], None]
 
 _MAX_DESTINATIONS: Final = 254  # SMPP 3.4 §4.5.1: number_of_dests 1..254
+_OUTAGE_LOG_INTERVAL: Final = 60.0  # seconds between two lines about a failing store
 
 
 @dataclass(slots=True)
@@ -105,7 +106,9 @@ class Acceptor:
     """Turns submits into durably stored messages; see the module doc for the contract.
 
     `max_pending` bounds the messages waiting for their commit: beyond it submits are refused
-    with ESME_RMSGQFUL (the session maps it to its overload answer). `router` is needed for
+    with ESME_RMSGQFUL (the session maps it to its overload answer). `max_parts` is the most
+    SMS a message_payload may need (a concatenated message has at most 255, TS 23.040
+    §9.2.3.24.1): one that needs more is refused with ESME_RINVMSGLEN. `router` is needed for
     the datagram and transaction modes only. Call `close()` before the store closes: it waits
     for the commits under way (their responses still go out).
     """
@@ -122,6 +125,7 @@ class Acceptor:
         on_claimed: Callable[[Sequence[StoredMessage]], None] | None = None,
         lease: timedelta | None = None,
         max_pending: int = 20_000,
+        max_parts: int = 255,
         max_batch: int = 1000,
         group_ttl: timedelta = timedelta(hours=1),
         max_groups: int = 100_000,
@@ -135,6 +139,9 @@ class Acceptor:
         self._on_claimed = on_claimed
         self._lease = lease
         self._max_pending = max_pending
+        if not 1 <= max_parts <= 255:
+            raise ValueError(f"max_parts {max_parts} outside 1..255 (the total is one octet)")
+        self._max_parts = max_parts
         self._max_batch = max_batch
         self._group_ttl = group_ttl
         self._max_groups = max_groups
@@ -143,7 +150,14 @@ class Acceptor:
         self._pending = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._groups: OrderedDict[tuple[str, str, str, int, int], _Group] = OrderedDict()
+        self._outage = OutageLog(
+            log, interval=_OUTAGE_LOG_INTERVAL, now=self._now, unit="messages not stored"
+        )
         self.accepted: Counter[str] = Counter()  # committed messages per account
+
+    def _now(self) -> float:
+        # The injected clock, as seconds: what the outage log counts its interval in.
+        return self._clock().timestamp()
 
     # ---- what sessions call -----------------------------------------------------------------
 
@@ -252,12 +266,24 @@ class Acceptor:
                 return
             if errors:
                 # All or nothing towards the ESME: it got no id, so it will submit again.
-                respond(None, _S.ESME_RSYSERR, ())
+                respond(None, _refusal(errors[0]), ())
             else:
                 respond(first_id, _S.ESME_ROK, unsuccess)
 
         for record in records:
             self._enqueue(record, on_commit)
+
+    def messages_in(self, system_id: str, pdu: SubmitMulti) -> int:
+        """How many messages `pdu` asks for (at least 1): one per destination address, one per
+        member of each distribution list of the account. What a throughput cap counts."""
+        lists = self._policies(system_id).distribution_lists
+        count = 0
+        for destination in pdu.dest_address:
+            if isinstance(destination, SmeAddress):
+                count += 1
+            else:
+                count += len(lists.get(destination.dl_name, ()))
+        return max(1, count)
 
     def data_sm(self, system_id: str, pdu: DataSm, respond: DataRespond) -> None:
         """Accept a data_sm per its message mode (module doc). In transaction mode a failed
@@ -293,10 +319,10 @@ class Acceptor:
         leased (next attempt at the lease's end)."""
         if self._pending >= self._max_pending:
             raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
-        _validate(pdu)
+        check_submit(pdu, self._max_parts)
         policy = self._policies(system_id)
-        due_at, expires_at = _times(pdu, now, policy)
-        concat_info = _concat_of(pdu)
+        due_at, expires_at = submit_times(pdu, now, policy)
+        concat_info = concat_of(pdu)
         concat = None
         if concat_info is None:
             message_id = self._ids.next()
@@ -377,8 +403,11 @@ class Acceptor:
             error = exc
         self._pending -= len(batch)
         if error is not None:
-            log.error("submit not stored messages=%d: %s", len(batch), error)
+            self._outage.failed(
+                "submit not stored messages=%d: %s", len(batch), error, count=len(batch)
+            )
         else:
+            self._outage.recovered("submits stored again")
             for record, _ in batch:
                 self.accepted[record.system_id] += 1
             if log.isEnabledFor(logging.DEBUG):
@@ -419,8 +448,8 @@ class Acceptor:
             else:
                 raise StoreUnavailable("replace_if_present: pending messages kept changing")
         except (StoreUnavailable, StoreError) as exc:
-            log.error("submit not stored message_id=%s: %s", record.message_id, exc)
-            respond(None, _S.ESME_RSYSERR)
+            self._outage.failed("submit not stored message_id=%s: %s", record.message_id, exc)
+            respond(None, _refusal(exc))
             return
         finally:
             self._pending -= 1
@@ -495,63 +524,14 @@ def _respond_after(message_id: str, respond: Respond) -> _OnCommit:
         if error is None:
             respond(message_id, _S.ESME_ROK)
         else:
-            respond(None, _S.ESME_RSYSERR)
+            respond(None, _refusal(error))
 
     return on_commit
 
 
-def _validate(pdu: SubmitSm) -> None:
-    if not pdu.destination_addr:
-        raise MessageRejected(_S.ESME_RINVDSTADR, "destination_addr is empty")
-    if pdu.priority_flag > 3:
-        raise MessageRejected(_S.ESME_RINVPRTFLG, f"priority_flag {pdu.priority_flag} > 3")
-    if pdu.replace_if_present_flag > 1:
-        raise MessageRejected(_S.ESME_RINVREPFLAG, "replace_if_present_flag must be 0 or 1")
-    if pdu.short_message and pdu.tlvs and pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) is not None:
-        # SMPP 3.4 §5.3.2.32: message_payload only with sm_length 0.
-        raise MessageRejected(_S.ESME_RINVMSGLEN, "short_message and message_payload both set")
-
-
-def _times(pdu: SubmitSm, now: datetime, policy: AccountPolicy) -> tuple[datetime, datetime]:
-    if not pdu.schedule_delivery_time and not pdu.validity_period:
-        return now, now + min(policy.default_validity, policy.max_validity)
-    try:
-        due_at = parse_schedule(pdu.schedule_delivery_time, now=now) or now
-        expires_at = parse_validity(pdu.validity_period, now=now) or (
-            due_at + policy.default_validity
-        )
-    except SmppTimeError as exc:
-        raise MessageRejected(exc.status, str(exc)) from exc
-    due_at = max(due_at, now)
-    # The account's maximum counts from submission (a far schedule does not stretch it).
-    expires_at = min(expires_at, now + policy.max_validity)
-    if expires_at <= due_at:
-        raise MessageRejected(_S.ESME_RINVEXPIRY, "validity_period ends before delivery")
-    return due_at, expires_at
-
-
-def _concat_of(pdu: SubmitSm) -> tuple[int, int, int] | None:
-    """(reference, total, seq) of a part of a long message: UDH (TS 23.040 §9.2.3.24.1/.8)
-    or the SAR TLVs (SMPP 3.4 §5.3.2.22-24); None for a whole message or unusable values."""
-    found: tuple[int, int, int] | None = None
-    if pdu.esm_class & EsmClass.UDHI and pdu.short_message:
-        try:
-            header, _ = parse_udh(pdu.short_message)
-        except OpensmscError:
-            header = None
-        concat = None if header is None else header.concat
-        if concat is not None:
-            found = (concat.reference, concat.total, concat.sequence)
-    elif pdu.tlvs:
-        tlvs = pdu.tlvs
-        reference = tlvs.get(Tag.SAR_MSG_REF_NUM)
-        total = tlvs.get(Tag.SAR_TOTAL_SEGMENTS)
-        seq = tlvs.get(Tag.SAR_SEGMENT_SEQNUM)
-        if isinstance(reference, int) and isinstance(total, int) and isinstance(seq, int):
-            found = (reference, total, seq)
-    if found is None or not 1 <= found[2] <= found[1] <= 255 or found[1] == 1:
-        return None
-    return found
+def _refusal(error: BaseException) -> int:
+    # A full store may have room again soon: "come back later", not a system error.
+    return _S.ESME_RMSGQFUL if isinstance(error, StoreFull) else _S.ESME_RSYSERR
 
 
 def _single(pdu: SubmitMulti, destination: Address) -> SubmitSm:

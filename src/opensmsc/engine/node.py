@@ -45,6 +45,8 @@ class EngineSettings:
     # Per account: receipts and MO sent to its sessions whose outcome is not yet recorded
     # (smpp.server.window), which bounds what a crash can make it receive twice.
     delivery_window: int = 10
+    # The most SMS one message may need; a longer one is refused at submit (ESME_RINVMSGLEN).
+    max_parts: int = 255
 
 
 class StoreAndForward:
@@ -105,6 +107,7 @@ class StoreAndForward:
             on_stored=self.scheduler.wake,
             on_claimed=self.scheduler.take,
             lease=timedelta(seconds=settings.lease),
+            max_parts=settings.max_parts,
         )
         self.operations = Operations(
             store,

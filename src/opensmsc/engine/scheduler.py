@@ -10,10 +10,11 @@ the attempt's outcome (engine/routes.Attempt) decides what follows, through engi
 - TemporaryFailure → the retry schedule of its error class (routing/retry.py: by default +1 m,
   +5 m, +15 m, +30 m, +1 h, +2 h, +4 h, then every 4 h), never past validity: EXPIRED then.
 
-A message past its validity when it comes due ends EXPIRED without an attempt. `alert(addr)`
-(the network says the subscriber is reachable again) makes every message waiting for that
-subscriber due at once, in the order they were submitted; `route_up(route)` every message
-waiting to retry on a route that is back (a connector bound again); `release(ids)` does the
+A message past its validity when it comes due ends EXPIRED without an attempt. A route that
+raises ends the message UNDELIVERABLE (logged with its traceback once), never a retry loop.
+`alert(addr)` (the network says the subscriber is reachable again) makes every message waiting
+for that subscriber due at once, in the order they were submitted; `route_up(route)` every
+message waiting to retry on a route that is back (a connector bound again); `release(ids)` does the
 same for given messages (MO waiting for their account to bind).
 
 `Housekeeper` purges final messages after the retention and expires receipts nobody collects.
@@ -30,7 +31,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
@@ -51,13 +52,16 @@ from opensmsc.routing import (
     next_attempt,
 )
 from opensmsc.smpp import CommandStatus, MessageState
-from opensmsc.store import Clock, Direction, Store, StoredMessage, StoreError
+from opensmsc.store import Clock, Direction, OutageLog, Store, StoredMessage, StoreError
 
 __all__ = ["Housekeeper", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
 _S = CommandStatus
+# A route that raises has a bug, or a record it can never handle (content it cannot segment):
+# trying again would only repeat the traceback until validity ends. It fails once, for good.
+_ROUTE_RAISED: Final = PermanentFailure(int(_S.ESME_RSYSERR), detail="route raised")
 
 
 class Scheduler:
@@ -110,6 +114,10 @@ class Scheduler:
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it runs in, once known
         self.attempts = 0  # attempts started (metrics, tests)
+        # A failing store fails every poll: one line a minute says so.
+        self._outage = OutageLog(
+            log, interval=60.0, now=lambda: clock().timestamp(), unit="failed claims"
+        )
 
     # ---- control --------------------------------------------------------------------------------
 
@@ -218,7 +226,7 @@ class Scheduler:
             try:
                 claimed = await self._claim()
             except StoreUnavailable as exc:
-                log.error("claiming due messages failed: %s", exc)
+                self._outage.failed("claiming due messages failed: %s", exc)
                 claimed = 0
             if len(self._in_flight) >= self._concurrency:
                 self._slot_free.clear()
@@ -281,7 +289,7 @@ class Scheduler:
             outcome: Attempt | None = attempt_now(record)
         except Exception:
             log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
-            outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
+            outcome = _ROUTE_RAISED
         if outcome is None:  # it has to wait: the usual attempt
             self._spawn(self._attempt(record, claimed=claimed))
             return
@@ -375,7 +383,7 @@ class Scheduler:
             outcome: Attempt = await route.attempt(record)
         except Exception:
             log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
-            outcome = TemporaryFailure(int(_S.ESME_RSYSERR), detail="route raised")
+            outcome = _ROUTE_RAISED
         await self._record_outcome(record, route.name, outcome, uncounted)
 
     async def _record_outcome(

@@ -246,9 +246,11 @@ class EsmeSession:
 
     # ---- requests -------------------------------------------------------------------------------
 
-    def _throttled(self) -> bool:
+    def _throttled(self, messages: int = 1) -> bool:
         bucket = self._bucket
-        return bucket is not None and not bucket.try_take(self._loop.time())
+        return bucket is not None and not bucket.try_take(
+            self._loop.time(), messages, allow_debt=True
+        )
 
     def _overload_status(self) -> int:
         if self._services.settings.overload_action == "queue_full":
@@ -279,7 +281,8 @@ class EsmeSession:
             self._protocol.respond(event, _submit_sm_resp(0, message_id, EMPTY_TLVS))
 
     def _on_submit_multi(self, event: SubmitMultiReceived) -> None:
-        if self._throttled():
+        # The account's cap counts messages: one per destination (issue 10 item 24).
+        if self._throttled(self._acceptor.messages_in(self.system_id, event.pdu)):
             self._protocol.reject(event, _S.ESME_RTHROTTLED)
             return
 

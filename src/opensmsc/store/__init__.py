@@ -27,6 +27,7 @@ from opensmsc.store.model import (
     is_final,
     outcome_error,
 )
+from opensmsc.store.outage import OutageLog, StoreFull
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
 
 __all__ = [
@@ -45,11 +46,13 @@ __all__ = [
     "DuplicateMessage",
     "IllegalTransition",
     "MessageNotFound",
+    "OutageLog",
     "Replacement",
     "SchemaTooNew",
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreFull",
     "StoreStats",
     "StoredMessage",
     "apply_change",

@@ -8,7 +8,9 @@ refused one (IllegalTransition, DuplicateMessage) is rolled back alone, and the 
 batch commits. `apply` calls (the hot path: final states with their receipts, receipt
 acknowledgements) are gathered per event-loop turn into one operation, and consecutive ones run
 as set statements (statements.apply_changes). A failed COMMIT fails every operation of that
-batch with StoreUnavailable; nothing of it was acknowledged.
+batch with StoreUnavailable (StoreFull when the disk or the database is full, or the disk
+failed the write); nothing of it was acknowledged. Such failures are logged through an
+OutageLog: not a line per commit while a full disk fails them all.
 
 What it is not: the SQL (statements.py) or the async API (store.py).
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from opensmsc.errors import StoreUnavailable
+from opensmsc.store.outage import OutageLog, StoreFull
 from opensmsc.store.sqlite.schema import open_for_writing
 from opensmsc.store.sqlite.statements import Prepared, apply_changes, apply_one_by_one
 
@@ -64,6 +67,18 @@ class Turn:
 
 STOP: Final = object()  # put after the last op: the writer finishes the queue and stops
 
+# sqlite3 result codes (the low byte of an extended code): no room, or the disk failed a write.
+_SQLITE_IOERR: Final = 10
+_SQLITE_FULL: Final = 13
+OUTAGE_LOG_INTERVAL: Final = 60.0  # seconds between two lines about failing commits
+
+
+def _failure(exc: sqlite3.Error) -> StoreUnavailable:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (_SQLITE_FULL, _SQLITE_IOERR):
+        return StoreFull(f"commit failed: {exc}")
+    return StoreUnavailable(f"commit failed: {exc}")
+
 
 def _settle(outcomes: list[_Outcome]) -> None:
     for op, result, error in outcomes:
@@ -96,6 +111,9 @@ class Writer:
         self.transactions = 0
         self.operations = 0
         self.largest_batch = 0
+        self._outage = OutageLog(
+            log, interval=OUTAGE_LOG_INTERVAL, now=time.monotonic, unit="failed commits"
+        )
         # A daemon: a process that exits without close() must not hang on this thread. Dying
         # mid-transaction is the kill -9 case: nothing uncommitted was acknowledged.
         self._thread = threading.Thread(target=self._run, name="opensmsc-store-writer", daemon=True)
@@ -187,12 +205,13 @@ class Writer:
                 outcomes.append((op, result, None))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("store commit failed ops=%d: %s", len(batch), exc)
+            self._outage.failed("store commit failed ops=%d: %s", len(batch), exc)
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            failure = StoreUnavailable(f"commit failed: {exc}")
+            failure = _failure(exc)
             outcomes = [(op, None, failure) for op in batch]
         else:
+            self._outage.recovered("store commits again")
             self.transactions += 1
             self.operations += len(batch)
             self.largest_batch = max(self.largest_batch, len(batch))
