@@ -8,6 +8,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, ClassVar
 
 from opensmsc.config.rules import (
+    ApiKeyHash,
     Argon2Hash,
     DigitPrefix,
     EnvName,
@@ -95,6 +96,10 @@ class AccountConfig:
     distribution_lists: tuple[DistributionListConfig, ...] = ()
     # MO from connectors to destinations starting with one of these comes to this account.
     mo_prefixes: tuple[DigitPrefix, ...] = ()
+    # The HTTP API ([api]): whether this account may use it at all, and its API keys, stored
+    # hashed (`opensmsc api-key create ACCOUNT` makes one and prints the line to add).
+    api_enabled: bool = True
+    api_keys: tuple[ApiKeyHash, ...] = ()
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from opensmsc.config.model.accounts import AccountConfig
+from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
@@ -36,13 +37,31 @@ class Config:
     # None without a `[network]` section: the simulator is then built only if a route uses it.
     network: NetworkConfig | None = None
     http: HttpConfig = field(default_factory=HttpConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     def problems(self) -> list[Problem]:
         return [
             *duplicates(self.accounts, "system_id", ("accounts",)),
             *duplicates(self.smpp.client, "name", ("smpp", "client")),
             *self._route_problems(),
+            *self._api_key_problems(),
         ]
+
+    def _api_key_problems(self) -> list[Problem]:
+        # A key names its account; one listed under two accounts would name neither.
+        owner: dict[str, str] = {}
+        found: list[Problem] = []
+        for index, account in enumerate(self.accounts):
+            for position, digest in enumerate(account.api_keys):
+                first = owner.setdefault(digest, account.system_id)
+                if first != account.system_id:
+                    found.append(
+                        Problem(
+                            ("accounts", index, "api_keys", position),
+                            f'is also an API key of account "{first}"',
+                        )
+                    )
+        return found
 
     def _route_problems(self) -> list[Problem]:
         # A route names the loopback or a connector; a typo must not silently drop traffic.

@@ -1,0 +1,126 @@
+"""The API's JSON documents, as pydantic models: what a client may send (unknown fields refused,
+types strict: `"2"` is not a priority) and what it gets back. They are the OpenAPI document.
+
+Syntax only: whether a number is a number and a text fits are the routes' and the engine's
+questions (http/api/convert.py, engine/submission.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+__all__ = ["MessageAccepted", "MessageRequest"]
+
+Encoding = Literal["auto", "gsm7", "ucs2", "latin1", "ia5", "binary"]
+Receipt = Literal["none", "final", "failure", "all"]
+
+# 255 parts of 153 GSM characters; longer is refused without encoding it.
+_MAX_TEXT = 39_015
+_MAX_BINARY_HEX = 2 * 255 * 140
+
+
+class MessageRequest(BaseModel):
+    """One message: `text` or `binary` (hex), to `to` from `from`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    to: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description='the destination, E.164: "+447700900123" or "447700900123"',
+            examples=["+447700900123"],
+        ),
+    ]
+    from_: Annotated[
+        str,
+        Field(
+            alias="from",
+            min_length=1,
+            max_length=21,
+            description="the sender: an E.164 number, a short code of up to 8 digits, or an "
+            "alphanumeric name of up to 11 characters",
+            examples=["Example"],
+        ),
+    ]
+    text: Annotated[str | None, Field(max_length=_MAX_TEXT, description="the message text")] = None
+    binary: Annotated[
+        str | None,
+        Field(
+            max_length=_MAX_BINARY_HEX,
+            pattern=r"^([0-9A-Fa-f]{2})*$",
+            description="8-bit data, in hex, instead of text",
+        ),
+    ] = None
+    encoding: Annotated[
+        Encoding,
+        Field(description="the alphabet; auto: the cheapest that fits, as `opensmsc encode`"),
+    ] = "auto"
+    validity: Annotated[
+        int | None,
+        Field(
+            strict=True,
+            ge=1,
+            le=31_536_000,
+            description="seconds the message may wait for delivery (default: the account's; "
+            "capped by its max_validity)",
+        ),
+    ] = None
+    scheduled_at: Annotated[
+        AwareDatetime | None,
+        Field(description="deliver no earlier than this time (RFC 3339, with its offset)"),
+    ] = None
+    priority: Annotated[int, Field(strict=True, ge=0, le=3, description="0 to 3, 3 first")] = 0
+    receipt: Annotated[
+        Receipt,
+        Field(description="delivery reports wanted: none, final, failure (only), all"),
+    ] = "none"
+    callback_url: Annotated[
+        str | None,
+        Field(
+            max_length=2048,
+            pattern=r"^https?://[^\s]+$",
+            description="where this message's delivery reports are POSTed (http or https)",
+        ),
+    ] = None
+    client_reference: Annotated[
+        str | None,
+        Field(max_length=64, description="the client's own reference, returned with the message"),
+    ] = None
+    port: Annotated[
+        int | None,
+        Field(
+            strict=True,
+            ge=0,
+            le=65535,
+            description="application port (16-bit port addressing UDH, TS 23.040 §9.2.3.24.4)",
+        ),
+    ] = None
+    flash: Annotated[StrictBool, Field(description="a class 0 (flash) message")] = False
+
+    @model_validator(mode="after")
+    def _one_content(self) -> MessageRequest:
+        if (self.text is None) == (self.binary is None):
+            raise ValueError("give exactly one of text and binary")
+        if self.binary is not None and self.encoding not in ("auto", "binary"):
+            raise ValueError("binary content takes encoding auto or binary")
+        if self.text is not None and self.encoding == "binary":
+            raise ValueError("encoding binary takes binary content, in hex")
+        return self
+
+
+class MessageAccepted(BaseModel):
+    """A message durably stored: the ids of its parts, in order (one id for a message that fits
+    one SMS), and how it was encoded."""
+
+    id: Annotated[str, Field(description="the message's id: its first part's")]
+    ids: Annotated[list[str], Field(description="every part's id, in order")]
+    parts: int
+    encoding: Annotated[str, Field(description="gsm7, ucs2, latin1, ia5 or binary")]
+    data_coding: Annotated[int, Field(description="the SMPP data_coding of the parts")]
+    submitted_at: datetime
+    client_reference: str | None = None
