@@ -124,3 +124,55 @@ class MessageAccepted(BaseModel):
     data_coding: Annotated[int, Field(description="the SMPP data_coding of the parts")]
     submitted_at: datetime
     client_reference: str | None = None
+
+
+State = Literal[
+    "scheduled", "enroute", "delivered", "expired", "deleted", "undeliverable", "accepted",
+    "unknown", "rejected", "skipped",
+]  # fmt: skip
+
+
+class MessageError(BaseModel):
+    """Why the last attempt failed: an SMPP command_status from an upstream SMSC, or a MAP
+    error from the mobile network."""
+
+    kind: Annotated[Literal["smpp", "map"], Field(description="which code space `code` is in")]
+    code: int
+    name: Annotated[str | None, Field(description="e.g. ESME_RINVDSTADR or absentSubscriber")]
+
+
+class MessagePart(BaseModel):
+    group: Annotated[str, Field(description="the long message's group id, shared by its parts")]
+    seq: int
+    total: int
+
+
+class MessageStatus(BaseModel):
+    """One stored message (one part of a long message) as the API shows it."""
+
+    id: str
+    state: State
+    to: str
+    from_: Annotated[str, Field(alias="from")]
+    submitted_at: datetime
+    scheduled_at: datetime
+    expires_at: datetime
+    done_at: datetime | None
+    attempts: int
+    route: str | None
+    part: MessagePart | None
+    data_coding: int
+    priority: int
+    registered_delivery: int
+    client_reference: str | None
+    callback_url: str | None
+    error: MessageError | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class MessagePage(BaseModel):
+    """A page of messages, oldest first; `next` is the cursor of the next page (None: last)."""
+
+    messages: list[MessageStatus]
+    next: str | None

@@ -121,6 +121,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE message ADD COLUMN client_reference TEXT",
         "ALTER TABLE message ADD COLUMN callback_url TEXT",
     ),
+    # 6: an account's MT messages in arrival order (Store.find: GET /v1/messages).
+    ("CREATE INDEX message_account_mt ON message (system_id, seq) WHERE direction = 1",),
 )
 
 
