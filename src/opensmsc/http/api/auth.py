@@ -110,14 +110,23 @@ async def _login(context: ApiContext, request: Request, system_id: str, password
     raise _unauthorized("wrong system_id or password")
 
 
-def take_tokens(context: ApiContext, account: Account, count: int) -> None:
+def take_tokens(context: ApiContext, account: Account, count: int, *, whole: bool = False) -> None:
     """Take `count` messages from the account's throughput bucket, shared with its SMPP
-    sessions; raises Problem 429 with Retry-After when they are not there. A request of more
-    messages than the bucket holds waits for a full bucket and takes all of it: a long message
-    still goes at the account's rate."""
+    sessions; raises Problem 429 with Retry-After when they are not there. A message of more
+    parts than the bucket holds waits for a full bucket and takes all of it (a long message
+    still goes at the account's rate); with `whole` (a batch) such a count is refused with
+    422: it could never be taken, and a batch must not step over the cap."""
     bucket = context.authenticator.throughput_bucket(account.system_id)
     if bucket is None:
         return
+    if whole and count > bucket.burst:
+        raise Problem(
+            422,
+            "validation",
+            f"messages: {count} messages exceed the account's throughput "
+            f"({bucket.rate:g}/s, {bucket.burst:g} at once): send smaller batches",
+            field="messages",
+        )
     now = context.now()
     wanted = max(1, min(count, int(bucket.burst)))
     if bucket.try_take(now, wanted):

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from opensmsc.accounts import Account
+from opensmsc.engine import InvalidSubmission, Prepared
 from opensmsc.http.problems import Problem
 from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
@@ -23,7 +24,15 @@ from opensmsc.store import MessageQuery
 from .auth import authenticate, take_tokens
 from .context import context_of
 from .convert import destination, encoding_name, source, submission_of
-from .models import MessageAccepted, MessagePage, MessageRequest, MessageStatus, State
+from .models import (
+    BatchAccepted,
+    BatchRequest,
+    MessageAccepted,
+    MessagePage,
+    MessageRequest,
+    MessageStatus,
+    State,
+)
 from .status import status_of
 
 __all__ = ["router"]
@@ -70,8 +79,12 @@ async def send_message(
     prepared = acceptor.prepare(account.system_id, submission_of(body))
     take_tokens(context, account, len(prepared.records))
     await acceptor.store(prepared.records)
+    response.headers["Location"] = f"/v1/messages/{prepared.records[0].message_id}"
+    return _accepted(prepared)
+
+
+def _accepted(prepared: Prepared) -> MessageAccepted:
     first = prepared.records[0]
-    response.headers["Location"] = f"/v1/messages/{first.message_id}"
     return MessageAccepted(
         id=first.message_id,
         ids=prepared.message_ids,
@@ -79,8 +92,53 @@ async def send_message(
         encoding=encoding_name(prepared.encoding.alphabet),
         data_coding=first.data_coding,
         submitted_at=first.submitted_at,
-        client_reference=body.client_reference,
+        client_reference=first.client_reference,
     )
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    response_model=BatchAccepted,
+    summary="Send many messages in one request, stored in one transaction",
+    responses={
+        400: {"description": "bad JSON or an invalid number (`field` says which message)"},
+        **_ERRORS,
+        413: {"description": "the body is too large"},
+        422: {"description": "a message is invalid (`field` says which), or too many"},
+        429: {"description": "over the account's throughput; see Retry-After"},
+        503: {"description": "the store could not take the batch: nothing was stored"},
+    },
+)
+async def send_batch(body: BatchRequest, request: Request, account: Caller) -> BatchAccepted:
+    """All or nothing: one invalid message refuses the batch, naming it (`messages[3].to`);
+    the answer lists the ids in the order of the messages, once all are committed."""
+    context = context_of(request)
+    acceptor = context.engine.acceptor
+    requests = body.expanded()
+    if len(requests) > context.settings.max_batch:
+        raise Problem(
+            422,
+            "validation",
+            f"messages: {len(requests)} messages, at most {context.settings.max_batch}",
+            field="messages",
+        )
+    shape = "messages" if body.messages is not None else "to"
+    prepared: list[Prepared] = []
+    for index, item in enumerate(requests):
+        try:
+            prepared.append(acceptor.prepare(account.system_id, submission_of(item)))
+        except InvalidSubmission as exc:
+            where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{exc.field}"
+            raise InvalidSubmission(exc.status, where, exc.reason) from exc
+        except Problem as exc:
+            field = exc.extensions.get("field", "")
+            where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{field}"
+            raise Problem(exc.status, exc.slug, f"{where}: {exc.detail}", field=where) from exc
+    records = [record for item in prepared for record in item.records]
+    take_tokens(context, account, len(records), whole=True)
+    await acceptor.store(records)
+    return BatchAccepted(count=len(prepared), messages=[_accepted(p) for p in prepared])
 
 
 @router.get(

@@ -12,7 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-__all__ = ["MessageAccepted", "MessageRequest"]
+__all__ = [
+    "BatchAccepted",
+    "BatchRequest",
+    "MessageAccepted",
+    "MessagePage",
+    "MessageRequest",
+    "MessageStatus",
+]
 
 Encoding = Literal["auto", "gsm7", "ucs2", "latin1", "ia5", "binary"]
 Receipt = Literal["none", "final", "failure", "all"]
@@ -22,20 +29,22 @@ _MAX_TEXT = 39_015
 _MAX_BINARY_HEX = 2 * 255 * 140
 
 
-class MessageRequest(BaseModel):
-    """One message: `text` or `binary` (hex), to `to` from `from`."""
+Destination = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description='the destination, E.164: "+447700900123" or "447700900123"',
+        examples=["+447700900123"],
+    ),
+]
+
+
+class MessageFields(BaseModel):
+    """Everything of a message but its destination."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    to: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=32,
-            description='the destination, E.164: "+447700900123" or "447700900123"',
-            examples=["+447700900123"],
-        ),
-    ]
     from_: Annotated[
         str,
         Field(
@@ -103,7 +112,7 @@ class MessageRequest(BaseModel):
     flash: Annotated[StrictBool, Field(description="a class 0 (flash) message")] = False
 
     @model_validator(mode="after")
-    def _one_content(self) -> MessageRequest:
+    def _one_content(self) -> MessageFields:
         if (self.text is None) == (self.binary is None):
             raise ValueError("give exactly one of text and binary")
         if self.binary is not None and self.encoding not in ("auto", "binary"):
@@ -111,6 +120,38 @@ class MessageRequest(BaseModel):
         if self.text is not None and self.encoding == "binary":
             raise ValueError("encoding binary takes binary content, in hex")
         return self
+
+
+class MessageRequest(MessageFields):
+    """One message: `text` or `binary` (hex), to `to` from `from`."""
+
+    to: Destination
+
+
+class BatchRequest(BaseModel):
+    """Many messages in one request, stored in one transaction: either `messages`, each a
+    whole message, or one `message` (without `to`) to every number of `to`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: Annotated[list[MessageRequest] | None, Field(min_length=1, max_length=10_000)] = None
+    to: Annotated[list[Destination] | None, Field(min_length=1, max_length=10_000)] = None
+    message: MessageFields | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> BatchRequest:
+        if self.messages is not None and (self.to is not None or self.message is not None):
+            raise ValueError("give either messages, or to and message")
+        if self.messages is None and (self.to is None or self.message is None):
+            raise ValueError("give messages, or both to and message")
+        return self
+
+    def expanded(self) -> list[MessageRequest]:
+        if self.messages is not None:
+            return self.messages
+        assert self.to is not None and self.message is not None
+        fields = dict(self.message)  # validated already: no second validation per number
+        return [MessageRequest.model_construct(**fields, to=to) for to in self.to]
 
 
 class MessageAccepted(BaseModel):
@@ -124,6 +165,13 @@ class MessageAccepted(BaseModel):
     data_coding: Annotated[int, Field(description="the SMPP data_coding of the parts")]
     submitted_at: datetime
     client_reference: str | None = None
+
+
+class BatchAccepted(BaseModel):
+    """Every message of a batch, stored, in the order given."""
+
+    count: int
+    messages: list[MessageAccepted]
 
 
 State = Literal[
