@@ -363,7 +363,7 @@ def test_unknown_section_is_an_error(write) -> None:  # type: ignore[no-untyped-
     path = write('[node]\nname = "a"\n\n[mail]\nport = 25\n')
     assert messages(path) == [
         "opensmsc.toml:4: mail: unknown key; expected one of: node, logging, smpp, accounts, "
-        "store, routing, network, http"
+        "store, routing, network, http, api"
     ]
 
 
@@ -1068,3 +1068,66 @@ def test_an_empty_mo_prefix_makes_one_default_mo_account(write) -> None:  # type
 )
 def test_numbers_have_sane_bounds(write, toml: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     assert messages(write(toml)) == [expected]
+
+
+_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+_KEY = "sha256:" + "ab" * 32
+
+
+def test_api_section_loads_and_is_off_by_default(write) -> None:  # type: ignore[no-untyped-def]
+    assert Config().api.enabled is False and Config().api.port == 8080
+    path = write(
+        f"""
+        [api]
+        enabled = true
+        port = 0
+        max_batch = 500
+        [[accounts]]
+        system_id = "a"
+        password_hash = "{_HASH}"
+        api_enabled = false
+        api_keys = ["{_KEY}"]
+        """
+    )
+    config = load(path)
+    assert (config.api.enabled, config.api.port, config.api.max_batch) == (True, 0, 500)
+    (account,) = config.accounts
+    assert account.api_enabled is False and account.api_keys == (_KEY,)
+
+
+def test_api_errors_name_their_key(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        f"""
+        [api]
+        max_batch = 20000
+        [[accounts]]
+        system_id = "a"
+        password_hash = "{_HASH}"
+        api_keys = ["plain-key"]
+        """
+    )
+    found = messages(path)
+    assert any("api.max_batch: expected 1 to 10000 messages" in m for m in found), found
+    assert any("accounts[0].api_keys[0]: expected an API key hash" in m for m in found), found
+    assert messages(write("[api]\nidempotency_ttl = 60\n")) == [
+        "opensmsc.toml:2: api.idempotency_ttl: expected at least 86400 (24 hours)"
+    ]
+
+
+def test_api_rules_across_keys(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(
+        f"""
+        [[accounts]]
+        system_id = "a"
+        password_hash = "{_HASH}"
+        api_keys = ["{_KEY}"]
+        [[accounts]]
+        system_id = "b"
+        password_hash = "{_HASH}"
+        api_keys = ["{_KEY}"]
+        """
+    )
+    found = messages(path)
+    assert any('accounts[1].api_keys[0]: is also an API key of account "a"' in m for m in found), (
+        found
+    )

@@ -1,5 +1,7 @@
-"""ESME accounts: credentials (argon2id hashes), bind decisions, throughput caps."""
+"""ESME accounts: credentials (argon2id hashes, API keys), bind and HTTP login decisions,
+throughput caps."""
 
+from opensmsc.accounts.api_keys import API_KEY_PREFIX, api_key_hash, new_api_key
 from opensmsc.accounts.authenticator import (
     Authenticator,
     BindDecision,
@@ -10,13 +12,16 @@ from opensmsc.accounts.passwords import hash_password, needs_rehash, verify
 from opensmsc.accounts.throttle import TokenBucket
 
 __all__ = [
+    "API_KEY_PREFIX",
     "Account",
     "Authenticator",
     "BindDecision",
     "BindMode",
     "PasswordCheck",
     "TokenBucket",
+    "api_key_hash",
     "hash_password",
     "needs_rehash",
+    "new_api_key",
     "verify",
 ]

@@ -1,4 +1,5 @@
-"""Bind authentication and authorisation: the answer to a bind_transmitter/receiver/transceiver.
+"""Bind authentication and authorisation: the answer to a bind_transmitter/receiver/transceiver,
+and to the credentials of an HTTP API request (`begin_login`/`finish_login`, `api_key_account`).
 
 The listener asks the `Authenticator` what to answer; it opens no sockets and sends nothing.
 It also counts concurrent binds per account, slows repeated failures per source address, and
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from opensmsc.accounts import passwords
+from opensmsc.accounts.api_keys import api_key_hash
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.smpp.constants import CommandStatus
@@ -76,7 +78,7 @@ class PasswordCheck:
     """
 
     account: Account
-    mode: BindMode
+    mode: BindMode | None  # None: an HTTP login (`begin_login`), not a bind
     peer_ip: IPAddress
     password: str = field(repr=False)
     cache_key: bytes = field(repr=False)
@@ -91,9 +93,17 @@ class _Attempt:
     """One bind being decided: what the log line and the failure count need."""
 
     system_id: str
-    mode: BindMode
+    mode: BindMode | None  # None: an HTTP login
     address: IPAddress
     moment: float
+
+    @property
+    def door(self) -> str:
+        return "http" if self.mode is None else self.mode.value
+
+    @property
+    def action(self) -> str:
+        return "HTTP login" if self.mode is None else "bind"
 
 
 class Authenticator:
@@ -134,6 +144,7 @@ class Authenticator:
         self._accounts: dict[str, Account] = {}
         self._binds: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._api_keys: dict[str, str] = {}  # API key hash → system_id
         self.replace_accounts(accounts)
         self._base_delay = failure_base_delay
         self._max_delay = failure_max_delay
@@ -152,13 +163,19 @@ class Authenticator:
     def replace_accounts(self, accounts: Iterable[Account]) -> None:
         """Swap in a new set of accounts (configuration reload). Open binds stay counted;
         throughput buckets of accounts whose throughput changed start afresh.
-        Raises ValueError on a duplicate system_id."""
+        Raises ValueError on a duplicate system_id or an API key of two accounts."""
         new: dict[str, Account] = {}
         for account in accounts:
             if account.system_id in new:
                 raise ValueError(f"duplicate account system_id {account.system_id!r}")
             new[account.system_id] = account
         self._accounts = new
+        api_keys: dict[str, str] = {}
+        for account in new.values():
+            for digest in account.api_key_hashes:
+                if api_keys.setdefault(digest, account.system_id) != account.system_id:
+                    raise ValueError(f"an API key of {account.system_id!r} is another account's")
+        self._api_keys = api_keys
         for system_id, bucket in list(self._buckets.items()):
             current = new.get(system_id)
             if current is None or current.throughput != bucket.rate:
@@ -244,17 +261,20 @@ class Authenticator:
             # longer be the account's rules. The client simply binds again.
             reason = "account changed during bind"
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+        self._remember(check.cache_key)
+        return self._authorize(current, attempt)
+
+    def _remember(self, cache_key: bytes) -> None:
         if self._cache_size:
-            self._verified[check.cache_key] = None
-            self._verified.move_to_end(check.cache_key)
+            self._verified[cache_key] = None
+            self._verified.move_to_end(cache_key)
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
-        return self._authorize(current, attempt)
 
     def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
         """Checks on a client that proved its credentials: not counted as guessing."""
-        if attempt.mode not in account.bind_modes:
-            reason = f"bind mode {attempt.mode.value} not allowed"
+        if attempt.mode is None or attempt.mode not in account.bind_modes:
+            reason = f"bind mode {attempt.door} not allowed"
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
         bound = self._binds.get(account.system_id, 0)
         if bound >= account.max_binds:
@@ -264,12 +284,75 @@ class Authenticator:
         log.debug(
             "bind accepted system_id=%s mode=%s peer=%s binds=%d/%d",
             account.system_id,
-            attempt.mode.value,
+            attempt.door,
             attempt.address,
             bound + 1,
             account.max_binds,
         )
         return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=account)
+
+    # ------------------------------------------------------------------ HTTP logins
+
+    def api_key_account(self, key: str) -> Account | None:
+        """The account that holds the API key `key` (and may use the HTTP API), or None."""
+        system_id = self._api_keys.get(api_key_hash(key))
+        account = None if system_id is None else self._accounts.get(system_id)
+        return account if account is not None and account.api_enabled else None
+
+    def begin_login(
+        self,
+        system_id: str,
+        password: str,
+        peer_ip: IPAddress | str,
+        *,
+        now: float | None = None,
+    ) -> BindDecision | PasswordCheck:
+        """An HTTP request's Basic credentials (the account's SMPP system_id and password):
+        the checks of `begin_bind` without bind mode or max_binds (a request holds no session),
+        plus the account's `api_enabled`. Continue a `PasswordCheck` with `finish_login`.
+        Refusals count towards the source's `failure_delay` as bind failures do."""
+        moment = self._now(now)
+        address = _parse_address(peer_ip)
+        attempt = _Attempt(system_id=system_id, mode=None, address=address, moment=moment)
+        account = self._accounts.get(system_id)
+        if account is None:
+            return self._refuse(
+                CommandStatus.ESME_RINVSYSID, "unknown system_id", attempt, counts=True
+            )
+        if not account.allows_address(address):
+            return self._refuse(
+                CommandStatus.ESME_RBINDFAIL, "source address not allowed", attempt, counts=True
+            )
+        if not account.api_enabled:
+            return self._refuse(
+                CommandStatus.ESME_RBINDFAIL, "HTTP API not enabled", attempt, counts=False
+            )
+        key = self._cache_key(account.password_hash, password)
+        if key in self._verified:
+            self._verified.move_to_end(key)
+            return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=account)
+        return PasswordCheck(
+            account=account, mode=None, peer_ip=address, password=password, cache_key=key
+        )
+
+    def finish_login(
+        self, check: PasswordCheck, *, password_ok: bool, now: float | None = None
+    ) -> BindDecision:
+        """The decision once `check.verify()` has run (see `begin_login`)."""
+        system_id = check.account.system_id
+        attempt = _Attempt(
+            system_id=system_id, mode=None, address=check.peer_ip, moment=self._now(now)
+        )
+        if not password_ok:
+            return self._refuse(
+                CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
+            )
+        current = self._accounts.get(system_id)
+        if current != check.account:
+            reason = "account changed during login"
+            return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+        self._remember(check.cache_key)
+        return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=current)
 
     def bind_opened(self, system_id: str) -> None:
         """Count a bound session that did not come through `check_bind`/`finish_bind` (an
@@ -352,10 +435,11 @@ class Authenticator:
         if counts:
             score = self._record_failure(attempt.address, attempt.moment)
             log.warning(
-                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s "
+                "%s refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s "
                 "recent_failures=%.1f delay=%.2fs",
+                attempt.action,
                 attempt.system_id,
-                attempt.mode.value,
+                attempt.door,
                 attempt.address,
                 status,
                 reason,
@@ -364,9 +448,10 @@ class Authenticator:
             )
         else:
             log.info(
-                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s",
+                "%s refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s",
+                attempt.action,
                 attempt.system_id,
-                attempt.mode.value,
+                attempt.door,
                 attempt.address,
                 status,
                 reason,

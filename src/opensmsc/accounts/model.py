@@ -32,6 +32,7 @@ class Account:
     - `max_binds`: concurrent bound sessions, all modes together.
     - `throughput`: submitted messages per second over all its sessions; 0 means no cap.
     - `window`: requests it may have outstanding towards us per session.
+    - `api_enabled`, `api_key_hashes`: the HTTP API door (module api_keys).
     - `cert_fingerprints`, `cert_subjects`: with either non-empty, a bind must come over TLS
       with a client certificate whose SHA-256 fingerprint or RFC 4514 subject is listed; the
       password is still checked. Fingerprints are stored in `tls.fingerprint` form.
@@ -50,6 +51,10 @@ class Account:
     window: int = 10
     cert_fingerprints: frozenset[str] = frozenset()
     cert_subjects: frozenset[str] = frozenset()
+    # The HTTP API: whether the account may use it, and the hashes of its API keys
+    # (api_keys.api_key_hash).
+    api_enabled: bool = True
+    api_key_hashes: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < len(self.system_id) <= SYSTEM_ID_MAX_LENGTH or not self.system_id.isascii():

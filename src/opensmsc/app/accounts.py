@@ -58,6 +58,8 @@ def account_from_config(config: AccountConfig) -> Account:
         window=config.window,
         cert_subjects=frozenset(config.cert_subjects),
         cert_fingerprints=frozenset(config.cert_fingerprints),
+        api_enabled=config.api_enabled,
+        api_key_hashes=frozenset(config.api_keys),
     )
 
 

@@ -8,8 +8,9 @@ The order, and why:
 2. the simulated network, when something uses it (app/network.py), as the route "network";
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
-5. the HTTP admin API;
-6. the engine's work: the scheduler starts sending once everything is there.
+5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
+6. the HTTP admin API;
+7. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
 unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
+from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
@@ -51,11 +53,14 @@ class RunningSmsc:
     upstream: UpstreamService
     network: SimulatedNetwork | None  # None when nothing uses the simulated network
     admin: AdminService | None  # None when [http] is disabled
+    api: ApiService | None = None  # None when [api] is disabled
 
     @property
     def ports(self) -> dict[str, int]:
-        """The bound ports by listener: "smpp", "smpps", "http"."""
+        """The bound ports by listener: "smpp", "smpps", "http", "api"."""
         ports = dict(self.smsc.ports)
+        if self.api is not None and self.api.port is not None:
+            ports["api"] = self.api.port
         if self.admin is not None and self.admin.port is not None:
             ports["http"] = self.admin.port
         return ports
@@ -130,6 +135,16 @@ async def start(config: Config) -> RunningSmsc:
                 outbind=outbind,
             )
         )
+        api = None
+        if config.api.enabled:
+            api = await services.start(
+                ApiService(
+                    config.api,
+                    engine=engine,
+                    authenticator=authenticator,
+                    data_dir=config.node.data_dir,
+                )
+            )
         admin = None
         if config.http.enabled:
             admin = await services.start(AdminService(config.http, network=network))
@@ -146,4 +161,5 @@ async def start(config: Config) -> RunningSmsc:
         upstream=upstream,
         network=network,
         admin=admin,
+        api=api,
     )

@@ -1,10 +1,11 @@
 """The `opensmsc` command line: parses the verb and its options, then hands over.
 
 Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `decode HEX...`,
-`encode TEXT`, `hash-password`, and the simulated network's `subscribers`, `lookup`, `inbox`,
-`mo` (network.py). Each verb lives in its own module and returns the exit status; this module
-only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration
-error (STYLE §4) or a usage error (argparse's own convention).
+`encode TEXT`, `hash-password`, `api-key create ACCOUNT`, and the simulated network's
+`subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its own module and
+returns the exit status; this module only knows their names and options. Exit statuses: 0 ok,
+1 the verb failed, 2 a configuration error (STYLE §4) or a usage error (argparse's own
+convention).
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="print the argon2 hash of a password (read from stdin) for password_hash",
     )
+    api_key = sub.add_parser("api-key", help="manage the HTTP API's keys")
+    api_key_verbs = api_key.add_subparsers(dest="api_key_verb", required=True, metavar="ACTION")
+    create = api_key_verbs.add_parser(
+        "create", help="print a new API key for ACCOUNT, once, and the hash to configure"
+    )
+    create.add_argument("account", metavar="ACCOUNT", help="the account's system_id")
+    create.add_argument("--config", metavar="FILE", help="check that the account exists there")
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
@@ -129,6 +137,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.password import hash_password
 
             return hash_password()
+        case "api-key":
+            from opensmsc.cli.api_key import create_api_key
+
+            return create_api_key(args.account, args.config)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -8,6 +8,7 @@ from it; the core never sees this model. `docs/configuration.md` documents every
 from opensmsc.config.load import check, load, loads
 from opensmsc.config.model import (
     AccountConfig,
+    ApiConfig,
     ClientBind,
     Config,
     DistributionListConfig,
@@ -38,6 +39,7 @@ from opensmsc.smpp.states import BindMode  # accounts' bind_modes use the sessio
 
 __all__ = [
     "AccountConfig",
+    "ApiConfig",
     "BindMode",
     "ClientBind",
     "Config",

@@ -328,6 +328,14 @@ Argon2Hash = Annotated[
         "(make one with `opensmsc hash-password`)",
     ),
 ]
+ApiKeyHash = Annotated[
+    str,
+    Match(
+        r"sha256:[0-9a-f]{64}",
+        'an API key hash such as "sha256:<64 hex digits>" '
+        "(make one with `opensmsc api-key create`)",
+    ),
+]
 ExistingFile = Annotated[Path, FileExists()]
 CertificateFile = Annotated[Path, FileExists(), PemFile("certificate")]  # one or a chain
 PrivateKeyFile = Annotated[Path, FileExists(), PemFile("private key")]

@@ -11,6 +11,7 @@ from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
+from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
 
 __all__ = [
     "Acceptor",
@@ -19,16 +20,20 @@ __all__ = [
     "EngineSettings",
     "Finish",
     "Housekeeper",
+    "InvalidSubmission",
     "Lifecycle",
     "MessageIds",
     "MultiRespond",
     "Operations",
     "OutbindRequester",
+    "Prepared",
+    "ReceiptRequest",
     "Receiver",
     "ReceiverLookup",
     "Respond",
     "Scheduler",
     "StoreAndForward",
+    "Submission",
     "build_receipt",
     "part_id",
     "receipt_text",

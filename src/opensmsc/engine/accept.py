@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.submission import Prepared, Submission, prepare
 from opensmsc.engine.submits import check_submit, concat_of, submit_times
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.observability import MessageText
@@ -302,6 +303,36 @@ class Acceptor:
         self._enqueue(
             record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
         )
+
+    def prepare(self, system_id: str, submission: Submission) -> Prepared:
+        """The records of a plain-fields submission (engine/submission.py), stored leased as
+        a submit_sm's would be. Raises InvalidSubmission, MessageRejected (ESME_RMSGQFUL)."""
+        if self._pending >= self._max_pending:
+            raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
+        return prepare(
+            submission,
+            system_id=system_id,
+            policy=self._policies(system_id),
+            ids=self._ids,
+            now=self._clock(),
+            lease=self._lease if self._on_claimed is not None else None,
+        )
+
+    async def store(self, records: Sequence[StoredMessage]) -> None:
+        """Commit `records` (from `prepare`) in one transaction, all or none; returns once
+        they are durable, and hands them to the scheduler. Raises StoreUnavailable: nothing
+        was stored."""
+        count = len(records)
+        self._pending += count
+        try:
+            await self._store.submit_many(records)
+        except StoreError as exc:  # DuplicateMessage: an id used before (never expected)
+            raise StoreUnavailable(str(exc)) from exc
+        finally:
+            self._pending -= count
+        for record in records:
+            self.accepted[record.system_id] += 1
+        self._handed_over(list(records))
 
     async def close(self) -> None:
         """Commit what is queued and wait for the commits and attempts under way."""

@@ -145,6 +145,24 @@ class Operations:
             self._wake()
         return _S.ESME_ROK
 
+    # ---- the same for plain-fields front doors (the HTTP API) ---------------------------------
+
+    async def message(self, system_id: str, message_id: str) -> StoredMessage | None:
+        """The account's own MT message `message_id`, or None (another account's is None too).
+        Raises StoreUnavailable."""
+        return await self._own(system_id, message_id, "")
+
+    async def cancel_message(self, system_id: str, message_id: str) -> StoredMessage | None:
+        """Cancel the account's pending message as cancel_sm does (DELETED, with the receipt it
+        asked for); returns the record as it ends, or None for an unknown id. A message that
+        is final, in an attempt or taken by an upstream comes back unchanged: check
+        `is_final` / `state`. Raises StoreUnavailable."""
+        record = await self._own(system_id, message_id, "")
+        if record is None or not self._cancellable(record):
+            return record
+        await self._lifecycle.finish(record, MessageState.DELETED)
+        return await self._store.get(message_id)  # as it ended (or as it ended meanwhile)
+
     # ---- internals ------------------------------------------------------------------------------
 
     async def _own(self, system_id: str, message_id: str, source_addr: str) -> StoredMessage | None:

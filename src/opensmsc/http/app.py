@@ -15,29 +15,18 @@ What it is not: a listener (http/server.py) or business logic (it calls the netw
 
 from __future__ import annotations
 
-import importlib.resources
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from opensmsc import __version__
 from opensmsc.network import HlrLookup, SimulatedNetwork
 
 from . import problems
+from .docs import install_docs
 from .routes import network as network_routes
 
 __all__ = ["create_app"]
-
-DOCS_ASSETS: Final = "/docs/assets"
-
-
-def _swagger_ui_files() -> Path:
-    # Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes), shipped inside a wheel.
-    return Path(str(importlib.resources.files("fastapi_offline") / "static"))
 
 
 def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = None) -> FastAPI:
@@ -58,19 +47,7 @@ def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = N
         app.state.lookup = lookup or network.lookup
         app.include_router(network_routes.router)
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=_swagger_ui_files()), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title} - API",
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            # No badge from the public online validator either.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+    install_docs(app)
 
     @app.get("/v1/health", tags=["node"])
     async def health() -> dict[str, Any]:

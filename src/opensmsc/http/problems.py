@@ -19,6 +19,11 @@ absolute, as RFC 9457 §3.1.1 advises, without promising a web page behind it.
 | store-unavailable | 503 | the store could not persist |
 | internal | 500 | our bug: logged with its traceback |
 
+The public API (http/api/) adds: invalid-json 400, unauthorized 401 (with WWW-Authenticate),
+forbidden 403, unknown-message 404, payload-too-large 413, unsupported-media-type 415,
+invalid-submission 422 (a message refused on its merits, with `field` and `command_status`)
+and throttled 429 (with Retry-After).
+
 What it is not: the routes (http/routes/).
 """
 
@@ -36,7 +41,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.smpp import CommandStatus
 
-__all__ = ["MEDIA_TYPE", "Problem", "install", "problem_response", "problem_type"]
+__all__ = [
+    "MEDIA_TYPE",
+    "Problem",
+    "install",
+    "problem_response",
+    "problem_title",
+    "problem_type",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +66,26 @@ _TITLES: Final = {
     "message-rejected": "Message rejected",
     "store-unavailable": "Store unavailable",
     "internal": "Internal error",
+    # the public API (http/api/)
+    "invalid-json": "Invalid JSON",
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "throttled": "Throughput exceeded",
+    "payload-too-large": "Payload too large",
+    "unsupported-media-type": "Unsupported media type",
+    "invalid-submission": "Message refused",
+    "unknown-message": "Unknown message",
 }
 
 
 def problem_type(slug: str) -> str:
     """The `type` URI of a problem slug."""
     return _TYPE_PREFIX + slug
+
+
+def problem_title(slug: str) -> str:
+    """The `title` of a problem slug."""
+    return _TITLES.get(slug, slug.replace("-", " ").capitalize())
 
 
 class Problem(OpensmscError):

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Generator
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -33,12 +34,25 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    """Serves `app` on `host`:`port` (0: ephemeral) until `stop()`."""
+    """Serves `app` on `host`:`port` (0: ephemeral) until `stop()`; HTTPS with `certfile`
+    (and `keyfile`, else the key is in `certfile`). `name` is for the log line."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "HTTP admin",
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+    ) -> None:
         self._app = app
         self._host = host
         self._port = port
+        self._name = name
+        self._certfile = certfile
+        self._keyfile = keyfile
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -62,6 +76,9 @@ class HttpServer:
             log_config=None,  # the node configured logging already (cli/logsetup.py)
             access_log=False,
             server_header=False,
+            # HTTPS when given a certificate (uvicorn builds the context at start).
+            ssl_certfile=None if self._certfile is None else str(self._certfile),
+            ssl_keyfile=None if self._keyfile is None else str(self._keyfile),
         )
         server = self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
@@ -71,7 +88,13 @@ class HttpServer:
                 error = self._task.exception() if not self._task.cancelled() else None
                 raise RuntimeError(f"HTTP server did not start: {error!r}")
             await asyncio.sleep(0.01)
-        log.info("HTTP admin listening address=%s port=%d", self._host, self.port)
+        log.info(
+            "%s listening address=%s port=%d tls=%s",
+            self._name,
+            self._host,
+            self.port,
+            "on" if self._certfile is not None else "off",
+        )
         return self.port
 
     async def stop(self) -> None:

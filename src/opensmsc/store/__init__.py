@@ -3,7 +3,7 @@ to it (model), the Store protocol the engine talks to (api), the embedded SQLite
 implementation (sqlite/). Import from here; the modules may be split or merged.
 """
 
-from opensmsc.store.api import Clock, Store, StoreStats, system_clock
+from opensmsc.store.api import Clock, MessageQuery, Store, StoreStats, system_clock
 from opensmsc.store.model import (
     FINAL_STATES,
     INITIAL_STATES,
@@ -46,6 +46,7 @@ __all__ = [
     "DuplicateMessage",
     "IllegalTransition",
     "MessageNotFound",
+    "MessageQuery",
     "OutageLog",
     "Replacement",
     "SchemaTooNew",

@@ -26,7 +26,7 @@ from typing import Protocol
 from opensmsc.smpp import MessageState
 from opensmsc.store.model import Change, Replacement, StoredMessage, StoreError
 
-__all__ = ["Change", "Clock", "Store", "StoreStats", "system_clock"]
+__all__ = ["Change", "Clock", "MessageQuery", "Store", "StoreStats", "system_clock"]
 
 
 class Clock(Protocol):
@@ -51,6 +51,22 @@ class StoreStats:
     @property
     def mean_batch(self) -> float:
         return self.operations / self.transactions if self.transactions else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageQuery:
+    """Which MT messages of an account `Store.find` returns, oldest first: to `destination`,
+    from `source` (addresses as stored, digits without "+"), in one of `states`, submitted in
+    [since, until), and after the message of `after` (a cursor `find` returned)."""
+
+    system_id: str
+    destination: str | None = None
+    source: str | None = None
+    states: frozenset[MessageState] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: int | None = None
+    limit: int = 100
 
 
 class Store(Protocol):
@@ -163,6 +179,11 @@ class Store(Protocol):
         """ENROUTE MT messages whose last attempt failed on `route` and that wait for their
         retry (no upstream has them), in the order they were submitted: what a route coming
         back (a connector binding again) releases."""
+        ...
+
+    async def find(self, query: MessageQuery) -> tuple[list[StoredMessage], int | None]:
+        """The account's MT messages that match `query`, oldest first, at most `query.limit`;
+        and the cursor of the next page (`MessageQuery.after`), None after the last."""
         ...
 
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:

@@ -240,6 +240,10 @@ class StoredMessage:
     # On a RECEIPT: the message it reports on.
     receipt_id: str | None = None
     receipted_message_id: str | None = None
+    # From an HTTP API client (issue 12): its own reference for the message, and the URL its
+    # delivery reports go to. SMPP never sets them; they never travel on the wire.
+    client_reference: str | None = None
+    callback_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -304,6 +308,8 @@ class StoredMessage:
         concat: ConcatInfo | None = None,
         receipted_message_id: str | None = None,
         next_attempt_at: datetime | None = None,
+        client_reference: str | None = None,
+        callback_url: str | None = None,
     ) -> StoredMessage:
         """A new message from plain fields, whatever its front door (SMPP, HTTP, IMPS).
 
@@ -343,6 +349,8 @@ class StoredMessage:
             state=_S.SCHEDULED if due_at > submitted_at else _S.ENROUTE,
             next_attempt_at=next_attempt_at,
             receipted_message_id=receipted_message_id,
+            client_reference=client_reference,
+            callback_url=callback_url,
         )
 
     @classmethod

@@ -8,6 +8,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, ClassVar
 
 from opensmsc.config.rules import (
+    ApiKeyHash,
     Argon2Hash,
     Checks,
     EnvName,
@@ -98,6 +99,10 @@ class AccountConfig:
     # MO to destinations starting with one of these comes to this account (the longest prefix
     # of all accounts wins); "" makes it the default: MO that nothing else takes.
     mo_prefixes: tuple[MoPrefix, ...] = ()
+    # The HTTP API ([api]): whether this account may use it at all, and its API keys, stored
+    # hashed (`opensmsc api-key create ACCOUNT` makes one and prints the line to add).
+    api_enabled: bool = True
+    api_keys: tuple[ApiKeyHash, ...] = ()
 
     def problems(self) -> list[Problem]:
         checks = Checks()

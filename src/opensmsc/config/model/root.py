@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from opensmsc.config.model.accounts import AccountConfig
+from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
@@ -36,6 +37,7 @@ class Config:
     # None without a `[network]` section: the simulator is then built only if a route uses it.
     network: NetworkConfig | None = None
     http: HttpConfig = field(default_factory=HttpConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     def problems(self) -> list[Problem]:
         checks = Checks()
@@ -47,6 +49,8 @@ class Config:
             self._check_routes(checks)
         with checks.rule():
             self._check_default_mo_account(checks)
+        with checks.rule():
+            checks.extend(self._api_key_problems())
         return checks.found
 
     def _check_default_mo_account(self, checks: Checks) -> None:
@@ -63,6 +67,22 @@ class Config:
                     ("accounts", index, "mo_prefixes"),
                     f'"" (the default MO account) is already accounts[{first}]',
                 )
+
+    def _api_key_problems(self) -> list[Problem]:
+        # A key names its account; one listed under two accounts would name neither.
+        owner: dict[str, str] = {}
+        found: list[Problem] = []
+        for index, account in enumerate(self.accounts):
+            for position, digest in enumerate(account.api_keys):
+                first = owner.setdefault(digest, account.system_id)
+                if first != account.system_id:
+                    found.append(
+                        Problem(
+                            ("accounts", index, "api_keys", position),
+                            f'is also an API key of account "{first}"',
+                        )
+                    )
+        return found
 
     def _check_routes(self, checks: Checks) -> None:
         # A route names the loopback or a connector; a typo must not silently drop traffic.

@@ -36,7 +36,7 @@ _COLUMNS: Final = (
     " data_coding, sm_default_msg_id, short_message, tlvs, concat_group, concat_ref,"
     " concat_total, concat_seq, submitted_at, due_at, expires_at, state, attempts,"
     " next_attempt_at, last_error, done_at, route, upstream_message_id, receipt_id,"
-    " receipted_message_id"
+    " receipted_message_id, client_reference, callback_url"
 )
 SELECT: Final = f"SELECT {_COLUMNS} FROM message"
 OPEN: Final = "(state = 0 OR state = 1 OR state = 7)"  # the partial indexes' condition, verbatim
@@ -57,6 +57,8 @@ _OPTIONAL_COLUMNS: Final = (
     "upstream_message_id",
     "receipt_id",
     "receipted_message_id",
+    "client_reference",
+    "callback_url",
 )
 _insert_sql_cache: dict[int, str] = {}
 
@@ -120,6 +122,8 @@ def insert_row(r: StoredMessage) -> Shaped:
         (32, r.upstream_message_id),
         (64, r.receipt_id),
         (128, r.receipted_message_id),
+        (256, r.client_reference),
+        (512, r.callback_url),
     ):
         if value is not None:
             shape |= bit
@@ -152,7 +156,7 @@ def record(row: Sequence[Any]) -> StoredMessage:
         service_type, esm_class, protocol_id, priority_flag, registered_delivery, data_coding,
         sm_default_msg_id, short_message, tlvs, c_group, c_ref, c_total, c_seq, submitted_at,
         due_at, expires_at, state, attempts, next_attempt_at, last_error, done_at, route,
-        upstream_message_id, receipt_id, receipted_message_id,
+        upstream_message_id, receipt_id, receipted_message_id, client_reference, callback_url,
     ) = row  # fmt: skip
     return StoredMessage(
         message_id=message_id,
@@ -184,4 +188,6 @@ def record(row: Sequence[Any]) -> StoredMessage:
         upstream_message_id=upstream_message_id,
         receipt_id=receipt_id,
         receipted_message_id=receipted_message_id,
+        client_reference=client_reference,
+        callback_url=callback_url,
     )

@@ -115,6 +115,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE INDEX message_receipts ON message (system_id)
             WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)""",
     ),
+    # 5: what an HTTP API client gave with a message (issue 12): its own reference, and where
+    # its delivery reports go.
+    (
+        "ALTER TABLE message ADD COLUMN client_reference TEXT",
+        "ALTER TABLE message ADD COLUMN callback_url TEXT",
+    ),
+    # 6: an account's MT messages in arrival order (Store.find: GET /v1/messages).
+    ("CREATE INDEX message_account_mt ON message (system_id, seq) WHERE direction = 1",),
 )
 
 

@@ -20,9 +20,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from opensmsc.smpp import MessageState
+from opensmsc.store.api import MessageQuery
 from opensmsc.store.model import (
     ATTEMPT,
     ERROR,
@@ -64,6 +65,7 @@ __all__ = [
     "apply_changes",
     "apply_one_by_one",
     "due_rows",
+    "find_rows",
     "insert",
     "load",
     "op_claim",
@@ -388,6 +390,39 @@ def op_replace(
         return new
 
     return run
+
+
+# ---- an account's messages (the HTTP API's listing) ------------------------------------------
+
+
+def find_rows(
+    conn: sqlite3.Connection, query: MessageQuery
+) -> tuple[list[StoredMessage], int | None]:
+    """Store.find: through message_account_mt (system_id, seq), one page past the cursor."""
+    sql = f"SELECT seq, {SELECT.removeprefix('SELECT ')} INDEXED BY message_account_mt"
+    sql += " WHERE system_id = ? AND direction = 1 AND seq > ?"
+    args: list[Any] = [query.system_id, query.after or 0]
+    if query.destination is not None:
+        sql += " AND dest_addr = ?"
+        args.append(query.destination)
+    if query.source is not None:
+        sql += " AND source_addr = ?"
+        args.append(query.source)
+    if query.states is not None:
+        sql += f" AND state IN ({', '.join('?' * len(query.states))})"
+        args.extend(sorted(int(state) for state in query.states))
+    if query.since is not None:
+        sql += " AND submitted_at >= ?"
+        args.append(to_us(query.since))
+    if query.until is not None:
+        sql += " AND submitted_at < ?"
+        args.append(to_us(query.until))
+    sql += " ORDER BY seq LIMIT ?"
+    args.append(query.limit + 1)  # one more: is there a next page?
+    rows = conn.execute(sql, args).fetchall()
+    page = rows[: query.limit]
+    cursor = int(page[-1][0]) if len(rows) > query.limit else None
+    return [record(row[1:]) for row in page], cursor
 
 
 # ---- upstream ids, housekeeping ------------------------------------------------------------------

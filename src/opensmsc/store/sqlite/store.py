@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
-from opensmsc.store.api import Store, StoreStats
+from opensmsc.store.api import MessageQuery, Store, StoreStats
 from opensmsc.store.model import (
     Change,
     Direction,
@@ -34,6 +34,7 @@ from opensmsc.store.sqlite.statements import (
     PURGE_CHUNK,
     Transition,
     due_rows,
+    find_rows,
     op_claim,
     op_map_upstream,
     op_purge_chunk,
@@ -264,6 +265,9 @@ class SqliteStore:
         sql += " AND direction = 1 AND state = 1 AND route = ? AND upstream_message_id IS NULL"
         sql += " ORDER BY seq"
         return await self._read(lambda conn: [record(r) for r in conn.execute(sql, (route,))])
+
+    async def find(self, query: MessageQuery) -> tuple[list[StoredMessage], int | None]:
+        return await self._read(lambda conn: find_rows(conn, query))
 
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
         sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ? ORDER BY seq LIMIT ?"

@@ -1,0 +1,218 @@
+"""Plain-fields submissions: a message from a front door that does not speak SMPP (the HTTP API
+today, IMPS later) becomes the stored records an ESME's submit_sm would have made.
+
+What this is for: `Submission` holds what such a client gives (addresses, text or binary
+content, alphabet or "cheapest", flash, application port, schedule, validity, priority,
+receipt request, its reference and callback URL). `prepare` encodes and splits the content as
+an ESME would (sms.split: the cheapest alphabet, UDH concatenation with an 8-bit reference, a
+port IE in every part), applies the account's validity rules exactly as a submit_sm's are
+applied (engine/accept.py) and builds one `StoredMessage.create` record per part; the parts of
+a long message share a group so that their ids are `ids.part_id(group, seq)` like SMPP's.
+`Acceptor.store` then commits them.
+
+What it is not: parsing a request (the front door validates its own syntax: JSON types, number
+formats) or storing (engine/accept.py).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.errors import MessageRejected, OpensmscError
+from opensmsc.routing import AccountPolicy
+from opensmsc.smpp import CommandStatus, EsmClass
+from opensmsc.sms import (
+    Alphabet,
+    Encoding,
+    MessageClass,
+    MessageTooLong,
+    PortAddress,
+    Segmented,
+    choose_alphabet,
+    split,
+)
+from opensmsc.store import Address, ConcatInfo, Direction, StoredMessage
+
+__all__ = ["InvalidSubmission", "Prepared", "ReceiptRequest", "Submission", "prepare"]
+
+_S = CommandStatus
+_MAX_PARTS: Final = 255  # the concat IE's total is one octet (TS 23.040 §9.2.3.24.1)
+
+
+class ReceiptRequest(enum.Enum):
+    """Which delivery receipts a client asks for, as SMPP's registered_delivery bits
+    (SMPP 3.4 §5.2.17; `all` adds the intermediate notification bit 0x10)."""
+
+    NONE = "none"
+    FINAL = "final"  # success or failure
+    FAILURE = "failure"  # failure only
+    ALL = "all"  # final, and intermediate notifications
+
+    @property
+    def registered_delivery(self) -> int:
+        return {"none": 0x00, "final": 0x01, "failure": 0x02, "all": 0x11}[self.value]
+
+
+class InvalidSubmission(MessageRejected):
+    """A submission refused on its merits: `field` names the client's field at fault, `status`
+    is the command_status SMPP would have answered."""
+
+    def __init__(self, status: int, field_name: str, reason: str) -> None:
+        self.field = field_name
+        super().__init__(status, reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submission:
+    """One message in plain fields. Exactly one of `text` and `binary`. `alphabet` None: the
+    cheapest for a text, binary for `binary`. `port` adds application port addressing (16-bit,
+    IEI 0x05, the same port as originator). `scheduled_at` None: at once; `validity` None: the
+    account's default."""
+
+    source: Address
+    destination: Address
+    text: str | None = None
+    binary: bytes | None = field(default=None, repr=False)
+    alphabet: Alphabet | None = None
+    flash: bool = False
+    port: int | None = None
+    scheduled_at: datetime | None = None
+    validity: timedelta | None = None
+    priority: int = 0
+    receipt: ReceiptRequest = ReceiptRequest.NONE
+    client_reference: str | None = None
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The records of one submission, in part order, and the encoding chosen."""
+
+    records: tuple[StoredMessage, ...]
+    encoding: Encoding
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [record.message_id for record in self.records]
+
+
+def prepare(
+    submission: Submission,
+    *,
+    system_id: str,
+    policy: AccountPolicy,
+    ids: MessageIds,
+    now: datetime,
+    lease: timedelta | None = None,
+) -> Prepared:
+    """The stored records of `submission` for account `system_id`, submitted at `now`. With
+    `lease`, a message due at once is stored already leased until `now + lease` (see
+    Acceptor.store). Raises InvalidSubmission naming the field at fault."""
+    if not submission.destination.addr:
+        raise InvalidSubmission(_S.ESME_RINVDSTADR, "to", "the destination is empty")
+    if not 0 <= submission.priority <= 3:
+        raise InvalidSubmission(_S.ESME_RINVPRTFLG, "priority", "expected 0 to 3")
+    due_at, expires_at = _times(submission, now, policy)
+    segmented = _segment(submission, reference=0)
+    lease_until = now + lease if lease is not None and due_at <= now else None
+    group_id = None
+    reference = 0
+    if len(segmented.parts) == 1:
+        message_ids = [ids.next()]
+    else:
+        group_id = ids.next_group()
+        # The concat reference from the group's own bits (groups are 256 ids apart), so long
+        # messages to one handset in a row do not share a reference (TS 23.040 §9.2.3.24.1).
+        reference = (int(group_id, 16) >> 8) & 0xFF
+        segmented = _segment(submission, reference=reference)
+        message_ids = [part_id(group_id, seq) for seq in range(1, len(segmented.parts) + 1)]
+    parts = segmented.parts
+    records = []
+    for seq, (message_id, part) in enumerate(zip(message_ids, parts, strict=True), start=1):
+        concat = None
+        if group_id is not None:
+            concat = ConcatInfo(group_id=group_id, reference=reference, total=len(parts), seq=seq)
+        records.append(
+            StoredMessage.create(
+                message_id=message_id,
+                system_id=system_id,
+                direction=Direction.MT,
+                source=submission.source,
+                destination=submission.destination,
+                submitted_at=now,
+                due_at=due_at,
+                expires_at=expires_at,
+                data_coding=segmented.data_coding,
+                payload=part.short_message,
+                esm_class=EsmClass.UDHI if part.has_udh else 0,
+                priority_flag=submission.priority,
+                registered_delivery=submission.receipt.registered_delivery,
+                concat=concat,
+                next_attempt_at=lease_until,
+                client_reference=submission.client_reference,
+                callback_url=submission.callback_url,
+            )
+        )
+    return Prepared(tuple(records), segmented.encoding)
+
+
+def _times(
+    submission: Submission, now: datetime, policy: AccountPolicy
+) -> tuple[datetime, datetime]:
+    # The rules of a submit_sm's schedule_delivery_time and validity_period (accept._times):
+    # a schedule in the past is now; the account's maximum counts from submission.
+    due_at = now if submission.scheduled_at is None else max(submission.scheduled_at, now)
+    if submission.validity is None:
+        expires_at = due_at + policy.default_validity
+    else:
+        if submission.validity <= timedelta(0):
+            raise InvalidSubmission(_S.ESME_RINVEXPIRY, "validity", "expected a positive time")
+        expires_at = now + submission.validity
+    expires_at = min(expires_at, now + policy.max_validity)
+    if expires_at <= due_at:
+        raise InvalidSubmission(
+            _S.ESME_RINVEXPIRY,
+            "validity" if submission.validity is not None else "scheduled_at",
+            "the message would expire before it is due "
+            f"(the account keeps a message at most {policy.max_validity.total_seconds():.0f} s)",
+        )
+    return due_at, expires_at
+
+
+def _segment(submission: Submission, *, reference: int) -> Segmented:
+    ports = None if submission.port is None else PortAddress(submission.port, submission.port)
+    message_class = MessageClass.CLASS_0 if submission.flash else None
+    try:
+        if submission.binary is not None:
+            if submission.alphabet not in (None, Alphabet.BINARY):
+                raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
+            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
+            return split(
+                submission.binary,
+                encoding=encoding,
+                reference=reference,
+                ports=ports,
+                max_parts=_MAX_PARTS,
+            )
+        text = submission.text or ""
+        chosen = choose_alphabet(text, force=submission.alphabet)
+        encoding = Encoding(
+            chosen.alphabet, chosen.single_shift, chosen.locking_shift, message_class
+        )
+        encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
+        return split(
+            text, encoding=encoding, reference=reference, ports=ports, max_parts=_MAX_PARTS
+        )
+    except MessageTooLong as exc:
+        where = "binary" if submission.binary is not None else "text"
+        raise InvalidSubmission(_S.ESME_RINVMSGLEN, where, str(exc)) from exc
+    except ValueError as exc:
+        raise InvalidSubmission(
+            _S.ESME_RINVDCS, "flash", f"a flash message needs GSM7, UCS2 or binary: {exc}"
+        ) from exc
+    except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
+        raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc

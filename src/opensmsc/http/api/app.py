@@ -1,0 +1,138 @@
+"""The public HTTP API as an ASGI app: `create_api_app(engine=..., authenticator=...)`.
+
+What this is for: applications send and track messages over HTTP instead of binding SMPP
+(issue 12). The app serves its own OpenAPI document (`/openapi.json`) and docs page (`/docs`,
+from the node's own files), separate from the admin app (http/app.py). Every error is an RFC
+9457 problem document (http/problems.py) naming the field and the reason; this module adds
+the API's own answers: bad JSON is 400 `invalid-json`, a body that does not match the schema
+422 `validation` (each field listed), a refused submission 422 `invalid-submission` with the
+field and the SMPP command_status it would have had.
+
+What it is not: the listener (http/server.py) or business logic (engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from opensmsc import __version__
+from opensmsc.accounts import Authenticator
+from opensmsc.engine import InvalidSubmission, StoreAndForward
+from opensmsc.http import problems
+from opensmsc.http.docs import install_docs
+
+from . import messages
+from .context import ApiContext, ApiSettings
+from .limits import BodyLimits
+
+__all__ = ["create_api_app"]
+
+
+def create_api_app(
+    *,
+    engine: StoreAndForward,
+    authenticator: Authenticator,
+    now: Callable[[], float],
+    settings: ApiSettings | None = None,
+) -> FastAPI:
+    """The API over `engine`, for the accounts of `authenticator`; `now` gives monotonic
+    seconds (the throughput buckets')."""
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        title="opensmsc API",
+        version=__version__,
+        description="Send and track SMS over HTTP. Authenticate with `Authorization: Bearer "
+        "<API key>` or HTTP Basic (the account's SMPP system_id and password).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.api = ApiContext(
+        engine=engine, authenticator=authenticator, settings=settings, now=now
+    )
+    problems.install(app)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
+    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
+    app.include_router(messages.router)
+    install_docs(app)
+
+    @app.get("/v1/health", tags=["node"])
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    _document_security(app)
+    return app
+
+
+def _document_security(app: FastAPI) -> None:
+    # The routes read the Authorization header themselves (http/api/auth.py: one parser, one
+    # set of answers); the schemes are declared here so that the document and /docs show them.
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/messages"):
+                    for operation in operations.values():
+                        operation["security"] = [{"apiKey": []}, {"basic": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
+            "location": [str(part) for part in error.get("loc", ())],
+            "message": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        for error in exc.errors()
+    ]
+    path = request.url.path
+    bad_json = next((e for e in errors if e["type"] == "json_invalid"), None)
+    if bad_json is not None:
+        return problems.problem_response(
+            400, "invalid-json", f"the body is not JSON: {bad_json['message']}", instance=path
+        )
+    first = errors[0] if errors else None
+    detail = f"{first['field']}: {first['message']}" if first else "the request is not valid"
+    return problems.problem_response(
+        422,
+        "validation",
+        detail,
+        instance=path,
+        field=first["field"] if first else None,
+        errors=errors,
+    )
+
+
+async def _on_invalid_submission(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidSubmission)
+    return problems.problem_response(
+        422,
+        "invalid-submission",
+        f"{exc.field}: {exc.reason}",
+        instance=request.url.path,
+        field=exc.field,
+        command_status=int(exc.status),
+    )

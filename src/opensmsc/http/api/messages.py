@@ -1,0 +1,237 @@
+"""`/v1/messages`: send a message, durably; read its state; cancel it; list them.
+
+POST /v1/messages answers 201 with the ids only once the message is committed in the store,
+as submit_sm_resp does; when the store fails the answer is 503 and no id is given. The
+message goes through the engine's Acceptor like an ESME's: the same validity rules, the same
+routing and scheduling, the same receipts (stored for the account).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from opensmsc.accounts import Account
+from opensmsc.engine import InvalidSubmission, Prepared
+from opensmsc.http.problems import Problem
+from opensmsc.smpp import MessageState
+from opensmsc.store import MessageQuery
+
+from .auth import authenticate, take_tokens
+from .context import context_of
+from .convert import destination, encoding_name, source, submission_of
+from .models import (
+    BatchAccepted,
+    BatchRequest,
+    MessageAccepted,
+    MessagePage,
+    MessageRequest,
+    MessageStatus,
+    State,
+)
+from .status import status_of
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+
+Caller = Annotated[Account, Depends(authenticate)]
+MessageId = Annotated[str, Path(min_length=1, max_length=65, description="a message's id")]
+
+_ERRORS: Final[dict[int | str, dict[str, str]]] = {
+    401: {"description": "no or wrong credentials"},
+    403: {"description": "the account may not use the API from here"},
+}
+_NOT_FOUND: Final[dict[int | str, dict[str, str]]] = {
+    404: {"description": "no message of this account has this id"}
+}
+
+
+def _unknown(message_id: str) -> Problem:
+    return Problem(404, "unknown-message", f"no message {message_id}", field="id")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MessageAccepted,
+    summary="Send one message",
+    responses={
+        400: {"description": "bad JSON or an invalid number"},
+        401: {"description": "no or wrong credentials"},
+        403: {"description": "the account may not use the API from here"},
+        413: {"description": "the body is too large"},
+        415: {"description": "the body is not JSON"},
+        422: {"description": "a field is missing, of the wrong type or unusable"},
+        429: {"description": "over the account's throughput; see Retry-After"},
+        503: {"description": "the store could not take the message: nothing was stored"},
+    },
+)
+async def send_message(
+    body: MessageRequest, request: Request, response: Response, account: Caller
+) -> MessageAccepted:
+    context = context_of(request)
+    acceptor = context.engine.acceptor
+    prepared = acceptor.prepare(account.system_id, submission_of(body))
+    take_tokens(context, account, len(prepared.records))
+    await acceptor.store(prepared.records)
+    response.headers["Location"] = f"/v1/messages/{prepared.records[0].message_id}"
+    return _accepted(prepared)
+
+
+def _accepted(prepared: Prepared) -> MessageAccepted:
+    first = prepared.records[0]
+    return MessageAccepted(
+        id=first.message_id,
+        ids=prepared.message_ids,
+        parts=len(prepared.records),
+        encoding=encoding_name(prepared.encoding.alphabet),
+        data_coding=first.data_coding,
+        submitted_at=first.submitted_at,
+        client_reference=first.client_reference,
+    )
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    response_model=BatchAccepted,
+    summary="Send many messages in one request, stored in one transaction",
+    responses={
+        400: {"description": "bad JSON or an invalid number (`field` says which message)"},
+        **_ERRORS,
+        413: {"description": "the body is too large"},
+        422: {"description": "a message is invalid (`field` says which), or too many"},
+        429: {"description": "over the account's throughput; see Retry-After"},
+        503: {"description": "the store could not take the batch: nothing was stored"},
+    },
+)
+async def send_batch(body: BatchRequest, request: Request, account: Caller) -> BatchAccepted:
+    """All or nothing: one invalid message refuses the batch, naming it (`messages[3].to`);
+    the answer lists the ids in the order of the messages, once all are committed."""
+    context = context_of(request)
+    acceptor = context.engine.acceptor
+    requests = body.expanded()
+    if len(requests) > context.settings.max_batch:
+        raise Problem(
+            422,
+            "validation",
+            f"messages: {len(requests)} messages, at most {context.settings.max_batch}",
+            field="messages",
+        )
+    shape = "messages" if body.messages is not None else "to"
+    prepared: list[Prepared] = []
+    for index, item in enumerate(requests):
+        try:
+            prepared.append(acceptor.prepare(account.system_id, submission_of(item)))
+        except InvalidSubmission as exc:
+            where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{exc.field}"
+            raise InvalidSubmission(exc.status, where, exc.reason) from exc
+        except Problem as exc:
+            field = exc.extensions.get("field", "")
+            where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{field}"
+            raise Problem(exc.status, exc.slug, f"{where}: {exc.detail}", field=where) from exc
+    records = [record for item in prepared for record in item.records]
+    take_tokens(context, account, len(records), whole=True)
+    await acceptor.store(records)
+    return BatchAccepted(count=len(prepared), messages=[_accepted(p) for p in prepared])
+
+
+@router.get(
+    "/{message_id}",
+    response_model=MessageStatus,
+    response_model_by_alias=True,
+    summary="A message's state",
+    responses={**_ERRORS, **_NOT_FOUND},
+)
+async def get_message(message_id: MessageId, request: Request, account: Caller) -> MessageStatus:
+    record = await context_of(request).engine.operations.message(account.system_id, message_id)
+    if record is None:
+        raise _unknown(message_id)
+    return status_of(record)
+
+
+@router.delete(
+    "/{message_id}",
+    response_model=MessageStatus,
+    response_model_by_alias=True,
+    summary="Cancel a pending message",
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        409: {"description": "no longer pending: final, in an attempt or taken upstream"},
+    },
+)
+async def cancel_message(message_id: MessageId, request: Request, account: Caller) -> MessageStatus:
+    operations = context_of(request).engine.operations
+    record = await operations.cancel_message(account.system_id, message_id)
+    if record is None:
+        raise _unknown(message_id)
+    if record.state is not MessageState.DELETED:
+        raise Problem(
+            409,
+            "conflict",
+            f"message {message_id} is no longer pending (state {record.state.name.lower()})",
+            state=record.state.name.lower(),
+        )
+    return status_of(record)
+
+
+_CURSOR_PREFIX: Final = "c1:"
+
+
+def _cursor(after: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if text.startswith(_CURSOR_PREFIX):
+            return int(text.removeprefix(_CURSOR_PREFIX))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise Problem(400, "invalid-request", "cursor: not a cursor this API gave", field="cursor")
+
+
+@router.get(
+    "",
+    response_model=MessagePage,
+    response_model_by_alias=True,
+    summary="The account's messages, oldest first, a page at a time",
+    responses={400: {"description": "an invalid number or cursor"}, **_ERRORS},
+)
+async def list_messages(
+    request: Request,
+    account: Caller,
+    *,
+    to: Annotated[str | None, Query(max_length=32, description="E.164 destination")] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=21)] = None,
+    state: Annotated[State | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query(description="submitted at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="submitted before")] = None,
+    limit: Annotated[int, Query(ge=1, description="at most [api] max_page")] = 100,
+    cursor: Annotated[str | None, Query(max_length=64, description="`next` of a page")] = None,
+) -> MessagePage:
+    context = context_of(request)
+    query = MessageQuery(
+        system_id=account.system_id,
+        destination=None if to is None else destination(to).addr,
+        source=None if from_ is None else source(from_).addr,
+        states=None if state is None else frozenset({MessageState[state.upper()]}),
+        since=since,
+        until=until,
+        after=_after(cursor),
+        limit=min(limit, context.settings.max_page),
+    )
+    records, after = await context.engine.store.find(query)
+    return MessagePage(
+        messages=[status_of(r) for r in records],
+        next=None if after is None else _cursor(after),
+    )
