@@ -2,7 +2,8 @@
 2.0 in length-prefixed frames, serving a `routing.PolicyEngine` to other systems.
 
 wire.py (frames and JSON-RPC messages) and params.py (each method's parameters) are sans-IO;
-convert.py maps them to routing's values. Import from here; the modules may be split or merged.
+convert.py maps them to routing's values; dispatch.py answers calls from a PolicyEngine;
+server.py is the TCP listener. Import from here; the modules may be split or merged.
 """
 
 from opensmsc.policyd.convert import (
@@ -13,6 +14,7 @@ from opensmsc.policyd.convert import (
     report_from_params,
     result_from_decision,
 )
+from opensmsc.policyd.dispatch import Dispatcher, Peer
 from opensmsc.policyd.params import (
     HelloParams,
     HelloResult,
@@ -25,6 +27,7 @@ from opensmsc.policyd.params import (
     RouteEntry,
     WireAddress,
 )
+from opensmsc.policyd.server import PolicyServer, ServerLimits
 from opensmsc.policyd.wire import (
     DEFAULT_MAX_FRAME,
     MAX_BATCH,
@@ -55,6 +58,7 @@ __all__ = [
     "MAX_BATCH",
     "PROTOCOL_VERSION",
     "Batch",
+    "Dispatcher",
     "ErrorCode",
     "ErrorResponse",
     "Frame",
@@ -67,6 +71,8 @@ __all__ = [
     "InvalidParams",
     "Method",
     "Notification",
+    "Peer",
+    "PolicyServer",
     "QueryParams",
     "QueryResult",
     "ReportParams",
@@ -75,6 +81,7 @@ __all__ = [
     "RewriteParams",
     "RouteEntry",
     "RpcError",
+    "ServerLimits",
     "WireAddress",
     "decision_from_result",
     "encode_batch",

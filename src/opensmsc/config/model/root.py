@@ -9,6 +9,7 @@ from opensmsc.config.model.accounts import AccountConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
+from opensmsc.config.model.policyd import PolicydConfig
 from opensmsc.config.model.routing import RoutingConfig
 from opensmsc.config.model.smpp_client import SmppClientConfig
 from opensmsc.config.model.smpp_server import SmppServerConfig
@@ -36,6 +37,7 @@ class Config:
     # None without a `[network]` section: the simulator is then built only if a route uses it.
     network: NetworkConfig | None = None
     http: HttpConfig = field(default_factory=HttpConfig)
+    policyd: PolicydConfig = field(default_factory=PolicydConfig)
 
     def problems(self) -> list[Problem]:
         return [
