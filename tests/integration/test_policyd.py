@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import uvloop
 
 from opensmsc.policyd import (
     Dispatcher,
@@ -37,6 +38,8 @@ from opensmsc.routing import (
 )
 
 HOST = "127.0.0.1"
+
+
 TIMEOUT = 5.0
 
 QUERY: dict[str, Any] = {
@@ -398,3 +401,45 @@ async def test_the_node_serves_its_routing_on_the_policy_port(smsc: Any) -> None
         assert unknown["result"]["status"] == 0x0F  # ESME_RINVSYSID
     finally:
         await client.close()
+
+
+def test_under_uvloop_as_in_production() -> None:
+    """uvloop's transports are not asyncio's (no asyncio.Transport subclass, their own
+    pause/resume): the same server, answers, closing and backpressure on them."""
+
+    async def scenario() -> None:
+        assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+        server = PolicyServer(
+            Dispatcher(Verbose()), ServerLimits(max_frame=4096, write_high_water=16 * 1024)
+        )
+        port = await server.start(HOST, 0)
+        clients: list[RawClient] = []
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (HOST, port))
+            slow = RawClient(*await asyncio.open_connection(sock=sock))
+            bad = RawClient(*await asyncio.open_connection(HOST, port))
+            clients += [slow, bad]
+            answer = await bad.request("route.query", QUERY)
+            assert answer["result"]["action"] == "reject"
+            await bad.send_raw(struct.pack(">I", 4097))
+            assert await bad.closed()
+            count = 20_000
+            frames = b"".join(encode_frame(call(i, "route.query", QUERY)) for i in range(count))
+            writing = asyncio.ensure_future(slow.send_raw(frames))
+            most = 0
+            for _ in range(20):
+                await asyncio.sleep(0.02)
+                most = max(most, server.buffered)
+            assert 0 < most < 16 * 1024 + 80 * 1024
+            answers = [await slow.read() for _ in range(count)]
+            await writing
+            assert [a["id"] for a in answers] == list(range(count))
+        finally:
+            for client in clients:
+                await client.close()
+            await server.stop()
+
+    uvloop.run(scenario())

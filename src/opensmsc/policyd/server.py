@@ -16,6 +16,7 @@ import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 
 from opensmsc.policyd.dispatch import Dispatcher, Peer
 from opensmsc.policyd.wire import DEFAULT_MAX_FRAME, Frame, FrameBuffer, FrameError
@@ -121,7 +122,8 @@ class _PolicyConnection(asyncio.Protocol):
         self._backlog: deque[Frame | FrameError] = deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport (uvloop's is not an asyncio.Transport subclass, so no isinstance).
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         address = transport.get_extra_info("peername")
         name = f"policyd-{self._number}"
