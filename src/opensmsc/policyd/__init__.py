@@ -3,9 +3,11 @@
 
 wire.py (frames and JSON-RPC messages) and params.py (each method's parameters) are sans-IO;
 convert.py maps them to routing's values; dispatch.py answers calls from a PolicyEngine;
-server.py is the TCP listener. Import from here; the modules may be split or merged.
+server.py is the TCP listener; client.py asks remote servers (PSX client behaviour).
+Import from here; the modules may be split or merged.
 """
 
+from opensmsc.policyd.client import ClientSettings, PolicyClient, ServerMode, ServerSpec
 from opensmsc.policyd.convert import (
     decision_from_result,
     params_from_query,
@@ -42,6 +44,7 @@ from opensmsc.policyd.wire import (
     Invalid,
     Notification,
     Request,
+    RequestId,
     Response,
     RpcError,
     encode_batch,
@@ -58,6 +61,7 @@ __all__ = [
     "MAX_BATCH",
     "PROTOCOL_VERSION",
     "Batch",
+    "ClientSettings",
     "Dispatcher",
     "ErrorCode",
     "ErrorResponse",
@@ -72,16 +76,20 @@ __all__ = [
     "Method",
     "Notification",
     "Peer",
+    "PolicyClient",
     "PolicyServer",
     "QueryParams",
     "QueryResult",
     "ReportParams",
     "Request",
+    "RequestId",
     "Response",
     "RewriteParams",
     "RouteEntry",
     "RpcError",
     "ServerLimits",
+    "ServerMode",
+    "ServerSpec",
     "WireAddress",
     "decision_from_result",
     "encode_batch",
