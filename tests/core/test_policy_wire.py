@@ -443,3 +443,62 @@ def test_invalid_results_are_refused(result: dict[str, Any], where: str) -> None
     with pytest.raises(InvalidParams) as raised:
         QueryResult.from_json(result)
     assert raised.value.where == where
+
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-300, 300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=70)
+)
+address_like = json_scalars | st.fixed_dictionaries(
+    {}, optional={"addr": json_scalars, "ton": json_scalars, "npi": json_scalars}
+)
+query_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "account": json_scalars,
+        "source": address_like,
+        "destination": address_like,
+        "service_type": json_scalars,
+        "data_coding": json_scalars,
+        "esm_class": json_scalars,
+        "segments": json_scalars,
+        "content_sample": json_scalars,
+    },
+)
+
+
+def _one_member_changed(query: QueryParams, key: str, value: Any) -> Any:
+    params: dict[str, Any] = dict(query.to_json())  # type: ignore[arg-type]
+    if key.startswith(("source.", "destination.")):
+        side, member = key.split(".")
+        params[side] = {**params[side], member: value}
+    else:
+        params[key] = value
+    return params
+
+
+members = st.sampled_from(
+    [
+        *("account", "service_type", "data_coding", "esm_class", "segments", "content_sample"),
+        *("source", "destination", "source.addr", "source.ton", "destination.npi"),
+    ]
+)
+near_valid = st.builds(_one_member_changed, queries, members, json_scalars | st.integers(-2, 258))
+
+
+@settings(max_examples=1000)
+@given(st.one_of(queries.map(lambda q: q.to_json()), near_valid, query_like, json_scalars))
+def test_the_fast_path_answers_as_the_checked_path(params: Any) -> None:
+    """QueryParams.from_json's inline checks are the same rules as QueryParams.checked."""
+    try:
+        expected: QueryParams | None = QueryParams.checked(params)
+    except InvalidParams:
+        expected = None
+    if expected is None:
+        with pytest.raises(InvalidParams):
+            QueryParams.from_json(params)
+    else:
+        assert QueryParams.from_json(params) == expected

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opensmsc.routing import (
     AccountPolicies,
@@ -120,3 +122,23 @@ def test_decision_shorthands() -> None:
     )
     rejected = Decision.reject(CommandStatus.ESME_RINVDSTADR, "no")
     assert (rejected.action, rejected.status, rejected.reason) == (Action.REJECT, 0x0B, "no")
+
+
+@given(
+    st.lists(
+        st.tuples(st.text("0123", min_size=1, max_size=5), st.sampled_from(["a", "b", "c"])),
+        max_size=40,
+    ),
+    st.text("0123", max_size=8),
+)
+def test_router_picks_the_longest_matching_prefix(
+    table: list[tuple[str, str]], destination: str
+) -> None:
+    first: dict[str, str] = {}
+    for prefix, name in table:
+        first.setdefault(prefix, name)  # a prefix given twice keeps its first route
+    matches = [p for p in first if destination.startswith(p)]
+    expected = first[max(matches, key=len)] if matches else "default"
+    assert (
+        Router({}, default_route="default", prefixes=table).route_name_for(destination) == expected
+    )

@@ -105,6 +105,7 @@ class _Link:
         self._window = asyncio.Semaphore(settings.window)
         self._task: asyncio.Task[None] | None = None
         self._last_heard = 0.0
+        self._outbox: list[bytes] = []
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -146,7 +147,7 @@ class _Link:
             future: asyncio.Future[JsonValue] = self._loop.create_future()
             # One sweeper per link fails what is late (_sweep): cheaper than a timer per call.
             self._pending[request_id] = (deadline, future)
-            writer.write(encode_request(request_id, method, params))
+            self._send(encode_request(request_id, method, params))
             return await future
         finally:
             self._pending.pop(request_id, None)
@@ -156,8 +157,19 @@ class _Link:
         """Send a notification now if the link is up; False when it is not."""
         if self._writer is None or not self.is_up:
             return False
-        self._writer.write(encode_notification(method, params))
+        self._send(encode_notification(method, params))
         return True
+
+    def _send(self, frame: bytes) -> None:
+        # The calls made in one turn of the loop leave in one write (one system call).
+        self._outbox.append(frame)
+        if len(self._outbox) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        if frames and self._writer is not None:
+            self._writer.write(b"".join(frames))
 
     async def _run(self) -> None:
         while True:
@@ -186,6 +198,7 @@ class _Link:
         finally:
             self._up.clear()
             self._writer = None
+            self._outbox.clear()  # calls for the lost connection: failed by _drop
             for task in (reading, sweeping):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, OSError, ConnectionError):

@@ -89,7 +89,7 @@ class Dispatcher:
         self._node = node
         self._token = token.encode() if token is not None else None
         self._clock = clock
-        self._results: dict[Decision, str] = {}
+        self._results: dict[int, tuple[Decision, str]] = {}
         self._methods: dict[str, Callable[[JsonValue, Peer], str]] = {
             Method.HELLO: self._hello,
             Method.KEEPALIVE: self._keepalive,
@@ -117,7 +117,8 @@ class Dispatcher:
                     result = self._call(method, params, peer)
                 except _Refused as exc:
                     return self._error(request_id, exc.error, peer)
-                return '{"jsonrpc":"2.0","id":' + _dumps(request_id) + ',"result":' + result + "}"
+                text_id = str(request_id) if type(request_id) is int else _dumps(request_id)
+                return '{"jsonrpc":"2.0","id":' + text_id + ',"result":' + result + "}"
             case Notification(method, params):
                 try:
                     self._call(method, params, peer)
@@ -186,12 +187,16 @@ class Dispatcher:
         except Exception:
             log.exception("policy engine failed peer=%s account=%s", peer.name, query.account)
             raise _Refused(ErrorCode.INTERNAL_ERROR, "Internal error: the engine failed") from None
-        text = self._results.get(decision)
-        if text is None:
-            # Decisions repeat (one per route today): each is serialized once.
-            if len(self._results) >= _RESULT_CACHE:
-                self._results.clear()
-            text = self._results[decision] = _dumps(result_from_decision(decision).to_json())
+        # Decisions repeat (PrefixPolicy keeps one per route): each is serialized once. Keyed
+        # by identity, which is cheaper than hashing the value; the entry holds the decision
+        # so that its id is not reused while cached.
+        cached = self._results.get(id(decision))
+        if cached is not None and cached[0] is decision:
+            return cached[1]
+        if len(self._results) >= _RESULT_CACHE:
+            self._results.clear()
+        text = _dumps(result_from_decision(decision).to_json())
+        self._results[id(decision)] = (decision, text)
         return text
 
     def _route_report(self, params: JsonValue, peer: Peer) -> str:

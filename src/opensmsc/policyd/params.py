@@ -244,6 +244,12 @@ class QueryParams:
 
     @classmethod
     def from_json(cls, params: JsonValue) -> QueryParams:
+        """Raises InvalidParams naming the first member at fault."""
+        return _fast_query(params) or cls.checked(params)
+
+    @classmethod
+    def checked(cls, params: JsonValue) -> QueryParams:
+        """from_json member by member: the path that names what is wrong."""
         r = _Reader(params, "", "an object (named params)")
         return cls(
             account=r.name("account"),
@@ -269,6 +275,65 @@ class QueryParams:
                 "content_sample": self.content_sample,
             }
         )
+
+
+def _fast_address(value: object) -> WireAddress | None:
+    if type(value) is not dict:
+        return None
+    addr, ton, npi = value.get("addr"), value.get("ton", 0), value.get("npi", 0)
+    if (
+        type(addr) is str
+        and len(addr) <= MAX_ADDR
+        and type(ton) is int
+        and 0 <= ton <= 255
+        and type(npi) is int
+        and 0 <= npi <= 255
+    ):
+        return WireAddress(addr, ton, npi)
+    return None
+
+
+def _fast_query(params: JsonValue) -> QueryParams | None:
+    """QueryParams when every member is right, else None (QueryParams.checked then says
+    what is wrong). The hot path of a policy server: the same rules as `checked`, inline
+    (a test holds the two to the same answers)."""
+    if type(params) is not dict:
+        return None
+    get = params.get
+    account, service_type = get("account"), get("service_type", "")
+    data_coding, esm_class, segments = (
+        get("data_coding", 0),
+        get("esm_class", 0),
+        get("segments", 1),
+    )
+    sample = get("content_sample")
+    if not (
+        type(account) is str
+        and 0 < len(account) <= MAX_NAME
+        and type(service_type) is str
+        and len(service_type) <= MAX_SERVICE_TYPE
+        and type(data_coding) is int
+        and 0 <= data_coding <= 255
+        and type(esm_class) is int
+        and 0 <= esm_class <= 255
+        and type(segments) is int
+        and 1 <= segments <= 255
+        and (sample is None or (type(sample) is str and len(sample) <= MAX_CONTENT_SAMPLE))
+    ):
+        return None
+    source, destination = _fast_address(get("source")), _fast_address(get("destination"))
+    if source is None or destination is None:
+        return None
+    return QueryParams(
+        account=account,
+        source=source,
+        destination=destination,
+        service_type=service_type,
+        data_coding=data_coding,
+        esm_class=esm_class,
+        segments=segments,
+        content_sample=sample,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -141,10 +141,14 @@ class FrameBuffer:
         return found
 
 
+# One encoder for every frame (json.dumps with options builds one per call).
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def encode_frame(message: JsonValue) -> bytes:
-    """The frame of one JSON value (a message, or a list of them for a batch)."""
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    data = body.encode()
+    """The frame of one JSON value (a message, or a list of them for a batch). Raises
+    ValueError for NaN or an infinity, which JSON cannot carry."""
+    data = _encode_json(message).encode()
     return _LENGTH.pack(len(data)) + data
 
 
@@ -218,11 +222,15 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every frame (json.loads with an option builds one per call).
+_decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def parse(body: bytes) -> Incoming | Batch:
     """The message (or batch) in a frame's body. Never raises: what cannot be read comes back
     as `Invalid` with the error to answer (parse error, invalid request)."""
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        value = _decode_json(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return Invalid(None, RpcError(ErrorCode.PARSE_ERROR, f"Parse error: not UTF-8 ({exc})"))
     except (ValueError, RecursionError) as exc:
