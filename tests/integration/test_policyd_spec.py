@@ -1,6 +1,6 @@
 """docs/policy-protocol.md against the server: a minimal client written from the specification
 alone (a blocking socket, struct and json; nothing of opensmsc) talks to a real server, and the
-examples of §8 are replayed octet for octet."""
+examples of §9 are replayed octet for octet."""
 
 from __future__ import annotations
 
@@ -69,12 +69,12 @@ class SpecClient:
         self.sock.close()
 
 
-# ---------------------------------------------------------------- the server of §8
+# ---------------------------------------------------------------- the server of §9
 
 
 @pytest.fixture
 async def server_port() -> AsyncIterator[int]:
-    """§8's server: node "smsc-1", token "s3cret", 44… by the route carrier-a."""
+    """§9's server: node "smsc-1", token "s3cret", 44… by the route carrier-a."""
     router = Router(
         {"loopback": LoopbackRoute(), "carrier-a": LoopbackRoute("carrier-a")},
         default_route="loopback",
@@ -137,7 +137,7 @@ async def test_a_client_written_from_the_spec_talks_to_the_server(server_port: i
     assert closed
 
 
-# ---------------------------------------------------------------- §8, octet for octet
+# ---------------------------------------------------------------- §9, octet for octet
 
 _LINE = re.compile(r"^([CS]): ((?:[0-9a-f]{2} ){4})(.*)$", re.M)
 

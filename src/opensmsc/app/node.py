@@ -58,12 +58,14 @@ class RunningSmsc:
 
     @property
     def ports(self) -> dict[str, int]:
-        """The bound ports by listener: "smpp", "smpps", "http", "policyd"."""
+        """The bound ports by listener: "smpp", "smpps", "http", "policyd", "policyd_http"."""
         ports = dict(self.smsc.ports)
         if self.admin is not None and self.admin.port is not None:
             ports["http"] = self.admin.port
         if self.policyd is not None and self.policyd.port is not None:
             ports["policyd"] = self.policyd.port
+        if self.policyd is not None and self.policyd.http_port is not None:
+            ports["policyd_http"] = self.policyd.http_port
         return ports
 
     @property

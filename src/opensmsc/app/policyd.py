@@ -11,7 +11,8 @@ import logging
 import os
 
 from opensmsc.config import ConfigError, PolicydConfig
-from opensmsc.policyd import Dispatcher, PolicyServer, ServerLimits
+from opensmsc.http import HttpServer
+from opensmsc.policyd import Dispatcher, JsonRpcHttp, PolicyServer, ServerLimits
 from opensmsc.routing import PolicyEngine
 
 __all__ = ["PolicydService"]
@@ -20,14 +21,27 @@ log = logging.getLogger(__name__)
 
 
 class PolicydService:
-    """`port` is the bound port once started, None when the server could not listen."""
+    """`port` is the bound port once started, None when the server could not listen;
+    `http_port` likewise for POST /jsonrpc, None also when not configured."""
 
     name = "policy server"
 
     def __init__(self, config: PolicydConfig, *, engine: PolicyEngine, node: str) -> None:
         self._config = config
+        token = _token(config)
+        dispatcher = Dispatcher(engine, node=node, token=token)
+        self._http = (
+            None
+            if config.http_port is None
+            else HttpServer(
+                JsonRpcHttp(dispatcher, token=token, max_frame=config.max_frame),
+                host=config.bind_address,
+                port=config.http_port,
+            )
+        )
+        self.http_port: int | None = None
         self._server = PolicyServer(
-            Dispatcher(engine, node=node, token=_token(config)),
+            dispatcher,
             ServerLimits(
                 max_connections=config.max_connections,
                 max_frame=config.max_frame,
@@ -50,8 +64,20 @@ class PolicydService:
                 self._config.port,
                 exc.strerror or exc,
             )
+        if self._http is not None:
+            try:
+                self.http_port = await self._http.start()
+            except OSError as exc:
+                log.error(
+                    "policy server HTTP not started address=%s port=%s: %s",
+                    self._config.bind_address,
+                    self._config.http_port,
+                    exc.strerror or exc,
+                )
 
     async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
         await self._server.stop()
 
 

@@ -3,7 +3,8 @@
 
 wire.py (frames and JSON-RPC messages) and params.py (each method's parameters) are sans-IO;
 convert.py maps them to routing's values; dispatch.py answers calls from a PolicyEngine;
-server.py is the TCP listener; client.py asks remote servers (PSX client behaviour).
+server.py is the TCP listener, http.py the same over HTTP POST; client.py asks remote servers
+(PSX client behaviour).
 Import from here; the modules may be split or merged.
 """
 
@@ -17,6 +18,7 @@ from opensmsc.policyd.convert import (
     result_from_decision,
 )
 from opensmsc.policyd.dispatch import Dispatcher, Peer
+from opensmsc.policyd.http import JsonRpcHttp
 from opensmsc.policyd.params import (
     HelloParams,
     HelloResult,
@@ -73,6 +75,7 @@ __all__ = [
     "Incoming",
     "Invalid",
     "InvalidParams",
+    "JsonRpcHttp",
     "Method",
     "Notification",
     "Peer",

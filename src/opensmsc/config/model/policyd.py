@@ -33,6 +33,7 @@ class PolicydConfig:
     idle_timeout: OptionalSeconds = 60.0  # a connection silent this long is closed (0: never)
     token: Token | None = field(default=None, repr=False)  # when set, hello must carry it
     token_env: EnvName | None = None  # or the token from this environment variable
+    http_port: Port | None = None  # POST /jsonrpc on this port too; none: no HTTP
 
     def problems(self) -> list[Problem]:
         if self.token is not None and self.token_env is not None:
