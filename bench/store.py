@@ -82,6 +82,9 @@ data_dir = "{data_dir}"
 [logging]
 level = "warning"
 
+[policyd]
+enabled = false
+
 [smpp.server]
 bind_address = "127.0.0.1"
 port = {port}

@@ -34,6 +34,7 @@ from opensmsc.config import (
     BindMode,
     Config,
     NodeConfig,
+    PolicydConfig,
     SmppConfig,
     SmppServerConfig,
 )
@@ -115,6 +116,7 @@ def make_config(
         smpp=SmppConfig(server=SmppServerConfig(**{**TEST_SERVER, **(server or {})})),
         accounts=tuple(accounts),
         http=HttpConfig(bind_address=HOST, port=0),  # the admin API on an ephemeral port
+        policyd=PolicydConfig(bind_address=HOST, port=0),  # the policy server likewise
     )
 
 

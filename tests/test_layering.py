@@ -19,6 +19,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "opensmsc"
 CORE = ["smpp", "sms"]
+# Sans-IO modules of packages that also hold drivers: the same rule as CORE, and from opensmsc
+# they import only `errors` and their own package.
+CORE_MODULES = ["policyd/wire.py", "policyd/params.py"]
 FORBIDDEN_IN_CORE = {"asyncio", "socket", "ssl", "time", "threading", "selectors", "logging"}
 
 _CORE = {"errors"}
@@ -42,8 +45,11 @@ ALLOWED: dict[str, set[str]] = {
     "smsc": _SERVICES_BELOW_FRONT_DOORS,
     "upstream": _SERVICES_BELOW_FRONT_DOORS,
     "http": _SERVICES_BELOW_FRONT_DOORS | {"network"},
-    "app": _SERVICES_BELOW_FRONT_DOORS | {"config", "network", "smsc", "upstream", "http", "app"},
-    "cli": _SERVICES_BELOW_FRONT_DOORS | {"config", "network", "app", "http", "smsc", "upstream"},
+    "policyd": _WIRE | {"transport", "store", "routing"},
+    "app": _SERVICES_BELOW_FRONT_DOORS
+    | {"config", "network", "smsc", "upstream", "http", "policyd", "app"},
+    "cli": _SERVICES_BELOW_FRONT_DOORS
+    | {"config", "network", "app", "http", "smsc", "upstream", "policyd"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -77,6 +83,18 @@ def test_core_does_no_io_and_imports_nothing_above(floor: str) -> None:
     for module in sorted((PACKAGE / floor).rglob("*.py")):
         for name, _ in _imports(module):
             assert name.split(".")[0] not in FORBIDDEN_IN_CORE, f"{module}: imports {name}"
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_modules_do_no_io_and_import_only_errors(module: str) -> None:
+    path = PACKAGE / module
+    own = "opensmsc." + module.split("/", maxsplit=1)[0]
+    for name, _ in _imports(path):
+        assert name.split(".")[0] not in FORBIDDEN_IN_CORE, f"{module}: imports {name}"
+        if name.startswith("opensmsc"):
+            assert name == "opensmsc.errors" or name.startswith(own + "."), (
+                f"{module}: imports {name}"
+            )
 
 
 def test_every_package_has_a_row() -> None:

@@ -62,6 +62,9 @@ data_dir = "{s.data_dir}"
 [logging]
 level = "warning"
 
+[policyd]
+port = 0
+
 [smpp.server]
 bind_address = "{HOST}"
 port = {s.port}

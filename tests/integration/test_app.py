@@ -28,6 +28,8 @@ def _config(tmp_path: Path, extra: str = "") -> Config:
         f"""
         [node]
         data_dir = "{tmp_path}"
+        [policyd]
+        port = 0
         [smpp.server]
         bind_address = "127.0.0.1"
         port = 0

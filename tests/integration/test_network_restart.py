@@ -41,6 +41,9 @@ data_dir = "{data_dir}"
 [logging]
 level = "info"
 
+[policyd]
+port = 0
+
 [smpp.server]
 bind_address = "{HOST}"
 port = {port}

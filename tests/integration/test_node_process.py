@@ -35,6 +35,8 @@ def write_config(
         f"""
 [node]
 data_dir = "data"
+[policyd]
+port = 0
 [smpp.server]
 bind_address = "127.0.0.1"
 port = {port}

@@ -3,9 +3,10 @@ every floor.
 
 One wiring module per subsystem, each turning its slice of the configuration into a service:
 engine.py (the store and the engine), network.py (the simulated network, when used),
-upstream.py (connectors and MO), smsc.py (the SMPP listeners and sessions), admin.py (the HTTP
-admin API), accounts.py (accounts and their policies). node.py starts them in order and stops
-them in reverse (service.py); process.py runs the node as a process (signals, uvloop).
+upstream.py (connectors and MO), smsc.py (the SMPP listeners and sessions), policyd.py (the
+policy server on 3055), admin.py (the HTTP admin API), accounts.py (accounts and their
+policies). node.py starts them in order and stops them in reverse (service.py); process.py runs
+the node as a process (signals, uvloop).
 """
 
 from opensmsc.app.node import RunningSmsc, start

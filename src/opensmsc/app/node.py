@@ -9,8 +9,9 @@ The order, and why:
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
-6. the HTTP admin API;
-7. the engine's work: the scheduler starts sending once everything is there.
+6. the policy server on 3055 (app/policyd.py), over the engine's Router once every route is in;
+7. the HTTP admin API;
+8. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
 unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
@@ -29,12 +30,14 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
+from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.config import Config
 from opensmsc.engine.node import StoreAndForward
 from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.routing import PrefixPolicy
 from opensmsc.smsc import SessionRegistry, SmscServices
 from opensmsc.transport.server import SmppServer
 from opensmsc.upstream.pool import Connectors
@@ -54,15 +57,21 @@ class RunningSmsc:
     network: SimulatedNetwork | None  # None when nothing uses the simulated network
     admin: AdminService | None  # None when [http] is disabled
     api: ApiService | None = None  # None when [api] is disabled
+    policyd: PolicydService | None = None  # None when [policyd] is disabled
 
     @property
     def ports(self) -> dict[str, int]:
-        """The bound ports by listener: "smpp", "smpps", "http", "api"."""
+        """The bound ports by listener: "smpp", "smpps", "http", "api", "policyd",
+        "policyd_http"."""
         ports = dict(self.smsc.ports)
         if self.api is not None and self.api.port is not None:
             ports["api"] = self.api.port
         if self.admin is not None and self.admin.port is not None:
             ports["http"] = self.admin.port
+        if self.policyd is not None and self.policyd.port is not None:
+            ports["policyd"] = self.policyd.port
+        if self.policyd is not None and self.policyd.http_port is not None:
+            ports["policyd_http"] = self.policyd.http_port
         return ports
 
     @property
@@ -145,6 +154,15 @@ async def start(config: Config) -> RunningSmsc:
                     data_dir=config.node.data_dir,
                 )
             )
+        policyd = None
+        if config.policyd.enabled:
+            policyd = await services.start(
+                PolicydService(
+                    config.policyd,
+                    engine=PrefixPolicy(engine.router, policies),
+                    node=config.node.name,
+                )
+            )
         admin = None
         if config.http.enabled:
             admin = await services.start(AdminService(config.http, network=network))
@@ -162,4 +180,5 @@ async def start(config: Config) -> RunningSmsc:
         network=network,
         admin=admin,
         api=api,
+        policyd=policyd,
     )

@@ -1,9 +1,20 @@
 """Routing: which route a message takes and what happens when it fails there (E.164 numbering,
-portability, the prefix router, the MO account choice, retry classes, account policy). Depends
-on no simulator.
+portability, the prefix router, the policy decision seam (`PolicyEngine`, `PrefixPolicy`), the
+MO account choice, retry classes, account policy). Depends on no simulator.
 Import from here; the modules may be split or merged.
 """
 
+from opensmsc.routing.decision import (
+    Action,
+    Decision,
+    Outcome,
+    PolicyEngine,
+    PrefixPolicy,
+    Rewrite,
+    RouteChoice,
+    RouteQuery,
+    RouteReport,
+)
 from opensmsc.routing.mo import BoundSession, MoRouter
 from opensmsc.routing.numbering import (
     MAX_DIGITS,
@@ -61,8 +72,10 @@ __all__ = [
     "Accepted",
     "AccountPolicies",
     "AccountPolicy",
+    "Action",
     "Attempt",
     "BoundSession",
+    "Decision",
     "Delivered",
     "ErrorClass",
     "ExpireAt",
@@ -75,14 +88,21 @@ __all__ = [
     "NumberDataError",
     "NumberPortability",
     "Numbering",
+    "Outcome",
     "PermanentFailure",
+    "PolicyEngine",
     "PortabilityResult",
     "PortabilityTable",
     "PortingRecord",
+    "PrefixPolicy",
     "RetryAt",
     "RetryDecision",
     "RetryPolicy",
+    "Rewrite",
     "Route",
+    "RouteChoice",
+    "RouteQuery",
+    "RouteReport",
     "Router",
     "TemporaryFailure",
     "classify_map_error",

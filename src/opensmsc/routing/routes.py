@@ -147,9 +147,13 @@ class Router:
     ) -> None:
         self._routes = dict(routes)
         self._default = default_route
-        # Longest first, so the first match is the longest (SMPP addresses are short: a linear
-        # scan of a few dozen prefixes costs less than a trie would in Python).
-        self._prefixes = sorted(prefixes, key=lambda item: len(item[0]), reverse=True)
+        # One dict per prefix length, longest first: a lookup costs one slice and one dict
+        # probe per distinct length, however many prefixes (a policy server answers thousands
+        # of queries a second). A prefix given twice keeps its first route.
+        by_length: dict[int, dict[str, str]] = {}
+        for prefix, name in prefixes:
+            by_length.setdefault(len(prefix), {}).setdefault(prefix, name)
+        self._by_length = sorted(by_length.items(), reverse=True)
         self._mo_route = mo_route
 
     def add(self, route: Route) -> None:
@@ -162,8 +166,9 @@ class Router:
 
     def route_name_for(self, destination_addr: str) -> str:
         """The configured route name for an MT destination (longest prefix, else default)."""
-        for prefix, name in self._prefixes:
-            if destination_addr.startswith(prefix):
+        for length, names in self._by_length:
+            name = names.get(destination_addr[:length])
+            if name is not None:
                 return name
         return self._default
 

@@ -7,9 +7,9 @@ module of its part of the file (or a new module) and a field to its parent: the 
 change. `docs/configuration.md` documents every key.
 
 One module per part of the file: node.py (`[node]`, `[store]`, `[logging]`), smpp_server.py,
-smpp_client.py, accounts.py, routing.py, network.py, http.py, api.py, and root.py (`Config`,
-`[smpp]` and the rules across sections). They read no file and know nothing of TOML; `load.py`
-does that.
+smpp_client.py, accounts.py, routing.py, network.py, http.py, api.py, policyd.py, and root.py
+(`Config`, `[smpp]` and the rules across sections). They read no file and know nothing of TOML;
+`load.py` does that.
 Import from `opensmsc.config`; this package's names are for the config package's own modules.
 """
 
@@ -35,6 +35,7 @@ from opensmsc.config.model.node import (
     NodeConfig,
     StoreConfig,
 )
+from opensmsc.config.model.policyd import PolicydConfig
 from opensmsc.config.model.root import Config, SmppConfig
 from opensmsc.config.model.routing import RouteConfig, RoutingConfig
 from opensmsc.config.model.smpp_client import ClientBind, MessageIdFormat, SmppClientConfig
@@ -56,6 +57,7 @@ __all__ = [
     "NetworkMode",
     "NodeConfig",
     "OverloadAction",
+    "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",
     "RouteConfig",

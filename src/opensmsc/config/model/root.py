@@ -10,6 +10,7 @@ from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
+from opensmsc.config.model.policyd import PolicydConfig
 from opensmsc.config.model.routing import RoutingConfig
 from opensmsc.config.model.smpp_client import SmppClientConfig
 from opensmsc.config.model.smpp_server import SmppServerConfig
@@ -38,6 +39,7 @@ class Config:
     network: NetworkConfig | None = None
     http: HttpConfig = field(default_factory=HttpConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    policyd: PolicydConfig = field(default_factory=PolicydConfig)
 
     def problems(self) -> list[Problem]:
         checks = Checks()

@@ -1,0 +1,96 @@
+"""The policy server (`[policyd]`, TCP 3055): the node's routing decisions served to other
+systems, from the same Router (and so the same routes and connectors) its scheduler uses.
+
+Like the admin API it is auxiliary: a node whose port 3055 is taken (another node on the same
+host) still carries its own traffic; the error says why the policy server is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from opensmsc.config import ConfigError, PolicydConfig
+from opensmsc.http import HttpServer
+from opensmsc.policyd import Dispatcher, JsonRpcHttp, PolicyServer, ServerLimits
+from opensmsc.routing import PolicyEngine
+
+__all__ = ["PolicydService"]
+
+log = logging.getLogger(__name__)
+
+
+class PolicydService:
+    """`port` is the bound port once started, None when the server could not listen;
+    `http_port` likewise for POST /jsonrpc, None also when not configured."""
+
+    name = "policy server"
+
+    def __init__(self, config: PolicydConfig, *, engine: PolicyEngine, node: str) -> None:
+        self._config = config
+        token = _token(config)
+        dispatcher = Dispatcher(engine, node=node, token=token)
+        self._http = (
+            None
+            if config.http_port is None
+            else HttpServer(
+                JsonRpcHttp(dispatcher, token=token, max_frame=config.max_frame),
+                host=config.bind_address,
+                port=config.http_port,
+            )
+        )
+        self.http_port: int | None = None
+        self._server = PolicyServer(
+            dispatcher,
+            ServerLimits(
+                max_connections=config.max_connections,
+                max_frame=config.max_frame,
+                idle_timeout=config.idle_timeout,
+            ),
+        )
+        self.port: int | None = None
+
+    @property
+    def server(self) -> PolicyServer:
+        return self._server
+
+    async def start(self) -> None:
+        try:
+            self.port = await self._server.start(self._config.bind_address, self._config.port)
+        except OSError as exc:
+            log.error(
+                "policy server not started address=%s port=%d: %s",
+                self._config.bind_address,
+                self._config.port,
+                exc.strerror or exc,
+            )
+        if self._http is not None:
+            try:
+                self.http_port = await self._http.start()
+            except OSError as exc:
+                log.error(
+                    "policy server HTTP not started address=%s port=%s: %s",
+                    self._config.bind_address,
+                    self._config.http_port,
+                    exc.strerror or exc,
+                )
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
+        await self._server.stop()
+
+
+def _token(config: PolicydConfig) -> str | None:
+    """The shared token hello must carry, if any. Raises ConfigError for a token_env that is
+    not set: a server meant to be protected must not start open."""
+    if config.token_env is None:
+        return config.token
+    value = os.environ.get(config.token_env)
+    if not value:
+        raise ConfigError(
+            f"environment variable {config.token_env} is not set",
+            path="<environment>",
+            key="policyd.token_env",
+        )
+    return value
