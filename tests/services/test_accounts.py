@@ -297,6 +297,14 @@ def test_failure_delay_grows_per_address_up_to_the_cap() -> None:
     assert delays[-1] == 5.0
 
 
+def test_zero_base_delay_turns_the_delay_off() -> None:
+    """Issue 10 item 27: bind_failure_delay = 0 still gave the maximum delay past 64 failures."""
+    auth, _ = make_auth(failure_base_delay=0.0, failure_max_delay=30.0)
+    for _ in range(100):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+        assert auth.failure_delay("192.0.2.66") == 0.0
+
+
 def test_failures_from_one_address_do_not_slow_another() -> None:
     auth, _ = make_auth()
     for _ in range(20):

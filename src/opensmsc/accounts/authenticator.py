@@ -323,7 +323,8 @@ class Authenticator:
         return self._delay_for(self._decayed(entry, self._now(now)))
 
     def _delay_for(self, score: float) -> float:
-        if score <= 0:
+        # A base or a cap of 0 turns the delay off, however many failures came before.
+        if score <= 0 or self._base_delay <= 0 or self._max_delay <= 0:
             return 0.0
         if score >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
             return self._max_delay

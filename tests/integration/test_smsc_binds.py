@@ -1,0 +1,51 @@
+"""Failed binds against a real SMSC (issue 10, items 11, 21, 26, 27): how fast a refusal is
+answered, what it costs the server, what it writes in the log, and that honest clients bind
+and submit meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from opensmsc.smpp import CommandStatus
+from tests.conftest import SmppTestClient, SmscFactory, TestSmsc, account, cheap_password_hash
+
+pytestmark = pytest.mark.timeout(60)
+
+_S = CommandStatus
+
+
+def cheap_accounts() -> list[object]:
+    """esme1/pw1 and esme2/pw2 with the cheapest argon2 parameters."""
+    return [
+        account("esme1", "pw1", password_hash=cheap_password_hash("pw1")),
+        account("esme2", "pw2", password_hash=cheap_password_hash("pw2")),
+    ]
+
+
+async def timed_bind(
+    client: SmppTestClient, password: str, system_id: str = "esme1", timeout: float = 5.0
+) -> tuple[int, float]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    resp = await client.bind("trx", system_id, password, timeout=timeout)
+    return resp.status, loop.time() - started
+
+
+# --------------------------------------------------------------------------- item 27
+
+
+async def test_bind_failure_delay_zero_turns_the_delay_off(smsc_factory: SmscFactory) -> None:
+    """Issue 10 item 27: with bind_failure_delay = 0 the 67th wrong bind waited 30 s."""
+    smsc: TestSmsc = await smsc_factory(
+        server={"bind_failure_delay": 0.0, "bind_failure_max_delay": 30.0},
+        accounts=cheap_accounts(),
+    )
+    client = await smsc.connect()
+    slowest = 0.0
+    for attempt in range(80):
+        status, elapsed = await timed_bind(client, f"bad{attempt}", timeout=2.0)
+        assert status == _S.ESME_RINVPASWD
+        slowest = max(slowest, elapsed)
+    assert slowest < 0.5, slowest
