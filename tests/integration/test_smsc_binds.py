@@ -5,6 +5,7 @@ and submit meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -49,3 +50,27 @@ async def test_bind_failure_delay_zero_turns_the_delay_off(smsc_factory: SmscFac
         assert status == _S.ESME_RINVPASWD
         slowest = max(slowest, elapsed)
     assert slowest < 0.5, slowest
+
+
+# --------------------------------------------------------------------------- item 26
+
+
+FORGED = "x\nINFO bound session=smpp-9 system_id=admin\x1b[2J\u202e"
+
+
+@pytest.mark.parametrize("system_id", ["esme1", FORGED], ids=["known", "forged"])
+async def test_refused_bind_cannot_forge_log_lines(
+    smsc_factory: SmscFactory, caplog: pytest.LogCaptureFixture, system_id: str
+) -> None:
+    """Issue 10 item 26: the "bind refused" line wrote the raw system_id."""
+    smsc = await smsc_factory(accounts=cheap_accounts())
+    client = await smsc.connect()
+    password = "s3cr#t!"
+    with caplog.at_level(logging.DEBUG, logger="opensmsc"):
+        status, _ = await timed_bind(client, password, system_id=system_id[:15])
+    assert status in (_S.ESME_RINVSYSID, _S.ESME_RINVPASWD)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("bind refused" in line for line in lines), lines
+    for line in lines:
+        assert line.isascii() and line.isprintable(), repr(line)
+        assert password not in line

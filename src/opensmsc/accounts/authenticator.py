@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from opensmsc.accounts import passwords
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.transport.tls import PeerCertificate
 
@@ -349,13 +350,12 @@ class Authenticator:
         self, status: CommandStatus, reason: str, attempt: _Attempt, *, counts: bool
     ) -> BindDecision:
         """A refusal, logged; `counts` when it looks like guessing and should slow the source."""
-        # %r: system_id comes from the peer and may hold control characters.
         if counts:
             score = self._record_failure(attempt.address, attempt.moment)
             log.warning(
-                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s "
+                "bind refused system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
                 "recent_failures=%.1f delay=%.2fs",
-                attempt.system_id,
+                peer_text(attempt.system_id),
                 attempt.mode.value,
                 attempt.address,
                 status,
@@ -365,8 +365,8 @@ class Authenticator:
             )
         else:
             log.info(
-                "bind refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s",
-                attempt.system_id,
+                "bind refused system_id=%s mode=%s peer=%s status=0x%08X reason=%s",
+                peer_text(attempt.system_id),
                 attempt.mode.value,
                 attempt.address,
                 status,
@@ -407,4 +407,7 @@ def _certificate_refusal(account: Account, cert: PeerCertificate | None) -> str:
         return "client certificate required"
     if cert.fingerprint in account.cert_fingerprints or cert.subject in account.cert_subjects:
         return ""
-    return f"client certificate not allowed subject={cert.subject!r} sha256={cert.fingerprint}"
+    return (
+        f"client certificate not allowed subject={peer_text(cert.subject)} "
+        f"sha256={cert.fingerprint}"
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.engine.node import StoreAndForward
+from opensmsc.logtext import peer_text
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (
@@ -190,7 +191,7 @@ class EsmeSession:
             log.info(
                 "bind refused session=%s system_id=%s peer=%s status=%s reason=%s",
                 self._protocol.session_id,
-                pdu.system_id,
+                peer_text(pdu.system_id),
                 peer_ip,
                 decision.status.name,
                 decision.reason,

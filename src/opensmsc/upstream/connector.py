@@ -37,6 +37,7 @@ from typing import Any, Final
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.config.model import ClientBind, SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError, MessageRejected
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.codec import encode
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.constants import CommandStatus
@@ -665,7 +666,7 @@ class SmppConnector:
                 self.name,
                 session.session_id,
                 link.mode.value,
-                session.peer_system_id,
+                peer_text(session.peer_system_id),
             )
             self._wakeup.set()
             await asyncio.shield(session.closed)
@@ -762,7 +763,7 @@ class SmppConnector:
                 self.name,
                 session.session_id,
                 link.mode.value,
-                session.peer_system_id,
+                peer_text(session.peer_system_id),
             )
             return
         link.last_error = outcome

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Final, Protocol
 
 from opensmsc.errors import MessageRejected, StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.smpp.errors import LocalProtocolError
 from opensmsc.smpp.pdu import DataSm, DeliverSm, data_sm_as
@@ -66,7 +67,11 @@ def _pattern(address_range: str) -> re.Pattern[str] | None:
     try:
         return re.compile(address_range)
     except re.error:
-        log.warning("address_range is not a regular expression: %r; matches nothing", address_range)
+        # address_range comes from the ESME's bind.
+        log.warning(
+            "address_range is not a regular expression: %s; matches nothing",
+            peer_text(address_range),
+        )
         return None
 
 
@@ -133,8 +138,8 @@ class MoIngress:
             log.warning(
                 "MO refused connector=%s source=%s destination=%s: no account routes it",
                 connector,
-                pdu.source_addr,
-                pdu.destination_addr,
+                peer_text(pdu.source_addr),
+                peer_text(pdu.destination_addr),
             )
             raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "no account for this MO")
         now = self._clock()
@@ -165,6 +170,6 @@ class MoIngress:
             connector,
             record.message_id,
             system_id,
-            pdu.destination_addr,
+            peer_text(pdu.destination_addr),
         )
         self._wake()

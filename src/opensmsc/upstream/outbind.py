@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from opensmsc.config.model import SmppClientConfig, SmppVersion
 from opensmsc.errors import ConfigError
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.connection import SessionConfig
 from opensmsc.smpp.events import ConnectionTerminated, Event, OutbindReceived, ProtocolViolation
 from opensmsc.smpp.pdu import Outbind
@@ -49,7 +50,7 @@ def outbind_refusal(config: SmppClientConfig, pdu: Outbind) -> str | None:
     `outbind_password` in the configuration accepts any value."""
     expected_id = config.outbind_system_id
     if expected_id and pdu.system_id != expected_id:
-        return f"system_id {pdu.system_id!r} is not {expected_id!r}"
+        return f"system_id {peer_text(pdu.system_id)} is not {expected_id}"
     expected_password = config.outbind_password
     # Compared in constant time: the listener is reachable by whoever can reach the port.
     if expected_password and not hmac.compare_digest(
@@ -144,7 +145,7 @@ class OutbindListener:
             self.config.name,
             protocol.session_id,
             protocol.peer,
-            pdu.system_id,
+            peer_text(pdu.system_id),
             self._mode.value,
         )
         return handler

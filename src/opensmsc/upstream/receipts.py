@@ -44,6 +44,7 @@ from typing import Final
 from opensmsc.config.model import MessageIdFormat
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import MessageRejected, StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.constants import CommandStatus, MessageState
 from opensmsc.smpp.receipt import ReceiptInfo
 from opensmsc.store.api import Store
@@ -105,7 +106,7 @@ class UpstreamReceipts:
             log.error(
                 "receipt not stored connector=%s upstream_id=%s: %s",
                 connector,
-                info.message_id,
+                peer_text(info.message_id),
                 exc,
             )
             raise MessageRejected(_RETRY_LATER, "receipt not stored") from exc
@@ -147,14 +148,14 @@ class UpstreamReceipts:
                 "receipt for an unknown id while submits await answers connector=%s"
                 " upstream_id=%s: asking for it again later",
                 connector,
-                info.message_id,
+                peer_text(info.message_id),
             )
             raise MessageRejected(_RETRY_LATER, "receipt id not known yet")
         self.unknown += 1
         log.warning(
             "receipt for an unknown message acknowledged connector=%s upstream_id=%s state=%s",
             connector,
-            info.message_id,
+            peer_text(info.message_id),
             info.state,
         )
 
@@ -215,6 +216,6 @@ class UpstreamReceipts:
             "upstream receipt connector=%s message_id=%s upstream_id=%s state=%s",
             connector,
             record.message_id,
-            info.message_id,
+            peer_text(info.message_id),
             state.name,
         )

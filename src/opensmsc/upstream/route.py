@@ -39,6 +39,7 @@ from typing import Final
 
 from opensmsc.config.model import MessageIdFormat
 from opensmsc.errors import StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.routing.retry import ErrorClass
 from opensmsc.routing.routes import Accepted, Attempt, PermanentFailure, TemporaryFailure
 from opensmsc.smpp.constants import CommandStatus, RegisteredDelivery
@@ -242,7 +243,7 @@ class ConnectorRoute:
                 "upstream id not stored connector=%s message_id=%s upstream_id=%s",
                 self._name,
                 our_id,
-                upstream_id,
+                peer_text(upstream_id),
             )
 
 
