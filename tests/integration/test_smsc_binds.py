@@ -74,3 +74,58 @@ async def test_refused_bind_cannot_forge_log_lines(
     for line in lines:
         assert line.isascii() and line.isprintable(), repr(line)
         assert password not in line
+
+
+# --------------------------------------------------------------------------- item 11
+
+
+@pytest.fixture
+async def default_delay_smsc(smsc_factory: SmscFactory) -> TestSmsc:
+    """The production bind-failure delays (1 s doubling up to 30 s), cheap hashes."""
+    return await smsc_factory(
+        server={"bind_failure_delay": 1.0, "bind_failure_max_delay": 30.0},
+        accounts=cheap_accounts(),
+    )
+
+
+async def test_first_wrong_binds_are_answered_before_a_2s_client_timeout(
+    default_delay_smsc: TestSmsc,
+) -> None:
+    """Issue 10 item 11: after three mistakes the refusal came after the client's timeout."""
+    client = await default_delay_smsc.connect()
+    for attempt in range(3):
+        status, elapsed = await timed_bind(client, f"typo{attempt}", timeout=2.0)
+        assert status == _S.ESME_RINVPASWD
+        assert elapsed < 0.5, (attempt, elapsed)
+
+
+async def test_one_failing_esme_behind_a_nat_does_not_slow_another(
+    default_delay_smsc: TestSmsc,
+) -> None:
+    """Issue 10 item 11: the penalty was per source address, across all accounts."""
+    smsc = default_delay_smsc
+    bad = await smsc.connect()
+    for attempt in range(4):  # the 4th waits bind_failure_delay: the pair is being slowed
+        status, _ = await timed_bind(bad, f"bad{attempt}", timeout=3.0)
+        assert status == _S.ESME_RINVPASWD
+    neighbour = await smsc.connect()  # the same address, another account
+    status, elapsed = await timed_bind(neighbour, "typo", system_id="esme2", timeout=2.0)
+    assert status == _S.ESME_RINVPASWD
+    assert elapsed < 0.5
+    status, elapsed = await timed_bind(neighbour, "pw2", system_id="esme2", timeout=2.0)
+    assert status == 0
+    assert elapsed < 0.5
+
+
+async def test_each_failed_bind_is_logged_once(
+    smsc_factory: SmscFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    smsc = await smsc_factory(accounts=cheap_accounts())
+    client = await smsc.connect()
+    with caplog.at_level(logging.DEBUG, logger="opensmsc"):
+        for system_id, password in (("esme1", "wrong"), ("nobody", "x")):
+            status, _ = await timed_bind(client, password, system_id=system_id)
+            assert status != 0
+    refusals = [r.getMessage() for r in caplog.records if "bind refused" in r.getMessage()]
+    assert len(refusals) == 2, refusals
+    assert all("session=smpp-" in line for line in refusals), refusals

@@ -282,19 +282,70 @@ def test_account_without_certificate_rules_ignores_a_certificate() -> None:
 # ---------------------------------------------------------------------- failure delay
 
 
-def test_failure_delay_grows_per_address_up_to_the_cap() -> None:
+def test_failure_delay_grows_per_pair_after_the_free_failures_up_to_the_cap() -> None:
     auth, _ = make_auth(failure_base_delay=0.1, failure_max_delay=5.0)
-    assert auth.failure_delay("192.0.2.66") == 0.0
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
     delays = []
-    for _ in range(12):
+    for _ in range(14):
         assert bind(auth, password="guess", peer_ip="192.0.2.66").status == (
             CommandStatus.ESME_RINVPASWD
         )
-        delays.append(auth.failure_delay("192.0.2.66"))
-    assert delays[0] == pytest.approx(0.1)
-    assert delays[1] == pytest.approx(0.3)
-    assert all(a < b for a, b in itertools.pairwise(delays[:6]))
+        delays.append(auth.failure_delay("192.0.2.66", "alice"))
+    assert delays[:2] == [0.0, 0.0]  # the first three failures are answered at once
+    assert delays[2] == pytest.approx(0.1)
+    assert delays[3] == pytest.approx(0.3)
+    assert all(a < b for a, b in itertools.pairwise(delays[2:8]))
     assert delays[-1] == 5.0
+
+
+def test_first_failures_are_refused_without_delay() -> None:
+    """Issue 10 item 11: the delay grew to seconds after three mistakes, so a client with a
+    2 s timeout saw a timeout instead of ESME_RINVPASWD."""
+    auth, _ = make_auth(failure_base_delay=1.0, failure_max_delay=30.0)
+    for _ in range(3):
+        step = auth.begin_bind("alice", "typo", BindMode.TRANSCEIVER, "192.0.2.66", None)
+        assert isinstance(step, PasswordCheck)
+        assert step.delay == 0.0
+        assert auth.finish_bind(step, password_ok=step.verify()).delay == 0.0
+        nobody = bind(auth, system_id="nobody", peer_ip="192.0.2.66")
+        assert nobody.status == CommandStatus.ESME_RINVSYSID
+        assert nobody.delay == 0.0
+    step = auth.begin_bind("alice", "typo", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    assert step.delay == pytest.approx(1.0)  # waited before argon2, not after
+    assert bind(auth, system_id="nobody", peer_ip="192.0.2.66").delay == pytest.approx(1.0)
+
+
+def test_failures_of_one_account_do_not_slow_another_from_the_same_address() -> None:
+    """Issue 10 item 11: one bad ESME behind a shared NAT address slowed everyone."""
+    auth, _ = make_auth()
+    for _ in range(20):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "alice") > 0
+    assert auth.failure_delay("192.0.2.66", "bob") == 0.0
+    step = auth.begin_bind("bob", "bad", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    assert step.delay == 0.0
+
+
+def test_unknown_system_ids_from_one_source_count_together() -> None:
+    auth, _ = make_auth()
+    for n in range(5):
+        bind(auth, system_id=f"guess{n}", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "another") > 0
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
+
+
+def test_a_cached_password_binds_at_once_from_a_failing_pair() -> None:
+    auth, _ = make_auth()
+    assert bind(auth, peer_ip="192.0.2.66").is_accepted
+    for _ in range(10):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "alice") > 0
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, BindDecision)
+    assert step.is_accepted
+    assert step.delay == 0.0
 
 
 def test_zero_base_delay_turns_the_delay_off() -> None:
@@ -302,42 +353,42 @@ def test_zero_base_delay_turns_the_delay_off() -> None:
     auth, _ = make_auth(failure_base_delay=0.0, failure_max_delay=30.0)
     for _ in range(100):
         bind(auth, password="guess", peer_ip="192.0.2.66")
-        assert auth.failure_delay("192.0.2.66") == 0.0
+        assert auth.failure_delay("192.0.2.66", "alice") == 0.0
 
 
 def test_failures_from_one_address_do_not_slow_another() -> None:
     auth, _ = make_auth()
     for _ in range(20):
         bind(auth, system_id="nobody", peer_ip="192.0.2.66")
-    assert auth.failure_delay("192.0.2.66") > 0
-    assert auth.failure_delay("192.0.2.67") == 0.0
-    assert auth.failure_delay("2001:db8::66") == 0.0
+    assert auth.failure_delay("192.0.2.66", "nobody") > 0
+    assert auth.failure_delay("192.0.2.67", "nobody") == 0.0
+    assert auth.failure_delay("2001:db8::66", "nobody") == 0.0
     assert bind(auth, peer_ip="192.0.2.67").is_accepted
 
 
 def test_ipv6_failures_count_per_64() -> None:
-    auth, _ = make_auth()
+    auth, _ = make_auth(failure_free=1)
     bind(auth, system_id="nobody", peer_ip="2001:db8:0:1::1")
     bind(auth, system_id="nobody", peer_ip="2001:db8:0:1::2")
-    assert auth.failure_delay("2001:db8:0:1::ffff") == pytest.approx(0.3)
-    assert auth.failure_delay("2001:db8:0:2::1") == 0.0
+    assert auth.failure_delay("2001:db8:0:1::ffff", "nobody") == pytest.approx(0.3)
+    assert auth.failure_delay("2001:db8:0:2::1", "nobody") == 0.0
 
 
 def test_ipv4_mapped_address_counts_as_ipv4() -> None:
-    auth, _ = make_auth()
+    auth, _ = make_auth(failure_free=1)
     bind(auth, system_id="nobody", peer_ip="::ffff:192.0.2.66")
-    assert auth.failure_delay("192.0.2.66") == pytest.approx(0.1)
+    assert auth.failure_delay("192.0.2.66", "nobody") == pytest.approx(0.1)
 
 
 def test_failure_delay_decays_when_failures_stop() -> None:
     auth, clock = make_auth(failure_half_life=60.0)
     for _ in range(10):
         bind(auth, password="guess", peer_ip="192.0.2.66")
-    high = auth.failure_delay("192.0.2.66")
+    high = auth.failure_delay("192.0.2.66", "alice")
     clock.advance(60.0)
-    assert auth.failure_delay("192.0.2.66") < high
+    assert auth.failure_delay("192.0.2.66", "alice") < high
     clock.advance(3600.0)
-    assert auth.failure_delay("192.0.2.66") < 0.001
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
 
 
 def test_authorisation_refusals_do_not_slow_the_source() -> None:
@@ -347,21 +398,22 @@ def test_authorisation_refusals_do_not_slow_the_source() -> None:
             password_hash=ALICE_HASH,
             bind_modes=frozenset({BindMode.RECEIVER}),
             max_binds=1,
-        )
+        ),
+        failure_free=0,
     )
     assert bind(auth, mode=BindMode.TRANSMITTER).status == CommandStatus.ESME_RBINDFAIL
     assert bind(auth, mode=BindMode.RECEIVER).is_accepted
     assert bind(auth, mode=BindMode.RECEIVER).status == CommandStatus.ESME_RBINDFAIL
-    assert auth.failure_delay("192.0.2.10") == 0.0
+    assert auth.failure_delay("192.0.2.10", "alice") == 0.0
 
 
 def test_tracked_sources_are_bounded() -> None:
-    auth, _ = make_auth(max_tracked_sources=3)
+    auth, _ = make_auth(max_tracked_sources=3, failure_free=1)
     for host in range(1, 6):
         bind(auth, system_id="nobody", peer_ip=f"192.0.2.{host}")
-    assert auth.failure_delay("192.0.2.1") == 0.0  # the stalest sources are forgotten
-    assert auth.failure_delay("192.0.2.2") == 0.0
-    assert all(auth.failure_delay(f"192.0.2.{host}") > 0 for host in (3, 4, 5))
+    assert auth.failure_delay("192.0.2.1", "nobody") == 0.0  # the stalest are forgotten
+    assert auth.failure_delay("192.0.2.2", "nobody") == 0.0
+    assert all(auth.failure_delay(f"192.0.2.{host}", "nobody") > 0 for host in (3, 4, 5))
 
 
 def test_failures_are_logged_with_their_source(caplog: pytest.LogCaptureFixture) -> None:

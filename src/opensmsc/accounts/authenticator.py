@@ -1,20 +1,24 @@
 """Bind authentication and authorisation: the answer to a bind_transmitter/receiver/transceiver.
 
 The listener asks the `Authenticator` what to answer; it opens no sockets and sends nothing.
-It also counts concurrent binds per account, slows repeated failures per source address, and
-holds each account's shared throughput bucket.
+It also counts concurrent binds per account, slows repeated failures per (source address,
+system_id), and holds each account's shared throughput bucket.
 
 Checking an argon2 hash takes tens of milliseconds of CPU on purpose, which must not stall the
 event loop. So a bind is decided in two steps, and only a cache miss needs the second:
 
-    decision = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
-    if isinstance(decision, PasswordCheck):
-        ok = await loop.run_in_executor(None, decision.verify)   # argon2, off the loop
-        decision = auth.finish_bind(decision, password_ok=ok, now=loop.time())
-    if not decision.is_accepted:
-        await asyncio.sleep(auth.failure_delay(peer_ip, now=loop.time()))
+    step = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
+    if isinstance(step, PasswordCheck):
+        await asyncio.sleep(step.delay)          # a failing source waits BEFORE argon2 runs
+        ok = await loop.run_in_executor(None, step.verify)   # argon2, off the loop
+        decision = auth.finish_bind(step, password_ok=ok, now=loop.time())
+    else:
+        decision = step
+        await asyncio.sleep(decision.delay)      # a refusal to a failing source waits too
     ...answer bind_resp with decision.status; on acceptance call auth.bind_closed(system_id)
     when the session ends.
+
+Every refusal is logged here, once; the caller logs none.
 
 `check_bind` does both steps inline, for tests and tools where blocking is fine. Everything but
 `PasswordCheck.verify` must be called from one thread (the event loop's).
@@ -47,8 +51,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_S = CommandStatus
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_Source = ipaddress.IPv4Address | ipaddress.IPv6Network  # what failures are counted against
+_Source = ipaddress.IPv4Address | ipaddress.IPv6Network
+# What failures are counted against: (source, system_id), with "" for every system_id that is
+# no account's, so that guessing account names from one source is slowed as one.
+_Pair = tuple[_Source, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +72,7 @@ class BindDecision:
     status: CommandStatus  # bind_resp command_status (SMPP 3.4 §5.1.3)
     reason: str  # why it was refused, for the log line; "" when accepted
     account: Account | None  # the account bound; None when refused
+    delay: float = 0.0  # seconds to wait before sending this answer (a failing source)
 
     @property
     def is_accepted(self) -> bool:
@@ -73,7 +83,8 @@ class BindDecision:
 class PasswordCheck:
     """A bind that passed every cheap check and now waits for its password to be verified.
 
-    Run `verify()` in a worker thread, then pass its result to `Authenticator.finish_bind`.
+    Wait `delay` seconds (its source failed recently: the wait comes before the CPU is spent),
+    run `verify()` in a worker thread, then pass its result to `Authenticator.finish_bind`.
     """
 
     account: Account
@@ -81,6 +92,8 @@ class PasswordCheck:
     peer_ip: IPAddress
     password: str = field(repr=False)
     cache_key: bytes = field(repr=False)
+    delay: float = 0.0
+    session: str = ""  # for the log line
 
     def verify(self) -> bool:
         """argon2 verification: slow, pure, thread-safe. Touches no authenticator state."""
@@ -95,6 +108,8 @@ class _Attempt:
     mode: BindMode
     address: IPAddress
     moment: float
+    session: str
+    pair: _Pair
 
 
 class Authenticator:
@@ -104,10 +119,15 @@ class Authenticator:
       network the account does not allow, without the required client certificate, in a mode
       it may not use, or beyond max_binds → ESME_RBINDFAIL.
     - Failures that look like guessing (unknown system_id, wrong password, address or
-      certificate refused) raise a per-source score that decays with `failure_half_life`;
-      `failure_delay` turns it into a wait of `failure_base_delay * (2**score - 1)` seconds,
-      at most `failure_max_delay`. At most `max_tracked_sources` sources are remembered (LRU);
-      an IPv6 source is its /64, the block one subscriber usually holds.
+      certificate refused) raise the score of their (source, system_id) pair, which decays
+      with `failure_half_life`. The first `failure_free` failures of a pair are answered at
+      once (a client with a typo sees ESME_RINVPASWD, not its own timeout); beyond them
+      `failure_delay` is `failure_base_delay * (2**(score - failure_free + 1) - 1)` seconds,
+      at most `failure_max_delay`, waited before the password is checked. A pair is one
+      account from one source: one bad ESME behind a shared NAT address does not slow the
+      others' binds. A base or maximum of 0 turns the delay off. At most
+      `max_tracked_sources` pairs are remembered (LRU); an IPv6 source is its /64, the block
+      one subscriber usually holds.
     - Successful verifications are remembered in an LRU of `verified_cache_size` entries keyed
       by a keyed hash of (password hash, password), so re-binds skip argon2. Failures are never
       remembered as success, and a changed password hash misses the cache.
@@ -123,13 +143,19 @@ class Authenticator:
         failure_base_delay: float = 0.1,
         failure_max_delay: float = 5.0,
         failure_half_life: float = 60.0,
+        failure_free: int = 3,
         max_tracked_sources: int = 10_000,
         verified_cache_size: int = 1024,
     ) -> None:
-        if failure_half_life <= 0 or max_tracked_sources < 1 or verified_cache_size < 0:
+        if (
+            failure_half_life <= 0
+            or max_tracked_sources < 1
+            or verified_cache_size < 0
+            or failure_free < 0
+        ):
             raise ValueError(
                 "failure_half_life and max_tracked_sources must be positive, "
-                "verified_cache_size at least 0"
+                "verified_cache_size and failure_free at least 0"
             )
         self._clock = clock
         self._accounts: dict[str, Account] = {}
@@ -139,9 +165,10 @@ class Authenticator:
         self._base_delay = failure_base_delay
         self._max_delay = failure_max_delay
         self._half_life = failure_half_life
+        self._free = failure_free
         self._max_sources = max_tracked_sources
-        # source → (score, time of the last failure); most recently failed last.
-        self._failures: OrderedDict[_Source, tuple[float, float]] = OrderedDict()
+        # (source, system_id) → (score, time of the last failure); most recently failed last.
+        self._failures: OrderedDict[_Pair, tuple[float, float]] = OrderedDict()
         self._cache_size = verified_cache_size
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         # A per-process key: the cache never holds a password, or anything that could be
@@ -180,7 +207,8 @@ class Authenticator:
         *,
         now: float | None = None,
     ) -> BindDecision:
-        """`begin_bind` and, on a cache miss, argon2 inline (blocking) and `finish_bind`."""
+        """`begin_bind` and, on a cache miss, argon2 inline (blocking) and `finish_bind`.
+        Delays are not waited: they are the caller's to apply."""
         step = self.begin_bind(system_id, password, mode, peer_ip, cert, now=now)
         if isinstance(step, PasswordCheck):
             return self.finish_bind(step, password_ok=step.verify(), now=now)
@@ -195,35 +223,53 @@ class Authenticator:
         cert: PeerCertificate | None,
         *,
         now: float | None = None,
+        session: str = "",
     ) -> BindDecision | PasswordCheck:
         """Every check that costs nothing, then the verified-password cache.
 
         Returns a decision, or a `PasswordCheck` when argon2 must run (see the module doc).
-        Raises ValueError when `peer_ip` is not an IP address.
+        A correct password found in the cache binds at once, even from a failing source.
+        `session` names the session in the log line. Raises ValueError when `peer_ip` is not
+        an IP address.
         """
         moment = self._now(now)
         address = _parse_address(peer_ip)
-        attempt = _Attempt(system_id=system_id, mode=mode, address=address, moment=moment)
         account = self._accounts.get(system_id)
+        pair = (_source_key(address), system_id if account is not None else "")
+        attempt = _Attempt(
+            system_id=system_id,
+            mode=mode,
+            address=address,
+            moment=moment,
+            session=session,
+            pair=pair,
+        )
+        # What this pair earned before this attempt: waited before a refusal is answered.
+        delay = self._pair_delay(pair, moment)
         if account is None:
             return self._refuse(
-                CommandStatus.ESME_RINVSYSID, "unknown system_id", attempt, counts=True
+                _S.ESME_RINVSYSID, "unknown system_id", attempt, counts=True, delay=delay
             )
         # Before the password: a refused address or certificate costs no argon2 run.
         if not account.allows_address(address):
-            return self._refuse(
-                CommandStatus.ESME_RBINDFAIL, "source address not allowed", attempt, counts=True
-            )
+            reason = "source address not allowed"
+            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=True, delay=delay)
         if account.requires_certificate:
             refusal = _certificate_refusal(account, cert)
             if refusal:
-                return self._refuse(CommandStatus.ESME_RBINDFAIL, refusal, attempt, counts=True)
+                return self._refuse(_S.ESME_RBINDFAIL, refusal, attempt, counts=True, delay=delay)
         key = self._cache_key(account.password_hash, password)
         if key in self._verified:
             self._verified.move_to_end(key)
             return self._authorize(account, attempt)
         return PasswordCheck(
-            account=account, mode=mode, peer_ip=address, password=password, cache_key=key
+            account=account,
+            mode=mode,
+            peer_ip=address,
+            password=password,
+            cache_key=key,
+            delay=delay,
+            session=session,
         )
 
     def finish_bind(
@@ -233,7 +279,12 @@ class Authenticator:
         after the wait, so that binds verified concurrently cannot exceed max_binds."""
         system_id = check.account.system_id
         attempt = _Attempt(
-            system_id=system_id, mode=check.mode, address=check.peer_ip, moment=self._now(now)
+            system_id=system_id,
+            mode=check.mode,
+            address=check.peer_ip,
+            moment=self._now(now),
+            session=check.session,
+            pair=(_source_key(check.peer_ip), system_id),
         )
         if not password_ok:
             return self._refuse(
@@ -263,7 +314,8 @@ class Authenticator:
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
         self._binds[account.system_id] = bound + 1
         log.debug(
-            "bind accepted system_id=%s mode=%s peer=%s binds=%d/%d",
+            "bind accepted session=%s system_id=%s mode=%s peer=%s binds=%d/%d",
+            attempt.session,
             account.system_id,
             attempt.mode.value,
             attempt.address,
@@ -310,51 +362,70 @@ class Authenticator:
 
     # ------------------------------------------------------------------ failures
 
-    def failure_delay(self, peer_ip: IPAddress | str, now: float | None = None) -> float:
-        """Seconds to wait before answering a failed bind from `peer_ip` (0.0 if none failed).
+    def failure_delay(
+        self, peer_ip: IPAddress | str, system_id: str, now: float | None = None
+    ) -> float:
+        """Seconds the next bind of `system_id` from `peer_ip` waits before its password is
+        checked, or before its refusal is answered (0.0 while that pair has failed no more
+        than `failure_free` times recently).
 
-        Grows exponentially with the source's recent failures, up to `failure_max_delay`, and
-        decays when they stop. It slows only that source's answers: the caller waits in that
-        session's task, nobody else's.
+        Grows exponentially with the pair's recent failures, up to `failure_max_delay`, and
+        decays when they stop. It slows only that pair: the caller waits in that session's
+        task, nobody else's. An unknown system_id counts with every other unknown one.
         """
-        source = _source_key(_parse_address(peer_ip))
-        entry = self._failures.get(source)
+        address = _parse_address(peer_ip)
+        account_id = system_id if system_id in self._accounts else ""
+        return self._pair_delay((_source_key(address), account_id), self._now(now))
+
+    def _pair_delay(self, pair: _Pair, moment: float) -> float:
+        entry = self._failures.get(pair)
         if entry is None:
             return 0.0
-        return self._delay_for(self._decayed(entry, self._now(now)))
+        return self._delay_for(self._decayed(entry, moment))
 
     def _delay_for(self, score: float) -> float:
+        """The wait for a pair whose recent failures weigh `score`."""
         # A base or a cap of 0 turns the delay off, however many failures came before.
-        if score <= 0 or self._base_delay <= 0 or self._max_delay <= 0:
+        if self._base_delay <= 0 or self._max_delay <= 0:
             return 0.0
-        if score >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
+        excess = score - self._free + 1.0
+        if excess < 1.0:  # within the free failures (decay makes scores fractional)
+            return 0.0
+        if excess >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
             return self._max_delay
-        return min(self._max_delay, self._base_delay * (math.pow(2.0, score) - 1.0))
+        return min(self._max_delay, self._base_delay * (math.pow(2.0, excess) - 1.0))
 
     def _decayed(self, entry: tuple[float, float], moment: float) -> float:
         score, last = entry
         elapsed = max(0.0, moment - last)
         return score * math.pow(0.5, elapsed / self._half_life)
 
-    def _record_failure(self, address: IPAddress, moment: float) -> float:
-        source = _source_key(address)
-        entry = self._failures.pop(source, None)
+    def _record_failure(self, pair: _Pair, moment: float) -> float:
+        entry = self._failures.pop(pair, None)
         score = 1.0 if entry is None else self._decayed(entry, moment) + 1.0
-        self._failures[source] = (score, moment)
-        # Bounded memory under an attack from many addresses: forget the stalest source.
+        self._failures[pair] = (score, moment)
+        # Bounded memory under an attack from many addresses: forget the stalest pair.
         while len(self._failures) > self._max_sources:
             self._failures.popitem(last=False)
         return score
 
     def _refuse(
-        self, status: CommandStatus, reason: str, attempt: _Attempt, *, counts: bool
+        self,
+        status: CommandStatus,
+        reason: str,
+        attempt: _Attempt,
+        *,
+        counts: bool,
+        delay: float = 0.0,
     ) -> BindDecision:
-        """A refusal, logged; `counts` when it looks like guessing and should slow the source."""
+        """A refusal, logged (the one line for it); `counts` when it looks like guessing and
+        should slow the pair; `delay` before the answer goes out."""
         if counts:
-            score = self._record_failure(attempt.address, attempt.moment)
+            score = self._record_failure(attempt.pair, attempt.moment)
             log.warning(
-                "bind refused system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
-                "recent_failures=%.1f delay=%.2fs",
+                "bind refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
+                "recent_failures=%.1f next_delay=%.2fs",
+                attempt.session,
                 peer_text(attempt.system_id),
                 attempt.mode.value,
                 attempt.address,
@@ -365,14 +436,15 @@ class Authenticator:
             )
         else:
             log.info(
-                "bind refused system_id=%s mode=%s peer=%s status=0x%08X reason=%s",
+                "bind refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s",
+                attempt.session,
                 peer_text(attempt.system_id),
                 attempt.mode.value,
                 attempt.address,
                 status,
                 reason,
             )
-        return BindDecision(status=status, reason=reason, account=None)
+        return BindDecision(status=status, reason=reason, account=None, delay=delay)
 
     # ------------------------------------------------------------------ helpers
 

@@ -193,7 +193,7 @@ class SmppServerConfig:
         SmppVersion.V34,
         SmppVersion.V50,
     )
-    bind_failure_delay: OptionalSeconds = 1.0  # first delay after a failed bind from an address
+    bind_failure_delay: OptionalSeconds = 1.0  # first delay of an (address, system_id) failing
     bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
 
     def problems(self) -> list[Problem]:

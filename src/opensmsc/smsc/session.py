@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.engine.node import StoreAndForward
-from opensmsc.logtext import peer_text
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
 from opensmsc.smpp.events import (
@@ -173,29 +172,31 @@ class EsmeSession:
             ipaddress.ip_address(peer_ip)
         except ValueError:
             peer_ip = "0.0.0.0"
-        step = auth.begin_bind(pdu.system_id, pdu.password, mode, peer_ip, certificate)
+        step = auth.begin_bind(
+            pdu.system_id,
+            pdu.password,
+            mode,
+            peer_ip,
+            certificate,
+            session=self._protocol.session_id,
+        )
         decision: BindDecision
         if isinstance(step, PasswordCheck):
+            if step.delay > 0:
+                # A source that keeps failing waits here, before argon2 costs anything.
+                await asyncio.sleep(step.delay)
             password_ok = await self._loop.run_in_executor(None, step.verify)
             decision = auth.finish_bind(step, password_ok=password_ok)
         else:
             decision = step
+            if decision.delay > 0:
+                await asyncio.sleep(decision.delay)
         if self._protocol.is_closed:
             if decision.is_accepted:
                 auth.bind_closed(pdu.system_id)
             return
         if not decision.is_accepted:
-            delay = auth.failure_delay(peer_ip)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            log.info(
-                "bind refused session=%s system_id=%s peer=%s status=%s reason=%s",
-                self._protocol.session_id,
-                peer_text(pdu.system_id),
-                peer_ip,
-                decision.status.name,
-                decision.reason,
-            )
+            # The authenticator logged the refusal: one line per failure.
             self._protocol.reject(event, decision.status)
             return
         self._bind_counted = True
