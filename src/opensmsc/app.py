@@ -78,6 +78,7 @@ class RunningSmsc:
         if self.connectors is not None:
             await self.connectors.stop_all()
         await self.server.stop()
+        self.services.close()
         # After the sessions: their last answers went out; what is pending stays stored.
         await self.engine.close()
 

@@ -399,7 +399,7 @@ def test_authorisation_refusals_do_not_slow_the_source() -> None:
             bind_modes=frozenset({BindMode.RECEIVER}),
             max_binds=1,
         ),
-        failure_free=0,
+        failure_free=1,
     )
     assert bind(auth, mode=BindMode.TRANSMITTER).status == CommandStatus.ESME_RBINDFAIL
     assert bind(auth, mode=BindMode.RECEIVER).is_accepted
@@ -414,6 +414,93 @@ def test_tracked_sources_are_bounded() -> None:
     assert auth.failure_delay("192.0.2.1", "nobody") == 0.0  # the stalest are forgotten
     assert auth.failure_delay("192.0.2.2", "nobody") == 0.0
     assert all(auth.failure_delay(f"192.0.2.{host}", "nobody") > 0 for host in (3, 4, 5))
+
+
+def test_a_failing_pair_has_one_bind_checked_at_a_time() -> None:
+    """Issue 10 item 21: however many connections guess, a failing pair costs one argon2 run
+    at a time; the others are refused (after the pair's delay) without one."""
+    auth, _ = make_auth()
+    for _ in range(3):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    first = auth.begin_bind("alice", "g1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(first, PasswordCheck)
+    assert first.suspect
+    for _ in range(50):
+        other = auth.begin_bind("alice", "g2", BindMode.TRANSCEIVER, "192.0.2.66", None)
+        assert isinstance(other, BindDecision)
+        assert other.status == CommandStatus.ESME_RBINDFAIL
+        assert other.delay == first.delay > 0  # the pair's delay, before the refusal
+    # Another account, or the same one from elsewhere, is checked meanwhile.
+    assert isinstance(
+        auth.begin_bind("bob", "x", BindMode.TRANSCEIVER, "192.0.2.66", None), PasswordCheck
+    )
+    assert isinstance(
+        auth.begin_bind("alice", "x", BindMode.TRANSCEIVER, "192.0.2.67", None), PasswordCheck
+    )
+    # The refusals for capacity were not counted as failures.
+    before = auth.failure_delay("192.0.2.66", "alice")
+    assert auth.finish_bind(first, password_ok=False).status == CommandStatus.ESME_RINVPASWD
+    assert auth.failure_delay("192.0.2.66", "alice") > before
+    # Its check finished: the next one is checked.
+    assert isinstance(
+        auth.begin_bind("alice", "g3", BindMode.TRANSCEIVER, "192.0.2.66", None), PasswordCheck
+    )
+
+
+def test_an_abandoned_check_frees_the_pairs_turn() -> None:
+    auth, _ = make_auth()
+    for _ in range(3):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    auth.abandon(step)
+    again = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(again, PasswordCheck)
+    assert auth.finish_bind(again, password_ok=again.verify()).is_accepted
+
+
+def test_a_pair_has_at_most_max_binds_checks_at_once() -> None:
+    account = Account(system_id="alice", password_hash=ALICE_HASH, max_binds=2)
+    auth, _ = make_auth(account, failure_base_delay=0.5)
+    steps = [
+        auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+        for _ in range(4)
+    ]
+    assert [type(step) for step in steps] == [
+        PasswordCheck,
+        PasswordCheck,
+        BindDecision,
+        BindDecision,
+    ]
+    assert not any(isinstance(step, PasswordCheck) and step.suspect for step in steps)
+    crowd = steps[2]
+    assert isinstance(crowd, BindDecision)
+    assert crowd.status == CommandStatus.ESME_RBINDFAIL
+    assert crowd.delay == 0.5  # not at once: a crowd must not spin on cheap refusals
+    assert auth.failure_delay("192.0.2.1", "alice") == 0.0  # and not counted as failures
+
+
+def test_unverified_password_is_refused_and_not_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """The verifier was saturated: ESME_RBINDFAIL, at once for a lone bind, after a delay for
+    the same pair coming straight back; never counted as a failure, logged once a second."""
+    auth, clock = make_auth(failure_base_delay=0.1)
+    delays = []
+    with caplog.at_level(logging.WARNING, logger="opensmsc.accounts"):
+        for _ in range(20):
+            step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+            assert isinstance(step, PasswordCheck)
+            assert not step.suspect
+            decision = auth.finish_bind(step, password_ok=None)
+            assert decision.status == CommandStatus.ESME_RBINDFAIL
+            delays.append(decision.delay)
+    assert delays[0] == 0.0
+    assert set(delays[1:]) == {0.1}
+    assert auth.failure_delay("192.0.2.1", "alice") == 0.0
+    assert len(caplog.records) == 1  # the fake clock does not move: one line for twenty
+    clock.advance(2.0)
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+    assert isinstance(step, PasswordCheck)
+    assert auth.finish_bind(step, password_ok=None).delay == 0.0  # a while later: at once
 
 
 def test_failures_are_logged_with_their_source(caplog: pytest.LogCaptureFixture) -> None:

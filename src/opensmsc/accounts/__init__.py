@@ -1,4 +1,5 @@
-"""ESME accounts: credentials (argon2id hashes), bind decisions, throughput caps."""
+"""ESME accounts: credentials (argon2id hashes), bind decisions, the bounded password
+verifier, throughput caps."""
 
 from opensmsc.accounts.authenticator import (
     Authenticator,
@@ -8,6 +9,7 @@ from opensmsc.accounts.authenticator import (
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.passwords import hash_password, needs_rehash, verify
 from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.accounts.verifier import PasswordVerifier, VerifierStats
 
 __all__ = [
     "Account",
@@ -15,7 +17,9 @@ __all__ = [
     "BindDecision",
     "BindMode",
     "PasswordCheck",
+    "PasswordVerifier",
     "TokenBucket",
+    "VerifierStats",
     "hash_password",
     "needs_rehash",
     "verify",

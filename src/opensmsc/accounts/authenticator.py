@@ -10,8 +10,9 @@ event loop. So a bind is decided in two steps, and only a cache miss needs the s
     step = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
     if isinstance(step, PasswordCheck):
         await asyncio.sleep(step.delay)          # a failing source waits BEFORE argon2 runs
-        ok = await loop.run_in_executor(None, step.verify)   # argon2, off the loop
+        ok = await verifier.verify(step.verify, suspect=step.suspect)  # None: verifier busy
         decision = auth.finish_bind(step, password_ok=ok, now=loop.time())
+        # (a caller that gives up instead, e.g. because the peer left, calls auth.abandon)
     else:
         decision = step
         await asyncio.sleep(decision.delay)      # a refusal to a failing source waits too
@@ -84,7 +85,9 @@ class PasswordCheck:
     """A bind that passed every cheap check and now waits for its password to be verified.
 
     Wait `delay` seconds (its source failed recently: the wait comes before the CPU is spent),
-    run `verify()` in a worker thread, then pass its result to `Authenticator.finish_bind`.
+    run `verify()` in a worker thread (behind the others when `suspect`), then pass its result
+    to `Authenticator.finish_bind`, or give up with `Authenticator.abandon`: one of the two,
+    once, whatever happens.
     """
 
     account: Account
@@ -93,7 +96,9 @@ class PasswordCheck:
     password: str = field(repr=False)
     cache_key: bytes = field(repr=False)
     delay: float = 0.0
+    suspect: bool = False  # its pair failed recently: verified after the others
     session: str = ""  # for the log line
+    pair: _Pair = field(default=(ipaddress.IPv4Address(0), ""), repr=False)
 
     def verify(self) -> bool:
         """argon2 verification: slow, pure, thread-safe. Touches no authenticator state."""
@@ -128,6 +133,10 @@ class Authenticator:
       others' binds. A base or maximum of 0 turns the delay off. At most
       `max_tracked_sources` pairs are remembered (LRU); an IPv6 source is its /64, the block
       one subscriber usually holds.
+    - A pair has at most `max_binds` binds being checked at once, and one once past its free
+      failures: another bind of that pair meanwhile is refused (ESME_RBINDFAIL, after the
+      pair's delay, at least `failure_base_delay`) with no argon2 run, so however many
+      connections a guesser opens, it costs one verification per delay.
     - Successful verifications are remembered in an LRU of `verified_cache_size` entries keyed
       by a keyed hash of (password hash, password), so re-binds skip argon2. Failures are never
       remembered as success, and a changed password hash misses the cache.
@@ -151,11 +160,11 @@ class Authenticator:
             failure_half_life <= 0
             or max_tracked_sources < 1
             or verified_cache_size < 0
-            or failure_free < 0
+            or failure_free < 1
         ):
             raise ValueError(
-                "failure_half_life and max_tracked_sources must be positive, "
-                "verified_cache_size and failure_free at least 0"
+                "failure_half_life, max_tracked_sources and failure_free must be positive, "
+                "verified_cache_size at least 0"
             )
         self._clock = clock
         self._accounts: dict[str, Account] = {}
@@ -169,6 +178,11 @@ class Authenticator:
         self._max_sources = max_tracked_sources
         # (source, system_id) → (score, time of the last failure); most recently failed last.
         self._failures: OrderedDict[_Pair, tuple[float, float]] = OrderedDict()
+        # Pairs with a PasswordCheck handed out and not finished: bounded by open connections.
+        self._checking: dict[_Pair, int] = {}
+        self._busy_log = _RateLimitedLog(period=1.0)
+        # Pair → when a bind of it was last refused for a saturated verifier (LRU, bounded).
+        self._unverified: OrderedDict[_Pair, float] = OrderedDict()
         self._cache_size = verified_cache_size
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         # A per-process key: the cache never holds a password, or anything that could be
@@ -262,6 +276,15 @@ class Authenticator:
         if key in self._verified:
             self._verified.move_to_end(key)
             return self._authorize(account, attempt)
+        score = self._score(pair, moment)
+        checking = self._checking.get(pair, 0)
+        # One ESME checks at most max_binds binds at once, and a failing one gets one turn at
+        # a time. Beyond that it is a crowd: refused without argon2, and not at once, so that
+        # a crowd of connections cannot spin on cheap refusals either.
+        if checking >= (1 if score >= self._free else account.max_binds):
+            reason = "too many binds of this source and system_id being checked"
+            return self._refuse_busy(reason, attempt, delay=max(delay, self._base_delay))
+        self._checking[pair] = checking + 1
         return PasswordCheck(
             account=account,
             mode=mode,
@@ -269,14 +292,20 @@ class Authenticator:
             password=password,
             cache_key=key,
             delay=delay,
+            suspect=score >= 0.5,
             session=session,
+            pair=pair,
         )
 
     def finish_bind(
-        self, check: PasswordCheck, *, password_ok: bool, now: float | None = None
+        self, check: PasswordCheck, *, password_ok: bool | None, now: float | None = None
     ) -> BindDecision:
         """The decision once `check.verify()` has run; mode and max_binds are checked here,
-        after the wait, so that binds verified concurrently cannot exceed max_binds."""
+        after the wait, so that binds verified concurrently cannot exceed max_binds.
+        `password_ok` None: the password could not be checked (the verifier was saturated),
+        answered ESME_RBINDFAIL and not counted as a failure; at once, unless the pair has other
+        binds being checked, failed recently, or was refused so less than a delay ago."""
+        self._release(check)
         system_id = check.account.system_id
         attempt = _Attempt(
             system_id=system_id,
@@ -284,8 +313,10 @@ class Authenticator:
             address=check.peer_ip,
             moment=self._now(now),
             session=check.session,
-            pair=(_source_key(check.peer_ip), system_id),
+            pair=check.pair,
         )
+        if password_ok is None:
+            return self._refuse_unverified(check.pair, attempt)
         if not password_ok:
             return self._refuse(
                 CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
@@ -302,6 +333,33 @@ class Authenticator:
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
         return self._authorize(current, attempt)
+
+    def _refuse_unverified(self, pair: _Pair, attempt: _Attempt) -> BindDecision:
+        # At once for a lone bind: an honest client retries later. Not for a crowd, a pair
+        # that failed, or one refused so a moment ago: it would come straight back, again
+        # and again, while the verifier is saturated.
+        moment = attempt.moment
+        last = self._unverified.pop(pair, None)
+        self._unverified[pair] = moment
+        while len(self._unverified) > self._max_sources:
+            self._unverified.popitem(last=False)
+        recent = last is not None and moment - last < max(self._base_delay, 1.0)
+        delay = 0.0
+        if recent or pair in self._checking or self._score(pair, moment) >= 0.5:
+            delay = max(self._pair_delay(pair, moment), self._base_delay)
+        return self._refuse_busy("password verifier busy", attempt, delay=delay)
+
+    def abandon(self, check: PasswordCheck) -> None:
+        """Give `check` up without a decision (the peer left before it was verified). Call
+        either this or `finish_bind`, once per check."""
+        self._release(check)
+
+    def _release(self, check: PasswordCheck) -> None:
+        checking = self._checking.get(check.pair, 0)
+        if checking <= 1:
+            self._checking.pop(check.pair, None)
+        else:
+            self._checking[check.pair] = checking - 1
 
     def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
         """Checks on a client that proved its credentials: not counted as guessing."""
@@ -378,10 +436,11 @@ class Authenticator:
         return self._pair_delay((_source_key(address), account_id), self._now(now))
 
     def _pair_delay(self, pair: _Pair, moment: float) -> float:
+        return self._delay_for(self._score(pair, moment))
+
+    def _score(self, pair: _Pair, moment: float) -> float:
         entry = self._failures.get(pair)
-        if entry is None:
-            return 0.0
-        return self._delay_for(self._decayed(entry, moment))
+        return 0.0 if entry is None else self._decayed(entry, moment)
 
     def _delay_for(self, score: float) -> float:
         """The wait for a pair whose recent failures weigh `score`."""
@@ -446,6 +505,24 @@ class Authenticator:
             )
         return BindDecision(status=status, reason=reason, account=None, delay=delay)
 
+    def _refuse_busy(self, reason: str, attempt: _Attempt, *, delay: float = 0.0) -> BindDecision:
+        """A refusal for want of capacity, not a failure: not counted, and logged at most
+        once a second (a flood makes thousands), with how many went unlogged."""
+        suppressed = self._busy_log.take(attempt.moment)
+        if suppressed is not None:
+            log.warning(
+                "bind refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
+                "(%d more refused for capacity in the last second)",
+                attempt.session,
+                peer_text(attempt.system_id),
+                attempt.mode.value,
+                attempt.address,
+                _S.ESME_RBINDFAIL,
+                reason,
+                suppressed,
+            )
+        return BindDecision(status=_S.ESME_RBINDFAIL, reason=reason, account=None, delay=delay)
+
     # ------------------------------------------------------------------ helpers
 
     def _now(self, now: float | None) -> float:
@@ -454,6 +531,25 @@ class Authenticator:
     def _cache_key(self, password_hash: str, password: str) -> bytes:
         message = password_hash.encode() + b"\x00" + password.encode("utf-8", "surrogatepass")
         return hmac.new(self._cache_secret, message, hashlib.sha256).digest()
+
+
+class _RateLimitedLog:
+    """At most one line per `period`; counts the ones it held back."""
+
+    __slots__ = ("_last", "_period", "_suppressed")
+
+    def __init__(self, *, period: float) -> None:
+        self._period = period
+        self._last: float | None = None
+        self._suppressed = 0
+
+    def take(self, moment: float) -> int | None:
+        """None: do not log now. Otherwise log, with this many held back since the last."""
+        if self._last is not None and moment - self._last < self._period:
+            self._suppressed += 1
+            return None
+        suppressed, self._suppressed, self._last = self._suppressed, 0, moment
+        return suppressed
 
 
 def _parse_address(peer_ip: IPAddress | str) -> IPAddress:
