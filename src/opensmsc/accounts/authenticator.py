@@ -2,7 +2,8 @@
 
 The listener asks the `Authenticator` what to answer; it opens no sockets and sends nothing.
 It also counts concurrent binds per account, slows repeated failures per (source address,
-system_id), and holds each account's shared throughput bucket.
+system_id) (the scores live in failures.py), and holds each account's shared throughput
+bucket. The argon2 runs themselves go to a `PasswordVerifier` (verifier.py).
 
 Checking an argon2 hash takes tens of milliseconds of CPU on purpose, which must not stall the
 event loop. So a bind is decided in two steps, and only a cache miss needs the second:
@@ -31,13 +32,13 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from opensmsc.accounts import passwords
+from opensmsc.accounts.failures import BindFailures, IPAddress, Pair, RateLimitedLog, pair_of
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.logtext import peer_text
@@ -53,12 +54,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _S = CommandStatus
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_Source = ipaddress.IPv4Address | ipaddress.IPv6Network
-# What failures are counted against: (source, system_id), with "" for every system_id that is
-# no account's, so that guessing account names from one source is slowed as one.
-_Pair = tuple[_Source, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +93,7 @@ class PasswordCheck:
     delay: float = 0.0
     suspect: bool = False  # its pair failed recently: verified after the others
     session: str = ""  # for the log line
-    pair: _Pair = field(default=(ipaddress.IPv4Address(0), ""), repr=False)
+    pair: Pair = field(default=(ipaddress.IPv4Address(0), ""), repr=False)
 
     def verify(self) -> bool:
         """argon2 verification: slow, pure, thread-safe. Touches no authenticator state."""
@@ -114,7 +109,7 @@ class _Attempt:
     address: IPAddress
     moment: float
     session: str
-    pair: _Pair
+    pair: Pair
 
 
 class Authenticator:
@@ -156,33 +151,21 @@ class Authenticator:
         max_tracked_sources: int = 10_000,
         verified_cache_size: int = 1024,
     ) -> None:
-        if (
-            failure_half_life <= 0
-            or max_tracked_sources < 1
-            or verified_cache_size < 0
-            or failure_free < 1
-        ):
-            raise ValueError(
-                "failure_half_life, max_tracked_sources and failure_free must be positive, "
-                "verified_cache_size at least 0"
-            )
+        if verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be at least 0")
         self._clock = clock
         self._accounts: dict[str, Account] = {}
         self._binds: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self.replace_accounts(accounts)
-        self._base_delay = failure_base_delay
-        self._max_delay = failure_max_delay
-        self._half_life = failure_half_life
-        self._free = failure_free
-        self._max_sources = max_tracked_sources
-        # (source, system_id) → (score, time of the last failure); most recently failed last.
-        self._failures: OrderedDict[_Pair, tuple[float, float]] = OrderedDict()
-        # Pairs with a PasswordCheck handed out and not finished: bounded by open connections.
-        self._checking: dict[_Pair, int] = {}
-        self._busy_log = _RateLimitedLog(period=1.0)
-        # Pair → when a bind of it was last refused for a saturated verifier (LRU, bounded).
-        self._unverified: OrderedDict[_Pair, float] = OrderedDict()
+        self._failures = BindFailures(
+            base_delay=failure_base_delay,
+            max_delay=failure_max_delay,
+            half_life=failure_half_life,
+            free=failure_free,
+            max_pairs=max_tracked_sources,
+        )
+        self._busy_log = RateLimitedLog(period=1.0)
         self._cache_size = verified_cache_size
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         # A per-process key: the cache never holds a password, or anything that could be
@@ -249,7 +232,7 @@ class Authenticator:
         moment = self._now(now)
         address = _parse_address(peer_ip)
         account = self._accounts.get(system_id)
-        pair = (_source_key(address), system_id if account is not None else "")
+        pair = pair_of(address, system_id if account is not None else "")
         attempt = _Attempt(
             system_id=system_id,
             mode=mode,
@@ -259,7 +242,8 @@ class Authenticator:
             pair=pair,
         )
         # What this pair earned before this attempt: waited before a refusal is answered.
-        delay = self._pair_delay(pair, moment)
+        failures = self._failures
+        delay = failures.delay(pair, moment)
         if account is None:
             return self._refuse(
                 _S.ESME_RINVSYSID, "unknown system_id", attempt, counts=True, delay=delay
@@ -276,15 +260,14 @@ class Authenticator:
         if key in self._verified:
             self._verified.move_to_end(key)
             return self._authorize(account, attempt)
-        score = self._score(pair, moment)
-        checking = self._checking.get(pair, 0)
         # One ESME checks at most max_binds binds at once, and a failing one gets one turn at
         # a time. Beyond that it is a crowd: refused without argon2, and not at once, so that
         # a crowd of connections cannot spin on cheap refusals either.
-        if checking >= (1 if score >= self._free else account.max_binds):
+        turns = 1 if failures.is_failing(pair, moment) else account.max_binds
+        if failures.checking(pair) >= turns:
             reason = "too many binds of this source and system_id being checked"
-            return self._refuse_busy(reason, attempt, delay=max(delay, self._base_delay))
-        self._checking[pair] = checking + 1
+            return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
+        failures.begin_check(pair)
         return PasswordCheck(
             account=account,
             mode=mode,
@@ -292,7 +275,7 @@ class Authenticator:
             password=password,
             cache_key=key,
             delay=delay,
-            suspect=score >= 0.5,
+            suspect=failures.failed_recently(pair, moment),
             session=session,
             pair=pair,
         )
@@ -316,7 +299,8 @@ class Authenticator:
             pair=check.pair,
         )
         if password_ok is None:
-            return self._refuse_unverified(check.pair, attempt)
+            delay = self._failures.unverified_delay(check.pair, attempt.moment)
+            return self._refuse_busy("password verifier busy", attempt, delay=delay)
         if not password_ok:
             return self._refuse(
                 CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
@@ -334,32 +318,13 @@ class Authenticator:
                 self._verified.popitem(last=False)
         return self._authorize(current, attempt)
 
-    def _refuse_unverified(self, pair: _Pair, attempt: _Attempt) -> BindDecision:
-        # At once for a lone bind: an honest client retries later. Not for a crowd, a pair
-        # that failed, or one refused so a moment ago: it would come straight back, again
-        # and again, while the verifier is saturated.
-        moment = attempt.moment
-        last = self._unverified.pop(pair, None)
-        self._unverified[pair] = moment
-        while len(self._unverified) > self._max_sources:
-            self._unverified.popitem(last=False)
-        recent = last is not None and moment - last < max(self._base_delay, 1.0)
-        delay = 0.0
-        if recent or pair in self._checking or self._score(pair, moment) >= 0.5:
-            delay = max(self._pair_delay(pair, moment), self._base_delay)
-        return self._refuse_busy("password verifier busy", attempt, delay=delay)
-
     def abandon(self, check: PasswordCheck) -> None:
         """Give `check` up without a decision (the peer left before it was verified). Call
         either this or `finish_bind`, once per check."""
         self._release(check)
 
     def _release(self, check: PasswordCheck) -> None:
-        checking = self._checking.get(check.pair, 0)
-        if checking <= 1:
-            self._checking.pop(check.pair, None)
-        else:
-            self._checking[check.pair] = checking - 1
+        self._failures.end_check(check.pair)
 
     def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
         """Checks on a client that proved its credentials: not counted as guessing."""
@@ -433,40 +398,7 @@ class Authenticator:
         """
         address = _parse_address(peer_ip)
         account_id = system_id if system_id in self._accounts else ""
-        return self._pair_delay((_source_key(address), account_id), self._now(now))
-
-    def _pair_delay(self, pair: _Pair, moment: float) -> float:
-        return self._delay_for(self._score(pair, moment))
-
-    def _score(self, pair: _Pair, moment: float) -> float:
-        entry = self._failures.get(pair)
-        return 0.0 if entry is None else self._decayed(entry, moment)
-
-    def _delay_for(self, score: float) -> float:
-        """The wait for a pair whose recent failures weigh `score`."""
-        # A base or a cap of 0 turns the delay off, however many failures came before.
-        if self._base_delay <= 0 or self._max_delay <= 0:
-            return 0.0
-        excess = score - self._free + 1.0
-        if excess < 1.0:  # within the free failures (decay makes scores fractional)
-            return 0.0
-        if excess >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
-            return self._max_delay
-        return min(self._max_delay, self._base_delay * (math.pow(2.0, excess) - 1.0))
-
-    def _decayed(self, entry: tuple[float, float], moment: float) -> float:
-        score, last = entry
-        elapsed = max(0.0, moment - last)
-        return score * math.pow(0.5, elapsed / self._half_life)
-
-    def _record_failure(self, pair: _Pair, moment: float) -> float:
-        entry = self._failures.pop(pair, None)
-        score = 1.0 if entry is None else self._decayed(entry, moment) + 1.0
-        self._failures[pair] = (score, moment)
-        # Bounded memory under an attack from many addresses: forget the stalest pair.
-        while len(self._failures) > self._max_sources:
-            self._failures.popitem(last=False)
-        return score
+        return self._failures.delay(pair_of(address, account_id), self._now(now))
 
     def _refuse(
         self,
@@ -480,7 +412,7 @@ class Authenticator:
         """A refusal, logged (the one line for it); `counts` when it looks like guessing and
         should slow the pair; `delay` before the answer goes out."""
         if counts:
-            score = self._record_failure(attempt.pair, attempt.moment)
+            score = self._failures.record(attempt.pair, attempt.moment)
             log.warning(
                 "bind refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
                 "recent_failures=%.1f next_delay=%.2fs",
@@ -491,7 +423,7 @@ class Authenticator:
                 status,
                 reason,
                 score,
-                self._delay_for(score),
+                self._failures.delay_for(score),
             )
         else:
             log.info(
@@ -533,40 +465,10 @@ class Authenticator:
         return hmac.new(self._cache_secret, message, hashlib.sha256).digest()
 
 
-class _RateLimitedLog:
-    """At most one line per `period`; counts the ones it held back."""
-
-    __slots__ = ("_last", "_period", "_suppressed")
-
-    def __init__(self, *, period: float) -> None:
-        self._period = period
-        self._last: float | None = None
-        self._suppressed = 0
-
-    def take(self, moment: float) -> int | None:
-        """None: do not log now. Otherwise log, with this many held back since the last."""
-        if self._last is not None and moment - self._last < self._period:
-            self._suppressed += 1
-            return None
-        suppressed, self._suppressed, self._last = self._suppressed, 0, moment
-        return suppressed
-
-
 def _parse_address(peer_ip: IPAddress | str) -> IPAddress:
     if isinstance(peer_ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return peer_ip
     return ipaddress.ip_address(peer_ip)
-
-
-def _source_key(address: IPAddress) -> _Source:
-    """What failures are counted against: an IPv4 address, or an IPv6 /64."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        # A subscriber usually gets a whole /64: counting single addresses would let one
-        # client rotate through 2**64 of them.
-        return ipaddress.IPv6Network((int(address) >> 64 << 64, 64))
-    return address
 
 
 def _certificate_refusal(account: Account, cert: PeerCertificate | None) -> str:
