@@ -177,8 +177,15 @@ class SmppProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.handler is not None:
-            self.handler.on_connection_lost(exc)
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            handler.on_connection_lost(exc)
+        # The handler holds this protocol, and this protocol its handler and transport: break
+        # the cycles so that reference counting frees a closed session at once. The collector
+        # alone would keep thousands alive for long (issue 10 item 22; app.tune_gc makes
+        # full collections rare). Whatever still runs for the session (a store commit's
+        # answer) finds it closed and sends nothing.
+        self._transport = None
 
     def pause_writing(self) -> None:
         # The peer is not reading: stop reading it too, so it cannot make us queue responses.
