@@ -91,7 +91,8 @@ class PasswordCheck:
     password: str = field(repr=False)
     cache_key: bytes = field(repr=False)
     delay: float = 0.0
-    suspect: bool = False  # its pair failed recently: verified after the others
+    # Its pair failed recently or has another bind being checked: verified after the others.
+    suspect: bool = False
     session: str = ""  # for the log line
     pair: Pair = field(default=(ipaddress.IPv4Address(0), ""), repr=False)
 
@@ -264,7 +265,8 @@ class Authenticator:
         # a time. Beyond that it is a crowd: refused without argon2, and not at once, so that
         # a crowd of connections cannot spin on cheap refusals either.
         turns = 1 if failures.is_failing(pair, moment) else account.max_binds
-        if failures.checking(pair) >= turns:
+        checking = failures.checking(pair)
+        if checking >= turns:
             reason = "too many binds of this source and system_id being checked"
             return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
         failures.begin_check(pair)
@@ -275,7 +277,9 @@ class Authenticator:
             password=password,
             cache_key=key,
             delay=delay,
-            suspect=failures.failed_recently(pair, moment),
+            # The first lane is for what an honest first bind looks like: a pair that has not
+            # failed, one bind at a time, so that a pair's crowd waits behind other pairs.
+            suspect=checking > 0 or failures.failed_recently(pair, moment),
             session=session,
             pair=pair,
         )

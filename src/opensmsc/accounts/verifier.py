@@ -5,12 +5,11 @@ the peer nothing, so verifications are a resource a flood of binds must not be a
 over (issue 10 item 21). The verifier runs them on a few dedicated threads (by default one per
 CPU: more would only share the same cores and memory) behind two bounded queues:
 
-- the *first* lane: binds from a (source, system_id) that has not failed recently, the way an
-  honest ESME's first bind after a restart comes;
-- the *suspect* lane: binds from a pair that failed recently, or has more binds being checked
-  than its account may hold. It may use all threads but one, so a first-lane bind never waits
-  for more than the verifications already running on the first lane (and, on a single CPU,
-  for the one running); it is served only when the first lane is empty.
+- the *first* lane: binds from a (source, system_id) that has not failed recently and has no
+  other bind being checked, the way an honest ESME's first bind after a restart comes;
+- the *suspect* lane: the others. It may use all threads but one, so a first-lane bind never
+  waits for more than the first-lane verifications ahead of it (and, on a single CPU, for the
+  one running); it is served only when the first lane is empty.
 
 When a lane's queue is full, `verify` answers None at once: the caller refuses the bind
 (ESME_RBINDFAIL) instead of holding it, and the peer may try again. What was refused or
