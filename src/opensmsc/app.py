@@ -37,6 +37,7 @@ from opensmsc.smsc.registry import SessionRegistry
 from opensmsc.smsc.session import EsmeSession, SmscServices, SmscSettings
 from opensmsc.store.model import Address
 from opensmsc.transport import tls
+from opensmsc.transport.limits import ConnectionLimits
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
 from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
@@ -235,7 +236,14 @@ async def _start_services(
             overload_action=server_config.overload_action.value,
         ),
     )
-    server = SmppServer(session_config(config), lambda protocol: _esme_session(protocol, services))
+    server = SmppServer(
+        session_config(config),
+        lambda protocol: _esme_session(protocol, services),
+        limits=ConnectionLimits(
+            max_unbound=server_config.max_unbound_connections,
+            max_unbound_per_address=server_config.max_unbound_per_address,
+        ),
+    )
     running = RunningSmsc(server=server, services=services, engine=engine)
     running.outbind = OutbindDialer(
         server,

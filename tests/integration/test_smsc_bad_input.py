@@ -234,7 +234,11 @@ async def guessable_smsc(smsc_factory: SmscFactory) -> TestSmsc:
     """Accounts with the cheapest argon2 parameters (thousands of verifications in seconds),
     and a bind-failure delay of 2 ms doubling per failure up to 0.2 s."""
     return await smsc_factory(
-        server={"bind_failure_delay": 0.002, "bind_failure_max_delay": 0.2},
+        server={
+            "bind_failure_delay": 0.002,
+            "bind_failure_max_delay": 0.2,
+            "max_unbound_per_address": 200,  # the storm below holds 50 unbound connections
+        },
         accounts=[
             account("esme1", "pw1", password_hash=cheap_password_hash("pw1")),
             account("esme2", "pw2", password_hash=cheap_password_hash("pw2")),

@@ -7,6 +7,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import logging
 import re
 import resource
 import signal
@@ -14,15 +15,17 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from opensmsc.smpp.connection import Connection
 from opensmsc.smsc import EsmeSession
+from opensmsc.transport.limits import raise_file_limit
 from opensmsc.transport.protocol import SmppProtocol
-from tests.conftest import HOST, TestSmsc, password_hash
+from tests.conftest import HOST, SmscFactory, TestSmsc, password_hash
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -210,3 +213,115 @@ async def test_twenty_thousand_connections_do_not_grow_the_node(tmp_path: Path) 
         f" {before / 2**20:.1f} -> {after / 2**20:.1f} MiB ({growth / RSS_CYCLES:.0f} B a cycle)"
     )
     assert growth < RSS_GROWTH_LIMIT
+
+
+# --------------------------------------------------------------------------- item 23
+
+
+Idle = list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+OpenIdle = Callable[..., Awaitable[Idle]]
+
+
+@pytest.fixture
+async def open_idle() -> AsyncIterator[OpenIdle]:
+    """`await open_idle(port, count, local_host=HOST)`: connections that send nothing, closed
+    when the test ends."""
+    opened: Idle = []
+
+    async def open_(port: int, count: int, local_host: str = HOST) -> Idle:
+        connections = [
+            await asyncio.open_connection(HOST, port, local_addr=(local_host, 0))
+            for _ in range(count)
+        ]
+        opened.extend(connections)
+        return connections
+
+    yield open_
+    for _, writer in opened:
+        writer.close()
+    for _, writer in opened:
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def closed_by_server(connections: Idle, wait: float = 1.0) -> int:
+    """How many of `connections` the server closed within `wait` seconds (idle ones it
+    keeps)."""
+
+    async def is_closed(reader: asyncio.StreamReader) -> bool:
+        try:
+            data = await asyncio.wait_for(reader.read(1), wait)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+        return data == b""
+
+    return sum(await asyncio.gather(*(is_closed(reader) for reader, _ in connections)))
+
+
+async def test_idle_connections_past_the_per_address_cap_are_closed_at_once(
+    smsc: TestSmsc, caplog: pytest.LogCaptureFixture, open_idle: OpenIdle
+) -> None:
+    """Issue 10 item 23: idle sockets took every file descriptor, and every new SMPP and
+    admin connection failed. Default caps: 50 unbound connections per address."""
+    early = await smsc.bound("trx", "esme1")  # bound before: it does not count
+    with caplog.at_level(logging.WARNING, logger="opensmsc.transport"):
+        idle = await open_idle(smsc.port, 120)
+        assert await closed_by_server(idle) == 70
+    refusals = [r.getMessage() for r in caplog.records if "connection refused" in r.getMessage()]
+    assert 1 <= len(refusals) <= 2, refusals  # logged, not once per connection
+    assert "max_unbound_per_address (50)" in refusals[0]
+    assert smsc.running.server.unbound == 50
+    # Another address binds and submits; the bound session goes on; the admin API answers.
+    honest = await smsc.connect(local_host="127.0.0.2")
+    assert (await honest.bind("trx", "esme2")).status == 0
+    assert (await honest.submit()).status == 0
+    assert (await early.submit()).status == 0
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{smsc.running.ports['http']}") as http:
+        assert (await http.get("/v1/health", timeout=5)).status_code == 200
+    print(f"\n120 idle connections from one address: 70 closed at once, {refusals[0]}")
+
+
+async def test_the_global_cap_and_its_release(
+    smsc_factory: SmscFactory, open_idle: OpenIdle
+) -> None:
+    smsc = await smsc_factory(server={"max_unbound_connections": 10})
+    idle = await open_idle(smsc.port, 10)
+    late = await open_idle(smsc.port, 3, local_host="127.0.0.2")
+    assert await closed_by_server(late) == 3  # over the cap in all, whatever the address
+    assert await closed_by_server(idle, wait=0.2) == 0
+    for _, writer in idle[:2]:
+        writer.close()
+    async with asyncio.timeout(5):
+        while smsc.running.server.unbound > 8:
+            await asyncio.sleep(0.01)
+    client = await smsc.connect(local_host="127.0.0.2")  # a place was freed
+    assert (await client.bind("trx", "esme1")).status == 0
+    assert smsc.running.server.unbound == 8
+
+
+async def test_bound_sessions_free_their_place(
+    smsc_factory: SmscFactory, open_idle: OpenIdle
+) -> None:
+    smsc = await smsc_factory(server={"max_unbound_per_address": 3})
+    bound = [await smsc.bound("trx", "esme1") for _ in range(3)]
+    bound.append(await smsc.bound("trx", "esme2"))
+    idle = await open_idle(smsc.port, 4)
+    assert await closed_by_server(idle) == 1  # 3 unbound allowed, the 4 bound ones aside
+    for client in bound:
+        assert (await client.submit()).status == 0
+    assert smsc.running.server.unbound == 3
+
+
+def test_soft_file_limit_is_raised_to_the_hard_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard file limit is too low to lower the soft one")
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        raised, _ = raise_file_limit()
+        assert raised > 256
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == raised
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -195,6 +195,8 @@ class SmppServerConfig:
     )
     bind_failure_delay: OptionalSeconds = 1.0  # first delay of an (address, system_id) failing
     bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
+    max_unbound_connections: PositiveInt = 1000  # connections not bound yet, in all
+    max_unbound_per_address: PositiveInt = 50  # connections not bound yet, per source address
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -218,6 +218,7 @@ class EsmeSession:
         connection = self._protocol.connection
         if connection.state.is_bound:
             # The SMSC role reports no Bound event: answering the bind is what binds.
+            self._protocol.mark_bound()
             self._on_bound(mode.value, connection.interface_version)
 
     async def _check_password(self, step: PasswordCheck) -> BindDecision | None:

@@ -112,6 +112,10 @@ class SmppProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def mark_bound(self) -> None:
+        """The handler's session is bound: it no longer counts as a connection that has not
+        bound (the listener's caps, transport/limits.py)."""
+
     def hold_reading(self, reason: str) -> None:
         if not self._read_holds and self._transport is not None and not self._closed:
             self._transport.pause_reading()
