@@ -23,7 +23,7 @@ import pytest
 
 from opensmsc.smpp.connection import Connection
 from opensmsc.smsc import EsmeSession
-from opensmsc.transport.limits import raise_file_limit
+from opensmsc.transport.limits import ConnectionLimits, UnboundGate, raise_file_limit
 from opensmsc.transport.protocol import SmppProtocol
 from tests.conftest import HOST, SmscFactory, TestSmsc, password_hash
 
@@ -325,3 +325,18 @@ def test_soft_file_limit_is_raised_to_the_hard_limit() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == raised
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_file_budget_refuses_before_the_descriptors_run_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate = UnboundGate(ConnectionLimits(), file_budget=100)
+    with caplog.at_level(logging.WARNING, logger="opensmsc.transport"):
+        assert gate.admit("192.0.2.1", open_connections=99, now=0.0)
+        for second in range(20):
+            assert not gate.admit("192.0.2.2", open_connections=100, now=second / 10)
+        assert not gate.admit("192.0.2.2", open_connections=100, now=10.0)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2, lines  # rate-limited: once per 10 s, with the count
+    assert "file limit: 100 connections open of 100" in lines[0]
+    assert "(20 refused so since the last such line)" in lines[1]
