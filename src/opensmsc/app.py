@@ -179,6 +179,7 @@ def session_config(config: Config) -> SessionConfig:
             else CommandStatus.ESME_RTHROTTLED
         ),
         interface_version=max(versions),
+        strict=server.strict,
         max_command_length=server.max_pdu_length,
         session_init_timeout=server.session_init_timeout,
         enquire_link_interval=server.enquire_link_interval,

@@ -226,6 +226,42 @@ async def test_pdu_cut_off_then_half_closed(smsc: TestSmsc) -> None:
         await sessions_gone(smsc, keep=1)
 
 
+# --------------------------------------------------------------------------- strict decoding
+
+
+def raw_submit(seq: int, *, dest: bytes = b"31600000001", cut: int | None = None) -> bytes:
+    """A submit_sm written by hand, so that it can break the rules the encoder keeps."""
+    body = (
+        b"\x00" + b"\x01\x01" + b"12345\x00" + b"\x01\x01" + dest + b"\x00"
+        b"\x00\x00\x00" + b"\x00" + b"\x00" + b"\x00\x00\x00\x00" + b"\x02hi"
+    )
+    body = body[:cut]
+    return header(16 + len(body), CommandId.SUBMIT_SM, seq) + body
+
+
+@pytest.mark.parametrize(
+    ("frame", "strict_status"),
+    [
+        (raw_submit(7, dest=b"3" * 25), _S.ESME_RINVDSTADR),  # 25 digits: over 21 octets
+        (raw_submit(7, cut=25), _S.ESME_RINVCMDLEN),  # the body ends after protocol_id
+    ],
+    ids=["long-destination", "short-body"],
+)
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+async def test_strict_option_refuses_what_lenient_takes(
+    smsc_factory: SmscFactory, frame: bytes, strict_status: int, strict: bool
+) -> None:
+    """Issue 10 item 29: the server decoded leniently with no way to ask for strict decoding."""
+    smsc = await smsc_factory(server={"strict": strict})
+    client = await smsc.bound("trx", "esme1")
+    await client.send_raw(frame)
+    answer = await client.expect(CommandId.SUBMIT_SM_RESP, sequence_number=7)
+    # Lenient takes both, as the issue found: the long address as it came, the short body
+    # with its missing fields at their defaults (an empty message).
+    assert answer.status == (strict_status if strict else _S.ESME_ROK)
+    assert (await client.submit()).status == 0  # the session goes on either way
+
+
 # --------------------------------------------------------------------------- binds
 
 

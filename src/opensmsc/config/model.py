@@ -197,6 +197,7 @@ class SmppServerConfig:
     bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
     max_unbound_connections: PositiveInt = 1000  # connections not bound yet, in all
     max_unbound_per_address: PositiveInt = 50  # connections not bound yet, per source address
+    strict: bool = False  # decode PDUs strictly (the codec's strict mode); lenient by default
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
