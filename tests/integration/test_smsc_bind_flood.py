@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 
 from opensmsc.smpp import CommandStatus
-from tests.conftest import SmppTestClient, SmscFactory, TestSmsc, account
+from tests.conftest import SmppTestClient, SmscFactory, TestSmsc, account, password_hash
 from tests.integration.test_smsc_bad_input import healthy_traffic
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
@@ -141,3 +141,25 @@ async def test_wrong_password_flood_leaves_correct_binds_and_traffic_alone(
     assert slowest < 30.0 + 1.0
     # ...and few guesses cost an argon2 run: the failing pairs wait before theirs.
     assert answered[_S.ESME_RINVPASWD] < 100
+
+
+async def test_every_account_binding_at_once_after_a_restart_gets_in(
+    smsc_factory: SmscFactory,
+) -> None:
+    """After a restart every ESME binds at once, each a first bind that needs argon2: the
+    verifier queues them (one per address and account in its first lane) rather than refuse
+    them for want of capacity."""
+    herd = 40
+    shared_hash = password_hash("pw")  # one argon2 each all the same: the cache is per bind
+    smsc = await smsc_factory(
+        accounts=[account(f"herd{n:02d}", "pw", password_hash=shared_hash) for n in range(herd)]
+    )
+    clients = [await smsc.connect() for _ in range(herd)]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answers = await asyncio.gather(
+        *(client.bind("trx", f"herd{n:02d}", "pw", timeout=60) for n, client in enumerate(clients))
+    )
+    elapsed = loop.time() - started
+    print(f"\n{herd} first binds at once: all answered in {elapsed:.1f} s")
+    assert [answer.status for answer in answers] == [0] * herd

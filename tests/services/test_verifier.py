@@ -62,7 +62,7 @@ async def test_answers_what_the_check_answers() -> None:
 async def test_no_more_than_workers_run_and_a_full_queue_answers_none_at_once(
     gate: Gate,
 ) -> None:
-    verifier = PasswordVerifier(workers=2, queue_limit=2)
+    verifier = PasswordVerifier(workers=2, first_queue_limit=2)
     try:
         first = [
             asyncio.create_task(verifier.verify(gate.check(f"f{n}"), suspect=False))
@@ -82,7 +82,7 @@ async def test_no_more_than_workers_run_and_a_full_queue_answers_none_at_once(
 
 
 async def test_suspects_leave_a_thread_to_first_binds(gate: Gate) -> None:
-    verifier = PasswordVerifier(workers=2, queue_limit=4)
+    verifier = PasswordVerifier(workers=2, suspect_queue_limit=4)
     try:
         suspects = [
             asyncio.create_task(verifier.verify(gate.check(f"s{n}"), suspect=True))
@@ -103,7 +103,7 @@ async def test_suspects_leave_a_thread_to_first_binds(gate: Gate) -> None:
 
 
 async def test_first_lane_is_served_before_waiting_suspects(gate: Gate) -> None:
-    verifier = PasswordVerifier(workers=1, queue_limit=4)
+    verifier = PasswordVerifier(workers=1, first_queue_limit=4, suspect_queue_limit=4)
     try:
         running = asyncio.create_task(verifier.verify(gate.check("busy"), suspect=False))
         await until(lambda: gate.started == ["busy"])
@@ -123,7 +123,7 @@ async def test_first_lane_is_served_before_waiting_suspects(gate: Gate) -> None:
 
 
 async def test_a_cancelled_waiter_gives_its_place_back(gate: Gate) -> None:
-    verifier = PasswordVerifier(workers=1, queue_limit=1)
+    verifier = PasswordVerifier(workers=1, first_queue_limit=1)
     try:
         running = asyncio.create_task(verifier.verify(gate.check("busy"), suspect=False))
         await until(lambda: gate.started == ["busy"])
@@ -144,7 +144,7 @@ async def test_a_cancelled_waiter_gives_its_place_back(gate: Gate) -> None:
 
 
 async def test_a_cancelled_caller_keeps_its_thread_until_argon2_ends(gate: Gate) -> None:
-    verifier = PasswordVerifier(workers=1, queue_limit=4)
+    verifier = PasswordVerifier(workers=1, first_queue_limit=4, suspect_queue_limit=4)
     try:
         caller = asyncio.create_task(verifier.verify(gate.check("long"), suspect=False))
         await until(lambda: gate.started == ["long"])
@@ -164,7 +164,7 @@ async def test_a_cancelled_caller_keeps_its_thread_until_argon2_ends(gate: Gate)
 
 
 async def test_close_refuses_what_waits_and_what_comes(gate: Gate) -> None:
-    verifier = PasswordVerifier(workers=1, queue_limit=4)
+    verifier = PasswordVerifier(workers=1, first_queue_limit=4, suspect_queue_limit=4)
     running = asyncio.create_task(verifier.verify(gate.check("busy"), suspect=False))
     await until(lambda: gate.started == ["busy"])
     waiting = asyncio.create_task(verifier.verify(gate.check("w"), suspect=True))
@@ -174,3 +174,26 @@ async def test_close_refuses_what_waits_and_what_comes(gate: Gate) -> None:
     assert await verifier.verify(gate.check("late"), suspect=False) is None
     gate.release_all()
     assert await running is True
+
+
+async def test_the_suspect_lane_has_a_short_queue_of_its_own(gate: Gate) -> None:
+    verifier = PasswordVerifier(workers=2, first_queue_limit=10, suspect_queue_limit=1)
+    try:
+        busy = [
+            asyncio.create_task(verifier.verify(gate.check(f"b{n}"), suspect=False))
+            for n in range(2)
+        ]
+        await until(lambda: len(gate.started) == 2)
+        waiting = asyncio.create_task(verifier.verify(gate.check("s1"), suspect=True))
+        await until(lambda: verifier.stats().queued_suspect == 1)
+        assert await verifier.verify(gate.check("s2"), suspect=True) is None  # at once
+        first = [
+            asyncio.create_task(verifier.verify(gate.check(f"f{n}"), suspect=False))
+            for n in range(10)
+        ]
+        await until(lambda: verifier.stats().queued_first == 10)  # the first lane still takes
+        gate.release_all()
+        assert await asyncio.gather(*busy, waiting, *first) == [True] * 13
+    finally:
+        gate.release_all()
+        verifier.close()

@@ -13,7 +13,10 @@ CPU: more would only share the same cores and memory) behind two bounded queues:
 
 When a lane's queue is full, `verify` answers None at once: the caller refuses the bind
 (ESME_RBINDFAIL) instead of holding it, and the peer may try again. What was refused or
-queued costs no CPU.
+queued costs no CPU. The first lane's queue is long (`FIRST_QUEUE_LIMIT`): after a restart
+every ESME's first bind comes at once, one per (address, system_id) since the authenticator
+sends a pair's second bind to the other lane, and each must get through. The suspect lane's
+is short: what waits there is mostly a guesser's.
 
 Used from the event loop's thread only; `close()` when done.
 """
@@ -28,7 +31,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["PasswordVerifier", "VerifierStats", "default_workers"]
+__all__ = ["FIRST_QUEUE_LIMIT", "PasswordVerifier", "VerifierStats", "default_workers"]
+
+# About 13 s of argon2 (~100 ms each) on two CPUs: well within session_init_timeout.
+FIRST_QUEUE_LIMIT = 256
 
 
 def default_workers() -> int:
@@ -51,17 +57,25 @@ class VerifierStats:
 
 
 class PasswordVerifier:
-    """Runs `check()` callables (argon2) on `workers` threads, at most `queue_limit` waiting
-    per lane; see the module doc."""
+    """Runs `check()` callables (argon2) on `workers` threads, at most `first_queue_limit`
+    and `suspect_queue_limit` (default: 4 per worker) waiting in each lane; see the module
+    doc."""
 
-    def __init__(self, *, workers: int | None = None, queue_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        first_queue_limit: int = FIRST_QUEUE_LIMIT,
+        suspect_queue_limit: int | None = None,
+    ) -> None:
         self._workers = workers if workers is not None else default_workers()
         if self._workers < 1:
             raise ValueError(f"workers must be at least 1, got {self._workers}")
-        # A full queue drains in queue_limit / workers verification times (~0.4 s by default).
-        self._queue_limit = queue_limit if queue_limit is not None else 4 * self._workers
-        if self._queue_limit < 0:
-            raise ValueError(f"queue_limit must be at least 0, got {self._queue_limit}")
+        # A full suspect queue drains in a few verification times (~0.4 s by default).
+        suspect_limit = 4 * self._workers if suspect_queue_limit is None else suspect_queue_limit
+        if first_queue_limit < 0 or suspect_limit < 0:
+            raise ValueError("queue limits must be at least 0")
+        self._limits = {False: first_queue_limit, True: suspect_limit}
         # One thread stays free for the first lane whenever there are two or more.
         self._suspect_slots = max(1, self._workers - 1)
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -100,7 +114,7 @@ class PasswordVerifier:
             return None
         if not self._may_start(suspect):
             queue = self._suspect if suspect else self._first
-            if len(queue) >= self._queue_limit:
+            if len(queue) >= self._limits[suspect]:
                 self._refused_busy += 1
                 return None
             # True once _dispatch has counted us as running; False when closed meanwhile.
