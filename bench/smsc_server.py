@@ -45,7 +45,13 @@ def bench_config(data_dir: Path) -> Config:
     return Config(
         node=NodeConfig(data_dir=data_dir),
         smpp=SmppConfig(
-            server=SmppServerConfig(bind_address="127.0.0.1", port=0, tls_enabled=False)
+            server=SmppServerConfig(
+                bind_address="127.0.0.1",
+                port=0,
+                tls_enabled=False,
+                # The idle-session test connects 200 at a time from one address.
+                max_unbound_per_address=1000,
+            )
         ),
         accounts=(
             AccountConfig(

@@ -282,54 +282,113 @@ def test_account_without_certificate_rules_ignores_a_certificate() -> None:
 # ---------------------------------------------------------------------- failure delay
 
 
-def test_failure_delay_grows_per_address_up_to_the_cap() -> None:
+def test_failure_delay_grows_per_pair_after_the_free_failures_up_to_the_cap() -> None:
     auth, _ = make_auth(failure_base_delay=0.1, failure_max_delay=5.0)
-    assert auth.failure_delay("192.0.2.66") == 0.0
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
     delays = []
-    for _ in range(12):
+    for _ in range(14):
         assert bind(auth, password="guess", peer_ip="192.0.2.66").status == (
             CommandStatus.ESME_RINVPASWD
         )
-        delays.append(auth.failure_delay("192.0.2.66"))
-    assert delays[0] == pytest.approx(0.1)
-    assert delays[1] == pytest.approx(0.3)
-    assert all(a < b for a, b in itertools.pairwise(delays[:6]))
+        delays.append(auth.failure_delay("192.0.2.66", "alice"))
+    assert delays[:2] == [0.0, 0.0]  # the first three failures are answered at once
+    assert delays[2] == pytest.approx(0.1)
+    assert delays[3] == pytest.approx(0.3)
+    assert all(a < b for a, b in itertools.pairwise(delays[2:8]))
     assert delays[-1] == 5.0
+
+
+def test_first_failures_are_refused_without_delay() -> None:
+    """Issue 10 item 11: the delay grew to seconds after three mistakes, so a client with a
+    2 s timeout saw a timeout instead of ESME_RINVPASWD."""
+    auth, _ = make_auth(failure_base_delay=1.0, failure_max_delay=30.0)
+    for _ in range(3):
+        step = auth.begin_bind("alice", "typo", BindMode.TRANSCEIVER, "192.0.2.66", None)
+        assert isinstance(step, PasswordCheck)
+        assert step.delay == 0.0
+        assert auth.finish_bind(step, password_ok=step.verify()).delay == 0.0
+        nobody = bind(auth, system_id="nobody", peer_ip="192.0.2.66")
+        assert nobody.status == CommandStatus.ESME_RINVSYSID
+        assert nobody.delay == 0.0
+    step = auth.begin_bind("alice", "typo", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    assert step.delay == pytest.approx(1.0)  # waited before argon2, not after
+    assert bind(auth, system_id="nobody", peer_ip="192.0.2.66").delay == pytest.approx(1.0)
+
+
+def test_failures_of_one_account_do_not_slow_another_from_the_same_address() -> None:
+    """Issue 10 item 11: one bad ESME behind a shared NAT address slowed everyone."""
+    auth, _ = make_auth()
+    for _ in range(20):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "alice") > 0
+    assert auth.failure_delay("192.0.2.66", "bob") == 0.0
+    step = auth.begin_bind("bob", "bad", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    assert step.delay == 0.0
+
+
+def test_unknown_system_ids_from_one_source_count_together() -> None:
+    auth, _ = make_auth()
+    for n in range(5):
+        bind(auth, system_id=f"guess{n}", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "another") > 0
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
+
+
+def test_a_cached_password_binds_at_once_from_a_failing_pair() -> None:
+    auth, _ = make_auth()
+    assert bind(auth, peer_ip="192.0.2.66").is_accepted
+    for _ in range(10):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    assert auth.failure_delay("192.0.2.66", "alice") > 0
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, BindDecision)
+    assert step.is_accepted
+    assert step.delay == 0.0
+
+
+def test_zero_base_delay_turns_the_delay_off() -> None:
+    """Issue 10 item 27: bind_failure_delay = 0 still gave the maximum delay past 64 failures."""
+    auth, _ = make_auth(failure_base_delay=0.0, failure_max_delay=30.0)
+    for _ in range(100):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+        assert auth.failure_delay("192.0.2.66", "alice") == 0.0
 
 
 def test_failures_from_one_address_do_not_slow_another() -> None:
     auth, _ = make_auth()
     for _ in range(20):
         bind(auth, system_id="nobody", peer_ip="192.0.2.66")
-    assert auth.failure_delay("192.0.2.66") > 0
-    assert auth.failure_delay("192.0.2.67") == 0.0
-    assert auth.failure_delay("2001:db8::66") == 0.0
+    assert auth.failure_delay("192.0.2.66", "nobody") > 0
+    assert auth.failure_delay("192.0.2.67", "nobody") == 0.0
+    assert auth.failure_delay("2001:db8::66", "nobody") == 0.0
     assert bind(auth, peer_ip="192.0.2.67").is_accepted
 
 
 def test_ipv6_failures_count_per_64() -> None:
-    auth, _ = make_auth()
+    auth, _ = make_auth(failure_free=1)
     bind(auth, system_id="nobody", peer_ip="2001:db8:0:1::1")
     bind(auth, system_id="nobody", peer_ip="2001:db8:0:1::2")
-    assert auth.failure_delay("2001:db8:0:1::ffff") == pytest.approx(0.3)
-    assert auth.failure_delay("2001:db8:0:2::1") == 0.0
+    assert auth.failure_delay("2001:db8:0:1::ffff", "nobody") == pytest.approx(0.3)
+    assert auth.failure_delay("2001:db8:0:2::1", "nobody") == 0.0
 
 
 def test_ipv4_mapped_address_counts_as_ipv4() -> None:
-    auth, _ = make_auth()
+    auth, _ = make_auth(failure_free=1)
     bind(auth, system_id="nobody", peer_ip="::ffff:192.0.2.66")
-    assert auth.failure_delay("192.0.2.66") == pytest.approx(0.1)
+    assert auth.failure_delay("192.0.2.66", "nobody") == pytest.approx(0.1)
 
 
 def test_failure_delay_decays_when_failures_stop() -> None:
     auth, clock = make_auth(failure_half_life=60.0)
     for _ in range(10):
         bind(auth, password="guess", peer_ip="192.0.2.66")
-    high = auth.failure_delay("192.0.2.66")
+    high = auth.failure_delay("192.0.2.66", "alice")
     clock.advance(60.0)
-    assert auth.failure_delay("192.0.2.66") < high
+    assert auth.failure_delay("192.0.2.66", "alice") < high
     clock.advance(3600.0)
-    assert auth.failure_delay("192.0.2.66") < 0.001
+    assert auth.failure_delay("192.0.2.66", "alice") == 0.0
 
 
 def test_authorisation_refusals_do_not_slow_the_source() -> None:
@@ -339,21 +398,116 @@ def test_authorisation_refusals_do_not_slow_the_source() -> None:
             password_hash=ALICE_HASH,
             bind_modes=frozenset({BindMode.RECEIVER}),
             max_binds=1,
-        )
+        ),
+        failure_free=1,
     )
     assert bind(auth, mode=BindMode.TRANSMITTER).status == CommandStatus.ESME_RBINDFAIL
     assert bind(auth, mode=BindMode.RECEIVER).is_accepted
     assert bind(auth, mode=BindMode.RECEIVER).status == CommandStatus.ESME_RBINDFAIL
-    assert auth.failure_delay("192.0.2.10") == 0.0
+    assert auth.failure_delay("192.0.2.10", "alice") == 0.0
 
 
 def test_tracked_sources_are_bounded() -> None:
-    auth, _ = make_auth(max_tracked_sources=3)
+    auth, _ = make_auth(max_tracked_sources=3, failure_free=1)
     for host in range(1, 6):
         bind(auth, system_id="nobody", peer_ip=f"192.0.2.{host}")
-    assert auth.failure_delay("192.0.2.1") == 0.0  # the stalest sources are forgotten
-    assert auth.failure_delay("192.0.2.2") == 0.0
-    assert all(auth.failure_delay(f"192.0.2.{host}") > 0 for host in (3, 4, 5))
+    assert auth.failure_delay("192.0.2.1", "nobody") == 0.0  # the stalest are forgotten
+    assert auth.failure_delay("192.0.2.2", "nobody") == 0.0
+    assert all(auth.failure_delay(f"192.0.2.{host}", "nobody") > 0 for host in (3, 4, 5))
+
+
+def test_a_failing_pair_has_one_bind_checked_at_a_time() -> None:
+    """Issue 10 item 21: however many connections guess, a failing pair costs one argon2 run
+    at a time; the others are refused (after the pair's delay) without one."""
+    auth, _ = make_auth()
+    for _ in range(3):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    first = auth.begin_bind("alice", "g1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(first, PasswordCheck)
+    assert first.suspect
+    for _ in range(50):
+        other = auth.begin_bind("alice", "g2", BindMode.TRANSCEIVER, "192.0.2.66", None)
+        assert isinstance(other, BindDecision)
+        assert other.status == CommandStatus.ESME_RBINDFAIL
+        assert other.delay == first.delay > 0  # the pair's delay, before the refusal
+    # Another account, or the same one from elsewhere, is checked meanwhile.
+    assert isinstance(
+        auth.begin_bind("bob", "x", BindMode.TRANSCEIVER, "192.0.2.66", None), PasswordCheck
+    )
+    assert isinstance(
+        auth.begin_bind("alice", "x", BindMode.TRANSCEIVER, "192.0.2.67", None), PasswordCheck
+    )
+    # The refusals for capacity were not counted as failures.
+    before = auth.failure_delay("192.0.2.66", "alice")
+    assert auth.finish_bind(first, password_ok=False).status == CommandStatus.ESME_RINVPASWD
+    assert auth.failure_delay("192.0.2.66", "alice") > before
+    # Its check finished: the next one is checked.
+    assert isinstance(
+        auth.begin_bind("alice", "g3", BindMode.TRANSCEIVER, "192.0.2.66", None), PasswordCheck
+    )
+
+
+def test_an_abandoned_check_frees_the_pairs_turn() -> None:
+    auth, _ = make_auth()
+    for _ in range(3):
+        bind(auth, password="guess", peer_ip="192.0.2.66")
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(step, PasswordCheck)
+    auth.abandon(step)
+    again = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.66", None)
+    assert isinstance(again, PasswordCheck)
+    assert auth.finish_bind(again, password_ok=again.verify()).is_accepted
+
+
+def test_a_pair_has_at_most_max_binds_checks_at_once() -> None:
+    account = Account(system_id="alice", password_hash=ALICE_HASH, max_binds=2)
+    auth, _ = make_auth(account, failure_base_delay=0.5)
+    steps = [
+        auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+        for _ in range(4)
+    ]
+    assert [type(step) for step in steps] == [
+        PasswordCheck,
+        PasswordCheck,
+        BindDecision,
+        BindDecision,
+    ]
+    # Only the first is checked in the first lane: a second one at once is not how an
+    # honest client's first bind comes.
+    assert [isinstance(step, PasswordCheck) and step.suspect for step in steps] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    crowd = steps[2]
+    assert isinstance(crowd, BindDecision)
+    assert crowd.status == CommandStatus.ESME_RBINDFAIL
+    assert crowd.delay == 0.5  # not at once: a crowd must not spin on cheap refusals
+    assert auth.failure_delay("192.0.2.1", "alice") == 0.0  # and not counted as failures
+
+
+def test_unverified_password_is_refused_and_not_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """The verifier was saturated: ESME_RBINDFAIL, at once for a lone bind, after a delay for
+    the same pair coming straight back; never counted as a failure, logged once a second."""
+    auth, clock = make_auth(failure_base_delay=0.1)
+    delays = []
+    with caplog.at_level(logging.WARNING, logger="opensmsc.accounts"):
+        for _ in range(20):
+            step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+            assert isinstance(step, PasswordCheck)
+            assert not step.suspect
+            decision = auth.finish_bind(step, password_ok=None)
+            assert decision.status == CommandStatus.ESME_RBINDFAIL
+            delays.append(decision.delay)
+    assert delays[0] == 0.0
+    assert set(delays[1:]) == {0.1}
+    assert auth.failure_delay("192.0.2.1", "alice") == 0.0
+    assert len(caplog.records) == 1  # the fake clock does not move: one line for twenty
+    clock.advance(2.0)
+    step = auth.begin_bind("alice", "alice1", BindMode.TRANSCEIVER, "192.0.2.1", None)
+    assert isinstance(step, PasswordCheck)
+    assert auth.finish_bind(step, password_ok=None).delay == 0.0  # a while later: at once
 
 
 def test_failures_are_logged_with_their_source(caplog: pytest.LogCaptureFixture) -> None:

@@ -2,20 +2,26 @@
 and to the credentials of an HTTP API request (`begin_login`/`finish_login`, `api_key_account`).
 
 The listener asks the `Authenticator` what to answer; it opens no sockets and sends nothing.
-It also counts concurrent binds per account, slows repeated failures per source address, and
-holds each account's shared throughput bucket.
+It also counts concurrent binds per account, slows repeated failures per (source address,
+system_id) (the scores live in failures.py), and holds each account's shared throughput
+bucket. The argon2 runs themselves go to a `PasswordVerifier` (verifier.py).
 
 Checking an argon2 hash takes tens of milliseconds of CPU on purpose, which must not stall the
 event loop. So a bind is decided in two steps, and only a cache miss needs the second:
 
-    decision = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
-    if isinstance(decision, PasswordCheck):
-        ok = await loop.run_in_executor(None, decision.verify)   # argon2, off the loop
-        decision = auth.finish_bind(decision, password_ok=ok, now=loop.time())
-    if not decision.is_accepted:
-        await asyncio.sleep(auth.failure_delay(peer_ip, now=loop.time()))
+    step = auth.begin_bind(system_id, password, mode, peer_ip, cert, now=loop.time())
+    if isinstance(step, PasswordCheck):
+        await asyncio.sleep(step.delay)          # a failing source waits BEFORE argon2 runs
+        ok = await verifier.verify(step.verify, suspect=step.suspect)  # None: verifier busy
+        decision = auth.finish_bind(step, password_ok=ok, now=loop.time())
+        # (a caller that gives up instead, e.g. because the peer left, calls auth.abandon)
+    else:
+        decision = step
+        await asyncio.sleep(decision.delay)      # a refusal to a failing source waits too
     ...answer bind_resp with decision.status; on acceptance call auth.bind_closed(system_id)
     when the session ends.
+
+Every refusal is logged here, once; the caller logs none.
 
 `check_bind` does both steps inline, for tests and tools where blocking is fine. Everything but
 `PasswordCheck.verify` must be called from one thread (the event loop's).
@@ -27,7 +33,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -35,8 +40,10 @@ from dataclasses import dataclass, field
 
 from opensmsc.accounts import passwords
 from opensmsc.accounts.api_keys import api_key_hash
+from opensmsc.accounts.failures import BindFailures, IPAddress, Pair, RateLimitedLog, pair_of
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.logtext import peer_text
 from opensmsc.smpp.constants import CommandStatus
 from opensmsc.transport.tls import PeerCertificate
 
@@ -48,8 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_Source = ipaddress.IPv4Address | ipaddress.IPv6Network  # what failures are counted against
+_S = CommandStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +70,7 @@ class BindDecision:
     status: CommandStatus  # bind_resp command_status (SMPP 3.4 §5.1.3)
     reason: str  # why it was refused, for the log line; "" when accepted
     account: Account | None  # the account bound; None when refused
+    delay: float = 0.0  # seconds to wait before sending this answer (a failing source)
 
     @property
     def is_accepted(self) -> bool:
@@ -74,7 +81,10 @@ class BindDecision:
 class PasswordCheck:
     """A bind that passed every cheap check and now waits for its password to be verified.
 
-    Run `verify()` in a worker thread, then pass its result to `Authenticator.finish_bind`.
+    Wait `delay` seconds (its source failed recently: the wait comes before the CPU is spent),
+    run `verify()` in a worker thread (behind the others when `suspect`), then pass its result
+    to `Authenticator.finish_bind`, or give up with `Authenticator.abandon`: one of the two,
+    once, whatever happens.
     """
 
     account: Account
@@ -82,6 +92,11 @@ class PasswordCheck:
     peer_ip: IPAddress
     password: str = field(repr=False)
     cache_key: bytes = field(repr=False)
+    delay: float = 0.0
+    # Its pair failed recently or has another bind being checked: verified after the others.
+    suspect: bool = False
+    session: str = ""  # for the log line
+    pair: Pair = field(default=(ipaddress.IPv4Address(0), ""), repr=False)
 
     def verify(self) -> bool:
         """argon2 verification: slow, pure, thread-safe. Touches no authenticator state."""
@@ -96,6 +111,8 @@ class _Attempt:
     mode: BindMode | None  # None: an HTTP login
     address: IPAddress
     moment: float
+    session: str
+    pair: Pair
 
     @property
     def door(self) -> str:
@@ -113,10 +130,19 @@ class Authenticator:
       network the account does not allow, without the required client certificate, in a mode
       it may not use, or beyond max_binds → ESME_RBINDFAIL.
     - Failures that look like guessing (unknown system_id, wrong password, address or
-      certificate refused) raise a per-source score that decays with `failure_half_life`;
-      `failure_delay` turns it into a wait of `failure_base_delay * (2**score - 1)` seconds,
-      at most `failure_max_delay`. At most `max_tracked_sources` sources are remembered (LRU);
-      an IPv6 source is its /64, the block one subscriber usually holds.
+      certificate refused) raise the score of their (source, system_id) pair, which decays
+      with `failure_half_life`. The first `failure_free` failures of a pair are answered at
+      once (a client with a typo sees ESME_RINVPASWD, not its own timeout); beyond them
+      `failure_delay` is `failure_base_delay * (2**(score - failure_free + 1) - 1)` seconds,
+      at most `failure_max_delay`, waited before the password is checked. A pair is one
+      account from one source: one bad ESME behind a shared NAT address does not slow the
+      others' binds. A base or maximum of 0 turns the delay off. At most
+      `max_tracked_sources` pairs are remembered (LRU); an IPv6 source is its /64, the block
+      one subscriber usually holds.
+    - A pair has at most `max_binds` binds being checked at once, and one once past its free
+      failures: another bind of that pair meanwhile is refused (ESME_RBINDFAIL, after the
+      pair's delay, at least `failure_base_delay`) with no argon2 run, so however many
+      connections a guesser opens, it costs one verification per delay.
     - Successful verifications are remembered in an LRU of `verified_cache_size` entries keyed
       by a keyed hash of (password hash, password), so re-binds skip argon2. Failures are never
       remembered as success, and a changed password hash misses the cache.
@@ -132,26 +158,26 @@ class Authenticator:
         failure_base_delay: float = 0.1,
         failure_max_delay: float = 5.0,
         failure_half_life: float = 60.0,
+        failure_free: int = 3,
         max_tracked_sources: int = 10_000,
         verified_cache_size: int = 1024,
     ) -> None:
-        if failure_half_life <= 0 or max_tracked_sources < 1 or verified_cache_size < 0:
-            raise ValueError(
-                "failure_half_life and max_tracked_sources must be positive, "
-                "verified_cache_size at least 0"
-            )
+        if verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be at least 0")
         self._clock = clock
         self._accounts: dict[str, Account] = {}
         self._binds: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._api_keys: dict[str, str] = {}  # API key hash → system_id
         self.replace_accounts(accounts)
-        self._base_delay = failure_base_delay
-        self._max_delay = failure_max_delay
-        self._half_life = failure_half_life
-        self._max_sources = max_tracked_sources
-        # source → (score, time of the last failure); most recently failed last.
-        self._failures: OrderedDict[_Source, tuple[float, float]] = OrderedDict()
+        self._failures = BindFailures(
+            base_delay=failure_base_delay,
+            max_delay=failure_max_delay,
+            half_life=failure_half_life,
+            free=failure_free,
+            max_pairs=max_tracked_sources,
+        )
+        self._busy_log = RateLimitedLog(period=1.0)
         self._cache_size = verified_cache_size
         self._verified: OrderedDict[bytes, None] = OrderedDict()
         # A per-process key: the cache never holds a password, or anything that could be
@@ -196,7 +222,8 @@ class Authenticator:
         *,
         now: float | None = None,
     ) -> BindDecision:
-        """`begin_bind` and, on a cache miss, argon2 inline (blocking) and `finish_bind`."""
+        """`begin_bind` and, on a cache miss, argon2 inline (blocking) and `finish_bind`.
+        Delays are not waited: they are the caller's to apply."""
         step = self.begin_bind(system_id, password, mode, peer_ip, cert, now=now)
         if isinstance(step, PasswordCheck):
             return self.finish_bind(step, password_ok=step.verify(), now=now)
@@ -211,46 +238,90 @@ class Authenticator:
         cert: PeerCertificate | None,
         *,
         now: float | None = None,
+        session: str = "",
     ) -> BindDecision | PasswordCheck:
         """Every check that costs nothing, then the verified-password cache.
 
         Returns a decision, or a `PasswordCheck` when argon2 must run (see the module doc).
-        Raises ValueError when `peer_ip` is not an IP address.
+        A correct password found in the cache binds at once, even from a failing source.
+        `session` names the session in the log line. Raises ValueError when `peer_ip` is not
+        an IP address.
         """
         moment = self._now(now)
         address = _parse_address(peer_ip)
-        attempt = _Attempt(system_id=system_id, mode=mode, address=address, moment=moment)
         account = self._accounts.get(system_id)
+        pair = pair_of(address, system_id if account is not None else "")
+        attempt = _Attempt(
+            system_id=system_id,
+            mode=mode,
+            address=address,
+            moment=moment,
+            session=session,
+            pair=pair,
+        )
+        # What this pair earned before this attempt: waited before a refusal is answered.
+        failures = self._failures
+        delay = failures.delay(pair, moment)
         if account is None:
             return self._refuse(
-                CommandStatus.ESME_RINVSYSID, "unknown system_id", attempt, counts=True
+                _S.ESME_RINVSYSID, "unknown system_id", attempt, counts=True, delay=delay
             )
         # Before the password: a refused address or certificate costs no argon2 run.
         if not account.allows_address(address):
-            return self._refuse(
-                CommandStatus.ESME_RBINDFAIL, "source address not allowed", attempt, counts=True
-            )
+            reason = "source address not allowed"
+            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=True, delay=delay)
         if account.requires_certificate:
             refusal = _certificate_refusal(account, cert)
             if refusal:
-                return self._refuse(CommandStatus.ESME_RBINDFAIL, refusal, attempt, counts=True)
+                return self._refuse(_S.ESME_RBINDFAIL, refusal, attempt, counts=True, delay=delay)
         key = self._cache_key(account.password_hash, password)
         if key in self._verified:
             self._verified.move_to_end(key)
             return self._authorize(account, attempt)
+        # One ESME checks at most max_binds binds at once, and a failing one gets one turn at
+        # a time. Beyond that it is a crowd: refused without argon2, and not at once, so that
+        # a crowd of connections cannot spin on cheap refusals either.
+        turns = 1 if failures.is_failing(pair, moment) else account.max_binds
+        checking = failures.checking(pair)
+        if checking >= turns:
+            reason = "too many binds of this source and system_id being checked"
+            return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
+        failures.begin_check(pair)
         return PasswordCheck(
-            account=account, mode=mode, peer_ip=address, password=password, cache_key=key
+            account=account,
+            mode=mode,
+            peer_ip=address,
+            password=password,
+            cache_key=key,
+            delay=delay,
+            # The first lane is for what an honest first bind looks like: a pair that has not
+            # failed, one bind at a time, so that a pair's crowd waits behind other pairs.
+            suspect=checking > 0 or failures.failed_recently(pair, moment),
+            session=session,
+            pair=pair,
         )
 
     def finish_bind(
-        self, check: PasswordCheck, *, password_ok: bool, now: float | None = None
+        self, check: PasswordCheck, *, password_ok: bool | None, now: float | None = None
     ) -> BindDecision:
         """The decision once `check.verify()` has run; mode and max_binds are checked here,
-        after the wait, so that binds verified concurrently cannot exceed max_binds."""
+        after the wait, so that binds verified concurrently cannot exceed max_binds.
+        `password_ok` None: the password could not be checked (the verifier was saturated),
+        answered ESME_RBINDFAIL and not counted as a failure; at once, unless the pair has other
+        binds being checked, failed recently, or was refused so less than a delay ago."""
+        self._release(check)
         system_id = check.account.system_id
         attempt = _Attempt(
-            system_id=system_id, mode=check.mode, address=check.peer_ip, moment=self._now(now)
+            system_id=system_id,
+            mode=check.mode,
+            address=check.peer_ip,
+            moment=self._now(now),
+            session=check.session,
+            pair=check.pair,
         )
+        if password_ok is None:
+            delay = self._failures.unverified_delay(check.pair, attempt.moment)
+            return self._refuse_busy("password verifier busy", attempt, delay=delay)
         if not password_ok:
             return self._refuse(
                 CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
@@ -271,6 +342,14 @@ class Authenticator:
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
 
+    def abandon(self, check: PasswordCheck) -> None:
+        """Give `check` up without a decision (the peer left before it was verified). Call
+        either this or `finish_bind`, once per check."""
+        self._release(check)
+
+    def _release(self, check: PasswordCheck) -> None:
+        self._failures.end_check(check.pair)
+
     def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
         """Checks on a client that proved its credentials: not counted as guessing."""
         if attempt.mode is None or attempt.mode not in account.bind_modes:
@@ -282,7 +361,8 @@ class Authenticator:
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
         self._binds[account.system_id] = bound + 1
         log.debug(
-            "bind accepted system_id=%s mode=%s peer=%s binds=%d/%d",
+            "bind accepted session=%s system_id=%s mode=%s peer=%s binds=%d/%d",
+            attempt.session,
             account.system_id,
             attempt.door,
             attempt.address,
@@ -306,53 +386,85 @@ class Authenticator:
         peer_ip: IPAddress | str,
         *,
         now: float | None = None,
+        session: str = "http",
     ) -> BindDecision | PasswordCheck:
         """An HTTP request's Basic credentials (the account's SMPP system_id and password):
-        the checks of `begin_bind` without bind mode or max_binds (a request holds no session),
-        plus the account's `api_enabled`. Continue a `PasswordCheck` with `finish_login`.
-        Refusals count towards the source's `failure_delay` as bind failures do."""
+        the checks of `begin_bind` without certificates, bind mode or max_binds (a request
+        holds no session), plus the account's `api_enabled`. Continue a `PasswordCheck` with
+        `finish_login` (or `abandon`). Refusals count towards the (address, system_id) pair's
+        failures as bind failures do, and share their delays and turns."""
         moment = self._now(now)
         address = _parse_address(peer_ip)
-        attempt = _Attempt(system_id=system_id, mode=None, address=address, moment=moment)
         account = self._accounts.get(system_id)
+        pair = pair_of(address, system_id if account is not None else "")
+        attempt = _Attempt(
+            system_id=system_id,
+            mode=None,
+            address=address,
+            moment=moment,
+            session=session,
+            pair=pair,
+        )
+        failures = self._failures
+        delay = failures.delay(pair, moment)
         if account is None:
             return self._refuse(
-                CommandStatus.ESME_RINVSYSID, "unknown system_id", attempt, counts=True
+                _S.ESME_RINVSYSID, "unknown system_id", attempt, counts=True, delay=delay
             )
         if not account.allows_address(address):
-            return self._refuse(
-                CommandStatus.ESME_RBINDFAIL, "source address not allowed", attempt, counts=True
-            )
+            reason = "source address not allowed"
+            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=True, delay=delay)
         if not account.api_enabled:
-            return self._refuse(
-                CommandStatus.ESME_RBINDFAIL, "HTTP API not enabled", attempt, counts=False
-            )
+            return self._refuse(_S.ESME_RBINDFAIL, "HTTP API not enabled", attempt, counts=False)
         key = self._cache_key(account.password_hash, password)
         if key in self._verified:
             self._verified.move_to_end(key)
-            return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=account)
+            return BindDecision(status=_S.ESME_ROK, reason="", account=account)
+        # Concurrent requests with the same credentials are normal over HTTP (and verified
+        # once, by the API's checker); only a failing pair is held to one check at a time.
+        checking = failures.checking(pair)
+        if checking >= 1 and failures.is_failing(pair, moment):
+            reason = "too many logins of this source and system_id being checked"
+            return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
+        failures.begin_check(pair)
         return PasswordCheck(
-            account=account, mode=None, peer_ip=address, password=password, cache_key=key
+            account=account,
+            mode=None,
+            peer_ip=address,
+            password=password,
+            cache_key=key,
+            delay=delay,
+            suspect=checking > 0 or failures.failed_recently(pair, moment),
+            session=session,
+            pair=pair,
         )
 
     def finish_login(
-        self, check: PasswordCheck, *, password_ok: bool, now: float | None = None
+        self, check: PasswordCheck, *, password_ok: bool | None, now: float | None = None
     ) -> BindDecision:
-        """The decision once `check.verify()` has run (see `begin_login`)."""
+        """The decision once `check.verify()` has run (see `begin_login`); `password_ok`
+        None: the verifier was saturated, refused without counting as a failure."""
+        self._release(check)
         system_id = check.account.system_id
         attempt = _Attempt(
-            system_id=system_id, mode=None, address=check.peer_ip, moment=self._now(now)
+            system_id=system_id,
+            mode=None,
+            address=check.peer_ip,
+            moment=self._now(now),
+            session=check.session,
+            pair=check.pair,
         )
+        if password_ok is None:
+            delay = self._failures.unverified_delay(check.pair, attempt.moment)
+            return self._refuse_busy("password verifier busy", attempt, delay=delay)
         if not password_ok:
-            return self._refuse(
-                CommandStatus.ESME_RINVPASWD, "wrong password", attempt, counts=True
-            )
+            return self._refuse(_S.ESME_RINVPASWD, "wrong password", attempt, counts=True)
         current = self._accounts.get(system_id)
         if current != check.account:
             reason = "account changed during login"
-            return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
+            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=False)
         self._remember(check.cache_key)
-        return BindDecision(status=CommandStatus.ESME_ROK, reason="", account=current)
+        return BindDecision(status=_S.ESME_ROK, reason="", account=current)
 
     def bind_opened(self, system_id: str) -> None:
         """Count a bound session that did not come through `check_bind`/`finish_bind` (an
@@ -392,71 +504,78 @@ class Authenticator:
 
     # ------------------------------------------------------------------ failures
 
-    def failure_delay(self, peer_ip: IPAddress | str, now: float | None = None) -> float:
-        """Seconds to wait before answering a failed bind from `peer_ip` (0.0 if none failed).
+    def failure_delay(
+        self, peer_ip: IPAddress | str, system_id: str, now: float | None = None
+    ) -> float:
+        """Seconds the next bind of `system_id` from `peer_ip` waits before its password is
+        checked, or before its refusal is answered (0.0 while that pair has failed no more
+        than `failure_free` times recently).
 
-        Grows exponentially with the source's recent failures, up to `failure_max_delay`, and
-        decays when they stop. It slows only that source's answers: the caller waits in that
-        session's task, nobody else's.
+        Grows exponentially with the pair's recent failures, up to `failure_max_delay`, and
+        decays when they stop. It slows only that pair: the caller waits in that session's
+        task, nobody else's. An unknown system_id counts with every other unknown one.
         """
-        source = _source_key(_parse_address(peer_ip))
-        entry = self._failures.get(source)
-        if entry is None:
-            return 0.0
-        return self._delay_for(self._decayed(entry, self._now(now)))
-
-    def _delay_for(self, score: float) -> float:
-        if score <= 0:
-            return 0.0
-        if score >= 64:  # 2**64 overflows any sensible cap; skip the arithmetic
-            return self._max_delay
-        return min(self._max_delay, self._base_delay * (math.pow(2.0, score) - 1.0))
-
-    def _decayed(self, entry: tuple[float, float], moment: float) -> float:
-        score, last = entry
-        elapsed = max(0.0, moment - last)
-        return score * math.pow(0.5, elapsed / self._half_life)
-
-    def _record_failure(self, address: IPAddress, moment: float) -> float:
-        source = _source_key(address)
-        entry = self._failures.pop(source, None)
-        score = 1.0 if entry is None else self._decayed(entry, moment) + 1.0
-        self._failures[source] = (score, moment)
-        # Bounded memory under an attack from many addresses: forget the stalest source.
-        while len(self._failures) > self._max_sources:
-            self._failures.popitem(last=False)
-        return score
+        address = _parse_address(peer_ip)
+        account_id = system_id if system_id in self._accounts else ""
+        return self._failures.delay(pair_of(address, account_id), self._now(now))
 
     def _refuse(
-        self, status: CommandStatus, reason: str, attempt: _Attempt, *, counts: bool
+        self,
+        status: CommandStatus,
+        reason: str,
+        attempt: _Attempt,
+        *,
+        counts: bool,
+        delay: float = 0.0,
     ) -> BindDecision:
-        """A refusal, logged; `counts` when it looks like guessing and should slow the source."""
-        # %r: system_id comes from the peer and may hold control characters.
+        """A refusal, logged (the one line for it); `counts` when it looks like guessing and
+        should slow the pair; `delay` before the answer goes out."""
         if counts:
-            score = self._record_failure(attempt.address, attempt.moment)
+            score = self._failures.record(attempt.pair, attempt.moment)
             log.warning(
-                "%s refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s "
-                "recent_failures=%.1f delay=%.2fs",
+                "%s refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
+                "recent_failures=%.1f next_delay=%.2fs",
                 attempt.action,
-                attempt.system_id,
+                attempt.session,
+                peer_text(attempt.system_id),
                 attempt.door,
                 attempt.address,
                 status,
                 reason,
                 score,
-                self._delay_for(score),
+                self._failures.delay_for(score),
             )
         else:
             log.info(
-                "%s refused system_id=%r mode=%s peer=%s status=0x%08X reason=%s",
+                "%s refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s",
                 attempt.action,
-                attempt.system_id,
+                attempt.session,
+                peer_text(attempt.system_id),
                 attempt.door,
                 attempt.address,
                 status,
                 reason,
             )
-        return BindDecision(status=status, reason=reason, account=None)
+        return BindDecision(status=status, reason=reason, account=None, delay=delay)
+
+    def _refuse_busy(self, reason: str, attempt: _Attempt, *, delay: float = 0.0) -> BindDecision:
+        """A refusal for want of capacity, not a failure: not counted, and logged at most
+        once a second (a flood makes thousands), with how many went unlogged."""
+        suppressed = self._busy_log.take(attempt.moment)
+        if suppressed is not None:
+            log.warning(
+                "%s refused session=%s system_id=%s mode=%s peer=%s status=0x%08X reason=%s "
+                "(%d more refused for capacity in the last second)",
+                attempt.action,
+                attempt.session,
+                peer_text(attempt.system_id),
+                attempt.door,
+                attempt.address,
+                _S.ESME_RBINDFAIL,
+                reason,
+                suppressed,
+            )
+        return BindDecision(status=_S.ESME_RBINDFAIL, reason=reason, account=None, delay=delay)
 
     # ------------------------------------------------------------------ helpers
 
@@ -474,21 +593,13 @@ def _parse_address(peer_ip: IPAddress | str) -> IPAddress:
     return ipaddress.ip_address(peer_ip)
 
 
-def _source_key(address: IPAddress) -> _Source:
-    """What failures are counted against: an IPv4 address, or an IPv6 /64."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        # A subscriber usually gets a whole /64: counting single addresses would let one
-        # client rotate through 2**64 of them.
-        return ipaddress.IPv6Network((int(address) >> 64 << 64, 64))
-    return address
-
-
 def _certificate_refusal(account: Account, cert: PeerCertificate | None) -> str:
     """Why `cert` cannot bind as `account` ("" when it can)."""
     if cert is None:
         return "client certificate required"
     if cert.fingerprint in account.cert_fingerprints or cert.subject in account.cert_subjects:
         return ""
-    return f"client certificate not allowed subject={cert.subject!r} sha256={cert.fingerprint}"
+    return (
+        f"client certificate not allowed subject={peer_text(cert.subject)} "
+        f"sha256={cert.fingerprint}"
+    )

@@ -27,6 +27,7 @@ from opensmsc.smsc import (
     SmscSettings,
 )
 from opensmsc.transport import tls
+from opensmsc.transport.limits import ConnectionLimits
 from opensmsc.transport.protocol import SmppProtocol
 from opensmsc.transport.server import Listener, SmppServer
 
@@ -48,6 +49,7 @@ def session_config(config: Config) -> SessionConfig:
             else CommandStatus.ESME_RTHROTTLED
         ),
         interface_version=max(versions),
+        strict=server.strict,
         max_command_length=server.max_pdu_length,
         session_init_timeout=server.session_init_timeout,
         enquire_link_interval=server.enquire_link_interval,
@@ -100,7 +102,14 @@ class SmscService:
                 overload_action=server_config.overload_action.value,
             ),
         )
-        self.server = SmppServer(session_config(config), self._session)
+        self.server = SmppServer(
+            session_config(config),
+            self._session,
+            limits=ConnectionLimits(
+                max_unbound=server_config.max_unbound_connections,
+                max_unbound_per_address=server_config.max_unbound_per_address,
+            ),
+        )
         self.outbind = OutbindDialer(
             self.server,
             [
@@ -155,6 +164,7 @@ class SmscService:
     async def stop(self) -> None:
         await self.outbind.close()
         await self.server.stop()
+        self.services.close()  # the password verifier's threads
 
     def _tls_context(self) -> tuple[ssl.SSLContext, str]:
         server = self._config.smpp.server

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.routing import AccountPolicies
 from opensmsc.smpp import (
     CancelSm,
@@ -79,7 +80,7 @@ class Operations:
         try:
             record = await self._own(system_id, pdu.message_id, pdu.source_addr)
         except StoreUnavailable as exc:
-            log.error("query_sm failed message_id=%s: %s", pdu.message_id, exc)
+            log.error("query_sm failed message_id=%s: %s", peer_text(pdu.message_id), exc)
             return QuerySmResp(command_status=_S.ESME_RSYSERR)
         if record is None:
             return QuerySmResp(command_status=_S.ESME_RQUERYFAIL)
@@ -113,7 +114,7 @@ class Operations:
                 if await self._lifecycle.finish(record, MessageState.DELETED) is not None:
                     cancelled += 1
         except StoreUnavailable as exc:
-            log.error("cancel_sm failed message_id=%s: %s", pdu.message_id, exc)
+            log.error("cancel_sm failed message_id=%s: %s", peer_text(pdu.message_id), exc)
             return _S.ESME_RSYSERR
         return _S.ESME_ROK if cancelled else _S.ESME_RCANCELFAIL
 
@@ -139,7 +140,7 @@ class Operations:
             except StoreError:
                 return _S.ESME_RREPLACEFAIL
         except StoreUnavailable as exc:
-            log.error("replace_sm failed message_id=%s: %s", pdu.message_id, exc)
+            log.error("replace_sm failed message_id=%s: %s", peer_text(pdu.message_id), exc)
             return _S.ESME_RSYSERR
         if new.next_attempt_at is not None and new.next_attempt_at <= now:
             self._wake()

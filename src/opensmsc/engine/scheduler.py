@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.routing import (
     DEFAULT_POLICIES,
     Accepted,
@@ -366,7 +367,9 @@ class Scheduler:
         route = self._router.route_for(record)
         if route is None:
             log.warning(
-                "no route message_id=%s destination=%s", record.message_id, record.destination.addr
+                "no route message_id=%s destination=%s",
+                record.message_id,
+                peer_text(record.destination.addr),
             )
             await lifecycle.finish(record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR)
             return

@@ -39,6 +39,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.smpp import CommandStatus
 
 __all__ = [
@@ -194,11 +195,11 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_store(request: Request, exc: Exception) -> JSONResponse:
-        log.error("store unavailable path=%s: %s", request.url.path, exc)
+        log.error("store unavailable path=%s: %s", peer_text(request.url.path), exc)
         return problem_response(503, "store-unavailable", str(exc), instance=request.url.path)
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request failed path=%s", request.url.path, exc_info=exc)
+        log.error("request failed path=%s", peer_text(request.url.path), exc_info=exc)
         return problem_response(
             500, "internal", "an internal error occurred", instance=request.url.path
         )

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from opensmsc.logtext import peer_text
 from opensmsc.network.map_errors import MapError
 from opensmsc.sms import (
     Alphabet,
@@ -226,7 +227,12 @@ class Handset:
         try:
             user_data = read_user_data(sm.data_coding, sm.user_data, sm.has_udh)
         except UdhError as exc:
-            log.info("undecodable UDH msisdn=%s originator=%s: %s", self.msisdn, sm.originator, exc)
+            log.info(
+                "undecodable UDH msisdn=%s originator=%s: %s",
+                self.msisdn,
+                peer_text(sm.originator),
+                exc,
+            )
             return Reception.PROTOCOL_ERROR
         ports = user_data.ports
         application = None if ports is None else self._application(ports.destination)
@@ -323,7 +329,7 @@ class Handset:
 
     def _memory_full(self, sm: SmsDeliver) -> Reception:
         self.memory_exceeded_reported = True
-        log.info("memory full msisdn=%s originator=%s", self.msisdn, sm.originator)
+        log.info("memory full msisdn=%s originator=%s", self.msisdn, peer_text(sm.originator))
         return Reception.MEMORY_FULL
 
     def _expire(self, now: float) -> None:
@@ -335,7 +341,7 @@ class Handset:
             log.info(
                 "incomplete message dropped msisdn=%s originator=%s missing=%s",
                 self.msisdn,
-                key,
+                peer_text(key),
                 incomplete.missing,
             )
 

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from opensmsc.errors import MessageRejected
+from opensmsc.logtext import peer_text
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.smpp import CommandStatus, DeliverSm, EsmClass, Npi, SubmitSm, Ton
 from opensmsc.sms.tpdu import SmsSubmit
@@ -96,7 +97,9 @@ class MoGateway:
         if mobile is not None:
             return await self._to_handset(msisdn, submit, mobile)
         self.refused += 1
-        log.info("MO refused originator=%s destination=%s: no route", msisdn, destination)
+        log.info(
+            "MO refused originator=%s destination=%s: no route", msisdn, peer_text(destination)
+        )
         return _INVALID_ADDRESS
 
     async def _to_account(self, msisdn: int, submit: SmsSubmit, system_id: str) -> MapError | None:

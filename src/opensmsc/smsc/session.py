@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
+from opensmsc.accounts import PasswordVerifier
 from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.engine import StoreAndForward
@@ -65,7 +66,8 @@ class SmscSettings:
 
 
 class SmscServices:
-    """What every ESME session shares: accounts, bound sessions, the engine."""
+    """What every ESME session shares: accounts, the password verifier, bound sessions, the
+    engine. `close()` when the sessions are gone."""
 
     def __init__(
         self,
@@ -74,11 +76,16 @@ class SmscServices:
         registry: SessionRegistry,
         engine: StoreAndForward,
         settings: SmscSettings,
+        verifier: PasswordVerifier | None = None,  # None: one thread per CPU
     ) -> None:
         self.authenticator = authenticator
         self.registry = registry
         self.engine = engine
         self.settings = settings
+        self.verifier = verifier if verifier is not None else PasswordVerifier()
+
+    def close(self) -> None:
+        self.verifier.close()
 
     def bucket(self, system_id: str) -> TokenBucket | None:
         # The authenticator keeps each account's bucket, a new one when a reload changes it.
@@ -100,6 +107,7 @@ class EsmeSession:
         self._acceptor = services.engine.acceptor
         self.address_range = ""  # of the bind: MO routing (upstream/mo.py) reads it
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bind_task: asyncio.Task[None] | None = None
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None
 
@@ -133,7 +141,7 @@ class EsmeSession:
                 case ResponseReceived():
                     self._on_response(event.sequence_number, event.response.command_status)
                 case BindRequested():
-                    self._loop.create_task(self._on_bind(event))
+                    self._bind_task = self._loop.create_task(self._on_bind(event))
                 case RequestTimedOut():
                     self._on_response(event.sequence_number, None)
                 case SubmitMultiReceived():
@@ -170,29 +178,31 @@ class EsmeSession:
             ipaddress.ip_address(peer_ip)
         except ValueError:
             peer_ip = "0.0.0.0"
-        step = auth.begin_bind(pdu.system_id, pdu.password, mode, peer_ip, certificate)
+        step = auth.begin_bind(
+            pdu.system_id,
+            pdu.password,
+            mode,
+            peer_ip,
+            certificate,
+            session=self._protocol.session_id,
+        )
         decision: BindDecision
         if isinstance(step, PasswordCheck):
-            password_ok = await self._loop.run_in_executor(None, step.verify)
-            decision = auth.finish_bind(step, password_ok=password_ok)
+            checked = await self._check_password(step)
+            if checked is None:
+                return  # the peer left: nothing to answer
+            decision = checked
         else:
             decision = step
+        if decision.delay > 0:
+            # A refusal to a failing or crowding source: its answer waits (costing no CPU).
+            await asyncio.sleep(decision.delay)
         if self._protocol.is_closed:
             if decision.is_accepted:
                 auth.bind_closed(pdu.system_id)
             return
         if not decision.is_accepted:
-            delay = auth.failure_delay(peer_ip)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            log.info(
-                "bind refused session=%s system_id=%s peer=%s status=%s reason=%s",
-                self._protocol.session_id,
-                pdu.system_id,
-                peer_ip,
-                decision.status.name,
-                decision.reason,
-            )
+            # The authenticator logged the refusal: one line per failure.
             self._protocol.reject(event, decision.status)
             return
         self._bind_counted = True
@@ -206,7 +216,25 @@ class EsmeSession:
         connection = self._protocol.connection
         if connection.state.is_bound:
             # The SMSC role reports no Bound event: answering the bind is what binds.
+            self._protocol.mark_bound()
             self._on_bound(mode.value, connection.interface_version)
+
+    async def _check_password(self, step: PasswordCheck) -> BindDecision | None:
+        """argon2 for a bind the cache could not decide, on the shared verifier; None when the
+        peer left before it ran."""
+        auth = self._services.authenticator
+        try:
+            if step.delay > 0:
+                # A source that keeps failing waits here, before argon2 costs anything.
+                await asyncio.sleep(step.delay)
+            if self._protocol.is_closed:
+                auth.abandon(step)
+                return None
+            password_ok = await self._services.verifier.verify(step.verify, suspect=step.suspect)
+        except BaseException:
+            auth.abandon(step)
+            raise
+        return auth.finish_bind(step, password_ok=password_ok)
 
     def _on_bound(self, mode: str, interface_version: int) -> None:
         self._version = (
@@ -230,6 +258,10 @@ class EsmeSession:
             self._services.engine.deliveries.wake(self.system_id)
 
     def _on_terminated(self) -> None:
+        bind_task, self._bind_task = self._bind_task, None
+        if bind_task is not None and not bind_task.done():
+            # Nobody to answer: stop waiting out a failure delay or a verifier queue.
+            bind_task.cancel()
         if self._registered:
             self._services.registry.remove(self)
             self._registered = False

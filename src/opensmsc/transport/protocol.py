@@ -10,6 +10,11 @@ Backpressure, so that no peer can make us buffer without bound:
 - a service that cannot keep up (its queue is full, or the session's window of unanswered
   requests is full in "backpressure" mode) asks for `hold_reading(reason)` and later
   `release_reading(reason)`.
+
+Fairness between sessions: one read can bring 256 KiB, 16,000 enquire_link, and answering
+them all in one callback held every other session for tens of milliseconds (issue 10 item
+29). At most `FAIR_SHARE` octets are fed to the Connection per turn of the event loop; the
+rest waits, the session's reading paused, for the next turns.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ log = logging.getLogger(__name__)
 # A peer that does not read its socket can make us hold at most this much unsent data.
 WRITE_HIGH_WATER = 256 * 1024
 WRITE_LOW_WATER = 64 * 1024
+# What one session may have decoded and answered per turn of the event loop: a window's worth
+# of submit_sm and more, so that a well-behaved client is never split.
+FAIR_SHARE = 8 * 1024
 
 
 class SessionHandler(TypingProtocol):
@@ -59,6 +67,7 @@ class SmppProtocol(asyncio.Protocol):
         self._response_timeout = connection.config.response_timeout
         self._closed = False
         self.peer: tuple[str, int] | None = None
+        self._backlog = memoryview(b"")  # read but not fed yet: past this turn's fair share
 
     # ---- what services call -------------------------------------------------------------------
 
@@ -112,6 +121,10 @@ class SmppProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def mark_bound(self) -> None:
+        """The handler's session is bound: it no longer counts as a connection that has not
+        bound (the listener's caps, transport/limits.py)."""
+
     def hold_reading(self, reason: str) -> None:
         if not self._read_holds and self._transport is not None and not self._closed:
             self._transport.pause_reading()
@@ -149,6 +162,32 @@ class SmppProtocol(asyncio.Protocol):
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._backlog:
+            # Reading is paused while a backlog waits; a transport may still hand over what it
+            # had already read. It goes behind, in order.
+            self._backlog = memoryview(bytes(self._backlog) + data)
+            return
+        if len(data) > FAIR_SHARE:
+            self._backlog = memoryview(data)[FAIR_SHARE:]
+            data = data[:FAIR_SHARE]
+            self.hold_reading("fair-share")
+            self._loop.call_soon(self._feed_backlog)
+        self._feed(data)
+
+    def _feed_backlog(self) -> None:
+        if self._closed or self._conn.is_terminated or not self._backlog:
+            self._backlog = memoryview(b"")
+            self.release_reading("fair-share")
+            return
+        data = bytes(self._backlog[:FAIR_SHARE])
+        self._backlog = self._backlog[FAIR_SHARE:]
+        if self._backlog:
+            self._loop.call_soon(self._feed_backlog)
+        else:
+            self.release_reading("fair-share")
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         try:
             events = self._conn.receive_data(data, now=self._loop.time())
         except RemoteProtocolError as exc:
@@ -166,6 +205,11 @@ class SmppProtocol(asyncio.Protocol):
         self._arm_timer()
 
     def eof_received(self) -> bool | None:
+        # What the peer sent before its EOF comes first, all of it now (the transport closes
+        # once this returns); a rare case, not worth a half-closed transport.
+        backlog, self._backlog = self._backlog, memoryview(b"")
+        if backlog and not self._conn.is_terminated:
+            self._feed(bytes(backlog))
         self._feed_close()
         return None
 
@@ -177,8 +221,15 @@ class SmppProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.handler is not None:
-            self.handler.on_connection_lost(exc)
+        handler, self.handler = self.handler, None
+        if handler is not None:
+            handler.on_connection_lost(exc)
+        # The handler holds this protocol, and this protocol its handler and transport: break
+        # the cycles so that reference counting frees a closed session at once. The collector
+        # alone would keep thousands alive for long (issue 10 item 22; app.tune_gc makes
+        # full collections rare). Whatever still runs for the session (a store commit's
+        # answer) finds it closed and sends nothing.
+        self._transport = None
 
     def pause_writing(self) -> None:
         # The peer is not reading: stop reading it too, so it cannot make us queue responses.

@@ -1,6 +1,9 @@
 """The SMSC's SMPP listeners: plaintext (2775) and implicit TLS (3550), the same session logic
 on both. Each accepted TCP connection gets a sans-IO Connection in the SMSC role, an
-SmppProtocol driving it, and a service handler made by `handler_factory`."""
+SmppProtocol driving it, and a service handler made by `handler_factory`.
+
+With `limits`, connections that have not bound are capped (limits.py): past a cap, a new
+connection is closed at once. The handler tells when its session bound (`mark_bound`)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,13 @@ from dataclasses import dataclass
 
 from opensmsc.smpp.connection import Connection, SessionConfig
 from opensmsc.smpp.pdu import Outbind
+from opensmsc.transport.limits import (
+    ConnectionLimits,
+    UnboundGate,
+    address_key,
+    file_budget,
+    file_limit,
+)
 from opensmsc.transport.protocol import SessionHandler, SmppProtocol
 
 log = logging.getLogger(__name__)
@@ -32,12 +42,20 @@ class Listener:
 class SmppServer:
     """Owns the listening sockets and every live session."""
 
-    def __init__(self, session_config: SessionConfig, handler_factory: HandlerFactory) -> None:
+    def __init__(
+        self,
+        session_config: SessionConfig,
+        handler_factory: HandlerFactory,
+        *,
+        limits: ConnectionLimits | None = None,  # None: no cap on unbound connections
+    ) -> None:
         self._session_config = session_config
         self._handler_factory = handler_factory
         self._servers: dict[str, asyncio.Server] = {}
         self._sessions: set[SmppProtocol] = set()
         self._ids = itertools.count(1)
+        self._limits = limits
+        self._gate: UnboundGate | None = None
 
     @property
     def sessions(self) -> frozenset[SmppProtocol]:
@@ -49,6 +67,9 @@ class SmppServer:
         return int(sockets[0].getsockname()[1])
 
     async def start(self, listener: Listener) -> int:
+        soft, _ = file_limit()  # raised to the hard limit at the first start
+        if self._limits is not None and self._gate is None:
+            self._gate = UnboundGate(self._limits, file_budget=file_budget(soft))
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: self._new_session(listener.name),
@@ -64,11 +85,20 @@ class SmppServer:
         log.info("listening name=%s address=%s port=%d", listener.name, listener.host, port)
         return port
 
+    @property
+    def unbound(self) -> int:
+        """Accepted connections that have not bound (0 without limits)."""
+        return 0 if self._gate is None else self._gate.unbound
+
     def _new_session(self, listener: str) -> SmppProtocol:
         loop = asyncio.get_running_loop()
         session_id = f"{listener}-{next(self._ids)}"
         connection = Connection(self._session_config, now=loop.time())
-        protocol = _TrackedProtocol(connection, session_id=session_id, sessions=self._sessions)
+        # Sessions we dial out (outbind) are ours: not capped.
+        gate = self._gate if listener != "outbind" else None
+        protocol = _TrackedProtocol(
+            connection, session_id=session_id, sessions=self._sessions, gate=gate
+        )
         protocol.handler = self._handler_factory(protocol)
         return protocol
 
@@ -115,9 +145,9 @@ class SmppServer:
 
 
 class _TrackedProtocol(SmppProtocol):
-    """Joins the server's set of live sessions once its transport exists. A TLS handshake that
-    fails never reaches connection_made (nor connection_lost), so it must not be counted from
-    the factory, or the set would grow with every failed handshake."""
+    """Joins the server's set of live sessions once its transport exists, if the gate admits
+    it. A TLS handshake that fails never reaches connection_made (nor connection_lost), so it
+    must not be counted from the factory, or the set would grow with every failed handshake."""
 
     def __init__(
         self,
@@ -125,14 +155,40 @@ class _TrackedProtocol(SmppProtocol):
         *,
         session_id: str,
         sessions: set[SmppProtocol],
+        gate: UnboundGate | None,
     ) -> None:
         super().__init__(connection, session_id=session_id)
         self._live = sessions
+        self._gate = gate
+        self._unbound_key: str | None = None  # counted by the gate until bound or closed
+        self._refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        gate = self._gate
+        if gate is not None:
+            peer = transport.get_extra_info("peername")
+            key = address_key(str(peer[0])) if isinstance(peer, tuple) and peer else "?"
+            now = asyncio.get_running_loop().time()
+            if not gate.admit(key, open_connections=len(self._live), now=now):
+                self._refused = True
+                self.handler = None
+                transport.close()
+                return
+            self._unbound_key = key
         self._live.add(self)
         super().connection_made(transport)
 
+    def mark_bound(self) -> None:
+        self._release_unbound()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:
+            return
+        self._release_unbound()
         super().connection_lost(exc)
         self._live.discard(self)
+
+    def _release_unbound(self) -> None:
+        key, self._unbound_key = self._unbound_key, None
+        if key is not None and self._gate is not None:
+            self._gate.release(key)

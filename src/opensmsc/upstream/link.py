@@ -19,6 +19,7 @@ import random
 import ssl
 from collections.abc import Callable
 
+from opensmsc.logtext import peer_text
 from opensmsc.smpp import BindMode
 from opensmsc.transport.client import connect
 from opensmsc.transport.errors import ConnectionLost
@@ -260,7 +261,7 @@ class Links:
                 name,
                 session.session_id,
                 link.mode.value,
-                session.peer_system_id,
+                peer_text(session.peer_system_id),
             )
             self.handler.on_session_bound(session)
             await asyncio.shield(session.closed)
@@ -361,7 +362,7 @@ class Links:
                 self.settings.name,
                 session.session_id,
                 link.mode.value,
-                session.peer_system_id,
+                peer_text(session.peer_system_id),
             )
             return
         link.last_error = outcome

@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import Final
 
 from opensmsc.errors import MessageRejected, StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.routing import BoundSession, MoRouter
 from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError
 from opensmsc.smpp.pdu import data_sm_as
@@ -103,8 +104,8 @@ class MoIngress:
             log.warning(
                 "MO refused connector=%s source=%s destination=%s: no account routes it",
                 connector,
-                pdu.source_addr,
-                pdu.destination_addr,
+                peer_text(pdu.source_addr),
+                peer_text(pdu.destination_addr),
             )
             raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "no account for this MO")
         now = self._clock()
@@ -135,6 +136,6 @@ class MoIngress:
             connector,
             record.message_id,
             system_id,
-            pdu.destination_addr,
+            peer_text(pdu.destination_addr),
         )
         self._wake()

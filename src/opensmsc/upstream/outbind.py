@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 
 from opensmsc.errors import ConfigError
+from opensmsc.logtext import peer_text
 from opensmsc.smpp import (
     BindMode,
     ConnectionTerminated,
@@ -55,7 +56,7 @@ def outbind_refusal(settings: ConnectorSettings, pdu: Outbind) -> str | None:
     `outbind_password` in the configuration accepts any value."""
     expected_id = settings.outbind_system_id
     if expected_id and pdu.system_id != expected_id:
-        return f"system_id {pdu.system_id!r} is not {expected_id!r}"
+        return f"system_id {peer_text(pdu.system_id)} is not {expected_id!r}"
     expected_password = settings.outbind_password
     # Compared in constant time: the listener is reachable by whoever can reach the port.
     if expected_password and not hmac.compare_digest(
@@ -150,7 +151,7 @@ class OutbindListener:
             self.settings.name,
             protocol.session_id,
             protocol.peer,
-            pdu.system_id,
+            peer_text(pdu.system_id),
             self._mode.value,
         )
         return handler

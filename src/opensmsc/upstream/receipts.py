@@ -46,6 +46,7 @@ from typing import Final
 
 from opensmsc.engine import Lifecycle
 from opensmsc.errors import MessageRejected, StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.smpp import CommandStatus, MessageState, ReceiptInfo, normalize_message_id
 from opensmsc.store import FINAL_STATES, Direction, Store, StoredMessage
 from opensmsc.upstream.matching import IdReading
@@ -110,7 +111,7 @@ class UpstreamReceipts:
             log.error(
                 "receipt not stored connector=%s upstream_id=%s: %s",
                 connector,
-                info.message_id,
+                peer_text(info.message_id),
                 exc,
             )
             raise MessageRejected(_RETRY_LATER, "receipt not stored") from exc
@@ -154,14 +155,14 @@ class UpstreamReceipts:
                 "receipt for an unknown id while submits await answers connector=%s"
                 " upstream_id=%s: asking for it again later",
                 connector,
-                info.message_id,
+                peer_text(info.message_id),
             )
             raise MessageRejected(_RETRY_LATER, "receipt id not known yet")
         self.unknown += 1
         log.warning(
             "receipt for an unknown message acknowledged connector=%s upstream_id=%s state=%s",
             connector,
-            info.message_id,
+            peer_text(info.message_id),
             info.state,
         )
 
@@ -188,10 +189,10 @@ class UpstreamReceipts:
                     "receipt collision connector=%s upstream_id=%s matched message_id=%s,"
                     " which is final (%s) and known upstream as %s; acknowledged, not applied",
                     connector,
-                    info.message_id,
+                    peer_text(info.message_id),
                     record.message_id,
                     record.state.name,
-                    recorded,
+                    peer_text(recorded),
                 )
                 return
             # E.g. an attempt given up on that the upstream took after all, and a later one.
@@ -199,9 +200,9 @@ class UpstreamReceipts:
                 "receipt quotes another upstream id than the message's connector=%s"
                 " upstream_id=%s message_id=%s recorded=%s",
                 connector,
-                info.message_id,
+                peer_text(info.message_id),
                 record.message_id,
-                recorded,
+                peer_text(recorded),
             )
         if record.is_final:
             self.duplicates += 1
@@ -245,7 +246,7 @@ class UpstreamReceipts:
             "upstream receipt connector=%s message_id=%s upstream_id=%s state=%s",
             connector,
             record.message_id,
-            info.message_id,
+            peer_text(info.message_id),
             state.name,
         )
 

@@ -38,6 +38,7 @@ from dataclasses import replace
 from typing import Final
 
 from opensmsc.errors import StoreUnavailable
+from opensmsc.logtext import peer_text
 from opensmsc.routing import Accepted, Attempt, ErrorClass, PermanentFailure, TemporaryFailure
 from opensmsc.smpp import (
     BindMode,
@@ -243,7 +244,7 @@ class ConnectorRoute:
                 "upstream id not stored connector=%s message_id=%s upstream_id=%s",
                 self._name,
                 our_id,
-                upstream_id,
+                peer_text(upstream_id),
             )
 
 

@@ -12,6 +12,7 @@ from opensmsc.config.rules import (
     OptionalSeconds,
     PduLength,
     Port,
+    PositiveInt,
     PrivateKeyFile,
     Problem,
     Seconds,
@@ -67,8 +68,11 @@ class SmppServerConfig:
         SmppVersion.V34,
         SmppVersion.V50,
     )
-    bind_failure_delay: OptionalSeconds = 1.0  # first delay after a failed bind from an address
+    bind_failure_delay: OptionalSeconds = 1.0  # first delay of an (address, system_id) failing
     bind_failure_max_delay: OptionalSeconds = 30.0  # the delay doubles per failure up to this
+    max_unbound_connections: PositiveInt = 1000  # connections not bound yet, in all
+    max_unbound_per_address: PositiveInt = 50  # connections not bound yet, per source address
+    strict: bool = False  # decode PDUs strictly (the codec's strict mode); lenient by default
 
     def problems(self) -> list[Problem]:
         checks = Checks()

@@ -96,13 +96,20 @@ async def _login(context: ApiContext, request: Request, system_id: str, password
         step = auth.begin_login(system_id, password, peer)
     decision: BindDecision
     if isinstance(step, PasswordCheck):
-        ok = await context.passwords.verify(step)
+        try:
+            # The pair's failure delay is waited before argon2 runs, as for binds.
+            if step.delay > 0:
+                await asyncio.sleep(min(step.delay, _MAX_FAILURE_DELAY))
+            ok = await context.passwords.verify(step)
+        except BaseException:
+            auth.abandon(step)
+            raise
         decision = auth.finish_login(step, password_ok=ok)
     else:
         decision = step
     if decision.account is not None and decision.is_accepted:
         return decision.account
-    delay = min(auth.failure_delay(peer), _MAX_FAILURE_DELAY)
+    delay = min(decision.delay, _MAX_FAILURE_DELAY)
     if delay > 0:
         await asyncio.sleep(delay)
     if decision.status == CommandStatus.ESME_RBINDFAIL:
