@@ -1,5 +1,5 @@
 """`python -m opensmsc` is the `opensmsc` command."""
 
-from opensmsc.cli.main import main
+from opensmsc.cli import main
 
 raise SystemExit(main())

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from opensmsc.app import build_hlr
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
 from opensmsc.engine import EngineSettings, StoreAndForward
 from opensmsc.network import (
@@ -34,7 +35,6 @@ from opensmsc.network import (
     SimulatedNetworkRoute,
     Submitted,
     SubscriberState,
-    build_hlr,
 )
 from opensmsc.routing import AccountPolicies, AccountPolicy, Attempt
 from opensmsc.smpp import (

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from opensmsc.app import build_hlr
 from opensmsc.cli.main import main
 from opensmsc.config.model import NetworkConfig, PrefixDefaultConfig
 from opensmsc.http import HttpServer, create_app
-from opensmsc.network import EngineLink, SimulatedNetwork, SubscriberState, build_hlr
+from opensmsc.network import EngineLink, SimulatedNetwork, SubscriberState
 from opensmsc.smpp import DeliverSm, SubmitSm
 from opensmsc.sms import gsm7
 from opensmsc.sms.tpdu import SmsDeliver

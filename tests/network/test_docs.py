@@ -14,8 +14,9 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from opensmsc.app import build_hlr
 from opensmsc.http import HttpServer, create_app
-from opensmsc.network import SimulatedNetwork, build_hlr
+from opensmsc.network import SimulatedNetwork
 
 URL_ATTRIBUTE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'""")
 CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from opensmsc.app import build_hlr
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, PrefixDefaultConfig
 from opensmsc.http import MEDIA_TYPE, HttpServer, create_app
-from opensmsc.network import EngineLink, SimulatedNetwork, Submitted, SubscriberState, build_hlr
+from opensmsc.network import EngineLink, SimulatedNetwork, Submitted, SubscriberState
 from opensmsc.smpp import DeliverSm, SubmitSm
 
 A = "+447700900001"

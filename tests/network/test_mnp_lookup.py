@@ -7,6 +7,7 @@ from textwrap import dedent
 
 import pytest
 
+from opensmsc.app import build_hlr
 from opensmsc.config import load
 from opensmsc.config.model import NetworkConfig, PortedNumberConfig, SubscriberConfig
 from opensmsc.errors import ConfigError
@@ -17,7 +18,6 @@ from opensmsc.network import (
     RoutingInfo,
     SimulatedHlr,
     SubscriberTable,
-    build_hlr,
     mask_imsi,
 )
 from opensmsc.routing import (

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opensmsc.app import build_hlr
 from opensmsc.config import NetworkConfig, PrefixDefaultConfig
 from opensmsc.config.model import SubscriberConfig
 from opensmsc.http import MEDIA_TYPE, create_app
@@ -22,7 +23,6 @@ from opensmsc.network import (
     SimulatedNetwork,
     StateNotSaved,
     SubscriberState,
-    build_hlr,
 )
 from opensmsc.routing import TemporaryFailure
 from opensmsc.store import StoredMessage

@@ -162,7 +162,12 @@ class Engine:
         self.registry = FakeRegistry()
         self.ids = MessageIds(prefix)
         self.deliveries = Deliveries(
-            store, self.registry, clock=clock, outbind=self.registry, retry_delay=0.01
+            store,
+            self.registry,
+            clock=clock,
+            outbind=self.registry,
+            release=lambda ids: self.scheduler.release(ids),  # noqa: PLW0108 (built below)
+            retry_delay=0.01,
         )
         self.router = Router(
             routes, default_route=default_route, prefixes=prefixes, mo_route=self.deliveries
@@ -183,7 +188,6 @@ class Engine:
             batch=batch,
             route_windows=route_windows,
         )
-        self.deliveries.set_release(self.scheduler.release)
         self.acceptor = Acceptor(
             store,
             self.ids,

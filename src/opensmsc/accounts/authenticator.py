@@ -44,8 +44,8 @@ from opensmsc.accounts.failures import BindFailures, IPAddress, Pair, RateLimite
 from opensmsc.accounts.model import Account, BindMode
 from opensmsc.accounts.throttle import TokenBucket
 from opensmsc.logtext import peer_text
-from opensmsc.smpp.constants import CommandStatus
-from opensmsc.transport.tls import PeerCertificate
+from opensmsc.smpp import CommandStatus
+from opensmsc.transport import PeerCertificate
 
 __all__ = [
     "Authenticator",

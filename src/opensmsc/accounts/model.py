@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from opensmsc.smpp.states import BindMode
-from opensmsc.transport.tls import normalize_fingerprint
+from opensmsc.smpp import BindMode
+from opensmsc.transport import normalize_fingerprint
 
 # BindMode is the session machine's own (smpp.states), re-exported: one enum from the bind PDU
 # to the account rule.

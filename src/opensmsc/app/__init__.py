@@ -12,5 +12,17 @@ the node as a process (signals, uvloop).
 from opensmsc.app.node import RunningSmsc, start
 from opensmsc.app.process import run, serve, tune_gc
 from opensmsc.app.service import Service, Services
+from opensmsc.app.simulated_hlr import HlrServices, build_hlr, prefix_default
 
-__all__ = ["RunningSmsc", "Service", "Services", "run", "serve", "start", "tune_gc"]
+__all__ = [
+    "HlrServices",
+    "RunningSmsc",
+    "Service",
+    "Services",
+    "build_hlr",
+    "prefix_default",
+    "run",
+    "serve",
+    "start",
+    "tune_gc",
+]

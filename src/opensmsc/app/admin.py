@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 
 from opensmsc.config import HttpConfig
-from opensmsc.http.app import create_app
-from opensmsc.http.server import HttpServer
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.http import HttpServer, create_app
+from opensmsc.network import SimulatedNetwork
 
 __all__ = ["AdminService"]
 

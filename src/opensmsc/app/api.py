@@ -18,7 +18,7 @@ from opensmsc.config import ApiConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.http import ApiSettings, HttpServer, create_api_app
-from opensmsc.transport import tls
+from opensmsc.transport import ensure_self_signed
 
 __all__ = ["ApiService"]
 
@@ -79,7 +79,7 @@ class ApiService:
         if self._config.tls_cert_file is not None:
             return self._config.tls_cert_file, self._config.tls_key_file
         try:
-            material = tls.ensure_self_signed(self._data_dir)
+            material = ensure_self_signed(self._data_dir)
         except OSError as exc:
             raise StartupError(
                 "the self-signed TLS certificate cannot be written in "

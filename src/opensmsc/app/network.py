@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.config import Config, ConfigError, NetworkConfig
-from opensmsc.engine.node import StoreAndForward
-from opensmsc.network import NetworkState, StateNotSaved
-from opensmsc.network.mo import P2P_SYSTEM_ID, Submitted
-from opensmsc.network.route import NETWORK_ROUTE
-from opensmsc.network.setup import build_hlr
-from opensmsc.network.simulator import EngineLink, SimulatedNetwork
+from opensmsc.engine import StoreAndForward
+from opensmsc.network import (
+    NETWORK_ROUTE,
+    P2P_SYSTEM_ID,
+    EngineLink,
+    NetworkState,
+    SimulatedNetwork,
+    StateNotSaved,
+    Submitted,
+)
 from opensmsc.smpp import SubmitSm
 from opensmsc.upstream import MoIngress
 

@@ -35,12 +35,12 @@ from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.config import Config
-from opensmsc.engine.node import StoreAndForward
-from opensmsc.network.simulator import SimulatedNetwork
+from opensmsc.engine import StoreAndForward
+from opensmsc.network import SimulatedNetwork
 from opensmsc.routing import PrefixPolicy
 from opensmsc.smsc import SessionRegistry, SmscServices
-from opensmsc.transport.server import SmppServer
-from opensmsc.upstream.pool import Connectors
+from opensmsc.transport import SmppServer
+from opensmsc.upstream import Connectors
 
 __all__ = ["RunningSmsc", "start"]
 

@@ -15,7 +15,7 @@ import ssl
 from opensmsc.accounts import Authenticator
 from opensmsc.app.failures import address, os_reason
 from opensmsc.config import Config, OverloadAction
-from opensmsc.engine.node import StoreAndForward
+from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.smpp import CommandStatus, Role, SessionConfig
 from opensmsc.smsc import (
@@ -26,10 +26,15 @@ from opensmsc.smsc import (
     SmscServices,
     SmscSettings,
 )
-from opensmsc.transport import tls
-from opensmsc.transport.limits import ConnectionLimits
-from opensmsc.transport.protocol import SmppProtocol
-from opensmsc.transport.server import Listener, SmppServer
+from opensmsc.transport import (
+    ConnectionLimits,
+    Listener,
+    SmppProtocol,
+    SmppServer,
+    ensure_self_signed,
+    server_context,
+)
+from opensmsc.transport import fingerprint as cert_fingerprint
 
 __all__ = ["OutbindLink", "SmscService", "session_config"]
 
@@ -172,14 +177,14 @@ class SmscService:
             cert = server.tls_cert_file
             key = server.tls_key_file or server.tls_cert_file
             try:
-                fingerprint = tls.fingerprint(cert.read_bytes())
+                fingerprint = cert_fingerprint(cert.read_bytes())
             except (OSError, ValueError) as exc:
                 raise StartupError(
                     f"smpp.server.tls_cert_file {cert}: not a usable certificate: {exc}"
                 ) from exc
         else:
             try:
-                material = tls.ensure_self_signed(self._config.node.data_dir)
+                material = ensure_self_signed(self._config.node.data_dir)
             except OSError as exc:
                 raise StartupError(
                     "the self-signed TLS certificate cannot be written in "
@@ -187,7 +192,7 @@ class SmscService:
                 ) from exc
             cert, key, fingerprint = material.cert, material.key, material.fingerprint
             log.info("self-signed TLS certificate path=%s sha256=%s", cert, fingerprint)
-        context = tls.server_context(
+        context = server_context(
             cert, key, ca=server.tls_ca_file, require_client_cert=server.require_client_cert
         )
         return context, fingerprint

@@ -13,7 +13,7 @@ import logging
 from opensmsc.app.accounts import DEMO_SYSTEM_ID
 from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config import Config
-from opensmsc.engine.node import StoreAndForward
+from opensmsc.engine import StoreAndForward
 from opensmsc.routing import (
     AccountPolicies,
     Numbering,
@@ -21,11 +21,9 @@ from opensmsc.routing import (
     PortabilityTable,
     np_tlvs_for,
 )
-from opensmsc.smpp.receipt import ReceiptInfo
+from opensmsc.smpp import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
-from opensmsc.upstream import ConnectorRoute, MoIngress, UpstreamReceipts
-from opensmsc.upstream.pool import Connectors
-from opensmsc.upstream.route import NpLookup
+from opensmsc.upstream import ConnectorRoute, Connectors, MoIngress, NpLookup, UpstreamReceipts
 
 __all__ = ["UpstreamService", "mo_ingress", "np_lookup_for"]
 

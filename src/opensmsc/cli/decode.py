@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opensmsc.cli.describe import JsonValue, Row, body_rows, command_name, header_rows, status_name
-from opensmsc.smpp.codec import decode
-from opensmsc.smpp.errors import FramingError, PduError
-from opensmsc.smpp.framing import DEFAULT_MAX_LENGTH, FrameBuffer
+from opensmsc.smpp import DEFAULT_MAX_LENGTH, FrameBuffer, FramingError, PduError, decode
 
 _HEX_NOISE = re.compile(r"0x|[\s:,.\-_]", re.IGNORECASE)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opensmsc.errors import OpensmscError
-from opensmsc.smpp.constants import (
+from opensmsc.smpp import (
     CommandId,
     CommandStatus,
     DataCoding,
@@ -24,15 +24,21 @@ from opensmsc.smpp.constants import (
     MessageState,
     Npi,
     RegisteredDelivery,
+    SmppError,
     Tag,
     Ton,
+    parse_receipt,
+    parse_relative,
+    parse_time,
 )
-from opensmsc.smpp.errors import SmppError
-from opensmsc.smpp.receipt import parse_receipt
-from opensmsc.smpp.times import parse_relative, parse_time
-from opensmsc.sms.dcs import decode_text, parse_data_coding
-from opensmsc.sms.national import Language
-from opensmsc.sms.udh import UdhError, UserDataHeader, parse_udh
+from opensmsc.sms import (
+    Language,
+    UdhError,
+    UserDataHeader,
+    decode_text,
+    parse_data_coding,
+    parse_udh,
+)
 
 JsonValue = int | str | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 

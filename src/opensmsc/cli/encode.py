@@ -1,6 +1,6 @@
 """`opensmsc encode TEXT`: how a text goes out as SMS parts, in hex, or JSON.
 
-It shows the alphabet `sms.segment.choose_alphabet` picks (or the one forced), the data_coding,
+It shows the alphabet `sms.choose_alphabet` picks (or the one forced), the data_coding,
 how many parts `sms.segment.split` makes and, for each part, its UDH (decoded), its SAR values
 and its short_message octets in hex (GSM 7-bit as the unpacked septets SMPP carries).
 """
@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from opensmsc.cli.decode import HexError, parse_hex
 from opensmsc.cli.describe import JsonValue, data_coding_meaning, hex_lines, udh_summary
 from opensmsc.errors import OpensmscError
-from opensmsc.sms import segment
-from opensmsc.sms.national import Language
-from opensmsc.sms.udh import PortAddress
+from opensmsc.sms import Alphabet, Encoding, Language, PortAddress, choose_alphabet, split
 
 ALPHABETS = ("gsm7", "latin1", "ia5", "ucs2", "binary")
-_UNITS = {segment.Alphabet.GSM7: "septets", segment.Alphabet.UCS2: "UTF-16 code units"}
+_UNITS = {Alphabet.GSM7: "septets", Alphabet.UCS2: "UTF-16 code units"}
 CONCAT_METHODS = ("udh8", "udh16", "sar", "payload")
 
 
@@ -72,13 +70,13 @@ def encode_report(text: str, options: EncodeOptions) -> dict[str, JsonValue]:
         destination, originator = options.ports
         ports = PortAddress(destination, originator, 16)  # IEI 0x05: what WAP and IMPS use
     if options.alphabet == "binary":
-        encoding = segment.Encoding(segment.Alphabet.BINARY)
+        encoding = Encoding(Alphabet.BINARY)
         message: str | bytes = _binary(text)
     else:
-        force = segment.Alphabet(options.alphabet) if options.alphabet else None
-        encoding = segment.choose_alphabet(text, allow_national=options.national, force=force)
+        force = Alphabet(options.alphabet) if options.alphabet else None
+        encoding = choose_alphabet(text, allow_national=options.national, force=force)
         message = text
-    segmented = segment.split(
+    segmented = split(
         message,
         encoding=encoding,
         concat=options.concat,  # type: ignore[arg-type]  # argparse restricts the choices
@@ -108,7 +106,7 @@ def encode_report(text: str, options: EncodeOptions) -> dict[str, JsonValue]:
     # What the part limits count (160 septets, 70 UTF-16 code units, 140 octets): an emoji is
     # one character but two UTF-16 code units, a GSM extension character two septets.
     units = sum(len(part.payload) for part in segmented.parts)
-    if chosen.alphabet is segment.Alphabet.UCS2:
+    if chosen.alphabet is Alphabet.UCS2:
         units //= 2
     return {
         "text": text,

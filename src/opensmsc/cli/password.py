@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from opensmsc.accounts.passwords import hash_password as make_hash
+from opensmsc.accounts import hash_password as make_hash
 
 
 def hash_password() -> int:

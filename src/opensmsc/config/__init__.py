@@ -36,7 +36,7 @@ from opensmsc.config.model import (
     SubscriberStateName,
 )
 from opensmsc.errors import ConfigError
-from opensmsc.smpp.states import BindMode  # accounts' bind_modes use the session's enum
+from opensmsc.smpp import BindMode
 
 __all__ = [
     "AccountConfig",

@@ -62,8 +62,8 @@ from opensmsc.smpp import (
     Tag,
     Tlvs,
     UnsuccessSme,
+    data_sm_as,
 )
-from opensmsc.smpp.pdu import data_sm_as  # not in smpp's API
 from opensmsc.store import (
     Address,
     Clock,

@@ -102,9 +102,8 @@ class Deliveries:
     """Sends stored receipts and MO of each account to its bound receivers.
 
     `wake(system_id)` after anything that may let deliveries progress: a receipt stored, a
-    session of the account bound, a deliver_sm_resp received. `release` (set with
-    `set_release`, normally Scheduler.release) makes waiting MO due now. Call `close()` before
-    the store closes.
+    session of the account bound, a deliver_sm_resp received. `release` (normally
+    Scheduler.release) makes waiting MO due now. Call `close()` before the store closes.
     """
 
     def __init__(
@@ -114,6 +113,7 @@ class Deliveries:
         *,
         clock: Clock,
         outbind: OutbindRequester | None = None,
+        release: Callable[[Sequence[str]], None] | None = None,
         batch: int = 256,
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
@@ -136,7 +136,7 @@ class Deliveries:
         self._window = window
         self._accounts: dict[str, _Account] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._release: Callable[[Sequence[str]], None] | None = None
+        self._release = release
         # Receipts answered ESME_ROK in this turn of the loop: acknowledged in one store call.
         self._acks: list[tuple[str, StoredMessage]] = []
         self._acks_scheduled = False
@@ -145,10 +145,6 @@ class Deliveries:
         self.acknowledged = 0
 
     # ---- wiring ---------------------------------------------------------------------------------
-
-    def set_release(self, release: Callable[[Sequence[str]], None]) -> None:
-        """Who makes waiting MO due again when their account binds (Scheduler.release)."""
-        self._release = release
 
     # ---- the Route protocol, for MO ------------------------------------------------------------
 

@@ -2,10 +2,10 @@
 lifecycle, the scheduler, deliveries to ESMEs, acceptance, query/cancel/replace and
 housekeeping, wired to each other as docs/design/engine.md draws them.
 
-What this is for: the wiring (app.py) opens the store and the ids of the data folder, turns the
-configuration into the values taken here (account policies, routes, engine settings) and gets
-one object to start and to close; tests get the same assembly on any Store. What it is not:
-configuration parsing, opening a store (the engine works on the Store protocol, whatever
+What this is for: the wiring (app/engine.py) opens the store and the ids of the data folder,
+turns the configuration into the values taken here (account policies, routes, engine settings)
+and gets one object to start and to close; tests get the same assembly on any Store. What it is
+not: configuration parsing, opening a store (the engine works on the Store protocol, whatever
 backend the wiring chose), or the SMPP side (smsc/session.py, which calls `acceptor`,
 `operations` and `deliveries`).
 """
@@ -73,7 +73,13 @@ class StoreAndForward:
         self.policies = policies
         self.settings = settings
         self.deliveries = Deliveries(
-            store, receivers, clock=clock, outbind=outbind, window=settings.delivery_window
+            store,
+            receivers,
+            clock=clock,
+            outbind=outbind,
+            # The scheduler is built below from the router, which routes MO to the deliveries.
+            release=lambda ids: self.scheduler.release(ids),  # noqa: PLW0108 (built below)
+            window=settings.delivery_window,
         )
         self.router = Router(
             {LOOPBACK: LoopbackRoute(), **routes},
@@ -97,7 +103,6 @@ class StoreAndForward:
             lease=timedelta(seconds=settings.lease),
             route_windows=dict(settings.route_windows),
         )
-        self.deliveries.set_release(self.scheduler.release)
         self.acceptor = Acceptor(
             store,
             ids,

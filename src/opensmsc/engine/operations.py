@@ -31,11 +31,11 @@ from opensmsc.smpp import (
     ReplaceSm,
     SmppTimeError,
     Tag,
+    encode_tlvs,
     format_absolute,
     parse_schedule,
     parse_validity,
 )
-from opensmsc.smpp.tlv import encode_tlvs  # not in smpp's API
 from opensmsc.store import (
     REPLACEABLE_STATES,
     Clock,

@@ -1,10 +1,10 @@
 """The HTTP admin listener: an ASGI app served by uvicorn inside the node's event loop.
 
-What this is for: app.py starts one `HttpServer` next to the SMPP listeners. We bind the socket
-ourselves, so a port already in use is an OSError here (not uvicorn's `sys.exit`), and port 0
-gives an ephemeral port that `start()` returns (tests). uvicorn runs as one more task of the
-running loop; it must not touch process signals (the node owns SIGINT/SIGTERM), so its signal
-capture is switched off.
+What this is for: the app (app/admin.py, app/api.py) starts one `HttpServer` per listener, next
+to the SMPP listeners. We bind the socket ourselves, so a port already in use is an OSError
+here (not uvicorn's `sys.exit`), and port 0 gives an ephemeral port that `start()` returns
+(tests). uvicorn runs as one more task of the running loop; it must not touch process signals
+(the node owns SIGINT/SIGTERM), so its signal capture is switched off.
 
 What it is not: the routes (http/app.py, http/routes/) or their errors (http/problems.py).
 """

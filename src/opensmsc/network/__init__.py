@@ -7,7 +7,7 @@ delivers to when no carrier is configured.
 - map_errors.py: the MAP errors and what each means for a retry;
 - msc.py, handset.py: MT-ForwardSM and MO-ForwardSM, the phones and their inboxes;
 - route.py: the engine's Route onto the network; mo.py: handsets' messages into the SMSC;
-- lookup.py: the HLR lookup service; setup.py: the HLR built from `[network]`;
+- lookup.py: the HLR lookup service (app/simulated_hlr.py builds the HLR from `[network]`);
 - state.py: runtime changes and message-waiting data kept over restarts (network.sqlite3);
 - simulator.py: all of it wired as one `SimulatedNetwork`.
 
@@ -47,7 +47,6 @@ from opensmsc.network.map_errors import (
 from opensmsc.network.mo import MO_CONNECTOR, P2P_SYSTEM_ID, MoGateway, Submitted
 from opensmsc.network.msc import Mscs, MtForwardResult, SimulatedMsc
 from opensmsc.network.route import NETWORK_ROUTE, DeliveryRecord, SimulatedNetworkRoute
-from opensmsc.network.setup import HlrServices, build_hlr, prefix_default
 from opensmsc.network.simulator import EngineLink, HandsetUnavailable, MoSent, SimulatedNetwork
 from opensmsc.network.state import NetworkState, StateNotSaved
 from opensmsc.network.subscriber import (
@@ -83,7 +82,6 @@ __all__ = [
     "Handsets",
     "HlrLookup",
     "HlrMode",
-    "HlrServices",
     "InboxMessage",
     "Latency",
     "LookupResult",
@@ -112,9 +110,7 @@ __all__ = [
     "SubscriberState",
     "SubscriberTable",
     "UnknownMapError",
-    "build_hlr",
     "make_imsi",
     "mask_imsi",
     "parse_map_error",
-    "prefix_default",
 ]

@@ -41,11 +41,15 @@ from opensmsc.sms import (
     MessageClass,
     PortAddress,
     Reassembler,
+    SmsDeliver,
+    SmsSubmit,
     UdhError,
+    UserData,
     choose_alphabet,
+    decode_payload,
+    read_user_data,
     split,
 )
-from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
 
 __all__ = [
     "DEFAULT_CAPACITY",

@@ -33,7 +33,7 @@ from opensmsc.errors import MessageRejected
 from opensmsc.logtext import peer_text
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
 from opensmsc.smpp import CommandStatus, DeliverSm, EsmClass, Npi, SubmitSm, Ton
-from opensmsc.sms.tpdu import SmsSubmit
+from opensmsc.sms import SmsSubmit
 
 __all__ = ["MO_CONNECTOR", "P2P_SYSTEM_ID", "MoGateway", "Submitted"]
 

@@ -29,7 +29,7 @@ from typing import Final
 
 from opensmsc.network.handset import Handsets, Reception
 from opensmsc.network.map_errors import DeliveryFailureCause, MapError, MapErrorCode
-from opensmsc.sms.tpdu import SmsDeliver, SmsSubmit
+from opensmsc.sms import SmsDeliver, SmsSubmit
 
 __all__ = [
     "MoHandler",

@@ -53,6 +53,7 @@ from opensmsc.sms import (
     Concat,
     Encoding,
     MessageClass,
+    SmsDeliver,
     UdhError,
     alphabet_of,
     build_udh,
@@ -60,7 +61,6 @@ from opensmsc.sms import (
     parse_udh,
     split,
 )
-from opensmsc.sms.tpdu import SmsDeliver
 from opensmsc.store import StoredMessage
 
 __all__ = ["NETWORK_ROUTE", "DeliveryRecord", "SimulatedNetworkRoute"]
@@ -152,7 +152,7 @@ class SimulatedNetworkRoute:
         return self._name
 
     def set_alert_handlers(self, waiting_for: WaitingFor, release: Release) -> None:
-        """Connect alerts to the engine (app.py: store.waiting_for, Scheduler.alert_now)."""
+        """Connect alerts to the engine (store.waiting_for, Scheduler.alert_now)."""
         self._waiting_for = waiting_for
         self._release = release
 

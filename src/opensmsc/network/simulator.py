@@ -32,8 +32,7 @@ from opensmsc.network.route import NETWORK_ROUTE, Release, SimulatedNetworkRoute
 from opensmsc.network.state import NetworkState
 from opensmsc.routing import InvalidNumber
 from opensmsc.smpp import DeliverSm, SubmitSm
-from opensmsc.sms import Alphabet, MessageClass
-from opensmsc.sms.tpdu import SmsSubmit
+from opensmsc.sms import Alphabet, MessageClass, SmsSubmit
 
 __all__ = ["EngineLink", "HandsetUnavailable", "MoSent", "SimulatedNetwork"]
 
@@ -87,7 +86,7 @@ class SimulatedNetwork:
     `handset_capacity` and `delete_old` are every new handset's (see handset.Handset);
     `sc_address` is our service centre address (the SMSC's E.164 global title) as the HLR
     keeps it in MWD lists; `clock` monotonic seconds for handsets (reassembly timeouts);
-    `lookup` the HLR lookup service (network/setup.build_hlr makes it with the configured IMSI
+    `lookup` the HLR lookup service (app/simulated_hlr.build_hlr makes it with the configured IMSI
     masking); `engine` where alerts and MO go (None: nowhere, for tests of the network alone);
     `state` the file that keeps runtime changes over restarts (network/state.py: what it holds
     is restored here, over the configuration already in `hlr`)."""
@@ -184,7 +183,7 @@ class SimulatedNetwork:
             await self.state.flush()
 
     async def close(self) -> None:
-        """Finish writing the state file (app.py, at stop; after `route.drain()`)."""
+        """Finish writing the state file (app/network.py, at stop; after `route.drain()`)."""
         if self.state is not None:
             await self.state.close()
 

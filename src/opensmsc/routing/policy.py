@@ -1,6 +1,6 @@
 """What the engine needs to know of an account: validity limits, how long-message receipts are
-made, its distribution lists. Built by app.py from `[[accounts]]`; the engine never reads the
-configuration model itself (STYLE §5: each layer gets its own slice)."""
+made, its distribution lists. Built by app/accounts.py from `[[accounts]]`; the engine never reads
+the configuration model itself (STYLE §5: each layer gets its own slice)."""
 
 from __future__ import annotations
 

@@ -37,8 +37,7 @@ from opensmsc.routing.numbering import (
     country_code,
     parse_mcc_mnc,
 )
-from opensmsc.smpp.constants import Tag
-from opensmsc.smpp.tlv import Tlvs
+from opensmsc.smpp import Tag, Tlvs
 
 __all__ = [
     "NpResolution",

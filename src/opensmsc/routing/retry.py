@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from opensmsc.smpp.constants import MessageState
+from opensmsc.smpp import MessageState
 
 __all__ = [
     "DEFAULT_POLICIES",

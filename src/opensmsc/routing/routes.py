@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from opensmsc.routing.retry import ErrorClass
-from opensmsc.smpp.constants import MessageState
+from opensmsc.smpp import MessageState
 from opensmsc.store import Direction, StoredMessage
 
 __all__ = [

@@ -4,6 +4,7 @@ The public API is `__all__`. Import from here (`from opensmsc import smpp`; `smp
 not from the modules, which may be split or merged.
 """
 
+from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.codec import Decoded, decode, encode
 from opensmsc.smpp.connection import (
     MAX_SEQUENCE_NUMBER,
@@ -103,6 +104,7 @@ from opensmsc.smpp.pdu import (
     Unbind,
     UnbindResp,
     UnsuccessSme,
+    data_sm_as,
 )
 
 # --- connection / events / states / times / receipt: other modules add their imports here ---
@@ -148,6 +150,8 @@ from opensmsc.smpp.tlv import (
     NetworkErrorCode,
     Tlvs,
     TlvValue,
+    decode_tlvs,
+    encode_tlvs,
 )
 
 __all__ = [
@@ -258,9 +262,12 @@ __all__ = [
     "UnsuccessSme",
     "WindowFull",
     "build_receipt_pdu",
+    "data_sm_as",
     "decode",
+    "decode_tlvs",
     "encode",
     "encode_receipt_text",
+    "encode_tlvs",
     "format_absolute",
     "format_receipt",
     "format_receipt_date",
@@ -274,6 +281,7 @@ __all__ = [
     "parse_schedule",
     "parse_time",
     "parse_validity",
+    "positional_builder",
     "receipt_from_pdu",
     "receipt_tlvs",
     "stat_for_state",

@@ -150,7 +150,7 @@ def negotiate_version(offered: int, ours: int) -> int:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionConfig:
     """How one session behaves. Durations are seconds on the caller's clock; None turns a
-    timer off (timers.py gives their exact meaning). Built by app.py from the configuration
+    timer off (timers.py gives their exact meaning). Built by app/smsc.py from the configuration
     file (STYLE.md §5)."""
 
     role: Role

@@ -31,6 +31,7 @@ from .segment import (
     encode_text,
     split,
 )
+from .tpdu import SmsDeliver, SmsSubmit, UserData, decode_payload, read_user_data
 from .ucs2 import (
     decode_ia5,
     decode_latin1,
@@ -71,8 +72,11 @@ __all__ = [
     "PortAddress",
     "Reassembler",
     "Segmented",
+    "SmsDeliver",
+    "SmsSubmit",
     "UdhError",
     "UnsupportedDataCoding",
+    "UserData",
     "UserDataHeader",
     "alphabet_of",
     "build_udh",
@@ -80,6 +84,7 @@ __all__ = [
     "data_coding_for",
     "decode_ia5",
     "decode_latin1",
+    "decode_payload",
     "decode_text",
     "decode_ucs2",
     "encode_ia5",
@@ -88,6 +93,7 @@ __all__ = [
     "encode_ucs2",
     "parse_data_coding",
     "parse_udh",
+    "read_user_data",
     "smpp_to_tp_dcs",
     "split",
     "utf16_units",

@@ -10,8 +10,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from opensmsc.smpp.pdu import Outbind
-from opensmsc.transport.server import SmppServer
+from opensmsc.smpp import Outbind
+from opensmsc.transport import SmppServer
 
 log = logging.getLogger(__name__)
 

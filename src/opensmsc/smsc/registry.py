@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from opensmsc.smpp.pdu import DeliverSm
+from opensmsc.smpp import DeliverSm
 
 
 class DeliveryTarget(Protocol):

@@ -14,45 +14,50 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
-from opensmsc.accounts import PasswordVerifier
-from opensmsc.accounts.authenticator import Authenticator, BindDecision, PasswordCheck
-from opensmsc.accounts.throttle import TokenBucket
+from opensmsc.accounts import (
+    Authenticator,
+    BindDecision,
+    PasswordCheck,
+    PasswordVerifier,
+    TokenBucket,
+)
 from opensmsc.engine import StoreAndForward
-from opensmsc.smpp._frozen import positional_builder
-from opensmsc.smpp.constants import CommandStatus, InterfaceVersion, Tag
-from opensmsc.smpp.events import (
+from opensmsc.smpp import (
+    EMPTY_TLVS,
+    BindMode,
+    BindReceiver,
     BindRequested,
+    BindTransmitter,
     BroadcastReceived,
     CancelBroadcastReceived,
     CancelReceived,
+    CancelSmResp,
+    CommandStatus,
     ConnectionTerminated,
     DataSmReceived,
+    DataSmResp,
+    DeliverSm,
     Event,
+    InterfaceVersion,
     QueryBroadcastReceived,
     QueryReceived,
     ReplaceReceived,
+    ReplaceSmResp,
     RequestReceived,
     RequestTimedOut,
     ResponseReceived,
+    SessionState,
     SubmitMultiReceived,
-    SubmitReceived,
-)
-from opensmsc.smpp.pdu import (
-    BindReceiver,
-    BindTransmitter,
-    CancelSmResp,
-    DataSmResp,
-    DeliverSm,
-    ReplaceSmResp,
     SubmitMultiResp,
+    SubmitReceived,
     SubmitSmResp,
+    Tag,
+    Tlvs,
     UnsuccessSme,
+    positional_builder,
 )
-from opensmsc.smpp.states import BindMode, SessionState
-from opensmsc.smpp.tlv import EMPTY_TLVS, Tlvs
 from opensmsc.smsc.registry import SessionRegistry
-from opensmsc.transport.protocol import SmppProtocol
-from opensmsc.transport.tls import peer_identity
+from opensmsc.transport import SmppProtocol, peer_identity
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,16 @@ from enum import IntEnum
 from typing import Any, Final, TypeVar
 
 from opensmsc.errors import OpensmscError
-from opensmsc.smpp import EMPTY_TLVS, DeliverSm, MessageState, SubmitSm, Tag, Tlvs
-from opensmsc.smpp.tlv import decode_tlvs, encode_tlvs  # the stored form; not in smpp's API
+from opensmsc.smpp import (
+    EMPTY_TLVS,
+    DeliverSm,
+    MessageState,
+    SubmitSm,
+    Tag,
+    Tlvs,
+    decode_tlvs,
+    encode_tlvs,
+)
 
 _ShortMessageT = TypeVar("_ShortMessageT", SubmitSm, DeliverSm)
 

@@ -13,7 +13,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 
-from opensmsc.smpp.connection import Connection, SessionConfig
+from opensmsc.smpp import Connection, SessionConfig
 from opensmsc.transport.errors import ConnectionLost, ConnectTimeout
 from opensmsc.transport.protocol import SessionHandler, SmppProtocol
 

@@ -26,10 +26,7 @@ import ssl
 from typing import Protocol as TypingProtocol
 from typing import cast
 
-from opensmsc.smpp.connection import Connection
-from opensmsc.smpp.errors import RemoteProtocolError
-from opensmsc.smpp.events import Event, RequestReceived
-from opensmsc.smpp.pdu import Request, Response
+from opensmsc.smpp import Connection, Event, RemoteProtocolError, Request, RequestReceived, Response
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opensmsc.smpp.connection import Connection, SessionConfig
-from opensmsc.smpp.pdu import Outbind
+from opensmsc.smpp import Connection, Outbind, SessionConfig
 from opensmsc.transport.limits import (
     ConnectionLimits,
     UnboundGate,

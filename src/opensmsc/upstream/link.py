@@ -21,10 +21,7 @@ from collections.abc import Callable
 
 from opensmsc.logtext import peer_text
 from opensmsc.smpp import BindMode
-from opensmsc.transport.client import connect
-from opensmsc.transport.errors import ConnectionLost
-from opensmsc.transport.protocol import SmppProtocol
-from opensmsc.transport.tls import client_context
+from opensmsc.transport import ConnectionLost, SmppProtocol, client_context, connect
 from opensmsc.upstream.model import ConnectorOptions, LinkState, SessionStatus, reconnect_delay
 from opensmsc.upstream.outbind import OutbindListener
 from opensmsc.upstream.session import Link, SessionEvents, UpstreamSession

@@ -34,8 +34,7 @@ from typing import Final
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import BoundSession, MoRouter
-from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError
-from opensmsc.smpp.pdu import data_sm_as
+from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError, data_sm_as
 from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
 
 __all__ = ["DEFAULT_MO_VALIDITY", "MoIngress", "mo_deliver_sm"]

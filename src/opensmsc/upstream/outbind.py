@@ -30,8 +30,7 @@ from opensmsc.smpp import (
     Role,
     SessionConfig,
 )
-from opensmsc.transport.protocol import SessionHandler, SmppProtocol
-from opensmsc.transport.server import Listener, SmppServer
+from opensmsc.transport import Listener, SessionHandler, SmppProtocol, SmppServer
 from opensmsc.upstream.settings import SMPP_V50, ConnectorSettings
 
 __all__ = ["AdoptOutbind", "OutbindListener", "outbind_bind_mode", "outbind_refusal"]

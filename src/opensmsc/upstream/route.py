@@ -168,7 +168,7 @@ class ConnectorRoute:
         self._name = name
         self._store = store
         self._max_wait = max_wait
-        self.np_lookup = np_lookup  # set by app.py once the network's portability exists
+        self.np_lookup = np_lookup  # given by app/upstream.py
 
     @property
     def name(self) -> str:

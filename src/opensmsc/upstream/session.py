@@ -38,7 +38,7 @@ from opensmsc.smpp import (
     TerminationReason,
     UnbindRequested,
 )
-from opensmsc.transport.protocol import SmppProtocol
+from opensmsc.transport import SmppProtocol
 from opensmsc.upstream.model import LinkState
 from opensmsc.upstream.settings import ConnectorSettings
 

@@ -29,7 +29,7 @@ from opensmsc.config.rules import (
     Window,
     duplicates,
 )
-from opensmsc.smpp.states import BindMode
+from opensmsc.smpp import BindMode
 
 
 class LongMessageReceipts(enum.Enum):

@@ -1,8 +1,9 @@
 """Builds the simulated HLR side of the network (subscribers, portability, HLR, lookups) from
 the `[network]` configuration section.
 
-What this is for: one call for app.py, the CLI and tests: `build_hlr(config.network)`. What it
-is not: the MSC, handsets or the route (msc.py, handset.py, route.py), which sit on top.
+What this is for: one call for the app's wiring, the CLI and tests: `build_hlr(config.network)`.
+It lives in app/ because it reads the configuration model, which the simulator never does. What
+it is not: the MSC, handsets or the route (network/), which sit on top.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opensmsc.config import NetworkConfig, NetworkMode, PrefixDefaultConfig
-from opensmsc.network.hlr import HlrMode, SimulatedHlr
-from opensmsc.network.lookup import HlrLookup
-from opensmsc.network.subscriber import Latency, PrefixDefault, SubscriberState
-from opensmsc.network.subscribers import SubscriberTable
+from opensmsc.network import (
+    HlrLookup,
+    HlrMode,
+    Latency,
+    PrefixDefault,
+    SimulatedHlr,
+    SubscriberState,
+    SubscriberTable,
+)
 from opensmsc.routing import Numbering, NumberPortability, PortabilityTable
 
 __all__ = ["HlrServices", "build_hlr", "prefix_default"]
