@@ -5,7 +5,7 @@ layer takes its own slice (`config.smpp.server`, `config.accounts`) and builds i
 from it; the core never sees this model. `docs/configuration.md` documents every key.
 """
 
-from opensmsc.config.load import check, load, loads
+from opensmsc.config.load import check, load, loads, read_policy
 from opensmsc.config.model import (
     AccountConfig,
     ClientBind,
@@ -34,6 +34,14 @@ from opensmsc.config.model import (
     SubscriberConfig,
     SubscriberStateName,
 )
+from opensmsc.config.model.policy import (
+    LcrConfig,
+    PolicyFile,
+    RuleConfig,
+    SenderIdConfig,
+    VelocityConfig,
+    WindowConfig,
+)
 from opensmsc.errors import ConfigError
 from opensmsc.smpp.states import BindMode  # accounts' bind_modes use the session's enum
 
@@ -45,6 +53,7 @@ __all__ = [
     "ConfigError",
     "DistributionListConfig",
     "HttpConfig",
+    "LcrConfig",
     "LogFormat",
     "LogLevel",
     "LoggingConfig",
@@ -54,11 +63,14 @@ __all__ = [
     "NetworkMode",
     "NodeConfig",
     "OverloadAction",
+    "PolicyFile",
     "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",
     "RouteConfig",
     "RoutingConfig",
+    "RuleConfig",
+    "SenderIdConfig",
     "SmppClientConfig",
     "SmppConfig",
     "SmppServerConfig",
@@ -66,7 +78,10 @@ __all__ = [
     "StoreConfig",
     "SubscriberConfig",
     "SubscriberStateName",
+    "VelocityConfig",
+    "WindowConfig",
     "check",
     "load",
     "loads",
+    "read_policy",
 ]
