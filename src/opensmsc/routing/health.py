@@ -223,7 +223,9 @@ class RouteHealth:
             route.tokens = min(depth, route.tokens + (now - route.tokens_at) * rate)
         route.tokens_at = now
         needed = 1.0 if priority >= 1 else 1.0 + reserve
-        if route.tokens >= needed:
+        if (
+            route.tokens >= needed - 1e-3
+        ):  # epoch seconds are coarse floats: the wait we gave is enough
             if take:
                 route.tokens -= 1.0
             return 0.0
