@@ -198,8 +198,13 @@ class RouteHealth:
                         name,
                         usable,
                         f"price {'none' if choice.cost is None else f'{choice.cost:g}'}, "
-                        f"success {q.success_rate:.0%} of {q.reports}, "
-                        f"latency {q.latency_ms:.0f} ms, weight {settings.weight}; {state}",
+                        + (
+                            f"success {q.success_rate:.0%} of {q.reports}, "
+                            f"latency {q.latency_ms:.0f} ms"
+                            if q.reports
+                            else "no reports"
+                        )
+                        + f", weight {settings.weight}; {state}",
                     )
                 )
         if blacklisted:
