@@ -36,7 +36,9 @@ from opensmsc.config.model import (
 )
 from opensmsc.config.model.policy import (
     LcrConfig,
+    NetworkRangeConfig,
     PolicyFile,
+    RouteSettingsConfig,
     RuleConfig,
     SenderIdConfig,
     VelocityConfig,
@@ -61,6 +63,7 @@ __all__ = [
     "MessageIdFormat",
     "NetworkConfig",
     "NetworkMode",
+    "NetworkRangeConfig",
     "NodeConfig",
     "OverloadAction",
     "PolicyFile",
@@ -68,6 +71,7 @@ __all__ = [
     "PortedNumberConfig",
     "PrefixDefaultConfig",
     "RouteConfig",
+    "RouteSettingsConfig",
     "RoutingConfig",
     "RuleConfig",
     "SenderIdConfig",

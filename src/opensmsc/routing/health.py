@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from opensmsc.routing.decision import Outcome, RouteChoice, RouteReport
 from opensmsc.routing.rules import LcrSettings, RouteSettings, RuleSet, Step
@@ -47,6 +48,9 @@ class Waits:
     throttle_ms: int | None = None
 
 
+_NO_WAITS: Final = Waits()  # shared: never changed
+
+
 @dataclass(slots=True)
 class _Route:
     buckets: deque[list[float]] = field(default_factory=deque)  # [minute, reports, ok, latency]
@@ -55,16 +59,29 @@ class _Route:
     probe_until: float | None = None  # a probe is out until its report or this time
     tokens: float = 0.0
     tokens_at: float | None = None
+    key: tuple[int, int] = (0, 0)  # the quality as ranked: (-success steps, latency steps)
+
+
+_CACHE_LIMIT = 100_000
 
 
 class RouteHealth:
     def __init__(self, settings: LcrSettings) -> None:
         self._settings = settings
         self._routes: dict[str, _Route] = {}
+        self._troubled: set[str] = set()  # routes blacklisted or on probation
+        # Rankings of (route names, MCC-MNC), valid while the rule set, the ranked qualities
+        # (`_version`, which a new minute changes too: reports leave the window) stay the same.
+        self._version = 0
+        self._minute = 0
+        self._stamp_rules: RuleSet | None = None
+        self._stamp_version = -1
+        self._ranked: dict[tuple[tuple[str, ...], str | None], tuple[RouteChoice, ...]] = {}
 
     def configure(self, settings: LcrSettings) -> None:
         """New settings (a reload); what was measured is kept."""
         self._settings = settings
+        self._requalify(self._minute)
 
     def _route(self, name: str) -> _Route:
         route = self._routes.get(name)
@@ -89,12 +106,32 @@ class RouteHealth:
         if report.outcome is Outcome.OK:
             route.failures_in_a_row = 0
             route.blacklisted_until = route.probe_until = None
+            self._troubled.discard(report.route)
         elif report.outcome is Outcome.TEMP:
             route.failures_in_a_row += 1
             probing = route.blacklisted_until is not None
             if probing or route.failures_in_a_row >= self._settings.failures:
                 route.blacklisted_until = now + self._settings.blacklist_s
                 route.probe_until = None
+                self._troubled.add(report.route)
+        key = self._key(route, minute)
+        if key != route.key:
+            route.key = key
+            self._version += 1
+
+    def _key(self, route: _Route, minute: int) -> tuple[int, int]:
+        s = self._settings
+        q = self._quality(route, minute)
+        if q.reports < s.min_reports:
+            return (-round(1.0 / s.success_step), 0)  # unknown: taken as perfect
+        return (-round(q.success_rate / s.success_step), round(q.latency_ms / s.latency_step_ms))
+
+    def _requalify(self, minute: int) -> None:
+        """Rank qualities again: another minute (old reports leave the window) or settings."""
+        self._minute = minute
+        for route in self._routes.values():
+            route.key = self._key(route, minute)
+        self._version += 1
 
     def _trim(self, route: _Route, minute: int) -> None:
         oldest = minute - math.ceil(self._settings.quality_window_s / 60)
@@ -105,7 +142,10 @@ class RouteHealth:
         route = self._routes.get(name)
         if route is None:
             return Quality(0, 1.0, 0.0)
-        self._trim(route, math.floor(now / 60))
+        return self._quality(route, math.floor(now / 60))
+
+    def _quality(self, route: _Route, minute: int) -> Quality:
+        self._trim(route, minute)
         reports = ok = latency = 0.0
         for _, count, good, spent in route.buckets:
             reports += count
@@ -127,20 +167,42 @@ class RouteHealth:
     # -- ordering ------------------------------------------------------------------------------
 
     def _rank(
-        self, rules: RuleSet, name: str, position: int, mcc_mnc: str | None, now: float
-    ) -> tuple[float, int, int, int, int]:
-        price = rules.price(name, mcc_mnc)
-        s = self._settings
-        q = self.quality(name, now) if name in self._routes else Quality(0, 1.0, 0.0)
-        if q.reports < s.min_reports:
-            q = Quality(q.reports, 1.0, 0.0)
-        return (
-            math.inf if price is None else price,
-            -round(q.success_rate / s.success_step),
-            round(q.latency_ms / s.latency_step_ms),
-            -rules.route_settings(name).weight,
-            position,
-        )
+        self, rules: RuleSet, names: tuple[str, ...], mcc_mnc: str | None
+    ) -> tuple[RouteChoice, ...]:
+        """Price to the MCC-MNC, then quality, then weight, then the rule's order."""
+        unknown = (-round(1.0 / self._settings.success_step), 0)
+        ranked = []
+        for position, name in enumerate(dict.fromkeys(names)):
+            price = rules.price(name, mcc_mnc)
+            route = self._routes.get(name)
+            success, latency = unknown if route is None else route.key
+            weight = -rules.route_settings(name).weight
+            rank = (math.inf if price is None else price, success, latency, weight, position)
+            ranked.append((rank, RouteChoice(route=name, cost=price, mccmnc=mcc_mnc)))
+        ranked.sort(key=lambda item: item[0])
+        return tuple(choice for _, choice in ranked)
+
+    def ranked(
+        self, rules: RuleSet, names: tuple[str, ...], mcc_mnc: str | None, now: float
+    ) -> tuple[RouteChoice, ...]:
+        """The routes in least-cost order, whatever their health (cached)."""
+        minute = math.floor(now / 60)
+        if minute != self._minute:
+            self._requalify(minute)
+        # Identity, not equality: comparing two rule sets field by field would cost more than
+        # ranking again.
+        if (
+            self._stamp_rules is not rules
+            or self._stamp_version != self._version
+            or len(self._ranked) > _CACHE_LIMIT
+        ):
+            self._ranked.clear()
+            self._stamp_rules, self._stamp_version = rules, self._version
+        key = (names, mcc_mnc)
+        found = self._ranked.get(key)
+        if found is None:
+            found = self._ranked[key] = self._rank(rules, names, mcc_mnc)
+        return found
 
     def order(
         self,
@@ -155,17 +217,14 @@ class RouteHealth:
     ) -> tuple[tuple[RouteChoice, ...], Waits]:
         """The routes to try, best first, without those blacklisted or at their cap; with
         `commit`, a cap token is taken from the first and a probe marked out."""
-        ranked = sorted(
-            (self._rank(rules, name, position, mcc_mnc, now), name)
-            for position, name in enumerate(dict.fromkeys(names))
-        )
+        ranked = self.ranked(rules, names, mcc_mnc, now)
+        if steps is None and not self._troubled and not rules.capped:
+            return ranked, _NO_WAITS  # the usual case: every route healthy, none capped
         chosen: list[RouteChoice] = []
         waits = Waits()
         blacklisted: list[tuple[float, RouteChoice]] = []
-        for rank, name in ranked:
-            choice = RouteChoice(
-                route=name, cost=None if math.isinf(rank[0]) else rank[0], mccmnc=mcc_mnc
-            )
+        for choice in ranked:
+            name = choice.route
             route = self._routes.get(name)
             state = "healthy"
             if route is not None and route.blacklisted_until is not None:
