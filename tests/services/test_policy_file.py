@@ -121,3 +121,26 @@ def test_routing_policy_file_is_relative_to_the_config_file(tmp_path: Path) -> N
     missing = write(folder, '[routing]\npolicy_file = "other.toml"\n', "bad.toml")
     with pytest.raises(ConfigError, match=r"bad.toml:2: routing.policy_file: file not found"):
         load(missing)
+
+
+def test_docs_name_every_key_of_the_policy_file() -> None:
+    import dataclasses
+    import typing
+
+    from opensmsc.config import PolicyFile
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    seen: set[type] = set()
+    missing: list[str] = []
+
+    def walk(cls: type) -> None:
+        seen.add(cls)
+        for name, tp in typing.get_type_hints(cls).items():
+            if f"`{name}`" not in doc and f"`[{name}]`" not in doc and f"`[[{name}]]`" not in doc:
+                missing.append(f"{cls.__name__}.{name}")
+            for arg in (tp, *typing.get_args(tp)):
+                if dataclasses.is_dataclass(arg) and arg not in seen:
+                    walk(arg)  # type: ignore[arg-type]
+
+    walk(PolicyFile)
+    assert missing == []
