@@ -30,6 +30,7 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
+from opensmsc.app.policy import policy_engine
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
@@ -37,7 +38,6 @@ from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
 from opensmsc.network import SimulatedNetwork
-from opensmsc.routing import PrefixPolicy
 from opensmsc.smsc import SessionRegistry, SmscServices
 from opensmsc.transport import SmppServer
 from opensmsc.upstream import Connectors
@@ -159,7 +159,12 @@ async def start(config: Config) -> RunningSmsc:
             policyd = await services.start(
                 PolicydService(
                     config.policyd,
-                    engine=PrefixPolicy(engine.router, policies),
+                    engine=policy_engine(
+                        config,
+                        router=engine.router,
+                        policies=policies,
+                        portability=None if network is None else network.hlr.portability,
+                    ),
                     node=config.node.name,
                 )
             )

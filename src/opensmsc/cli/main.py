@@ -1,11 +1,11 @@
 """The `opensmsc` command line: parses the verb and its options, then hands over.
 
 Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `decode HEX...`,
-`encode TEXT`, `hash-password`, `api-key create ACCOUNT`, and the simulated network's
-`subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its own module and
-returns the exit status; this module only knows their names and options. Exit statuses: 0 ok,
-1 the verb failed, 2 a configuration error (STYLE §4) or a usage error (argparse's own
-convention).
+`encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), and the
+simulated network's `subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its
+own module and returns the exit status; this module only knows their names and options. Exit
+statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
+(argparse's own convention).
 """
 
 from __future__ import annotations
@@ -85,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("account", metavar="ACCOUNT", help="the account's system_id")
     create.add_argument("--config", metavar="FILE", help="check that the account exists there")
+
+    route = sub.add_parser("route", help="routing policy tools")
+    route_sub = route.add_subparsers(dest="route_verb", required=True, metavar="VERB")
+    explain = route_sub.add_parser(
+        "explain", help="the decision for a message and every rule that matched or did not"
+    )
+    explain.add_argument("--config", required=True, metavar="FILE", help="the configuration")
+    explain.add_argument("--account", required=True, help="the submitting account (system_id)")
+    explain.add_argument("--from", dest="source", required=True, metavar="F", help="source addr")
+    explain.add_argument("--to", dest="destination", required=True, metavar="T", help="destination")
+    explain.add_argument("--text", help="the message text (content rules)")
+    explain.add_argument("--service-type", default="", help="the service_type")
+    explain.add_argument("--priority", type=int, default=0, help="priority_flag (default 0)")
+    explain.add_argument("--at", metavar="TIME", help="ISO 8601 time of the decision (default now)")
+
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
@@ -141,6 +156,19 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.api_key import create_api_key
 
             return create_api_key(args.account, args.config)
+        case "route":
+            from opensmsc.cli.route import explain_command
+
+            return explain_command(
+                args.config,
+                account=args.account,
+                source=args.source,
+                destination=args.destination,
+                text=args.text,
+                service_type=args.service_type,
+                priority=args.priority,
+                at=args.at,
+            )
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -22,8 +22,9 @@ EXIT_CONFIG = 2  # STYLE §4: a ConfigError (or StartupError) is printed, the ex
 
 
 def check_config(path: str) -> int:
-    """Print every error in the file, one per line, and return 1; or print "ok", return 0."""
-    errors = check(path)
+    """Print every error in the file (and in its policy file), one per line, and return 1; or
+    print "ok", return 0."""
+    errors = check(path) or _policy_errors(path)
     for error in errors:
         print(error)
     if errors:
@@ -82,6 +83,22 @@ def _reader(path: str) -> Callable[[], Config | list[ConfigError]]:
             return [exc]
 
     return read
+
+
+def _policy_errors(path: str) -> list[ConfigError]:
+    """Every error of the policy file `[routing] policy_file` names (and its price list)."""
+    config = load(path)
+    if config.routing.policy_file is None:
+        return []
+    # Imported here, not at the top: see _app_run.
+    from opensmsc.app import route_names
+    from opensmsc.routing import PolicyFileError, load_rules
+
+    try:
+        load_rules(config.routing.policy_file, routes=route_names(config))
+    except PolicyFileError as exc:
+        return exc.errors
+    return []
 
 
 def _make_data_dir(config: Config, path: str | None) -> None:

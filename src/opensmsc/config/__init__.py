@@ -5,7 +5,7 @@ layer takes its own slice (`config.smpp.server`, `config.accounts`) and builds i
 from it; the core never sees this model. `docs/configuration.md` documents every key.
 """
 
-from opensmsc.config.load import check, load, loads
+from opensmsc.config.load import check, load, loads, read_policy
 from opensmsc.config.model import (
     AccountConfig,
     ApiConfig,
@@ -35,6 +35,16 @@ from opensmsc.config.model import (
     SubscriberConfig,
     SubscriberStateName,
 )
+from opensmsc.config.model.policy import (
+    LcrConfig,
+    NetworkRangeConfig,
+    PolicyFile,
+    RouteSettingsConfig,
+    RuleConfig,
+    SenderIdConfig,
+    VelocityConfig,
+    WindowConfig,
+)
 from opensmsc.errors import ConfigError
 from opensmsc.smpp import BindMode
 
@@ -47,6 +57,7 @@ __all__ = [
     "ConfigError",
     "DistributionListConfig",
     "HttpConfig",
+    "LcrConfig",
     "LogFormat",
     "LogLevel",
     "LoggingConfig",
@@ -54,13 +65,18 @@ __all__ = [
     "MessageIdFormat",
     "NetworkConfig",
     "NetworkMode",
+    "NetworkRangeConfig",
     "NodeConfig",
     "OverloadAction",
+    "PolicyFile",
     "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",
     "RouteConfig",
+    "RouteSettingsConfig",
     "RoutingConfig",
+    "RuleConfig",
+    "SenderIdConfig",
     "SmppClientConfig",
     "SmppConfig",
     "SmppServerConfig",
@@ -68,7 +84,10 @@ __all__ = [
     "StoreConfig",
     "SubscriberConfig",
     "SubscriberStateName",
+    "VelocityConfig",
+    "WindowConfig",
     "check",
     "load",
     "loads",
+    "read_policy",
 ]

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
+from typing import TypeVar
 
 from opensmsc.config.locate import Lines
 from opensmsc.config.model import Config
-from opensmsc.config.rules import KeyPath
+from opensmsc.config.model.policy import PolicyFile
+from opensmsc.config.rules import KeyPath, Problem
 from opensmsc.config.schema import build
 from opensmsc.errors import ConfigError
+
+T = TypeVar("T")
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOML_END = re.compile(r"\s*\(at end of document\)$")
@@ -30,7 +35,7 @@ def load(path: str | Path | None = None) -> Config:
     without a file, from the working folder. Raises ConfigError for an unreadable or invalid
     file: the first error found, its message ending with how many others there are.
     """
-    config, errors = _read(path)
+    config, errors = _read(path, Config)
     if config is None:
         first = errors[0]
         if len(errors) > 1:
@@ -43,37 +48,62 @@ def load(path: str | Path | None = None) -> Config:
 
 def check(path: str | Path) -> list[ConfigError]:
     """Every error in the file at `path`, in the order of their lines; [] when it loads clean."""
-    return _read(path)[1]
+    return _read(path, Config)[1]
 
 
 def loads(text: str, *, source: str = "<string>", base_dir: Path | None = None) -> Config:
     """Like `load` for TOML text already in memory; `source` names it in errors."""
-    config, errors = _parse(text, source=source, base_dir=base_dir or Path.cwd())
+    config, errors = _parse(text, source=source, base_dir=base_dir or Path.cwd(), cls=Config)
     if config is None:
         raise errors[0]
     return config
 
 
-def _read(path: str | Path | None) -> tuple[Config | None, list[ConfigError]]:
+def read_policy(
+    path: str | Path, *, routes: Collection[str] | None = None
+) -> tuple[PolicyFile | None, list[ConfigError]]:
+    """The policy file at `path` (`[routing] policy_file`), or every error in it, in the order
+    of their lines; relative paths in it are taken from its folder. With `routes`, a route
+    name that is not one of them is an error too."""
+    policy, errors = _read(path, PolicyFile)
+    if policy is None or routes is None:
+        return policy, errors
+    problems = policy.route_problems(routes)
+    if not problems:
+        return policy, []
+    return None, _errors(problems, Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def _read(path: str | Path | None, cls: type[T]) -> tuple[T | None, list[ConfigError]]:
     if path is None:
-        return _parse("", source="<defaults>", base_dir=Path.cwd())
+        return _parse("", source="<defaults>", base_dir=Path.cwd(), cls=cls)
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [ConfigError(f"cannot read the file: {reason}", path=str(path))]
-    return _parse(text, source=str(path), base_dir=file.resolve().parent)
+    return _parse(text, source=str(path), base_dir=file.resolve().parent, cls=cls)
 
 
-def _parse(text: str, *, source: str, base_dir: Path) -> tuple[Config | None, list[ConfigError]]:
+def _parse(
+    text: str,
+    *,
+    source: str,
+    base_dir: Path,
+    cls: type[T],
+) -> tuple[T | None, list[ConfigError]]:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [_syntax_error(exc, text, source)]
-    config, problems = build(Config, table, base_dir=base_dir)
+    config, problems = build(cls, table, base_dir=base_dir)
     if config is not None:
         return config, []
+    return None, _errors(problems, text, source)
+
+
+def _errors(problems: list[Problem], text: str, source: str) -> list[ConfigError]:
     lines = Lines(text)
     errors = [
         ConfigError(
@@ -82,7 +112,7 @@ def _parse(text: str, *, source: str, base_dir: Path) -> tuple[Config | None, li
         for problem in problems
     ]
     errors.sort(key=lambda error: error.line or 0)
-    return None, errors
+    return errors
 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, source: str) -> ConfigError:

@@ -15,6 +15,7 @@ from opensmsc.routing.decision import (
     RouteQuery,
     RouteReport,
 )
+from opensmsc.routing.health import Quality, RouteHealth
 from opensmsc.routing.mo import BoundSession, MoRouter
 from opensmsc.routing.numbering import (
     MAX_DIGITS,
@@ -29,6 +30,12 @@ from opensmsc.routing.numbering import (
 from opensmsc.routing.policy import (
     AccountPolicies,
     AccountPolicy,
+)
+from opensmsc.routing.policy_file import (
+    PolicyFileError,
+    compile_policy,
+    load_rules,
+    rules_loader,
 )
 from opensmsc.routing.portability import (
     NpResolution,
@@ -63,6 +70,9 @@ from opensmsc.routing.routes import (
     Router,
     TemporaryFailure,
 )
+from opensmsc.routing.rule_policy import Explanation, RulePolicy
+from opensmsc.routing.rules import RuleSet, SourceKind, Step
+from opensmsc.routing.velocity import SlidingWindow
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -79,6 +89,7 @@ __all__ = [
     "Delivered",
     "ErrorClass",
     "ExpireAt",
+    "Explanation",
     "GiveUp",
     "ImmediateRoute",
     "InvalidNumber",
@@ -91,26 +102,37 @@ __all__ = [
     "Outcome",
     "PermanentFailure",
     "PolicyEngine",
+    "PolicyFileError",
     "PortabilityResult",
     "PortabilityTable",
     "PortingRecord",
     "PrefixPolicy",
+    "Quality",
     "RetryAt",
     "RetryDecision",
     "RetryPolicy",
     "Rewrite",
     "Route",
     "RouteChoice",
+    "RouteHealth",
     "RouteQuery",
     "RouteReport",
     "Router",
+    "RulePolicy",
+    "RuleSet",
+    "SlidingWindow",
+    "SourceKind",
+    "Step",
     "TemporaryFailure",
     "classify_map_error",
+    "compile_policy",
     "country_code",
     "format_e164",
+    "load_rules",
     "next_attempt",
     "np_tlvs",
     "np_tlvs_for",
     "parse_mcc_mnc",
+    "rules_loader",
     "schedule",
 ]

@@ -59,7 +59,8 @@ class Outcome(StrEnum):
 class RouteQuery:
     """One message as the policy sees it, before it is routed. `account` is the system_id (or
     HTTP user) that submitted it; `segments` the number of parts of the whole message;
-    `content_sample` at most the first characters of its text, when the asker shares it."""
+    `content_sample` at most the first characters of its text, when the asker shares it;
+    `priority_flag` the submit's (1 and above go ahead of bulk where routes are capped)."""
 
     account: str
     source: Address
@@ -69,6 +70,7 @@ class RouteQuery:
     esm_class: int = 0
     segments: int = 1
     content_sample: str | None = None
+    priority_flag: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opensmsc.config.rules import DigitPrefix, Name, Problem, duplicates
+from opensmsc.config.rules import DigitPrefix, ExistingFile, Name, Problem, duplicates
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +21,8 @@ class RoutingConfig:
 
     default_route: Name = "network"
     routes: tuple[RouteConfig, ...] = ()
+    # The rules of issue 11 (docs/policy.md); relative to this file's folder.
+    policy_file: ExistingFile | None = None
 
     def problems(self) -> list[Problem]:
         return [

@@ -1,0 +1,486 @@
+"""`RulePolicy`: the rule engine of issue 11 behind the `PolicyEngine` seam.
+
+What this is for: each message's fate from the loaded `RuleSet` (rules.py), the live route
+health (health.py: least cost, quality, failover, caps) and velocity counters (velocity.py). In
+order: the destination (E.164 digits, its MCC-MNC from portability or the number ranges), the
+block and allow lists, opt-outs, sender-ID rules, the rules, velocity, then the routes.
+
+How rules combine: the most specific matching rule (rules.py's order) decides each effect: the
+route list, the deferral, each rewrite field. A reject or throttle ends the evaluation at once,
+as does a rule marked `final` after it has contributed. So a general rule (a keyword block
+without a prefix) still applies under a more specific one that only routes.
+
+`explain` runs the same path without changing any state (no counters, no probes, no tokens)
+and returns every step with why it matched or not. `reload` swaps the rule set in one
+assignment: `decide` reads it once per message, so no message sees half of two sets. What it
+is not: file reading (policy_file.py hands a loader in) or waiting: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from opensmsc.errors import ConfigError
+from opensmsc.routing.decision import (
+    Action,
+    Decision,
+    PolicyEngine,
+    Rewrite,
+    RouteChoice,
+    RouteQuery,
+    RouteReport,
+)
+from opensmsc.routing.health import RouteHealth
+from opensmsc.routing.numbering import InvalidNumber, Numbering
+from opensmsc.routing.portability import NumberPortability
+from opensmsc.routing.rules import Rule, RuleSet, Step, Subject, source_kind
+from opensmsc.routing.velocity import SlidingWindow
+from opensmsc.smpp import CommandStatus
+
+__all__ = ["Explanation", "RulePolicy", "Step"]
+
+_CACHE_LIMIT = 10_000
+Counted = tuple[SlidingWindow, tuple[str, str]]
+_STATUS_NAMES = {int(member): name for name, member in CommandStatus.__members__.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    decision: Decision
+    steps: tuple[Step, ...]
+
+    def lines(self) -> list[str]:
+        """The decision then every step, as text for an operator."""
+        d = self.decision
+        head = f"decision: {d.action}"
+        if d.routes:
+            head += " via " + ", ".join(_show_choice(choice) for choice in d.routes)
+        if d.status:
+            head += f" status {_STATUS_NAMES.get(d.status, hex(d.status))}"
+        if d.retry_after_ms is not None:
+            head += f" retry_after_ms {d.retry_after_ms}"
+        if d.reason:
+            head += f" ({d.reason})"
+        out = [head]
+        if d.rewrite is not None and not d.rewrite.is_empty:
+            out.append(f"rewrite: {_show_rewrite(d.rewrite)}")
+        for step in self.steps:
+            mark = "+" if step.matched else "-"
+            out.append(f"  {mark} {step.stage} {step.name}: {step.why}")
+        return out
+
+
+@dataclass(slots=True)
+class _Verdict:
+    """What the evaluation found so far (one per message)."""
+
+    routes: tuple[str, ...] | None = None
+    route_rule: str = ""
+    defer_ms: int | None = None
+    defer_reason: str = ""
+    rewrite: dict[str, object] | None = None  # made by the first rule that rewrites
+    ended: Decision | None = None
+
+
+class RulePolicy:
+    """The rule engine. `load` returns a new `RuleSet` or raises ConfigError (a
+    `PolicyFileError` carries them all); it is called once here and by each `reload`.
+    `fallback` routes what no rule and no default_routes route (the node's prefix router);
+    `portability` corrects the MCC-MNC of ported numbers."""
+
+    def __init__(
+        self,
+        load: Callable[[], RuleSet],
+        *,
+        numbering: Numbering | None = None,
+        portability: NumberPortability | None = None,
+        fallback: PolicyEngine | None = None,
+    ) -> None:
+        self._load = load
+        self._numbering = numbering or Numbering()
+        self._portability = portability
+        self._fallback = fallback
+        self._rules = load()
+        self._velocity: dict[str, SlidingWindow] = {}
+        self._adopt(self._rules)
+        self._opted_out: set[tuple[str, str]] = set()  # (handset digits, short code or "*")
+        self.health = RouteHealth(self._rules.lcr)
+        self._route_decisions: dict[int, tuple[tuple[RouteChoice, ...], Decision]] = {}
+
+    @property
+    def rules(self) -> RuleSet:
+        return self._rules
+
+    def reload(self) -> list[ConfigError]:
+        """Load the policy again and use it from the next message; on errors keep the rules in
+        use and return the errors (every one, when the loader raises a PolicyFileError)."""
+        try:
+            rules = self._load()
+        except ConfigError as exc:
+            return list(getattr(exc, "errors", None) or [exc])
+        self.health.configure(rules.lcr)
+        self._adopt(rules)
+        self._rules = rules  # the one swap: decide() reads self._rules once per message
+        return []
+
+    # -- PolicyEngine --------------------------------------------------------------------------
+
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
+        return self._evaluate(query, now, None)
+
+    def report(self, report: RouteReport, now: datetime) -> None:
+        self.health.report(report, now.timestamp())
+
+    def explain(self, query: RouteQuery, now: datetime) -> Explanation:
+        """The decision `decide` would give now, and every step that led to it. Changes no
+        state: no velocity count, no probe, no cap token."""
+        steps: list[Step] = []
+        return Explanation(self._evaluate(query, now, steps), tuple(steps))
+
+    # -- opt-out -------------------------------------------------------------------------------
+
+    def on_mo(self, source: str, destination: str, text: str) -> bool | None:
+        """A handset's MO `text` from `source` to `destination`: a stop word to an opt-out
+        short code opts the handset out (True), a start word opts it back in (False); other
+        MO changes nothing (None)."""
+        settings = self._rules.opt_out
+        if destination not in settings.short_codes:
+            return None
+        word = text.strip().upper()
+        handset = self._digits(source)
+        key = (handset, "*" if settings.all_senders else destination)
+        if word in settings.stop_words:
+            self._opted_out.add(key)
+            return True
+        if word in settings.start_words:
+            self._opted_out.discard(key)
+            return False
+        return None
+
+    def opted_out(self, handset: str, sender: str) -> bool:
+        digits = self._digits(handset)
+        return (digits, sender) in self._opted_out or (digits, "*") in self._opted_out
+
+    # -- the evaluation ------------------------------------------------------------------------
+
+    def _digits(self, number: str) -> str:
+        """A number's E.164 digits; a text that is no number as it is (a short code)."""
+        if (
+            not self._numbering.strict
+            and number.isascii()
+            and number.isdigit()
+            and number[0] != "0"
+        ):
+            # Digits already: normalising would return them unchanged or refuse them, and a
+            # refused number is matched as given. So the same answer, without the checks.
+            return number
+        try:
+            return str(self._numbering.normalise(number))
+        except InvalidNumber:
+            return number
+
+    def _subject(self, rules: RuleSet, query: RouteQuery, now: datetime) -> Subject:
+        digits = self._digits(query.destination.addr)
+        mcc_mnc: str | None = None
+        if self._portability is not None and digits.isdigit():
+            with contextlib.suppress(InvalidNumber):
+                mcc_mnc = self._portability.lookup(int(digits)).recipient_network
+        if mcc_mnc is None and rules.networks:
+            found = rules.networks.longest(digits)
+            mcc_mnc = None if found is None else found[1]
+        return Subject(
+            account=query.account,
+            source=query.source,
+            kind=source_kind(query.source, rules.short_code_max_digits),
+            digits=digits,
+            mcc_mnc=mcc_mnc,
+            service_type=query.service_type,
+            text=query.content_sample,
+            now=now,
+            seconds=now.timestamp(),
+            priority=query.priority_flag,
+        )
+
+    def _evaluate(self, query: RouteQuery, now: datetime, steps: list[Step] | None) -> Decision:
+        rules = self._rules  # one rule set for the whole message, whatever reload does
+        if not query.destination.addr:
+            return Decision.reject(CommandStatus.ESME_RINVDSTADR, "destination addr is empty")
+        subject = self._subject(rules, query, now)
+        if steps is not None:
+            steps.append(
+                Step(
+                    "input",
+                    "destination",
+                    True,
+                    f"E.164 {subject.digits}, mcc_mnc {subject.mcc_mnc or 'unknown'}, "
+                    f"source {subject.kind}",
+                )
+            )
+        verdict = _Verdict()
+        counted: list[Counted] = []
+        ended = (
+            self._screen(rules, subject, verdict, steps)
+            or self._apply_rules(rules, subject, verdict, steps)
+            or (self._check_velocity(rules, subject, steps, counted) if rules.velocity else None)
+        )
+        if ended is not None:
+            return ended
+        decision = self._route(rules, query, subject=subject, verdict=verdict, now=now, steps=steps)
+        if counted and steps is None and decision.action in (Action.ROUTE, Action.DEFER):
+            for counter, key in counted:  # only what goes out counts towards velocity
+                counter.hit(key, subject.seconds)
+        return decision
+
+    def _screen(
+        self, rules: RuleSet, subject: Subject, verdict: _Verdict, steps: list[Step] | None
+    ) -> Decision | None:
+        """Lists, opt-outs and sender-ID rules: a reject, or None (maybe a source rewrite)."""
+        lists = rules.lists
+        refusal = None if lists.empty else lists.refusal(subject.source.addr, subject.digits)
+        if steps is not None:
+            steps.append(Step("lists", "block/allow", refusal is not None, refusal or "passed"))
+        if refusal is not None:
+            return Decision.reject(rules.lists.status, refusal)
+        if self._opted_out and self.opted_out(subject.digits, subject.source.addr):
+            reason = f"{subject.digits} opted out of {subject.source.addr}"
+            if steps is not None:
+                steps.append(Step("opt-out", subject.source.addr, True, reason))
+            return Decision.reject(rules.opt_out.status, reason)
+        found = rules.sender_ids.longest(subject.digits) if rules.sender_ids else None
+        if found is None:
+            return None
+        sender = found[1]
+        refusal = sender.refusal(subject.source, subject.kind)
+        if refusal is None:
+            if steps is not None:
+                steps.append(Step("sender-id", sender.prefix, False, "source accepted"))
+            return None
+        if sender.replace_with is None:
+            if steps is not None:
+                steps.append(Step("sender-id", sender.prefix, True, refusal + ": rejected"))
+            return Decision.reject(sender.status, refusal)
+        new = sender.replace_with
+        verdict.rewrite = verdict.rewrite or {}
+        verdict.rewrite.update(
+            source_addr=new.addr, source_addr_ton=new.ton, source_addr_npi=new.npi
+        )
+        if steps is not None:
+            steps.append(
+                Step("sender-id", sender.prefix, True, f'{refusal}: source set to "{new.addr}"')
+            )
+        return None
+
+    def _apply_rules(
+        self, rules: RuleSet, subject: Subject, verdict: _Verdict, steps: list[Step] | None
+    ) -> Decision | None:
+        if steps is None:  # the hot path: the same effects as _take, fewest steps
+            for rule, _ in rules.candidates(subject.digits):
+                if rule.conditions and not rule.matches(subject):
+                    continue
+                if rule.ends is not None:
+                    return rule.ends
+                if rule.defer_until is not None or rule.rewrite is not None:
+                    self._take(rule, subject, verdict)
+                elif rule.routes and verdict.routes is None:
+                    verdict.routes, verdict.route_rule = rule.routes, rule.name
+                if rule.final:
+                    return None
+            return None
+        ended: Decision | None = None
+        for rule, prefix in rules.candidates(subject.digits):
+            if ended is not None:
+                if steps is None:
+                    break
+                steps.append(Step("rule", rule.name, False, "not reached: decided above"))
+                continue
+            if steps is None:
+                if not rule.matches(subject):
+                    continue
+            else:
+                failed = rule.why_not(subject)
+                if failed is not None:
+                    steps.append(Step("rule", rule.name, False, failed))
+                    continue
+            ended, did = self._take(rule, subject, verdict)
+            if steps is not None:
+                where = f"prefix {prefix}" if prefix else "no prefix"
+                steps.append(Step("rule", rule.name, True, f"{where}; " + "; ".join(did)))
+            if rule.final and ended is None:
+                ended = _STOP
+        return None if ended is _STOP else ended
+
+    def _take(
+        self, rule: Rule, subject: Subject, verdict: _Verdict
+    ) -> tuple[Decision | None, list[str]]:
+        """Apply one matching rule's effects to `verdict`; a reject or throttle decision."""
+        did: list[str] = []
+        if rule.reject is not None:
+            did.append(f"reject {_STATUS_NAMES.get(rule.reject[0], hex(rule.reject[0]))}")
+            return rule.ends, did
+        if rule.throttle_ms is not None:
+            did.append(f"throttle {rule.throttle_ms} ms")
+            return rule.ends, did
+        if rule.routes:
+            if verdict.routes is None:
+                verdict.routes, verdict.route_rule = rule.routes, rule.name
+                did.append("routes " + ", ".join(rule.routes))
+            else:
+                did.append(f"routes ignored: {verdict.route_rule} is more specific")
+        if rule.defer_until is not None and verdict.defer_ms is None:
+            window = rule.defer_until
+            if window.contains(subject.now):
+                did.append(f'inside window "{window.name}": no deferral')
+            else:
+                start = window.next_start(subject.now)
+                if start is not None:
+                    ms = max(0, int((start - subject.now).total_seconds() * 1000))
+                    verdict.defer_ms = ms
+                    verdict.defer_reason = f'outside window "{window.name}"'
+                    did.append(f"defer {ms} ms until {start.isoformat()}")
+        if rule.rewrite is not None:
+            verdict.rewrite = verdict.rewrite if verdict.rewrite is not None else {}
+            for name in Rewrite.__slots__:
+                value = getattr(rule.rewrite, name)
+                if value not in (None, ()) and name not in verdict.rewrite:
+                    verdict.rewrite[name] = value
+                    did.append(f"rewrite {name}")
+        if rule.final:
+            did.append("final")
+        return None, did or ["no effect"]
+
+    def _adopt(self, rules: RuleSet) -> None:
+        """Counters for the velocity rules of `rules`: kept by name when the rule is the same
+        (a reload does not reset them), new for a new or changed rule."""
+        counters: dict[str, SlidingWindow] = {}
+        for spec in rules.velocity:
+            counter = self._velocity.get(spec.name)
+            if counter is None or (counter.limit, counter.window, counter.max_keys) != (
+                spec.limit,
+                spec.window_s,
+                spec.max_keys,
+            ):
+                counter = SlidingWindow(
+                    limit=spec.limit, window=spec.window_s, max_keys=spec.max_keys
+                )
+            counters[spec.name] = counter
+        self._velocity = counters
+
+    def _check_velocity(
+        self, rules: RuleSet, subject: Subject, steps: list[Step] | None, counted: list[Counted]
+    ) -> Decision | None:
+        """A throttle or reject for the first velocity rule the message would exceed, else
+        None with the counters to count it in (in `counted`), once it is routed."""
+        seconds = subject.seconds
+        for spec in rules.velocity:
+            if spec.accounts and subject.account not in spec.accounts:
+                if steps is not None:
+                    steps.append(Step("velocity", spec.name, False, "other account"))
+                continue
+            counter = self._velocity[spec.name]
+            key = (subject.account, subject.digits[: spec.prefix_length])
+            if counter.allows(key, seconds):
+                counted.append((counter, key))
+                if steps is not None:
+                    steps.append(
+                        Step("velocity", spec.name, False, f"range {key[1]} under {spec.limit}")
+                    )
+                continue
+            reason = (
+                f'velocity "{spec.name}": {spec.limit} messages to {key[1]} in '
+                f"{spec.window_s:g} s from {subject.account}"
+            )
+            if steps is not None:
+                steps.append(Step("velocity", spec.name, True, reason))
+            if spec.reject:
+                return Decision.reject(spec.status, reason)
+            wait_ms = max(1, int(counter.retry_after(key, seconds) * 1000))
+            return Decision(action=Action.THROTTLE, retry_after_ms=wait_ms, reason=reason)
+        return None
+
+    def _route(
+        self,
+        rules: RuleSet,
+        query: RouteQuery,
+        *,
+        subject: Subject,
+        verdict: _Verdict,
+        now: datetime,
+        steps: list[Step] | None,
+    ) -> Decision:
+        names = verdict.routes or rules.default_routes
+        if not names and self._fallback is not None:
+            fallback = self._fallback.decide(query, now)
+            if fallback.action is not Action.ROUTE:
+                return fallback
+            names = tuple(choice.route for choice in fallback.routes)
+            if steps is not None:
+                steps.append(Step("route", "fallback", True, "no rule routes: [routing] decides"))
+        if not names:
+            return Decision.reject(CommandStatus.ESME_RSUBMITFAIL, "no rule routes this message")
+        choices, waits = self.health.order(
+            rules,
+            names,
+            mcc_mnc=subject.mcc_mnc,
+            priority=subject.priority,
+            now=subject.seconds,
+            steps=steps,
+            commit=steps is None,
+        )
+        rewrite = Rewrite(**verdict.rewrite) if verdict.rewrite else None  # type: ignore[arg-type]
+        if not choices:
+            if waits.throttle_ms is not None:
+                return Decision(
+                    action=Action.THROTTLE,
+                    retry_after_ms=waits.throttle_ms,
+                    reason="every route is at its cap",
+                )
+            return Decision(
+                action=Action.DEFER,
+                routes=waits.blacklisted,
+                retry_after_ms=waits.defer_ms or 0,
+                rewrite=rewrite,
+                reason="every route is blacklisted: sent when the first is probed",
+            )
+        if verdict.defer_ms is not None:
+            return Decision(
+                action=Action.DEFER,
+                routes=choices,
+                rewrite=rewrite,
+                retry_after_ms=verdict.defer_ms,
+                reason=verdict.defer_reason,
+            )
+        if rewrite is not None:
+            return Decision(action=Action.ROUTE, routes=choices, rewrite=rewrite)
+        # The usual answer: routes alone, from a ranking RouteHealth keeps while nothing
+        # changes. Keyed by the tuple's identity (held here, so the id is not reused).
+        cached = self._route_decisions.get(id(choices))
+        if cached is not None and cached[0] is choices:
+            return cached[1]
+        if len(self._route_decisions) >= _CACHE_LIMIT:
+            self._route_decisions.clear()
+        decision = Decision(action=Action.ROUTE, routes=choices)
+        self._route_decisions[id(choices)] = (choices, decision)
+        return decision
+
+
+_STOP = Decision.reject(CommandStatus.ESME_RSYSERR, "stop")  # a marker, never returned
+
+
+def _show_choice(choice: RouteChoice) -> str:
+    text = choice.route
+    if choice.cost is not None:
+        text += f" ({choice.cost:g}"
+        text += f" to {choice.mccmnc})" if choice.mccmnc else ")"
+    return text
+
+
+def _show_rewrite(rewrite: Rewrite) -> str:
+    parts = []
+    for name in Rewrite.__slots__:
+        value = getattr(rewrite, name)
+        if value not in (None, ()):
+            parts.append(f"{name}={value!r}")
+    return ", ".join(parts)
