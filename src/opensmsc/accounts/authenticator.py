@@ -247,6 +247,20 @@ class Authenticator:
         `session` names the session in the log line. Raises ValueError when `peer_ip` is not
         an IP address.
         """
+        return self._begin(system_id, password, mode, peer_ip, cert, now=now, session=session)
+
+    def _begin(
+        self,
+        system_id: str,
+        password: str,
+        mode: BindMode | None,
+        peer_ip: IPAddress | str,
+        cert: PeerCertificate | None,
+        *,
+        now: float | None,
+        session: str,
+    ) -> BindDecision | PasswordCheck:
+        """`begin_bind`; with `mode` None, `begin_login`."""
         moment = self._now(now)
         address = _parse_address(peer_ip)
         account = self._accounts.get(system_id)
@@ -270,7 +284,9 @@ class Authenticator:
         if not account.allows_address(address):
             reason = "source address not allowed"
             return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=True, delay=delay)
-        if account.requires_certificate:
+        if mode is None and not account.api_enabled:
+            return self._refuse(_S.ESME_RBINDFAIL, "HTTP API not enabled", attempt, counts=False)
+        if mode is not None and account.requires_certificate:
             refusal = _certificate_refusal(account, cert)
             if refusal:
                 return self._refuse(_S.ESME_RBINDFAIL, refusal, attempt, counts=True, delay=delay)
@@ -281,10 +297,15 @@ class Authenticator:
         # One ESME checks at most max_binds binds at once, and a failing one gets one turn at
         # a time. Beyond that it is a crowd: refused without argon2, and not at once, so that
         # a crowd of connections cannot spin on cheap refusals either.
-        turns = 1 if failures.is_failing(pair, moment) else account.max_binds
         checking = failures.checking(pair)
-        if checking >= turns:
-            reason = "too many binds of this source and system_id being checked"
+        if mode is None:
+            # Concurrent requests with the same credentials are normal over HTTP (and verified
+            # once, by the API's checker); only a failing pair is held to one check at a time.
+            crowd = checking >= 1 and failures.is_failing(pair, moment)
+        else:
+            crowd = checking >= (1 if failures.is_failing(pair, moment) else account.max_binds)
+        if crowd:
+            reason = f"too many {attempt.action}s of this source and system_id being checked"
             return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
         failures.begin_check(pair)
         return PasswordCheck(
@@ -330,7 +351,7 @@ class Authenticator:
         if current != check.account:
             # Reloaded while argon2 ran: what was checked (hash, networks, certificates) may no
             # longer be the account's rules. The client simply binds again.
-            reason = "account changed during bind"
+            reason = f"account changed during {attempt.action}"
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
         self._remember(check.cache_key)
         return self._authorize(current, attempt)
@@ -351,8 +372,11 @@ class Authenticator:
         self._failures.end_check(check.pair)
 
     def _authorize(self, account: Account, attempt: _Attempt) -> BindDecision:
-        """Checks on a client that proved its credentials: not counted as guessing."""
-        if attempt.mode is None or attempt.mode not in account.bind_modes:
+        """Checks on a client that proved its credentials: not counted as guessing. An HTTP
+        login (no mode) holds no session: no bind mode, no max_binds."""
+        if attempt.mode is None:
+            return BindDecision(status=_S.ESME_ROK, reason="", account=account)
+        if attempt.mode not in account.bind_modes:
             reason = f"bind mode {attempt.door} not allowed"
             return self._refuse(CommandStatus.ESME_RBINDFAIL, reason, attempt, counts=False)
         bound = self._binds.get(account.system_id, 0)
@@ -391,80 +415,15 @@ class Authenticator:
         """An HTTP request's Basic credentials (the account's SMPP system_id and password):
         the checks of `begin_bind` without certificates, bind mode or max_binds (a request
         holds no session), plus the account's `api_enabled`. Continue a `PasswordCheck` with
-        `finish_login` (or `abandon`). Refusals count towards the (address, system_id) pair's
-        failures as bind failures do, and share their delays and turns."""
-        moment = self._now(now)
-        address = _parse_address(peer_ip)
-        account = self._accounts.get(system_id)
-        pair = pair_of(address, system_id if account is not None else "")
-        attempt = _Attempt(
-            system_id=system_id,
-            mode=None,
-            address=address,
-            moment=moment,
-            session=session,
-            pair=pair,
-        )
-        failures = self._failures
-        delay = failures.delay(pair, moment)
-        if account is None:
-            return self._refuse(
-                _S.ESME_RINVSYSID, "unknown system_id", attempt, counts=True, delay=delay
-            )
-        if not account.allows_address(address):
-            reason = "source address not allowed"
-            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=True, delay=delay)
-        if not account.api_enabled:
-            return self._refuse(_S.ESME_RBINDFAIL, "HTTP API not enabled", attempt, counts=False)
-        key = self._cache_key(account.password_hash, password)
-        if key in self._verified:
-            self._verified.move_to_end(key)
-            return BindDecision(status=_S.ESME_ROK, reason="", account=account)
-        # Concurrent requests with the same credentials are normal over HTTP (and verified
-        # once, by the API's checker); only a failing pair is held to one check at a time.
-        checking = failures.checking(pair)
-        if checking >= 1 and failures.is_failing(pair, moment):
-            reason = "too many logins of this source and system_id being checked"
-            return self._refuse_busy(reason, attempt, delay=max(delay, failures.base_delay))
-        failures.begin_check(pair)
-        return PasswordCheck(
-            account=account,
-            mode=None,
-            peer_ip=address,
-            password=password,
-            cache_key=key,
-            delay=delay,
-            suspect=checking > 0 or failures.failed_recently(pair, moment),
-            session=session,
-            pair=pair,
-        )
+        `finish_login` (or `abandon`). Failures count per (address, system_id) pair as bind
+        failures do, and share their delays."""
+        return self._begin(system_id, password, None, peer_ip, None, now=now, session=session)
 
     def finish_login(
         self, check: PasswordCheck, *, password_ok: bool | None, now: float | None = None
     ) -> BindDecision:
-        """The decision once `check.verify()` has run (see `begin_login`); `password_ok`
-        None: the verifier was saturated, refused without counting as a failure."""
-        self._release(check)
-        system_id = check.account.system_id
-        attempt = _Attempt(
-            system_id=system_id,
-            mode=None,
-            address=check.peer_ip,
-            moment=self._now(now),
-            session=check.session,
-            pair=check.pair,
-        )
-        if password_ok is None:
-            delay = self._failures.unverified_delay(check.pair, attempt.moment)
-            return self._refuse_busy("password verifier busy", attempt, delay=delay)
-        if not password_ok:
-            return self._refuse(_S.ESME_RINVPASWD, "wrong password", attempt, counts=True)
-        current = self._accounts.get(system_id)
-        if current != check.account:
-            reason = "account changed during login"
-            return self._refuse(_S.ESME_RBINDFAIL, reason, attempt, counts=False)
-        self._remember(check.cache_key)
-        return BindDecision(status=_S.ESME_ROK, reason="", account=current)
+        """The decision once `check.verify()` has run (see `begin_login`)."""
+        return self.finish_bind(check, password_ok=password_ok, now=now)
 
     def bind_opened(self, system_id: str) -> None:
         """Count a bound session that did not come through `check_bind`/`finish_bind` (an
