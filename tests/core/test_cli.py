@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -605,12 +606,15 @@ def _make_dry_run(*args: str, venv: Path) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     root = Path(__file__).resolve().parents[2]
+    # Under `make test` this make is a sub-make: without these it would print its directory.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     proc = subprocess.run(
-        ["make", "-n", *args, f"VENV={venv}"],
+        ["make", "--no-print-directory", "-n", *args, f"VENV={venv}"],
         cwd=root,
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return proc.stdout.splitlines()
 
