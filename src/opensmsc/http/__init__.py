@@ -7,7 +7,7 @@ modules may be split or merged. The routes reach the services only through their
 public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
-from opensmsc.http.api import ApiSettings, create_api_app
+from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import create_app
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
@@ -20,4 +20,5 @@ __all__ = [
     "create_api_app",
     "create_app",
     "problem_type",
+    "purge_forever",
 ]

@@ -123,6 +123,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 6: an account's MT messages in arrival order (Store.find: GET /v1/messages).
     ("CREATE INDEX message_account_mt ON message (system_id, seq) WHERE direction = 1",),
+    # 7: the HTTP API's answers to requests with an Idempotency-Key (store/answers.py), written
+    # in the transaction of the messages they name; purged by age. A batch's answer can be
+    # megabytes: a rowid table, not WITHOUT ROWID (which suits small rows only).
+    (
+        """CREATE TABLE saved_answer (
+            system_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,          -- of the request, to tell a retry from another
+            status INTEGER NOT NULL,
+            headers TEXT NOT NULL,              -- JSON: [[name, value], ...]
+            body BLOB NOT NULL,
+            created_at INTEGER NOT NULL,        -- µs since the epoch, UTC
+            UNIQUE (system_id, key)
+        )""",
+        "CREATE INDEX saved_answer_age ON saved_answer (created_at)",
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
+from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.api import MessageQuery, Store, StoreStats
 from opensmsc.store.model import (
     Change,
@@ -28,6 +29,8 @@ from opensmsc.store.model import (
     StoredMessage,
     StoreError,
 )
+from opensmsc.store.sqlite.answers import PURGE_CHUNK as ANSWERS_PURGE_CHUNK
+from opensmsc.store.sqlite.answers import op_purge_answers, read_answer
 from opensmsc.store.sqlite.rows import OPEN, SELECT, record
 from opensmsc.store.sqlite.schema import connect
 from opensmsc.store.sqlite.statements import (
@@ -131,11 +134,15 @@ class SqliteStore:
     # ---- writes -----------------------------------------------------------------------------
 
     async def submit_many(
-        self, records: Sequence[StoredMessage], *, superseding: Sequence[str] = ()
+        self,
+        records: Sequence[StoredMessage],
+        *,
+        superseding: Sequence[str] = (),
+        answer: SavedAnswer | None = None,
     ) -> None:
-        if not records:
+        if not records and answer is None:
             return
-        await self._write(op_submit(tuple(records), tuple(superseding)))
+        await self._write(op_submit(tuple(records), tuple(superseding), answer))
 
     async def transition(
         self,
@@ -222,7 +229,18 @@ class SqliteStore:
             if n < PURGE_CHUNK:
                 return total
 
+    async def purge_answers(self, older_than: datetime) -> int:
+        total = 0
+        while True:
+            n = await self._write(op_purge_answers(older_than))
+            total += n
+            if n < ANSWERS_PURGE_CHUNK:
+                return total
+
     # ---- reads ------------------------------------------------------------------------------
+
+    async def saved_answer(self, system_id: str, key: str) -> SavedAnswer | None:
+        return await self._read(lambda conn: read_answer(conn, system_id, key))
 
     async def get(self, message_id: str) -> StoredMessage | None:
         def run(conn: sqlite3.Connection) -> StoredMessage | None:
