@@ -9,6 +9,7 @@ The order, and why:
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
+   the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the HTTP admin API;
 7. the engine's work: the scheduler starts sending once everything is there.
 
@@ -32,6 +33,7 @@ from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
+from opensmsc.app.webhooks import WebhookService, uses_webhooks
 from opensmsc.config import Config
 from opensmsc.engine.node import StoreAndForward
 from opensmsc.network.simulator import SimulatedNetwork
@@ -54,6 +56,7 @@ class RunningSmsc:
     network: SimulatedNetwork | None  # None when nothing uses the simulated network
     admin: AdminService | None  # None when [http] is disabled
     api: ApiService | None = None  # None when [api] is disabled
+    webhooks: WebhookService | None = None  # None when nothing can owe a webhook
 
     @property
     def ports(self) -> dict[str, int]:
@@ -145,6 +148,9 @@ async def start(config: Config) -> RunningSmsc:
                     data_dir=config.node.data_dir,
                 )
             )
+        webhooks = None
+        if uses_webhooks(config):
+            webhooks = await services.start(WebhookService(config, engine=engine))
         admin = None
         if config.http.enabled:
             admin = await services.start(AdminService(config.http, network=network))
@@ -162,4 +168,5 @@ async def start(config: Config) -> RunningSmsc:
         network=network,
         admin=admin,
         api=api,
+        webhooks=webhooks,
     )

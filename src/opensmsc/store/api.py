@@ -203,7 +203,12 @@ class Store(Protocol):
         ...
 
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
-        """Open receipts for an account, oldest first."""
+        """Open receipts for an account's SMPP sessions (no callback_url), oldest first."""
+        ...
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[StoredMessage]:
+        """Open receipts with a callback_url (webhooks) whose next_attempt_at ≤ now, soonest
+        first; of the webhooks of one message only the oldest open one (they go in order)."""
         ...
 
     async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:

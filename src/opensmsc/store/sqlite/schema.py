@@ -139,6 +139,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX saved_answer_age ON saved_answer (created_at)",
     ),
+    # 8: webhooks (receipts with a callback_url, sent by HTTP rather than to SMPP sessions):
+    # the due ones by time, and the open ones by the message they report on (sent in order).
+    (
+        """CREATE INDEX message_webhooks_due ON message (next_attempt_at)
+            WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)
+            AND callback_url IS NOT NULL""",
+        """CREATE INDEX message_webhooks_of ON message (receipted_message_id, seq)
+            WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)
+            AND callback_url IS NOT NULL""",
+    ),
 )
 
 

@@ -28,6 +28,7 @@ from opensmsc.store.model import (
     Replacement,
     StoredMessage,
     StoreError,
+    to_us,
 )
 from opensmsc.store.sqlite.answers import PURGE_CHUNK as ANSWERS_PURGE_CHUNK
 from opensmsc.store.sqlite.answers import op_purge_answers, read_answer
@@ -288,10 +289,24 @@ class SqliteStore:
         return await self._read(lambda conn: find_rows(conn, query))
 
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
-        sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ? ORDER BY seq LIMIT ?"
+        sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ?"
+        sql += " AND callback_url IS NULL ORDER BY seq LIMIT ?"  # webhooks are not for SMPP
         return await self._read(
             lambda conn: [record(r) for r in conn.execute(sql, (system_id, limit))]
         )
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[StoredMessage]:
+        # The first open webhook of each message only: a message's webhooks go in order.
+        sql = f"{SELECT} INDEXED BY message_webhooks_due WHERE direction = 3 AND {OPEN}"
+        sql += " AND callback_url IS NOT NULL AND next_attempt_at <= ?"
+        sql += " AND NOT EXISTS (SELECT 1 FROM message AS earlier INDEXED BY message_webhooks_of"
+        sql += " WHERE earlier.direction = 3 AND (earlier.state = 0 OR earlier.state = 1"
+        sql += " OR earlier.state = 7) AND earlier.callback_url IS NOT NULL"
+        sql += " AND earlier.receipted_message_id = message.receipted_message_id"
+        sql += " AND earlier.seq < message.seq)"
+        sql += " ORDER BY next_attempt_at, seq LIMIT ?"
+        args = (to_us(now), limit)
+        return await self._read(lambda conn: [record(r) for r in conn.execute(sql, args)])
 
     async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:
         def run(conn: sqlite3.Connection) -> str | None:
