@@ -100,6 +100,7 @@ def policies_from_config(config: Config) -> AccountPolicies:
                     dl.name: tuple(Address(dl.ton, dl.npi, member) for member in dl.members)
                     for dl in a.distribution_lists
                 },
+                webhook_url=a.webhook_url,
             )
             for a in config.accounts
             if a.enabled

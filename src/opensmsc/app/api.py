@@ -9,6 +9,7 @@ so requests under way still get their answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from opensmsc.app.failures import address, os_reason
 from opensmsc.config import ApiConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StartupError
-from opensmsc.http import ApiSettings, HttpServer, create_api_app
+from opensmsc.http import ApiSettings, HttpServer, create_api_app, purge_forever
 from opensmsc.transport import ensure_self_signed
 
 __all__ = ["ApiService"]
@@ -51,7 +52,9 @@ class ApiService:
                 idempotency_ttl=config.idempotency_ttl,
             ),
         )
+        self._purge_interval = engine.settings.purge_interval
         self._http: HttpServer | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -74,6 +77,9 @@ class ApiService:
             ) from exc
         except RuntimeError as exc:
             raise StartupError(f"the HTTP API did not start: {exc}") from exc
+        self._housekeeping = asyncio.create_task(
+            purge_forever(self._app, self._purge_interval), name="api housekeeping"
+        )
 
     def _certificate(self) -> tuple[Path, Path | None]:
         if self._config.tls_cert_file is not None:
@@ -89,5 +95,9 @@ class ApiService:
         return material.cert, material.key
 
     async def stop(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
         if self._http is not None:
             await self._http.stop()

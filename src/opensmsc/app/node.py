@@ -9,6 +9,7 @@ The order, and why:
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
+   the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the policy server on 3055 (app/policyd.py), over the engine's Router once every route is in;
 7. the HTTP admin API;
 8. the engine's work: the scheduler starts sending once everything is there.
@@ -35,6 +36,7 @@ from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
+from opensmsc.app.webhooks import WebhookService, uses_webhooks
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
 from opensmsc.network import SimulatedNetwork
@@ -58,6 +60,7 @@ class RunningSmsc:
     admin: AdminService | None  # None when [http] is disabled
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
+    webhooks: WebhookService | None = None  # None when nothing can owe a webhook
 
     @property
     def ports(self) -> dict[str, int]:
@@ -154,6 +157,9 @@ async def start(config: Config) -> RunningSmsc:
                     data_dir=config.node.data_dir,
                 )
             )
+        webhooks = None
+        if uses_webhooks(config):
+            webhooks = await services.start(WebhookService(config, engine=engine))
         policyd = None
         if config.policyd.enabled:
             policyd = await services.start(
@@ -186,4 +192,5 @@ async def start(config: Config) -> RunningSmsc:
         admin=admin,
         api=api,
         policyd=policyd,
+        webhooks=webhooks,
     )

@@ -336,6 +336,31 @@ ApiKeyHash = Annotated[
         "(make one with `opensmsc api-key create`)",
     ),
 ]
+
+
+def parse_webhook_secret(text: str) -> str:
+    """A Standard Webhooks signing secret: "whsec_" and the base64 of 24 to 64 octets."""
+    if not text.startswith("whsec_"):
+        raise ValueError(text)
+    try:
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ValueError(text) from None
+    if not 24 <= len(key) <= 64:
+        raise ValueError(text)
+    return text
+
+
+WebhookSecret = Annotated[
+    str,
+    Parse(
+        parse_webhook_secret,
+        'a webhook secret: "whsec_" and the base64 of 24 to 64 random octets '
+        '(e.g. `python -c \'import base64,os; print("whsec_" + '
+        "base64.b64encode(os.urandom(32)).decode())'`)",
+    ),
+]
+Url = Annotated[str, Match(r"https?://[^\s]{1,2040}", "an http:// or https:// URL")]
 ExistingFile = Annotated[Path, FileExists()]
 CertificateFile = Annotated[Path, FileExists(), PemFile("certificate")]  # one or a chain
 PrivateKeyFile = Annotated[Path, FileExists(), PemFile("private key")]

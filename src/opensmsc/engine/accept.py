@@ -70,7 +70,9 @@ from opensmsc.store import (
     ConcatInfo,
     Direction,
     DuplicateMessage,
+    KeyTaken,
     OutageLog,
+    SavedAnswer,
     Store,
     StoredMessage,
     StoreError,
@@ -318,14 +320,18 @@ class Acceptor:
             lease=self._lease if self._on_claimed is not None else None,
         )
 
-    async def store(self, records: Sequence[StoredMessage]) -> None:
-        """Commit `records` (from `prepare`) in one transaction, all or none; returns once
-        they are durable, and hands them to the scheduler. Raises StoreUnavailable: nothing
-        was stored."""
+    async def store(
+        self, records: Sequence[StoredMessage], *, answer: SavedAnswer | None = None
+    ) -> None:
+        """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
+        (a front door's answer naming them); returns once they are durable, and hands them to
+        the scheduler. Raises StoreUnavailable, KeyTaken: nothing was stored."""
         count = len(records)
         self._pending += count
         try:
-            await self._store.submit_many(records)
+            await self._store.submit_many(records, answer=answer)
+        except KeyTaken:
+            raise
         except StoreError as exc:  # DuplicateMessage: an id used before (never expected)
             raise StoreUnavailable(str(exc)) from exc
         finally:

@@ -3,10 +3,11 @@
 What this is for: the Scheduler (attempt outcomes, expiry), operations (cancel_sm) and
 engine/upstream.UpstreamReceipts (an upstream's receipt) all end messages here, so the receipt
 rules hold whatever ended it: `finish` stores the final state and the receipt the submitter
-asked for in one store transaction (registered_delivery; per part or, for an account with
-whole-message receipts, one for the long message when its last part ends); `retry` keeps a
-message ENROUTE until its next attempt and stores an intermediate notification when one was
-asked for; `accepted` records an upstream's id while its receipt is awaited.
+asked for in one store transaction (registered_delivery; a webhook, the same record with the
+URL, when the message has a callback_url or its account a webhook_url; per part or, for an
+account with whole-message receipts, one for the long message when its last part ends);
+`retry` keeps a message ENROUTE until its next attempt and stores an intermediate notification
+when one was asked for; `accepted` records an upstream's id while its receipt is awaited.
 
 What it is not: the store's lifecycle table (store/model.TRANSITIONS refuses illegal changes:
 a message cancelled or settled while an attempt was under way makes these return None).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -297,16 +299,17 @@ class Lifecycle:
         *,
         intermediate: bool = False,
     ) -> StoredMessage:
-        validity = self._policies(record.system_id).default_validity
-        return build_receipt(
+        policy = self._policies(record.system_id)
+        receipt = build_receipt(
             record,
             receipt_id=self._ids.next(),
             state=state,
             at=at,
-            expires_at=at + validity,
+            expires_at=at + policy.default_validity,
             error=error if error is not None else record.last_error,
             intermediate=intermediate,
         )
+        return _as_webhook(record, receipt, policy.webhook_url)
 
     async def _whole_receipt(
         self, record: StoredMessage, state: MessageState, at: datetime, error: int | None
@@ -333,20 +336,33 @@ class Lifecycle:
         if not wants_receipt(record.registered_delivery, worst):
             return None
         first = parts.get(1, record)
-        validity = self._policies(record.system_id).default_validity
+        policy = self._policies(record.system_id)
         # The message is as bad as its worst part: it reports that part's error.
         failed_error = next((e for seq, (s, e) in sorted(ended.items()) if s is worst and e), None)
-        return build_receipt(
+        receipt = build_receipt(
             first,
             receipt_id=self._ids.next(),
             state=worst,
             at=at,
-            expires_at=at + validity,
+            expires_at=at + policy.default_validity,
             error=failed_error,
             sub=concat.total,
             dlvrd=sum(1 for s in states if s is MessageState.DELIVERED),
             receipted_message_id=first.message_id,
         )
+        return _as_webhook(first, receipt, policy.webhook_url)
+
+
+def _as_webhook(
+    record: StoredMessage, receipt: StoredMessage, webhook_url: str | None
+) -> StoredMessage:
+    """A receipt that goes to a URL (the message's callback_url, else the account's
+    webhook_url) rather than to the account's SMPP sessions: a webhook (http/webhooks/ sends
+    it), stored like any receipt, with the client's reference."""
+    url = record.callback_url or webhook_url
+    if url is None:
+        return receipt
+    return replace(receipt, callback_url=url, client_reference=record.client_reference)
 
 
 def _final_error(record: StoredMessage, state: MessageState, error: int | None) -> int | None:

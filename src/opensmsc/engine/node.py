@@ -12,6 +12,7 @@ backend the wiring chose), or the SMPP side (smsc/session.py, which calls `accep
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.routing import LOOPBACK, AccountPolicies, LoopbackRoute, Route, Router
-from opensmsc.store import Clock, Store, system_clock
+from opensmsc.store import Clock, Store, StoredMessage, system_clock
 
 __all__ = ["EngineSettings", "StoreAndForward"]
 
@@ -72,6 +73,9 @@ class StoreAndForward:
         self.ids = ids
         self.policies = policies
         self.settings = settings
+        # Set when a webhook (a receipt with a callback_url) was stored: its sender
+        # (http/webhooks/) waits on it rather than polling the store.
+        self.webhook_stored = asyncio.Event()
         self.deliveries = Deliveries(
             store,
             receivers,
@@ -93,7 +97,7 @@ class StoreAndForward:
             clock=clock,
             policies=policies,
             on_receipt=self.deliveries.wake,
-            on_receipt_stored=self.deliveries.push,
+            on_receipt_stored=self._receipt_stored,
         )
         self.scheduler = Scheduler(
             store,
@@ -130,6 +134,12 @@ class StoreAndForward:
             expire_receipts=lambda: self.deliveries.expire_receipts(self.policies.system_ids),
         )
         self._started = False
+
+    def _receipt_stored(self, receipt: StoredMessage) -> None:
+        if receipt.callback_url is not None:
+            self.webhook_stored.set()
+        else:
+            self.deliveries.push(receipt)
 
     def start(self, accounts: Iterable[str] = ()) -> None:
         """Start the scheduler and housekeeping; send what waits for `accounts` (receipts

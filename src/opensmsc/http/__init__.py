@@ -1,23 +1,27 @@
 """The HTTP front doors: the admin interface (app.py, its routes in routes/), the public API
 for applications (api/), RFC 9457 problem documents for every error (problems.py), the offline
-docs page (docs.py) and the uvicorn listener (server.py).
+docs page (docs.py), the uvicorn listener (server.py) and the webhook sender (webhooks/).
 
 Other packages import from here (`from opensmsc.http import HttpServer, create_app`); the
 modules may be split or merged. The routes reach the services only through their packages'
 public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
-from opensmsc.http.api import ApiSettings, create_api_app
+from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import create_app
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
+from opensmsc.http.webhooks import WebhookSender, WebhookSettings
 
 __all__ = [
     "MEDIA_TYPE",
     "ApiSettings",
     "HttpServer",
     "Problem",
+    "WebhookSender",
+    "WebhookSettings",
     "create_api_app",
     "create_app",
     "problem_type",
+    "purge_forever",
 ]

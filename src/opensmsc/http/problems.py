@@ -21,8 +21,9 @@ absolute, as RFC 9457 §3.1.1 advises, without promising a web page behind it.
 
 The public API (http/api/) adds: invalid-json 400, unauthorized 401 (with WWW-Authenticate),
 forbidden 403, unknown-message 404, payload-too-large 413, unsupported-media-type 415,
-invalid-submission 422 (a message refused on its merits, with `field` and `command_status`)
-and throttled 429 (with Retry-After).
+invalid-submission 422 (a message refused on its merits, with `field` and `command_status`),
+idempotency-key-reused 422 (an Idempotency-Key sent again with another request) and
+throttled 429 (with Retry-After).
 
 What it is not: the routes (http/routes/).
 """
@@ -76,6 +77,7 @@ _TITLES: Final = {
     "unsupported-media-type": "Unsupported media type",
     "invalid-submission": "Message refused",
     "unknown-message": "Unknown message",
+    "idempotency-key-reused": "Idempotency key reused",
 }
 
 

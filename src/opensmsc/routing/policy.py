@@ -21,12 +21,14 @@ class AccountPolicy:
     of the receipts and MO stored for the account; `max_validity` caps any validity_period.
     `whole_message_receipts`: one receipt per long message once all its parts are final,
     instead of one per part. `distribution_lists`: submit_multi dl_name → its members.
+    `webhook_url`: where its receipts go as webhooks instead of to its SMPP sessions.
     """
 
     default_validity: timedelta = timedelta(days=2)
     max_validity: timedelta = timedelta(days=7)
     whole_message_receipts: bool = False
     distribution_lists: Mapping[str, tuple[Address, ...]] = field(default_factory=dict)
+    webhook_url: str | None = None
 
 
 class AccountPolicies:

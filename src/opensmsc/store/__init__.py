@@ -3,6 +3,7 @@ to it (model), the Store protocol the engine talks to (api), the embedded SQLite
 implementation (sqlite/). Import from here; the modules may be split or merged.
 """
 
+from opensmsc.store.answers import KeyTaken, SavedAnswer
 from opensmsc.store.api import Clock, MessageQuery, Store, StoreStats, system_clock
 from opensmsc.store.model import (
     FINAL_STATES,
@@ -45,10 +46,12 @@ __all__ = [
     "Direction",
     "DuplicateMessage",
     "IllegalTransition",
+    "KeyTaken",
     "MessageNotFound",
     "MessageQuery",
     "OutageLog",
     "Replacement",
+    "SavedAnswer",
     "SchemaTooNew",
     "SqliteStore",
     "Store",

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from opensmsc.smpp import MessageState
+from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.model import Change, Replacement, StoredMessage, StoreError
 
 __all__ = ["Change", "Clock", "MessageQuery", "Store", "StoreStats", "system_clock"]
@@ -76,11 +77,17 @@ class Store(Protocol):
     # ---- writes: group-committed; durable when they return ----------------------------------
 
     async def submit_many(
-        self, records: Sequence[StoredMessage], *, superseding: Sequence[str] = ()
+        self,
+        records: Sequence[StoredMessage],
+        *,
+        superseding: Sequence[str] = (),
+        answer: SavedAnswer | None = None,
     ) -> None:
         """Store new messages, all or none, in an INITIAL state. `superseding` lists open
         messages to end as DELETED in the same transaction (submit_sm with
-        replace_if_present_flag, SMPP 3.4 §4.4.1). Raises DuplicateMessage if an id exists."""
+        replace_if_present_flag, SMPP 3.4 §4.4.1). `answer` is stored in the same
+        transaction (answers.py): the messages and the answer naming them, or neither.
+        Raises DuplicateMessage if an id exists, KeyTaken if the answer's key does."""
         ...
 
     async def transition(
@@ -150,6 +157,10 @@ class Store(Protocol):
         Returns how many messages went. Works in chunks, so other writes are not held up."""
         ...
 
+    async def purge_answers(self, older_than: datetime) -> int:
+        """Delete saved answers made before `older_than`; returns how many went (in chunks)."""
+        ...
+
     # ---- reads: see every write that returned before they were called -------------------------
 
     async def get(self, message_id: str) -> StoredMessage | None: ...
@@ -186,8 +197,18 @@ class Store(Protocol):
         and the cursor of the next page (`MessageQuery.after`), None after the last."""
         ...
 
+    async def saved_answer(self, system_id: str, key: str) -> SavedAnswer | None:
+        """The answer stored with `submit_many(answer=...)` for the account and key, until
+        `purge_answers` takes it."""
+        ...
+
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
-        """Open receipts for an account, oldest first."""
+        """Open receipts for an account's SMPP sessions (no callback_url), oldest first."""
+        ...
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[StoredMessage]:
+        """Open receipts with a callback_url (webhooks) whose next_attempt_at ≤ now, soonest
+        first; of the webhooks of one message only the oldest open one (they go in order)."""
         ...
 
     async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, ClassVar
 
@@ -26,6 +26,8 @@ from opensmsc.config.rules import (
     Seconds,
     SmppPassword,
     SystemId,
+    Url,
+    WebhookSecret,
     Window,
     duplicates,
 )
@@ -103,6 +105,10 @@ class AccountConfig:
     # hashed (`opensmsc api-key create ACCOUNT` makes one and prints the line to add).
     api_enabled: bool = True
     api_keys: tuple[ApiKeyHash, ...] = ()
+    # Where its delivery reports and MO go as signed HTTP POSTs (Standard Webhooks), instead
+    # of its SMPP sessions; a message's own callback_url goes first.
+    webhook_url: Url | None = None
+    webhook_secret: WebhookSecret | None = field(default=None, repr=False)
 
     def problems(self) -> list[Problem]:
         checks = Checks()

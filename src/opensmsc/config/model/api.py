@@ -40,6 +40,13 @@ class ApiConfig:
     )
     max_page: PositiveInt = 1000  # messages in one page of GET /v1/messages
     idempotency_ttl: Seconds = 86_400.0  # how long an Idempotency-Key's answer is kept
+    # Webhooks (delivery reports to callback_url / an account's webhook_url): a failed POST is
+    # tried again after webhook_backoff seconds, doubling up to webhook_max_backoff, for
+    # webhook_retry_for seconds; each POST waits webhook_timeout for its answer.
+    webhook_retry_for: Seconds = 86_400.0
+    webhook_backoff: Seconds = 5.0
+    webhook_max_backoff: Seconds = 900.0
+    webhook_timeout: Seconds = 15.0
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

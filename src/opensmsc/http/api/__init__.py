@@ -4,10 +4,11 @@ app/api.py serves with http/server.HttpServer.
 
 app.py (the factory, its error answers), auth.py (credentials, throughput), limits.py (body
 size and type), models.py (the JSON documents), convert.py (JSON → engine.Submission),
-messages.py (the /v1/messages routes), context.py (what the routes share).
+messages.py (the /v1/messages routes), idempotency.py (Idempotency-Key), context.py (what the
+routes share).
 """
 
-from opensmsc.http.api.app import create_api_app
+from opensmsc.http.api.app import create_api_app, purge_forever
 from opensmsc.http.api.context import ApiSettings
 
-__all__ = ["ApiSettings", "create_api_app"]
+__all__ = ["ApiSettings", "create_api_app", "purge_forever"]

@@ -25,12 +25,13 @@ from opensmsc.accounts import Authenticator
 from opensmsc.engine import InvalidSubmission, StoreAndForward
 from opensmsc.http import problems
 from opensmsc.http.docs import install_docs
+from opensmsc.store import Clock, system_clock
 
 from . import messages
 from .context import ApiContext, ApiSettings
 from .limits import BodyLimits
 
-__all__ = ["create_api_app"]
+__all__ = ["create_api_app", "purge_forever"]
 
 
 def create_api_app(
@@ -39,9 +40,10 @@ def create_api_app(
     authenticator: Authenticator,
     now: Callable[[], float],
     settings: ApiSettings | None = None,
+    clock: Clock = system_clock,
 ) -> FastAPI:
     """The API over `engine`, for the accounts of `authenticator`; `now` gives monotonic
-    seconds (the throughput buckets')."""
+    seconds (the throughput buckets'), `clock` the wall clock (idempotency answers' age)."""
     settings = settings or ApiSettings()
     app = FastAPI(
         title="opensmsc API",
@@ -53,7 +55,7 @@ def create_api_app(
         openapi_url="/openapi.json",
     )
     app.state.api = ApiContext(
-        engine=engine, authenticator=authenticator, settings=settings, now=now
+        engine=engine, authenticator=authenticator, settings=settings, now=now, clock=clock
     )
     problems.install(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
@@ -68,6 +70,13 @@ def create_api_app(
 
     _document_security(app)
     return app
+
+
+async def purge_forever(app: FastAPI, interval: float) -> None:
+    """The API's housekeeping, until cancelled: idempotency answers older than
+    `[api] idempotency_ttl` are deleted every `interval` seconds."""
+    context: ApiContext = app.state.api
+    await context.idempotency.purge_forever(interval)
 
 
 def _document_security(app: FastAPI) -> None:

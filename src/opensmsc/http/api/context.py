@@ -12,6 +12,9 @@ from fastapi import Request
 
 from opensmsc.accounts import Authenticator, PasswordCheck
 from opensmsc.engine import StoreAndForward
+from opensmsc.store import Clock
+
+from .idempotency import Idempotency
 
 __all__ = ["ApiContext", "ApiSettings", "PasswordChecks", "context_of"]
 
@@ -61,16 +64,22 @@ class PasswordChecks:
 
 @dataclass(slots=True, kw_only=True)
 class ApiContext:
-    """`now` gives monotonic seconds (the token buckets' time)."""
+    """`now` gives monotonic seconds (the token buckets' time); `clock` the wall clock (the
+    age of idempotency answers)."""
 
     engine: StoreAndForward
     authenticator: Authenticator
     settings: ApiSettings
     now: Callable[[], float]
+    clock: Clock
     passwords: PasswordChecks = field(init=False)
+    idempotency: Idempotency = field(init=False)
 
     def __post_init__(self) -> None:
         self.passwords = PasswordChecks(self.settings.max_password_checks)
+        self.idempotency = Idempotency(
+            self.engine.store, ttl=self.settings.idempotency_ttl, clock=self.clock
+        )
 
 
 def context_of(request: Request) -> ApiContext:

@@ -83,10 +83,17 @@ def submission_of(request: MessageRequest) -> Submission:
         scheduled_at=request.scheduled_at,
         validity=None if request.validity is None else timedelta(seconds=request.validity),
         priority=request.priority,
-        receipt=ReceiptRequest(request.receipt),
+        receipt=_receipt(request),
         client_reference=request.client_reference,
         callback_url=request.callback_url,
     )
+
+
+def _receipt(request: MessageRequest) -> ReceiptRequest:
+    # A callback_url asks for its reports: without a `receipt`, the final one.
+    if request.callback_url is not None and "receipt" not in request.model_fields_set:
+        return ReceiptRequest.FINAL
+    return ReceiptRequest(request.receipt)
 
 
 def encoding_name(alphabet: Alphabet) -> str:

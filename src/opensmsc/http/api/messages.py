@@ -12,8 +12,8 @@ import base64
 import binascii
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel
 
 from opensmsc.accounts import Account
 from opensmsc.engine import InvalidSubmission, Prepared
@@ -22,8 +22,9 @@ from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
 
 from .auth import authenticate, take_tokens
-from .context import context_of
+from .context import ApiContext, context_of
 from .convert import destination, encoding_name, source, submission_of
+from .idempotency import Save, fingerprint
 from .models import (
     BatchAccepted,
     BatchRequest,
@@ -41,6 +42,17 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
 Caller = Annotated[Account, Depends(authenticate)]
 MessageId = Annotated[str, Path(min_length=1, max_length=65, description="a message's id")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="makes a retry safe: a request sent again with the same key gets the first "
+        "answer and stores nothing (kept at least [api] idempotency_ttl, 24 h by default)",
+    ),
+]
 
 _ERRORS: Final[dict[int | str, dict[str, str]]] = {
     401: {"description": "no or wrong credentials"},
@@ -72,15 +84,40 @@ def _unknown(message_id: str) -> Problem:
     },
 )
 async def send_message(
-    body: MessageRequest, request: Request, response: Response, account: Caller
-) -> MessageAccepted:
+    body: MessageRequest, request: Request, account: Caller, idempotency_key: IdempotencyKey = None
+) -> Response:
     context = context_of(request)
-    acceptor = context.engine.acceptor
-    prepared = acceptor.prepare(account.system_id, submission_of(body))
-    take_tokens(context, account, len(prepared.records))
-    await acceptor.store(prepared.records)
-    response.headers["Location"] = f"/v1/messages/{prepared.records[0].message_id}"
-    return _accepted(prepared)
+
+    async def send(save: Save | None) -> Response:
+        acceptor = context.engine.acceptor
+        prepared = acceptor.prepare(account.system_id, submission_of(body))
+        take_tokens(context, account, len(prepared.records))
+        first = prepared.records[0]
+        response = _created(_accepted(prepared))
+        response.headers["Location"] = f"/v1/messages/{first.message_id}"
+        answer = None if save is None else save(response, first.submitted_at)
+        await acceptor.store(prepared.records, answer=answer)
+        return response
+
+    return await context.idempotency.run(
+        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+    )
+
+
+def _created(document: BaseModel) -> Response:
+    # The body is made here, before the commit: with an Idempotency-Key it is stored with the
+    # messages, and a retry gets these very bytes.
+    return Response(
+        content=document.model_dump_json(by_alias=True),
+        status_code=201,
+        media_type="application/json",
+    )
+
+
+def _fingerprint(request: Request, key: str | None, body: BaseModel) -> str:
+    if key is None:
+        return ""
+    return fingerprint(request.url.path, body.model_dump(mode="json", by_alias=True))
 
 
 def _accepted(prepared: Prepared) -> MessageAccepted:
@@ -110,10 +147,24 @@ def _accepted(prepared: Prepared) -> MessageAccepted:
         503: {"description": "the store could not take the batch: nothing was stored"},
     },
 )
-async def send_batch(body: BatchRequest, request: Request, account: Caller) -> BatchAccepted:
+async def send_batch(
+    body: BatchRequest, request: Request, account: Caller, idempotency_key: IdempotencyKey = None
+) -> Response:
     """All or nothing: one invalid message refuses the batch, naming it (`messages[3].to`);
     the answer lists the ids in the order of the messages, once all are committed."""
     context = context_of(request)
+
+    async def send(save: Save | None) -> Response:
+        return await _send_batch(context, account, body, save)
+
+    return await context.idempotency.run(
+        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+    )
+
+
+async def _send_batch(
+    context: ApiContext, account: Account, body: BatchRequest, save: Save | None
+) -> Response:
     acceptor = context.engine.acceptor
     requests = body.expanded()
     if len(requests) > context.settings.max_batch:
@@ -137,8 +188,12 @@ async def send_batch(body: BatchRequest, request: Request, account: Caller) -> B
             raise Problem(exc.status, exc.slug, f"{where}: {exc.detail}", field=where) from exc
     records = [record for item in prepared for record in item.records]
     take_tokens(context, account, len(records), whole=True)
-    await acceptor.store(records)
-    return BatchAccepted(count=len(prepared), messages=[_accepted(p) for p in prepared])
+    response = _created(
+        BatchAccepted(count=len(prepared), messages=[_accepted(p) for p in prepared])
+    )
+    answer = None if save is None else save(response, records[0].submitted_at)
+    await acceptor.store(records, answer=answer)
+    return response
 
 
 @router.get(

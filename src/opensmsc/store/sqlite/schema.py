@@ -123,6 +123,32 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 6: an account's MT messages in arrival order (Store.find: GET /v1/messages).
     ("CREATE INDEX message_account_mt ON message (system_id, seq) WHERE direction = 1",),
+    # 7: the HTTP API's answers to requests with an Idempotency-Key (store/answers.py), written
+    # in the transaction of the messages they name; purged by age. A batch's answer can be
+    # megabytes: a rowid table, not WITHOUT ROWID (which suits small rows only).
+    (
+        """CREATE TABLE saved_answer (
+            system_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,          -- of the request, to tell a retry from another
+            status INTEGER NOT NULL,
+            headers TEXT NOT NULL,              -- JSON: [[name, value], ...]
+            body BLOB NOT NULL,
+            created_at INTEGER NOT NULL,        -- µs since the epoch, UTC
+            UNIQUE (system_id, key)
+        )""",
+        "CREATE INDEX saved_answer_age ON saved_answer (created_at)",
+    ),
+    # 8: webhooks (receipts with a callback_url, sent by HTTP rather than to SMPP sessions):
+    # the due ones by time, and the open ones by the message they report on (sent in order).
+    (
+        """CREATE INDEX message_webhooks_due ON message (next_attempt_at)
+            WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)
+            AND callback_url IS NOT NULL""",
+        """CREATE INDEX message_webhooks_of ON message (receipted_message_id, seq)
+            WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)
+            AND callback_url IS NOT NULL""",
+    ),
 )
 
 

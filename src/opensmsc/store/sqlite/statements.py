@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from opensmsc.smpp import MessageState
+from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.api import MessageQuery
 from opensmsc.store.model import (
     ATTEMPT,
@@ -47,6 +48,7 @@ from opensmsc.store.model import (
     effect,
     to_us,
 )
+from opensmsc.store.sqlite.answers import insert_answer
 from opensmsc.store.sqlite.rows import (
     OPEN,
     SELECT,
@@ -270,12 +272,16 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Shaped]) -> None:
 
 
 def op_submit(
-    records: Sequence[StoredMessage], superseding: Sequence[str]
+    records: Sequence[StoredMessage],
+    superseding: Sequence[str],
+    answer: SavedAnswer | None = None,
 ) -> Callable[[sqlite3.Connection], None]:
     _check_initial(records)
     rows = [insert_row(r) for r in records]
 
     def run(conn: sqlite3.Connection) -> None:
+        if answer is not None:  # first: a key used already costs no message inserts
+            insert_answer(conn, answer)
         if superseding:
             at = records[0].submitted_at
             for message_id in superseding:

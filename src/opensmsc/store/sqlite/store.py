@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
+from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.api import MessageQuery, Store, StoreStats
 from opensmsc.store.model import (
     Change,
@@ -27,7 +28,10 @@ from opensmsc.store.model import (
     Replacement,
     StoredMessage,
     StoreError,
+    to_us,
 )
+from opensmsc.store.sqlite.answers import PURGE_CHUNK as ANSWERS_PURGE_CHUNK
+from opensmsc.store.sqlite.answers import op_purge_answers, read_answer
 from opensmsc.store.sqlite.rows import OPEN, SELECT, record
 from opensmsc.store.sqlite.schema import connect
 from opensmsc.store.sqlite.statements import (
@@ -131,11 +135,15 @@ class SqliteStore:
     # ---- writes -----------------------------------------------------------------------------
 
     async def submit_many(
-        self, records: Sequence[StoredMessage], *, superseding: Sequence[str] = ()
+        self,
+        records: Sequence[StoredMessage],
+        *,
+        superseding: Sequence[str] = (),
+        answer: SavedAnswer | None = None,
     ) -> None:
-        if not records:
+        if not records and answer is None:
             return
-        await self._write(op_submit(tuple(records), tuple(superseding)))
+        await self._write(op_submit(tuple(records), tuple(superseding), answer))
 
     async def transition(
         self,
@@ -222,7 +230,18 @@ class SqliteStore:
             if n < PURGE_CHUNK:
                 return total
 
+    async def purge_answers(self, older_than: datetime) -> int:
+        total = 0
+        while True:
+            n = await self._write(op_purge_answers(older_than))
+            total += n
+            if n < ANSWERS_PURGE_CHUNK:
+                return total
+
     # ---- reads ------------------------------------------------------------------------------
+
+    async def saved_answer(self, system_id: str, key: str) -> SavedAnswer | None:
+        return await self._read(lambda conn: read_answer(conn, system_id, key))
 
     async def get(self, message_id: str) -> StoredMessage | None:
         def run(conn: sqlite3.Connection) -> StoredMessage | None:
@@ -270,10 +289,24 @@ class SqliteStore:
         return await self._read(lambda conn: find_rows(conn, query))
 
     async def pending_receipts(self, system_id: str, limit: int) -> list[StoredMessage]:
-        sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ? ORDER BY seq LIMIT ?"
+        sql = f"{SELECT} WHERE direction = 3 AND {OPEN} AND system_id = ?"
+        sql += " AND callback_url IS NULL ORDER BY seq LIMIT ?"  # webhooks are not for SMPP
         return await self._read(
             lambda conn: [record(r) for r in conn.execute(sql, (system_id, limit))]
         )
+
+    async def due_webhooks(self, now: datetime, limit: int) -> list[StoredMessage]:
+        # The first open webhook of each message only: a message's webhooks go in order.
+        sql = f"{SELECT} INDEXED BY message_webhooks_due WHERE direction = 3 AND {OPEN}"
+        sql += " AND callback_url IS NOT NULL AND next_attempt_at <= ?"
+        sql += " AND NOT EXISTS (SELECT 1 FROM message AS earlier INDEXED BY message_webhooks_of"
+        sql += " WHERE earlier.direction = 3 AND (earlier.state = 0 OR earlier.state = 1"
+        sql += " OR earlier.state = 7) AND earlier.callback_url IS NOT NULL"
+        sql += " AND earlier.receipted_message_id = message.receipted_message_id"
+        sql += " AND earlier.seq < message.seq)"
+        sql += " ORDER BY next_attempt_at, seq LIMIT ?"
+        args = (to_us(now), limit)
+        return await self._read(lambda conn: [record(r) for r in conn.execute(sql, args)])
 
     async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:
         def run(conn: sqlite3.Connection) -> str | None:

@@ -1,0 +1,246 @@
+"""The webhook sender: stored webhooks POSTed to their URLs, until each is answered 2xx.
+
+A webhook is a receipt record with a callback_url (engine/lifecycle.py stores it in the
+transaction of the final state that owes it), so it is as durable as the message: a kill -9
+loses none; one whose POST was under way is sent again after the restart with the same
+`webhook-id` (at least once; receivers dedupe on the id).
+
+`WebhookSender` takes the due webhooks from the store (`Store.due_webhooks`: soonest first, a
+message's webhooks one at a time, in order), POSTs up to `concurrency` at once over one
+keep-alive client, and records each outcome with `Store.apply`:
+
+- a 2xx ends it DELIVERED;
+- anything else (a 3xx, 4xx or 5xx, a timeout of `timeout` seconds, a refused or lost
+  connection) is tried again after `backoff` seconds, doubling with each attempt up to
+  `max_backoff` (a longer `Retry-After` is honoured up to `max_backoff`); 410 Gone ends it
+  UNDELIVERABLE at once (Standard Webhooks: the receiver asks for no more);
+- `retry_for` seconds after the webhook was made (or at the end of its validity) the next
+  failure ends it UNDELIVERABLE (EXPIRED past its validity); the error kept is the HTTP status
+  (0: no answer).
+
+The sender wakes when the engine stores a webhook (`wake`), and looks for due retries every
+`poll` seconds.
+
+What it is not: the document (payload.py) or the signature (signing.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import httpx
+
+from opensmsc import __version__
+from opensmsc.errors import StoreUnavailable
+from opensmsc.smpp import MessageState
+from opensmsc.store import Change, Clock, Store, StoredMessage
+
+from .payload import payload_of
+from .signing import webhook_headers
+
+__all__ = ["WebhookSender", "WebhookSettings"]
+
+log = logging.getLogger(__name__)
+
+NO_ANSWER: Final = 0  # the error kept when no HTTP status came back
+_GONE: Final = 410
+_MAX_RESPONSE: Final = 64 * 1024  # octets of an answer read (and dropped) to keep the connection
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSettings:
+    """`[api] webhook_*` (seconds)."""
+
+    retry_for: float = 86_400.0
+    backoff: float = 5.0
+    max_backoff: float = 900.0
+    timeout: float = 15.0
+    concurrency: int = 64
+    batch: int = 256
+
+    @property
+    def poll(self) -> float:
+        return min(1.0, self.backoff)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status: int  # HTTP status, NO_ANSWER
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class WebhookSender:
+    """Sends the webhooks of `store`; `secrets` gives each account's `whsec_` secret (an
+    account without one gets unsigned webhooks). `start()`, then `await stop()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        wake: asyncio.Event,
+        secrets: Mapping[str, str],
+        clock: Clock,
+        settings: WebhookSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._wake = wake
+        self._secrets = dict(secrets)
+        self._clock = clock
+        self._settings = settings or WebhookSettings()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._client: httpx.AsyncClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0  # webhooks answered 2xx (metrics, tests)
+        self.failed_attempts = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,  # Standard Webhooks: a 3xx is a failure
+                headers={"user-agent": f"opensmsc/{__version__}"},
+                limits=httpx.Limits(max_connections=self._settings.concurrency),
+            )
+            self._task = asyncio.create_task(self._run(), name="webhooks")
+
+    async def stop(self) -> None:
+        """Stop sending. POSTs under way are abandoned: those webhooks stay open in the store
+        and are sent again by the next start."""
+        tasks = [t for t in (self._task, *self._in_flight.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def _run(self) -> None:
+        settings = self._settings
+        while True:
+            self._wake.clear()
+            try:
+                due = await self._store.due_webhooks(self._clock(), settings.batch)
+            except StoreUnavailable as exc:
+                log.warning("webhooks not read: %s", exc)
+                due = []
+            for record in due:
+                if record.message_id in self._in_flight:
+                    continue
+                await self._slots.acquire()
+                task = asyncio.create_task(self._send(record))
+                self._in_flight[record.message_id] = task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), settings.poll)
+
+    async def _send(self, record: StoredMessage) -> None:
+        try:
+            outcome = await self._post(record)
+            await self._record(record, outcome)
+        except StoreUnavailable as exc:
+            # Not recorded: it stays open in the store and is sent again.
+            log.warning("webhook outcome not stored id=%s: %s", record.message_id, exc)
+        except Exception:
+            log.exception("webhook id=%s: unexpected error", record.message_id)
+        finally:
+            del self._in_flight[record.message_id]
+            self._slots.release()
+            self._wake.set()  # the next webhook of this message may go now
+
+    async def _post(self, record: StoredMessage) -> _Outcome:
+        assert self._client is not None and record.callback_url is not None
+        body = payload_of(record)
+        timestamp = int(self._clock().timestamp())
+        headers = webhook_headers(
+            record.message_id, timestamp, body, self._secrets.get(record.system_id)
+        )
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                async with self._client.stream(
+                    "POST", record.callback_url, content=body, headers=headers
+                ) as response:
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read > _MAX_RESPONSE:
+                            break
+                    return _Outcome(response.status_code, _retry_after(response))
+        except (TimeoutError, httpx.HTTPError, ValueError) as exc:
+            # ValueError: a URL httpx cannot use (it was checked at submit; an account's URL
+            # may since have changed into one).
+            log.info(
+                "webhook id=%s url=%s: no answer: %r", record.message_id, record.callback_url, exc
+            )
+            return _Outcome(NO_ANSWER)
+
+    async def _record(self, record: StoredMessage, outcome: _Outcome) -> None:
+        settings = self._settings
+        now = self._clock()
+        if outcome.ok:
+            change = Change(record.message_id, MessageState.DELIVERED, now, attempt=True)
+        else:
+            self.failed_attempts += 1
+            attempts = record.attempts + 1
+            delay = min(settings.backoff * 2 ** (attempts - 1), settings.max_backoff)
+            if outcome.retry_after is not None:
+                delay = min(max(delay, outcome.retry_after), settings.max_backoff)
+            next_at = now + timedelta(seconds=delay)
+            give_up_at = min(
+                record.submitted_at + timedelta(seconds=settings.retry_for), record.expires_at
+            )
+            if outcome.status == _GONE or next_at > give_up_at:
+                state = (
+                    MessageState.EXPIRED
+                    if next_at > record.expires_at and outcome.status != _GONE
+                    else MessageState.UNDELIVERABLE
+                )
+                log.warning(
+                    "webhook given up id=%s url=%s status=%d attempts=%d",
+                    record.message_id,
+                    record.callback_url,
+                    outcome.status,
+                    attempts,
+                )
+                change = Change(record.message_id, state, now, error=outcome.status, attempt=True)
+            else:
+                change = Change(
+                    record.message_id,
+                    MessageState.ENROUTE,
+                    now,
+                    error=outcome.status,
+                    next_attempt_at=next_at,
+                    attempt=True,
+                )
+        (refused,) = await self._store.apply((change,))
+        if refused is not None:
+            log.info("webhook outcome not recorded id=%s: %s", record.message_id, refused)
+        elif outcome.ok:
+            self.delivered += 1
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: the back-off decides
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
