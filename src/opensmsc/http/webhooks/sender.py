@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 NO_ANSWER: Final = 0  # the error kept when no HTTP status came back
 _GONE: Final = 410
+_STOP_GRACE: Final = 2.0  # seconds a stop waits for POSTs under way
 _MAX_RESPONSE: Final = 64 * 1024  # octets of an answer read (and dropped) to keep the connection
 
 
@@ -99,6 +100,7 @@ class WebhookSender:
         self._clock = clock
         self._settings = settings or WebhookSettings()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._finished_while_reading: set[str] | None = None
         self._slots = asyncio.Semaphore(self._settings.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -115,18 +117,29 @@ class WebhookSender:
             self._task = asyncio.create_task(self._run(), name="webhooks")
 
     async def stop(self) -> None:
-        """Stop sending. POSTs under way are abandoned: those webhooks stay open in the store
-        and are sent again by the next start."""
-        tasks = [t for t in (self._task, *self._in_flight.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        """Stop sending: no new POSTs; those under way get `_STOP_GRACE` seconds to be answered
+        and recorded, then are abandoned (they stay owed in the store and are sent again by the
+        next start). Never waits longer than that on a receiver."""
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._task = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+                await self._task
+            self._task = None
+        under_way = list(self._in_flight.values())
+        if under_way:
+            _, pending = await asyncio.wait(under_way, timeout=_STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=_STOP_GRACE)
+                log.warning(
+                    "webhooks abandoned at stop count=%d (sent again at start)", len(pending)
+                )
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_STOP_GRACE):
+                    await client.aclose()
 
     @property
     def in_flight(self) -> int:
@@ -136,13 +149,19 @@ class WebhookSender:
         settings = self._settings
         while True:
             self._wake.clear()
+            # Webhooks whose outcome is recorded while the read runs may come back from it
+            # as they were before: they are not sent again.
+            finished: set[str] = set()
+            self._finished_while_reading = finished
             try:
                 due = await self._store.due_webhooks(self._clock(), settings.batch)
             except StoreUnavailable as exc:
                 log.warning("webhooks not read: %s", exc)
                 due = []
+            finally:
+                self._finished_while_reading = None
             for record in due:
-                if record.message_id in self._in_flight:
+                if record.message_id in self._in_flight or record.message_id in finished:
                     continue
                 await self._slots.acquire()
                 task = asyncio.create_task(self._send(record))
@@ -160,6 +179,8 @@ class WebhookSender:
         except Exception:
             log.exception("webhook id=%s: unexpected error", record.message_id)
         finally:
+            if self._finished_while_reading is not None:
+                self._finished_while_reading.add(record.message_id)
             del self._in_flight[record.message_id]
             self._slots.release()
             self._wake.set()  # the next webhook of this message may go now
