@@ -47,3 +47,11 @@ def test_bad_webhook_keys_are_named(keys: str, where: str) -> None:
 def test_webhook_backoff_must_be_positive() -> None:
     with pytest.raises(ConfigError, match=r"api.webhook_backoff: expected a positive"):
         loads("[api]\nwebhook_backoff = 0", source="inline")
+
+
+def test_a_refused_webhook_secret_is_not_repeated_in_the_error() -> None:
+    secret = "whsec_c2hvcnQ="  # 5 octets: refused
+    with pytest.raises(ConfigError) as refused:
+        loads(_account(f'webhook_secret = "{secret}"'), source="inline")
+    assert "accounts[0].webhook_secret: expected" in str(refused.value)
+    assert secret not in str(refused.value) and "c2hvcnQ" not in str(refused.value)

@@ -102,6 +102,7 @@ class Parse:
 
     function: Callable[[str], object]
     description: str
+    secret: bool = False  # a refused value is not repeated in the error (it may be a key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +359,7 @@ WebhookSecret = Annotated[
         'a webhook secret: "whsec_" and the base64 of 24 to 64 random octets '
         '(e.g. `python -c \'import base64,os; print("whsec_" + '
         "base64.b64encode(os.urandom(32)).decode())'`)",
+        secret=True,
     ),
 ]
 Url = Annotated[str, Match(r"https?://[^\s]{1,2040}", "an http:// or https:// URL")]

@@ -138,7 +138,8 @@ def _convert(tp: object, value: object, key: KeyPath, walk: _Walk) -> object:
         try:
             converted = parse.function(value)
         except ValueError:
-            return walk.add(key, f"expected {describe(tp)}, got {render(value)}")
+            got = "a value that is not one (not shown: a secret)" if parse.secret else render(value)
+            return walk.add(key, f"expected {describe(tp)}, got {got}")
     else:
         converted = _convert_base(base, tp, value, key, walk)
         if isinstance(converted, _Invalid):
