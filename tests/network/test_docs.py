@@ -124,3 +124,24 @@ def test_every_admin_route_is_in_the_endpoint_table() -> None:
         assert row is not None, f"{path} is missing from the endpoint table"
         for method in route.methods:
             assert method in row.split("|")[1], f"{method} {path} is missing from its row"
+
+
+def test_readme_names_every_command_and_the_defaults_a_newcomer_meets() -> None:
+    # Issue 10 item 17: the command list missed five verbs, and the README did not say how to
+    # bind with no configuration, where the admin API is, or that messages go to a simulation.
+    from opensmsc.app import DEMO_PASSWORD, DEMO_SYSTEM_ID
+    from opensmsc.cli.main import build_parser
+    from opensmsc.config import load
+
+    readme = (REPO / "README.md").read_text()
+    commands = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if a.dest == "verb").choices
+    assert verbs is not None
+    for verb in verbs:
+        assert f"opensmsc {verb}" in commands, f"opensmsc {verb} is not in the command list"
+    http = load(None).http
+    assert f"{http.bind_address}:{http.port}" in readme
+    assert f"{http.bind_address}:{http.port}/docs" in readme
+    assert f"system_id `{DEMO_SYSTEM_ID}`" in readme and f"password `{DEMO_PASSWORD}`" in readme
+    assert "loopback" in readme and "simulated" in readme.lower()
