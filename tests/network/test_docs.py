@@ -125,3 +125,123 @@ def test_every_admin_route_is_in_the_endpoint_table() -> None:
         assert row is not None, f"{path} is missing from the endpoint table"
         for method in route.methods:
             assert method in row.split("|")[1], f"{method} {path} is missing from its row"
+
+
+def test_readme_names_every_command_and_the_defaults_a_newcomer_meets() -> None:
+    # Issue 10 item 17: the command list missed five verbs, and the README did not say how to
+    # bind with no configuration, where the admin API is, or that messages go to a simulation.
+    from opensmsc.app import DEMO_PASSWORD, DEMO_SYSTEM_ID
+    from opensmsc.cli.main import build_parser
+    from opensmsc.config import load
+
+    readme = (REPO / "README.md").read_text()
+    commands = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if a.dest == "verb").choices
+    assert verbs is not None
+    for verb in verbs:
+        assert f"opensmsc {verb}" in commands, f"opensmsc {verb} is not in the command list"
+    http = load(None).http
+    assert f"{http.bind_address}:{http.port}" in readme
+    assert f"{http.bind_address}:{http.port}/docs" in readme
+    assert f"system_id `{DEMO_SYSTEM_ID}`" in readme and f"password `{DEMO_PASSWORD}`" in readme
+    assert "loopback" in readme and "simulated" in readme.lower()
+
+
+# ---- the operator guide (issue 10 item 20) -----------------------------------------------------
+
+
+def _documented_commands(page: Path) -> list[list[str]]:
+    """Every `opensmsc ...` command line in the page's sh code blocks, as argv."""
+    import shlex
+
+    commands: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", page.read_text(), flags=re.DOTALL):
+        for raw in block.splitlines():
+            # Without the comment and any redirection or pipe.
+            line = re.split(r"\s[#<>|]", f" {raw}", maxsplit=1)[0].strip()
+            match = re.match(r"(?:sudo\s+(?:-u \S+\s+)?)?(?:\S*/bin/)?opensmsc\s+(.+)$", line)
+            if match:
+                commands.append(shlex.split(match[1]))
+    return commands
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/operations.md"])
+def test_documented_commands_parse(page: str) -> None:
+    from opensmsc.cli.main import build_parser
+
+    commands = _documented_commands(REPO / page)
+    assert commands
+    for argv in commands:
+        try:
+            build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse's way of refusing
+            raise AssertionError(f"{page}: opensmsc {' '.join(argv)} does not parse") from exc
+
+
+def test_operations_guide_covers_what_an_operator_asks() -> None:
+    text = (REPO / "docs" / "operations.md").read_text()
+    for heading in (
+        "## Running it as a systemd service",
+        "## Signals",
+        "## Logs",
+        "## Backups",
+        "## What survives a restart",
+        "## Why was a message not delivered?",
+    ):
+        assert heading in text
+    for signal_name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGKILL"):
+        assert signal_name in text
+    assert ".backup" in text and "query_sm" in text and "opensmsc inbox" in text
+
+
+def _unit() -> dict[str, dict[str, list[str]]]:
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for raw in (REPO / "examples" / "opensmsc.service").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, value = line.split("=", 1)
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+def test_systemd_unit_runs_the_node_as_documented() -> None:
+    from opensmsc.cli.main import build_parser
+
+    service = _unit()["Service"]
+    assert service["User"] == ["opensmsc"] and service["Restart"] == ["on-failure"]
+    assert int(service["LimitNOFILE"][0]) >= 65536
+    assert service["StateDirectory"] == ["opensmsc"]
+    assert service["RestartPreventExitStatus"] == ["2"]  # cli/runner.py: EXIT_CONFIG
+    for key in ("ExecStart", "ExecStartPre"):
+        binary, *argv = service[key][0].split()
+        assert binary.endswith("/bin/opensmsc")
+        build_parser().parse_args(argv)
+    assert _unit()["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_unit_verifies(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    opensmsc = Path(sys.executable).with_name("opensmsc")
+    unit = tmp_path / "opensmsc.service"
+    unit.write_text(
+        (REPO / "examples" / "opensmsc.service")
+        .read_text()
+        .replace("/opt/opensmsc/bin/opensmsc", str(opensmsc))
+    )
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr

@@ -167,9 +167,11 @@ def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
             try:
                 body = _call("PATCH", base, path, fields)
             except NodeError as exc:
-                if exc.status == 404:
+                if exc.status == 404 and "not in the subscriber table" in str(exc):
                     raise NodeError(
-                        f"{exc} (to create it: opensmsc subscribers add {args.msisdn})", 404
+                        f"Unknown subscriber: {args.msisdn} is not in the subscriber table; "
+                        f"create it with: opensmsc subscribers add {args.msisdn}",
+                        404,
                     ) from exc
                 raise
             _print(args, body, out, _subscriber_text)
