@@ -9,6 +9,7 @@ policy server on 3055), policy.py (its engine: the rules of [routing] policy_fil
 and stops them in reverse (service.py); process.py runs the node as a process (signals, uvloop).
 """
 
+from opensmsc.app.accounts import DEMO_PASSWORD, DEMO_SYSTEM_ID
 from opensmsc.app.node import RunningSmsc, start
 from opensmsc.app.policy import policy_engine, route_names, rule_policy, standin_router
 from opensmsc.app.process import run, serve, tune_gc
@@ -16,6 +17,8 @@ from opensmsc.app.service import Service, Services
 from opensmsc.app.simulated_hlr import HlrServices, build_hlr, prefix_default
 
 __all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_SYSTEM_ID",
     "HlrServices",
     "RunningSmsc",
     "Service",
