@@ -579,3 +579,24 @@ async def test_receipt_text_is_the_messages_text(smsc: TestSmsc) -> None:
         ucs2.pdu.message_id: "hello world",  # type: ignore[attr-defined]
         part.pdu.message_id: "hello",  # type: ignore[attr-defined]
     }
+
+
+async def test_a_full_store_is_answered_queue_full_whatever_the_overload_action(
+    smsc: TestSmsc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 10 item 29: a full disk was answered ESME_RSYSERR, which clients read as permanent;
+    # then the session turned it into its overload answer (ESME_RTHROTTLED by default). A full
+    # store is "come back later": ESME_RMSGQFUL, and no message_id.
+    from opensmsc.store import StoreFull
+
+    client = await smsc.bound("trx")
+    store = smsc.running.engine.store
+
+    async def full(*args: object, **kwargs: object) -> None:
+        raise StoreFull("database or disk is full")
+
+    monkeypatch.setattr(store, "submit_many", full)
+    answer = await client.submit()
+    assert answer.status == _S.ESME_RMSGQFUL
+    monkeypatch.undo()
+    assert (await client.submit()).status == 0  # space again: accepted without a restart

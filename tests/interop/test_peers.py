@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from opensmsc import app
+from opensmsc.config import NetworkConfig, NetworkMode, PrefixDefaultConfig
 from tests.conftest import account, make_config
 from tests.interop.peers import PEERS_DIR, PeerResult, PeerRun
 
@@ -305,9 +307,18 @@ class SmscThread:
     subprocesses while the tests wait for them one by one."""
 
     def __init__(self, data_dir: Path, system_ids: list[str]) -> None:
-        self.config = make_config(
+        config = make_config(
             data_dir, accounts=[account(system_id, PASSWORD) for system_id in system_ids]
         )
+        # A handset answers after some milliseconds, as a real network does. With none, the
+        # receipt of a message can reach a peer with separate transmitter and receiver binds
+        # (Kannel's txrx) before it has read the submit_sm_resp on the other connection, and
+        # Kannel drops such a receipt ("got DLR but could not find message"): 3 runs in 10.
+        network = NetworkConfig(
+            mode=NetworkMode.REALISTIC,
+            prefix_defaults=(PrefixDefaultConfig(prefix="", latency="fixed:50"),),
+        )
+        self.config = dataclasses.replace(config, network=network)
         self.data_dir = data_dir
         self.ports: dict[str, int] = {}
         self._ready = threading.Event()

@@ -261,7 +261,7 @@ def test_message_id_prefix_is_the_injected_clocks_second(tmp_path: Path) -> None
     assert ids.next() == f"{int(T0.timestamp()):08x}00000001"
 
 
-async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> None:
+async def test_too_many_waiting_for_the_store_are_throttled(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "messages.sqlite3")
     engine = Engine(store, clock=FakeClock(), policies=AccountPolicies(), routes={})
     engine.acceptor._max_pending = 2  # a tiny queue, to see its edge
@@ -270,10 +270,10 @@ async def test_too_many_waiting_for_the_store_get_queue_full(tmp_path: Path) -> 
         pdu = SubmitSm(source_addr="1", destination_addr="316", short_message=b"x")
         for _ in range(3):
             engine.acceptor.submit("esme1", pdu, lambda m, s: answers.append((m, s)))
-        assert answers == [(None, S.ESME_RMSGQFUL)]  # the third, at once
+        assert answers == [(None, S.ESME_RTHROTTLED)]  # the third, at once
         assert engine.acceptor.load == 100
         await engine.acceptor.close()
-        assert [s for _, s in answers] == [S.ESME_RMSGQFUL, 0, 0]
+        assert [s for _, s in answers] == [S.ESME_RTHROTTLED, 0, 0]
         assert engine.acceptor.load == 0
     finally:
         await engine.close()

@@ -109,7 +109,7 @@ class Acceptor:
     """Turns submits into durably stored messages; see the module doc for the contract.
 
     `max_pending` bounds the messages waiting for their commit: beyond it submits are refused
-    with ESME_RMSGQFUL (the session maps it to its overload answer). `max_parts` is the most
+    with ESME_RTHROTTLED (the session maps it to its overload answer). `max_parts` is the most
     SMS a message_payload may need (a concatenated message has at most 255, TS 23.040
     §9.2.3.24.1): one that needs more is refused with ESME_RINVMSGLEN. `router` is needed for
     the datagram and transaction modes only. Call `close()` before the store closes: it waits
@@ -215,7 +215,7 @@ class Acceptor:
             respond(None, _S.ESME_RINVNUMDESTS, ())
             return
         if self._pending >= self._max_pending:
-            respond(None, _S.ESME_RMSGQFUL, ())
+            respond(None, _S.ESME_RTHROTTLED, ())
             return
         now = self._clock()
         policy = self._policies(system_id)
@@ -308,9 +308,9 @@ class Acceptor:
 
     def prepare(self, system_id: str, submission: Submission) -> Prepared:
         """The records of a plain-fields submission (engine/submission.py), stored leased as
-        a submit_sm's would be. Raises InvalidSubmission, MessageRejected (ESME_RMSGQFUL)."""
+        a submit_sm's would be. Raises InvalidSubmission, MessageRejected (ESME_RTHROTTLED)."""
         if self._pending >= self._max_pending:
-            raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
+            raise MessageRejected(_S.ESME_RTHROTTLED, "too many messages waiting for the store")
         return prepare(
             submission,
             system_id=system_id,
@@ -355,7 +355,7 @@ class Acceptor:
         takes messages from the Acceptor (`on_claimed`) one due at once is stored already
         leased (next attempt at the lease's end)."""
         if self._pending >= self._max_pending:
-            raise MessageRejected(_S.ESME_RMSGQFUL, "too many messages waiting for the store")
+            raise MessageRejected(_S.ESME_RTHROTTLED, "too many messages waiting for the store")
         check_submit(pdu, self._max_parts)
         policy = self._policies(system_id)
         due_at, expires_at = submit_times(pdu, now, policy)

@@ -186,13 +186,14 @@ def install(app: FastAPI) -> None:
 
     async def on_rejected(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, MessageRejected)
-        throttled = exc.status in (CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL)
+        throttled = exc.status == CommandStatus.ESME_RTHROTTLED
+        full = exc.status == CommandStatus.ESME_RMSGQFUL  # the store is full: come back later
         return problem_response(
-            429 if throttled else 400,
+            429 if throttled else 503 if full else 400,
             "message-rejected",
             exc.reason,
             instance=request.url.path,
-            headers={"Retry-After": "1"} if throttled else None,
+            headers={"Retry-After": "1" if throttled else "30"} if throttled or full else None,
             command_status=int(exc.status),
         )
 

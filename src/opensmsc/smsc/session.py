@@ -306,7 +306,9 @@ class EsmeSession:
 
     def _answer_submit(self, event: SubmitReceived, message_id: str | None, status: int) -> None:
         if status != _S.ESME_ROK or message_id is None:
-            if status == _S.ESME_RMSGQFUL:
+            if status == _S.ESME_RTHROTTLED:
+                # The acceptor is overloaded: the account's overload answer. A full store
+                # stays ESME_RMSGQFUL (issue 10 item 29: come back later).
                 status = self._overload_status()
             self._protocol.reject(event, status)
             return
@@ -334,7 +336,7 @@ class EsmeSession:
                     event, SubmitMultiResp(command_status=status, unsuccess_sme=failed)
                 )
             else:
-                if status == _S.ESME_RMSGQFUL:
+                if status == _S.ESME_RTHROTTLED:
                     status = self._overload_status()
                 self._protocol.reject(event, status)
 
@@ -352,7 +354,7 @@ class EsmeSession:
                 # Transaction mode: the failed delivery's network_error_code and reason.
                 self._protocol.respond(event, DataSmResp(command_status=status, tlvs=tlvs))
             else:
-                if status == _S.ESME_RMSGQFUL:
+                if status == _S.ESME_RTHROTTLED:
                     status = self._overload_status()
                 self._protocol.reject(event, status)
 
