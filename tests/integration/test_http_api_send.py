@@ -34,7 +34,7 @@ async def test_a_message_is_stored_as_an_esmes_would_be(tmp_path: Path) -> None:
                 priority=2,
                 receipt="final",
                 client_reference="order-42",
-                callback_url="https://example.com/dlr",
+                callback_url="http://127.0.0.1:9/dlr",  # nothing listens: no network needed
             ),
         )
         assert answer.status_code == 201, answer.text
@@ -50,7 +50,7 @@ async def test_a_message_is_stored_as_an_esmes_would_be(tmp_path: Path) -> None:
         assert record.source == Address(5, 0, "Example")
         assert record.priority_flag == 2 and record.registered_delivery == 1
         assert record.client_reference == "order-42"
-        assert record.callback_url == "https://example.com/dlr"
+        assert record.callback_url == "http://127.0.0.1:9/dlr"
         assert record.short_message == b"Hello from HTTP"  # GSM 7-bit, unpacked
         assert record.expires_at - record.submitted_at == timedelta(days=2)  # the default
 

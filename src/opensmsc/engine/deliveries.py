@@ -178,7 +178,8 @@ class Deliveries:
                 return TemporaryFailure(int(_S.ESME_RTHROTTLED), ErrorClass.SHORT, "windows full")
             account.window_free.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(account.window_free.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await account.window_free.wait()
         status = await done
         self._window_freed(system_id)
         if status == _S.ESME_ROK:

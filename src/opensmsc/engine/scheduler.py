@@ -235,8 +235,10 @@ class Scheduler:
                 continue
             if claimed >= self._batch:
                 continue  # more may be due right now
+            # asyncio.timeout, not wait_for, which on 3.11 can swallow a cancel (stop()).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._woken.wait()
 
     async def _claim(self) -> int:
         limit = min(self._batch, self._concurrency - len(self._in_flight))

@@ -121,10 +121,11 @@ class WebhookSender:
         and recorded, then are abandoned (they stay owed in the store and are sent again by the
         next start). Never waits longer than that on a receiver."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            task.cancel()
+            _, running = await asyncio.wait({task}, timeout=_STOP_GRACE)
+            if running:
+                log.error("webhook reader did not stop within %.0f s", _STOP_GRACE)
         under_way = list(self._in_flight.values())
         if under_way:
             _, pending = await asyncio.wait(under_way, timeout=_STOP_GRACE)
@@ -166,8 +167,11 @@ class WebhookSender:
                 await self._slots.acquire()
                 task = asyncio.create_task(self._send(record))
                 self._in_flight[record.message_id] = task
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # lands as the wake-up completes, and stop() would then wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), settings.poll)
+                async with asyncio.timeout(settings.poll):
+                    await self._wake.wait()
 
     async def _send(self, record: StoredMessage) -> None:
         try:
