@@ -74,8 +74,7 @@ def _unknown(message_id: str) -> Problem:
     summary="Send one message",
     responses={
         400: {"description": "bad JSON or an invalid number"},
-        401: {"description": "no or wrong credentials"},
-        403: {"description": "the account may not use the API from here"},
+        **_ERRORS,
         413: {"description": "the body is too large"},
         415: {"description": "the body is not JSON"},
         422: {"description": "a field is missing, of the wrong type or unusable"},
