@@ -10,7 +10,8 @@ The order, and why:
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
-6. the policy server on 3055 (app/policyd.py), over the engine's Router once every route is in;
+6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
+   once every route is in;
 7. the HTTP admin API;
 8. the engine's work: the scheduler starts sending once everything is there.
 
@@ -31,9 +32,10 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import policy_engine
+from opensmsc.app.policy import node_policy, served_policy
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
+from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
@@ -113,11 +115,20 @@ async def start(config: Config) -> RunningSmsc:
     policies = policies_from_config(config)
     outbind = OutbindLink()
     services = Services()
+    # The simulated HLR first: its portability data gives the policy a ported number's network.
+    hlr = build_hlr(config.network) if uses_network(config) else None
+    portability = None if hlr is None else hlr.portability
     try:
         await services.start(DataFolderLock(config.node.data_dir))
         engine = (
             await services.start(
-                EngineService(config, receivers=registry, policies=policies, outbind=outbind)
+                EngineService(
+                    config,
+                    receivers=registry,
+                    policies=policies,
+                    outbind=outbind,
+                    policy=node_policy(config, portability=portability),
+                )
             )
         ).engine
         mo = mo_ingress(config, engine, registry, policies)
@@ -126,7 +137,11 @@ async def start(config: Config) -> RunningSmsc:
             network = (
                 await services.start(
                     NetworkService(
-                        config.network, data_dir=config.node.data_dir, engine=engine, mo=mo
+                        config.network,
+                        data_dir=config.node.data_dir,
+                        engine=engine,
+                        mo=mo,
+                        hlr=hlr,
                     )
                 )
             ).network
@@ -135,7 +150,7 @@ async def start(config: Config) -> RunningSmsc:
                 config,
                 engine=engine,
                 mo=mo,
-                np_lookup=np_lookup_for(None if network is None else network.hlr.portability),
+                np_lookup=np_lookup_for(portability),
             )
         )
         smsc = await services.start(
@@ -165,12 +180,7 @@ async def start(config: Config) -> RunningSmsc:
             policyd = await services.start(
                 PolicydService(
                     config.policyd,
-                    engine=policy_engine(
-                        config,
-                        router=engine.router,
-                        policies=policies,
-                        portability=None if network is None else network.hlr.portability,
-                    ),
+                    engine=served_policy(engine.policy, engine.router, policies),
                     node=config.node.name,
                 )
             )
