@@ -9,7 +9,8 @@ routes, for SMPP and the HTTP API alike:
   throttle raises `PolicyRefusal` (a MessageRejected with the decision's command_status, and
   retry_after_ms for a throttle); a deferral stores the message SCHEDULED at the window's
   start; a rewrite (source address and TON/NPI, destination, data_coding, validity, TLVs) is
-  applied to the record before it is stored; the first route is kept in the record's `route`.
+  applied to the record before it is stored (with the first route in its `route`; any other
+  record gets its `route` from its attempt, sparing a copy per message).
   The ordered route list of a message attempted at once (stored leased, handed to the
   Scheduler) is kept in memory for that first attempt: one decision per message on the hot
   path.
@@ -219,8 +220,6 @@ def _applied(record: StoredMessage, decision: Decision, now: datetime) -> Stored
     when the result cannot be stored (it would expire before it is due; a TLV that cannot be
     written)."""
     changes: dict[str, Any] = {}
-    if decision.routes:
-        changes["route"] = decision.routes[0].route
     rewrite = decision.rewrite
     if rewrite is not None and not rewrite.is_empty:
         changes.update(_rewritten(record, rewrite, now))
@@ -229,7 +228,11 @@ def _applied(record: StoredMessage, decision: Decision, now: datetime) -> Stored
         if at > record.due_at:
             changes.update(due_at=at, next_attempt_at=at, state=MessageState.SCHEDULED)
     if not changes:
+        # The usual case: the record as it is (a copy per message would cost more than the
+        # decision). Its `route` is set by its attempt.
         return record
+    if decision.routes:
+        changes["route"] = decision.routes[0].route  # what a deferred message will take
     try:
         changed = replace(record, **changes)
     except ValueError as exc:
