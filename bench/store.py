@@ -235,6 +235,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print every result as JSON at the end")
     ap.add_argument("--policy", action="store_true", help="route by a policy file (POLICY)")
     ap.add_argument("--only-ours", action="store_true", help="no yardstick cells")
+    ap.add_argument("--cell", help="only this cell, as SESSIONS:WINDOW (4:100)")
     args = ap.parse_args()
     if args.quick:
         args.n, args.repeat = 5_000, 1
@@ -250,6 +251,8 @@ def main() -> None:
     if not args.only_ours:
         pairs.append(("yardstick", "yardstick"))
     cells = [Cell(c, s, k, w) for k in SESSIONS for w in WINDOWS for c, s in pairs]
+    if args.cell:
+        cells = [c for c in cells if f"{c.sessions}:{c.w}" == args.cell]
     started = time.perf_counter()
     for rep in range(args.repeat):
         # Interleaved, so that a noisy minute on the shared machine hits every cell alike.

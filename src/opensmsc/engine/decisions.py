@@ -85,7 +85,9 @@ class PolicyRefusal(MessageRejected):
 class Decisions:
     """The PolicyEngine `policy` on the node's path (module doc); route names are looked up in
     `router`. `share_content`: the text of each message goes in the query (`content_sample`),
-    for rules on content; off, the text is not decoded at all. `monotonic` times attempts."""
+    for rules on content, when the policy says it reads content (its `reads_content`, if it
+    has one: RulePolicy's rules in use); off, the text is not decoded at all. `monotonic`
+    times attempts."""
 
     def __init__(
         self,
@@ -99,6 +101,9 @@ class Decisions:
         self.policy = policy
         self._router = router
         self._share_content = share_content
+        # Decoding the text costs more than deciding: only for a policy whose rules read it.
+        reads: Callable[[], bool] = lambda: bool(getattr(policy, "reads_content", True))  # noqa: E731
+        self._reads = reads
         self._monotonic = monotonic
         self._max_plans = max_plans
         # message_id → the decision made at submit, for its first attempt (popped then).
@@ -192,7 +197,7 @@ class Decisions:
             data_coding=record.data_coding,
             esm_class=record.esm_class,
             segments=segments,
-            content_sample=_text(record) if self._share_content else None,
+            content_sample=_text(record) if self._share_content and self._reads() else None,
             priority_flag=record.priority_flag,
             redecide=redecide,
         )

@@ -54,6 +54,9 @@ _NO_WAITS: Final = Waits()  # shared: never changed
 @dataclass(slots=True)
 class _Route:
     buckets: deque[list[float]] = field(default_factory=deque)  # [minute, reports, ok, latency]
+    # The buckets' sums (reports, ok, latency), kept as buckets fill and leave: a report costs
+    # the same however many minutes the window holds.
+    totals: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     failures_in_a_row: int = 0
     blacklisted_until: float | None = None
     probe_until: float | None = None  # a probe is out until its report or this time
@@ -70,6 +73,10 @@ class RouteHealth:
         self._settings = settings
         self._routes: dict[str, _Route] = {}
         self._troubled: set[str] = set()  # routes blacklisted or on probation
+        # Routes reported on since their quality was last ranked: their keys are computed
+        # again at the next ranking, once for all the reports in between (the node reports
+        # every attempt).
+        self._stale: set[str] = set()
         # Rankings of (route names, MCC-MNC), valid while the rule set, the ranked qualities
         # (`_version`, which a new minute changes too: reports leave the window) stay the same.
         self._version = 0
@@ -100,9 +107,15 @@ class RouteHealth:
             bucket = [float(minute), 0.0, 0.0, 0.0]
             route.buckets.append(bucket)
             self._trim(route, minute)
+        ok = report.outcome is Outcome.OK
+        latency = max(0.0, report.latency_ms)
         bucket[1] += 1
-        bucket[2] += report.outcome is Outcome.OK
-        bucket[3] += max(0.0, report.latency_ms)
+        bucket[2] += ok
+        bucket[3] += latency
+        totals = route.totals
+        totals[0] += 1
+        totals[1] += ok
+        totals[2] += latency
         if report.outcome is Outcome.OK:
             route.failures_in_a_row = 0
             route.blacklisted_until = route.probe_until = None
@@ -114,10 +127,17 @@ class RouteHealth:
                 route.blacklisted_until = now + self._settings.blacklist_s
                 route.probe_until = None
                 self._troubled.add(report.route)
-        key = self._key(route, minute)
-        if key != route.key:
-            route.key = key
-            self._version += 1
+        self._stale.add(report.route)
+
+    def _refresh(self, minute: int) -> None:
+        """The ranked quality of the routes reported on since the last ranking."""
+        stale, self._stale = self._stale, set()
+        for name in stale:
+            route = self._routes[name]
+            key = self._key(route, minute)
+            if key != route.key:
+                route.key = key
+                self._version += 1
 
     def _key(self, route: _Route, minute: int) -> tuple[int, int]:
         s = self._settings
@@ -129,14 +149,23 @@ class RouteHealth:
     def _requalify(self, minute: int) -> None:
         """Rank qualities again: another minute (old reports leave the window) or settings."""
         self._minute = minute
+        self._stale.clear()
         for route in self._routes.values():
             route.key = self._key(route, minute)
         self._version += 1
 
     def _trim(self, route: _Route, minute: int) -> None:
         oldest = minute - math.ceil(self._settings.quality_window_s / 60)
-        while route.buckets and route.buckets[0][0] <= oldest:
-            route.buckets.popleft()
+        buckets = route.buckets
+        if buckets and buckets[0][0] <= oldest:
+            totals = route.totals
+            while buckets and buckets[0][0] <= oldest:
+                _, count, good, spent = buckets.popleft()
+                totals[0] -= count
+                totals[1] -= good
+                totals[2] -= spent
+            if not buckets:
+                totals[:] = [0.0, 0.0, 0.0]  # no float residue once the window is empty
 
     def quality(self, name: str, now: float) -> Quality:
         route = self._routes.get(name)
@@ -146,12 +175,8 @@ class RouteHealth:
 
     def _quality(self, route: _Route, minute: int) -> Quality:
         self._trim(route, minute)
-        reports = ok = latency = 0.0
-        for _, count, good, spent in route.buckets:
-            reports += count
-            ok += good
-            latency += spent
-        if not reports:
+        reports, ok, latency = route.totals
+        if reports < 0.5:
             return Quality(0, 1.0, 0.0)
         return Quality(int(reports), ok / reports, latency / reports)
 
@@ -189,6 +214,8 @@ class RouteHealth:
         minute = math.floor(now / 60)
         if minute != self._minute:
             self._requalify(minute)
+        elif self._stale:
+            self._refresh(minute)
         # Identity, not equality: comparing two rule sets field by field would cost more than
         # ranking again.
         if (

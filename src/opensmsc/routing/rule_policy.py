@@ -114,6 +114,12 @@ class RulePolicy:
     def rules(self) -> RuleSet:
         return self._rules
 
+    @property
+    def reads_content(self) -> bool:
+        """Whether a rule in use looks at the text (keywords, URLs, regex): an asker that must
+        decode the text to share it may skip that otherwise."""
+        return self._rules.reads_content
+
     def reload(self) -> list[ConfigError]:
         """Load the policy again and use it from the next message; on errors keep the rules in
         use and return the errors (every one, when the loader raises a PolicyFileError)."""

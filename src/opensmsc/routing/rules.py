@@ -163,11 +163,13 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One check of a rule: `test` for deciding, `label` and `actual` for explaining."""
+    """One check of a rule: `test` for deciding, `label` and `actual` for explaining;
+    `reads_content`: it looks at the message text."""
 
     label: str
     test: Callable[[Subject], bool]
     actual: Callable[[Subject], str]
+    reads_content: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,6 +271,7 @@ def _content(label: str, search: Callable[[str], object]) -> Condition:
         label,
         lambda subject: subject.text is not None and bool(search(subject.text)),
         lambda subject: "no content" if subject.text is None else _show(subject.text[:40]),
+        reads_content=True,
     )
 
 
@@ -398,6 +401,8 @@ class RuleSet:
     _chains: PrefixMap[tuple[tuple[Rule, str], ...]] = field(init=False)
     _unprefixed: tuple[tuple[Rule, str], ...] = field(init=False)
     capped: bool = field(init=False)  # whether any route has a cap (max_per_second)
+    # Whether any rule looks at the text: the node decodes it for the query only then.
+    reads_content: bool = field(init=False)
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[Rule]] = {}
@@ -423,6 +428,11 @@ class RuleSet:
         )
         object.__setattr__(
             self, "capped", any(route.max_per_second > 0 for route in self.routes.values())
+        )
+        object.__setattr__(
+            self,
+            "reads_content",
+            any(c.reads_content for rule in self.rules for c in rule.conditions),
         )
 
     def candidates(self, digits: str) -> Iterable[tuple[Rule, str]]:
