@@ -7,14 +7,17 @@ every attempt reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from opensmsc.routing import (
+    Decision,
     Delivered,
     PolicyEngine,
     PrefixPolicy,
+    RouteQuery,
     Router,
+    RouteReport,
     RulePolicy,
     TemporaryFailure,
     rules_loader,
@@ -148,5 +151,23 @@ async def test_every_route_blacklisted_holds_a_retry_back_without_an_attempt(
             assert abs(record.next_attempt_at - (start + timedelta(seconds=300))) < timedelta(
                 seconds=1
             )
+    finally:
+        await node.close()
+
+
+class BrokenPolicy:
+    """A policy with a bug: every decision raises."""
+
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
+        raise RuntimeError("bug")
+
+    def report(self, report: RouteReport, now: datetime) -> None:
+        pass
+
+
+async def test_a_failing_policy_refuses_the_submit_and_never_crashes(tmp_path: Path) -> None:
+    node = await open_engine(tmp_path, clock=FakeClock(), policy=lambda router: BrokenPolicy())
+    try:
+        assert (await node.submit(destination_addr="447700900007"))[1] == S.ESME_RSYSERR
     finally:
         await node.close()

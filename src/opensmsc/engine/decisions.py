@@ -30,6 +30,7 @@ nor the rules (routing/). `decide` never waits, so this runs in the event loop.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -65,8 +66,14 @@ from opensmsc.store import Address, StoredMessage
 
 __all__ = ["Decisions", "PolicyRefusal"]
 
+log = logging.getLogger(__name__)
+
 _S = CommandStatus
 _MAX_PLANS: Final = 100_000
+_POLICY_FAILED: Final = Decision.reject(_S.ESME_RSYSERR, "the routing policy failed")
+_POLICY_FAILED_LATER: Final = Decision(
+    action=Action.THROTTLE, retry_after_ms=60_000, reason="the routing policy failed"
+)
 
 
 class PolicyRefusal(MessageRejected):
@@ -119,7 +126,11 @@ class Decisions:
         the decision of those due at once for their first attempt. Raises PolicyRefusal."""
         first = records[0]
         segments = first.concat.total if first.concat is not None else len(records)
-        decision = self.policy.decide(self._query(first, segments, redecide=False), now)
+        try:
+            decision = self.policy.decide(self._query(first, segments, redecide=False), now)
+        except Exception:  # a bug in the policy: this message is refused, the node goes on
+            log.exception("routing policy failed message_id=%s", first.message_id)
+            decision = _POLICY_FAILED
         action = decision.action
         if action is Action.REJECT:
             raise PolicyRefusal(action, decision.status or _S.ESME_RSYSERR, decision.reason)
@@ -151,7 +162,11 @@ class Decisions:
         if plan is not None:
             return plan
         segments = record.concat.total if record.concat is not None else 1
-        return self.policy.decide(self._query(record, segments, redecide=True), now)
+        try:
+            return self.policy.decide(self._query(record, segments, redecide=True), now)
+        except Exception:  # a bug in the policy: the stored message waits, it is not lost
+            log.exception("routing policy failed message_id=%s", record.message_id)
+            return _POLICY_FAILED_LATER
 
     def routes(self, decision: Decision) -> list[Route]:
         """The routes of `decision` the node has, in its order (a name the Router does not
