@@ -112,6 +112,9 @@ class Decisions:
         reads: Callable[[], bool] = lambda: bool(getattr(policy, "reads_content", True))  # noqa: E731
         self._reads = reads
         self._monotonic = monotonic
+        # An engine that says its decisions do not depend on reports (PrefixPolicy) is spared
+        # one per attempt.
+        self._reporting = bool(getattr(policy, "uses_reports", True))
         self._max_plans = max_plans
         # message_id → the decision made at submit, for its first attempt (popped then).
         self._plans: dict[str, Decision] = {}
@@ -148,6 +151,10 @@ class Decisions:
                     plans[record.message_id] = decision
         return out
 
+    def started(self) -> float:
+        """The time an attempt starts, for `report` (0 when nothing is reported)."""
+        return self._monotonic() if self._reporting else 0.0
+
     def forget(self, message_ids: Sequence[str]) -> None:
         """Drop the plans of messages that were not stored after all."""
         for message_id in message_ids:
@@ -180,11 +187,10 @@ class Decisions:
 
     # ---- after an attempt ---------------------------------------------------------------------
 
-    def started(self) -> float:
-        return self._monotonic()
-
     def report(self, route: str, outcome: Attempt, started: float, now: datetime) -> None:
         """Tell the policy how an attempt on `route` begun at `started` (`started()`) ended."""
+        if not self._reporting:
+            return
         latency_ms = max(0.0, (self._monotonic() - started) * 1000.0)
         match outcome:
             case Delivered() | Accepted():

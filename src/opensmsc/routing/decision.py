@@ -186,8 +186,11 @@ class PrefixPolicy:
     `policies` names accounts, for any other account (ESME_RINVSYSID).
 
     It has no rule that depends on time or on route health: `now` is not used and reports are
-    only counted (`reports`), for whoever looks at them.
+    only counted (`reports`), for whoever looks at them; `uses_reports` (False) tells the node
+    it need not send its own.
     """
+
+    uses_reports: Final = False
 
     def __init__(
         self,
