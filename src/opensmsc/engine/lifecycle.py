@@ -359,10 +359,16 @@ def _as_webhook(
     """A receipt that goes to a URL (the message's callback_url, else the account's
     webhook_url) rather than to the account's SMPP sessions: a webhook (http/webhooks/ sends
     it), stored like any receipt, with the client's reference."""
-    url = record.callback_url or webhook_url
-    if url is None:
+    if record.callback_url is not None:
+        return replace(
+            receipt,
+            callback_url=record.callback_url,
+            callback_style=record.callback_style,
+            client_reference=record.client_reference,
+        )
+    if webhook_url is None:
         return receipt
-    return replace(receipt, callback_url=url, client_reference=record.client_reference)
+    return replace(receipt, callback_url=webhook_url, client_reference=record.client_reference)
 
 
 def _final_error(record: StoredMessage, state: MessageState, error: int | None) -> int | None:

@@ -86,6 +86,7 @@ class Submission:
     receipt: ReceiptRequest = ReceiptRequest.NONE
     client_reference: str | None = None
     callback_url: str | None = None
+    callback_style: str | None = None  # StoredMessage.callback_style
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ def prepare(
                 next_attempt_at=lease_until,
                 client_reference=submission.client_reference,
                 callback_url=submission.callback_url,
+                callback_style=submission.callback_style,
             )
         )
     return Prepared(tuple(records), segmented.encoding)
