@@ -29,6 +29,7 @@ from opensmsc.store import Clock, system_clock
 
 from . import messages
 from .context import ApiContext, ApiSettings
+from .fast_lane import FastLane
 from .limits import BodyLimits
 
 __all__ = ["create_api_app", "purge_forever"]
@@ -60,6 +61,8 @@ def create_api_app(
     problems.install(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
+    # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
+    app.add_middleware(FastLane)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
     app.include_router(messages.router)
     install_docs(app)

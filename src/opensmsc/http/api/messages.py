@@ -36,7 +36,7 @@ from .models import (
 )
 from .status import status_of
 
-__all__ = ["router"]
+__all__ = ["accept_batch", "accept_message", "router"]
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -85,7 +85,17 @@ def _unknown(message_id: str) -> Problem:
 async def send_message(
     body: MessageRequest, request: Request, account: Caller, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    context = context_of(request)
+    return await accept_message(
+        context_of(request), account, body, request.url.path, idempotency_key
+    )
+
+
+async def accept_message(
+    context: ApiContext, account: Account, body: MessageRequest, path: str, key: str | None
+) -> Response:
+    """POST /v1/messages for `account` once its body is read and valid: the route's work,
+    shared with the fast lane (fast_lane.py). Raises Problem, InvalidSubmission,
+    MessageRejected, StoreUnavailable as the route's handlers answer them."""
 
     async def send(save: Save | None) -> Response:
         acceptor = context.engine.acceptor
@@ -99,7 +109,7 @@ async def send_message(
         return response
 
     return await context.idempotency.run(
-        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+        account.system_id, key, _fingerprint(path, key, body), send
     )
 
 
@@ -113,10 +123,10 @@ def _created(document: BaseModel) -> Response:
     )
 
 
-def _fingerprint(request: Request, key: str | None, body: BaseModel) -> str:
+def _fingerprint(path: str, key: str | None, body: BaseModel) -> str:
     if key is None:
         return ""
-    return fingerprint(request.url.path, body.model_dump(mode="json", by_alias=True))
+    return fingerprint(path, body.model_dump(mode="json", by_alias=True))
 
 
 def _accepted(prepared: Prepared) -> MessageAccepted:
@@ -151,13 +161,19 @@ async def send_batch(
 ) -> Response:
     """All or nothing: one invalid message refuses the batch, naming it (`messages[3].to`);
     the answer lists the ids in the order of the messages, once all are committed."""
-    context = context_of(request)
+    return await accept_batch(context_of(request), account, body, request.url.path, idempotency_key)
+
+
+async def accept_batch(
+    context: ApiContext, account: Account, body: BatchRequest, path: str, key: str | None
+) -> Response:
+    """POST /v1/messages/batch once its body is read and valid (shared with fast_lane.py)."""
 
     async def send(save: Save | None) -> Response:
         return await _send_batch(context, account, body, save)
 
     return await context.idempotency.run(
-        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+        account.system_id, key, _fingerprint(path, key, body), send
     )
 
 
