@@ -5,6 +5,7 @@ SMPP client that is not ours) sends real traffic."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -28,7 +29,7 @@ DESTINATION = "447700900123"
 Labels = dict[str, str]
 
 
-def _config(tmp_path: Path, extra: str = "", route: str = "loopback") -> str:
+def _config(tmp_path: Path, extra: str = "", route: str = "loopback", api: str = "") -> str:
     return f"""
         [node]
         data_dir = "{tmp_path}"
@@ -41,6 +42,7 @@ def _config(tmp_path: Path, extra: str = "", route: str = "loopback") -> str:
         enabled = true
         bind_address = "127.0.0.1"
         port = 0
+        {api}
         [smpp.server]
         bind_address = "127.0.0.1"
         port = 0
@@ -80,8 +82,10 @@ def value(samples: dict[str, list[Sample]], name: str, **labels: str) -> float |
 
 
 @asynccontextmanager
-async def ops_node(tmp_path: Path, extra: str = "", route: str = "loopback") -> AsyncIterator[Ops]:
-    running = await app.start(loads(_config(tmp_path, extra, route)))
+async def ops_node(
+    tmp_path: Path, extra: str = "", route: str = "loopback", api: str = ""
+) -> AsyncIterator[Ops]:
+    running = await app.start(loads(_config(tmp_path, extra, route, api)))
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=10
@@ -292,6 +296,38 @@ async def test_connector_metrics_follow_a_carrier_that_comes_and_goes(tmp_path: 
             )
             down = await node.metrics()
             assert value(down, "opensmsc_connector_up", connector="carrier") == 0
+
+
+async def test_a_webhook_receiver_that_is_down_shows_as_backlog(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+    async with ops_node(tmp_path, api="webhook_backoff = 600") as ops:
+        assert ops.running.metrics is not None and ops.running.webhooks is not None
+        ops.running.metrics.queue_interval = 0.0
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{ops.running.ports['api']}", auth=("esme1", PASSWORD)
+        ) as api:
+            answer = await api.post(
+                "/v1/messages",
+                json={
+                    "to": "+447700900123",
+                    "from": "Example",
+                    "text": "Hi",
+                    "callback_url": refused,
+                },
+            )
+            assert answer.status_code == 201, answer.text
+        sender = ops.running.webhooks.sender
+        await _until(lambda: sender.failed_attempts == 1, "the webhook's first attempt")
+        metrics = await ops.metrics()
+        assert value(metrics, "opensmsc_messages_accepted_total", account="esme1") == 1
+        assert value(metrics, "opensmsc_submit_latency_seconds_count") == 1  # the HTTP door
+        assert value(metrics, "opensmsc_queue_webhooks") == 1
+        assert value(metrics, "opensmsc_queue_receipts", account="esme1") == 1
+        assert value(metrics, "opensmsc_webhook_attempts_failed_total") == 1
+        assert value(metrics, "opensmsc_webhooks_delivered_total") == 0
+        assert value(metrics, "opensmsc_webhooks_in_flight") == 0
 
 
 async def test_two_nodes_in_one_process_count_apart(tmp_path: Path) -> None:

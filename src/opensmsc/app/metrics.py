@@ -84,58 +84,90 @@ _QUEUE_READ_TIMEOUT: Final = 2.0  # seconds a scrape waits for the store's queue
 
 
 class _Histogram:
-    """Bucket counts and a sum; the exposition makes them cumulative."""
+    """Bucket counts and a sum of seconds; the exposition makes the counts cumulative."""
 
     __slots__ = ("bounds", "counts", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = tuple(bounds)
+        self.bounds = tuple(float(bound) for bound in bounds)
         self.counts = [0] * (len(self.bounds) + 1)  # the last one: above every bound (+Inf)
         self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        # bisect_left: the first bound >= value, i.e. the bucket `le` that holds it.
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += value
+        # Observing is inlined where it happens (a method call per message would double its
+        # cost): counts[bisect_left(bounds, value)] += 1, the first bound >= value being the
+        # bucket `le` that holds it; total += value.
 
     def buckets(self) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
         running = 0
         for bound, count in zip(self.bounds, self.counts, strict=False):
             running += count
-            out.append((repr(float(bound)), running))
+            out.append((repr(bound), running))
         out.append(("+Inf", running + self.counts[-1]))
         return out
+
+
+class _Cell:
+    """The final states of one (account, route, direction), by state value, and the latency
+    histogram of its route (shared by every cell of that route)."""
+
+    __slots__ = ("latency", "states")
+
+    def __init__(self, latency: _Histogram) -> None:
+        self.states = [0] * (max(MessageState) + 1)
+        self.latency = latency
 
 
 class MessageMetrics:
     """The engine's MessageObserver: counts and latencies of messages, in plain numbers."""
 
-    __slots__ = ("delivery_latency", "finished", "submit_latency")
+    __slots__ = ("cells", "delivery_latency", "submit_latency")
 
     def __init__(self) -> None:
         self.submit_latency = _Histogram(SUBMIT_BUCKETS)
-        # (direction, system_id, route, state) → final states made
-        self.finished: dict[tuple[Direction, str, str | None, MessageState], int] = {}
+        self.cells: dict[tuple[str, str | None, Direction], _Cell] = {}
         self.delivery_latency: dict[str | None, _Histogram] = {}  # by route
 
     def stored(self, records: Sequence[StoredMessage], at: datetime) -> None:
-        observe = self.submit_latency.observe
+        histogram = self.submit_latency
+        counts, bounds, total = histogram.counts, histogram.bounds, histogram.total
         for record in records:
-            observe(max(0.0, (at - record.submitted_at).total_seconds()))
+            # A clock stepped back makes it negative: counted in the first bucket.
+            latency = (at - record.submitted_at).total_seconds()
+            counts[bisect_left(bounds, latency)] += 1
+            total += latency
+        histogram.total = total
 
     def ended(
         self, record: StoredMessage, state: MessageState, route: str | None, at: datetime
     ) -> None:
         if route is None:
             route = record.route
-        key = (record.direction, record.system_id, route, state)
-        finished = self.finished
-        finished[key] = finished.get(key, 0) + 1
+        key = (record.system_id, route, record.direction)
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self._cell(key)
+        cell.states[state] += 1
+        latency = (at - record.submitted_at).total_seconds()
+        histogram = cell.latency
+        histogram.counts[bisect_left(histogram.bounds, latency)] += 1
+        histogram.total += latency
+
+    def _cell(self, key: tuple[str, str | None, Direction]) -> _Cell:
+        route = key[1]
         histogram = self.delivery_latency.get(route)
         if histogram is None:
             histogram = self.delivery_latency[route] = _Histogram(DELIVERY_BUCKETS)
-        histogram.observe(max(0.0, (at - record.submitted_at).total_seconds()))
+        cell = self.cells[key] = _Cell(histogram)
+        return cell
+
+    def finished(self) -> Iterator[tuple[Direction, str, str | None, MessageState, int]]:
+        """(direction, account, route, state, count) of every count made, sorted."""
+        for (system_id, route, direction), cell in sorted(
+            self.cells.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])
+        ):
+            for value, count in enumerate(cell.states):
+                if count:
+                    yield direction, system_id, route, MessageState(value), count
 
 
 class NodeMetrics:
@@ -225,9 +257,7 @@ class NodeMetrics:
             " final state.",
             labels=["direction", "account", "route", "state"],
         )
-        for (direction, system_id, route, state), count in sorted(
-            messages.finished.items(), key=lambda item: _sort_key(item[0])
-        ):
+        for direction, system_id, route, state, count in messages.finished():
             finished.add_metric(
                 [direction.name.lower(), system_id, route or NO_ROUTE, state.name.lower()], count
             )
@@ -436,8 +466,3 @@ class _NodeCollector(Collector):
 
 def _mode_name(mode: BindMode | None) -> str:
     return "unknown" if mode is None else mode.value
-
-
-def _sort_key(key: tuple[Direction, str, str | None, MessageState]) -> tuple[int, str, str, int]:
-    direction, system_id, route, state = key
-    return (int(direction), system_id, route or "", int(state))
