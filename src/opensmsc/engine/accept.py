@@ -56,6 +56,7 @@ from opensmsc.smpp import (
     CommandStatus,
     DataSm,
     EsmClass,
+    MessageState,
     NetworkErrorCode,
     SmeAddress,
     SubmitMulti,
@@ -499,7 +500,10 @@ class Acceptor:
         finally:
             self._pending -= 1
         self.accepted[record.system_id] += 1
-        self._observer.stored((record,), self._clock())
+        at = self._clock()
+        self._observer.stored((record,), at)
+        for superseded in found:  # ended DELETED in the commit of the new one
+            self._observer.ended(superseded, MessageState.DELETED, None, at)
         respond(record.message_id, _S.ESME_ROK)
         self._on_stored()
 

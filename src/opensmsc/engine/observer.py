@@ -7,7 +7,8 @@ two moments a message's life is decided, each after the store committed it:
 - `stored(records, at)`: new messages became durable (the Acceptor: submit_sm, submit_multi,
   data_sm, the HTTP API); their answers carry message ids from now on;
 - `ended(record, state, route, at)`: a message reached a final state (engine/lifecycle.py,
-  whatever ended it: an attempt's outcome, expiry, cancel_sm, an upstream's receipt).
+  whatever ended it: an attempt's outcome, expiry, cancel_sm, an upstream's receipt; and the
+  Acceptor for a message superseded by a submit_sm with replace_if_present_flag).
 
 The calls are on the hot path, in the event loop, once per message: an observer does a few
 increments and returns; it must not block, await or raise. What it is not: a log, a trail of
