@@ -2,12 +2,13 @@
 
 Two halves, so that the message path pays for an increment and nothing more:
 
-- `MessageMetrics` is the engine's `MessageObserver` (engine/observer.py). Per message it adds
-  one to a plain dict entry (final states by direction, account, route and state) and to a
-  histogram bucket (submit latency: accepted → committed; delivery latency: submitted → final
-  state, per route). Plain ints, written only from the event loop: no lock (prometheus_client's
-  own metric objects take one per update), no label strings built per message (the key is a
-  tuple of the record's fields; names are made at scrape time).
+- `MessageMetrics` is the engine's `MessageObserver` (engine/observer.py). A message stored
+  adds one to a bucket of the submit latency (accepted → committed); a message ended finds
+  the cell of its (account, route, direction), one dict lookup of a tuple of the record's own
+  fields (a cell is made the first time only), and adds one to its final state's count and to
+  a bucket of its route's delivery latency (submitted → final state). Plain ints and floats,
+  written only from the event loop: no lock (prometheus_client's own metric objects take one
+  per update) and no label string built per message (names are made at scrape time).
 - `NodeMetrics` owns a `CollectorRegistry` of its own (never prometheus_client's global one:
   several nodes in one process, as in the tests, must not see each other's numbers) with a
   collector that, at each scrape, turns those counts and what the services already keep
