@@ -81,6 +81,11 @@ class ApiService:
             purge_forever(self._app, self._purge_interval), name="api housekeeping"
         )
 
+    @property
+    def serving(self) -> bool:
+        """Whether the listener accepts requests (the readiness check)."""
+        return self._http is not None and self._http.serving
+
     def _certificate(self) -> tuple[Path, Path | None]:
         if self._config.tls_cert_file is not None:
             return self._config.tls_cert_file, self._config.tls_key_file

@@ -8,7 +8,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import create_app
+from opensmsc.http.app import MetricsSource, ReadinessCheck, create_app
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -27,7 +27,9 @@ __all__ = [
     "CallbackStyle",
     "CallbackStyles",
     "HttpServer",
+    "MetricsSource",
     "Problem",
+    "ReadinessCheck",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",
