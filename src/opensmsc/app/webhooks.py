@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
-from opensmsc.http import WebhookSender, WebhookSettings
+from opensmsc.http import CallbackStyles, JasminStyle, WebhookSender, WebhookSettings
 from opensmsc.store import system_clock
 
 __all__ = ["WebhookService", "uses_webhooks"]
@@ -34,6 +34,9 @@ class WebhookService:
                 max_backoff=api.webhook_max_backoff,
                 timeout=api.webhook_timeout,
             ),
+            # Kept whether or not the drop-in endpoints are on: callbacks stored while they
+            # were still go.
+            styles=CallbackStyles({"jasmin": JasminStyle()}),
         )
 
     async def start(self) -> None:

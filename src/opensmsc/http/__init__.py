@@ -9,14 +9,17 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import create_app
+from opensmsc.http.compat import JasminStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
-from opensmsc.http.webhooks import WebhookSender, WebhookSettings
+from opensmsc.http.webhooks import CallbackStyles, WebhookSender, WebhookSettings
 
 __all__ = [
     "MEDIA_TYPE",
     "ApiSettings",
+    "CallbackStyles",
     "HttpServer",
+    "JasminStyle",
     "Problem",
     "WebhookSender",
     "WebhookSettings",

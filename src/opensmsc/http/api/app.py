@@ -62,6 +62,12 @@ def create_api_app(
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
     app.include_router(messages.router)
+    if settings.jasmin_compat:
+        # Imported here: http/compat builds on this package's modules.
+        from opensmsc.http.compat import jasmin_rest_router, jasmin_router
+
+        app.include_router(jasmin_router)
+        app.include_router(jasmin_rest_router)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])
