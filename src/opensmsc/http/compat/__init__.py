@@ -11,4 +11,7 @@ from opensmsc.http.compat.jasmin import router as jasmin_router
 from opensmsc.http.compat.jasmin_callbacks import JasminStyle
 from opensmsc.http.compat.jasmin_rest import router as jasmin_rest_router
 
-__all__ = ["JasminStyle", "jasmin_id", "jasmin_rest_router", "jasmin_router"]
+# Jasmin's paths that take a body of their own type (forms, JSON whatever its Content-Type says).
+JASMIN_PATHS = ("/send", "/secure/send", "/secure/sendbatch")
+
+__all__ = ["JASMIN_PATHS", "JasminStyle", "jasmin_id", "jasmin_rest_router", "jasmin_router"]
