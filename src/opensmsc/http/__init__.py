@@ -12,15 +12,25 @@ from opensmsc.http.app import create_app
 from opensmsc.http.compat import JasminStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
-from opensmsc.http.webhooks import CallbackStyles, WebhookSender, WebhookSettings
+from opensmsc.http.webhooks import (
+    CallbackRequest,
+    CallbackStyle,
+    CallbackStyles,
+    WebhookMoRoute,
+    WebhookSender,
+    WebhookSettings,
+)
 
 __all__ = [
     "MEDIA_TYPE",
     "ApiSettings",
+    "CallbackRequest",
+    "CallbackStyle",
     "CallbackStyles",
     "HttpServer",
     "JasminStyle",
     "Problem",
+    "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",
     "create_api_app",
