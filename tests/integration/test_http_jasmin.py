@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from opensmsc.smpp import MessageState
-from opensmsc.store import MessageQuery, StoredMessage
+from opensmsc.store import Change, Direction, MessageQuery, StoredMessage, system_clock
 
 from .api_node import PASSWORD, Node, api_node
 from .webhook_receiver import Received, webhook_receiver
@@ -567,3 +568,87 @@ async def test_the_endpoints_can_be_switched_off(tmp_path: Path) -> None:
             "/v1/messages", json={"to": "+" + TO, "from": "Example", "text": "x"}
         )
         assert sent.status_code == 201
+
+
+HANDSET = "447700900001"
+SHORT_CODE = "5000"
+
+
+def _mo_account(receiver_url: str, style: str) -> str:
+    return f"""
+        webhook_url = "{receiver_url}"
+        mo_style = "{style}"
+        mo_prefixes = ["{SHORT_CODE}"]
+        """
+
+
+async def test_an_mo_reaches_the_account_as_jasmins_http_connectors_get_it(
+    tmp_path: Path,
+) -> None:
+    async with webhook_receiver(lambda n: 200, reply=ACK) as receiver:
+        account = _mo_account(receiver.url, "jasmin;method=POST;connector=smsc-1")
+        async with api_node(tmp_path, account=account) as node:
+            network = node.running.network
+            assert network is not None
+            sent = await network.send_mo("+" + HANDSET, SHORT_CODE, "STOP ça")
+            assert sent.is_accepted
+            await receiver.wait_for(lambda: len(receiver.requests) >= 1)
+            (request,) = receiver.requests
+            assert request.path == "/hooks"
+            assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+            assert request.headers["user-agent"] == "Jasmin gateway/1.0 deliverSmHttpThrower"
+            fields = parse_qsl(request.body.decode(), keep_blank_values=True, encoding="latin-1")
+            names = [name for name, _ in fields]
+            assert names == [
+                "id", "from", "to", "origin-connector", "content", "binary", "priority", "coding",
+            ]  # fmt: skip
+            mo = dict(fields)
+            assert (mo["from"], mo["to"], mo["origin-connector"]) == (HANDSET, SHORT_CODE, "smsc-1")
+            record = await node.store.get(_ours(mo["id"]))
+            assert record is not None and record.direction is Direction.MO
+            assert bytes.fromhex(mo["binary"]) == record.short_message
+            assert mo["content"].encode("latin-1") == record.short_message
+            assert mo["coding"] == str(record.data_coding) and mo["priority"] == "0"
+            for _ in range(50):
+                record = await node.store.get(record.message_id)
+                if record is not None and record.state is MessageState.DELIVERED:
+                    break
+                await asyncio.sleep(0.05)
+            assert record is not None and record.state is MessageState.DELIVERED
+
+
+async def test_an_mo_not_acknowledged_stays_stored_and_goes_again_by_get(tmp_path: Path) -> None:
+    async with (
+        webhook_receiver(lambda n: 200, reply=b"thanks") as receiver,
+        api_node(tmp_path, account=_mo_account(receiver.url, "jasmin")) as node,
+    ):
+        network = node.running.network
+        assert network is not None
+        await network.send_mo("+" + HANDSET, SHORT_CODE, "HELP")
+        await receiver.wait_for(lambda: len(receiver.requests) >= 1)
+        first = receiver.requests[0]
+        assert first.body == b"" and first.path.startswith("/hooks?id=")  # GET by default
+        message_id = _ours(dict(_fields(first))["id"])
+        record = None
+        for _ in range(50):
+            record = await node.store.get(message_id)
+            if record is not None and record.last_error is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert record is not None and record.state is MessageState.ENROUTE
+        # The retry is on the schedule (minutes away): bring it forward; acknowledged now.
+        receiver.reply = ACK
+        now = system_clock()
+        change = Change(
+            message_id, MessageState.ENROUTE, now, next_attempt_at=now - timedelta(seconds=1)
+        )
+        assert await node.store.apply((change,)) == [None]
+        node.running.engine.scheduler.wake()
+        await receiver.wait_for(lambda: len(receiver.requests) >= 2)
+        assert receiver.requests[1].path == first.path  # the same MO, the same fields
+        for _ in range(50):
+            record = await node.store.get(message_id)
+            if record is not None and record.state is MessageState.DELIVERED:
+                break
+            await asyncio.sleep(0.05)
+        assert record is not None and record.state is MessageState.DELIVERED

@@ -59,6 +59,7 @@ class WebhookService:
                 styles=styles,
                 clock=system_clock,
                 timeout=api.webhook_timeout,
+                style=account.mo_style,
                 secret=secrets.get(account.system_id),
             )
             for account in config.accounts

@@ -79,7 +79,7 @@ def jasmin_fields(record: StoredMessage, parameters: str) -> list[tuple[str, str
             ("id", jasmin_id(record.message_id)),
             ("from", record.source.addr),
             ("to", record.destination.addr),
-            ("origin-connector", given.get("connector", "")),
+            ("origin-connector", given.get("connector", "opensmsc")),
             ("content", content),
             ("binary", content.hex()),
             ("priority", str(record.priority_flag)),
