@@ -165,8 +165,10 @@ def _mo_style_problems(style: str) -> list[Problem]:
     for parameter in parameters:
         key, equals, value = parameter.partition("=")
         allowed = _MO_STYLE_PARAMETERS.get(key, frozenset())
-        if not equals or key not in _MO_STYLE_PARAMETERS or (
-            allowed is not None and value.upper() not in allowed
+        if (
+            not equals
+            or key not in _MO_STYLE_PARAMETERS
+            or (allowed is not None and value.upper() not in allowed)
         ):
             return [
                 Problem(
