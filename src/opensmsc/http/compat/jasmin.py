@@ -28,6 +28,8 @@ no counterpart here. docs/http-jasmin.md lists every difference.
 from __future__ import annotations
 
 import binascii
+import email
+import email.policy
 import json
 import logging
 import re
@@ -164,8 +166,9 @@ def jasmin_id(message_id: str) -> str:
 
 
 def _pairs(data: bytes) -> list[tuple[str, bytes]]:
+    # twisted.web.http.parse_qs(data, keep_blank_values=1): "&" and ";" both separate.
     pairs = []
-    for item in data.split(b"&"):
+    for item in (part for chunk in data.split(b"&") for part in chunk.split(b";")):
         name, equals, value = item.partition(b"=")
         if not equals:
             continue  # Twisted's parse_qs drops a name without "="
@@ -186,10 +189,23 @@ def query_args(query: bytes) -> Args:
     return _first(_pairs(query))
 
 
-def _is_form(content_type: str | None) -> bool:
-    if content_type is None:
-        return False
-    return content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+def _media_type(content_type: str | None) -> str:
+    return "" if content_type is None else content_type.split(";")[0].strip().lower()
+
+
+def _multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """The fields of a multipart/form-data body (as Twisted's cgi.parse_multipart gives
+    them: a PHP client posting an array with curl sends this)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.message_from_bytes(head + body, policy=email.policy.HTTP)
+    fields = []
+    if message.is_multipart():
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(payload, bytes):
+                fields.append((name, payload))
+    return fields
 
 
 async def _request_args(request: Request) -> tuple[Args, bytes | None]:
@@ -202,8 +218,12 @@ async def _request_args(request: Request) -> tuple[Args, bytes | None]:
     content_type = request.headers.get("content-type")
     if content_type == "application/json":
         return args, body
-    if _is_form(content_type):
-        args.update(_first(_pairs(body)))
+    if body and content_type is not None:
+        media = _media_type(content_type)
+        if media == "application/x-www-form-urlencoded":
+            args.update(_first(_pairs(body)))
+        elif media == "multipart/form-data":
+            args.update(_first(_multipart(content_type, body)))
     return args, None
 
 

@@ -12,7 +12,8 @@ its callback_style says; a record whose style is `jasmin;...` is called here:
   `stat`), as Jasmin's code sends it, not the level asked for;
 - a mobile-originated message (DeliverSmThrower.http_deliver_sm_callback, record direction MO):
   `id`, `from`, `to`, `origin-connector`, `content` (the message's octets), `binary` (the same
-  in hex), `priority`, `coding`; a GET by default, as Jasmin's HTTP connectors.
+  in hex), `priority`, `coding` (the data_coding as one raw octet, as Jasmin 0.11's code sends
+  it); a GET by default, as Jasmin's HTTP connectors.
 
 Headers as Jasmin's: `Content-Type: application/x-www-form-urlencoded`, `Accept: text/plain`,
 `User-Agent: Jasmin gateway/1.0 DLRThrower` (`deliverSmHttpThrower` for an MO). The callback is
@@ -83,7 +84,9 @@ def jasmin_fields(record: StoredMessage, parameters: str) -> list[tuple[str, str
             ("content", content),
             ("binary", content.hex()),
             ("priority", str(record.priority_flag)),
-            ("coding", str(record.data_coding)),
+            # DataCodingEncoder().encode(): one raw octet (b"\x08"), not digits, whatever
+            # Jasmin's documentation says.
+            ("coding", bytes([record.data_coding & 0xFF])),
         ]
     message_id = record.client_reference or record.receipted_message_id or record.message_id
     if given.get("level") == "1":
