@@ -218,6 +218,27 @@ async def test_send_errors_byte_for_byte(tmp_path: Path) -> None:
             json={**CREDENTIALS, "to": int(TO), "content": "x", "priority": 7},
         )
         assert json_priority.content == b'Error "Argument [priority] has an invalid value: [7]."'
+        # Answers Jasmin's own code gives for JSON it cannot use (checked against jasmin 0.11.0).
+        for document, body in [
+            ([1], b"Error \"Unknown error: 'list' object has no attribute 'items'\""),
+            (
+                {**CREDENTIALS, "to": TO, "content": "x", "dlr-method": 5},
+                b"Error \"Unknown error: 'int' object has no attribute 'upper'\"",
+            ),
+            (
+                {**CREDENTIALS, "to": TO, "content": None},
+                b"Error \"Unknown error: 'NoneType' object has no attribute 'encode'\"",
+            ),
+            (
+                {**CREDENTIALS, "to": TO, "content": "x", "dlr": True},
+                b'Error "Argument [dlr] has an invalid value: [True]."',
+            ),
+        ]:
+            answer = await client.post("/send", json=document)
+            assert (answer.status_code, answer.content) == (
+                500 if b"Unknown" in body else 400,
+                body,
+            ), document
         assert await _messages(node) == []
 
 

@@ -278,12 +278,6 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _octets(value: object) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    return str(value).encode()
-
-
 def send_defaults(args: Args) -> None:
     """send.py render_POST: the defaults set before validation."""
     args.setdefault("custom_tlvs", [])
@@ -316,10 +310,10 @@ def _hex(value: object) -> bytes:
         raise JasminError(400, f"Invalid hex-content data: '{value}'") from None
 
 
-def _gsm_text(content: object) -> str:
+def _gsm_text(content: bytes) -> str:
     # Jasmin encodes the UTF-8 content to GSM 03.38 with errors="replace": a character the
     # alphabet lacks becomes "?".
-    text = content.decode() if isinstance(content, bytes) else str(content)
+    text = content.decode()
     try:
         choose_alphabet(text, force=Alphabet.GSM7)
         return text
@@ -370,11 +364,16 @@ async def ready_to_send(
     try:
         if "hex-content" in args:
             binary = _hex(args["hex-content"])
-        elif coding == b"0":
-            text = _gsm_text(args["content"])
         else:
-            binary = _octets(args["content"])
-    except UnicodeDecodeError as exc:
+            content = args["content"]
+            if not isinstance(content, bytes):
+                # A JSON null, number or array: Jasmin calls its .encode() and fails.
+                raise AttributeError(f"'{type(content).__name__}' object has no attribute 'encode'")
+            if coding == b"0":
+                text = _gsm_text(content)
+            else:
+                binary = content
+    except (UnicodeDecodeError, AttributeError) as exc:
         raise _unknown(exc) from None
     account = await account_of(context, request, args)
     engine = context.engine
