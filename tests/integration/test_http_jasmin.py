@@ -568,10 +568,12 @@ async def test_a_report_is_retried_until_acknowledged_by_get(tmp_path: Path) -> 
             assert len({r.path for r in receiver.requests}) == 1  # each retry the same report
 
 
-async def test_a_long_message_has_one_report_under_its_id(tmp_path: Path) -> None:
+@pytest.mark.parametrize("receipts", ["per_part", "whole"])
+async def test_a_long_message_has_one_report_under_its_id(tmp_path: Path, receipts: str) -> None:
+    account = f'long_message_receipts = "{receipts}"'
     async with (
         webhook_receiver(lambda n: 200, reply=ACK) as receiver,
-        api_node(tmp_path, api=QUICK) as node,
+        api_node(tmp_path, api=QUICK, account=account) as node,
         _unauthenticated(node) as client,
     ):
         answer = await client.post(
@@ -587,12 +589,16 @@ async def test_a_long_message_has_one_report_under_its_id(tmp_path: Path) -> Non
         jasmin_id = _id(answer.content)
         parts = await _messages(node)
         assert len(parts) == 3 and parts[0].message_id == _ours(jasmin_id)
-        assert [p.registered_delivery for p in parts] == [0, 0, 1]  # as Jasmin: the last
+        # As Jasmin: asked on the last part; on every part when the account's receipts are
+        # per long message (one comes when the last part ends, whichever it is).
+        wanted = [0, 0, 1] if receipts == "per_part" else [1, 1, 1]
+        assert [p.registered_delivery for p in parts] == wanted
         await receiver.wait_for(lambda: len(receiver.requests) >= 2)
         await _until_delivered(tmp_path, 2)
         reports = [dict(_fields(r)) for r in receiver.requests]
         assert [(r["id"], r["level"]) for r in reports] == [(jasmin_id, "1"), (jasmin_id, "2")]
-        assert reports[1]["id_smsc"] == parts[2].message_id
+        receipted = parts[2] if receipts == "per_part" else parts[0]
+        assert reports[1]["id_smsc"] == receipted.message_id
 
 
 async def test_the_endpoints_can_be_switched_off(tmp_path: Path) -> None:

@@ -430,21 +430,23 @@ async def ready_to_send(
     if engine.router.route_for(first) is None:
         raise JasminError(412, "No route found")
     message_id = first.message_id
+    policy = engine.policies(account.system_id)
     if len(records) > 1:
         # Jasmin asks for a receipt on the last part only and reports it under the message's
-        # id: the parts carry that id as their client reference, which receipts copy.
-        last = len(records) - 1
+        # id: the parts carry that id as their client reference, which receipts copy. (An
+        # account with whole-message receipts gets one per message anyway: every part keeps
+        # the request, whichever ends last reports.)
+        last = len(records) - 1 if not policy.whole_message_receipts else -1
         records = tuple(
             replace(
                 r,
                 client_reference=message_id,
-                registered_delivery=r.registered_delivery if i == last else 0,
+                registered_delivery=r.registered_delivery if last in (i, -1) else 0,
             )
             for i, r in enumerate(records)
         )
     ready = Ready(account, records, message_id)
     if url is not None and level in (1, 3):
-        policy = engine.policies(account.system_id)
         accepted = build_receipt(
             first,
             receipt_id=engine.ids.next(),
