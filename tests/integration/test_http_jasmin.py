@@ -218,6 +218,20 @@ async def test_send_errors_byte_for_byte(tmp_path: Path) -> None:
             json={**CREDENTIALS, "to": int(TO), "content": "x", "priority": 7},
         )
         assert json_priority.content == b'Error "Argument [priority] has an invalid value: [7]."'
+        # Octets that are not UTF-8: a username Jasmin cannot decode, a sender we cannot use.
+        bad_user = await client.get("/send?username=%FF&password=x&to=" + TO + "&content=x")
+        assert (bad_user.status_code, bad_user.content) == (
+            500,
+            b"Error \"Unknown error: 'utf-8' codec can't decode byte 0xff in position 0: "
+            b'invalid start byte"',
+        )
+        bad_from = await client.get(
+            "/send?username=esme1&password=" + PASSWORD + "&to=" + TO + "&content=x&from=%FF"
+        )
+        assert (bad_from.status_code, bad_from.content) == (
+            400,
+            b'Error "Argument [from] has an invalid value: [\xff]."',
+        )
         # Answers Jasmin's own code gives for JSON it cannot use (checked against jasmin 0.11.0).
         for document, body in [
             ([1], b"Error \"Unknown error: 'list' object has no attribute 'items'\""),

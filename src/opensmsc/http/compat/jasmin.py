@@ -36,7 +36,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
@@ -344,20 +344,32 @@ class Ready:
 
 
 async def account_of(context: ApiContext, request: Request, args: Args) -> Account:
-    username = _text(args["username"])
     try:
-        return await login(context, request, username, _text(args["password"]))
+        username, password = _text(args["username"]), _text(args["password"])
+    except UnicodeDecodeError as exc:  # Jasmin decodes them as UTF-8 and fails
+        raise _unknown(exc) from None
+    try:
+        return await login(context, request, username, password)
     except Problem:
         raise JasminError(403, f"Authentication failure for username:{username}") from None
 
 
 async def ready_to_send(
-    context: ApiContext, request: Request, args: Args, *, scheduled_at: object = None
+    context: ApiContext, request: Request, args: Args, *, scheduled_at: datetime | None = None
 ) -> Ready:
     """Check `args` (already validated: `validate(args, SEND_FIELDS)`) as Jasmin's
     route_routable does, in its order (content, credentials, route, throughput), and prepare
     the message. `scheduled_at`: a batch's schedule when the message gives no `sdt`. Raises
     JasminError."""
+    try:
+        return await _ready(context, request, args, scheduled_at)
+    except UnicodeDecodeError as exc:  # an argument that is not UTF-8 where text is needed
+        raise _unknown(exc) from None
+
+
+async def _ready(
+    context: ApiContext, request: Request, args: Args, scheduled_at: datetime | None
+) -> Ready:
     coding = args["coding"]
     binary: bytes | None = None
     text: str | None = None
@@ -389,7 +401,10 @@ async def ready_to_send(
     sender = Address(0, 0, "")
     if "from" in args:
         try:
-            sender = source(_text(args["from"]))
+            given = args["from"]
+            sender = source(
+                given.decode("utf-8", "replace") if isinstance(given, bytes) else str(given)
+            )
         except Problem:
             raise JasminError(400, _invalid("from", args["from"])) from None
     schedule = scheduled_at
@@ -405,7 +420,7 @@ async def ready_to_send(
         binary=binary,
         alphabet=Alphabet.GSM7 if text is not None else None,
         data_coding=int(_text(coding)) if binary is not None else None,
-        scheduled_at=schedule,  # type: ignore[arg-type]
+        scheduled_at=schedule,
         validity=(
             timedelta(minutes=int(_text(args["validity-period"])))
             if "validity-period" in args
