@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import re
 import sqlite3
 import uuid
@@ -713,3 +714,39 @@ async def test_an_mo_not_acknowledged_stays_stored_and_goes_again_by_get(tmp_pat
                 break
             await asyncio.sleep(0.05)
         assert record is not None and record.state is MessageState.DELIVERED
+
+
+_NAMES = [
+    "to", "from", "coding", "username", "password", "priority", "sdt", "validity-period", "dlr",
+    "dlr-url", "dlr-level", "dlr-method", "tags", "content", "hex-content", "custom_tlvs", "text",
+]  # fmt: skip
+_VALUES: list[object] = [
+    "esme1", PASSWORD, TO, "+" + TO, "0", "8", "3", "yes", "no", "POST", "get", "", "zz", "4142",
+    "http://127.0.0.1:9/d", "000001000000000R", "991399999999000+", "99999999", "é☺\x00",
+    "a" * 200, None, 0, 7, 2.5, True, [1, 2], {"a": 1},
+]  # fmt: skip
+# What Jasmin answers: `Error "..."` (text), a JSON string, or the REST API's JSON object.
+_JASMIN_ANSWER = re.compile(rb'^(Success "|Error "|"|\{"(data|message|balance|unit_rate)")')
+
+
+async def test_random_requests_get_only_jasmins_answers(tmp_path: Path) -> None:
+    """Random arguments (query, form, JSON) to every endpoint: Jasmin's answers only, never an
+    answer of our own error handling (an unhandled error would be an RFC 9457 500)."""
+    chance = random.Random(12)
+    async with api_node(tmp_path) as node, _unauthenticated(node) as client:
+        for _ in range(300):
+            path = chance.choice(["/send", "/rate", "/balance", "/secure/send"])
+            names = chance.sample(_NAMES, chance.randint(0, 8))
+            args = {name: chance.choice(_VALUES) for name in names}
+            flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items()}
+            how = chance.choice(["get", "form", "json"])
+            if path == "/secure/send":
+                answer = await client.post(path, json=args, headers=_basic("esme1", PASSWORD))
+            elif how == "get" or path != "/send":
+                answer = await client.get(path, params=flat)
+            elif how == "form":
+                answer = await client.post(path, data=flat)
+            else:
+                answer = await client.post(path, json=args)
+            assert _JASMIN_ANSWER.match(answer.content), (path, how, args, answer.content)
+            assert answer.status_code in {200, 400, 403, 412, 500}, (path, args, answer.content)
