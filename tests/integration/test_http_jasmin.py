@@ -726,7 +726,7 @@ _VALUES: list[object] = [
     "a" * 200, None, 0, 7, 2.5, True, [1, 2], {"a": 1},
 ]  # fmt: skip
 # What Jasmin answers: `Error "..."` (text), a JSON string, or the REST API's JSON object.
-_JASMIN_ANSWER = re.compile(rb'^(Success "|Error "|"|\{"(data|message|balance|unit_rate)")')
+_JASMIN_ANSWER = re.compile(rb'^(Success "|Error "|"|\{"(data|message|balance|unit_rate|title)")')
 
 
 async def test_random_requests_get_only_jasmins_answers(tmp_path: Path) -> None:
@@ -735,13 +735,18 @@ async def test_random_requests_get_only_jasmins_answers(tmp_path: Path) -> None:
     chance = random.Random(12)
     async with api_node(tmp_path) as node, _unauthenticated(node) as client:
         for _ in range(300):
-            path = chance.choice(["/send", "/rate", "/balance", "/secure/send"])
+            path = chance.choice(
+                ["/send", "/rate", "/balance", "/secure/send", "/secure/sendbatch"]
+            )
             names = chance.sample(_NAMES, chance.randint(0, 8))
             args = {name: chance.choice(_VALUES) for name in names}
             flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items()}
             how = chance.choice(["get", "form", "json"])
             if path == "/secure/send":
                 answer = await client.post(path, json=args, headers=_basic("esme1", PASSWORD))
+            elif path == "/secure/sendbatch":
+                batch = {"messages": [args, chance.choice(_VALUES)], "globals": {"from": "X"}}
+                answer = await client.post(path, json=batch, headers=_basic("esme1", PASSWORD))
             elif how == "get" or path != "/send":
                 answer = await client.get(path, params=flat)
             elif how == "form":

@@ -307,31 +307,19 @@ async def secure_sendbatch(request: Request) -> Response:
     scheduled_at = context.clock() + timedelta(seconds=countdown) if countdown > 0 else None
     outcomes: list[tuple[str, int, str]] = []  # (to, 1/0, statusText)
     readies: list[tuple[str, Ready]] = []
-    for item in messages:
-        message = {"username": username, "password": password}
-        message.update(globals_)
-        message.update(item)
-        custom_tlvs = message.pop("custom_tlvs", None)
-        message = _dashes(message)
-        if custom_tlvs is not None:
-            message["custom_tlvs"] = custom_tlvs
-        if "to" not in message or ("content" not in message and "hex-content" not in message):
-            continue  # Jasmin skips such a message silently
-        destinations = message["to"] if isinstance(message["to"], list) else [message["to"]]
-        for to in destinations:
-            one = {**message, "to": to}
-            args = _as_query(one)
-            try:
-                send_defaults(args)
-                validate(args, SEND_FIELDS)
-                readies.append(
-                    (
-                        str(to),
-                        await ready_to_send(context, request, args, scheduled_at=scheduled_at),
-                    )
-                )
-            except JasminError as exc:
-                outcomes.append((str(to), 0, f'HTTPAPI error: Error "{_decoded(exc.message)}'))
+    try:
+        items = _batch_items(username, password, globals_, messages)
+    except Exception:  # a message that is not an object: Jasmin's code fails on it (Falcon 500)
+        return _falcon_error(request, 500, "500 Internal Server Error", None, href=None)
+    for to, args in items:
+        try:
+            send_defaults(args)
+            validate(args, SEND_FIELDS)
+            readies.append(
+                (to, await ready_to_send(context, request, args, scheduled_at=scheduled_at))
+            )
+        except JasminError as exc:
+            outcomes.append((to, 0, f'HTTPAPI error: Error "{_decoded(exc.message)}'))
     stored: list[tuple[str, int, str]] = []
     if readies:
         try:
@@ -348,6 +336,29 @@ async def secure_sendbatch(request: Request) -> Response:
     if countdown > 0:
         data["scheduled"] = f"{countdown}s"
     return Response(content=json.dumps({"data": data}).encode(), headers=_JSON)
+
+
+def _batch_items(
+    username: str, password: str, globals_: Any, messages: Any
+) -> list[tuple[str, Args]]:
+    """(to, /send arguments) of each message of a batch, one per destination, as Jasmin builds
+    them: the credentials, then `globals`, then the message; a message without `to` or
+    content left out."""
+    items: list[tuple[str, Args]] = []
+    for item in messages:
+        message = {"username": username, "password": password}
+        message.update(globals_)
+        message.update(item)
+        custom_tlvs = message.pop("custom_tlvs", None)
+        message = _dashes(message)
+        if custom_tlvs is not None:
+            message["custom_tlvs"] = custom_tlvs
+        if "to" not in message or ("content" not in message and "hex-content" not in message):
+            continue  # Jasmin skips such a message silently
+        destinations = message["to"] if isinstance(message["to"], list) else [message["to"]]
+        for to in destinations:
+            items.append((str(to), _as_query({**message, "to": to})))
+    return items
 
 
 def _decoded(message: bytes) -> str:
