@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
@@ -194,24 +195,46 @@ def _times(
 
 
 def _segment(submission: Submission, *, reference: int) -> Segmented:
-    ports = None if submission.port is None else PortAddress(submission.port, submission.port)
-    message_class = MessageClass.CLASS_0 if submission.flash else None
+    return _segment_content(
+        submission.text,
+        submission.binary,
+        alphabet=submission.alphabet,
+        port=submission.port,
+        flash=submission.flash,
+        reference=reference,
+    )
+
+
+# One text to many numbers (a batch, a campaign) is split once: the parts depend on the
+# content alone. Segmented values are immutable, so sharing them is safe.
+@lru_cache(maxsize=512)
+def _segment_content(
+    text: str | None,
+    binary: bytes | None,
+    *,
+    alphabet: Alphabet | None,
+    port: int | None,
+    flash: bool,
+    reference: int,
+) -> Segmented:
+    ports = None if port is None else PortAddress(port, port)
+    message_class = MessageClass.CLASS_0 if flash else None
     try:
-        if submission.binary is not None:
-            if submission.alphabet not in (None, Alphabet.BINARY):
+        if binary is not None:
+            if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
             encoding = Encoding(
                 _octets_alphabet(submission.data_coding), message_class=message_class
             )
             return split(
-                submission.binary,
+                binary,
                 encoding=encoding,
                 reference=reference,
                 ports=ports,
                 max_parts=_MAX_PARTS,
             )
-        text = submission.text or ""
-        chosen = choose_alphabet(text, force=submission.alphabet)
+        text = text or ""
+        chosen = choose_alphabet(text, force=alphabet)
         encoding = Encoding(
             chosen.alphabet, chosen.single_shift, chosen.locking_shift, message_class
         )
@@ -220,7 +243,7 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
             text, encoding=encoding, reference=reference, ports=ports, max_parts=_MAX_PARTS
         )
     except MessageTooLong as exc:
-        where = "binary" if submission.binary is not None else "text"
+        where = "binary" if binary is not None else "text"
         raise InvalidSubmission(_S.ESME_RINVMSGLEN, where, str(exc)) from exc
     except ValueError as exc:
         raise InvalidSubmission(

@@ -73,6 +73,7 @@ class HttpServer:
         config = uvicorn.Config(
             self._app,
             lifespan="off",
+            http="httptools",
             log_config=None,  # the node configured logging already (cli/logsetup.py)
             access_log=False,
             server_header=False,

@@ -29,6 +29,7 @@ from opensmsc.store import Clock, system_clock
 
 from . import messages
 from .context import ApiContext, ApiSettings
+from .fast_lane import FastLane
 from .limits import BodyLimits
 
 __all__ = ["create_api_app", "purge_forever"]
@@ -69,6 +70,8 @@ def create_api_app(
         app.include_router(jasmin_router)
         app.include_router(jasmin_rest_router)
         any_type.extend(JASMIN_PATHS)
+    # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
+    app.add_middleware(FastLane)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size, any_type_paths=any_type)
     install_docs(app)
 

@@ -13,13 +13,14 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-import httpx
+import aiohttp
 
+from opensmsc import __version__
 from opensmsc.store import StoredMessage
 
 from .styles import CallbackStyles
 
-__all__ = ["NO_ANSWER", "CallOutcome", "call"]
+__all__ = ["NO_ANSWER", "CallOutcome", "call", "new_session"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class CallOutcome:
 
 
 async def call(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     record: StoredMessage,
     styles: CallbackStyles,
     *,
@@ -53,21 +54,21 @@ async def call(
     style, parameters = found
     try:
         request = style.request(record, parameters, timestamp=timestamp, secret=secret)
-        async with asyncio.timeout(timeout):
-            async with client.stream(
-                request.method, request.url, content=request.body, headers=request.headers
-            ) as response:
-                head = bytearray()
-                async for chunk in response.aiter_raw():
-                    head += chunk[: _MAX_RESPONSE - len(head)]
-                    if len(head) >= _MAX_RESPONSE:
-                        break
-                status = response.status_code
-                return CallOutcome(
-                    status, style.accepted(status, bytes(head)), _retry_after(response)
-                )
-    except (TimeoutError, httpx.HTTPError, ValueError) as exc:
-        # ValueError: a URL httpx cannot use (checked at submit; an account's URL may since
+        async with (
+            asyncio.timeout(timeout),
+            client.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                allow_redirects=False,  # Standard Webhooks: a 3xx is a failure
+            ) as response,
+        ):
+            head = await response.content.read(_MAX_RESPONSE)
+            status = response.status
+            return CallOutcome(status, style.accepted(status, head), _retry_after(response))
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        # ValueError: a URL the client cannot use (checked at submit; an account's URL may since
         # have changed into one), or a template a style cannot fill in.
         log.info(
             "callback id=%s url=%s: no answer: %r", record.message_id, record.callback_url, exc
@@ -75,7 +76,7 @@ async def call(
         return CallOutcome(NO_ANSWER)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -84,3 +85,13 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None  # an HTTP date: the back-off decides
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def new_session(connections: int) -> aiohttp.ClientSession:
+    """A keep-alive client for callbacks: at most `connections` at once; made inside the
+    running loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        headers={"user-agent": f"opensmsc/{__version__}"},
+        skip_auto_headers=("content-type",),  # a style's request says it, or has none
+    )

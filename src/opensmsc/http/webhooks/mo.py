@@ -17,13 +17,12 @@ import logging
 from dataclasses import replace
 from typing import Final
 
-import httpx
+import aiohttp
 
-from opensmsc import __version__
 from opensmsc.routing import Attempt, Delivered, PermanentFailure, TemporaryFailure
 from opensmsc.store import Clock, StoredMessage
 
-from .call import call
+from .call import call, new_session
 from .styles import CallbackStyles
 
 __all__ = ["WebhookMoRoute"]
@@ -55,7 +54,7 @@ class WebhookMoRoute:
         self._clock = clock
         self._timeout = timeout
         self._secret = secret
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self.delivered = 0  # MO answered (metrics, tests)
 
     @property
@@ -68,15 +67,12 @@ class WebhookMoRoute:
 
     def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,
-                headers={"user-agent": f"opensmsc/{__version__}"},
-            )
+            self._client = new_session(64)
 
     async def stop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     async def attempt(self, record: StoredMessage) -> Attempt:
         client = self._client

@@ -34,14 +34,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-import httpx
+import aiohttp
 
-from opensmsc import __version__
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
 from opensmsc.store import Change, Clock, Store, StoredMessage
 
-from .call import CallOutcome, call
+from .call import CallOutcome, call, new_session
 from .styles import CallbackStyles
 
 __all__ = ["WebhookSender", "WebhookSettings"]
@@ -91,18 +90,14 @@ class WebhookSender:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._finished_while_reading: set[str] | None = None
         self._slots = asyncio.Semaphore(self._settings.concurrency)
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0  # webhooks answered 2xx (metrics, tests)
         self.failed_attempts = 0
 
     def start(self) -> None:
         if self._task is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,  # Standard Webhooks: a 3xx is a failure
-                headers={"user-agent": f"opensmsc/{__version__}"},
-                limits=httpx.Limits(max_connections=self._settings.concurrency),
-            )
+            self._client = new_session(self._settings.concurrency)
             self._task = asyncio.create_task(self._run(), name="webhooks")
 
     async def stop(self) -> None:
@@ -129,7 +124,7 @@ class WebhookSender:
         if client is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_STOP_GRACE):
-                    await client.aclose()
+                    await client.close()
 
     @property
     def in_flight(self) -> int:
