@@ -202,6 +202,7 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
         port=submission.port,
         flash=submission.flash,
         reference=reference,
+        data_coding=submission.data_coding,
     )
 
 
@@ -216,6 +217,7 @@ def _segment_content(
     port: int | None,
     flash: bool,
     reference: int,
+    data_coding: int | None = None,
 ) -> Segmented:
     ports = None if port is None else PortAddress(port, port)
     message_class = MessageClass.CLASS_0 if flash else None
@@ -223,9 +225,7 @@ def _segment_content(
         if binary is not None:
             if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(
-                _octets_alphabet(submission.data_coding), message_class=message_class
-            )
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=message_class)
             return split(
                 binary,
                 encoding=encoding,

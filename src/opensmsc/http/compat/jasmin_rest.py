@@ -30,8 +30,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
+from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 from fastapi import APIRouter, Request, Response
 
 from opensmsc.http.api.context import ApiContext, context_of
@@ -224,8 +225,8 @@ async def _proxied(request: Request, path: str) -> Response:
         return refused.response
     params = dict(request.query_params)
     params.update({"username": username, "password": password})
-    query = httpx.QueryParams(_dashes(params) if path == "rate" else params)
-    scope = {**request.scope, "query_string": str(query).encode()}
+    query = urlencode(_dashes(params) if path == "rate" else params)
+    scope = {**request.scope, "query_string": query.encode()}
     inner = Request(scope, request.receive)
     answer = await (_rate(inner) if path == "rate" else _balance(inner))
     return _wrap(answer.status_code, bytes(answer.body))
@@ -382,16 +383,18 @@ def _call_back(
         return
 
     async def run() -> None:
-        async with httpx.AsyncClient(timeout=_BATCH_CALLBACK_TIMEOUT) as client:
+        timeout = aiohttp.ClientTimeout(total=_BATCH_CALLBACK_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as client:
             for url, to, status, text in calls:
-                params: dict[str, str | int] = {
+                params = {
                     "batchId": str(batch_id),
                     "to": to,
-                    "status": status,
+                    "status": str(status),
                     "statusText": text,
                 }
                 try:
-                    await client.get(str(url), params=params)
+                    async with client.get(str(url), params=params) as answer:
+                        await answer.read()
                 except Exception as exc:  # once, as Jasmin's batch_callback task
                     log.info("jasmin batch %s callback to %s failed: %r", batch_id, url, exc)
 
