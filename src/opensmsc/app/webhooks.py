@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
-from opensmsc.http import CallbackStyles, WebhookMoRoute, WebhookSender, WebhookSettings
+from opensmsc.http import (
+    CallbackStyles,
+    JasminStyle,
+    WebhookMoRoute,
+    WebhookSender,
+    WebhookSettings,
+)
 from opensmsc.store import system_clock
 
 __all__ = ["WebhookService", "uses_webhooks"]
@@ -20,8 +26,9 @@ def uses_webhooks(config: Config) -> bool:
 
 
 def callback_styles() -> CallbackStyles:
-    """Every way a callback can look (http/webhooks/styles.py)."""
-    return CallbackStyles()
+    """Every way a callback can look (http/webhooks/styles.py). The drop-in endpoints' styles
+    are there whether or not the endpoints are on: callbacks stored while they were still go."""
+    return CallbackStyles({"jasmin": JasminStyle()})
 
 
 class WebhookService:
@@ -52,6 +59,7 @@ class WebhookService:
                 styles=styles,
                 clock=system_clock,
                 timeout=api.webhook_timeout,
+                style=account.mo_style,
                 secret=secrets.get(account.system_id),
             )
             for account in config.accounts

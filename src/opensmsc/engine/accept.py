@@ -326,15 +326,20 @@ class Acceptor:
         )
 
     async def store(
-        self, records: Sequence[StoredMessage], *, answer: SavedAnswer | None = None
+        self,
+        records: Sequence[StoredMessage],
+        *,
+        answer: SavedAnswer | None = None,
+        notifications: Sequence[StoredMessage] = (),
     ) -> None:
         """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
-        (a front door's answer naming them); returns once they are durable, and hands them to
-        the scheduler. Raises StoreUnavailable, KeyTaken: nothing was stored."""
+        (a front door's answer naming them) and `notifications` (receipts owed at once, e.g. a
+        webhook saying the message was accepted); returns once they are durable, and hands the
+        records to the scheduler. Raises StoreUnavailable, KeyTaken: nothing was stored."""
         count = len(records)
         self._pending += count
         try:
-            await self._store.submit_many(records, answer=answer)
+            await self._store.submit_many([*records, *notifications], answer=answer)
         except KeyTaken:
             raise
         except StoreError as exc:  # DuplicateMessage: an id used before (never expected)

@@ -33,6 +33,8 @@ from opensmsc.sms import (
     MessageTooLong,
     PortAddress,
     Segmented,
+    UnsupportedDataCoding,
+    alphabet_of,
     choose_alphabet,
     split,
 )
@@ -88,6 +90,9 @@ class Submission:
     client_reference: str | None = None
     callback_url: str | None = None
     callback_style: str | None = None  # StoredMessage.callback_style
+    # With `binary`: the data_coding its octets are sent with, as a client that encoded them
+    # itself says (e.g. UCS2 octets: 0x08); None: 8-bit binary (0x04).
+    data_coding: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,9 @@ def prepare(
         segmented = _segment(submission, reference=reference)
         message_ids = [part_id(group_id, seq) for seq in range(1, len(segmented.parts) + 1)]
     parts = segmented.parts
+    data_coding = segmented.data_coding
+    if submission.binary is not None and submission.data_coding is not None:
+        data_coding = submission.data_coding
     records = []
     for seq, (message_id, part) in enumerate(zip(message_ids, parts, strict=True), start=1):
         concat = None
@@ -148,7 +156,7 @@ def prepare(
                 submitted_at=now,
                 due_at=due_at,
                 expires_at=expires_at,
-                data_coding=segmented.data_coding,
+                data_coding=data_coding,
                 payload=part.short_message,
                 esm_class=EsmClass.UDHI if part.has_udh else 0,
                 priority_flag=submission.priority,
@@ -194,6 +202,7 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
         port=submission.port,
         flash=submission.flash,
         reference=reference,
+        data_coding=submission.data_coding,
     )
 
 
@@ -208,6 +217,7 @@ def _segment_content(
     port: int | None,
     flash: bool,
     reference: int,
+    data_coding: int | None = None,
 ) -> Segmented:
     ports = None if port is None else PortAddress(port, port)
     message_class = MessageClass.CLASS_0 if flash else None
@@ -215,7 +225,7 @@ def _segment_content(
         if binary is not None:
             if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=message_class)
             return split(
                 binary,
                 encoding=encoding,
@@ -241,3 +251,14 @@ def _segment_content(
         ) from exc
     except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
         raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+
+
+def _octets_alphabet(data_coding: int | None) -> Alphabet:
+    # Octets a client encoded itself are split as their data_coding's alphabet is (160 GSM
+    # septets, UCS2 characters kept whole); one we cannot read is split as binary.
+    if data_coding is None:
+        return Alphabet.BINARY
+    try:
+        return alphabet_of(data_coding)
+    except UnsupportedDataCoding:
+        return Alphabet.BINARY

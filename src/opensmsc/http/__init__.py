@@ -9,6 +9,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.compat import JasminStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -27,6 +28,7 @@ __all__ = [
     "CallbackStyle",
     "CallbackStyles",
     "HttpServer",
+    "JasminStyle",
     "MetricsSource",
     "Problem",
     "ReadinessCheck",

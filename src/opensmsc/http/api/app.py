@@ -61,10 +61,18 @@ def create_api_app(
     problems.install(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
+    any_type: list[str] = []
+    app.include_router(messages.router)
+    if settings.jasmin_compat:
+        # Imported here: http/compat builds on this package's modules.
+        from opensmsc.http.compat import JASMIN_PATHS, jasmin_rest_router, jasmin_router
+
+        app.include_router(jasmin_router)
+        app.include_router(jasmin_rest_router)
+        any_type.extend(JASMIN_PATHS)
     # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
     app.add_middleware(FastLane)
-    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
-    app.include_router(messages.router)
+    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size, any_type_paths=any_type)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])
