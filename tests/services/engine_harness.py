@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from opensmsc.engine import (
+    NO_OBSERVER,
     Acceptor,
     Decisions,
     Deliveries,
     Lifecycle,
     MessageIds,
+    MessageObserver,
     Operations,
     Scheduler,
     StoreAndForward,
@@ -159,6 +161,7 @@ class Engine:
         route_windows: dict[str, int] | None = None,
         max_parts: int = 255,
         policy: Callable[[Router], PolicyEngine] | None = None,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -187,6 +190,7 @@ class Engine:
             policies=policies,
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self.deliveries.push,
+            observer=observer,
         )
         self.scheduler = Scheduler(
             store,
@@ -205,6 +209,7 @@ class Engine:
             router=self.router,
             decisions=self.decisions,
             max_parts=max_parts,
+            observer=observer,
         )
         self.operations = Operations(
             store,

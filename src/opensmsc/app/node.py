@@ -12,7 +12,9 @@ The order, and why:
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
    once every route is in;
-7. the HTTP admin API;
+7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
+   listeners above) and its metrics (app/metrics.py: the engine counts its messages into them
+   from the start);
 8. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
@@ -23,7 +25,9 @@ the data folder is let go last.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
@@ -31,9 +35,11 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import node_policy, served_policy
 from opensmsc.app.policyd import PolicydService
+from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
@@ -63,6 +69,8 @@ class RunningSmsc:
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
+    readiness: Readiness | None = None  # what /ready answers
+    metrics: NodeMetrics | None = None  # what /metrics answers
 
     @property
     def ports(self) -> dict[str, int]:
@@ -114,6 +122,7 @@ async def start(config: Config) -> RunningSmsc:
     registry = SessionRegistry()
     policies = policies_from_config(config)
     outbind = OutbindLink()
+    messages = MessageMetrics()
     services = Services()
     # The simulated HLR first: its portability data gives the policy a ported number's network.
     hlr = build_hlr(config.network) if uses_network(config) else None
@@ -128,6 +137,7 @@ async def start(config: Config) -> RunningSmsc:
                     policies=policies,
                     outbind=outbind,
                     policy=node_policy(config, portability=portability),
+                    observer=messages,
                 )
             )
         ).engine
@@ -184,9 +194,21 @@ async def start(config: Config) -> RunningSmsc:
                     node=config.node.name,
                 )
             )
+        readiness = Readiness(engine.store, _listeners(smsc, api, policyd))
+        metrics = NodeMetrics(
+            messages,
+            engine=engine,
+            sessions=registry,
+            smpp=smsc.server,
+            connectors=upstream.connectors,
+            webhooks=None if webhooks is None else webhooks.sender,
+            now=loop.time,
+        )
         admin = None
         if config.http.enabled:
-            admin = await services.start(AdminService(config.http, network=network))
+            admin = await services.start(
+                AdminService(config.http, network=network, readiness=readiness, metrics=metrics)
+            )
         await services.start(
             EngineWork(engine, (a.system_id for a in config.accounts if a.enabled))
         )
@@ -203,4 +225,23 @@ async def start(config: Config) -> RunningSmsc:
         api=api,
         policyd=policyd,
         webhooks=webhooks,
+        readiness=readiness,
+        metrics=metrics,
     )
+
+
+def _listeners(
+    smsc: SmscService, api: ApiService | None, policyd: PolicydService | None
+) -> dict[str, Callable[[], bool]]:
+    """Whether each listener the node started accepts connections, by the names of
+    `RunningSmsc.ports`."""
+    listeners: dict[str, Callable[[], bool]] = {
+        name: partial(smsc.server.serving, name) for name in smsc.ports
+    }
+    if api is not None:
+        listeners["api"] = lambda: api.serving
+    if policyd is not None:
+        listeners["policyd"] = lambda: policyd.serving
+        if policyd.http_serving is not None:
+            listeners["policyd_http"] = lambda: bool(policyd.http_serving)
+    return listeners

@@ -1,12 +1,19 @@
 """The webhook sender as a service: delivery reports to callback URLs and accounts'
-webhook_url (http/webhooks/). Started after the front doors, stopped before the engine closes;
-POSTs under way at a stop stay owed in the store and go after the next start."""
+webhook_url (http/webhooks/), and the MO routes of the accounts with a webhook_url. Started
+after the front doors, stopped before the engine closes; POSTs under way at a stop stay owed
+in the store and go after the next start."""
 
 from __future__ import annotations
 
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
-from opensmsc.http import WebhookSender, WebhookSettings
+from opensmsc.http import (
+    CallbackStyles,
+    JasminStyle,
+    WebhookMoRoute,
+    WebhookSender,
+    WebhookSettings,
+)
 from opensmsc.store import system_clock
 
 __all__ = ["WebhookService", "uses_webhooks"]
@@ -18,15 +25,23 @@ def uses_webhooks(config: Config) -> bool:
     return config.api.enabled or any(a.webhook_url for a in config.accounts)
 
 
+def callback_styles() -> CallbackStyles:
+    """Every way a callback can look (http/webhooks/styles.py). The drop-in endpoints' styles
+    are there whether or not the endpoints are on: callbacks stored while they were still go."""
+    return CallbackStyles({"jasmin": JasminStyle()})
+
+
 class WebhookService:
     name = "webhooks"
 
     def __init__(self, config: Config, *, engine: StoreAndForward) -> None:
         api = config.api
+        styles = callback_styles()
+        secrets = {a.system_id: a.webhook_secret for a in config.accounts if a.webhook_secret}
         self.sender = WebhookSender(
             engine.store,
             wake=engine.webhook_stored,
-            secrets={a.system_id: a.webhook_secret for a in config.accounts if a.webhook_secret},
+            secrets=secrets,
             clock=system_clock,
             settings=WebhookSettings(
                 retry_for=api.webhook_retry_for,
@@ -34,10 +49,31 @@ class WebhookService:
                 max_backoff=api.webhook_max_backoff,
                 timeout=api.webhook_timeout,
             ),
+            styles=styles,
         )
+        # An account with a webhook_url gets its MO there rather than on its SMPP sessions.
+        self.mo_routes = [
+            WebhookMoRoute(
+                account.system_id,
+                account.webhook_url,
+                styles=styles,
+                clock=system_clock,
+                timeout=api.webhook_timeout,
+                style=account.mo_style,
+                secret=secrets.get(account.system_id),
+            )
+            for account in config.accounts
+            if account.webhook_url
+        ]
+        self._router = engine.router
 
     async def start(self) -> None:
+        for route in self.mo_routes:
+            route.start()
+            self._router.add_mo_route(route.system_id, route)
         self.sender.start()
 
     async def stop(self) -> None:
         await self.sender.stop()
+        for route in self.mo_routes:
+            await route.stop()

@@ -22,6 +22,7 @@ from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, ReceiverLookup
 from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.routing import (
@@ -62,7 +63,8 @@ class EngineSettings:
 class StoreAndForward:
     """Every engine part on one store. Build it on an open `store` (it owns the store from
     then on) and the node's `ids`, then `start()`; `close()` stops the background work, waits
-    for what is under way and closes the store.
+    for what is under way and closes the store. `observer` hears each message stored and
+    ended (engine/observer.py: the node's metrics).
 
     `policy` makes the node's PolicyEngine over its Router (`self.router`, which routes added
     later join); by default `PrefixPolicy`, the Router's prefixes. Every MT message is decided
@@ -83,6 +85,7 @@ class StoreAndForward:
         outbind: OutbindRequester | None = None,
         policy: Callable[[Router], PolicyEngine] | None = None,
         share_content: bool = False,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         settings = settings or EngineSettings()
         routes = routes or {}
@@ -119,6 +122,7 @@ class StoreAndForward:
             policies=policies,
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self._receipt_stored,
+            observer=observer,
         )
         self.scheduler = Scheduler(
             store,
@@ -140,6 +144,7 @@ class StoreAndForward:
             on_claimed=self.scheduler.take,
             lease=timedelta(seconds=settings.lease),
             max_parts=settings.max_parts,
+            observer=observer,
         )
         self.operations = Operations(
             store,

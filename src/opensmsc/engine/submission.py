@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
@@ -32,6 +33,8 @@ from opensmsc.sms import (
     MessageTooLong,
     PortAddress,
     Segmented,
+    UnsupportedDataCoding,
+    alphabet_of,
     choose_alphabet,
     split,
 )
@@ -86,6 +89,10 @@ class Submission:
     receipt: ReceiptRequest = ReceiptRequest.NONE
     client_reference: str | None = None
     callback_url: str | None = None
+    callback_style: str | None = None  # StoredMessage.callback_style
+    # With `binary`: the data_coding its octets are sent with, as a client that encoded them
+    # itself says (e.g. UCS2 octets: 0x08); None: 8-bit binary (0x04).
+    data_coding: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,9 @@ def prepare(
         segmented = _segment(submission, reference=reference)
         message_ids = [part_id(group_id, seq) for seq in range(1, len(segmented.parts) + 1)]
     parts = segmented.parts
+    data_coding = segmented.data_coding
+    if submission.binary is not None and submission.data_coding is not None:
+        data_coding = submission.data_coding
     records = []
     for seq, (message_id, part) in enumerate(zip(message_ids, parts, strict=True), start=1):
         concat = None
@@ -146,7 +156,7 @@ def prepare(
                 submitted_at=now,
                 due_at=due_at,
                 expires_at=expires_at,
-                data_coding=segmented.data_coding,
+                data_coding=data_coding,
                 payload=part.short_message,
                 esm_class=EsmClass.UDHI if part.has_udh else 0,
                 priority_flag=submission.priority,
@@ -155,6 +165,7 @@ def prepare(
                 next_attempt_at=lease_until,
                 client_reference=submission.client_reference,
                 callback_url=submission.callback_url,
+                callback_style=submission.callback_style,
             )
         )
     return Prepared(tuple(records), segmented.encoding)
@@ -184,22 +195,46 @@ def _times(
 
 
 def _segment(submission: Submission, *, reference: int) -> Segmented:
-    ports = None if submission.port is None else PortAddress(submission.port, submission.port)
-    message_class = MessageClass.CLASS_0 if submission.flash else None
+    return _segment_content(
+        submission.text,
+        submission.binary,
+        alphabet=submission.alphabet,
+        port=submission.port,
+        flash=submission.flash,
+        reference=reference,
+        data_coding=submission.data_coding,
+    )
+
+
+# One text to many numbers (a batch, a campaign) is split once: the parts depend on the
+# content alone. Segmented values are immutable, so sharing them is safe.
+@lru_cache(maxsize=512)
+def _segment_content(
+    text: str | None,
+    binary: bytes | None,
+    *,
+    alphabet: Alphabet | None,
+    port: int | None,
+    flash: bool,
+    reference: int,
+    data_coding: int | None = None,
+) -> Segmented:
+    ports = None if port is None else PortAddress(port, port)
+    message_class = MessageClass.CLASS_0 if flash else None
     try:
-        if submission.binary is not None:
-            if submission.alphabet not in (None, Alphabet.BINARY):
+        if binary is not None:
+            if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=message_class)
             return split(
-                submission.binary,
+                binary,
                 encoding=encoding,
                 reference=reference,
                 ports=ports,
                 max_parts=_MAX_PARTS,
             )
-        text = submission.text or ""
-        chosen = choose_alphabet(text, force=submission.alphabet)
+        text = text or ""
+        chosen = choose_alphabet(text, force=alphabet)
         encoding = Encoding(
             chosen.alphabet, chosen.single_shift, chosen.locking_shift, message_class
         )
@@ -208,7 +243,7 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
             text, encoding=encoding, reference=reference, ports=ports, max_parts=_MAX_PARTS
         )
     except MessageTooLong as exc:
-        where = "binary" if submission.binary is not None else "text"
+        where = "binary" if binary is not None else "text"
         raise InvalidSubmission(_S.ESME_RINVMSGLEN, where, str(exc)) from exc
     except ValueError as exc:
         raise InvalidSubmission(
@@ -216,3 +251,14 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
         ) from exc
     except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
         raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+
+
+def _octets_alphabet(data_coding: int | None) -> Alphabet:
+    # Octets a client encoded itself are split as their data_coding's alphabet is (160 GSM
+    # septets, UCS2 characters kept whole); one we cannot read is split as binary.
+    if data_coding is None:
+        return Alphabet.BINARY
+    try:
+        return alphabet_of(data_coding)
+    except UnsupportedDataCoding:
+        return Alphabet.BINARY

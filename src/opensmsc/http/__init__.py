@@ -8,16 +8,31 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import create_app
+from opensmsc.http.app import MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.compat import JasminStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
-from opensmsc.http.webhooks import WebhookSender, WebhookSettings
+from opensmsc.http.webhooks import (
+    CallbackRequest,
+    CallbackStyle,
+    CallbackStyles,
+    WebhookMoRoute,
+    WebhookSender,
+    WebhookSettings,
+)
 
 __all__ = [
     "MEDIA_TYPE",
     "ApiSettings",
+    "CallbackRequest",
+    "CallbackStyle",
+    "CallbackStyles",
     "HttpServer",
+    "JasminStyle",
+    "MetricsSource",
     "Problem",
+    "ReadinessCheck",
+    "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",
     "create_api_app",

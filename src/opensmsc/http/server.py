@@ -73,6 +73,7 @@ class HttpServer:
         config = uvicorn.Config(
             self._app,
             lifespan="off",
+            http="httptools",
             log_config=None,  # the node configured logging already (cli/logsetup.py)
             access_log=False,
             server_header=False,
@@ -96,6 +97,18 @@ class HttpServer:
             "on" if self._certfile is not None else "off",
         )
         return self.port
+
+    @property
+    def serving(self) -> bool:
+        """Whether it accepts requests: started, not stopping, its task alive (readiness)."""
+        server, task = self._server, self._task
+        return (
+            server is not None
+            and server.started
+            and not server.should_exit
+            and task is not None
+            and not task.done()
+        )
 
     async def stop(self) -> None:
         """Stop accepting, finish the requests under way, close."""

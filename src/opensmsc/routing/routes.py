@@ -132,7 +132,8 @@ _DELIVERED: Final = Delivered()
 
 
 class Router:
-    """Picks the route of a message: MO → `mo_route`; MT → the route of the longest matching
+    """Picks the route of a message: MO → its account's route (`add_mo_route`), else
+    `mo_route`; MT → the route of the longest matching
     destination prefix, else `default_route`. Routes are looked up by name in `routes`.
 
     A name that `routes` does not hold (a connector that is not configured) makes `route_for`
@@ -158,6 +159,11 @@ class Router:
             by_length.setdefault(len(prefix), {}).setdefault(prefix, name)
         self._by_length = sorted(by_length.items(), reverse=True)
         self._mo_route = mo_route
+        self._mo_routes: dict[str, Route] = {}
+
+    def add_mo_route(self, system_id: str, route: Route) -> None:
+        """MO of `system_id` go by `route` (its webhook_url) rather than `mo_route`."""
+        self._mo_routes[system_id] = route
 
     def add(self, route: Route) -> None:
         """Make a route available under its name (a connector added at runtime)."""
@@ -178,5 +184,5 @@ class Router:
     def route_for(self, record: StoredMessage) -> Route | None:
         """The route a message goes by now, or None when there is none."""
         if record.direction is Direction.MO:
-            return self._mo_route
+            return self._mo_routes.get(record.system_id, self._mo_route)
         return self._routes.get(self.route_name_for(record.destination.addr))

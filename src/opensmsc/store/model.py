@@ -252,6 +252,11 @@ class StoredMessage:
     # delivery reports go to. SMPP never sets them; they never travel on the wire.
     client_reference: str | None = None
     callback_url: str | None = None
+    # How callback_url is called (http/webhooks/styles.py): None for a Standard Webhooks JSON
+    # POST; "kannel", "jasmin;level=2;method=POST"... for the drop-in endpoints' callbacks,
+    # which must look as the originals' do. The name before the first ";" picks the style, the
+    # rest is the style's own parameters.
+    callback_style: str | None = None
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -318,6 +323,7 @@ class StoredMessage:
         next_attempt_at: datetime | None = None,
         client_reference: str | None = None,
         callback_url: str | None = None,
+        callback_style: str | None = None,
     ) -> StoredMessage:
         """A new message from plain fields, whatever its front door (SMPP, HTTP, IMPS).
 
@@ -359,6 +365,7 @@ class StoredMessage:
             receipted_message_id=receipted_message_id,
             client_reference=client_reference,
             callback_url=callback_url,
+            callback_style=callback_style,
         )
 
     @classmethod

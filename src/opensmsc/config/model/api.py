@@ -47,6 +47,9 @@ class ApiConfig:
     webhook_backoff: Seconds = 5.0
     webhook_max_backoff: Seconds = 900.0
     webhook_timeout: Seconds = 15.0
+    # Jasmin's HTTP and REST APIs on this listener (/send, /balance, /rate, /ping, /secure/*),
+    # answered as Jasmin answers them (docs/http-jasmin.md).
+    jasmin_compat: bool = True
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

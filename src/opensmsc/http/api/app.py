@@ -31,6 +31,7 @@ from opensmsc.store import Clock, system_clock
 
 from . import messages
 from .context import ApiContext, ApiSettings
+from .fast_lane import FastLane
 from .limits import BodyLimits
 
 __all__ = ["create_api_app", "purge_forever"]
@@ -63,8 +64,18 @@ def create_api_app(
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
     app.add_exception_handler(PolicyRefusal, _on_policy_refusal)
-    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
+    any_type: list[str] = []
     app.include_router(messages.router)
+    if settings.jasmin_compat:
+        # Imported here: http/compat builds on this package's modules.
+        from opensmsc.http.compat import JASMIN_PATHS, jasmin_rest_router, jasmin_router
+
+        app.include_router(jasmin_router)
+        app.include_router(jasmin_rest_router)
+        any_type.extend(JASMIN_PATHS)
+    # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
+    app.add_middleware(FastLane)
+    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size, any_type_paths=any_type)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])
@@ -99,14 +110,53 @@ def _document_security(app: FastAPI) -> None:
                 "apiKey": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
             }
+            schema["components"].setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
             for path, operations in schema.get("paths", {}).items():
-                if path.startswith("/v1/messages"):
-                    for operation in operations.values():
+                for operation in operations.values():
+                    if path.startswith("/v1/messages"):
                         operation["security"] = [{"apiKey": []}, {"basic": []}]
+                    _document_problems(operation)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PROBLEM_SCHEMA: Any = {
+    "type": "object",
+    "description": "An RFC 9457 problem document; `field` names the request field at fault.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": ["string", "null"]},
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def _document_problems(operation: dict[str, Any]) -> None:
+    # Every error is a problem document (http/problems.py), whatever FastAPI would say of it.
+    responses = operation.setdefault("responses", {})
+    for code in ("400", "413", "415", "422", "429", "503"):
+        responses.setdefault(code, {"description": _STATUS_TEXT[code]})
+    for code, response in responses.items():
+        if code.isdigit() and int(code) >= 400:
+            response["content"] = {
+                problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+
+
+_STATUS_TEXT = {
+    "400": "the request cannot be read",
+    "413": "the body is too large",
+    "415": "the body is not JSON",
+    "422": "a field is missing, of the wrong type or unusable",
+    "429": "over the account's throughput; see Retry-After",
+    "503": "the node cannot take it now",
+}
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

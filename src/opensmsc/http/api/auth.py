@@ -31,7 +31,7 @@ from opensmsc.smpp import CommandStatus
 
 from .context import ApiContext, context_of
 
-__all__ = ["authenticate", "take_tokens"]
+__all__ = ["authenticate", "login", "take_tokens"]
 
 _CHALLENGE: Final = {"WWW-Authenticate": 'Basic realm="opensmsc", Bearer realm="opensmsc"'}
 _MAX_FAILURE_DELAY: Final = 5.0  # seconds a failed request is held at most
@@ -84,6 +84,13 @@ def _check_address(account: Account, request: Request) -> None:
         address = ipaddress.ip_address("0.0.0.0")
     if not account.allows_address(address):
         raise Problem(403, "forbidden", "the account may not be used from this address")
+
+
+async def login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:
+    """The account of an SMPP system_id and password given some other way than the
+    Authorization header (the drop-in endpoints' query parameters): the checks, failure
+    counting and answers of Basic credentials. Raises Problem 401/403."""
+    return await _login(context, request, system_id, password)
 
 
 async def _login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:

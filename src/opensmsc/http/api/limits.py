@@ -11,6 +11,7 @@ unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,11 +25,15 @@ _DRAIN_LIMIT: Final = 64 * 1024 * 1024  # octets of a refused body read and drop
 
 
 class BodyLimits:
-    """Wraps `app`: bodies over `max_body_size` octets get 413, non-JSON bodies 415."""
+    """Wraps `app`: bodies over `max_body_size` octets get 413, non-JSON bodies 415 (except
+    on `any_type_paths`: drop-in endpoints that read forms and answer as their originals)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_size: int, any_type_paths: Collection[str] = ()
+    ) -> None:
         self._app = app
         self._max = max_body_size
+        self._any_type = frozenset(any_type_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
@@ -68,7 +73,12 @@ class BodyLimits:
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and content_type != b"application/json" and not content_type.endswith(b"+json"):
+        if (
+            body
+            and content_type != b"application/json"
+            and not content_type.endswith(b"+json")
+            and path not in self._any_type
+        ):
             shown = content_type.decode("latin-1") or "none"
             await _problem(
                 send,

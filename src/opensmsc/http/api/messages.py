@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from opensmsc.accounts import Account
-from opensmsc.engine import InvalidSubmission, PolicyRefusal, Prepared
+from opensmsc.engine import InvalidSubmission, PolicyRefusal, Prepared, Submission
 from opensmsc.http.problems import Problem
 from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
@@ -36,7 +39,7 @@ from .models import (
 )
 from .status import status_of
 
-__all__ = ["router"]
+__all__ = ["accept_batch", "accept_message", "router"]
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -95,7 +98,17 @@ def _unknown(message_id: str) -> Problem:
 async def send_message(
     body: MessageRequest, request: Request, account: Caller, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    context = context_of(request)
+    return await accept_message(
+        context_of(request), account, body, request.url.path, idempotency_key
+    )
+
+
+async def accept_message(
+    context: ApiContext, account: Account, body: MessageRequest, path: str, key: str | None
+) -> Response:
+    """POST /v1/messages for `account` once its body is read and valid: the route's work,
+    shared with the fast lane (fast_lane.py). Raises Problem, InvalidSubmission,
+    MessageRejected, StoreUnavailable as the route's handlers answer them."""
 
     async def send(save: Save | None) -> Response:
         acceptor = context.engine.acceptor
@@ -109,7 +122,7 @@ async def send_message(
         return response
 
     return await context.idempotency.run(
-        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+        account.system_id, key, _fingerprint(path, key, body), send
     )
 
 
@@ -123,10 +136,10 @@ def _created(document: BaseModel) -> Response:
     )
 
 
-def _fingerprint(request: Request, key: str | None, body: BaseModel) -> str:
+def _fingerprint(path: str, key: str | None, body: BaseModel) -> str:
     if key is None:
         return ""
-    return fingerprint(request.url.path, body.model_dump(mode="json", by_alias=True))
+    return fingerprint(path, body.model_dump(mode="json", by_alias=True))
 
 
 def _accepted(prepared: Prepared) -> MessageAccepted:
@@ -161,13 +174,19 @@ async def send_batch(
 ) -> Response:
     """All or nothing: one invalid message refuses the batch, naming it (`messages[3].to`);
     the answer lists the ids in the order of the messages, once all are committed."""
-    context = context_of(request)
+    return await accept_batch(context_of(request), account, body, request.url.path, idempotency_key)
+
+
+async def accept_batch(
+    context: ApiContext, account: Account, body: BatchRequest, path: str, key: str | None
+) -> Response:
+    """POST /v1/messages/batch once its body is read and valid (shared with fast_lane.py)."""
 
     async def send(save: Save | None) -> Response:
         return await _send_batch(context, account, body, save)
 
     return await context.idempotency.run(
-        account.system_id, idempotency_key, _fingerprint(request, idempotency_key, body), send
+        account.system_id, key, _fingerprint(path, key, body), send
     )
 
 
@@ -175,7 +194,7 @@ async def _send_batch(
     context: ApiContext, account: Account, body: BatchRequest, save: Save | None
 ) -> Response:
     acceptor = context.engine.acceptor
-    requests = body.expanded()
+    requests: Sequence[object] = body.messages or body.to or ()
     if len(requests) > context.settings.max_batch:
         raise Problem(
             422,
@@ -185,9 +204,9 @@ async def _send_batch(
         )
     shape = "messages" if body.messages is not None else "to"
     prepared: list[Prepared] = []
-    for index, item in enumerate(requests):
+    for index, submission in enumerate(_submissions(body)):
         try:
-            prepared.append(acceptor.prepare(account.system_id, submission_of(item)))
+            prepared.append(acceptor.prepare(account.system_id, submission()))
         except InvalidSubmission as exc:
             where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{exc.field}"
             raise InvalidSubmission(exc.status, where, exc.reason) from exc
@@ -208,6 +227,30 @@ async def _send_batch(
     answer = None if save is None else save(response, records[0].submitted_at)
     await acceptor.store(records, answer=answer)
     return response
+
+
+def _submissions(body: BatchRequest) -> Iterator[Callable[[], Submission]]:
+    """Each message of a batch as the engine's Submission, made when called (so that an error
+    names its message). One text to many numbers is read once; only the number differs."""
+    if body.messages is not None:
+        for item in body.messages:
+            yield partial(submission_of, item)
+        return
+    assert body.to is not None and body.message is not None
+    first = MessageRequest.model_construct(
+        **{name: getattr(body.message, name) for name in body.message.model_fields_set},
+        to=body.to[0],
+    )
+    template: Submission | None = None
+    for to in body.to:
+
+        def one(to: str = to) -> Submission:
+            nonlocal template
+            if template is None:
+                template = submission_of(first)
+            return replace(template, destination=destination(to))
+
+        yield one
 
 
 @router.get(

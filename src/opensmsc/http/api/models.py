@@ -150,7 +150,11 @@ class BatchRequest(BaseModel):
         if self.messages is not None:
             return self.messages
         assert self.to is not None and self.message is not None
-        fields = dict(self.message)  # validated already: no second validation per number
+        # Validated already: no second validation per number. Only the fields the client gave,
+        # so that each message knows what was left to its default (a callback_url without a
+        # `receipt` asks for the final report).
+        message = self.message
+        fields = {name: getattr(message, name) for name in message.model_fields_set}
         return [MessageRequest.model_construct(**fields, to=to) for to in self.to]
 
 

@@ -29,30 +29,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-import httpx
+import aiohttp
 
-from opensmsc import __version__
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
 from opensmsc.store import Change, Clock, Store, StoredMessage
 
-from .payload import payload_of
-from .signing import webhook_headers
+from .call import CallOutcome, call, new_session
+from .styles import CallbackStyles
 
 __all__ = ["WebhookSender", "WebhookSettings"]
 
 log = logging.getLogger(__name__)
 
-NO_ANSWER: Final = 0  # the error kept when no HTTP status came back
 _GONE: Final = 410
 _STOP_GRACE: Final = 2.0  # seconds a stop waits for POSTs under way
-_MAX_RESPONSE: Final = 64 * 1024  # octets of an answer read (and dropped) to keep the connection
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,16 +67,6 @@ class WebhookSettings:
         return min(1.0, self.backoff)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    status: int  # HTTP status, NO_ANSWER
-    retry_after: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
 class WebhookSender:
     """Sends the webhooks of `store`; `secrets` gives each account's `whsec_` secret (an
     account without one gets unsigned webhooks). `start()`, then `await stop()`."""
@@ -93,8 +79,10 @@ class WebhookSender:
         secrets: Mapping[str, str],
         clock: Clock,
         settings: WebhookSettings | None = None,
+        styles: CallbackStyles | None = None,
     ) -> None:
         self._store = store
+        self._styles = styles or CallbackStyles()
         self._wake = wake
         self._secrets = dict(secrets)
         self._clock = clock
@@ -102,18 +90,14 @@ class WebhookSender:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._finished_while_reading: set[str] | None = None
         self._slots = asyncio.Semaphore(self._settings.concurrency)
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0  # webhooks answered 2xx (metrics, tests)
         self.failed_attempts = 0
 
     def start(self) -> None:
         if self._task is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,  # Standard Webhooks: a 3xx is a failure
-                headers={"user-agent": f"opensmsc/{__version__}"},
-                limits=httpx.Limits(max_connections=self._settings.concurrency),
-            )
+            self._client = new_session(self._settings.concurrency)
             self._task = asyncio.create_task(self._run(), name="webhooks")
 
     async def stop(self) -> None:
@@ -140,7 +124,7 @@ class WebhookSender:
         if client is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_STOP_GRACE):
-                    await client.aclose()
+                    await client.close()
 
     @property
     def in_flight(self) -> int:
@@ -189,33 +173,18 @@ class WebhookSender:
             self._slots.release()
             self._wake.set()  # the next webhook of this message may go now
 
-    async def _post(self, record: StoredMessage) -> _Outcome:
+    async def _post(self, record: StoredMessage) -> CallOutcome:
         assert self._client is not None and record.callback_url is not None
-        body = payload_of(record)
-        timestamp = int(self._clock().timestamp())
-        headers = webhook_headers(
-            record.message_id, timestamp, body, self._secrets.get(record.system_id)
+        return await call(
+            self._client,
+            record,
+            self._styles,
+            timestamp=int(self._clock().timestamp()),
+            secret=self._secrets.get(record.system_id),
+            timeout=self._settings.timeout,
         )
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                async with self._client.stream(
-                    "POST", record.callback_url, content=body, headers=headers
-                ) as response:
-                    read = 0
-                    async for chunk in response.aiter_raw():
-                        read += len(chunk)
-                        if read > _MAX_RESPONSE:
-                            break
-                    return _Outcome(response.status_code, _retry_after(response))
-        except (TimeoutError, httpx.HTTPError, ValueError) as exc:
-            # ValueError: a URL httpx cannot use (it was checked at submit; an account's URL
-            # may since have changed into one).
-            log.info(
-                "webhook id=%s url=%s: no answer: %r", record.message_id, record.callback_url, exc
-            )
-            return _Outcome(NO_ANSWER)
 
-    async def _record(self, record: StoredMessage, outcome: _Outcome) -> None:
+    async def _record(self, record: StoredMessage, outcome: CallOutcome) -> None:
         settings = self._settings
         now = self._clock()
         if outcome.ok:
@@ -258,14 +227,3 @@ class WebhookSender:
             log.info("webhook outcome not recorded id=%s: %s", record.message_id, refused)
         elif outcome.ok:
             self.delivered += 1
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: the back-off decides
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None

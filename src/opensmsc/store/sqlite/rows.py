@@ -36,7 +36,7 @@ _COLUMNS: Final = (
     " data_coding, sm_default_msg_id, short_message, tlvs, concat_group, concat_ref,"
     " concat_total, concat_seq, submitted_at, due_at, expires_at, state, attempts,"
     " next_attempt_at, last_error, done_at, route, upstream_message_id, receipt_id,"
-    " receipted_message_id, client_reference, callback_url"
+    " receipted_message_id, client_reference, callback_url, callback_style"
 )
 SELECT: Final = f"SELECT {_COLUMNS} FROM message"
 OPEN: Final = "(state = 0 OR state = 1 OR state = 7)"  # the partial indexes' condition, verbatim
@@ -59,6 +59,7 @@ _OPTIONAL_COLUMNS: Final = (
     "receipted_message_id",
     "client_reference",
     "callback_url",
+    "callback_style",
 )
 _insert_sql_cache: dict[int, str] = {}
 
@@ -124,6 +125,7 @@ def insert_row(r: StoredMessage) -> Shaped:
         (128, r.receipted_message_id),
         (256, r.client_reference),
         (512, r.callback_url),
+        (1024, r.callback_style),
     ):
         if value is not None:
             shape |= bit
@@ -157,6 +159,7 @@ def record(row: Sequence[Any]) -> StoredMessage:
         sm_default_msg_id, short_message, tlvs, c_group, c_ref, c_total, c_seq, submitted_at,
         due_at, expires_at, state, attempts, next_attempt_at, last_error, done_at, route,
         upstream_message_id, receipt_id, receipted_message_id, client_reference, callback_url,
+        callback_style,
     ) = row  # fmt: skip
     return StoredMessage(
         message_id=message_id,
@@ -190,4 +193,5 @@ def record(row: Sequence[Any]) -> StoredMessage:
         receipted_message_id=receipted_message_id,
         client_reference=client_reference,
         callback_url=callback_url,
+        callback_style=callback_style,
     )

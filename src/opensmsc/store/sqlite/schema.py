@@ -149,6 +149,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             WHERE direction = 3 AND (state = 0 OR state = 1 OR state = 7)
             AND callback_url IS NOT NULL""",
     ),
+    # 9: how a callback is called (StoredMessage.callback_style): the drop-in Kannel and Jasmin
+    # endpoints' delivery reports look as the originals' do.
+    ("ALTER TABLE message ADD COLUMN callback_style TEXT",),
 )
 
 
