@@ -259,6 +259,12 @@ async def test_rejects_and_throttles_are_answered_over_smpp_and_http(tmp_path: P
             )
             assert batch.status_code == 403, batch.text
             assert batch.json()["detail"].startswith("messages[1]: ")
+            # Jasmin's HTTP API on the same listener: a reject is its "no route" answer.
+            args = {"username": "esme1", "password": PASSWORD, "content": "hi"}
+            jasmin = await http.get("/send", params={**args, "to": "447912345678"})
+            assert (jasmin.status_code, jasmin.text) == (412, 'Error "No route found"')
+            jasmin = await http.get("/send", params={**args, "to": "447812345678"})
+            assert (jasmin.status_code, jasmin.text) == (403, 'Error "User throughput exceeded"')
         # Nothing refused reached a carrier; the one let through did.
         await wait_until(lambda: len(node.a.submitted) == 1, "the routed message")
         assert [pdu.destination_addr for pdu, _ in node.a.submitted] == ["447000000001"]
