@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
-from opensmsc.http import CallbackStyles, WebhookMoRoute, WebhookSender, WebhookSettings
+from opensmsc.http import (
+    KANNEL_STYLE,
+    CallbackStyles,
+    KannelStyle,
+    WebhookMoRoute,
+    WebhookSender,
+    WebhookSettings,
+)
 from opensmsc.store import system_clock
 
 __all__ = ["WebhookService", "uses_webhooks"]
@@ -20,8 +27,10 @@ def uses_webhooks(config: Config) -> bool:
 
 
 def callback_styles() -> CallbackStyles:
-    """Every way a callback can look (http/webhooks/styles.py)."""
-    return CallbackStyles()
+    """Every way a callback can look (http/webhooks/styles.py). The drop-in endpoints' styles
+    are always known, even with their endpoint switched off (`[api] kannel_compat`): reports
+    owed for messages sent while it was on still go."""
+    return CallbackStyles({KANNEL_STYLE: KannelStyle()})
 
 
 class WebhookService:

@@ -3,7 +3,8 @@ today, IMPS later) becomes the stored records an ESME's submit_sm would have mad
 
 What this is for: `Submission` holds what such a client gives (addresses, text or binary
 content, alphabet or "cheapest", flash, application port, schedule, validity, priority,
-receipt request, its reference and callback URL). `prepare` encodes and splits the content as
+receipt request, its reference and callback URL, or a user data header of its own).
+`prepare` encodes and splits the content as
 an ESME would (sms.split: the cheapest alphabet, UDH concatenation with an 8-bit reference, a
 port IE in every part), applies the account's validity rules exactly as a submit_sm's are
 applied (engine/accept.py) and builds one `StoredMessage.create` record per part; the parts of
@@ -30,9 +31,11 @@ from opensmsc.sms import (
     Encoding,
     MessageClass,
     MessageTooLong,
+    Part,
     PortAddress,
     Segmented,
     choose_alphabet,
+    encode_text,
     split,
 )
 from opensmsc.store import Address, ConcatInfo, Direction, StoredMessage
@@ -41,6 +44,7 @@ __all__ = ["InvalidSubmission", "Prepared", "ReceiptRequest", "Submission", "pre
 
 _S = CommandStatus
 _MAX_PARTS: Final = 255  # the concat IE's total is one octet (TS 23.040 §9.2.3.24.1)
+_UD_OCTETS: Final = 140  # user data of one SMS (TS 23.040 §9.2.3.16)
 
 
 class ReceiptRequest(enum.Enum):
@@ -71,7 +75,9 @@ class Submission:
     """One message in plain fields. Exactly one of `text` and `binary`. `alphabet` None: the
     cheapest for a text, binary for `binary`. `port` adds application port addressing (16-bit,
     IEI 0x05, the same port as originator). `scheduled_at` None: at once; `validity` None: the
-    account's default."""
+    account's default. `udh` (octets, its length octet first) is sent as given before the
+    content, in one SMS: the client builds its own header (ports, concatenation, anything),
+    so nothing is added to it and the content must fit beside it."""
 
     source: Address
     destination: Address
@@ -79,11 +85,17 @@ class Submission:
     binary: bytes | None = field(default=None, repr=False)
     alphabet: Alphabet | None = None
     flash: bool = False
+    message_class: int | None = None  # TS 23.038 class 0..3 (overrides `flash`, class 0)
+    udh: bytes | None = field(default=None, repr=False)  # the client's own UDH, see below
     port: int | None = None
     scheduled_at: datetime | None = None
     validity: timedelta | None = None
     priority: int = 0
     receipt: ReceiptRequest = ReceiptRequest.NONE
+    # SMPP's registered_delivery bits, for a client that asks in those terms (a combination
+    # `receipt` does not name, e.g. success only with intermediate notifications): overrides
+    # `receipt`.
+    registered_delivery: int | None = None
     client_reference: str | None = None
     callback_url: str | None = None
     callback_style: str | None = None  # StoredMessage.callback_style
@@ -118,6 +130,11 @@ def prepare(
     if not 0 <= submission.priority <= 3:
         raise InvalidSubmission(_S.ESME_RINVPRTFLG, "priority", "expected 0 to 3")
     due_at, expires_at = _times(submission, now, policy)
+    registered_delivery = submission.registered_delivery
+    if registered_delivery is None:
+        registered_delivery = submission.receipt.registered_delivery
+    elif not 0 <= registered_delivery <= 0xFF:
+        raise InvalidSubmission(_S.ESME_RINVREGDLVFLG, "receipt", "expected an octet")
     segmented = _segment(submission, reference=0)
     lease_until = now + lease if lease is not None and due_at <= now else None
     group_id = None
@@ -149,9 +166,9 @@ def prepare(
                 expires_at=expires_at,
                 data_coding=segmented.data_coding,
                 payload=part.short_message,
-                esm_class=EsmClass.UDHI if part.has_udh else 0,
+                esm_class=EsmClass.UDHI if part.has_udh or submission.udh else 0,
                 priority_flag=submission.priority,
-                registered_delivery=submission.receipt.registered_delivery,
+                registered_delivery=registered_delivery,
                 concat=concat,
                 next_attempt_at=lease_until,
                 client_reference=submission.client_reference,
@@ -188,6 +205,12 @@ def _times(
 def _segment(submission: Submission, *, reference: int) -> Segmented:
     ports = None if submission.port is None else PortAddress(submission.port, submission.port)
     message_class = MessageClass.CLASS_0 if submission.flash else None
+    if submission.message_class is not None:
+        if not 0 <= submission.message_class <= 3:
+            raise InvalidSubmission(_S.ESME_RINVDCS, "message_class", "expected 0 to 3")
+        message_class = MessageClass(submission.message_class)
+    if submission.udh is not None:
+        return _with_udh(submission, submission.udh, message_class)
     try:
         if submission.binary is not None:
             if submission.alphabet not in (None, Alphabet.BINARY):
@@ -218,3 +241,44 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
         ) from exc
     except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
         raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+
+
+def _with_udh(submission: Submission, udh: bytes, message_class: MessageClass | None) -> Segmented:
+    # The client's header is its own: no concat or port IE is added, so one SMS holds it all
+    # (TS 23.040 §9.2.3.24: 140 octets of user data, GSM 7-bit septets after the header's
+    # fill bits).
+    if not udh or udh[0] + 1 != len(udh) or len(udh) > _UD_OCTETS:
+        raise InvalidSubmission(
+            _S.ESME_RINVPARLEN,
+            "udh",
+            "a user data header is its length octet and that many octets, at most 140",
+        )
+    try:
+        if submission.binary is not None:
+            if submission.alphabet not in (None, Alphabet.BINARY):
+                raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
+            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
+            data = submission.binary
+        else:
+            text = submission.text or ""
+            chosen = choose_alphabet(text, force=submission.alphabet)
+            encoding = Encoding(chosen.alphabet, message_class=message_class)
+            data = encode_text(text, encoding)
+        encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
+    except ValueError as exc:
+        raise InvalidSubmission(
+            _S.ESME_RINVDCS, "message_class", f"no message class coding: {exc}"
+        ) from exc
+    except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
+        raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+    room = _UD_OCTETS - len(udh)
+    if encoding.alphabet is Alphabet.GSM7:
+        room = room * 8 // 7
+    if len(data) > room:
+        raise InvalidSubmission(
+            _S.ESME_RINVMSGLEN,
+            "binary" if submission.binary is not None else "text",
+            f"{len(data)} {'septets' if encoding.alphabet is Alphabet.GSM7 else 'octets'} "
+            f"do not fit beside a {len(udh)}-octet user data header (room for {room})",
+        )
+    return Segmented(encoding, (Part(None, udh + data),))

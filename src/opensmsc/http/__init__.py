@@ -9,6 +9,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import create_app
+from opensmsc.http.compat import KANNEL_STYLE, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -21,12 +22,14 @@ from opensmsc.http.webhooks import (
 )
 
 __all__ = [
+    "KANNEL_STYLE",
     "MEDIA_TYPE",
     "ApiSettings",
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
     "HttpServer",
+    "KannelStyle",
     "Problem",
     "WebhookMoRoute",
     "WebhookSender",

@@ -47,6 +47,9 @@ class ApiConfig:
     webhook_backoff: Seconds = 5.0
     webhook_max_backoff: Seconds = 900.0
     webhook_timeout: Seconds = 15.0
+    # The drop-in endpoints for clients of other gateways (docs/http-compat.md): Kannel's
+    # GET /cgi-bin/sendsms.
+    kannel_compat: bool = True
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

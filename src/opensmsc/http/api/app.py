@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from opensmsc import __version__
 from opensmsc.accounts import Authenticator
 from opensmsc.engine import InvalidSubmission, StoreAndForward
-from opensmsc.http import problems
+from opensmsc.http import compat, problems
 from opensmsc.http.docs import install_docs
 from opensmsc.store import Clock, system_clock
 
@@ -65,6 +65,8 @@ def create_api_app(
     app.add_middleware(FastLane)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
     app.include_router(messages.router)
+    if settings.kannel_compat:
+        app.include_router(compat.kannel_router)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])

@@ -31,7 +31,7 @@ from opensmsc.smpp import CommandStatus
 
 from .context import ApiContext, context_of
 
-__all__ = ["authenticate", "take_tokens"]
+__all__ = ["authenticate", "login", "take_tokens"]
 
 _CHALLENGE: Final = {"WWW-Authenticate": 'Basic realm="opensmsc", Bearer realm="opensmsc"'}
 _MAX_FAILURE_DELAY: Final = 5.0  # seconds a failed request is held at most
@@ -58,7 +58,7 @@ async def authenticate(request: Request) -> Account:
         return account
     if scheme == "basic" and value:
         system_id, password = _basic(value)
-        return await _login(context, request, system_id, password)
+        return await login(context, request, system_id, password)
     raise _unauthorized("the Authorization scheme must be Bearer or Basic")
 
 
@@ -86,7 +86,10 @@ def _check_address(account: Account, request: Request) -> None:
         raise Problem(403, "forbidden", "the account may not be used from this address")
 
 
-async def _login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:
+async def login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:
+    """The account of an SMPP system_id and password (HTTP Basic, or a drop-in endpoint's own
+    parameters), checked as a bind is: failure delays, lockout, `api_enabled`, the account's
+    networks. Raises Problem 401 (wrong credentials) or 403 (refused)."""
     auth = context.authenticator
     peer = _peer(request)
     try:

@@ -30,6 +30,8 @@ class ApiSettings:
     # argon2 verifications running at once (each takes ~50 ms of one core and 64 MiB): a
     # flood of wrong passwords queues here instead of taking every core and the memory.
     max_password_checks: int = 2
+    # The drop-in endpoints of http/compat/ (`[api] kannel_compat`): on unless switched off.
+    kannel_compat: bool = True
 
 
 class PasswordChecks:
