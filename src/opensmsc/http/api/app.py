@@ -63,7 +63,11 @@ def create_api_app(
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
     # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
     app.add_middleware(FastLane)
-    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
+    app.add_middleware(
+        BodyLimits,
+        max_body_size=settings.max_body_size,
+        any_media_type=frozenset({compat.SENDSMS_PATH} if settings.kannel_compat else ()),
+    )
     app.include_router(messages.router)
     if settings.kannel_compat:
         app.include_router(compat.kannel_router)

@@ -1,5 +1,6 @@
 """What a request body may be, checked before any route sees it: at most `max_body_size`
-octets (413), and JSON when it is a POST, PUT or PATCH with a body (415).
+octets (413), and JSON when it is a POST, PUT or PATCH with a body (415), except on the paths
+given as `any_media_type` (the drop-in endpoints of http/compat/, which read their own).
 
 An ASGI middleware rather than a route dependency, because the limit must hold while the body
 is read: a client that announces a small Content-Length (or none, chunked) and sends more is
@@ -26,9 +27,12 @@ _DRAIN_LIMIT: Final = 64 * 1024 * 1024  # octets of a refused body read and drop
 class BodyLimits:
     """Wraps `app`: bodies over `max_body_size` octets get 413, non-JSON bodies 415."""
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_size: int, any_media_type: frozenset[str] = frozenset()
+    ) -> None:
         self._app = app
         self._max = max_body_size
+        self._any_media_type = any_media_type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
@@ -68,7 +72,12 @@ class BodyLimits:
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and content_type != b"application/json" and not content_type.endswith(b"+json"):
+        if (
+            body
+            and content_type != b"application/json"
+            and not content_type.endswith(b"+json")
+            and path not in self._any_media_type
+        ):
             shown = content_type.decode("latin-1") or "none"
             await _problem(
                 send,
