@@ -1,11 +1,13 @@
 """Kannel's sendsms on a running node: the request shapes of Kannel's user guide and its
 clients (RapidSMS, courier), every answer compared octet for octet with gw/smsbox.c's, several
 recipients, and delivery reports fetched from a local receiver with the dlr-url's escapes
-filled in as Kannel fills them."""
+filled in as Kannel fills them, and all of them after a kill -9 of the node."""
 
 from __future__ import annotations
 
 import re
+import signal
+import sqlite3
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
@@ -16,8 +18,9 @@ import pytest
 from opensmsc.smpp import MessageState
 from opensmsc.store import Address, Direction, MessageQuery, StoredMessage
 
+from . import test_http_api_restart as restart
 from .api_node import PASSWORD, Node, api_node
-from .webhook_receiver import webhook_receiver
+from .webhook_receiver import Received, webhook_receiver
 
 AUTH = f"username=esme1&password={PASSWORD}"
 KANNEL_HEADERS = {"content-type": "text/html", "pragma": "no-cache", "cache-control": "no-cache"}
@@ -119,6 +122,12 @@ async def test_content_codings_charset_udh_class_validity_priority(tmp_path: Pat
             ),
             # mclass 0 (flash) in GSM 7-bit
             ("&mclass=0&text=x", 0xF0, b"x", 0),
+            # mwi: set voicemail (store, GSM), clear fax (discard), set e-mail in UCS2, set
+            # fax without text (discard); the class does not apply
+            ("&mwi=0&mclass=1&text=x", 0xD8, b"x", 0),
+            ("&mwi=5&text=x", 0xC1, b"x", 0),
+            ("&mwi=2&coding=2&charset=UTF-8&text=%D0%96", 0xEA, b"\x04\x16", 0),
+            ("&mwi=1", 0xC9, b"", 0),
             # not a number: as absent (sscanf)
             ("&coding=abc&mclass=&text=x", 0x00, b"x", 0),
         ]
@@ -171,6 +180,7 @@ _ERRORS = [
     (f"{AUTH}&{_GOOD}&alt-dcs=2", 400, b"Alt-DCS field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&mwi=8", 400, b"MWI field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&coding=3", 400, b"Coding field misformed, rejected"),
+    (f"{AUTH}&{_GOOD}&mwi=1&coding=1", 400, b"MWI field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&compress=2", 400, b"Compress field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&validity=-2", 400, b"Validity field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&deferred=-5", 400, b"Deferred field misformed, rejected"),
@@ -339,3 +349,65 @@ async def test_an_intermediate_report_is_type_4(tmp_path: Path) -> None:
         _kannel_answer(answer, 202, b"0: Accepted for delivery")
         await receiver.wait_for(lambda: len(receiver.requests) >= 1)
         assert receiver.requests[0].path == "/hooks?type=4&to=447700900555"
+
+
+async def test_reports_pending_at_a_kill_9_all_arrive_after_the_restart(tmp_path: Path) -> None:
+    up = False
+
+    def script(n: int) -> int:
+        return 200 if up else 500
+
+    async with webhook_receiver(script) as receiver:
+        config = restart._config(tmp_path, QUICK)
+        url = quote(f"{receiver.url}?id=%I&msg=m%dn&to=%p", safe="")
+        numbers = [f"4477009001{n:02d}" for n in range(10)]
+        node, client = await restart._start(config)
+        try:
+            for start in (0, 5):  # five recipients in a request, twice
+                answer = await client.get(
+                    httpx.URL(
+                        f"/cgi-bin/sendsms?{AUTH}&from=Example&text=x&dlr-mask=3&dlr-url={url}"
+                        f"&to={'+'.join(numbers[start : start + 5])}"
+                    ),
+                    auth=None,
+                )
+                assert (answer.status_code, answer.content) == (202, b"0: Accepted for delivery")
+            # Every report was tried (and failed) at least once: all are owed, none done.
+            await receiver.wait_for(lambda: _reported(receiver.requests) == set(numbers))
+            node.signal(signal.SIGKILL)
+            assert await node.wait() == -signal.SIGKILL
+        finally:
+            await client.aclose()
+            if node.proc.returncode is None:
+                node.proc.kill()
+                await node.proc.wait()
+        up = True
+        node, client = await restart._start(config)
+        try:
+            await receiver.wait_for(
+                lambda: _reported([r for r in receiver.requests if r.status == 200]) == set(numbers)
+            )
+            node.signal(signal.SIGTERM)
+            assert await node.wait() == 0
+        finally:
+            await client.aclose()
+            if node.proc.returncode is None:
+                node.proc.kill()
+                await node.proc.wait()
+    # A retry is the same report: the same %I.
+    ids: dict[str, set[str]] = {}
+    for request in receiver.requests:
+        query = dict(parse_qsl(request.path.partition("?")[2]))
+        assert query["msg"] == "m1n"
+        ids.setdefault(query["to"], set()).add(query["id"])
+    assert all(len(found) == 1 for found in ids.values())
+    with sqlite3.connect(tmp_path / "data" / "messages.sqlite3") as db:
+        states = db.execute(
+            "SELECT state, COUNT(*) FROM message WHERE direction = 3 AND callback_url IS NOT NULL"
+            " GROUP BY state"
+        ).fetchall()
+    assert states == [(int(MessageState.DELIVERED), 10)]
+
+
+def _reported(requests: list[Received]) -> set[str]:
+    return {dict(parse_qsl(r.path.partition("?")[2]))["to"] for r in requests}

@@ -34,6 +34,7 @@ from opensmsc.sms import (
     Part,
     PortAddress,
     Segmented,
+    alphabet_of,
     choose_alphabet,
     encode_text,
     split,
@@ -87,6 +88,9 @@ class Submission:
     flash: bool = False
     message_class: int | None = None  # TS 23.038 class 0..3 (overrides `flash`, class 0)
     udh: bytes | None = field(default=None, repr=False)  # the client's own UDH, see below
+    # The data_coding octet to send with, for a client that names it (e.g. a message waiting
+    # indication group, TS 23.038 §4); it must name the alphabet the content is encoded in.
+    data_coding: int | None = None
     port: int | None = None
     scheduled_at: datetime | None = None
     validity: timedelta | None = None
@@ -136,6 +140,7 @@ def prepare(
     elif not 0 <= registered_delivery <= 0xFF:
         raise InvalidSubmission(_S.ESME_RINVREGDLVFLG, "receipt", "expected an octet")
     segmented = _segment(submission, reference=0)
+    data_coding = _data_coding(submission, segmented.encoding)
     lease_until = now + lease if lease is not None and due_at <= now else None
     group_id = None
     reference = 0
@@ -164,7 +169,7 @@ def prepare(
                 submitted_at=now,
                 due_at=due_at,
                 expires_at=expires_at,
-                data_coding=segmented.data_coding,
+                data_coding=data_coding,
                 payload=part.short_message,
                 esm_class=EsmClass.UDHI if part.has_udh or submission.udh else 0,
                 priority_flag=submission.priority,
@@ -177,6 +182,23 @@ def prepare(
             )
         )
     return Prepared(tuple(records), segmented.encoding)
+
+
+def _data_coding(submission: Submission, encoding: Encoding) -> int:
+    if submission.data_coding is None:
+        return encoding.data_coding
+    try:
+        named = alphabet_of(submission.data_coding)
+    except ValueError:
+        named = None
+    if named is not encoding.alphabet:
+        raise InvalidSubmission(
+            _S.ESME_RINVDCS,
+            "data_coding",
+            f"0x{submission.data_coding:02X} does not name {encoding.alphabet.name}, "
+            "the alphabet of the content",
+        )
+    return submission.data_coding
 
 
 def _times(

@@ -25,7 +25,8 @@ the same checks in the same order, the same status codes and bodies, the same he
   UTF-16BE octets (or `charset`) for `coding` 2; without `coding` the cheapest alphabet that
   holds the text (Kannel would send 7-bit), or 8-bit with a `udh`. `udh` is sent as given,
   in one SMS. `mclass` gives the message class; `validity` and `deferred` are minutes;
-  `priority` 0-3. A long text is split and concatenated as SMPP clients' are.
+  `priority` 0-3; `mwi` sets (0-3) or clears (4-7) a message waiting indication in the
+  data coding, as Kannel does. A long text is split and concatenated as SMPP clients' are.
 - `dlr-mask` with `dlr-url` asks for delivery reports, made by the engine like any receipt
   and sent as Kannel sends them (kannel_dlr.py).
 - The POST form of the same endpoint (a `text/plain` or `application/octet-stream` body and
@@ -33,7 +34,7 @@ the same checks in the same order, the same status codes and bodies, the same he
 
 What it is not: Kannel's other smsbox services (sendota, XML-RPC, sms-service MO URLs), or
 `immediate-sendsms-reply` (the answer always waits for the store). `pid`, `rpi`, `alt-dcs`,
-`compress`, `mwi`, `account`, `binfo` and `meta-data` are checked as Kannel checks them and
+`compress`, `account`, `binfo` and `meta-data` are checked as Kannel checks them and
 then not used; `smsc` is not a route choice here (routing decides), it comes back in `%i`.
 """
 
@@ -357,6 +358,24 @@ class _Content:
     text: str | None
     binary: bytes | None
     alphabet: Alphabet | None
+    data_coding: int | None = None  # a message waiting indication's
+
+
+def _waiting(content: _Content, mwi: int) -> _Content:
+    """gw/sms.c fields_to_dcs for `mwi` 0-3 (set the indication: voicemail, fax, e-mail,
+    other) or 4-7 (clear it): TS 23.038 §4 groups 1100 (discard, GSM 7-bit), 1101 (store, GSM
+    7-bit), 1110 (store, UCS2). The message class does not apply."""
+    if content.text is None:  # 8-bit content cannot carry an indication
+        raise _Answer(_misformed("MWI"))
+    kind, active = mwi & 0x03, mwi < 4
+    text = content.text
+    if not active or not text:
+        gsm = _gsm_or_question_marks(text)
+        return _Content(gsm, None, Alphabet.GSM7, 0xC0 | kind | (0x08 if active else 0))
+    alphabet = content.alphabet or choose_alphabet(text).alphabet
+    if alphabet is Alphabet.GSM7:
+        return _Content(text, None, Alphabet.GSM7, 0xD8 | kind)
+    return _Content(text, None, Alphabet.UCS2, 0xE8 | kind)
 
 
 def _content(values: SendSms) -> _Content:
@@ -430,6 +449,8 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
     if len(receivers) > context.settings.max_batch:
         raise _Answer(TOO_MANY_RECEIVERS)
     content = _content(values)
+    if values.int("mwi") != _UNDEFINED:
+        content = _waiting(content, values.int("mwi"))
     sender = _source(values.sender)
     validity, deferred = values.int("validity"), values.int("deferred")
     mask = values.int("dlr-mask")
@@ -450,7 +471,8 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
                 binary=content.binary,
                 alphabet=content.alphabet,
                 udh=values.udh or None,
-                message_class=None if mclass == _UNDEFINED else mclass,
+                data_coding=content.data_coding,
+                message_class=None if mclass == _UNDEFINED or content.data_coding else mclass,
                 scheduled_at=None if deferred <= 0 else now + timedelta(minutes=deferred),
                 validity=None if validity == _UNDEFINED else timedelta(minutes=validity),
                 priority=0 if priority == _UNDEFINED else priority,
