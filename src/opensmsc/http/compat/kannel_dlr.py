@@ -157,7 +157,9 @@ def fill_escapes(
         while pos < length and not (pattern[pos] == "%" and pos + 1 < length):
             pos += 1
         out.append(pattern[start:pos])
-        if pos == length:
+        if pos >= length:
+            # (past the end only after `%#group#` without its closing `#`, where Kannel
+            # reads beyond the pattern: we stop)
             break
         code = pattern[pos + 1]
         match code:
