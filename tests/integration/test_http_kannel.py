@@ -411,3 +411,25 @@ async def test_reports_pending_at_a_kill_9_all_arrive_after_the_restart(tmp_path
 
 def _reported(requests: list[Received]) -> set[str]:
     return {dict(parse_qsl(r.path.partition("?")[2]))["to"] for r in requests}
+
+
+async def test_smsc_ack_then_the_final_report_in_order(tmp_path: Path) -> None:
+    async with (
+        webhook_receiver(lambda n: 200) as receiver,
+        api_node(tmp_path, api=QUICK, extra=NETWORK) as node,
+    ):
+        # courier's mask: 1 + 2 + 8 + 16
+        url = quote(f"{receiver.url}?status=%d&answer=%A&F=%F", safe="")
+        answer = await sendsms(
+            node,
+            f"{AUTH}&from=Example&to=447700900123+00447700900666&text=x&dlr-mask=27&dlr-url={url}",
+        )
+        _kannel_answer(answer, 202, b"0: Accepted for delivery")
+        await receiver.wait_for(lambda: len(receiver.requests) >= 4)
+        delivered, failed = sorted(await _messages(node), key=lambda r: r.message_id)
+        paths = [r.path for r in receiver.requests]
+        for record, final in ((delivered, "status=1&answer=id"), (failed, "status=2&answer=id")):
+            mine = [p for p in paths if p.endswith(f"&F={record.message_id}")]
+            assert len(mine) == 2, paths
+            assert mine[0] == f"/hooks?status=8&answer=ACK%2F&F={record.message_id}"
+            assert mine[1].startswith(f"/hooks?{final}")

@@ -323,9 +323,10 @@ class Acceptor:
     async def store(
         self, records: Sequence[StoredMessage], *, answer: SavedAnswer | None = None
     ) -> None:
-        """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
-        (a front door's answer naming them); returns once they are durable, and hands them to
-        the scheduler. Raises StoreUnavailable, KeyTaken: nothing was stored."""
+        """Commit `records` (from `prepare`, and receipts owed at once for them) in one
+        transaction, all or none, with `answer` (a front door's answer naming them); returns
+        once they are durable, and hands the messages to the scheduler. Raises
+        StoreUnavailable, KeyTaken: nothing was stored."""
         count = len(records)
         self._pending += count
         try:
@@ -337,7 +338,9 @@ class Acceptor:
         finally:
             self._pending -= count
         for record in records:
-            self.accepted[record.system_id] += 1
+            # (a front door may store a report with its messages: Kannel's "SMSC ack")
+            if record.direction is Direction.MT:
+                self.accepted[record.system_id] += 1
         self._handed_over(list(records))
 
     async def close(self) -> None:

@@ -61,7 +61,7 @@ from opensmsc.logtext import peer_text
 from opensmsc.sms import Alphabet, EncodingError, choose_alphabet
 from opensmsc.store import Address, StoredMessage
 
-from .kannel_dlr import dlr_parameters, registered_delivery_of
+from .kannel_dlr import DLR_SMSC_SUCCESS, dlr_parameters, registered_delivery_of, smsc_ack
 
 __all__ = ["SENDSMS_PATH", "router"]
 
@@ -80,6 +80,7 @@ _ACCOUNT_MAX_LEN: Final = 64
 _SCANF_INT: Final = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 _HEX: Final = re.compile(rb"(?:[0-9a-fA-F]{2})+")
 _DC_7BIT, _DC_8BIT, _DC_UCS2 = 0, 1, 2
+_KNOWN_TYPES: Final = 0x3F  # every report type of dlr-mask (1..32)
 _POST_TYPES: Final = ("text/plain", "application/octet-stream", "text/html", "text/vnd.wap.wml")
 
 ACCEPTED: Final = (202, "0: Accepted for delivery")
@@ -456,12 +457,14 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
     mask = values.int("dlr-mask")
     mclass, priority = values.int("mclass"), values.int("priority")
     dlr_url = values.dlr_url.decode("utf-8", "replace") if values.dlr_url else None
-    reports = dlr_url is not None and mask > 0 and registered_delivery_of(mask) != 0
+    reports = dlr_url is not None and mask > 0 and mask & _KNOWN_TYPES != 0
+    acks = reports and bool(mask & DLR_SMSC_SUCCESS)
     smsc = values.smsc.decode("utf-8", "replace") if values.smsc else None
     acceptor = context.engine.acceptor
     now = context.clock()
     from_text = values.sender.decode("utf-8", "replace")
     records: list[StoredMessage] = []
+    reports_made: list[StoredMessage] = []
     try:
         for number in receivers:
             submission = Submission(
@@ -484,9 +487,27 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
                     mask=mask, to=number.decode("ascii"), sender=from_text, smsc=smsc
                 ),
             )
-            records.extend(acceptor.prepare(account.system_id, submission).records)
+            prepared = acceptor.prepare(account.system_id, submission).records
+            records.extend(prepared)
+            if acks:
+                parameters = dlr_parameters(
+                    mask=mask,
+                    to=number.decode("ascii"),
+                    sender=from_text,
+                    smsc=smsc,
+                    report_type=DLR_SMSC_SUCCESS,
+                )
+                engine = context.engine
+                made = [
+                    smsc_ack(r, report_id=engine.ids.next(), at=now, parameters=parameters)
+                    for r in prepared
+                ]
+                reports_made.extend(made)
         take_tokens(context, account, len(records))
-        await acceptor.store(records)
+        # The acks go in the messages' transaction: stored with them or not at all.
+        await acceptor.store(records + reports_made)
+        if reports_made:
+            context.engine.webhook_stored.set()
     except InvalidSubmission as exc:
         log.info("sendsms refused user=%s: %s: %s", account.system_id, exc.field, exc.reason)
         return _FIELD_ANSWERS.get(exc.field, NOT_ROUTABLE)

@@ -7,9 +7,11 @@ is done when it is answered (gw/smsbox.c `url_result_thread`: 200 or 202). Recei
 for it must work unchanged, so `KannelStyle` makes the same request of our stored receipt:
 
 - `%d` the report's type: 1 delivered, 2 failed, 4 buffered (an intermediate notification, or
-  an ACCEPTED outcome), 16 when only "non-delivered to SMSC" was asked for a failure;
+  an ACCEPTED outcome), 8 "delivered to SMSC" (made when the message is stored: we are the
+  SMSC it was delivered to), 16 when only "non-delivered to SMSC" was asked for a failure;
 - `%A`, `%b` the receipt text (`id:... sub:... dlvrd:... stat:DELIVRD err:000 text:...`), as
-  Kannel passes an SMPP receipt's short_message; `%a`, `%k`, `%s`, `%S`, `%r` its words;
+  Kannel passes an SMPP receipt's short_message, or `ACK/` for type 8; `%a`, `%k`, `%s`,
+  `%S`, `%r` its words;
 - `%p` the message's destination and `%P` its sender, as the client wrote them in `to` and
   `from`; `%q`/`%Q` the same with a leading `00` made `%2B`;
 - `%t` the report's time in GMT as `YYYY-MM-DD+HH:MM:SS` (what the code writes, not the user
@@ -38,13 +40,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Final
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from opensmsc import __version__
 from opensmsc.http.webhooks import CallbackRequest
 from opensmsc.smpp import EsmClass, MessageState, Tag
-from opensmsc.store import Address, StoredMessage
+from opensmsc.store import Address, Direction, StoredMessage
 
 __all__ = [
     "DLR_BUFFERED",
@@ -57,6 +60,7 @@ __all__ = [
     "dlr_parameters",
     "fill_escapes",
     "registered_delivery_of",
+    "smsc_ack",
     "url_encode",
 ]
 
@@ -72,6 +76,7 @@ DLR_SMSC_INTERMEDIATE: Final = 0x20
 _INTERMEDIATE_NOTIFICATION: Final = 0x10  # registered_delivery bit 4 (SMPP 3.4 §5.2.17)
 _USER_AGENT: Final = f"Kannel/1.4.5 (opensmsc {__version__})"
 _NAMESPACE: Final = uuid.UUID("5f0a3b52-3d8e-4c47-9a53-6b6e6e656c21")
+_ACK: Final = b"ACK/"
 _BUFFERED_STATES: Final = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED})
 
 
@@ -84,7 +89,8 @@ def url_encode(data: bytes | str) -> str:
 def registered_delivery_of(mask: int) -> int:
     """The SMPP registered_delivery closest to a Kannel dlr-mask: final receipts on success
     (1), failure (2, or 16: refused by the SMSC) or both; intermediate notifications for 4
-    (buffered) and 32 (SMSC intermediate). 8 (accepted by the SMSC) asks for nothing here."""
+    (buffered) and 32 (SMSC intermediate). 8 (accepted by the SMSC) is made by the endpoint
+    itself (`smsc_ack`)."""
     success = bool(mask & DLR_SUCCESS)
     failure = bool(mask & (DLR_FAIL | DLR_SMSC_FAIL))
     final = 0x01 if success and failure else 0x02 if failure else 0x03 if success else 0x00
@@ -94,12 +100,42 @@ def registered_delivery_of(mask: int) -> int:
     return final | intermediate
 
 
-def dlr_parameters(*, mask: int, to: str, sender: str, smsc: str | None) -> str:
-    """The callback_style of a message sent through sendsms with `dlr-mask` `mask`."""
+def dlr_parameters(
+    *, mask: int, to: str, sender: str, smsc: str | None, report_type: int | None = None
+) -> str:
+    """The callback_style of a message sent through sendsms with `dlr-mask` `mask` (and of
+    a report whose type is fixed when it is made: `report_type`)."""
     values = [("mask", str(mask)), ("to", to), ("from", sender)]
     if smsc:
         values.append(("smsc", smsc))
+    if report_type is not None:
+        values.append(("type", str(report_type)))
     return f"{KANNEL_STYLE};{urlencode(values)}"
+
+
+def smsc_ack(
+    message: StoredMessage, *, report_id: str, at: datetime, parameters: str
+) -> StoredMessage:
+    """The type 8 report ("delivered to SMSC") of `message`, made when it is stored: a
+    receipt record with the message's callback_url, sent like any report. Its text is
+    Kannel's for an SMPP submit_sm_resp, `ACK/` (gw/bb_smscconn.c bb_smscconn_sent)."""
+    assert message.callback_url is not None
+    return StoredMessage(
+        message_id=report_id,
+        system_id=message.system_id,
+        direction=Direction.RECEIPT,
+        source=message.destination,  # from the message's destination, to its sender
+        destination=message.source,
+        esm_class=EsmClass.INTERMEDIATE_NOTIFICATION,
+        short_message=_ACK,
+        submitted_at=at,
+        due_at=at,
+        expires_at=max(message.expires_at, at),
+        state=MessageState.ENROUTE,
+        receipted_message_id=message.message_id,
+        callback_url=message.callback_url,
+        callback_style=parameters,
+    )
 
 
 def dlr_type(receipt: StoredMessage, mask: int) -> int:
@@ -238,15 +274,16 @@ class KannelStyle:
         values: Mapping[str, str] = dict(parse_qsl(parameters, keep_blank_values=True))
         try:
             mask = int(values.get("mask", "3"))
+            fixed = int(values["type"]) if "type" in values else None
         except ValueError:
-            mask = DLR_SUCCESS | DLR_FAIL
+            mask, fixed = DLR_SUCCESS | DLR_FAIL, None
         text = record.short_message
         if not text:
             carried = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
             text = carried if isinstance(carried, bytes) else b""
         url = fill_escapes(
             record.callback_url,
-            dlr_type=dlr_type(record, mask),
+            dlr_type=dlr_type(record, mask) if fixed is None else fixed,
             text=text,
             # A receipt travels back: from the message's destination to its sender.
             receiver=values.get("to") or _address(record.source),
