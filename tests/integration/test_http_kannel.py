@@ -191,7 +191,8 @@ _ERRORS = [
         400,
         b"Charset or body misformed, rejected",
     ),
-    # The first failing check answers: the mask is checked before the class.
+    # The first failing check answers: the UDH before the numbers, the mask before the class.
+    (f"{AUTH}&from=x&to=abc&udh=%01", 400, b"UDH field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&mclass=9&dlr-mask=99", 400, b"DLR-Mask field misformed, rejected"),
 ]
 

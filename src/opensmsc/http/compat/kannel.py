@@ -438,12 +438,12 @@ def _source(sender: bytes) -> Address:
 
 async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple[int, str]:
     assert values.to is not None
-    receivers = _receivers(values.to)
     udh = values.udh
     if udh and udh[0] + 1 != len(udh):
         raise _Answer(UDH_MISFORMED)
     if udh and len(udh) > _MAX_UDH:
         raise _Answer(UDH_TOO_LONG)
+    receivers = _receivers(values.to)
     if not values.sender:
         raise _Answer(NO_SENDER)
     _check(values)
