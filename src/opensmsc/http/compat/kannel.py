@@ -334,7 +334,9 @@ def _check(values: SendSms) -> None:
     if url and (len(url) < 8 or not url[:8].lower().startswith((b"http://", b"https://"))):
         raise _Answer(_misformed("DLR-URL"))
     for name, low, high, what in (
-        ("dlr-mask", -1, 63, "DLR-Mask"),
+        # 66, not 63: the bound of Kannel 1.4.5, the release clients talk to (trunk, 1.5,
+        # says 63); the bits above 32 ask for nothing here.
+        ("dlr-mask", -1, 66, "DLR-Mask"),
         ("mclass", -1, 3, "MClass"),
         ("pid", -1, 255, "PID"),
         ("rpi", -1, 2, "RPI"),
@@ -366,10 +368,16 @@ def _waiting(content: _Content, mwi: int) -> _Content:
     """gw/sms.c fields_to_dcs for `mwi` 0-3 (set the indication: voicemail, fax, e-mail,
     other) or 4-7 (clear it): TS 23.038 §4 groups 1100 (discard, GSM 7-bit), 1101 (store, GSM
     7-bit), 1110 (store, UCS2). The message class does not apply."""
-    if content.text is None:  # 8-bit content cannot carry an indication
-        raise _Answer(_misformed("MWI"))
     kind, active = mwi & 0x03, mwi < 4
-    text = content.text
+    if content.binary is not None:
+        # 8-bit content: Kannel sends its octets under the UCS2 group (or the GSM 7-bit
+        # discard group), where the handset reads them as such.
+        octets = content.binary
+        text = octets.decode("latin-1") if not active or not octets else None
+        if text is None:
+            return _Content(octets.decode("utf-16-be", "replace"), None, Alphabet.UCS2, 0xE8 | kind)
+    else:
+        text = content.text or ""
     if not active or not text:
         gsm = _gsm_or_question_marks(text)
         return _Content(gsm, None, Alphabet.GSM7, 0xC0 | kind | (0x08 if active else 0))
@@ -386,17 +394,19 @@ def _content(values: SendSms) -> _Content:
     coding = values.int("coding")
 
     def decoded(default: str) -> str:
-        if charset is None:
+        # gwlib/charset.c charset_convert: nothing to do for an empty text or the same
+        # charset; an unknown charset is an error; an invalid sequence is passed over.
+        if charset is None or not text or charset.lower() == default:
             return text.decode(default, "replace")
         try:
-            return codecs.decode(text, charset)
-        except (LookupError, ValueError):
+            return codecs.decode(text, charset, "replace")
+        except LookupError:
             raise _Answer(CHARSET_MISFORMED) from None
 
     if coding == _DC_8BIT or (coding == _UNDEFINED and values.udh):
         return _Content(None, text, Alphabet.BINARY)
     if coding == _DC_UCS2:
-        return _Content(decoded("utf-16-be"), None, Alphabet.UCS2)
+        return _Content(decoded("utf-16be"), None, Alphabet.UCS2)
     if coding == _DC_7BIT:
         return _Content(_gsm_or_question_marks(decoded("utf-8")), None, Alphabet.GSM7)
     return _Content(decoded("utf-8"), None, None)  # the cheapest alphabet that holds it
@@ -477,7 +487,8 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
                 data_coding=content.data_coding,
                 message_class=None if mclass == _UNDEFINED or content.data_coding else mclass,
                 scheduled_at=None if deferred <= 0 else now + timedelta(minutes=deferred),
-                validity=None if validity == _UNDEFINED else timedelta(minutes=validity),
+                # 0 (Kannel: expires at once) as absent: the account's default validity
+                validity=None if validity <= 0 else timedelta(minutes=validity),
                 priority=0 if priority == _UNDEFINED else priority,
                 registered_delivery=registered_delivery_of(mask) if reports else 0,
                 callback_url=dlr_url if reports else None,
