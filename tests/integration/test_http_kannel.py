@@ -275,7 +275,7 @@ async def test_switched_off(tmp_path: Path) -> None:
 
 _ESCAPES = (
     "id=abc&type=%d&to=%p&from=%P&q=%q&answer=%A&smsc=%i&ts=%t&T=%T&I=%I&F=%F&n=%n"
-    "&k=%k&c=%c&C=%C&O=%O&u=%u&pct=%%&x=%x&meta=%#smpp#dlr_err#&end"
+    "&k=%k&c=%c&C=%C&O=%O&u=%u&o=%o&D=%D&pct=%%&x=%x&meta=%#smpp#dlr_err#&end"
 )
 
 
@@ -337,11 +337,15 @@ async def test_delivery_reports_fill_the_escapes_as_kannel_does(tmp_path: Path) 
             "%",
             "%x",
         )
-        assert delivered_query.endswith("&meta=&end")
+        # as Kannel 1.4.5 fills them for a receipt from an SMPP SMSC (compared with it)
+        assert raw["o"] == "esme1"
+        assert raw["D"] == "%3Forig_msg%3Fdlr_mask%3D3%26%3Fsmpp%3Fdlr_err%3D%2503%2500%2500%26"
+        assert delivered_query.endswith("&meta=%03%00%00&end")
         failed = dict(parse_qsl(failed_query))
         assert failed["type"] == "2"
         assert failed["q"] == "+447700900666"  # %q: a leading 00 is %2B
         assert "stat:UNDELIV" in failed["answer"]
+        assert failed_query.endswith("&meta=%03%00%01&end")  # unknownSubscriber, GSM
 
 
 async def test_an_intermediate_report_is_type_4(tmp_path: Path) -> None:

@@ -20,9 +20,13 @@ for it must work unchanged, so `KannelStyle` makes the same request of our store
   `%F` the id the SMSC gave the message (ours: sendsms does not return it), `%i` the `smsc`
   the client named (empty otherwise), `%n` the sendsms user (the account's system_id), `%R`
   the dlr-url itself;
+- `%o` the SMPP account the receipt came from (the account itself; empty for type 8), `%D`
+  the report's meta-data as Kannel 1.4.5 writes it for an SMPP SMSC
+  (`?orig_msg?dlr_mask=31&?smpp?dlr_err=%03%00%00&`, the network error's type and code; for
+  type 8 `?smpp_resp??orig_msg?dlr_mask=31&`), `%#group#param#` one value of it;
 - what a Kannel report message leaves unset comes out as Kannel writes unset fields: `%c`,
-  `%m`, `%M` are `-1`, `%C` is `UTF-8`, `%O` is `00`; `%u`, `%B`, `%o`, `%D`, `%f`, `%v`,
-  `%V` and `%#group#param#` are empty; `%%` is `%`; any other `%x` is kept as it is.
+  `%m`, `%M` are `-1`, `%C` is `UTF-8`, `%O` is `00`; `%u`, `%B`, `%f`, `%v`, `%V` are empty;
+  `%%` is `%`; any other `%x` is kept as it is.
 
 Every value is URL-encoded as Kannel's `octstr_url_encode` does (RFC 2396 unreserved characters
 kept, a space as `+`, the rest `%XX` in upper case) except `%I`, `%t`, `%T`, `%c`, `%O`.
@@ -37,16 +41,17 @@ else is tried again with back-off, where Kannel tries once unless `http-request-
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from opensmsc import __version__
 from opensmsc.http.webhooks import CallbackRequest
-from opensmsc.smpp import EsmClass, MessageState, Tag
+from opensmsc.smpp import EsmClass, MessageState, NetworkErrorCode, Tag
 from opensmsc.store import Address, Direction, StoredMessage
 
 __all__ = [
@@ -77,6 +82,7 @@ _INTERMEDIATE_NOTIFICATION: Final = 0x10  # registered_delivery bit 4 (SMPP 3.4 
 _USER_AGENT: Final = f"Kannel/1.4.5 (opensmsc {__version__})"
 _NAMESPACE: Final = uuid.UUID("5f0a3b52-3d8e-4c47-9a53-6b6e6e656c21")
 _ACK: Final = b"ACK/"
+_ERR: Final = re.compile(rb" err:([0-9]{1,3})")
 _BUFFERED_STATES: Final = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED})
 
 
@@ -159,6 +165,32 @@ def dlr_type(receipt: StoredMessage, mask: int) -> int:
     return DLR_FAIL
 
 
+def meta_data(groups: Sequence[tuple[str, Sequence[tuple[str, bytes]]]]) -> str:
+    """gw/meta_data.c's text of meta-data: `?group?key=value&...` (values URL-encoded)."""
+    return "".join(
+        f"?{group}?" + "".join(f"{key}={url_encode(value)}&" for key, value in values)
+        for group, values in groups
+    )
+
+
+def _report_meta(
+    record: StoredMessage, mask: int, fixed: int | None
+) -> list[tuple[str, list[tuple[str, bytes]]]]:
+    # What Kannel 1.4.5's report messages carry from an SMPP SMSC: the original mask, and
+    # for a receipt the network error (type, code; GSM 0 when there is none).
+    original = ("orig_msg", [("dlr_mask", str(mask).encode())])
+    if fixed == DLR_SMSC_SUCCESS:
+        return [("smpp_resp", []), original]
+    error = record.tlv_values.get(Tag.NETWORK_ERROR_CODE)
+    if isinstance(error, NetworkErrorCode):
+        network_type, value = error.network_type, error.error_code
+    else:  # smsc_smpp.c: the receipt text's err:, as GSM
+        found = _ERR.search(record.short_message)
+        network_type, value = 3, int(found.group(1)) if found else 0
+    code = bytes((network_type & 0xFF, value >> 8 & 0xFF, value & 0xFF))
+    return [original, ("smpp", [("dlr_err", code)])]
+
+
 def _address(address: Address) -> str:
     return f"+{address.addr}" if address.ton == 1 else address.addr
 
@@ -181,9 +213,11 @@ def fill_escapes(
     foreign_id: str,
     smsc: str,
     service: str,
+    account: str = "",
+    meta: Sequence[tuple[str, Sequence[tuple[str, bytes]]]] = (),
 ) -> str:
     """`pattern` (a dlr-url) with Kannel's % escapes replaced, as urltrans_fill_escape_codes
-    does for a report message (`at`: its Unix time)."""
+    does for a report message (`at`: its Unix time; `meta` its meta-data groups)."""
     words = text.split()
     nextarg = 1
     out: list[str] = []
@@ -247,16 +281,26 @@ def fill_escapes(
             case "T":
                 out.append(str(at))
             case "#":
-                # %#group#param#: one meta-data value; a report carries none here. The
-                # positions move as Kannel's do, so what follows is copied the same way.
+                # %#group#param#: one meta-data value. The positions move as Kannel's do,
+                # so what follows is copied the same way.
                 first = pattern.find("#", pos + 2)
                 if first >= 0:
+                    group = pattern[pos + 2 : first]
                     pos = first + 1
                     second = pattern.find("#", pos)
+                    if second >= 0:
+                        wanted = pattern[pos:second]
+                        found = [v for g, ps in meta if g == group for k, v in ps if k == wanted]
+                        if found:
+                            out.append(url_encode(found[0]))
                     pos = second - 1 if second >= 0 else pos + 1
             case "%":
                 out.append("%")
-            case "u" | "B" | "o" | "D" | "f" | "v" | "V":
+            case "o":
+                out.append(url_encode(account))
+            case "D":
+                out.append(url_encode(meta_data(meta)))
+            case "u" | "B" | "f" | "v" | "V":
                 pass  # unset in a report message
             case _:
                 out.append("%" + code)
@@ -293,6 +337,9 @@ class KannelStyle:
             foreign_id=record.receipted_message_id or "",
             smsc=values.get("smsc", ""),
             service=record.system_id,
+            # the SMPP account the receipt came from: the submitter's own, here
+            account="" if fixed == DLR_SMSC_SUCCESS else record.system_id,
+            meta=_report_meta(record, mask, fixed),
         )
         return CallbackRequest("GET", url, {"User-Agent": _USER_AGENT})
 
