@@ -87,7 +87,8 @@ async def test_user_and_pass_and_several_recipients(tmp_path: Path) -> None:
     async with api_node(tmp_path) as node:
         # RapidSMS joins the numbers with spaces: `+` in the URL; a duplicate goes once;
         # a number with characters outside sendsms-chars is dropped, the others go.
-        to = "447700900123+447700900124+%2B447700900125+447700900123+44abc"
+        # (and, ours: one without digits or with more than an SMPP address holds)
+        to = "447700900123+447700900124+%2B447700900125+447700900123+44abc+--+" + "1" * 21
         answer = await sendsms(node, f"user=esme1&pass={PASSWORD}&from=4000&to={to}&text=hi")
         _kannel_answer(answer, 202, b"0: Accepted for delivery")
         records = await _messages(node)
@@ -135,6 +136,7 @@ async def test_content_codings_charset_udh_class_validity_priority(tmp_path: Pat
             ("&charset=no-such-charset", 0x00, b"", 0),
             ("&text=x&dlr-mask=66", 0x00, b"x", 0),
             ("&text=x&validity=0", 0x00, b"x", 0),
+            ("&text=x&validity=99999999999", 0x00, b"x", 0),  # capped by max_validity
             # not a number: as absent (sscanf)
             ("&coding=abc&mclass=&text=x", 0x00, b"x", 0),
         ]
@@ -172,6 +174,12 @@ _ERRORS = [
     (f"{AUTH}&to&text=x", 400, b"Empty receiver number not allowed, rejected"),
     (f"{AUTH}&from=x&to=abc", 400, b"Number(s) has/have been denied by white- and/or black-lists."),
     (f"{AUTH}&from=x&to=+", 400, b"Number(s) has/have been denied by white- and/or black-lists."),
+    (f"{AUTH}&from=x&to=-", 400, b"Number(s) has/have been denied by white- and/or black-lists."),
+    (
+        f"{AUTH}&from=x&to=00{'1' * 21}",
+        400,
+        b"Number(s) has/have been denied by white- and/or black-lists.",
+    ),
     (f"{AUTH}&{_GOOD}&udh=%05%00", 400, b"UDH field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&udh=%FF" + "%00" * 255, 400, b"UDH field is too long, rejected"),
     (f"{AUTH}&to=447700900123&text=x", 400, b"Sender missing and no global set, rejected"),
@@ -190,6 +198,8 @@ _ERRORS = [
     (f"{AUTH}&{_GOOD}&compress=2", 400, b"Compress field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&validity=-2", 400, b"Validity field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&deferred=-5", 400, b"Deferred field misformed, rejected"),
+    # ours: due after the account keeps a message (sscanf's int saturates, not a 500)
+    (f"{AUTH}&{_GOOD}&deferred=99999999999", 400, b"Deferred field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&priority=4", 400, b"Priority field misformed, rejected"),
     (f"{AUTH}&{_GOOD}&charset=no-such-charset", 400, b"Charset or body misformed, rejected"),
     (

@@ -74,6 +74,8 @@ router = APIRouter(include_in_schema=False)
 # gw/smsbox.c main(): the headers of every sendsms answer.
 _HEADERS: Final = {"Content-type": "text/html", "Pragma": "no-cache", "Cache-Control": "no-cache"}
 _UNDEFINED: Final = -1  # SMS_PARAM_UNDEFINED
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_MAX_DIGITS: Final = 20  # an SMPP destination_addr (SMPP 3.4 §5.2.9: 21 octets, NUL included)
 _NUMBER_CHARS: Final = frozenset(b"0123456789 +-")  # SENDSMS_DEFAULT_CHARS
 _MAX_UDH: Final = 140  # MAX_SMS_OCTETS
 _ACCOUNT_MAX_LEN: Final = 64
@@ -188,7 +190,10 @@ def _scanf_int(value: bytes | None) -> int:
     if value is None:
         return _UNDEFINED
     found = _SCANF_INT.match(value)
-    return int(found.group(1)) if found else _UNDEFINED
+    if found is None:
+        return _UNDEFINED
+    # A C int: what does not fit is held at its bounds (glibc's strtol saturates).
+    return max(_INT_MIN, min(_INT_MAX, int(found.group(1))))
 
 
 def from_query(query: bytes) -> SendSms:
@@ -315,10 +320,12 @@ async def _authorise(context: ApiContext, request: Request, values: SendSms) -> 
 
 
 def _receivers(to: bytes) -> list[bytes]:
-    """The numbers of `to` allowed by sendsms-chars, each once, in order; ALL_DENIED if none."""
+    """The numbers of `to` allowed by sendsms-chars, each once, in order; ALL_DENIED if none.
+    A number without digits, or with more than an SMPP address holds, is dropped too (Kannel
+    would hand it to its SMSC, which refuses it)."""
     allowed: list[bytes] = []
     for number in to.split():
-        if set(number) <= _NUMBER_CHARS and number not in allowed:
+        if set(number) <= _NUMBER_CHARS and _digits(number) and number not in allowed:
             allowed.append(number)
     if not allowed:
         raise _Answer(ALL_DENIED)
@@ -422,12 +429,21 @@ def _gsm_or_question_marks(text: str) -> str:
             text = text[: exc.position] + "?" + text[exc.position + 1 :]
 
 
-def _destination(number: bytes) -> Address:
+def _digits(number: bytes) -> tuple[bool, str] | None:
+    """(international, digits) of a number of sendsms-chars; None when it has no digits or
+    more than an SMPP address holds."""
     text = number.decode("ascii")
     international = text.startswith(("+", "00"))
     digits = text.replace("+", "").replace("-", "")
     if text.startswith("00"):
         digits = digits[2:]
+    return (international, digits) if 0 < len(digits) <= _MAX_DIGITS else None
+
+
+def _destination(number: bytes) -> Address:
+    found = _digits(number)
+    assert found is not None  # _receivers kept only such numbers
+    international, digits = found
     try:
         return destination(f"+{digits}" if international else digits)
     except Problem:
