@@ -9,6 +9,7 @@ import re
 import signal
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
@@ -454,3 +455,30 @@ async def test_smsc_ack_then_the_final_report_in_order(tmp_path: Path) -> None:
             assert len(mine) == 2, paths
             assert mine[0] == f"/hooks?status=8&answer=ACK%2F&F={record.message_id}"
             assert mine[1].startswith(f"/hooks?{final}")
+
+
+async def test_a_full_store_is_a_temporal_failure_never_accepted(tmp_path: Path) -> None:
+    async with api_node(tmp_path) as node:
+        store = node.store
+
+        def pages(full: bool) -> Callable[[sqlite3.Connection], None]:
+            # SQLITE_FULL, what a full disk gives, without filling one: the file may not grow
+            # past the pages it has (tests/store/test_migrations.py does the same).
+            def limit(conn: sqlite3.Connection) -> None:
+                count = conn.execute("PRAGMA page_count").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count = {count if full else 1 << 30}")
+
+            return limit
+
+        await store._write(pages(True))
+        answers = []
+        for _ in range(60):  # the free pages the file has fill up first
+            answer = await sendsms(node, f"{AUTH}&from=x&text=x&to=447700900124+447700900125")
+            answers.append(answer)
+            if answer.status_code != 202:
+                break
+        _kannel_answer(answers[-1], 503, b"Temporal failure, try again later.")
+        stored = len(await _messages(node))
+        assert stored == 2 * (len(answers) - 1)  # all of a request or none of it
+        await store._write(pages(False))
+        _kannel_answer(await sendsms(node, f"{AUTH}&{_GOOD}"), 202, b"0: Accepted for delivery")
