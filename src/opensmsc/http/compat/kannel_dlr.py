@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
-from urllib.parse import parse_qsl, quote_plus, urlencode
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode
 
 from opensmsc import __version__
 from opensmsc.http.webhooks import CallbackRequest
@@ -189,6 +189,12 @@ def _report_meta(
         network_type, value = 3, int(found.group(1)) if found else 0
     code = bytes((network_type & 0xFF, value >> 8 & 0xFF, value & 0xFF))
     return [original, ("smpp", [("dlr_err", code)])]
+
+
+def _printable(url: str) -> str:
+    # The URL goes as filled in (Kannel sends its octets as they are); what may not stand in
+    # a request line (blanks, controls, non-ASCII the client left in its dlr-url) is escaped.
+    return "".join(c if "!" <= c <= "~" else quote(c, safe="") for c in url)
 
 
 def _address(address: Address) -> str:
@@ -341,7 +347,7 @@ class KannelStyle:
             account="" if fixed == DLR_SMSC_SUCCESS else record.system_id,
             meta=_report_meta(record, mask, fixed),
         )
-        return CallbackRequest("GET", url, {"User-Agent": _USER_AGENT})
+        return CallbackRequest("GET", _printable(url), {"User-Agent": _USER_AGENT}, encoded=True)
 
     def accepted(self, status: int, body: bytes) -> bool:
         # Kannel is done with 200 or 202 (and by default tries no other answer again); a
