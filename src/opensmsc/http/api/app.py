@@ -63,6 +63,8 @@ def create_api_app(
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
     # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
     app.add_middleware(FastLane)
+    if settings.kannel_compat:
+        app.add_middleware(compat.KannelLane)
     app.add_middleware(
         BodyLimits,
         max_body_size=settings.max_body_size,

@@ -7,8 +7,8 @@ kannel.py (Kannel smsbox `/cgi-bin/sendsms`), kannel_dlr.py (its delivery report
 Each is switched on or off per listener (`[api] kannel_compat`).
 """
 
-from opensmsc.http.compat.kannel import SENDSMS_PATH
+from opensmsc.http.compat.kannel import SENDSMS_PATH, KannelLane
 from opensmsc.http.compat.kannel import router as kannel_router
 from opensmsc.http.compat.kannel_dlr import KANNEL_STYLE, KannelStyle
 
-__all__ = ["KANNEL_STYLE", "SENDSMS_PATH", "KannelStyle", "kannel_router"]
+__all__ = ["KANNEL_STYLE", "SENDSMS_PATH", "KannelLane", "KannelStyle", "kannel_router"]

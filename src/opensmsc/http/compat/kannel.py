@@ -49,6 +49,7 @@ from typing import Final
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from opensmsc.accounts import Account
 from opensmsc.engine import InvalidSubmission, Submission
@@ -63,7 +64,7 @@ from opensmsc.store import Address, StoredMessage
 
 from .kannel_dlr import DLR_SMSC_SUCCESS, dlr_parameters, registered_delivery_of, smsc_ack
 
-__all__ = ["SENDSMS_PATH", "router"]
+__all__ = ["SENDSMS_PATH", "KannelLane", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,8 @@ def cgi_variables(query: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _url_decode(data: bytes) -> bytes:
+    if b"%" not in data and b"+" not in data:
+        return data  # (most names and many values: no copy)
     return unquote_to_bytes(data.replace(b"+", b" "))
 
 
@@ -202,34 +205,40 @@ def from_query(query: bytes) -> SendSms:
     variables: dict[bytes, bytes] = {}
     for key, value in cgi_variables(query):
         variables.setdefault(key, value)
-
-    def get(*names: str) -> bytes | None:
-        for name in names:
-            value = variables.get(name.encode())
-            if value is not None:
-                return value
-        return None
-
+    get = variables.get
     request = SendSms(
-        username=get("username", "user"),
-        password=get("password", "pass"),
-        to=get("to"),
-        sender=get("from"),
-        text=get("text"),
-        charset=get("charset"),
-        udh=get("udh"),
-        smsc=get("smsc"),
-        dlr_url=get("dlr-url", "dlrurl"),
-        account=get("account"),
-        binfo=get("binfo"),
-        meta_data=get("meta-data"),
+        username=_first(variables, b"username", b"user"),
+        password=_first(variables, b"password", b"pass"),
+        to=get(b"to"),
+        sender=get(b"from"),
+        text=get(b"text"),
+        charset=get(b"charset"),
+        udh=get(b"udh"),
+        smsc=get(b"smsc"),
+        dlr_url=_first(variables, b"dlr-url", b"dlrurl"),
+        account=get(b"account"),
+        binfo=get(b"binfo"),
+        meta_data=get(b"meta-data"),
     )
-    for name in _INT_NAMES:
-        aliases = (name, "dlrmask") if name == "dlr-mask" else (name,)
-        request.ints[name] = _scanf_int(get(*aliases))
+    for name, keys in _INT_KEYS:
+        found = _first(variables, *keys)
+        if found is not None:
+            request.ints[name] = _scanf_int(found)
     return request
 
 
+def _first(variables: dict[bytes, bytes], *names: bytes) -> bytes | None:
+    for name in names:
+        value = variables.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+_INT_KEYS: Final = tuple(
+    (name, (name.encode(), b"dlrmask") if name == "dlr-mask" else (name.encode(),))
+    for name in _INT_NAMES
+)
 _HEADER_FIELDS: Final = {
     "x-kannel-from": "sender",
     "x-kannel-to": "to",
@@ -306,6 +315,26 @@ async def sendsms(request: Request) -> Response:
         return _reply(await _send(context, account, values))
     except _Answer as answer:
         return _reply(answer.answer)
+
+
+class KannelLane:
+    """ASGI middleware: sendsms served by `sendsms` itself, without FastAPI's routing and
+    dependency machinery around it (the same answers; a few hundred µs less per request, at
+    thousands of requests a second). Other methods go on to the route (405)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == SENDSMS_PATH
+            and scope["method"] in ("GET", "POST")
+        ):
+            response = await sendsms(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
 
 
 async def _authorise(context: ApiContext, request: Request, values: SendSms) -> Account:
