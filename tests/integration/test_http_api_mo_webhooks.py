@@ -4,6 +4,7 @@ its SMPP sessions; an MO whose receiver fails stays stored and goes when it is a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -56,7 +57,7 @@ async def test_an_mo_reaches_the_accounts_webhook_url_signed(tmp_path: Path) -> 
             record = await _mo_record(node, data["id"])
             if record.state is MessageState.DELIVERED:
                 break
-            await receiver.wait_for(lambda: True, 0.1)
+            await asyncio.sleep(0.1)
         assert record.state is MessageState.DELIVERED
 
 
@@ -79,7 +80,7 @@ async def test_an_mo_whose_receiver_fails_stays_stored_until_it_is_answered(
             record = await _mo_record(node, message_id)
             if record.last_error is not None:
                 break
-            await receiver.wait_for(lambda: True, 0.1)
+            await asyncio.sleep(0.1)
         assert record.state is MessageState.ENROUTE
         assert record.last_error == 500
         # Its retry is on the schedule (minutes away): bring it forward, as an operator's

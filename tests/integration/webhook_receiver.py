@@ -29,6 +29,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     port: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    reply: bytes = b"ok"  # the body of every answer (Jasmin's receivers answer ACK/Jasmin)
 
     @property
     def url(self) -> str:
@@ -62,7 +63,7 @@ class Receiver:
                 if status is None:
                     await asyncio.sleep(3600)  # the sender's timeout ends this
                     return
-                reply = b"ok"
+                reply = self.reply
                 writer.write(
                     f"HTTP/1.1 {status} X\r\ncontent-length: {len(reply)}\r\n\r\n".encode() + reply
                 )
@@ -74,8 +75,10 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def webhook_receiver(script: Callable[[int], Answer]) -> AsyncIterator[Receiver]:
-    receiver = Receiver(script)
+async def webhook_receiver(
+    script: Callable[[int], Answer], *, reply: bytes = b"ok"
+) -> AsyncIterator[Receiver]:
+    receiver = Receiver(script, reply=reply)
     tasks: set[asyncio.Task[None]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

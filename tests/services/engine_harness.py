@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from opensmsc.engine import (
+    NO_OBSERVER,
     Acceptor,
     Deliveries,
     Lifecycle,
     MessageIds,
+    MessageObserver,
     Operations,
     Scheduler,
     StoreAndForward,
@@ -156,6 +158,7 @@ class Engine:
         prefix: int = 1,
         route_windows: dict[str, int] | None = None,
         max_parts: int = 255,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -179,6 +182,7 @@ class Engine:
             policies=policies,
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self.deliveries.push,
+            observer=observer,
         )
         self.scheduler = Scheduler(
             store,
@@ -195,6 +199,7 @@ class Engine:
             policies=policies,
             router=self.router,
             max_parts=max_parts,
+            observer=observer,
         )
         self.operations = Operations(
             store,

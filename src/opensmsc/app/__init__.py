@@ -5,7 +5,8 @@ One wiring module per subsystem, each turning its slice of the configuration int
 engine.py (the store and the engine), network.py (the simulated network, when used),
 upstream.py (connectors and MO), smsc.py (the SMPP listeners and sessions), policyd.py (the
 policy server on 3055), policy.py (its engine: the rules of [routing] policy_file), admin.py
-(the HTTP admin API), accounts.py (accounts and their policies). node.py starts them in order
+(the HTTP admin API) with metrics.py and readiness.py (what its /metrics and /ready answer),
+accounts.py (accounts and their policies). node.py starts them in order
 and stops them in reverse (service.py); process.py runs the node as a process (signals, uvloop).
 """
 

@@ -1,5 +1,5 @@
-"""The HTTP admin API (`[http]`): health, and the simulated network's administration when the
-node has one.
+"""The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), and the
+simulated network's administration when the node has one.
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from opensmsc.config import HttpConfig
-from opensmsc.http import HttpServer, create_app
+from opensmsc.http import HttpServer, MetricsSource, ReadinessCheck, create_app
 from opensmsc.network import SimulatedNetwork
 
 __all__ = ["AdminService"]
@@ -23,10 +23,19 @@ class AdminService:
 
     name = "http admin"
 
-    def __init__(self, config: HttpConfig, *, network: SimulatedNetwork | None) -> None:
+    def __init__(
+        self,
+        config: HttpConfig,
+        *,
+        network: SimulatedNetwork | None,
+        readiness: ReadinessCheck | None = None,
+        metrics: MetricsSource | None = None,
+    ) -> None:
         self._config = config
         self._http = HttpServer(
-            create_app(network=network), host=config.bind_address, port=config.port
+            create_app(network=network, readiness=readiness, metrics=metrics),
+            host=config.bind_address,
+            port=config.port,
         )
         self.port: int | None = None
 

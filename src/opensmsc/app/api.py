@@ -51,6 +51,7 @@ class ApiService:
                 max_page=config.max_page,
                 idempotency_ttl=config.idempotency_ttl,
                 kannel_compat=config.kannel_compat,
+                jasmin_compat=config.jasmin_compat,
             ),
         )
         self._purge_interval = engine.settings.purge_interval
@@ -81,6 +82,11 @@ class ApiService:
         self._housekeeping = asyncio.create_task(
             purge_forever(self._app, self._purge_interval), name="api housekeeping"
         )
+
+    @property
+    def serving(self) -> bool:
+        """Whether the listener accepts requests (the readiness check)."""
+        return self._http is not None and self._http.serving
 
     def _certificate(self) -> tuple[Path, Path | None]:
         if self._config.tls_cert_file is not None:

@@ -4,8 +4,9 @@ Two services, because the engine is opened first (every other part is given it) 
 last (its scheduler sends messages only once every route and listener is there):
 
 - `EngineService` opens the store in `node.data_dir` (created, migrated) and assembles the
-  engine on it; its stop closes the engine, which stops the scheduler and housekeeping, lets
-  what is under way finish and closes the store.
+  engine on it, with the observer that counts its messages (app/metrics.py); its stop closes
+  the engine, which stops the scheduler and housekeeping, lets what is under way finish and
+  closes the store.
 - `EngineWork` starts the scheduler and housekeeping and sends what waits for the accounts
   (receipts stored before a restart). Its stop has nothing to do: closing the engine stops it.
 """
@@ -20,8 +21,10 @@ from pathlib import Path
 from opensmsc.app.failures import os_reason
 from opensmsc.config import Config
 from opensmsc.engine import (
+    NO_OBSERVER,
     EngineSettings,
     MessageIds,
+    MessageObserver,
     OutbindRequester,
     ReceiverLookup,
     StoreAndForward,
@@ -63,11 +66,13 @@ class EngineService:
         receivers: ReceiverLookup,
         policies: AccountPolicies,
         outbind: OutbindRequester,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         self._config = config
         self._receivers = receivers
         self._policies = policies
         self._outbind = outbind
+        self._observer = observer
         self._engine: StoreAndForward | None = None
 
     @property
@@ -95,6 +100,7 @@ class EngineService:
                 policies=self._policies,
                 settings=settings,
                 outbind=self._outbind,
+                observer=self._observer,
             )
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""

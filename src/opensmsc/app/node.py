@@ -11,7 +11,9 @@ The order, and why:
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the policy server on 3055 (app/policyd.py), over the engine's Router once every route is in;
-7. the HTTP admin API;
+7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
+   listeners above) and its metrics (app/metrics.py: the engine counts its messages into them
+   from the start);
 8. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
@@ -22,7 +24,9 @@ the data folder is let go last.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
@@ -30,9 +34,11 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import policy_engine
 from opensmsc.app.policyd import PolicydService
+from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
@@ -61,6 +67,8 @@ class RunningSmsc:
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
+    readiness: Readiness | None = None  # what /ready answers
+    metrics: NodeMetrics | None = None  # what /metrics answers
 
     @property
     def ports(self) -> dict[str, int]:
@@ -112,12 +120,19 @@ async def start(config: Config) -> RunningSmsc:
     registry = SessionRegistry()
     policies = policies_from_config(config)
     outbind = OutbindLink()
+    messages = MessageMetrics()
     services = Services()
     try:
         await services.start(DataFolderLock(config.node.data_dir))
         engine = (
             await services.start(
-                EngineService(config, receivers=registry, policies=policies, outbind=outbind)
+                EngineService(
+                    config,
+                    receivers=registry,
+                    policies=policies,
+                    outbind=outbind,
+                    observer=messages,
+                )
             )
         ).engine
         mo = mo_ingress(config, engine, registry, policies)
@@ -174,9 +189,21 @@ async def start(config: Config) -> RunningSmsc:
                     node=config.node.name,
                 )
             )
+        readiness = Readiness(engine.store, _listeners(smsc, api, policyd))
+        metrics = NodeMetrics(
+            messages,
+            engine=engine,
+            sessions=registry,
+            smpp=smsc.server,
+            connectors=upstream.connectors,
+            webhooks=None if webhooks is None else webhooks.sender,
+            now=loop.time,
+        )
         admin = None
         if config.http.enabled:
-            admin = await services.start(AdminService(config.http, network=network))
+            admin = await services.start(
+                AdminService(config.http, network=network, readiness=readiness, metrics=metrics)
+            )
         await services.start(
             EngineWork(engine, (a.system_id for a in config.accounts if a.enabled))
         )
@@ -193,4 +220,23 @@ async def start(config: Config) -> RunningSmsc:
         api=api,
         policyd=policyd,
         webhooks=webhooks,
+        readiness=readiness,
+        metrics=metrics,
     )
+
+
+def _listeners(
+    smsc: SmscService, api: ApiService | None, policyd: PolicydService | None
+) -> dict[str, Callable[[], bool]]:
+    """Whether each listener the node started accepts connections, by the names of
+    `RunningSmsc.ports`."""
+    listeners: dict[str, Callable[[], bool]] = {
+        name: partial(smsc.server.serving, name) for name in smsc.ports
+    }
+    if api is not None:
+        listeners["api"] = lambda: api.serving
+    if policyd is not None:
+        listeners["policyd"] = lambda: policyd.serving
+        if policyd.http_serving is not None:
+            listeners["policyd_http"] = lambda: bool(policyd.http_serving)
+    return listeners

@@ -54,6 +54,16 @@ class PolicydService:
     def server(self) -> PolicyServer:
         return self._server
 
+    @property
+    def serving(self) -> bool:
+        """Whether the TCP listener accepts connections (the readiness check)."""
+        return self._server.serving
+
+    @property
+    def http_serving(self) -> bool | None:
+        """Whether POST /jsonrpc is served; None when it is not configured."""
+        return None if self._http is None else self._http.serving
+
     async def start(self) -> None:
         try:
             self.port = await self._server.start(self._config.bind_address, self._config.port)

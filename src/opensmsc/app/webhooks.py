@@ -10,6 +10,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.http import (
     KANNEL_STYLE,
     CallbackStyles,
+    JasminStyle,
     KannelStyle,
     WebhookMoRoute,
     WebhookSender,
@@ -28,9 +29,9 @@ def uses_webhooks(config: Config) -> bool:
 
 def callback_styles() -> CallbackStyles:
     """Every way a callback can look (http/webhooks/styles.py). The drop-in endpoints' styles
-    are always known, even with their endpoint switched off (`[api] kannel_compat`): reports
-    owed for messages sent while it was on still go."""
-    return CallbackStyles({KANNEL_STYLE: KannelStyle()})
+    are always known, even with their endpoints switched off (`[api] kannel_compat`,
+    `jasmin_compat`): callbacks owed for messages sent while they were on still go."""
+    return CallbackStyles({KANNEL_STYLE: KannelStyle(), "jasmin": JasminStyle()})
 
 
 class WebhookService:
@@ -61,6 +62,7 @@ class WebhookService:
                 styles=styles,
                 clock=system_clock,
                 timeout=api.webhook_timeout,
+                style=account.mo_style,
                 secret=secrets.get(account.system_id),
             )
             for account in config.accounts

@@ -8,12 +8,14 @@ from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, R
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
 
 __all__ = [
+    "NO_OBSERVER",
     "Acceptor",
     "DataRespond",
     "Deliveries",
@@ -23,6 +25,7 @@ __all__ = [
     "InvalidSubmission",
     "Lifecycle",
     "MessageIds",
+    "MessageObserver",
     "MultiRespond",
     "Operations",
     "OutbindRequester",

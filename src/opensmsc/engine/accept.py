@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.submission import Prepared, Submission, prepare
 from opensmsc.engine.submits import check_submit, concat_of, submit_times
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
@@ -55,6 +56,7 @@ from opensmsc.smpp import (
     CommandStatus,
     DataSm,
     EsmClass,
+    MessageState,
     NetworkErrorCode,
     SmeAddress,
     SubmitMulti,
@@ -113,7 +115,8 @@ class Acceptor:
     SMS a message_payload may need (a concatenated message has at most 255, TS 23.040
     §9.2.3.24.1): one that needs more is refused with ESME_RINVMSGLEN. `router` is needed for
     the datagram and transaction modes only. Call `close()` before the store closes: it waits
-    for the commits under way (their responses still go out).
+    for the commits under way (their responses still go out). Each commit of new messages is
+    told to `observer.stored` (metrics) before their answers go out.
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Acceptor:
         max_batch: int = 1000,
         group_ttl: timedelta = timedelta(hours=1),
         max_groups: int = 100_000,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         self._store = store
         self._ids = ids
@@ -148,6 +152,7 @@ class Acceptor:
         self._max_batch = max_batch
         self._group_ttl = group_ttl
         self._max_groups = max_groups
+        self._observer = observer
         self._queue: list[tuple[StoredMessage, _OnCommit]] = []
         self._flush_scheduled = False
         self._pending = 0
@@ -321,16 +326,22 @@ class Acceptor:
         )
 
     async def store(
-        self, records: Sequence[StoredMessage], *, answer: SavedAnswer | None = None
+        self,
+        records: Sequence[StoredMessage],
+        *,
+        answer: SavedAnswer | None = None,
+        notifications: Sequence[StoredMessage] = (),
     ) -> None:
-        """Commit `records` (from `prepare`, and receipts owed at once for them) in one
-        transaction, all or none, with `answer` (a front door's answer naming them); returns
-        once they are durable, and hands the messages to the scheduler. Raises
-        StoreUnavailable, KeyTaken: nothing was stored."""
+        """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
+        (a front door's answer naming them) and `notifications` (receipts owed at once for
+        them: Jasmin's level-1 DLR, Kannel's "delivered to SMSC" report), stored with the
+        messages or not at all; returns once they are durable, and hands the records to the
+        scheduler. Only `records` count as accepted. Raises StoreUnavailable, KeyTaken:
+        nothing was stored."""
         count = len(records)
         self._pending += count
         try:
-            await self._store.submit_many(records, answer=answer)
+            await self._store.submit_many([*records, *notifications], answer=answer)
         except KeyTaken:
             raise
         except StoreError as exc:  # DuplicateMessage: an id used before (never expected)
@@ -338,9 +349,8 @@ class Acceptor:
         finally:
             self._pending -= count
         for record in records:
-            # (a front door may store a report with its messages: Kannel's "SMSC ack")
-            if record.direction is Direction.MT:
-                self.accepted[record.system_id] += 1
+            self.accepted[record.system_id] += 1
+        self._observer.stored(records, self._clock())
         self._handed_over(list(records))
 
     async def close(self) -> None:
@@ -428,8 +438,9 @@ class Acceptor:
 
     async def _commit(self, batch: Sequence[tuple[StoredMessage, _OnCommit]]) -> None:
         error: BaseException | None = None
+        records = [record for record, _ in batch]
         try:
-            await self._store.submit_many([record for record, _ in batch])
+            await self._store.submit_many(records)
         except DuplicateMessage:
             # An id this data folder used before (never expected: ids.py): store the rest.
             if len(batch) > 1:
@@ -448,10 +459,12 @@ class Acceptor:
             )
         else:
             self._outage.recovered("submits stored again")
-            for record, _ in batch:
-                self.accepted[record.system_id] += 1
+            accepted = self.accepted
+            for record in records:
+                accepted[record.system_id] += 1
+            self._observer.stored(records, self._clock())
             if log.isEnabledFor(logging.DEBUG):
-                for record, _ in batch:
+                for record in records:
                     log.debug(
                         "accepted message_id=%s system_id=%s destination=%s text=%s",
                         record.message_id,
@@ -463,7 +476,7 @@ class Acceptor:
         for _, on_commit in batch:
             on_commit(error)
         if error is None:
-            self._handed_over([record for record, _ in batch])
+            self._handed_over(records)
 
     async def _submit_replacing(self, record: StoredMessage, respond: Respond) -> None:
         # SMPP 3.4 §4.4.1 replace_if_present_flag: the new message supersedes the pending one
@@ -494,6 +507,10 @@ class Acceptor:
         finally:
             self._pending -= 1
         self.accepted[record.system_id] += 1
+        at = self._clock()
+        self._observer.stored((record,), at)
+        for superseded in found:  # ended DELETED in the commit of the new one
+            self._observer.ended(superseded, MessageState.DELETED, None, at)
         respond(record.message_id, _S.ESME_ROK)
         self._on_stored()
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from opensmsc.engine.ids import MessageIds, part_id
+from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
 from opensmsc.routing import AccountPolicies
 from opensmsc.smpp import MessageState
@@ -54,7 +55,8 @@ class Finish(NamedTuple):
 class Lifecycle:
     """State changes of stored MT/MO messages with their receipts. After a receipt was
     stored, `on_receipt_stored(receipt)` is called with it when given (Deliveries.push: no
-    store read needed to send it), else `on_receipt(system_id)` (Deliveries.wake)."""
+    store read needed to send it), else `on_receipt(system_id)` (Deliveries.wake). Each final
+    state made is told to `observer.ended` (metrics)."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class Lifecycle:
         policies: AccountPolicies,
         on_receipt: Callable[[str], None] = lambda system_id: None,
         on_receipt_stored: Callable[[StoredMessage], None] | None = None,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         self._store = store
         self._ids = ids
@@ -72,6 +75,7 @@ class Lifecycle:
         self._policies = policies
         self._on_receipt = on_receipt
         self._on_receipt_stored = on_receipt_stored
+        self._observer = observer
         self._group_locks: dict[str, list[Any]] = {}  # group_id → [lock, users]
         self.finished = 0  # final transitions made (metrics, tests)
 
@@ -175,14 +179,17 @@ class Lifecycle:
             made.append((i, receipt))
         if changes:
             refused = await self._store.apply(changes)
+            ended = self._observer.ended
             for (i, receipt), error_ in zip(made, refused, strict=True):
-                record = items[i].record
+                item = items[i]
+                record = item.record
                 if error_ is not None:
                     log.info(
                         "final state not recorded message_id=%s: %s", record.message_id, error_
                     )
                     continue
                 self.finished += 1
+                ended(record, item.state, item.route, at)
                 out[i] = record
                 if receipt is not None:
                     self._receipt_stored(receipt)
@@ -272,6 +279,7 @@ class Lifecycle:
         if not await self._record(change, "final state"):
             return None
         self.finished += 1
+        self._observer.ended(record, state, route, at)
         return record
 
     async def _record(self, change: Change, what: str) -> bool:

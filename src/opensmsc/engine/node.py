@@ -21,6 +21,7 @@ from opensmsc.engine.accept import Acceptor
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, ReceiverLookup
 from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
+from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.routing import LOOPBACK, AccountPolicies, LoopbackRoute, Route, Router
@@ -53,7 +54,8 @@ class EngineSettings:
 class StoreAndForward:
     """Every engine part on one store. Build it on an open `store` (it owns the store from
     then on) and the node's `ids`, then `start()`; `close()` stops the background work, waits
-    for what is under way and closes the store."""
+    for what is under way and closes the store. `observer` hears each message stored and
+    ended (engine/observer.py: the node's metrics)."""
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class StoreAndForward:
         routes: Mapping[str, Route] | None = None,
         clock: Clock = system_clock,
         outbind: OutbindRequester | None = None,
+        observer: MessageObserver = NO_OBSERVER,
     ) -> None:
         settings = settings or EngineSettings()
         routes = routes or {}
@@ -98,6 +101,7 @@ class StoreAndForward:
             policies=policies,
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self._receipt_stored,
+            observer=observer,
         )
         self.scheduler = Scheduler(
             store,
@@ -117,6 +121,7 @@ class StoreAndForward:
             on_claimed=self.scheduler.take,
             lease=timedelta(seconds=settings.lease),
             max_parts=settings.max_parts,
+            observer=observer,
         )
         self.operations = Operations(
             store,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from opensmsc.engine.ids import MessageIds, part_id
@@ -34,6 +35,7 @@ from opensmsc.sms import (
     Part,
     PortAddress,
     Segmented,
+    UnsupportedDataCoding,
     alphabet_of,
     choose_alphabet,
     encode_text,
@@ -88,8 +90,11 @@ class Submission:
     flash: bool = False
     message_class: int | None = None  # TS 23.038 class 0..3 (overrides `flash`, class 0)
     udh: bytes | None = field(default=None, repr=False)  # the client's own UDH, see below
-    # The data_coding octet to send with, for a client that names it (e.g. a message waiting
-    # indication group, TS 23.038 §4); it must name the alphabet the content is encoded in.
+    # The data_coding octet to send with, for a client that names it; None: the one of the
+    # alphabet chosen. With `text` it must name the alphabet the text is encoded in (e.g. a
+    # message waiting indication group, TS 23.038 §4). With `binary` (octets the client encoded
+    # itself, e.g. UCS2 octets: 0x08) the octets are split as its alphabet is, or as binary
+    # when it names none we read, and sent with it as given.
     data_coding: int | None = None
     port: int | None = None
     scheduled_at: datetime | None = None
@@ -187,9 +192,11 @@ def prepare(
 def _data_coding(submission: Submission, encoding: Encoding) -> int:
     if submission.data_coding is None:
         return encoding.data_coding
+    if submission.binary is not None:
+        return submission.data_coding  # the octets were split as its alphabet (or as binary)
     try:
         named = alphabet_of(submission.data_coding)
-    except ValueError:
+    except UnsupportedDataCoding:
         named = None
     if named is not encoding.alphabet:
         raise InvalidSubmission(
@@ -225,47 +232,84 @@ def _times(
 
 
 def _segment(submission: Submission, *, reference: int) -> Segmented:
-    ports = None if submission.port is None else PortAddress(submission.port, submission.port)
-    message_class = MessageClass.CLASS_0 if submission.flash else None
-    if submission.message_class is not None:
-        if not 0 <= submission.message_class <= 3:
+    return _segment_content(
+        submission.text,
+        submission.binary,
+        alphabet=submission.alphabet,
+        port=submission.port,
+        flash=submission.flash,
+        message_class=submission.message_class,
+        udh=submission.udh,
+        data_coding=submission.data_coding,
+        reference=reference,
+    )
+
+
+# One text to many numbers (a batch, a campaign) is split once: the parts depend on the
+# content alone, so every field that shapes them is in the key. Segmented values are
+# immutable, so sharing them is safe; a refusal (an exception) is not cached.
+@lru_cache(maxsize=512)
+def _segment_content(
+    text: str | None,
+    binary: bytes | None,
+    *,
+    alphabet: Alphabet | None,
+    port: int | None,
+    flash: bool,
+    message_class: int | None,
+    udh: bytes | None,
+    data_coding: int | None,
+    reference: int,
+) -> Segmented:
+    ports = None if port is None else PortAddress(port, port)
+    klass = MessageClass.CLASS_0 if flash else None
+    if message_class is not None:
+        if not 0 <= message_class <= 3:
             raise InvalidSubmission(_S.ESME_RINVDCS, "message_class", "expected 0 to 3")
-        message_class = MessageClass(submission.message_class)
-    if submission.udh is not None:
-        return _with_udh(submission, submission.udh, message_class)
+        klass = MessageClass(message_class)
+    if udh is not None:
+        return _with_udh(text, binary, udh, alphabet=alphabet, klass=klass, data_coding=data_coding)
     try:
-        if submission.binary is not None:
-            if submission.alphabet not in (None, Alphabet.BINARY):
+        if binary is not None:
+            if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=klass)
             return split(
-                submission.binary,
+                binary,
                 encoding=encoding,
                 reference=reference,
                 ports=ports,
                 max_parts=_MAX_PARTS,
             )
-        text = submission.text or ""
-        chosen = choose_alphabet(text, force=submission.alphabet)
-        encoding = Encoding(
-            chosen.alphabet, chosen.single_shift, chosen.locking_shift, message_class
-        )
+        text = text or ""
+        chosen = choose_alphabet(text, force=alphabet)
+        encoding = Encoding(chosen.alphabet, chosen.single_shift, chosen.locking_shift, klass)
         encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
         return split(
             text, encoding=encoding, reference=reference, ports=ports, max_parts=_MAX_PARTS
         )
     except MessageTooLong as exc:
-        where = "binary" if submission.binary is not None else "text"
+        where = "binary" if binary is not None else "text"
         raise InvalidSubmission(_S.ESME_RINVMSGLEN, where, str(exc)) from exc
     except ValueError as exc:
         raise InvalidSubmission(
-            _S.ESME_RINVDCS, "flash", f"a flash message needs GSM7, UCS2 or binary: {exc}"
+            _S.ESME_RINVDCS,
+            "flash" if message_class is None else "message_class",
+            f"a message class needs GSM7, UCS2 or binary: {exc}",
         ) from exc
     except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
         raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
 
 
-def _with_udh(submission: Submission, udh: bytes, message_class: MessageClass | None) -> Segmented:
+def _with_udh(
+    text: str | None,
+    binary: bytes | None,
+    udh: bytes,
+    *,
+    alphabet: Alphabet | None,
+    klass: MessageClass | None,
+    data_coding: int | None,
+) -> Segmented:
     # The client's header is its own: no concat or port IE is added, so one SMS holds it all
     # (TS 23.040 §9.2.3.24: 140 octets of user data, GSM 7-bit septets after the header's
     # fill bits).
@@ -276,16 +320,15 @@ def _with_udh(submission: Submission, udh: bytes, message_class: MessageClass | 
             "a user data header is its length octet and that many octets, at most 140",
         )
     try:
-        if submission.binary is not None:
-            if submission.alphabet not in (None, Alphabet.BINARY):
+        if binary is not None:
+            if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(Alphabet.BINARY, message_class=message_class)
-            data = submission.binary
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=klass)
+            data = binary
         else:
-            text = submission.text or ""
-            chosen = choose_alphabet(text, force=submission.alphabet)
-            encoding = Encoding(chosen.alphabet, message_class=message_class)
-            data = encode_text(text, encoding)
+            chosen = choose_alphabet(text or "", force=alphabet)
+            encoding = Encoding(chosen.alphabet, message_class=klass)
+            data = encode_text(text or "", encoding)
         encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
     except ValueError as exc:
         raise InvalidSubmission(
@@ -299,8 +342,19 @@ def _with_udh(submission: Submission, udh: bytes, message_class: MessageClass | 
     if len(data) > room:
         raise InvalidSubmission(
             _S.ESME_RINVMSGLEN,
-            "binary" if submission.binary is not None else "text",
+            "binary" if binary is not None else "text",
             f"{len(data)} {'septets' if encoding.alphabet is Alphabet.GSM7 else 'octets'} "
             f"do not fit beside a {len(udh)}-octet user data header (room for {room})",
         )
     return Segmented(encoding, (Part(None, udh + data),))
+
+
+def _octets_alphabet(data_coding: int | None) -> Alphabet:
+    # Octets a client encoded itself are split as their data_coding's alphabet is (160 GSM
+    # septets, UCS2 characters kept whole); one we cannot read is split as binary.
+    if data_coding is None:
+        return Alphabet.BINARY
+    try:
+        return alphabet_of(data_coding)
+    except UnsupportedDataCoding:
+        return Alphabet.BINARY

@@ -8,8 +8,8 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import create_app
-from opensmsc.http.compat import KANNEL_STYLE, KannelStyle
+from opensmsc.http.app import MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -29,8 +29,11 @@ __all__ = [
     "CallbackStyle",
     "CallbackStyles",
     "HttpServer",
+    "JasminStyle",
     "KannelStyle",
+    "MetricsSource",
     "Problem",
+    "ReadinessCheck",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

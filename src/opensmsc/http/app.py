@@ -1,9 +1,10 @@
 """The HTTP admin interface: an ASGI application factory.
 
 What this is for: `create_app(network=...)` returns the FastAPI app app.py serves with
-http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the HLR lookup
-service and the simulated network's administration (http/routes/network.py), with every error
-as an RFC 9457 problem document (http/problems.py). The services it reaches are given to the
+http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the operations
+endpoints /health, /ready and /metrics (http/routes/ops.py), the HLR lookup service and the
+simulated network's administration (http/routes/network.py), with every error as an RFC 9457
+problem document (http/problems.py). The services it reaches are given to the
 factory and kept on `app.state`; routes read them through dependencies, never through globals.
 
 The `/docs` page (Swagger UI) loads its script and style from this node (`/docs/assets/`, the
@@ -25,15 +26,25 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .docs import install_docs
 from .routes import network as network_routes
+from .routes import ops as ops_routes
+from .routes.ops import MetricsSource, ReadinessCheck
 
-__all__ = ["create_app"]
+__all__ = ["MetricsSource", "ReadinessCheck", "create_app"]
 
 
-def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = None) -> FastAPI:
+def create_app(
+    *,
+    network: SimulatedNetwork | None,
+    lookup: HlrLookup | None = None,
+    readiness: ReadinessCheck | None = None,
+    metrics: MetricsSource | None = None,
+) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
     subscriber admin routes always show the whole IMSI. Without a network (a node that does
-    not use the simulator) only /v1/health is served."""
+    not use the simulator) the network routes are not served. /health is always served;
+    /ready answers from `readiness` (ready when there is none), /metrics from `metrics` (404
+    when there is none)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -42,6 +53,9 @@ def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = N
         openapi_url="/openapi.json",
     )
     problems.install(app)
+    app.state.readiness = readiness
+    app.state.metrics = metrics
+    app.include_router(ops_routes.router)
     if network is not None:
         app.state.network = network
         app.state.lookup = lookup or network.lookup

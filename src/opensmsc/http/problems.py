@@ -17,6 +17,7 @@ absolute, as RFC 9457 §3.1.1 advises, without promising a web page behind it.
 | validation | 422 | the body or a parameter does not match its schema (`errors` lists each) |
 | message-rejected | 400 / 429 | the SMSC refused a message; 429 + Retry-After when throttled |
 | store-unavailable | 503 | the store could not persist |
+| not-ready | 503 | GET /ready: the node cannot take traffic (`not_ready` lists each part and why) |
 | internal | 500 | our bug: logged with its traceback |
 
 The public API (http/api/) adds: invalid-json 400, unauthorized 401 (with WWW-Authenticate),
@@ -67,6 +68,7 @@ _TITLES: Final = {
     "validation": "Validation failed",
     "message-rejected": "Message rejected",
     "store-unavailable": "Store unavailable",
+    "not-ready": "Not ready",
     "internal": "Internal error",
     # the public API (http/api/)
     "invalid-json": "Invalid JSON",

@@ -98,6 +98,18 @@ class HttpServer:
         )
         return self.port
 
+    @property
+    def serving(self) -> bool:
+        """Whether it accepts requests: started, not stopping, its task alive (readiness)."""
+        server, task = self._server, self._task
+        return (
+            server is not None
+            and server.started
+            and not server.should_exit
+            and task is not None
+            and not task.done()
+        )
+
     async def stop(self) -> None:
         """Stop accepting, finish the requests under way, close."""
         if self._server is None or self._task is None:

@@ -61,6 +61,11 @@ class PolicyServer:
         return sum(connection.buffered for connection in self._live)
 
     @property
+    def serving(self) -> bool:
+        """Whether it accepts connections (the readiness check)."""
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def port(self) -> int | None:
         if self._server is None or not self._server.sockets:
             return None

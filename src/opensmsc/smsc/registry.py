@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from opensmsc.smpp import DeliverSm
+from opensmsc.smpp import BindMode, DeliverSm
 
 
 class DeliveryTarget(Protocol):
@@ -17,6 +17,9 @@ class DeliveryTarget(Protocol):
 
     @property
     def system_id(self) -> str: ...
+
+    @property
+    def bind_mode(self) -> BindMode | None: ...
 
     @property
     def can_receive(self) -> bool: ...
@@ -73,3 +76,12 @@ class SessionRegistry:
 
     def has_receiver(self, system_id: str) -> bool:
         return any(s.can_receive for s in self._sessions.get(system_id, ()))
+
+    def counts(self) -> dict[tuple[str, BindMode | None], int]:
+        """Bound sessions by (system_id, bind mode): what the metrics show."""
+        counts: dict[tuple[str, BindMode | None], int] = {}
+        for system_id, sessions in self._sessions.items():
+            for session in sessions:
+                key = (system_id, session.bind_mode)
+                counts[key] = counts.get(key, 0) + 1
+        return counts

@@ -105,6 +105,7 @@ class EsmeSession:
         self._services = services
         self._loop = asyncio.get_running_loop()
         self.system_id = ""
+        self.bind_mode: BindMode | None = None  # once bound
         self._bind_counted = False
         self._registered = False
         self._version = InterfaceVersion.V34
@@ -212,6 +213,7 @@ class EsmeSession:
             return
         self._bind_counted = True
         self.system_id = pdu.system_id
+        self.bind_mode = mode
         self.address_range = getattr(pdu, "address_range", "")
         if decision.account is not None:
             # Each account has its own window; beyond it submits get ESME_RTHROTTLED.

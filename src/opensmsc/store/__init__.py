@@ -4,7 +4,14 @@ implementation (sqlite/). Import from here; the modules may be split or merged.
 """
 
 from opensmsc.store.answers import KeyTaken, SavedAnswer
-from opensmsc.store.api import Clock, MessageQuery, Store, StoreStats, system_clock
+from opensmsc.store.api import (
+    Clock,
+    MessageQuery,
+    QueueDepths,
+    Store,
+    StoreStats,
+    system_clock,
+)
 from opensmsc.store.model import (
     FINAL_STATES,
     INITIAL_STATES,
@@ -50,6 +57,7 @@ __all__ = [
     "MessageNotFound",
     "MessageQuery",
     "OutageLog",
+    "QueueDepths",
     "Replacement",
     "SavedAnswer",
     "SchemaTooNew",

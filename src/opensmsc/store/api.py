@@ -27,7 +27,15 @@ from opensmsc.smpp import MessageState
 from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.model import Change, Replacement, StoredMessage, StoreError
 
-__all__ = ["Change", "Clock", "MessageQuery", "Store", "StoreStats", "system_clock"]
+__all__ = [
+    "Change",
+    "Clock",
+    "MessageQuery",
+    "QueueDepths",
+    "Store",
+    "StoreStats",
+    "system_clock",
+]
 
 
 class Clock(Protocol):
@@ -48,10 +56,23 @@ class StoreStats:
     transactions: int  # COMMITs (each one sync)
     operations: int  # writes committed, across all transactions
     largest_batch: int  # the most writes one transaction carried
+    failed_commits: int = 0  # COMMITs that failed (a full disk, an I/O error)
+    failing: str | None = None  # why the last commit failed; None once one succeeded
 
     @property
     def mean_batch(self) -> float:
         return self.operations / self.transactions if self.transactions else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueDepths:
+    """What waits in the store (`Store.queue_depths`): open MT and MO messages (scheduled,
+    under way, waiting for a retry or an upstream's receipt), open receipts per account (for
+    its SMPP sessions and webhooks alike) and, of those, the webhooks."""
+
+    messages: int
+    receipts: dict[str, int]
+    webhooks: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +236,21 @@ class Store(Protocol):
         """Our message_id for a connector's (normalised) id, or None."""
         ...
 
+    async def queue_depths(self) -> QueueDepths:
+        """How many messages, receipts and webhooks are open now. Counted through the indexes
+        of open messages (no scan of final ones), yet it reads every open entry: callers
+        cache it rather than ask per request (app/metrics.py)."""
+        ...
+
     # ---- housekeeping ---------------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        """Returns when the store can commit a write now; raises StoreUnavailable (StoreFull
+        when it has no room) otherwise. Answered from the last commit when it succeeded
+        recently; otherwise (it failed, or none was made lately) a probe write is committed,
+        one that needs room, so that a store that was full is seen to have room again without
+        waiting for traffic (the readiness check: a node not ready gets none)."""
+        ...
 
     def stats(self) -> StoreStats: ...
 

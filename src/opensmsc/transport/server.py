@@ -60,6 +60,11 @@ class SmppServer:
     def sessions(self) -> frozenset[SmppProtocol]:
         return frozenset(self._sessions)
 
+    def serving(self, name: str) -> bool:
+        """Whether the listener called `name` accepts connections (the readiness check)."""
+        server = self._servers.get(name)
+        return server is not None and server.is_serving()
+
     def port(self, name: str) -> int:
         """The port a listener is bound to (useful with port 0)."""
         sockets = self._servers[name].sockets

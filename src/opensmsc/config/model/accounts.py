@@ -109,9 +109,16 @@ class AccountConfig:
     # of its SMPP sessions; a message's own callback_url goes first.
     webhook_url: Url | None = None
     webhook_secret: WebhookSecret | None = field(default=None, repr=False)
+    # How its MO look at webhook_url: none for Standard Webhooks; "jasmin" as Jasmin's HTTP
+    # connectors receive them, with ";method=GET|POST" (GET by default) and
+    # ";connector=NAME" (their origin-connector) (docs/http-jasmin.md).
+    mo_style: str | None = None
 
     def problems(self) -> list[Problem]:
         checks = Checks()
+        with checks.rule():
+            if self.mo_style is not None:
+                checks.extend(_mo_style_problems(self.mo_style))
         with checks.rule():
             secrets = [
                 name
@@ -143,3 +150,30 @@ class AccountConfig:
         with checks.rule():
             checks.extend(duplicates(self.distribution_lists, "name", ("distribution_lists",)))
         return checks.found
+
+
+_MO_STYLE_PARAMETERS: dict[str, frozenset[str] | None] = {
+    "method": frozenset({"GET", "POST"}),
+    "connector": None,  # any name
+}
+
+
+def _mo_style_problems(style: str) -> list[Problem]:
+    name, *parameters = style.split(";")
+    if name != "jasmin":
+        return [Problem(("mo_style",), f"unknown style {name!r}; expected jasmin")]
+    for parameter in parameters:
+        key, equals, value = parameter.partition("=")
+        allowed = _MO_STYLE_PARAMETERS.get(key, frozenset())
+        if (
+            not equals
+            or key not in _MO_STYLE_PARAMETERS
+            or (allowed is not None and value.upper() not in allowed)
+        ):
+            return [
+                Problem(
+                    ("mo_style",),
+                    f"{parameter!r}: expected method=GET, method=POST or connector=NAME",
+                )
+            ]
+    return []

@@ -47,9 +47,11 @@ class ApiConfig:
     webhook_backoff: Seconds = 5.0
     webhook_max_backoff: Seconds = 900.0
     webhook_timeout: Seconds = 15.0
-    # The drop-in endpoints for clients of other gateways (docs/http-compat.md): Kannel's
-    # GET /cgi-bin/sendsms.
+    # The drop-in endpoints for clients of other gateways, each answered as the original
+    # answers: Kannel's /cgi-bin/sendsms (docs/http-compat.md); Jasmin's HTTP and REST APIs
+    # (/send, /balance, /rate, /ping, /secure/*, docs/http-jasmin.md).
     kannel_compat: bool = True
+    jasmin_compat: bool = True
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from opensmsc import __version__
 from opensmsc.accounts import Authenticator
 from opensmsc.engine import InvalidSubmission, StoreAndForward
-from opensmsc.http import compat, problems
+from opensmsc.http import problems
 from opensmsc.http.docs import install_docs
 from opensmsc.store import Clock, system_clock
 
@@ -61,18 +61,24 @@ def create_api_app(
     problems.install(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
-    # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
+    # Imported here: http/compat builds on this package's modules.
+    from opensmsc.http import compat
+
+    # Paths whose bodies are the drop-in endpoints' own (forms, JSON under any Content-Type).
+    any_type: list[str] = []
+    app.include_router(messages.router)
+    if settings.jasmin_compat:
+        app.include_router(compat.jasmin_router)
+        app.include_router(compat.jasmin_rest_router)
+        any_type.extend(compat.JASMIN_PATHS)
+    if settings.kannel_compat:
+        app.include_router(compat.kannel_router)
+        any_type.append(compat.SENDSMS_PATH)
+    # Added first, so inside BodyLimits: the fast lanes get a body already checked for size.
     app.add_middleware(FastLane)
     if settings.kannel_compat:
         app.add_middleware(compat.KannelLane)
-    app.add_middleware(
-        BodyLimits,
-        max_body_size=settings.max_body_size,
-        any_media_type=frozenset({compat.SENDSMS_PATH} if settings.kannel_compat else ()),
-    )
-    app.include_router(messages.router)
-    if settings.kannel_compat:
-        app.include_router(compat.kannel_router)
+    app.add_middleware(BodyLimits, max_body_size=settings.max_body_size, any_type_paths=any_type)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])

@@ -1,6 +1,7 @@
 """What a request body may be, checked before any route sees it: at most `max_body_size`
 octets (413), and JSON when it is a POST, PUT or PATCH with a body (415), except on the paths
-given as `any_media_type` (the drop-in endpoints of http/compat/, which read their own).
+given as `any_type_paths` (the drop-in endpoints of http/compat/, which read their own forms
+and bodies).
 
 An ASGI middleware rather than a route dependency, because the limit must hold while the body
 is read: a client that announces a small Content-Length (or none, chunked) and sends more is
@@ -12,6 +13,7 @@ unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,14 +27,15 @@ _DRAIN_LIMIT: Final = 64 * 1024 * 1024  # octets of a refused body read and drop
 
 
 class BodyLimits:
-    """Wraps `app`: bodies over `max_body_size` octets get 413, non-JSON bodies 415."""
+    """Wraps `app`: bodies over `max_body_size` octets get 413, non-JSON bodies 415 (except
+    on `any_type_paths`: drop-in endpoints that read forms and answer as their originals)."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_size: int, any_media_type: frozenset[str] = frozenset()
+        self, app: ASGIApp, *, max_body_size: int, any_type_paths: Collection[str] = ()
     ) -> None:
         self._app = app
         self._max = max_body_size
-        self._any_media_type = any_media_type
+        self._any_type = frozenset(any_type_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
@@ -76,7 +79,7 @@ class BodyLimits:
             body
             and content_type != b"application/json"
             and not content_type.endswith(b"+json")
-            and path not in self._any_media_type
+            and path not in self._any_type
         ):
             shown = content_type.decode("latin-1") or "none"
             await _problem(

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from opensmsc.accounts import Account
-from opensmsc.engine import InvalidSubmission, Prepared
+from opensmsc.engine import InvalidSubmission, Prepared, Submission
 from opensmsc.http.problems import Problem
 from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
@@ -181,7 +184,7 @@ async def _send_batch(
     context: ApiContext, account: Account, body: BatchRequest, save: Save | None
 ) -> Response:
     acceptor = context.engine.acceptor
-    requests = body.expanded()
+    requests: Sequence[object] = body.messages or body.to or ()
     if len(requests) > context.settings.max_batch:
         raise Problem(
             422,
@@ -191,9 +194,9 @@ async def _send_batch(
         )
     shape = "messages" if body.messages is not None else "to"
     prepared: list[Prepared] = []
-    for index, item in enumerate(requests):
+    for index, submission in enumerate(_submissions(body)):
         try:
-            prepared.append(acceptor.prepare(account.system_id, submission_of(item)))
+            prepared.append(acceptor.prepare(account.system_id, submission()))
         except InvalidSubmission as exc:
             where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{exc.field}"
             raise InvalidSubmission(exc.status, where, exc.reason) from exc
@@ -209,6 +212,30 @@ async def _send_batch(
     answer = None if save is None else save(response, records[0].submitted_at)
     await acceptor.store(records, answer=answer)
     return response
+
+
+def _submissions(body: BatchRequest) -> Iterator[Callable[[], Submission]]:
+    """Each message of a batch as the engine's Submission, made when called (so that an error
+    names its message). One text to many numbers is read once; only the number differs."""
+    if body.messages is not None:
+        for item in body.messages:
+            yield partial(submission_of, item)
+        return
+    assert body.to is not None and body.message is not None
+    first = MessageRequest.model_construct(
+        **{name: getattr(body.message, name) for name in body.message.model_fields_set},
+        to=body.to[0],
+    )
+    template: Submission | None = None
+    for to in body.to:
+
+        def one(to: str = to) -> Submission:
+            nonlocal template
+            if template is None:
+                template = submission_of(first)
+            return replace(template, destination=destination(to))
+
+        yield one
 
 
 @router.get(

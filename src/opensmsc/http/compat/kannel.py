@@ -561,7 +561,7 @@ async def _send(context: ApiContext, account: Account, values: SendSms) -> tuple
                 reports_made.extend(made)
         take_tokens(context, account, len(records))
         # The acks go in the messages' transaction: stored with them or not at all.
-        await acceptor.store(records + reports_made)
+        await acceptor.store(records, notifications=reports_made)
         if reports_made:
             context.engine.webhook_stored.set()
     except InvalidSubmission as exc:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
 from opensmsc.store.answers import SavedAnswer
-from opensmsc.store.api import MessageQuery, Store, StoreStats
+from opensmsc.store.api import MessageQuery, QueueDepths, Store, StoreStats
 from opensmsc.store.model import (
     Change,
     Direction,
@@ -32,6 +33,7 @@ from opensmsc.store.model import (
 )
 from opensmsc.store.sqlite.answers import PURGE_CHUNK as ANSWERS_PURGE_CHUNK
 from opensmsc.store.sqlite.answers import op_purge_answers, read_answer
+from opensmsc.store.sqlite.health import probe, queue_depths
 from opensmsc.store.sqlite.rows import OPEN, SELECT, record
 from opensmsc.store.sqlite.schema import connect
 from opensmsc.store.sqlite.statements import (
@@ -51,6 +53,9 @@ from opensmsc.store.sqlite.writer import STOP, Op, Turn, Writer
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
+
+# check_writable trusts a successful commit this recent (seconds) and probes otherwise.
+_TRUST_COMMIT: Final = 5.0
 
 
 class SqliteStore:
@@ -318,11 +323,27 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def queue_depths(self) -> QueueDepths:
+        return await self._read(queue_depths)
+
     # ---- housekeeping ---------------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        writer = self._writer
+        if writer.failing is None and time.monotonic() - writer.last_commit < _TRUST_COMMIT:
+            return
+        await self._write(probe)
 
     def stats(self) -> StoreStats:
         w = self._writer
-        return StoreStats(w.transactions, w.operations, w.largest_batch)
+        failing = w.failing
+        return StoreStats(
+            w.transactions,
+            w.operations,
+            w.largest_batch,
+            failed_commits=w.failed_commits,
+            failing=None if failing is None else str(failing),
+        )
 
     async def close(self) -> None:
         if self._closed:

@@ -111,6 +111,11 @@ class Writer:
         self.transactions = 0
         self.operations = 0
         self.largest_batch = 0
+        self.failed_commits = 0
+        # Read by the event loop (Store.check_writable, stats): plain attributes, each written
+        # whole by this thread, so a reader sees the old value or the new one.
+        self.failing: StoreUnavailable | None = None  # the last commit's failure, if it failed
+        self.last_commit = -float("inf")  # time.monotonic() of the last successful commit
         self._outage = OutageLog(
             log, interval=OUTAGE_LOG_INTERVAL, now=time.monotonic, unit="failed commits"
         )
@@ -210,8 +215,12 @@ class Writer:
                 conn.execute("ROLLBACK")
             failure = _failure(exc)
             outcomes = [(op, None, failure) for op in batch]
+            self.failed_commits += 1
+            self.failing = failure
         else:
             self._outage.recovered("store commits again")
+            self.failing = None
+            self.last_commit = time.monotonic()
             self.transactions += 1
             self.operations += len(batch)
             self.largest_batch = max(self.largest_batch, len(batch))
