@@ -265,6 +265,12 @@ async def test_rejects_and_throttles_are_answered_over_smpp_and_http(tmp_path: P
             assert (jasmin.status_code, jasmin.text) == (412, 'Error "No route found"')
             jasmin = await http.get("/send", params={**args, "to": "447812345678"})
             assert (jasmin.status_code, jasmin.text) == (403, 'Error "User throughput exceeded"')
+            # Kannel's sendsms likewise: "not routable" for a reject, "temporal" for a throttle.
+            query = f"/cgi-bin/sendsms?username=esme1&password={PASSWORD}&from=12345&text=hi&to="
+            kannel = await http.get(httpx.URL(query + "447912345678"), auth=None)
+            assert (kannel.status_code, kannel.text) == (403, "Not routable. Do not try again.")
+            kannel = await http.get(httpx.URL(query + "447812345678"), auth=None)
+            assert (kannel.status_code, kannel.text) == (503, "Temporal failure, try again later.")
         # Nothing refused reached a carrier; the one let through did.
         await wait_until(lambda: len(node.a.submitted) == 1, "the routed message")
         assert [pdu.destination_addr for pdu, _ in node.a.submitted] == ["447000000001"]

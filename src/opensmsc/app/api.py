@@ -50,6 +50,7 @@ class ApiService:
                 max_batch=config.max_batch,
                 max_page=config.max_page,
                 idempotency_ttl=config.idempotency_ttl,
+                kannel_compat=config.kannel_compat,
                 jasmin_compat=config.jasmin_compat,
             ),
         )

@@ -8,8 +8,10 @@ from __future__ import annotations
 from opensmsc.config import Config
 from opensmsc.engine import StoreAndForward
 from opensmsc.http import (
+    KANNEL_STYLE,
     CallbackStyles,
     JasminStyle,
+    KannelStyle,
     WebhookMoRoute,
     WebhookSender,
     WebhookSettings,
@@ -27,8 +29,9 @@ def uses_webhooks(config: Config) -> bool:
 
 def callback_styles() -> CallbackStyles:
     """Every way a callback can look (http/webhooks/styles.py). The drop-in endpoints' styles
-    are there whether or not the endpoints are on: callbacks stored while they were still go."""
-    return CallbackStyles({"jasmin": JasminStyle()})
+    are always known, even with their endpoints switched off (`[api] kannel_compat`,
+    `jasmin_compat`): callbacks owed for messages sent while they were on still go."""
+    return CallbackStyles({KANNEL_STYLE: KannelStyle(), "jasmin": JasminStyle()})
 
 
 class WebhookService:

@@ -346,9 +346,11 @@ class Acceptor:
         notifications: Sequence[StoredMessage] = (),
     ) -> None:
         """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
-        (a front door's answer naming them) and `notifications` (receipts owed at once, e.g. a
-        webhook saying the message was accepted); returns once they are durable, and hands the
-        records to the scheduler. Raises StoreUnavailable, KeyTaken: nothing was stored."""
+        (a front door's answer naming them) and `notifications` (receipts owed at once for
+        them: Jasmin's level-1 DLR, Kannel's "delivered to SMSC" report), stored with the
+        messages or not at all; returns once they are durable, and hands the records to the
+        scheduler. Only `records` count as accepted. Raises StoreUnavailable, KeyTaken:
+        nothing was stored."""
         count = len(records)
         self._pending += count
         try:

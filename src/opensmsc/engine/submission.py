@@ -3,7 +3,8 @@ today, IMPS later) becomes the stored records an ESME's submit_sm would have mad
 
 What this is for: `Submission` holds what such a client gives (addresses, text or binary
 content, alphabet or "cheapest", flash, application port, schedule, validity, priority,
-receipt request, its reference and callback URL). `prepare` encodes and splits the content as
+receipt request, its reference and callback URL, or a user data header of its own).
+`prepare` encodes and splits the content as
 an ESME would (sms.split: the cheapest alphabet, UDH concatenation with an 8-bit reference, a
 port IE in every part), applies the account's validity rules exactly as a submit_sm's are
 applied (engine/accept.py) and builds one `StoredMessage.create` record per part; the parts of
@@ -31,11 +32,13 @@ from opensmsc.sms import (
     Encoding,
     MessageClass,
     MessageTooLong,
+    Part,
     PortAddress,
     Segmented,
     UnsupportedDataCoding,
     alphabet_of,
     choose_alphabet,
+    encode_text,
     split,
 )
 from opensmsc.store import Address, ConcatInfo, Direction, StoredMessage
@@ -44,6 +47,7 @@ __all__ = ["InvalidSubmission", "Prepared", "ReceiptRequest", "Submission", "pre
 
 _S = CommandStatus
 _MAX_PARTS: Final = 255  # the concat IE's total is one octet (TS 23.040 §9.2.3.24.1)
+_UD_OCTETS: Final = 140  # user data of one SMS (TS 23.040 §9.2.3.16)
 
 
 class ReceiptRequest(enum.Enum):
@@ -74,7 +78,9 @@ class Submission:
     """One message in plain fields. Exactly one of `text` and `binary`. `alphabet` None: the
     cheapest for a text, binary for `binary`. `port` adds application port addressing (16-bit,
     IEI 0x05, the same port as originator). `scheduled_at` None: at once; `validity` None: the
-    account's default."""
+    account's default. `udh` (octets, its length octet first) is sent as given before the
+    content, in one SMS: the client builds its own header (ports, concatenation, anything),
+    so nothing is added to it and the content must fit beside it."""
 
     source: Address
     destination: Address
@@ -82,17 +88,26 @@ class Submission:
     binary: bytes | None = field(default=None, repr=False)
     alphabet: Alphabet | None = None
     flash: bool = False
+    message_class: int | None = None  # TS 23.038 class 0..3 (overrides `flash`, class 0)
+    udh: bytes | None = field(default=None, repr=False)  # the client's own UDH, see below
+    # The data_coding octet to send with, for a client that names it; None: the one of the
+    # alphabet chosen. With `text` it must name the alphabet the text is encoded in (e.g. a
+    # message waiting indication group, TS 23.038 §4). With `binary` (octets the client encoded
+    # itself, e.g. UCS2 octets: 0x08) the octets are split as its alphabet is, or as binary
+    # when it names none we read, and sent with it as given.
+    data_coding: int | None = None
     port: int | None = None
     scheduled_at: datetime | None = None
     validity: timedelta | None = None
     priority: int = 0
     receipt: ReceiptRequest = ReceiptRequest.NONE
+    # SMPP's registered_delivery bits, for a client that asks in those terms (a combination
+    # `receipt` does not name, e.g. success only with intermediate notifications): overrides
+    # `receipt`.
+    registered_delivery: int | None = None
     client_reference: str | None = None
     callback_url: str | None = None
     callback_style: str | None = None  # StoredMessage.callback_style
-    # With `binary`: the data_coding its octets are sent with, as a client that encoded them
-    # itself says (e.g. UCS2 octets: 0x08); None: 8-bit binary (0x04).
-    data_coding: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +139,13 @@ def prepare(
     if not 0 <= submission.priority <= 3:
         raise InvalidSubmission(_S.ESME_RINVPRTFLG, "priority", "expected 0 to 3")
     due_at, expires_at = _times(submission, now, policy)
+    registered_delivery = submission.registered_delivery
+    if registered_delivery is None:
+        registered_delivery = submission.receipt.registered_delivery
+    elif not 0 <= registered_delivery <= 0xFF:
+        raise InvalidSubmission(_S.ESME_RINVREGDLVFLG, "receipt", "expected an octet")
     segmented = _segment(submission, reference=0)
+    data_coding = _data_coding(submission, segmented.encoding)
     lease_until = now + lease if lease is not None and due_at <= now else None
     group_id = None
     reference = 0
@@ -138,9 +159,6 @@ def prepare(
         segmented = _segment(submission, reference=reference)
         message_ids = [part_id(group_id, seq) for seq in range(1, len(segmented.parts) + 1)]
     parts = segmented.parts
-    data_coding = segmented.data_coding
-    if submission.binary is not None and submission.data_coding is not None:
-        data_coding = submission.data_coding
     records = []
     for seq, (message_id, part) in enumerate(zip(message_ids, parts, strict=True), start=1):
         concat = None
@@ -158,9 +176,9 @@ def prepare(
                 expires_at=expires_at,
                 data_coding=data_coding,
                 payload=part.short_message,
-                esm_class=EsmClass.UDHI if part.has_udh else 0,
+                esm_class=EsmClass.UDHI if part.has_udh or submission.udh else 0,
                 priority_flag=submission.priority,
-                registered_delivery=submission.receipt.registered_delivery,
+                registered_delivery=registered_delivery,
                 concat=concat,
                 next_attempt_at=lease_until,
                 client_reference=submission.client_reference,
@@ -169,6 +187,25 @@ def prepare(
             )
         )
     return Prepared(tuple(records), segmented.encoding)
+
+
+def _data_coding(submission: Submission, encoding: Encoding) -> int:
+    if submission.data_coding is None:
+        return encoding.data_coding
+    if submission.binary is not None:
+        return submission.data_coding  # the octets were split as its alphabet (or as binary)
+    try:
+        named = alphabet_of(submission.data_coding)
+    except UnsupportedDataCoding:
+        named = None
+    if named is not encoding.alphabet:
+        raise InvalidSubmission(
+            _S.ESME_RINVDCS,
+            "data_coding",
+            f"0x{submission.data_coding:02X} does not name {encoding.alphabet.name}, "
+            "the alphabet of the content",
+        )
+    return submission.data_coding
 
 
 def _times(
@@ -201,13 +238,16 @@ def _segment(submission: Submission, *, reference: int) -> Segmented:
         alphabet=submission.alphabet,
         port=submission.port,
         flash=submission.flash,
-        reference=reference,
+        message_class=submission.message_class,
+        udh=submission.udh,
         data_coding=submission.data_coding,
+        reference=reference,
     )
 
 
 # One text to many numbers (a batch, a campaign) is split once: the parts depend on the
-# content alone. Segmented values are immutable, so sharing them is safe.
+# content alone, so every field that shapes them is in the key. Segmented values are
+# immutable, so sharing them is safe; a refusal (an exception) is not cached.
 @lru_cache(maxsize=512)
 def _segment_content(
     text: str | None,
@@ -216,16 +256,24 @@ def _segment_content(
     alphabet: Alphabet | None,
     port: int | None,
     flash: bool,
+    message_class: int | None,
+    udh: bytes | None,
+    data_coding: int | None,
     reference: int,
-    data_coding: int | None = None,
 ) -> Segmented:
     ports = None if port is None else PortAddress(port, port)
-    message_class = MessageClass.CLASS_0 if flash else None
+    klass = MessageClass.CLASS_0 if flash else None
+    if message_class is not None:
+        if not 0 <= message_class <= 3:
+            raise InvalidSubmission(_S.ESME_RINVDCS, "message_class", "expected 0 to 3")
+        klass = MessageClass(message_class)
+    if udh is not None:
+        return _with_udh(text, binary, udh, alphabet=alphabet, klass=klass, data_coding=data_coding)
     try:
         if binary is not None:
             if alphabet not in (None, Alphabet.BINARY):
                 raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
-            encoding = Encoding(_octets_alphabet(data_coding), message_class=message_class)
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=klass)
             return split(
                 binary,
                 encoding=encoding,
@@ -235,9 +283,7 @@ def _segment_content(
             )
         text = text or ""
         chosen = choose_alphabet(text, force=alphabet)
-        encoding = Encoding(
-            chosen.alphabet, chosen.single_shift, chosen.locking_shift, message_class
-        )
+        encoding = Encoding(chosen.alphabet, chosen.single_shift, chosen.locking_shift, klass)
         encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
         return split(
             text, encoding=encoding, reference=reference, ports=ports, max_parts=_MAX_PARTS
@@ -247,10 +293,60 @@ def _segment_content(
         raise InvalidSubmission(_S.ESME_RINVMSGLEN, where, str(exc)) from exc
     except ValueError as exc:
         raise InvalidSubmission(
-            _S.ESME_RINVDCS, "flash", f"a flash message needs GSM7, UCS2 or binary: {exc}"
+            _S.ESME_RINVDCS,
+            "flash" if message_class is None else "message_class",
+            f"a message class needs GSM7, UCS2 or binary: {exc}",
         ) from exc
     except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
         raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+
+
+def _with_udh(
+    text: str | None,
+    binary: bytes | None,
+    udh: bytes,
+    *,
+    alphabet: Alphabet | None,
+    klass: MessageClass | None,
+    data_coding: int | None,
+) -> Segmented:
+    # The client's header is its own: no concat or port IE is added, so one SMS holds it all
+    # (TS 23.040 §9.2.3.24: 140 octets of user data, GSM 7-bit septets after the header's
+    # fill bits).
+    if not udh or udh[0] + 1 != len(udh) or len(udh) > _UD_OCTETS:
+        raise InvalidSubmission(
+            _S.ESME_RINVPARLEN,
+            "udh",
+            "a user data header is its length octet and that many octets, at most 140",
+        )
+    try:
+        if binary is not None:
+            if alphabet not in (None, Alphabet.BINARY):
+                raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", "binary content is binary")
+            encoding = Encoding(_octets_alphabet(data_coding), message_class=klass)
+            data = binary
+        else:
+            chosen = choose_alphabet(text or "", force=alphabet)
+            encoding = Encoding(chosen.alphabet, message_class=klass)
+            data = encode_text(text or "", encoding)
+        encoding.data_coding  # noqa: B018  # raises ValueError: no class coding for it
+    except ValueError as exc:
+        raise InvalidSubmission(
+            _S.ESME_RINVDCS, "message_class", f"no message class coding: {exc}"
+        ) from exc
+    except OpensmscError as exc:  # EncodingError, UnsupportedDataCoding
+        raise InvalidSubmission(_S.ESME_RINVDCS, "encoding", str(exc)) from exc
+    room = _UD_OCTETS - len(udh)
+    if encoding.alphabet is Alphabet.GSM7:
+        room = room * 8 // 7
+    if len(data) > room:
+        raise InvalidSubmission(
+            _S.ESME_RINVMSGLEN,
+            "binary" if binary is not None else "text",
+            f"{len(data)} {'septets' if encoding.alphabet is Alphabet.GSM7 else 'octets'} "
+            f"do not fit beside a {len(udh)}-octet user data header (room for {room})",
+        )
+    return Segmented(encoding, (Part(None, udh + data),))
 
 
 def _octets_alphabet(data_coding: int | None) -> Alphabet:

@@ -9,7 +9,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import MetricsSource, ReadinessCheck, create_app
-from opensmsc.http.compat import JasminStyle
+from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -22,6 +22,7 @@ from opensmsc.http.webhooks import (
 )
 
 __all__ = [
+    "KANNEL_STYLE",
     "MEDIA_TYPE",
     "ApiSettings",
     "CallbackRequest",
@@ -29,6 +30,7 @@ __all__ = [
     "CallbackStyles",
     "HttpServer",
     "JasminStyle",
+    "KannelStyle",
     "MetricsSource",
     "Problem",
     "ReadinessCheck",

@@ -47,8 +47,10 @@ class ApiConfig:
     webhook_backoff: Seconds = 5.0
     webhook_max_backoff: Seconds = 900.0
     webhook_timeout: Seconds = 15.0
-    # Jasmin's HTTP and REST APIs on this listener (/send, /balance, /rate, /ping, /secure/*),
-    # answered as Jasmin answers them (docs/http-jasmin.md).
+    # The drop-in endpoints for clients of other gateways, each answered as the original
+    # answers: Kannel's /cgi-bin/sendsms (docs/http-compat.md); Jasmin's HTTP and REST APIs
+    # (/send, /balance, /rate, /ping, /secure/*, docs/http-jasmin.md).
+    kannel_compat: bool = True
     jasmin_compat: bool = True
 
     def problems(self) -> list[Problem]:

@@ -64,17 +64,23 @@ def create_api_app(
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
     app.add_exception_handler(PolicyRefusal, _on_policy_refusal)
+    # Imported here: http/compat builds on this package's modules.
+    from opensmsc.http import compat
+
+    # Paths whose bodies are the drop-in endpoints' own (forms, JSON under any Content-Type).
     any_type: list[str] = []
     app.include_router(messages.router)
     if settings.jasmin_compat:
-        # Imported here: http/compat builds on this package's modules.
-        from opensmsc.http.compat import JASMIN_PATHS, jasmin_rest_router, jasmin_router
-
-        app.include_router(jasmin_router)
-        app.include_router(jasmin_rest_router)
-        any_type.extend(JASMIN_PATHS)
-    # Added first, so inside BodyLimits: the fast lane gets a body already checked for size.
+        app.include_router(compat.jasmin_router)
+        app.include_router(compat.jasmin_rest_router)
+        any_type.extend(compat.JASMIN_PATHS)
+    if settings.kannel_compat:
+        app.include_router(compat.kannel_router)
+        any_type.append(compat.SENDSMS_PATH)
+    # Added first, so inside BodyLimits: the fast lanes get a body already checked for size.
     app.add_middleware(FastLane)
+    if settings.kannel_compat:
+        app.add_middleware(compat.KannelLane)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size, any_type_paths=any_type)
     install_docs(app)
 

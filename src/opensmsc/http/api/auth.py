@@ -58,7 +58,7 @@ async def authenticate(request: Request) -> Account:
         return account
     if scheme == "basic" and value:
         system_id, password = _basic(value)
-        return await _login(context, request, system_id, password)
+        return await login(context, request, system_id, password)
     raise _unauthorized("the Authorization scheme must be Bearer or Basic")
 
 
@@ -87,13 +87,9 @@ def _check_address(account: Account, request: Request) -> None:
 
 
 async def login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:
-    """The account of an SMPP system_id and password given some other way than the
-    Authorization header (the drop-in endpoints' query parameters): the checks, failure
-    counting and answers of Basic credentials. Raises Problem 401/403."""
-    return await _login(context, request, system_id, password)
-
-
-async def _login(context: ApiContext, request: Request, system_id: str, password: str) -> Account:
+    """The account of an SMPP system_id and password (HTTP Basic, or a drop-in endpoint's own
+    parameters), checked as a bind is: failure delays, lockout, `api_enabled`, the account's
+    networks. Raises Problem 401 (wrong credentials) or 403 (refused)."""
     auth = context.authenticator
     peer = _peer(request)
     try:

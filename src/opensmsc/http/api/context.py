@@ -30,7 +30,10 @@ class ApiSettings:
     # argon2 verifications running at once (each takes ~50 ms of one core and 64 MiB): a
     # flood of wrong passwords queues here instead of taking every core and the memory.
     max_password_checks: int = 2
-    # The drop-in Jasmin endpoints (/send, /balance, /rate, /ping, /secure/*): http/compat/.
+    # The drop-in endpoints of http/compat/, each on unless switched off: Kannel's
+    # /cgi-bin/sendsms (`[api] kannel_compat`); Jasmin's /send, /balance, /rate, /ping and
+    # /secure/* (`[api] jasmin_compat`).
+    kannel_compat: bool = True
     jasmin_compat: bool = True
 
 

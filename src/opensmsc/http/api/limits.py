@@ -1,5 +1,7 @@
 """What a request body may be, checked before any route sees it: at most `max_body_size`
-octets (413), and JSON when it is a POST, PUT or PATCH with a body (415).
+octets (413), and JSON when it is a POST, PUT or PATCH with a body (415), except on the paths
+given as `any_type_paths` (the drop-in endpoints of http/compat/, which read their own forms
+and bodies).
 
 An ASGI middleware rather than a route dependency, because the limit must hold while the body
 is read: a client that announces a small Content-Length (or none, chunked) and sends more is

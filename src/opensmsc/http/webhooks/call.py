@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
+from yarl import URL
 
 from opensmsc import __version__
 from opensmsc.store import StoredMessage
@@ -58,7 +59,7 @@ async def call(
             asyncio.timeout(timeout),
             client.request(
                 request.method,
-                request.url,
+                URL(request.url, encoded=True) if request.encoded else request.url,
                 data=request.body,
                 headers=request.headers,
                 allow_redirects=False,  # Standard Webhooks: a 3xx is a failure

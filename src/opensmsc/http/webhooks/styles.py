@@ -39,12 +39,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class CallbackRequest:
-    """One attempt's request. `body` None: a request without a body (a GET)."""
+    """One attempt's request. `body` None: a request without a body (a GET). `encoded`: the
+    URL is already percent-encoded and goes octet for octet (a Kannel dlr-url with its
+    escapes filled in), not normalised by the client."""
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    encoded: bool = False
 
 
 class CallbackStyle(Protocol):
