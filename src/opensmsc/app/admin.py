@@ -1,5 +1,5 @@
-"""The HTTP admin API (`[http]`): health, and the simulated network's administration when the
-node has one.
+"""The HTTP admin API (`[http]`): health, the policy's reload (`POST /v1/policy/reload`), and
+the simulated network's administration when the node has one.
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import HttpServer, create_app
 from opensmsc.network import SimulatedNetwork
@@ -23,10 +24,16 @@ class AdminService:
 
     name = "http admin"
 
-    def __init__(self, config: HttpConfig, *, network: SimulatedNetwork | None) -> None:
+    def __init__(
+        self,
+        config: HttpConfig,
+        *,
+        network: SimulatedNetwork | None,
+        policy: NodePolicy | None = None,
+    ) -> None:
         self._config = config
         self._http = HttpServer(
-            create_app(network=network), host=config.bind_address, port=config.port
+            create_app(network=network, policy=policy), host=config.bind_address, port=config.port
         )
         self.port: int | None = None
 

@@ -6,6 +6,9 @@ The order, and why:
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine;
 2. the simulated network, when something uses it (app/network.py), as the route "network";
+   then the node's policy (app/policy.py NodePolicy: the rules of [routing] policy_file, its
+   opt-outs restored), built once for every user (the policy server, MO opt-out, reload), with
+   the network's portability data; it sees every MO from then on;
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
@@ -31,7 +34,7 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import policy_engine
+from opensmsc.app.policy import NodePolicy, policy_engine
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
 from opensmsc.app.smsc import OutbindLink, SmscService
@@ -60,6 +63,7 @@ class RunningSmsc:
     admin: AdminService | None  # None when [http] is disabled
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
+    policy: NodePolicy | None = None  # the node's policy engine, its reload and opt-outs
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
 
     @property
@@ -130,6 +134,21 @@ async def start(config: Config) -> RunningSmsc:
                     )
                 )
             ).network
+        policy = await services.start(
+            NodePolicy(
+                config,
+                policy_engine(
+                    config,
+                    router=engine.router,
+                    policies=policies,
+                    portability=None if network is None else network.hlr.portability,
+                ),
+            )
+        )
+        # Set here, not given to MoIngress when built: the policy needs the network's
+        # portability data, and the network needs the MoIngress. No MO arrives before this:
+        # the network has no handset traffic yet and the connectors start below.
+        mo.observe = policy.on_mo
         upstream = await services.start(
             UpstreamService(
                 config,
@@ -163,20 +182,11 @@ async def start(config: Config) -> RunningSmsc:
         policyd = None
         if config.policyd.enabled:
             policyd = await services.start(
-                PolicydService(
-                    config.policyd,
-                    engine=policy_engine(
-                        config,
-                        router=engine.router,
-                        policies=policies,
-                        portability=None if network is None else network.hlr.portability,
-                    ),
-                    node=config.node.name,
-                )
+                PolicydService(config.policyd, engine=policy.engine, node=config.node.name)
             )
         admin = None
         if config.http.enabled:
-            admin = await services.start(AdminService(config.http, network=network))
+            admin = await services.start(AdminService(config.http, network=network, policy=policy))
         await services.start(
             EngineWork(engine, (a.system_id for a in config.accounts if a.enabled))
         )
@@ -192,5 +202,6 @@ async def start(config: Config) -> RunningSmsc:
         admin=admin,
         api=api,
         policyd=policyd,
+        policy=policy,
         webhooks=webhooks,
     )

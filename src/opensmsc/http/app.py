@@ -2,7 +2,8 @@
 
 What this is for: `create_app(network=...)` returns the FastAPI app app.py serves with
 http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the HLR lookup
-service and the simulated network's administration (http/routes/network.py), with every error
+service and the simulated network's administration (http/routes/network.py), the routing
+policy's summary and reload (http/routes/policy.py), with every error
 as an RFC 9457 problem document (http/problems.py). The services it reaches are given to the
 factory and kept on `app.state`; routes read them through dependencies, never through globals.
 
@@ -25,15 +26,23 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .docs import install_docs
 from .routes import network as network_routes
+from .routes import policy as policy_routes
+from .routes.policy import PolicyAdmin
 
 __all__ = ["create_app"]
 
 
-def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = None) -> FastAPI:
+def create_app(
+    *,
+    network: SimulatedNetwork | None,
+    lookup: HlrLookup | None = None,
+    policy: PolicyAdmin | None = None,
+) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
     subscriber admin routes always show the whole IMSI. Without a network (a node that does
-    not use the simulator) only /v1/health is served."""
+    not use the simulator) those routes are not served. `policy`: the node's routing policy,
+    for GET /v1/policy and POST /v1/policy/reload (http/routes/policy.py)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -46,6 +55,9 @@ def create_app(*, network: SimulatedNetwork | None, lookup: HlrLookup | None = N
         app.state.network = network
         app.state.lookup = lookup or network.lookup
         app.include_router(network_routes.router)
+    if policy is not None:
+        app.state.policy = policy
+        app.include_router(policy_routes.router)
 
     install_docs(app)
 
