@@ -38,7 +38,8 @@ BLOCKED_IN_B = "447700900999"
 def policy_text(prices: Path, *, b: bool) -> str:
     routes = '["loopback", "network"]' if b else '["loopback"]'
     block = f'[lists]\nblock_destinations = ["{BLOCKED_IN_B}"]\n' if b else ""
-    return f'prices_file = "{prices}"\n{block}[[rule]]\nname = "uk"\nprefix = ["44"]\nroutes = {routes}\n'
+    rule = f'[[rule]]\nname = "uk"\nprefix = ["44"]\nroutes = {routes}\n'
+    return f'prices_file = "{prices}"\n{block}{rule}'
 
 
 PRICES_A = "route,mcc_mnc,price\nloopback,*,0.01\nnetwork,*,0.02\n"
