@@ -182,7 +182,12 @@ async def start(config: Config) -> RunningSmsc:
         policyd = None
         if config.policyd.enabled:
             policyd = await services.start(
-                PolicydService(config.policyd, engine=policy.engine, node=config.node.name)
+                PolicydService(
+                    config.policyd,
+                    engine=policy.engine,
+                    node=config.node.name,
+                    data_dir=config.node.data_dir,
+                )
             )
         admin = None
         if config.http.enabled:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -85,6 +86,12 @@ class ClientSettings:
     node: str = "opensmsc"
     token: str | None = None
     fail_closed_status: int = CommandStatus.ESME_RSYSERR
+    # TLS to every server (a server with `[policyd] tls_enabled`): a client context, e.g.
+    # transport.client_context(ca=<the server's certificate or its CA>, client_cert=None,
+    # client_key=None), or verify=False for tests only. The certificate must name the
+    # server's host as given in its ServerSpec, unless `tls_server_name` says what it names.
+    tls: ssl.SSLContext | None = None
+    tls_server_name: str | None = None
 
 
 class _CallFailed(Exception):
@@ -184,7 +191,15 @@ class _Link:
     async def _session(self) -> None:
         settings = self._settings
         async with asyncio.timeout(settings.connect_timeout):
-            reader, writer = await asyncio.open_connection(self.spec.host, self.spec.port)
+            if settings.tls is None:
+                reader, writer = await asyncio.open_connection(self.spec.host, self.spec.port)
+            else:
+                reader, writer = await asyncio.open_connection(
+                    self.spec.host,
+                    self.spec.port,
+                    ssl=settings.tls,
+                    server_hostname=settings.tls_server_name or self.spec.host,
+                )
         self._writer = writer
         self._last_heard = self._loop.time()
         reading = asyncio.create_task(self._read(reader))
