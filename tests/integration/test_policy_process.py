@@ -2,9 +2,9 @@
 policy file while route.query traffic continues, and an opt-out by MO survives a kill -9.
 
 Opt-out: a handset sends "stop" (any case) to the short code 12345 through the simulated
-network's admin API; the node's policy then rejects MT from 12345 to that handset with the
-opt-out status (0x66 by default), asked on its policy port, the same policy instance the node
-decides with. The node is killed with SIGKILL and started again on the same data folder: still
+network's admin API; the node then rejects MT from 12345 to that handset with the opt-out
+status (0x66 by default): a submit_sm from the account, and its policy port, which answers
+from the same policy instance. The node is killed with SIGKILL and started again on the same data folder: still
 rejected. "START" lets MT through again, and that survives a restart too.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import SmppTestClient
 from tests.durability.procs import HOST, SmscProcess, cheap_hash, free_port
 
 pytestmark = pytest.mark.slow
@@ -123,6 +124,24 @@ class Node:
         result = await ask(self.policyd, SHORT_CODE, HANDSET)
         return result["action"], result.get("status")
 
+    async def mt_status(self) -> int:
+        """submit_sm from the account, from the short code to the handset: its status."""
+        reader, writer = await asyncio.open_connection(HOST, self.smpp)
+        client = SmppTestClient(reader, writer)
+        try:
+            assert (await client.bind("trx", "esme1", "pw1")).status == 0
+            resp = await client.submit(
+                source_addr_ton=3, source_addr=SHORT_CODE, destination_addr=HANDSET
+            )
+            return int(resp.status)
+        finally:
+            writer.close()
+
+    async def decided(self) -> tuple[str, int | None, int]:
+        """What the node's policy server answers, and what the node answers an MT."""
+        action, status = await self.decision()
+        return action, status, await self.mt_status()
+
 
 async def test_an_opt_out_by_mo_survives_a_kill_and_start_lets_mt_through(
     tmp_path: Path,
@@ -131,9 +150,9 @@ async def test_an_opt_out_by_mo_survives_a_kill_and_start_lets_mt_through(
     node = Node(tmp_path)
     await node.start()
     try:
-        assert await node.decision() == ("route", None)
+        assert await node.decided() == ("route", None, 0)
         await node.mo("  stop ")  # any case, blanks around ignored
-        assert await node.decision() == ("reject", 0x66)
+        assert await node.decided() == ("reject", 0x66, 0x66)
         # Only MT from that short code: another sender still reaches the handset.
         assert (await ask(node.policyd, "ACME", HANDSET))["action"] == "route"
         # Other text to the short code changes nothing.
@@ -142,13 +161,13 @@ async def test_an_opt_out_by_mo_survives_a_kill_and_start_lets_mt_through(
 
         node.process.kill()
         await node.start()
-        assert await node.decision() == ("reject", 0x66)
+        assert await node.decided() == ("reject", 0x66, 0x66)
 
         await node.mo("START")
-        assert await node.decision() == ("route", None)
+        assert await node.decided() == ("route", None, 0)
         node.process.kill()
         await node.start()
-        assert await node.decision() == ("route", None)
+        assert await node.decided() == ("route", None, 0)
     finally:
         node.process.stop()
         node.process.close()

@@ -125,7 +125,10 @@ async def test_each_state_maps_to_its_attempt(
         assert isinstance(outcome, PermanentFailure)
         assert outcome.error == code
     else:
-        assert outcome == TemporaryFailure(code, error_class=error_class, detail=outcome.detail)
+        # The subscriber's state, not the route's: no failover, nothing against the route.
+        assert outcome == TemporaryFailure(
+            code, error_class=error_class, detail=outcome.detail, route_fault=False
+        )
     assert net.handset(MSISDN).inbox == ()
 
 

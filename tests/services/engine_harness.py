@@ -19,6 +19,7 @@ from typing import Any
 
 from opensmsc.engine import (
     Acceptor,
+    Decisions,
     Deliveries,
     Lifecycle,
     MessageIds,
@@ -26,6 +27,7 @@ from opensmsc.engine import (
     Scheduler,
     StoreAndForward,
 )
+from opensmsc.routing import PolicyEngine
 from opensmsc.routing.policy import AccountPolicies, AccountPolicy
 from opensmsc.routing.routes import Attempt, Delivered, LoopbackRoute, Route, Router
 from opensmsc.smpp.constants import CommandStatus
@@ -156,6 +158,7 @@ class Engine:
         prefix: int = 1,
         route_windows: dict[str, int] | None = None,
         max_parts: int = 255,
+        policy: Callable[[Router], PolicyEngine] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -172,6 +175,11 @@ class Engine:
         self.router = Router(
             routes, default_route=default_route, prefixes=prefixes, mo_route=self.deliveries
         )
+        # With `policy`, the node's path: decided at submit and before attempts.
+        self.policy = None if policy is None else policy(self.router)
+        self.decisions = (
+            None if self.policy is None else Decisions(self.policy, self.router, share_content=True)
+        )
         self.lifecycle = Lifecycle(
             store,
             self.ids,
@@ -187,6 +195,7 @@ class Engine:
             clock=clock,
             batch=batch,
             route_windows=route_windows,
+            decisions=self.decisions,
         )
         self.acceptor = Acceptor(
             store,
@@ -194,6 +203,7 @@ class Engine:
             clock=clock,
             policies=policies,
             router=self.router,
+            decisions=self.decisions,
             max_parts=max_parts,
         )
         self.operations = Operations(

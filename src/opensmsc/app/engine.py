@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from opensmsc.app.failures import os_reason
@@ -27,7 +27,7 @@ from opensmsc.engine import (
     StoreAndForward,
 )
 from opensmsc.errors import StartupError, StoreUnavailable
-from opensmsc.routing import AccountPolicies
+from opensmsc.routing import AccountPolicies, PolicyEngine, Router
 from opensmsc.store import DB_FILENAME, SqliteStore, StoreError, system_clock
 
 __all__ = ["EngineService", "EngineWork", "engine_settings"]
@@ -63,8 +63,10 @@ class EngineService:
         receivers: ReceiverLookup,
         policies: AccountPolicies,
         outbind: OutbindRequester,
+        policy: Callable[[Router], PolicyEngine] | None = None,
     ) -> None:
         self._config = config
+        self._policy = policy
         self._receivers = receivers
         self._policies = policies
         self._outbind = outbind
@@ -88,14 +90,21 @@ class EngineService:
                 max_batch_delay=settings.max_batch_delay,
             )
             log.info("store open path=%s", store.path)
-            self._engine = StoreAndForward(
-                store,
-                ids,
-                receivers=self._receivers,
-                policies=self._policies,
-                settings=settings,
-                outbind=self._outbind,
-            )
+            try:
+                self._engine = StoreAndForward(
+                    store,
+                    ids,
+                    receivers=self._receivers,
+                    policies=self._policies,
+                    settings=settings,
+                    outbind=self._outbind,
+                    policy=self._policy,
+                    # Rules on content need the text; prefix routing does not decode it.
+                    share_content=self._config.routing.policy_file is not None,
+                )
+            except BaseException:
+                await store.close()  # a bad policy file (ConfigError): nothing is left open
+                raise
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise StartupError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from opensmsc.app.simulated_hlr import build_hlr
+from opensmsc.app.simulated_hlr import HlrServices, build_hlr
 from opensmsc.config import Config, ConfigError, NetworkConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.network import (
@@ -50,11 +50,13 @@ class NetworkService:
         data_dir: Path,
         engine: StoreAndForward,
         mo: MoIngress,
+        hlr: HlrServices | None = None,
     ) -> None:
         config = config or NetworkConfig()
         self._engine = engine
         self._mo = mo
-        hlr = build_hlr(config)
+        # Built before the engine when its policy needs the portability data (app/node.py).
+        hlr = hlr or build_hlr(config)
         try:
             # Runtime changes (subscribers, message-waiting data) laid over the configuration.
             state = NetworkState.open(data_dir)

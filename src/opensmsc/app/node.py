@@ -4,16 +4,15 @@ The order, and why:
 
 0. the lock on the data folder (app/data.py): one node per store;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
-   given the engine;
+   given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
+   opt-outs restored from data_dir), which sees every MO from then on;
 2. the simulated network, when something uses it (app/network.py), as the route "network";
-   then the node's policy (app/policy.py NodePolicy: the rules of [routing] policy_file, its
-   opt-outs restored), built once for every user (the policy server, MO opt-out, reload), with
-   the network's portability data; it sees every MO from then on;
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
-6. the policy server on 3055 (app/policyd.py), over the engine's Router once every route is in;
+6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
+   once every route is in;
 7. the HTTP admin API;
 8. the engine's work: the scheduler starts sending once everything is there.
 
@@ -34,9 +33,10 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import NodePolicy, policy_engine
+from opensmsc.app.policy import NodePolicy, node_policy, served_policy
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.service import Services
+from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
@@ -117,44 +117,44 @@ async def start(config: Config) -> RunningSmsc:
     policies = policies_from_config(config)
     outbind = OutbindLink()
     services = Services()
+    # The simulated HLR first: its portability data gives the policy a ported number's network.
+    hlr = build_hlr(config.network) if uses_network(config) else None
+    portability = None if hlr is None else hlr.portability
     try:
         await services.start(DataFolderLock(config.node.data_dir))
         engine = (
             await services.start(
-                EngineService(config, receivers=registry, policies=policies, outbind=outbind)
+                EngineService(
+                    config,
+                    receivers=registry,
+                    policies=policies,
+                    outbind=outbind,
+                    policy=node_policy(config, portability=portability),
+                )
             )
         ).engine
-        mo = mo_ingress(config, engine, registry, policies)
+        # The engine's own policy, with its reload and its opt-outs (restored from data_dir).
+        policy = await services.start(NodePolicy(config, engine.policy))
+        mo = mo_ingress(config, engine, registry, policies, observe=policy.on_mo)
         network = None
         if uses_network(config):
             network = (
                 await services.start(
                     NetworkService(
-                        config.network, data_dir=config.node.data_dir, engine=engine, mo=mo
+                        config.network,
+                        data_dir=config.node.data_dir,
+                        engine=engine,
+                        mo=mo,
+                        hlr=hlr,
                     )
                 )
             ).network
-        policy = await services.start(
-            NodePolicy(
-                config,
-                policy_engine(
-                    config,
-                    router=engine.router,
-                    policies=policies,
-                    portability=None if network is None else network.hlr.portability,
-                ),
-            )
-        )
-        # Set here, not given to MoIngress when built: the policy needs the network's
-        # portability data, and the network needs the MoIngress. No MO arrives before this:
-        # the network has no handset traffic yet and the connectors start below.
-        mo.observe = policy.on_mo
         upstream = await services.start(
             UpstreamService(
                 config,
                 engine=engine,
                 mo=mo,
-                np_lookup=np_lookup_for(None if network is None else network.hlr.portability),
+                np_lookup=np_lookup_for(portability),
             )
         )
         smsc = await services.start(
@@ -184,7 +184,7 @@ async def start(config: Config) -> RunningSmsc:
             policyd = await services.start(
                 PolicydService(
                     config.policyd,
-                    engine=policy.engine,
+                    engine=served_policy(engine.policy, engine.router, policies),
                     node=config.node.name,
                     data_dir=config.node.data_dir,
                 )

@@ -2,8 +2,11 @@
 the configuration names one, else today's prefix routing (`PrefixPolicy`); either way over the
 same Router the scheduler uses, whose prefix routing also routes what no rule routes.
 
-`NodePolicy` is the node's one instance (app/node.py builds it once; the policy server uses
-it): what it adds to the engine is what needs I/O or the event loop:
+The node builds one engine (`node_policy`) that its acceptor and scheduler ask for every
+message (engine/decisions.py) and that the policy server serves (`served_policy`): one set of
+route health, velocity counters and opt-outs, fed by the node's own attempts.
+
+`NodePolicy` wraps that engine with what needs I/O or the event loop:
 
 - `reload()`: the policy file, its price list and lists read again in a worker thread (the
   loop keeps deciding with the old policy meanwhile), then swapped in one assignment on the
@@ -16,14 +19,14 @@ it): what it adds to the engine is what needs I/O or the event loop:
   `data_dir/opt_outs.sqlite3` (routing/opt_outs.py) before it takes effect, and what is there
   is restored at start, so opt-outs survive a restart (kill -9 included).
 
-Used too by `opensmsc route explain` (cli/route.py) through `policy_engine`.
+Also used by `opensmsc route explain` (cli/route.py) through `policy_engine`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,13 +37,16 @@ from opensmsc.logtext import peer_text
 from opensmsc.routing import (
     LOOPBACK,
     AccountPolicies,
+    Decision,
     LoopbackRoute,
     NumberPortability,
     OptOutFile,
     PolicyEngine,
     PolicyFileError,
     PrefixPolicy,
+    RouteQuery,
     Router,
+    RouteReport,
     RulePolicy,
     rules_loader,
 )
@@ -55,11 +61,14 @@ from opensmsc.sms import (
 )
 
 __all__ = [
+    "KnownAccounts",
     "NodePolicy",
     "mo_text",
+    "node_policy",
     "policy_engine",
     "route_names",
     "rule_policy",
+    "served_policy",
     "standin_router",
 ]
 
@@ -232,3 +241,45 @@ class NodePolicy:
             pair[0],
             pair[1],
         )
+
+
+def node_policy(
+    config: Config, *, portability: NumberPortability | None = None
+) -> Callable[[Router], PolicyEngine]:
+    """What makes the node's engine over the engine's Router (StoreAndForward's `policy`). No
+    account check: the front doors authenticated the account already, and the simulated
+    network's person-to-person MT comes from a pseudo-account. Raises ConfigError for a bad
+    policy file when called."""
+
+    def make(router: Router) -> PolicyEngine:
+        return policy_engine(config, router=router, portability=portability)
+
+    return make
+
+
+def served_policy(node: PolicyEngine, router: Router, policies: AccountPolicies) -> PolicyEngine:
+    """The engine the policy server answers from: the node's own rule engine (so its answers
+    follow the node's route health) refusing accounts the configuration does not name, or
+    without a policy file the prefix routing with that check."""
+    if isinstance(node, RulePolicy):
+        return KnownAccounts(node, policies)
+    return PrefixPolicy(router, policies)
+
+
+class KnownAccounts:
+    """A PolicyEngine that answers ESME_RINVSYSID for an account `policies` does not name
+    (when it names any) and asks `engine` for the others; reports go to `engine`."""
+
+    def __init__(self, engine: PolicyEngine, policies: AccountPolicies) -> None:
+        self.engine = engine
+        self._accounts = frozenset(policies.system_ids)
+
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
+        if self._accounts and query.account not in self._accounts:
+            return Decision.reject(
+                CommandStatus.ESME_RINVSYSID, f'unknown account "{query.account}"'
+            )
+        return self.engine.decide(query, now)
+
+    def report(self, report: RouteReport, now: datetime) -> None:
+        self.engine.report(report, now)

@@ -4,6 +4,7 @@ the wiring opens it. Import from here; the modules may be split or merged.
 """
 
 from opensmsc.engine.accept import Acceptor, DataRespond, MultiRespond, Respond
+from opensmsc.engine.decisions import Decisions, PolicyRefusal
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Finish, Lifecycle
@@ -16,6 +17,7 @@ from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptReque
 __all__ = [
     "Acceptor",
     "DataRespond",
+    "Decisions",
     "Deliveries",
     "EngineSettings",
     "Finish",
@@ -26,6 +28,7 @@ __all__ = [
     "MultiRespond",
     "Operations",
     "OutbindRequester",
+    "PolicyRefusal",
     "Prepared",
     "ReceiptRequest",
     "Receiver",

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.submission import Prepared, Submission, prepare
 from opensmsc.engine.submits import check_submit, concat_of, submit_times
@@ -47,6 +48,7 @@ from opensmsc.routing import (
     AccountPolicies,
     Delivered,
     PermanentFailure,
+    Route,
     Router,
     TemporaryFailure,
 )
@@ -112,8 +114,11 @@ class Acceptor:
     with ESME_RTHROTTLED (the session maps it to its overload answer). `max_parts` is the most
     SMS a message_payload may need (a concatenated message has at most 255, TS 23.040
     §9.2.3.24.1): one that needs more is refused with ESME_RINVMSGLEN. `router` is needed for
-    the datagram and transaction modes only. Call `close()` before the store closes: it waits
-    for the commits under way (their responses still go out).
+    the datagram and transaction modes only. `decisions`: the node's policy, asked for every
+    message before it is stored (engine/decisions.py: a reject or throttle refuses it, a
+    deferral or rewrite changes the record); without it every message is taken as it is. Call
+    `close()` before the store closes: it waits for the commits under way (their responses
+    still go out).
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class Acceptor:
         clock: Clock,
         policies: AccountPolicies,
         router: Router | None = None,
+        decisions: Decisions | None = None,
         on_stored: Callable[[], None] = lambda: None,
         on_claimed: Callable[[Sequence[StoredMessage]], None] | None = None,
         lease: timedelta | None = None,
@@ -138,6 +144,7 @@ class Acceptor:
         self._clock = clock
         self._policies = policies
         self._router = router
+        self._decisions = decisions
         self._on_stored = on_stored
         self._on_claimed = on_claimed
         self._lease = lease
@@ -311,14 +318,20 @@ class Acceptor:
         a submit_sm's would be. Raises InvalidSubmission, MessageRejected (ESME_RTHROTTLED)."""
         if self._pending >= self._max_pending:
             raise MessageRejected(_S.ESME_RTHROTTLED, "too many messages waiting for the store")
-        return prepare(
+        now = self._clock()
+        prepared = prepare(
             submission,
             system_id=system_id,
             policy=self._policies(system_id),
             ids=self._ids,
-            now=self._clock(),
+            now=now,
             lease=self._lease if self._on_claimed is not None else None,
         )
+        if self._decisions is None:
+            return prepared
+        # One decision for the whole message: its parts go (or are refused) together.
+        records = self._decisions.at_submit(prepared.records, now)
+        return Prepared(tuple(records), prepared.encoding)
 
     async def store(
         self, records: Sequence[StoredMessage], *, answer: SavedAnswer | None = None
@@ -331,9 +344,14 @@ class Acceptor:
         try:
             await self._store.submit_many(records, answer=answer)
         except KeyTaken:
+            self._forget(records)
             raise
         except StoreError as exc:  # DuplicateMessage: an id used before (never expected)
+            self._forget(records)
             raise StoreUnavailable(str(exc)) from exc
+        except BaseException:
+            self._forget(records)
+            raise
         finally:
             self._pending -= count
         for record in records:
@@ -372,7 +390,7 @@ class Acceptor:
         if leased and self._on_claimed is not None and self._lease is not None and due_at <= now:
             lease_until = now + self._lease
         try:
-            return StoredMessage.from_pdu(
+            record = StoredMessage.from_pdu(
                 pdu,
                 message_id=message_id,
                 system_id=system_id,
@@ -385,6 +403,13 @@ class Acceptor:
             )
         except OpensmscError as exc:  # a TLV value we cannot write back (LocalProtocolError)
             raise MessageRejected(_S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
+        if self._decisions is None:
+            return record
+        return self._decisions.at_submit((record,), now)[0]
+
+    def _forget(self, records: Sequence[StoredMessage]) -> None:
+        if self._decisions is not None:
+            self._decisions.forget([record.message_id for record in records])
 
     def _group(
         self, system_id: str, pdu: SubmitSm, concat: tuple[int, int, int], now: datetime
@@ -440,6 +465,7 @@ class Acceptor:
             error = exc
         self._pending -= len(batch)
         if error is not None:
+            self._forget([record for record, _ in batch])
             self._outage.failed(
                 "submit not stored messages=%d: %s", len(batch), error, count=len(batch)
             )
@@ -506,7 +532,15 @@ class Acceptor:
     # ---- datagram and transaction modes -------------------------------------------------------
 
     def _forward(self, record: StoredMessage, mode: int, respond: DataRespond) -> None:
-        route = None if self._router is None else self._router.route_for(record)
+        decisions = self._decisions
+        route: Route | None
+        if decisions is not None:
+            # Tried once, on the first route the policy gave at submit (no failover: the
+            # ESME asked for one attempt).
+            routes = decisions.routes(decisions.for_attempt(record, self._clock()))
+            route = routes[0] if routes else None
+        else:
+            route = None if self._router is None else self._router.route_for(record)
         if route is None:
             respond(None, _S.ESME_RSUBMITFAIL, EMPTY_TLVS)
             return
@@ -515,6 +549,7 @@ class Acceptor:
             respond(record.message_id, _S.ESME_ROK, EMPTY_TLVS)
 
         async def attempt() -> None:
+            started = 0.0 if decisions is None else decisions.started()
             try:
                 outcome = await route.attempt(record)
             except Exception:
@@ -522,6 +557,8 @@ class Acceptor:
                     "attempt failed message_id=%s route=%s", record.message_id, route.name
                 )
                 outcome = TemporaryFailure(int(_S.ESME_RSYSERR))
+            if decisions is not None:
+                decisions.report(route.name, outcome, started, self._clock())
             log.info(
                 "forwarded message_id=%s mode=%d route=%s outcome=%s",
                 record.message_id,

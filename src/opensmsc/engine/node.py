@@ -13,17 +13,26 @@ backend the wiring chose), or the SMPP side (smsc/session.py, which calls `accep
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from opensmsc.engine.accept import Acceptor
+from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, ReceiverLookup
 from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
-from opensmsc.routing import LOOPBACK, AccountPolicies, LoopbackRoute, Route, Router
+from opensmsc.routing import (
+    LOOPBACK,
+    AccountPolicies,
+    LoopbackRoute,
+    PolicyEngine,
+    PrefixPolicy,
+    Route,
+    Router,
+)
 from opensmsc.store import Clock, Store, StoredMessage, system_clock
 
 __all__ = ["EngineSettings", "StoreAndForward"]
@@ -53,7 +62,13 @@ class EngineSettings:
 class StoreAndForward:
     """Every engine part on one store. Build it on an open `store` (it owns the store from
     then on) and the node's `ids`, then `start()`; `close()` stops the background work, waits
-    for what is under way and closes the store."""
+    for what is under way and closes the store.
+
+    `policy` makes the node's PolicyEngine over its Router (`self.router`, which routes added
+    later join); by default `PrefixPolicy`, the Router's prefixes. Every MT message is decided
+    by it at submit and before its attempts (engine/decisions.py): `self.policy` is that engine,
+    the one to serve to others. `share_content`: queries carry the message text (for rules on
+    content)."""
 
     def __init__(
         self,
@@ -66,6 +81,8 @@ class StoreAndForward:
         routes: Mapping[str, Route] | None = None,
         clock: Clock = system_clock,
         outbind: OutbindRequester | None = None,
+        policy: Callable[[Router], PolicyEngine] | None = None,
+        share_content: bool = False,
     ) -> None:
         settings = settings or EngineSettings()
         routes = routes or {}
@@ -91,6 +108,10 @@ class StoreAndForward:
             prefixes=settings.prefixes,
             mo_route=self.deliveries,
         )
+        self.policy: PolicyEngine = (
+            PrefixPolicy(self.router) if policy is None else policy(self.router)
+        )
+        self.decisions = Decisions(self.policy, self.router, share_content=share_content)
         self.lifecycle = Lifecycle(
             store,
             ids,
@@ -106,6 +127,7 @@ class StoreAndForward:
             clock=clock,
             lease=timedelta(seconds=settings.lease),
             route_windows=dict(settings.route_windows),
+            decisions=self.decisions,
         )
         self.acceptor = Acceptor(
             store,
@@ -113,6 +135,7 @@ class StoreAndForward:
             clock=clock,
             policies=policies,
             router=self.router,
+            decisions=self.decisions,
             on_stored=self.scheduler.wake,
             on_claimed=self.scheduler.take,
             lease=timedelta(seconds=settings.lease),

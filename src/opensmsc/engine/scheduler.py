@@ -10,6 +10,14 @@ the attempt's outcome (engine/routes.Attempt) decides what follows, through engi
 - TemporaryFailure → the retry schedule of its error class (routing/retry.py: by default +1 m,
   +5 m, +15 m, +30 m, +1 h, +2 h, +4 h, then every 4 h), never past validity: EXPIRED then.
 
+With `decisions` (engine/decisions.py) an MT message goes by the routes of its policy
+decision, in their order: a route that fails for its own reasons (TemporaryFailure with
+`route_fault`: a connector down or not bound, throttled, a timeout, a temporary error) passes the
+message to the next route at once (failover); the outcome of the last route tried is what is
+recorded. Each attempt is reported to the policy (quality, blacklisting). A decision made before
+an attempt may also reject the message (it ends REJECTED with the rule's status), or hold it
+back (every route blacklisted or at its cap, quiet hours): it is due again then, uncounted.
+
 A message past its validity when it comes due ends EXPIRED without an attempt. A route that
 raises ends the message UNDELIVERABLE (logged with its traceback once), never a retry loop.
 `alert(addr)` (the network says the subscriber is reachable again) makes every message waiting
@@ -33,13 +41,16 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import (
     DEFAULT_POLICIES,
     Accepted,
+    Action,
     Attempt,
+    Decision,
     Delivered,
     ErrorClass,
     ExpireAt,
@@ -75,6 +86,8 @@ class Scheduler:
     woke the scheduler (scheduled messages and retries come due without a wake-up).
     `route_windows` bounds, per route name, the attempts between their start and their
     recorded outcome (a connector's window): what a crash can make that route deliver twice.
+    `decisions`: the node's policy, which picks the routes of MT messages (module doc);
+    without it the Router does.
     """
 
     def __init__(
@@ -90,9 +103,11 @@ class Scheduler:
         concurrency: int = 2000,
         poll_interval: float = 1.0,
         route_windows: Mapping[str, int] | None = None,
+        decisions: Decisions | None = None,
     ) -> None:
         self._store = store
         self._router = router
+        self._decisions = decisions
         self._lifecycle = lifecycle
         self._clock = clock
         self._policies = policies
@@ -279,24 +294,41 @@ class Scheduler:
         other attempt runs as a task of its own."""
         attempt_now = None
         route = None
+        decision = None
+        routes: list[Route] = []
+        decisions = self._decisions
         if record.expires_at > now and not (
             record.upstream_message_id is not None and record.direction is Direction.MT
         ):
-            route = self._router.route_for(record)
+            if decisions is not None and record.direction is Direction.MT:
+                decision = decisions.for_attempt(record, now)
+                if decision.action is Action.ROUTE:
+                    routes = decisions.routes(decision)
+                    route = routes[0] if routes else None
+            else:
+                route = self._router.route_for(record)
             if route is not None and route.name not in self._route_slots:
                 attempt_now = getattr(route, "attempt_now", None)
         if attempt_now is None or route is None:
-            self._spawn(self._attempt(record, claimed=claimed))
+            self._spawn(self._attempt(record, claimed=claimed, decision=decision))
             return
+        started = 0.0 if decisions is None else decisions.started()
         try:
             outcome: Attempt | None = attempt_now(record)
         except Exception:
             log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
             outcome = _ROUTE_RAISED
         if outcome is None:  # it has to wait: the usual attempt
-            self._spawn(self._attempt(record, claimed=claimed))
+            self._spawn(self._attempt(record, claimed=claimed, decision=decision))
             return
         self.attempts += 1
+        if decision is not None:
+            assert decisions is not None
+            decisions.report(route.name, outcome, started, now)
+            if len(routes) > 1 and _fails_over(outcome):
+                # Failover: the other routes, as an attempt of its own.
+                self._spawn(self._attempt(record, claimed=claimed, decision=decision, skip=1))
+                return
         match outcome:
             case Delivered():
                 batch.append(Finish(record, MessageState.DELIVERED, None, route.name, not claimed))
@@ -336,11 +368,14 @@ class Scheduler:
         *,
         claimed: bool,
         answered: tuple[str, Attempt] | None = None,
+        decision: Decision | None = None,
+        skip: int = 0,
     ) -> None:
         # `answered`: the route answered at once (route name, outcome); only record it.
+        # `decision`: the policy's, made in _launch; `skip`: its routes tried already.
         try:
             if answered is None:
-                await self._attempt_and_record(record, not claimed)
+                await self._attempt_and_record(record, not claimed, decision, skip)
             else:
                 await self._record_outcome(record, answered[0], answered[1], not claimed)
         except StoreUnavailable as exc:
@@ -354,7 +389,13 @@ class Scheduler:
             self._slot_free.set()
             self._start_ready()
 
-    async def _attempt_and_record(self, record: StoredMessage, uncounted: bool) -> None:
+    async def _attempt_and_record(
+        self,
+        record: StoredMessage,
+        uncounted: bool,
+        decision: Decision | None = None,
+        skip: int = 0,
+    ) -> None:
         # `uncounted`: no claim counted this attempt (Acceptor-leased): the outcome counts it.
         lifecycle = self._lifecycle
         now = self._clock()
@@ -365,6 +406,11 @@ class Scheduler:
             # Taken by an upstream before (an alert or an old lease brought it here): it
             # still waits for that upstream's receipt, not for another attempt.
             await lifecycle.accepted(record, record.upstream_message_id, route=record.route or "")
+            return
+        if self._decisions is not None and record.direction is Direction.MT:
+            if decision is None:
+                decision = self._decisions.for_attempt(record, now)
+            await self._by_decision(record, decision, skip, uncounted)
             return
         route = self._router.route_for(record)
         if route is None:
@@ -390,6 +436,92 @@ class Scheduler:
             log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
             outcome = _ROUTE_RAISED
         await self._record_outcome(record, route.name, outcome, uncounted)
+
+    async def _by_decision(
+        self, record: StoredMessage, decision: Decision, skip: int, uncounted: bool
+    ) -> None:
+        """Act on the policy's decision for this attempt: the routes in order with failover,
+        or a reject, or the message held back until the decision says."""
+        decisions = self._decisions
+        assert decisions is not None
+        now = self._clock()
+        match decision.action:
+            case Action.REJECT:
+                log.info(
+                    "rejected by policy message_id=%s status=0x%08X reason=%s",
+                    record.message_id,
+                    decision.status or 0,
+                    peer_text(decision.reason),
+                )
+                await self._lifecycle.finish(
+                    record,
+                    MessageState.REJECTED,
+                    error=decision.status,
+                    attempt=uncounted,
+                )
+                return
+            case Action.THROTTLE | Action.DEFER:
+                # Every route blacklisted or at its cap, or quiet hours: due again then, and
+                # this was no attempt. (Rewrites were applied at submit, never twice.)
+                at = now + timedelta(milliseconds=max(1, decision.retry_after_ms or 0))
+                if at >= record.expires_at:
+                    await self._lifecycle.finish(
+                        record, MessageState.EXPIRED, at=now, attempt=uncounted
+                    )
+                    return
+                with contextlib.suppress(StoreError):  # ended or changed meanwhile
+                    await self._store.transition(
+                        record.message_id, MessageState.ENROUTE, at=now, next_attempt_at=at
+                    )
+                return
+        routes = decisions.routes(decision)[skip:]
+        if not routes:
+            if skip:
+                return  # the routes changed since _launch: the lease brings the message back
+            log.warning(
+                "no route message_id=%s destination=%s",
+                record.message_id,
+                peer_text(record.destination.addr),
+            )
+            await self._lifecycle.finish(
+                record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR, attempt=uncounted
+            )
+            return
+        last = len(routes) - 1
+        for index, route in enumerate(routes):
+            slot = self._route_slots.get(route.name)
+            if slot is None:
+                outcome = await self._try(record, route, decisions)
+                if index < last and _fails_over(outcome):
+                    continue
+                await self._record_outcome(record, route.name, outcome, uncounted)
+                return
+            # The slot is held until the outcome is recorded (a crash's duplicates are bounded
+            # by the route's window); a route failed over from gives it back at once.
+            async with slot:
+                outcome = await self._try(record, route, decisions)
+                if index < last and _fails_over(outcome):
+                    continue
+                await self._record_outcome(record, route.name, outcome, uncounted)
+                return
+
+    async def _try(self, record: StoredMessage, route: Route, decisions: Decisions) -> Attempt:
+        self.attempts += 1
+        started = decisions.started()
+        try:
+            outcome: Attempt = await route.attempt(record)
+        except Exception:
+            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            outcome = _ROUTE_RAISED
+        decisions.report(route.name, outcome, started, self._clock())
+        if _fails_over(outcome) and log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "route failed message_id=%s route=%s error=%s",
+                record.message_id,
+                route.name,
+                outcome.error if isinstance(outcome, TemporaryFailure) else None,
+            )
+        return outcome
 
     async def _record_outcome(
         self, record: StoredMessage, route: str, outcome: Attempt, uncounted: bool
@@ -436,6 +568,11 @@ class Scheduler:
                 await self._lifecycle.finish(
                     record, state, error=error, route=route, attempt=uncounted
                 )
+
+
+def _fails_over(outcome: Attempt) -> bool:
+    """Whether the next route should have the message now: the route's own trouble."""
+    return isinstance(outcome, TemporaryFailure) and outcome.route_fault
 
 
 class Housekeeper:

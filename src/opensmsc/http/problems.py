@@ -80,6 +80,8 @@ _TITLES: Final = {
     "payload-too-large": "Payload too large",
     "unsupported-media-type": "Unsupported media type",
     "invalid-submission": "Message refused",
+    "policy-rejected": "Refused by the routing policy",
+    "policy-throttled": "Held back by the routing policy",
     "unknown-message": "Unknown message",
     "idempotency-key-reused": "Idempotency key reused",
 }

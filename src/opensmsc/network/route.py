@@ -251,7 +251,10 @@ class SimulatedNetworkRoute:
         )
         if error.is_permanent:
             return PermanentFailure(int(error.code), detail=str(error))
-        return TemporaryFailure(int(error.code), error_class=error.error_class, detail=str(error))
+        # The subscriber's or its network's state, not the route's: no failover, no blacklist.
+        return TemporaryFailure(
+            int(error.code), error_class=error.error_class, detail=str(error), route_fault=False
+        )
 
     # ---- alerts and bursts ----------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 (`Decision`), what comes back after the attempt (`RouteReport`), and the `PolicyEngine` that
 answers; `PrefixPolicy` is the engine of today, over the prefix `Router` and the accounts.
 
-What this is for: one interface that the policy server (policyd, TCP 3055), and later the
-scheduler and the acceptor, ask per message. The rule engine of issue 11 (rules, least cost,
-velocity, quiet hours) is another `PolicyEngine` behind the same two methods. What it is not:
+What this is for: one interface that the policy server (policyd, TCP 3055), the node's
+acceptor (at submit) and its scheduler (before an attempt) ask per message (engine/decisions.py).
+The rule engine of issue 11 (rules, least cost, velocity, quiet hours) is another
+`PolicyEngine` behind the same two methods. What it is not:
 a wire format (policyd/wire.py maps these values to JSON-RPC) or anything that waits: `decide`
 is pure computation, with time passed in, so it runs in the event loop without awaiting.
 """
@@ -60,7 +61,10 @@ class RouteQuery:
     """One message as the policy sees it, before it is routed. `account` is the system_id (or
     HTTP user) that submitted it; `segments` the number of parts of the whole message;
     `content_sample` at most the first characters of its text, when the asker shares it;
-    `priority_flag` the submit's (1 and above go ahead of bulk where routes are capped)."""
+    `priority_flag` the submit's (1 and above go ahead of bulk where routes are capped).
+    `redecide`: the node decided this message at submit and stored it; it asks again before
+    an attempt (a retry, a deferred or scheduled message): velocity rules, which counted it at
+    submit, neither count it again nor hold it back."""
 
     account: str
     source: Address
@@ -71,6 +75,7 @@ class RouteQuery:
     segments: int = 1
     content_sample: str | None = None
     priority_flag: int = 0
+    redecide: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

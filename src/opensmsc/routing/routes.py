@@ -60,11 +60,14 @@ class TemporaryFailure:
     """Not delivered this time; try again on the retry schedule of `error_class`
     (store.retry.DEFAULT_POLICIES) until validity ends. `error` is what the store keeps as
     last_error and a receipt reports as err / network_error_code: a MAP error from the network,
-    or the command_status an upstream answered."""
+    or the command_status an upstream answered. `route_fault`: the route's own trouble (down,
+    throttled, congested), so another route may do better now (failover) and the policy counts
+    it against the route; False for the destination's (an absent or busy subscriber)."""
 
     error: int
     error_class: ErrorClass = ErrorClass.TEMPORARY
     detail: str = ""
+    route_fault: bool = True
 
 
 @dataclass(frozen=True, slots=True)

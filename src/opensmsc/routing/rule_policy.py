@@ -261,7 +261,11 @@ class RulePolicy:
         ended = (
             self._screen(rules, subject, verdict, steps)
             or self._apply_rules(rules, subject, verdict, steps)
-            or (self._check_velocity(rules, subject, steps, counted) if rules.velocity else None)
+            or (
+                self._check_velocity(rules, subject, steps, counted)
+                if rules.velocity and not query.redecide
+                else None
+            )
         )
         if ended is not None:
             return ended

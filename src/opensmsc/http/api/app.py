@@ -13,6 +13,7 @@ What it is not: the listener (http/server.py) or business logic (engine).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +23,10 @@ from fastapi.responses import JSONResponse
 
 from opensmsc import __version__
 from opensmsc.accounts import Authenticator
-from opensmsc.engine import InvalidSubmission, StoreAndForward
+from opensmsc.engine import InvalidSubmission, PolicyRefusal, StoreAndForward
 from opensmsc.http import problems
 from opensmsc.http.docs import install_docs
+from opensmsc.routing import Action
 from opensmsc.store import Clock, system_clock
 
 from . import messages
@@ -60,6 +62,7 @@ def create_api_app(
     problems.install(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidSubmission, _on_invalid_submission)
+    app.add_exception_handler(PolicyRefusal, _on_policy_refusal)
     app.add_middleware(BodyLimits, max_body_size=settings.max_body_size)
     app.include_router(messages.router)
     install_docs(app)
@@ -171,6 +174,30 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         instance=path,
         field=first["field"] if first else None,
         errors=errors,
+    )
+
+
+async def _on_policy_refusal(request: Request, exc: Exception) -> JSONResponse:
+    # The routing policy's reject (403: the message is valid, the node will not send it) or
+    # throttle (429 with the policy's retry-after), with the command_status SMPP answers.
+    assert isinstance(exc, PolicyRefusal)
+    if exc.action is Action.THROTTLE:
+        wait_ms = exc.retry_after_ms or 1000
+        return problems.problem_response(
+            429,
+            "policy-throttled",
+            exc.reason,
+            instance=request.url.path,
+            headers={"Retry-After": str(max(1, math.ceil(wait_ms / 1000)))},
+            command_status=int(exc.status),
+            retry_after_ms=wait_ms,
+        )
+    return problems.problem_response(
+        403,
+        "policy-rejected",
+        exc.reason,
+        instance=request.url.path,
+        command_status=int(exc.status),
     )
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from opensmsc.accounts import Account
-from opensmsc.engine import InvalidSubmission, Prepared
+from opensmsc.engine import InvalidSubmission, PolicyRefusal, Prepared
 from opensmsc.http.problems import Problem
 from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
@@ -58,6 +58,16 @@ _ERRORS: Final[dict[int | str, dict[str, str]]] = {
     401: {"description": "no or wrong credentials"},
     403: {"description": "the account may not use the API from here"},
 }
+_POLICY: Final[dict[int | str, dict[str, str]]] = {
+    403: {
+        "description": "the account may not use the API from here, or the routing policy "
+        "refused the message (`command_status` says why, as SMPP would)"
+    },
+    429: {
+        "description": "over the account's throughput, or held back by the routing policy; "
+        "see Retry-After"
+    },
+}
 _NOT_FOUND: Final[dict[int | str, dict[str, str]]] = {
     404: {"description": "no message of this account has this id"}
 }
@@ -75,10 +85,10 @@ def _unknown(message_id: str) -> Problem:
     responses={
         400: {"description": "bad JSON or an invalid number"},
         **_ERRORS,
+        **_POLICY,
         413: {"description": "the body is too large"},
         415: {"description": "the body is not JSON"},
         422: {"description": "a field is missing, of the wrong type or unusable"},
-        429: {"description": "over the account's throughput; see Retry-After"},
         503: {"description": "the store could not take the message: nothing was stored"},
     },
 )
@@ -140,9 +150,9 @@ def _accepted(prepared: Prepared) -> MessageAccepted:
     responses={
         400: {"description": "bad JSON or an invalid number (`field` says which message)"},
         **_ERRORS,
+        **_POLICY,
         413: {"description": "the body is too large"},
         422: {"description": "a message is invalid (`field` says which), or too many"},
-        429: {"description": "over the account's throughput; see Retry-After"},
         503: {"description": "the store could not take the batch: nothing was stored"},
     },
 )
@@ -181,6 +191,11 @@ async def _send_batch(
         except InvalidSubmission as exc:
             where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{exc.field}"
             raise InvalidSubmission(exc.status, where, exc.reason) from exc
+        except PolicyRefusal as exc:
+            where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}]"
+            raise PolicyRefusal(
+                exc.action, exc.status, f"{where}: {exc.reason}", exc.retry_after_ms
+            ) from exc
         except Problem as exc:
             field = exc.extensions.get("field", "")
             where = f"{shape}[{index}]" if shape == "to" else f"messages[{index}].{field}"

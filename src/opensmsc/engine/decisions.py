@@ -1,0 +1,280 @@
+"""The node's policy engine on its own message path: every MT message is decided at submit and
+again before each attempt that was not planned at submit, and every attempt is reported back.
+
+What this is for (issue 11): `Decisions` puts a `routing.PolicyEngine` (RulePolicy with
+`[routing] policy_file`, else PrefixPolicy over the Router) between the front doors and the
+routes, for SMPP and the HTTP API alike:
+
+- At submit (`at_submit`, called by the Acceptor before the store commit): a reject or a
+  throttle raises `PolicyRefusal` (a MessageRejected with the decision's command_status, and
+  retry_after_ms for a throttle); a deferral stores the message SCHEDULED at the window's
+  start; a rewrite (source address and TON/NPI, destination, data_coding, validity, TLVs) is
+  applied to the record before it is stored (with the first route in its `route`; any other
+  record gets its `route` from its attempt, sparing a copy per message).
+  The ordered route list of a message attempted at once (stored leased, handed to the
+  Scheduler) is kept in memory for that first attempt: one decision per message on the hot
+  path.
+- Before any other attempt (`for_attempt`: a retry, a scheduled or deferred message, one whose
+  plan was dropped or a restart forgot) the message is decided again, as stored (after its
+  rewrites), with `RouteQuery.redecide` set so that velocity rules do not count it twice: the
+  routes follow live health (failover, blacklisting, probes, caps) and reloaded rules.
+  Re-deciding rather than storing the list keeps the store schema as it is and lets a retry
+  go where the routes are healthy now.
+- After each attempt on a route (`report`): a RouteReport (ok / temp / perm, the error, the
+  latency) feeds least-cost quality and blacklisting.
+
+What it is not: the attempt itself or the state change (engine/scheduler.py, lifecycle.py),
+nor the rules (routing/). `decide` never waits, so this runs in the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from opensmsc.errors import MessageRejected, OpensmscError
+from opensmsc.routing import (
+    Accepted,
+    Action,
+    Attempt,
+    Decision,
+    Delivered,
+    Outcome,
+    PermanentFailure,
+    PolicyEngine,
+    Rewrite,
+    Route,
+    RouteQuery,
+    Router,
+    RouteReport,
+)
+from opensmsc.smpp import CommandStatus, EsmClass, MessageState, Tag
+from opensmsc.sms import (
+    Alphabet,
+    UdhError,
+    UnsupportedDataCoding,
+    alphabet_of,
+    decode_text,
+    parse_udh,
+)
+from opensmsc.store import Address, StoredMessage
+
+__all__ = ["Decisions", "PolicyRefusal"]
+
+_S = CommandStatus
+_MAX_PLANS: Final = 100_000
+
+
+class PolicyRefusal(MessageRejected):
+    """The policy refused a message at submit: `action` is reject (`status` is the rule's
+    command_status) or throttle (ESME_RTHROTTLED; the sender may retry after
+    `retry_after_ms`)."""
+
+    def __init__(
+        self, action: Action, status: int, reason: str, retry_after_ms: int | None = None
+    ) -> None:
+        self.action = action
+        self.retry_after_ms = retry_after_ms
+        super().__init__(status, reason or f"refused by the routing policy ({action})")
+
+
+class Decisions:
+    """The PolicyEngine `policy` on the node's path (module doc); route names are looked up in
+    `router`. `share_content`: the text of each message goes in the query (`content_sample`),
+    for rules on content; off, the text is not decoded at all. `monotonic` times attempts."""
+
+    def __init__(
+        self,
+        policy: PolicyEngine,
+        router: Router,
+        *,
+        share_content: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_plans: int = _MAX_PLANS,
+    ) -> None:
+        self.policy = policy
+        self._router = router
+        self._share_content = share_content
+        self._monotonic = monotonic
+        self._max_plans = max_plans
+        # message_id → the decision made at submit, for its first attempt (popped then).
+        self._plans: dict[str, Decision] = {}
+
+    # ---- at submit ----------------------------------------------------------------------------
+
+    def at_submit(
+        self, records: Sequence[StoredMessage], now: datetime, *, planned: bool = True
+    ) -> list[StoredMessage]:
+        """The records of one message (its parts, from one front-door request) as the policy
+        wants them stored: decided once, on the first, and applied to each. `planned`: keep
+        the decision of those due at once for their first attempt. Raises PolicyRefusal."""
+        first = records[0]
+        segments = first.concat.total if first.concat is not None else len(records)
+        decision = self.policy.decide(self._query(first, segments, redecide=False), now)
+        action = decision.action
+        if action is Action.REJECT:
+            raise PolicyRefusal(action, decision.status or _S.ESME_RSYSERR, decision.reason)
+        if action is Action.THROTTLE:
+            raise PolicyRefusal(
+                action, _S.ESME_RTHROTTLED, decision.reason, decision.retry_after_ms
+            )
+        out = [_applied(record, decision, now) for record in records]
+        if planned:
+            plans = self._plans
+            if len(plans) >= self._max_plans:
+                plans.clear()  # a message without a plan is decided again: always correct
+            for record in out:
+                if record.due_at <= now:  # due at once: its first attempt comes soon
+                    plans[record.message_id] = decision
+        return out
+
+    def forget(self, message_ids: Sequence[str]) -> None:
+        """Drop the plans of messages that were not stored after all."""
+        for message_id in message_ids:
+            self._plans.pop(message_id, None)
+
+    # ---- before an attempt --------------------------------------------------------------------
+
+    def for_attempt(self, record: StoredMessage, now: datetime) -> Decision:
+        """The decision for this attempt of `record`: the one made at submit for its first
+        attempt, else a new one (module doc)."""
+        plan = self._plans.pop(record.message_id, None)
+        if plan is not None:
+            return plan
+        segments = record.concat.total if record.concat is not None else 1
+        return self.policy.decide(self._query(record, segments, redecide=True), now)
+
+    def routes(self, decision: Decision) -> list[Route]:
+        """The routes of `decision` the node has, in its order (a name the Router does not
+        hold, a connector removed since, is left out)."""
+        found = []
+        for choice in decision.routes:
+            route = self._router.get(choice.route)
+            if route is not None:
+                found.append(route)
+        return found
+
+    # ---- after an attempt ---------------------------------------------------------------------
+
+    def started(self) -> float:
+        return self._monotonic()
+
+    def report(self, route: str, outcome: Attempt, started: float, now: datetime) -> None:
+        """Tell the policy how an attempt on `route` begun at `started` (`started()`) ended."""
+        latency_ms = max(0.0, (self._monotonic() - started) * 1000.0)
+        match outcome:
+            case Delivered() | Accepted():
+                report = RouteReport(route=route, outcome=Outcome.OK, latency_ms=latency_ms)
+            case PermanentFailure(error=error):
+                report = RouteReport(
+                    route=route, outcome=Outcome.PERM, status=error, latency_ms=latency_ms
+                )
+            case _:
+                if not outcome.route_fault:
+                    return  # the destination's trouble (absent, busy): says nothing of the route
+                report = RouteReport(
+                    route=route, outcome=Outcome.TEMP, status=outcome.error, latency_ms=latency_ms
+                )
+        self.policy.report(report, now)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _query(self, record: StoredMessage, segments: int, *, redecide: bool) -> RouteQuery:
+        return RouteQuery(
+            account=record.system_id,
+            source=record.source,
+            destination=record.destination,
+            service_type=record.service_type,
+            data_coding=record.data_coding,
+            esm_class=record.esm_class,
+            segments=segments,
+            content_sample=_text(record) if self._share_content else None,
+            priority_flag=record.priority_flag,
+            redecide=redecide,
+        )
+
+
+def _text(record: StoredMessage) -> str | None:
+    """The text of a record's content (its UDH left out); None for binary content."""
+    payload = record.short_message
+    if not payload and record.tlvs:
+        found = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
+        payload = found if isinstance(found, bytes) else b""
+    if record.esm_class & EsmClass.UDHI:
+        with contextlib.suppress(UdhError):
+            payload = parse_udh(payload)[1]
+    try:
+        if alphabet_of(record.data_coding) is Alphabet.BINARY:
+            return None
+        return decode_text(record.data_coding, payload)
+    except (UnsupportedDataCoding, ValueError):
+        return None
+
+
+def _applied(record: StoredMessage, decision: Decision, now: datetime) -> StoredMessage:
+    """`record` with the decision's rewrite, deferral and first route. Raises PolicyRefusal
+    when the result cannot be stored (it would expire before it is due; a TLV that cannot be
+    written)."""
+    changes: dict[str, Any] = {}
+    rewrite = decision.rewrite
+    if rewrite is not None and not rewrite.is_empty:
+        changes.update(_rewritten(record, rewrite, now))
+    if decision.action is Action.DEFER:
+        at = now + timedelta(milliseconds=decision.retry_after_ms or 0)
+        if at > record.due_at:
+            changes.update(due_at=at, next_attempt_at=at, state=MessageState.SCHEDULED)
+    if not changes:
+        # The usual case: the record as it is (a copy per message would cost more than the
+        # decision). Its `route` is set by its attempt.
+        return record
+    if decision.routes:
+        changes["route"] = decision.routes[0].route  # what a deferred message will take
+    try:
+        changed = replace(record, **changes)
+    except ValueError as exc:
+        raise PolicyRefusal(Action.REJECT, _S.ESME_RSYSERR, str(exc)) from exc
+    if changed.expires_at <= changed.due_at:
+        raise PolicyRefusal(
+            Action.REJECT,
+            _S.ESME_RINVEXPIRY,
+            f"deferred to {changed.due_at.isoformat()}, past its validity "
+            f"({changed.expires_at.isoformat()})",
+        )
+    return changed
+
+
+def _rewritten(record: StoredMessage, rewrite: Rewrite, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    source = record.source
+    if (
+        rewrite.source_addr is not None
+        or rewrite.source_addr_ton is not None
+        or rewrite.source_addr_npi is not None
+    ):
+        changes["source"] = Address(
+            source.ton if rewrite.source_addr_ton is None else rewrite.source_addr_ton,
+            source.npi if rewrite.source_addr_npi is None else rewrite.source_addr_npi,
+            source.addr if rewrite.source_addr is None else rewrite.source_addr,
+        )
+    if rewrite.destination_addr is not None:
+        destination = record.destination
+        changes["destination"] = Address(destination.ton, destination.npi, rewrite.destination_addr)
+    if rewrite.data_coding is not None:
+        changes["data_coding"] = rewrite.data_coding
+    if rewrite.validity_s is not None:
+        changes["expires_at"] = now + timedelta(seconds=rewrite.validity_s)
+    if rewrite.strip_tlvs or rewrite.add_tlvs:
+        tlvs = record.tlv_values
+        for tag in rewrite.strip_tlvs:
+            tlvs = tlvs.without(tag)
+        for tag, value in rewrite.add_tlvs:
+            tlvs = tlvs.with_(tag, value)
+        try:
+            changes["tlvs"] = StoredMessage.encode_tlvs(tlvs)
+        except OpensmscError as exc:
+            raise PolicyRefusal(Action.REJECT, _S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
+    return changes
