@@ -68,6 +68,7 @@ queries = st.builds(
     esm_class=octet,
     segments=st.integers(1, 255),
     content_sample=st.none() | st.text(max_size=200),
+    priority_flag=st.integers(0, 3),
 )
 costs = st.none() | st.floats(0, 1e6, allow_nan=False)
 routes = st.builds(RouteEntry, route=names, cost=costs, mccmnc=st.none() | digits)
@@ -379,6 +380,8 @@ GOOD_QUERY: dict[str, Any] = {
         ({"esm_class": "0"}, "esm_class"),
         ({"service_type": "x" * 33}, "service_type"),
         ({"content_sample": 5}, "content_sample"),
+        ({"priority_flag": 4}, "priority_flag"),
+        ({"priority_flag": True}, "priority_flag"),
     ],
 )
 def test_invalid_query_params_name_the_member(change: dict[str, Any], where: str) -> None:
@@ -391,6 +394,10 @@ def test_invalid_query_params_name_the_member(change: dict[str, Any], where: str
 def test_query_params_defaults_and_unknown_members() -> None:
     params = QueryParams.from_json({**GOOD_QUERY, "future_member": [1, 2]})
     assert (params.segments, params.data_coding, params.service_type) == (1, 0, "")
+    assert params.priority_flag == 0
+    assert "priority_flag" not in params.to_json()  # type: ignore[operator]  # a 1.0 request
+    high = QueryParams.from_json({**GOOD_QUERY, "priority_flag": 1})
+    assert high.priority_flag == 1 and high.to_json()["priority_flag"] == 1  # type: ignore[index,call-overload]
     with pytest.raises(InvalidParams):
         QueryParams.from_json([GOOD_QUERY])  # positional params are not taken
 
@@ -466,6 +473,7 @@ query_like = st.fixed_dictionaries(
         "esm_class": json_scalars,
         "segments": json_scalars,
         "content_sample": json_scalars,
+        "priority_flag": json_scalars,
     },
 )
 
@@ -483,6 +491,7 @@ def _one_member_changed(query: QueryParams, key: str, value: Any) -> Any:
 members = st.sampled_from(
     [
         *("account", "service_type", "data_coding", "esm_class", "segments", "content_sample"),
+        "priority_flag",
         *("source", "destination", "source.addr", "source.ton", "destination.npi"),
     ]
 )

@@ -156,7 +156,7 @@ async def test_hello_keepalive_query_report(start_server: Start) -> None:
         "jsonrpc": "2.0",
         "id": 1,
         "result": {
-            "version": "1.0",
+            "version": "1.1",
             "node": "test-node",
             "methods": ["hello", "keepalive", "route.query", "route.report"],
         },

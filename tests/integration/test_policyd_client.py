@@ -1,7 +1,8 @@
 """The policy client (policyd/client.py) against real servers on ephemeral ports: failover
 between two servers with one killed mid-traffic, the transaction timer and retries against a
-server that never answers, keep-alive, standby and out-of-service modes, and the fallback
-(local rules or fail-closed) when every server fails."""
+server that never answers, keep-alive, active / alternate (round robin) / standby /
+out-of-service modes and changing them, drain (dry-up and force) with calls in flight, and the
+fallback (local rules or fail-closed) when every server fails."""
 
 from __future__ import annotations
 
@@ -167,11 +168,12 @@ async def _swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 class Slow:
-    """A server that answers hello and keepalive at once and each query only after 0.5 s:
-    later than the client's transaction timer."""
+    """A server that answers hello and keepalive at once and each query only after `delay`
+    (0.5 s: later than the client's transaction timer), naming the route "late"."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.5) -> None:
         self.queries = 0
+        self.delay = delay
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frames = FrameBuffer()
@@ -184,11 +186,16 @@ class Slow:
                     if message.method == "route.query":
                         self.queries += 1
                         asyncio.get_running_loop().call_later(
-                            0.5, writer.write, _late_answer(message.id)
+                            self.delay, _write_if_open, writer, _late_answer(message.id)
                         )
                     else:
                         writer.write(encode_response(message.id, {"version": "1.0"}))
         writer.close()
+
+
+def _write_if_open(writer: asyncio.StreamWriter, data: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(data)
 
 
 def _late_answer(request_id: RequestId) -> bytes:
@@ -304,3 +311,93 @@ async def test_the_token_is_sent_in_hello(start_server: StartServer) -> None:
             assert route_of(await client.decide(query())) == "via-a"
     finally:
         await server.stop()
+
+
+async def test_alternates_share_the_load_in_turn(start_server: StartServer) -> None:
+    servers = [await start_server(policy(f"via-{name}")) for name in "abc"]
+    specs = [spec(server, ServerMode.ALTERNATE) for server in servers]
+    async with client_of(*specs) as client:
+        await wait_until(lambda: len(client.up) == 3)
+        answered = [route_of(await client.decide(query())) for _ in range(300)]
+        assert {name: answered.count(f"via-{name}") for name in "abc"} == dict.fromkeys("abc", 100)
+        # One alternate killed mid-traffic: the other two share everything, none falls back.
+        await servers[1].stop(drain_timeout=0)
+        await wait_until(lambda: len(client.up) == 2)
+        answered = [route_of(await client.decide(query())) for _ in range(100)]
+        assert (answered.count("via-a"), answered.count("via-c")) == (50, 50)
+        assert client.fallbacks == 0
+
+
+async def test_active_first_then_the_alternates_then_standby(start_server: StartServer) -> None:
+    a, b, c, d = [await start_server(policy(f"via-{name}")) for name in "abcd"]
+    async with client_of(
+        spec(d, ServerMode.STANDBY),
+        spec(b, ServerMode.ALTERNATE),
+        spec(a),
+        spec(c, ServerMode.ALTERNATE),
+    ) as client:
+        await wait_until(lambda: len(client.up) == 4)
+        assert {route_of(await client.decide(query())) for _ in range(10)} == {"via-a"}
+        await a.stop(drain_timeout=0)
+        await wait_until(lambda: len(client.up) == 3)
+        assert {route_of(await client.decide(query())) for _ in range(10)} == {"via-b", "via-c"}
+        await b.stop(drain_timeout=0)
+        await c.stop(drain_timeout=0)
+        await wait_until(lambda: len(client.up) == 1)
+        assert route_of(await client.decide(query())) == "via-d"
+
+
+async def test_a_dry_up_drain_finishes_calls_in_flight_and_sends_new_ones_on(
+    start_server: StartServer,
+) -> None:
+    slow = Slow(delay=0.3)
+    listener = await asyncio.start_server(slow.serve, HOST, 0)
+    b = await start_server(policy("via-b"))
+    slow_spec = ServerSpec(HOST, listener.sockets[0].getsockname()[1])
+    settings = ClientSettings(transaction_timeout=2.0, retries=1, reconnect_delay=0.05)
+    try:
+        async with client_of(slow_spec, spec(b), settings=settings) as client:
+            await wait_until(lambda: len(client.up) == 2)
+            in_flight = [asyncio.create_task(client.decide(query())) for _ in range(20)]
+            await wait_until(lambda: slow.queries == 20)
+            draining = asyncio.create_task(client.drain(slow_spec))
+            await asyncio.sleep(0)
+            # New transactions go to the next server at once, while the slow one dries up.
+            assert route_of(await client.decide(query())) == "via-b"
+            assert not draining.done()
+            assert await draining == 0  # nothing was cut off
+            assert [route_of(await task) for task in in_flight] == ["late"] * 20
+            assert slow.queries == 20 and client.fallbacks == 0
+            assert client.modes[slow_spec] is ServerMode.OUT_OF_SERVICE
+            assert client.up == (spec(b),)
+            # Back in service: connected again, and asked first again (it is active).
+            await client.set_mode(slow_spec, ServerMode.ACTIVE)
+            await wait_until(lambda: len(client.up) == 2)
+            assert route_of(await client.decide(query())) == "late"
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_a_forced_drain_sends_calls_in_flight_to_the_next_server_now(
+    start_server: StartServer,
+) -> None:
+    slow = Slow(delay=5.0)
+    listener = await asyncio.start_server(slow.serve, HOST, 0)
+    b = await start_server(policy("via-b"))
+    slow_spec = ServerSpec(HOST, listener.sockets[0].getsockname()[1])
+    settings = ClientSettings(transaction_timeout=10.0, retries=1, reconnect_delay=0.05)
+    try:
+        async with client_of(slow_spec, spec(b), settings=settings) as client:
+            await wait_until(lambda: len(client.up) == 2)
+            in_flight = [asyncio.create_task(client.decide(query())) for _ in range(20)]
+            await wait_until(lambda: slow.queries == 20)
+            started = asyncio.get_running_loop().time()
+            assert await client.drain(slow_spec, force=True) == 20
+            answers = [route_of(await task) for task in in_flight]
+            assert asyncio.get_running_loop().time() - started < 1.0  # not the 5 s answers
+            assert answers == ["via-b"] * 20 and client.fallbacks == 0
+            assert client.up == (spec(b),)
+    finally:
+        listener.close()
+        await listener.wait_closed()

@@ -124,7 +124,7 @@ async def test_a_client_written_from_the_spec_talks_to_the_server(server_port: i
     ) = await asyncio.to_thread(converse, server_port)
     assert unauthorized["error"]["code"] == -32001
     assert unauthorized["id"] == 1
-    assert hello["result"]["version"] == "1.0"
+    assert hello["result"]["version"] == "1.1"
     assert "route.query" in hello["result"]["methods"]
     assert decision == {
         "jsonrpc": "2.0",

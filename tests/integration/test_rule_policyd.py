@@ -80,3 +80,24 @@ async def test_a_bad_policy_file_stops_the_start(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r'policy.toml:5: rule\[0\].routes\[0\]: "nowhere"'):
         await app.start(config)
+
+
+async def test_priority_flag_reaches_the_policy_and_takes_the_reserve(tmp_path: Path) -> None:
+    """Protocol 1.1: a route at its cap for bulk still takes priority_flag >= 1 messages."""
+    (tmp_path / "policy.toml").write_text(
+        'default_routes = ["loopback"]\n'
+        '[[route]]\nname = "loopback"\nmax_per_second = 2\npriority_share = 0.5\n'
+    )
+    config = make_config(tmp_path / "data")
+    config = dataclasses.replace(
+        config, routing=dataclasses.replace(config.routing, policy_file=tmp_path / "policy.toml")
+    )
+    running = await app.start(config)
+    try:
+        port = running.ports["policyd"]
+        actions = [(await query(port, params("447700900123")))["action"] for _ in range(3)]
+        assert actions[0] == "route" and actions[-1] == "throttle", actions
+        urgent = await query(port, {**params("447700900123"), "priority_flag": 1})
+        assert urgent["action"] == "route", urgent
+    finally:
+        await running.stop()

@@ -1,5 +1,6 @@
-"""The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), and the
-simulated network's administration when the node has one.
+"""The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
+policy's reload (`POST /v1/policy/reload`), and the simulated network's administration when
+the node has one.
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import HttpServer, MetricsSource, ReadinessCheck, create_app
 from opensmsc.network import SimulatedNetwork
@@ -30,10 +32,11 @@ class AdminService:
         network: SimulatedNetwork | None,
         readiness: ReadinessCheck | None = None,
         metrics: MetricsSource | None = None,
+        policy: NodePolicy | None = None,
     ) -> None:
         self._config = config
         self._http = HttpServer(
-            create_app(network=network, readiness=readiness, metrics=metrics),
+            create_app(network=network, readiness=readiness, metrics=metrics, policy=policy),
             host=config.bind_address,
             port=config.port,
         )

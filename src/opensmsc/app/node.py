@@ -4,7 +4,8 @@ The order, and why:
 
 0. the lock on the data folder (app/data.py): one node per store;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
-   given the engine;
+   given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
+   opt-outs restored from data_dir), which sees every MO from then on;
 2. the simulated network, when something uses it (app/network.py), as the route "network";
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
@@ -37,7 +38,7 @@ from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import node_policy, served_policy
+from opensmsc.app.policy import NodePolicy, node_policy, served_policy
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
@@ -68,6 +69,7 @@ class RunningSmsc:
     admin: AdminService | None  # None when [http] is disabled
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
+    policy: NodePolicy | None = None  # the node's policy engine, its reload and opt-outs
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
@@ -141,7 +143,9 @@ async def start(config: Config) -> RunningSmsc:
                 )
             )
         ).engine
-        mo = mo_ingress(config, engine, registry, policies)
+        # The engine's own policy, with its reload and its opt-outs (restored from data_dir).
+        policy = await services.start(NodePolicy(config, engine.policy))
+        mo = mo_ingress(config, engine, registry, policies, observe=policy.on_mo)
         network = None
         if uses_network(config):
             network = (
@@ -192,6 +196,7 @@ async def start(config: Config) -> RunningSmsc:
                     config.policyd,
                     engine=served_policy(engine.policy, engine.router, policies),
                     node=config.node.name,
+                    data_dir=config.node.data_dir,
                 )
             )
         readiness = Readiness(engine.store, _listeners(smsc, api, policyd))
@@ -207,7 +212,13 @@ async def start(config: Config) -> RunningSmsc:
         admin = None
         if config.http.enabled:
             admin = await services.start(
-                AdminService(config.http, network=network, readiness=readiness, metrics=metrics)
+                AdminService(
+                    config.http,
+                    network=network,
+                    readiness=readiness,
+                    metrics=metrics,
+                    policy=policy,
+                )
             )
         await services.start(
             EngineWork(engine, (a.system_id for a in config.accounts if a.enabled))
@@ -224,6 +235,7 @@ async def start(config: Config) -> RunningSmsc:
         admin=admin,
         api=api,
         policyd=policyd,
+        policy=policy,
         webhooks=webhooks,
         readiness=readiness,
         metrics=metrics,

@@ -4,23 +4,45 @@ same Router the scheduler uses, whose prefix routing also routes what no rule ro
 
 The node builds one engine (`node_policy`) that its acceptor and scheduler ask for every
 message (engine/decisions.py) and that the policy server serves (`served_policy`): one set of
-route health, velocity counters and opt-outs, fed by the node's own attempts. Also used by
-`opensmsc route explain` (cli/route.py).
+route health, velocity counters and opt-outs, fed by the node's own attempts.
+
+`NodePolicy` wraps that engine with what needs I/O or the event loop:
+
+- `reload()`: the policy file, its price list and lists read again in a worker thread (the
+  loop keeps deciding with the old policy meanwhile), then swapped in one assignment on the
+  loop, so every decision uses the old policy or the new one, never a mix; a file with an
+  error changes nothing and the errors name file, line and key. SIGHUP (app/reload.py) and
+  `POST /v1/policy/reload` on the admin API (`opensmsc policy reload`) call it; one runs at a
+  time.
+- `on_mo(pdu)`: every MO the node receives (upstream.MoIngress's observer): a stop word to an
+  opt-out short code opts the handset out, a start word back in; the change is written to
+  `data_dir/opt_outs.sqlite3` (routing/opt_outs.py) before it takes effect, and what is there
+  is restored at start, so opt-outs survive a restart (kill -9 included).
+
+Also used by `opensmsc route explain` (cli/route.py) through `policy_engine`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from opensmsc.config import Config
+from opensmsc.errors import ConfigError, MessageRejected
+from opensmsc.logtext import peer_text
 from opensmsc.routing import (
     LOOPBACK,
     AccountPolicies,
     Decision,
     LoopbackRoute,
     NumberPortability,
+    OptOutFile,
     PolicyEngine,
+    PolicyFileError,
     PrefixPolicy,
     RouteQuery,
     Router,
@@ -28,10 +50,20 @@ from opensmsc.routing import (
     RulePolicy,
     rules_loader,
 )
-from opensmsc.smpp import CommandStatus
+from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, EsmClass, Tag
+from opensmsc.sms import (
+    Alphabet,
+    UdhError,
+    UserDataHeader,
+    decode_payload,
+    parse_data_coding,
+    parse_udh,
+)
 
 __all__ = [
     "KnownAccounts",
+    "NodePolicy",
+    "mo_text",
     "node_policy",
     "policy_engine",
     "route_names",
@@ -39,6 +71,8 @@ __all__ = [
     "served_policy",
     "standin_router",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def route_names(config: Config) -> set[str]:
@@ -85,6 +119,128 @@ def standin_router(config: Config) -> Router:
         default_route=config.routing.default_route,
         prefixes=[(route.prefix, route.route) for route in config.routing.routes],
     )
+
+
+def mo_text(pdu: DeliverSm | DataSm) -> str | None:
+    """The text of an MO (short_message or message_payload, without its UDH), or None when
+    it has none we can read (binary data, an alphabet without a decoder, a broken UDH)."""
+    data = pdu.short_message if isinstance(pdu, DeliverSm) else b""
+    if not data and pdu.tlvs:
+        payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
+        data = payload if isinstance(payload, bytes) else b""
+    if parse_data_coding(pdu.data_coding).alphabet is Alphabet.BINARY:
+        return None  # 8-bit data: a keyword is text
+    header = UserDataHeader()
+    if pdu.esm_class & EsmClass.UDHI:
+        try:
+            header, data = parse_udh(data)
+        except UdhError:
+            return None
+    return decode_payload(pdu.data_coding, bytes(data), header)
+
+
+class NodePolicy:
+    """The node's policy engine with its reload and its opt-outs (module doc). A service:
+    `start` restores the opt-outs kept in `data_dir`, `stop` closes their file."""
+
+    name = "policy"
+
+    def __init__(self, config: Config, engine: PolicyEngine) -> None:
+        self.engine = engine
+        self.rules = engine if isinstance(engine, RulePolicy) else None
+        self._data_dir: Path = config.node.data_dir
+        self._opt_outs: OptOutFile | None = None
+        self._lock = asyncio.Lock()
+        self.reloaded_at: datetime | None = None
+
+    async def start(self) -> None:
+        if self.rules is None:
+            return  # no policy file: no opt-out settings, nothing to keep
+        self._opt_outs = await asyncio.to_thread(OptOutFile.in_folder, self._data_dir)
+        pairs = await asyncio.to_thread(self._opt_outs.pairs)
+        self.rules.restore_opt_outs(pairs)
+        log.info("policy opt-outs restored count=%d file=%s", len(pairs), self._opt_outs.path)
+
+    async def stop(self) -> None:
+        if self._opt_outs is not None:
+            self._opt_outs.close()
+
+    def summary(self) -> dict[str, Any] | None:
+        """What the policy in force holds (GET /v1/policy), or None without a policy file."""
+        if self.rules is None:
+            return None
+        rules = self.rules.rules
+        return {
+            "source": rules.source,
+            "rules": len(rules.rules),
+            "default_routes": list(rules.default_routes),
+            "prices": sum(len(by_network) for by_network in rules.prices.values()),
+            "velocity_rules": len(rules.velocity),
+            "sender_id_rules": len(rules.sender_ids),
+            "opt_out_short_codes": sorted(rules.opt_out.short_codes),
+            "opted_out": self.rules.opt_out_count,
+            "reloaded_at": None if self.reloaded_at is None else self.reloaded_at.isoformat(),
+        }
+
+    async def reload(self) -> Mapping[str, Any] | None:
+        """Read the policy file again and use it from the next decision: the new summary, or
+        None when the node has no policy file. Raises PolicyFileError (every error, each with
+        file, line and key) and keeps the policy in force."""
+        if self.rules is None:
+            return None
+        rules = self.rules
+        async with self._lock:
+            try:
+                loaded = await asyncio.to_thread(rules.load)
+            except ConfigError as exc:
+                errors: list[ConfigError] = list(getattr(exc, "errors", None) or [exc])
+                log.error(
+                    "policy not reloaded: %d error%s; the policy in force is kept",
+                    len(errors),
+                    "" if len(errors) == 1 else "s",
+                )
+                for error in errors:
+                    log.error("policy error: %s", error)
+                raise exc if isinstance(exc, PolicyFileError) else PolicyFileError(errors) from exc
+            rules.adopt(loaded)  # on the loop: between two decisions, never during one
+            self.reloaded_at = datetime.now(UTC)
+            summary = self.summary()
+            assert summary is not None
+            log.info(
+                "policy reloaded file=%s rules=%d prices=%d",
+                summary["source"],
+                summary["rules"],
+                summary["prices"],
+            )
+            return summary
+
+    async def on_mo(self, pdu: DeliverSm | DataSm) -> None:
+        """MoIngress's observer: a stop or start word to an opt-out short code changes the
+        handset's opt-out, durably, before the MO is acknowledged. Raises MessageRejected
+        (ESME_RX_T_APPN: the network retries) when the change cannot be written."""
+        if self.rules is None or self._opt_outs is None:
+            return
+        if pdu.destination_addr not in self.rules.rules.opt_out.short_codes:
+            return  # the usual MO: not decoded at all
+        text = mo_text(pdu)
+        if text is None:
+            return
+        change = self.rules.opt_out_change(pdu.source_addr, pdu.destination_addr, text)
+        if change is None:
+            return
+        pair, out = change
+        try:
+            await self._opt_outs.set(pair, out)
+        except Exception as exc:
+            log.error("opt-out not recorded handset=%s: %s", peer_text(pdu.source_addr), exc)
+            raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "opt-out not recorded") from exc
+        self.rules.set_opted_out(pair, out)
+        log.info(
+            "opt-%s handset=%s sender=%s",
+            "out" if out else "in",
+            pair[0],
+            pair[1],
+        )
 
 
 def node_policy(

@@ -3,7 +3,7 @@ installed, with the garbage collector tuned for a long-running SMSC.
 
 Signals: SIGTERM and SIGINT stop the node gracefully (sessions unbound, connectors unbound
 upstream, the store closed); SIGHUP reads the configuration file again and applies what can
-change while running (app/reload.py), or logs why it cannot.
+change while running (app/reload.py), or logs why it cannot, and reloads the routing policy.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ async def serve(
             read=read,
             authenticator=running.services.authenticator,
             apply_logging=apply_logging,
+            reload_policy=None if running.policy is None else running.policy.reload,
         )
     reloads: set[asyncio.Task[bool]] = set()
 

@@ -11,6 +11,11 @@ it runs with. A valid file is compared with the running one, key by key:
   validity, receipts, distribution lists, mo_prefixes or outbind address) needs a restart:
   the log line names each such key, and the node keeps running as it was for those.
 
+Then, whatever the configuration file held, the routing policy (`[routing] policy_file`, its
+price list and lists) is read again and swapped in whole (app/policy.py NodePolicy.reload),
+or, with an error, kept as it was, each error logged with file, line and key. The policy file
+is its own file: a configuration file with errors does not hold back a good policy file.
+
 The running configuration becomes the new file's, so a later SIGHUP reports only later changes
 for the applied keys; keys that need a restart are compared with what the node started with,
 so they are named again until the node restarts.
@@ -19,9 +24,10 @@ so they are named again until the node restarts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from opensmsc.accounts import Authenticator
@@ -130,7 +136,9 @@ class Reloader:
         read: ConfigReader,
         authenticator: Authenticator,
         apply_logging: Callable[[LoggingConfig], None] | None = None,
+        reload_policy: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        self._reload_policy = reload_policy
         self._started_with = config
         self._running = config
         self._read = read
@@ -144,20 +152,29 @@ class Reloader:
         return self._running
 
     async def reload(self) -> bool:
-        """Read, check and apply; True when the file was valid (even if nothing changed)."""
+        """Read, check and apply, then reload the policy; True when the configuration file
+        was valid (even if nothing changed)."""
         async with self._lock:
-            read = await asyncio.to_thread(self._read)
-            if not isinstance(read, Config):
-                log.error(
-                    "configuration not reloaded: %d error%s; the node keeps running with the "
-                    "configuration it had",
-                    len(read),
-                    "" if len(read) == 1 else "s",
-                )
-                for error in read:
-                    log.error("configuration error: %s", error)
-                return False
-            return await self._apply(read)
+            applied = await self._reload_config()
+            if self._reload_policy is not None:
+                # Errors are logged there (file, line, key); the policy in force is kept.
+                with contextlib.suppress(ConfigError):
+                    await self._reload_policy()
+            return applied
+
+    async def _reload_config(self) -> bool:
+        read = await asyncio.to_thread(self._read)
+        if not isinstance(read, Config):
+            log.error(
+                "configuration not reloaded: %d error%s; the node keeps running with the "
+                "configuration it had",
+                len(read),
+                "" if len(read) == 1 else "s",
+            )
+            for error in read:
+                log.error("configuration error: %s", error)
+            return False
+        return await self._apply(read)
 
     async def _apply(self, new: Config) -> bool:
         old = self._running

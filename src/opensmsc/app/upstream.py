@@ -23,7 +23,14 @@ from opensmsc.routing import (
 )
 from opensmsc.smpp import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
-from opensmsc.upstream import ConnectorRoute, Connectors, MoIngress, NpLookup, UpstreamReceipts
+from opensmsc.upstream import (
+    ConnectorRoute,
+    Connectors,
+    MoIngress,
+    MoObserver,
+    NpLookup,
+    UpstreamReceipts,
+)
 
 __all__ = ["UpstreamService", "mo_ingress", "np_lookup_for"]
 
@@ -35,6 +42,8 @@ def mo_ingress(
     engine: StoreAndForward,
     registry: SessionRegistry,
     policies: AccountPolicies,
+    *,
+    observe: MoObserver | None = None,
 ) -> MoIngress:
     """Where MO goes: the account whose `mo_prefixes` match, else a bound receiver's
     address_range, else the default account (upstream/mo.py): the one with `mo_prefixes =
@@ -52,6 +61,7 @@ def mo_ingress(
         wake=engine.scheduler.wake,
         validity=lambda system_id: policies(system_id).default_validity,
         default_account=default,
+        observe=observe,
     )
 
 

@@ -1,8 +1,9 @@
 """The `opensmsc` command line: parses the verb and its options, then hands over.
 
 Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `decode HEX...`,
-`encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), and the
-simulated network's `subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its
+`encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
+show|reload` (policy.py: the running node's policy), and the simulated network's
+`subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its
 own module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--priority", type=int, default=0, help="priority_flag (default 0)")
     explain.add_argument("--at", metavar="TIME", help="ISO 8601 time of the decision (default now)")
 
+    from opensmsc.cli.policy import add_parser as add_policy_parser
+
+    add_policy_parser(sub)  # the running node's policy, through its HTTP admin API
+
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
@@ -169,6 +174,10 @@ def _verb(args: argparse.Namespace) -> int:
                 priority=args.priority,
                 at=args.at,
             )
+        case "policy":
+            from opensmsc.cli.policy import policy_main
+
+            return policy_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -27,7 +27,7 @@ from typing import Any, Final, TextIO
 
 from opensmsc.config import ConfigError, SubscriberStateName, load
 
-__all__ = ["DEFAULT_URL", "add_parsers", "network_main"]
+__all__ = ["DEFAULT_URL", "NodeError", "add_parsers", "admin_call", "admin_url", "network_main"]
 
 DEFAULT_URL: Final = "http://127.0.0.1:8775"
 _TIMEOUT: Final = 10.0  # seconds; an admin request answers at once or the node is stuck
@@ -252,7 +252,17 @@ def _problem_text(exc: urllib.error.HTTPError) -> str:
     if not isinstance(problem, dict):
         return f"HTTP {exc.code} {exc.reason}"
     text = f"{problem.get('title', exc.reason)}: {problem.get('detail', '')}"
-    for error in problem.get("errors", ())[1:]:
+    errors = problem.get("errors", ())
+    if errors and isinstance(errors[0], dict) and "file" in errors[0]:
+        # A policy file's errors (policy-invalid): one line each, where an editor can jump.
+        for error in errors:
+            where = str(error.get("file", ""))
+            if error.get("line") is not None:
+                where += f":{error['line']}"
+            key = f" {error['key']}:" if error.get("key") else ""
+            text += f"\n  {where}:{key} {error.get('message', '')}"
+        return text
+    for error in errors[1:]:
         text += f"; {'.'.join(error.get('location', ()))}: {error.get('message', '')}"
     return text
 
@@ -325,3 +335,8 @@ def _inbox_text(body: dict[str, Any]) -> str:
                 f"  {kind}from {m['originator']} via {m['network']}{parts}{port}: {content}"
             )
     return "\n".join(lines)
+
+
+# The other admin verbs (cli/policy.py) reach the node the same way.
+admin_url = _base_url
+admin_call = _call

@@ -3,8 +3,9 @@
 What this is for: `create_app(network=...)` returns the FastAPI app app.py serves with
 http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the operations
 endpoints /health, /ready and /metrics (http/routes/ops.py), the HLR lookup service and the
-simulated network's administration (http/routes/network.py), with every error as an RFC 9457
-problem document (http/problems.py). The services it reaches are given to the
+simulated network's administration (http/routes/network.py), the routing policy's summary and
+reload (http/routes/policy.py), with every error as an RFC 9457 problem document
+(http/problems.py). The services it reaches are given to the
 factory and kept on `app.state`; routes read them through dependencies, never through globals.
 
 The `/docs` page (Swagger UI) loads its script and style from this node (`/docs/assets/`, the
@@ -27,7 +28,9 @@ from . import problems
 from .docs import install_docs
 from .routes import network as network_routes
 from .routes import ops as ops_routes
+from .routes import policy as policy_routes
 from .routes.ops import MetricsSource, ReadinessCheck
+from .routes.policy import PolicyAdmin
 
 __all__ = ["MetricsSource", "ReadinessCheck", "create_app"]
 
@@ -38,13 +41,15 @@ def create_app(
     lookup: HlrLookup | None = None,
     readiness: ReadinessCheck | None = None,
     metrics: MetricsSource | None = None,
+    policy: PolicyAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
     subscriber admin routes always show the whole IMSI. Without a network (a node that does
     not use the simulator) the network routes are not served. /health is always served;
     /ready answers from `readiness` (ready when there is none), /metrics from `metrics` (404
-    when there is none)."""
+    when there is none). `policy`: the node's routing policy, for GET /v1/policy and
+    POST /v1/policy/reload (http/routes/policy.py)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -60,6 +65,9 @@ def create_app(
         app.state.network = network
         app.state.lookup = lookup or network.lookup
         app.include_router(network_routes.router)
+    if policy is not None:
+        app.state.policy = policy
+        app.include_router(policy_routes.router)
 
     install_docs(app)
 

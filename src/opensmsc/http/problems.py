@@ -15,6 +15,8 @@ absolute, as RFC 9457 §3.1.1 advises, without promising a web page behind it.
 | method-not-allowed | 405 | |
 | conflict | 409 | adding a subscriber that exists |
 | validation | 422 | the body or a parameter does not match its schema (`errors` lists each) |
+| policy-invalid | 422 | a policy reload found errors (`errors`: file, line, key, message each) |
+| no-policy | 409 | a policy reload on a node without `[routing] policy_file` |
 | message-rejected | 400 / 429 | the SMSC refused a message; 429 + Retry-After when throttled |
 | store-unavailable | 503 | the store could not persist |
 | not-ready | 503 | GET /ready: the node cannot take traffic (`not_ready` lists each part and why) |
@@ -66,6 +68,8 @@ _TITLES: Final = {
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict",
     "validation": "Validation failed",
+    "policy-invalid": "Policy not reloaded",
+    "no-policy": "No policy file",
     "message-rejected": "Message rejected",
     "store-unavailable": "Store unavailable",
     "not-ready": "Not ready",

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Generator
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class _Server(uvicorn.Server):
 
 class HttpServer:
     """Serves `app` on `host`:`port` (0: ephemeral) until `stop()`; HTTPS with `certfile`
-    (and `keyfile`, else the key is in `certfile`). `name` is for the log line."""
+    (and `keyfile`, else the key is in `certfile`), client certificates checked against
+    `ca_file` when given (required with `require_client_cert`). `name` is for the log line."""
 
     def __init__(
         self,
@@ -46,8 +48,12 @@ class HttpServer:
         name: str = "HTTP admin",
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        ca_file: Path | None = None,
+        require_client_cert: bool = False,
     ) -> None:
         self._app = app
+        self._ca_file = ca_file
+        self._require_client_cert = require_client_cert
         self._host = host
         self._port = port
         self._name = name
@@ -80,6 +86,15 @@ class HttpServer:
             # HTTPS when given a certificate (uvicorn builds the context at start).
             ssl_certfile=None if self._certfile is None else str(self._certfile),
             ssl_keyfile=None if self._keyfile is None else str(self._keyfile),
+            # With a CA file, client certificates are asked for and checked against it.
+            ssl_ca_certs=None if self._ca_file is None else str(self._ca_file),
+            ssl_cert_reqs=(
+                ssl.CERT_REQUIRED
+                if self._require_client_cert
+                else ssl.CERT_OPTIONAL
+                if self._ca_file is not None
+                else ssl.CERT_NONE
+            ),
         )
         server = self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

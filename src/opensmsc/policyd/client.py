@@ -1,7 +1,13 @@
 """A client of policy servers, with the PSX client's behaviour (docs/policy-protocol.md §7;
-digest §7.1): several servers, each active, standby or out of service; a transaction timer
-(default 500 ms) and retries (default 1) per server before the next; a keep-alive when a link
-is idle (default 5 s); and when every server fails, the local engine or fail-closed.
+digest §7.1): several servers, each active, alternate, standby or out of service; a
+transaction timer (default 500 ms) and retries (default 1) per server before the next; a
+keep-alive when a link is idle (default 5 s); drain (dry-up: no new transactions, those in
+flight finish; force: closed at once, its calls go to the next server); and when every server
+fails, the local engine or fail-closed.
+
+The order a query tries the servers that are up: the active ones in the order given, then the
+alternates, starting at the next one in turn (round robin: alternates share the load), then
+the standby ones in order. Out-of-service and draining servers are never asked.
 
 What this is for: a node that asks remote policy servers instead of (or before) its embedded
 engine. `decide()` always returns a Decision: a server's, else the fallback's. What it is not:
@@ -14,6 +20,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,12 +56,17 @@ _MAX_ANSWER_FRAME: Final = 1 << 24  # a server's batch answers may exceed the re
 
 
 class ServerMode(StrEnum):
-    """PSX server modes: active servers are asked first, in order; standby ones when no
-    active one is up; out-of-service ones never (kept configured, not connected)."""
+    """PSX server modes: active servers are asked first, in order; alternates next, in turn
+    (round robin); standby ones when neither answers; out-of-service ones never (kept
+    configured, not connected)."""
 
     ACTIVE = "active"
+    ALTERNATE = "alternate"
     STANDBY = "standby"
     OUT_OF_SERVICE = "out_of_service"
+
+
+_TIERS: Final = (ServerMode.ACTIVE, ServerMode.ALTERNATE, ServerMode.STANDBY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,12 @@ class ClientSettings:
     node: str = "opensmsc"
     token: str | None = None
     fail_closed_status: int = CommandStatus.ESME_RSYSERR
+    # TLS to every server (a server with `[policyd] tls_enabled`): a client context, e.g.
+    # transport.client_context(ca=<the server's certificate or its CA>, client_cert=None,
+    # client_key=None), or verify=False for tests only. The certificate must name the
+    # server's host as given in its ServerSpec, unless `tls_server_name` says what it names.
+    tls: ssl.SSLContext | None = None
+    tls_server_name: str | None = None
 
 
 class _CallFailed(Exception):
@@ -107,10 +125,15 @@ class _Link:
         self._last_heard = 0.0
         self._outbox: list[bytes] = []
         self._loop = asyncio.get_running_loop()
+        self.draining = False  # takes no new transaction (PolicyClient.drain)
 
     @property
     def is_up(self) -> bool:
         return self._up.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"policy link {self.spec}")
@@ -184,7 +207,15 @@ class _Link:
     async def _session(self) -> None:
         settings = self._settings
         async with asyncio.timeout(settings.connect_timeout):
-            reader, writer = await asyncio.open_connection(self.spec.host, self.spec.port)
+            if settings.tls is None:
+                reader, writer = await asyncio.open_connection(self.spec.host, self.spec.port)
+            else:
+                reader, writer = await asyncio.open_connection(
+                    self.spec.host,
+                    self.spec.port,
+                    ssl=settings.tls,
+                    server_hostname=settings.tls_server_name or self.spec.host,
+                )
         self._writer = writer
         self._last_heard = self._loop.time()
         reading = asyncio.create_task(self._read(reader))
@@ -286,42 +317,124 @@ class PolicyClient:
         clock: Clock = system_clock,
     ) -> None:
         self._specs = tuple(servers)
+        self._modes = [spec.mode for spec in self._specs]  # changed by set_mode and drain
         self._settings = settings or ClientSettings()
         self._fallback = fallback
         self._clock = clock
-        self._links: list[_Link] = []
+        self._links: dict[int, _Link] = {}  # by index in _specs: the servers in service
+        self._turn = itertools.count()  # the alternates' round robin
+        self._started = False
         self.fallbacks = 0  # decisions that no server gave
 
     async def start(self, *, wait: float = 0.0) -> None:
         """Connect to every server in service (in the background); wait up to `wait`
-        seconds for the first active one to be up."""
-        self._links = [
-            _Link(spec, self._settings)
-            for spec in self._specs
-            if spec.mode is not ServerMode.OUT_OF_SERVICE
-        ]
-        for link in self._links:
-            link.start()
+        seconds for the first one to be up."""
+        self._started = True
+        for index, mode in enumerate(self._modes):
+            if mode is not ServerMode.OUT_OF_SERVICE:
+                self._connect(index)
         if wait > 0 and self._links:
-            await self._links[0].wait_up(wait)
+            await self._links[min(self._links)].wait_up(wait)
+
+    def _connect(self, index: int) -> None:
+        link = self._links[index] = _Link(self._specs[index], self._settings)
+        link.start()
 
     async def close(self) -> None:
-        for link in self._links:
+        links, self._links = list(self._links.values()), {}
+        for link in links:
             await link.close()
 
     @property
     def up(self) -> tuple[ServerSpec, ...]:
-        return tuple(link.spec for link in self._links if link.is_up)
+        return tuple(self._links[i].spec for i in sorted(self._links) if self._links[i].is_up)
+
+    @property
+    def modes(self) -> dict[ServerSpec, ServerMode]:
+        """Each server's mode now (as configured, or as set_mode and drain left it)."""
+        return dict(zip(self._specs, self._modes, strict=True))
+
+    def _index(self, server: ServerSpec | int) -> int:
+        if isinstance(server, int):
+            if not 0 <= server < len(self._specs):
+                raise ValueError(f"no server {server}: {len(self._specs)} are configured")
+            return server
+        try:
+            return self._specs.index(server)
+        except ValueError:
+            raise ValueError(f"{server} is not a configured policy server") from None
+
+    async def set_mode(self, server: ServerSpec | int, mode: ServerMode) -> None:
+        """Change a server's mode. Out of service closes its connection at once (as a forced
+        drain: `drain` is the gentle way); back in service connects it again."""
+        index = self._index(server)
+        if mode is ServerMode.OUT_OF_SERVICE:
+            await self.drain(index, force=True)
+            return
+        self._modes[index] = mode
+        link = self._links.get(index)
+        if link is None and self._started:
+            self._connect(index)
+        elif link is not None:
+            link.draining = False
+        log.info("policy server mode server=%s mode=%s", self._specs[index], mode)
+
+    async def drain(
+        self, server: ServerSpec | int, *, force: bool = False, timeout: float | None = None
+    ) -> int:
+        """Take a server out of service. Dry-up (the default): it gets no new transaction at
+        once, and its connection closes when the calls in flight have their answers (or
+        after `timeout`, by default the time a call may take with its retries). `force`:
+        closed at once; the calls in flight go on to the next server. Returns how many calls
+        were still in flight when the connection closed (0 for a dry-up that finished)."""
+        index = self._index(server)
+        self._modes[index] = ServerMode.OUT_OF_SERVICE
+        link = self._links.get(index)
+        if link is None:
+            return 0
+        link.draining = True
+        if not force:
+            settings = self._settings
+            limit = (
+                timeout
+                if timeout is not None
+                else settings.transaction_timeout * (1 + settings.retries)
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(limit):
+                    while link.in_flight:
+                        await asyncio.sleep(0.005)
+        left = link.in_flight
+        self._links.pop(index, None)
+        await link.close()
+        log.info(
+            "policy server drained server=%s mode=%s in_flight_closed=%d",
+            link.spec,
+            "force" if force else "dry-up",
+            left,
+        )
+        return left
 
     def _candidates(self) -> list[_Link]:
-        active = [k for k in self._links if k.spec.mode is ServerMode.ACTIVE and k.is_up]
-        return active or [k for k in self._links if k.is_up]
+        """The servers to try, in order (module doc)."""
+        tiers: dict[ServerMode, list[_Link]] = {mode: [] for mode in _TIERS}
+        for index in sorted(self._links):
+            link = self._links[index]
+            if link.is_up and not link.draining:
+                tiers[self._modes[index]].append(link)
+        alternates = tiers[ServerMode.ALTERNATE]
+        if len(alternates) > 1:
+            turn = next(self._turn) % len(alternates)
+            alternates = alternates[turn:] + alternates[:turn]
+        return tiers[ServerMode.ACTIVE] + alternates + tiers[ServerMode.STANDBY]
 
     async def decide(self, query: RouteQuery) -> Decision:
         params = params_from_query(query).to_json()
         settings = self._settings
         for link in self._candidates():
             for _ in range(1 + settings.retries):
+                if link.draining:
+                    break  # drained since: no new transaction there
                 try:
                     result = await link.call(
                         Method.ROUTE_QUERY, params, settings.transaction_timeout

@@ -49,6 +49,7 @@ def query_from_params(params: QueryParams) -> RouteQuery:
         esm_class=params.esm_class,
         segments=params.segments,
         content_sample=params.content_sample,
+        priority_flag=params.priority_flag,
     )
 
 
@@ -62,6 +63,7 @@ def params_from_query(query: RouteQuery) -> QueryParams:
         esm_class=query.esm_class,
         segments=query.segments,
         content_sample=query.content_sample,
+        priority_flag=query.priority_flag,
     )
 
 

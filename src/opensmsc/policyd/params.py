@@ -41,6 +41,7 @@ MAX_ADDR: Final = 64
 MAX_NAME: Final = 64  # account, route, node
 MAX_SERVICE_TYPE: Final = 32
 MAX_CONTENT_SAMPLE: Final = 2048
+MAX_PRIORITY: Final = 3  # SMPP 3.4 §5.2.14: priority_flag 0 to 3; higher values are reserved
 MAX_REASON: Final = 1024
 MAX_TOKEN: Final = 1024
 MAX_ROUTES: Final = 32
@@ -241,6 +242,7 @@ class QueryParams:
     esm_class: int = 0
     segments: int = 1
     content_sample: str | None = None
+    priority_flag: int = 0  # since 1.1; SMPP 3.4 §5.2.14: 0 (lowest) to 3
 
     @classmethod
     def from_json(cls, params: JsonValue) -> QueryParams:
@@ -260,11 +262,14 @@ class QueryParams:
             esm_class=r.integer("esm_class", 0, 255, default=0),
             segments=r.integer("segments", 1, 255, default=1),
             content_sample=r.optional_text("content_sample", MAX_CONTENT_SAMPLE),
+            priority_flag=r.integer("priority_flag", 0, MAX_PRIORITY, default=0),
         )
 
     def to_json(self) -> JsonValue:
         return _drop_none(
             {
+                # Left out at 0 (its default): a request without priority stays a 1.0 request.
+                "priority_flag": self.priority_flag or None,
                 "account": self.account,
                 "source": self.source.to_json(),
                 "destination": self.destination.to_json(),
@@ -307,6 +312,7 @@ def _fast_query(params: JsonValue) -> QueryParams | None:
         get("segments", 1),
     )
     sample = get("content_sample")
+    priority = get("priority_flag", 0)
     if not (
         type(account) is str
         and 0 < len(account) <= MAX_NAME
@@ -319,6 +325,8 @@ def _fast_query(params: JsonValue) -> QueryParams | None:
         and type(segments) is int
         and 1 <= segments <= 255
         and (sample is None or (type(sample) is str and len(sample) <= MAX_CONTENT_SAMPLE))
+        and type(priority) is int
+        and 0 <= priority <= MAX_PRIORITY
     ):
         return None
     source, destination = _fast_address(get("source")), _fast_address(get("destination"))
@@ -333,6 +341,7 @@ def _fast_query(params: JsonValue) -> QueryParams | None:
         esm_class=esm_class,
         segments=segments,
         content_sample=sample,
+        priority_flag=priority,
     )
 
 

@@ -6,7 +6,9 @@ frames (wire.FrameBuffer), answering each frame as it is read (any number of cal
 answered by id), and closing a connection whose framing breaks (an oversized or zero length),
 that stays silent past `idle_timeout`, or that comes when `max_connections` are open. A peer
 that does not read its answers is not read either (backpressure), so its answers wait in a
-bounded buffer. What it is not: what the methods do (dispatch.py).
+bounded buffer. With an `ssl` context the listener speaks TLS from the first octet (implicit
+TLS, as SMPP's 3550); a handshake not done within `handshake_timeout` closes the connection.
+What it is not: what the methods do (dispatch.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections import deque
 from dataclasses import dataclass
 from typing import cast
@@ -71,15 +74,34 @@ class PolicyServer:
             return None
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on host:port (0: an ephemeral port); the bound port. Raises OSError."""
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = 10.0,
+    ) -> int:
+        """Listen on host:port (0: an ephemeral port), over TLS with `ssl_context`; the bound
+        port. Raises OSError."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self._new_connection, host=host, port=port, reuse_address=True, backlog=1024
+            self._new_connection,
+            host=host,
+            port=port,
+            reuse_address=True,
+            backlog=1024,
+            ssl=ssl_context,
+            ssl_handshake_timeout=None if ssl_context is None else handshake_timeout,
         )
         bound = self.port
         assert bound is not None
-        log.info("listening name=policyd address=%s port=%d", host, bound)
+        log.info(
+            "listening name=policyd address=%s port=%d tls=%s",
+            host,
+            bound,
+            "off" if ssl_context is None else "on",
+        )
         return bound
 
     def _new_connection(self) -> _PolicyConnection:

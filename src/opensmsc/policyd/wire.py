@@ -50,7 +50,7 @@ __all__ = [
     "response_object",
 ]
 
-PROTOCOL_VERSION: Final = "1.0"
+PROTOCOL_VERSION: Final = "1.1"
 """docs/policy-protocol.md's version: a peer with another major version is refused in hello."""
 
 DEFAULT_MAX_FRAME: Final = 65_535

@@ -27,6 +27,7 @@ from opensmsc.routing.numbering import (
     format_e164,
     parse_mcc_mnc,
 )
+from opensmsc.routing.opt_outs import OPT_OUT_FILENAME, OptOutFile
 from opensmsc.routing.policy import (
     AccountPolicies,
     AccountPolicy,
@@ -79,6 +80,7 @@ __all__ = [
     "LOOPBACK",
     "MAX_DIGITS",
     "MIN_DIGITS",
+    "OPT_OUT_FILENAME",
     "Accepted",
     "AccountPolicies",
     "AccountPolicy",
@@ -99,6 +101,7 @@ __all__ = [
     "NumberDataError",
     "NumberPortability",
     "Numbering",
+    "OptOutFile",
     "Outcome",
     "PermanentFailure",
     "PolicyEngine",

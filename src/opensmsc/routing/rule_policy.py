@@ -19,7 +19,7 @@ is not: file reading (policy_file.py hands a loader in) or waiting: no I/O, no c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,13 +124,23 @@ class RulePolicy:
         """Load the policy again and use it from the next message; on errors keep the rules in
         use and return the errors (every one, when the loader raises a PolicyFileError)."""
         try:
-            rules = self._load()
+            rules = self.load()
         except ConfigError as exc:
             return list(getattr(exc, "errors", None) or [exc])
+        self.adopt(rules)
+        return []
+
+    def load(self) -> RuleSet:
+        """The policy read again, not yet in use: for a caller that reads off the event loop
+        (a thread) and then `adopt`s on it. Changes nothing here. Raises ConfigError."""
+        return self._load()
+
+    def adopt(self, rules: RuleSet) -> None:
+        """Use `rules` from the next message on. Velocity counters of unchanged rules, route
+        health and opt-outs carry over."""
         self.health.configure(rules.lcr)
         self._adopt(rules)
         self._rules = rules  # the one swap: decide() reads self._rules once per message
-        return []
 
     # -- PolicyEngine --------------------------------------------------------------------------
 
@@ -152,19 +162,46 @@ class RulePolicy:
         """A handset's MO `text` from `source` to `destination`: a stop word to an opt-out
         short code opts the handset out (True), a start word opts it back in (False); other
         MO changes nothing (None)."""
+        change = self.opt_out_change(source, destination, text)
+        if change is None:
+            return None
+        key, out = change
+        self.set_opted_out(key, out)
+        return out
+
+    def opt_out_change(
+        self, source: str, destination: str, text: str
+    ) -> tuple[tuple[str, str], bool] | None:
+        """What `on_mo` would do, without doing it: ((handset digits, short code or "*"),
+        True to opt out / False to opt in), or None. For a caller that makes the change
+        durable before it takes effect. Keywords are matched case-insensitively on the whole
+        text, surrounding blanks ignored."""
         settings = self._rules.opt_out
         if destination not in settings.short_codes:
             return None
         word = text.strip().upper()
-        handset = self._digits(source)
-        key = (handset, "*" if settings.all_senders else destination)
         if word in settings.stop_words:
+            out = True
+        elif word in settings.start_words:
+            out = False
+        else:
+            return None
+        return (self._digits(source), "*" if settings.all_senders else destination), out
+
+    def set_opted_out(self, key: tuple[str, str], out: bool) -> None:
+        """Opt (handset digits, short code or "*") out, or back in."""
+        if out:
             self._opted_out.add(key)
-            return True
-        if word in settings.start_words:
+        else:
             self._opted_out.discard(key)
-            return False
-        return None
+
+    def restore_opt_outs(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Opt-outs kept from before a restart, added to those in force."""
+        self._opted_out.update(keys)
+
+    @property
+    def opt_out_count(self) -> int:
+        return len(self._opted_out)
 
     def opted_out(self, handset: str, sender: str) -> bool:
         digits = self._digits(handset)

@@ -21,13 +21,18 @@ retries later: no account matches (an ESME whose address_range matches may bind 
 store is unavailable. A carrier's retry of an MO whose resp was lost is stored again: MO is
 at-least-once, like every delivery here.
 
+`observe`, when set, sees every MO first, before it is routed to an account: the policy's
+opt-out by MO ("STOP" to a short code, app/opt_out.py) makes its change durable there. It
+returns once done, or raises MessageRejected to refuse the MO (the carrier retries it), and a
+StoreUnavailable is refused ESME_RX_T_APPN as the store's own.
+
 What it is not: delivery (engine/deliveries.py) or the Scheduler.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Final
 
@@ -37,13 +42,16 @@ from opensmsc.routing import BoundSession, MoRouter
 from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError, data_sm_as
 from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
 
-__all__ = ["DEFAULT_MO_VALIDITY", "MoIngress", "mo_deliver_sm"]
+__all__ = ["DEFAULT_MO_VALIDITY", "MoIngress", "MoObserver", "mo_deliver_sm"]
 
 log = logging.getLogger(__name__)
 
 # How long an MO waits for its account when nothing says otherwise: as long as an MT's default
 # validity in most SMSCs.
 DEFAULT_MO_VALIDITY: Final = timedelta(days=2)
+
+# Sees each MO before it is routed (module doc).
+MoObserver = Callable[[DeliverSm | DataSm], Awaitable[None]]
 
 
 def mo_deliver_sm(pdu: DeliverSm | DataSm) -> DeliverSm:
@@ -74,8 +82,10 @@ class MoIngress:
         validity: Callable[[str], timedelta] = lambda _system_id: DEFAULT_MO_VALIDITY,
         clock: Clock = system_clock,
         default_account: str | None = None,
+        observe: MoObserver | None = None,
     ) -> None:
         self._store = store
+        self.observe = observe
         self.default_account = default_account
         self._router = MoRouter(prefixes)
         self._sessions = sessions
@@ -97,6 +107,16 @@ class MoIngress:
     async def on_mo(self, connector: str, pdu: DeliverSm | DataSm) -> None:
         """The Connectors on_mo callback: returns once the MO is stored; raises
         MessageRejected(ESME_RX_T_APPN) when it has no account or cannot be stored."""
+        if self.observe is not None:
+            try:
+                await self.observe(pdu)
+            except MessageRejected:
+                self.refused += 1
+                raise
+            except StoreUnavailable as exc:
+                self.refused += 1
+                log.error("MO refused connector=%s: %s", connector, exc)
+                raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "MO not recorded") from exc
         system_id = self.account_for(pdu.destination_addr)
         if system_id is None:
             self.refused += 1

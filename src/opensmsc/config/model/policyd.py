@@ -7,13 +7,16 @@ from typing import Annotated
 
 from opensmsc.config.rules import (
     Bounds,
+    CertificateFile,
     EnvName,
     Host,
     Length,
     OptionalSeconds,
     Port,
     PositiveInt,
+    PrivateKeyFile,
     Problem,
+    key_in_certificate_file,
 )
 
 FrameSize = Annotated[int, Bounds("an integer from 256 to 16777216", minimum=256, maximum=1 << 24)]
@@ -34,8 +37,22 @@ class PolicydConfig:
     token: Token | None = field(default=None, repr=False)  # when set, hello must carry it
     token_env: EnvName | None = None  # or the token from this environment variable
     http_port: Port | None = None  # POST /jsonrpc on this port too; none: no HTTP
+    # TLS on both listeners (port and http_port): implicit, from the first octet, as SMPP 3550.
+    tls_enabled: bool = False
+    tls_cert_file: CertificateFile | None = None  # none: the node's self-signed certificate
+    tls_key_file: PrivateKeyFile | None = None  # none: the key is in tls_cert_file
+    tls_ca_file: CertificateFile | None = None  # verifies client certificates
+    require_client_cert: bool = False
 
     def problems(self) -> list[Problem]:
+        found: list[Problem] = []
         if self.token is not None and self.token_env is not None:
-            return [Problem(("token_env",), "give token or token_env, not both")]
-        return []
+            found.append(Problem(("token_env",), "give token or token_env, not both"))
+        if self.tls_key_file is not None and self.tls_cert_file is None:
+            found.append(Problem(("tls_key_file",), "is set without tls_cert_file"))
+        found.extend(key_in_certificate_file(self.tls_cert_file, self.tls_key_file))
+        if self.require_client_cert and self.tls_ca_file is None:
+            found.append(
+                Problem(("require_client_cert",), "needs tls_ca_file to verify client certificates")
+            )
+        return found
