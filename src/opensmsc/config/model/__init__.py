@@ -35,6 +35,7 @@ from opensmsc.config.model.node import (
     NodeConfig,
     StoreConfig,
 )
+from opensmsc.config.model.policy_client import PolicyClientConfig, PolicyServerConfig
 from opensmsc.config.model.policyd import PolicydConfig
 from opensmsc.config.model.root import Config, SmppConfig
 from opensmsc.config.model.routing import RouteConfig, RoutingConfig
@@ -57,6 +58,8 @@ __all__ = [
     "NetworkMode",
     "NodeConfig",
     "OverloadAction",
+    "PolicyClientConfig",
+    "PolicyServerConfig",
     "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",

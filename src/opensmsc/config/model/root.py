@@ -10,6 +10,7 @@ from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
+from opensmsc.config.model.policy_client import PolicyClientConfig
 from opensmsc.config.model.policyd import PolicydConfig
 from opensmsc.config.model.routing import RoutingConfig
 from opensmsc.config.model.smpp_client import SmppClientConfig
@@ -40,6 +41,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     policyd: PolicydConfig = field(default_factory=PolicydConfig)
+    policy_client: PolicyClientConfig = field(default_factory=PolicyClientConfig)
 
     def problems(self) -> list[Problem]:
         checks = Checks()
