@@ -5,7 +5,9 @@ The order, and why:
 0. the lock on the data folder (app/data.py): one node per store;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
-   opt-outs restored from data_dir), which sees every MO from then on;
+   opt-outs restored from data_dir), which sees every MO from then on; with `[policy_client]`
+   the remote policy servers (app/policy_client.py), which decide instead of the engine's
+   policy from then on (closed after the front doors);
 2. the simulated network, when something uses it (app/network.py), as the route "network";
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
@@ -39,6 +41,7 @@ from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import NodePolicy, node_policy, served_policy
+from opensmsc.app.policy_client import PolicyClientService
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
@@ -70,6 +73,7 @@ class RunningSmsc:
     api: ApiService | None = None  # None when [api] is disabled
     policyd: PolicydService | None = None  # None when [policyd] is disabled
     policy: NodePolicy | None = None  # the node's policy engine, its reload and opt-outs
+    policy_client: PolicyClientService | None = None  # None without [policy_client] enabled
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
@@ -145,6 +149,13 @@ async def start(config: Config) -> RunningSmsc:
         ).engine
         # The engine's own policy, with its reload and its opt-outs (restored from data_dir).
         policy = await services.start(NodePolicy(config, engine.policy))
+        policy_client = None
+        if config.policy_client.enabled:
+            # Remote policy servers decide from here on (the embedded engine is their
+            # fallback, or nothing): up before the front doors, closed after them.
+            policy_client = await services.start(
+                PolicyClientService(config, decisions=engine.decisions, local=engine.policy)
+            )
         mo = mo_ingress(config, engine, registry, policies, observe=policy.on_mo)
         network = None
         if uses_network(config):
@@ -236,6 +247,7 @@ async def start(config: Config) -> RunningSmsc:
         api=api,
         policyd=policyd,
         policy=policy,
+        policy_client=policy_client,
         webhooks=webhooks,
         readiness=readiness,
         metrics=metrics,

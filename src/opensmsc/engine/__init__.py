@@ -4,7 +4,7 @@ the wiring opens it. Import from here; the modules may be split or merged.
 """
 
 from opensmsc.engine.accept import Acceptor, DataRespond, MultiRespond, Respond
-from opensmsc.engine.decisions import Decisions, PolicyRefusal
+from opensmsc.engine.decisions import AsyncPolicyEngine, Decisions, PolicyRefusal
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Finish, Lifecycle
@@ -18,6 +18,7 @@ from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptReque
 __all__ = [
     "NO_OBSERVER",
     "Acceptor",
+    "AsyncPolicyEngine",
     "DataRespond",
     "Decisions",
     "Deliveries",

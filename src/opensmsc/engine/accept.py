@@ -211,13 +211,20 @@ class Acceptor:
         except MessageRejected as exc:
             respond(None, exc.status)
             return
-        if forward:
-            self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
+        replacing = bool(pdu.replace_if_present_flag)
+
+        def decided(record: StoredMessage) -> None:
+            if forward:
+                self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
+            elif replacing:
+                self._spawn(self._submit_replacing(record, respond))
+            else:
+                self._enqueue(record, _respond_after(record.message_id, respond))
+
+        if self._remote:
+            self._spawn(self._decide_remote(record, decided, lambda s: respond(None, s)))
             return
-        if pdu.replace_if_present_flag:
-            self._spawn(self._submit_replacing(record, respond))
-            return
-        self._enqueue(record, _respond_after(record.message_id, respond))
+        decided(record)
 
     def submit_multi(self, system_id: str, pdu: SubmitMulti, respond: MultiRespond) -> None:
         """Accept a submit_multi: one message per destination (distribution lists of the
@@ -265,6 +272,14 @@ class Acceptor:
                             error_status_code=exc.status,
                         )
                     )
+        if self._remote:
+            self._spawn(self._multi_remote(records, failed, respond))
+            return
+        self._enqueue_multi(records, failed, respond)
+
+    def _enqueue_multi(
+        self, records: list[StoredMessage], failed: list[UnsuccessSme], respond: MultiRespond
+    ) -> None:
         unsuccess = tuple(failed)
         if not records:
             respond(None, _S.ESME_RSUBMITFAIL, unsuccess)
@@ -311,12 +326,20 @@ class Acceptor:
         except MessageRejected as exc:
             respond(None, exc.status, EMPTY_TLVS)
             return
-        if forward:
-            self._forward(record, mode, respond)
+
+        def decided(record: StoredMessage) -> None:
+            if forward:
+                self._forward(record, mode, respond)
+                return
+            self._enqueue(
+                record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
+            )
+
+        if self._remote:
+            refuse: Callable[[int], None] = lambda s: respond(None, s, EMPTY_TLVS)  # noqa: E731
+            self._spawn(self._decide_remote(record, decided, refuse))
             return
-        self._enqueue(
-            record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
-        )
+        decided(record)
 
     def prepare(self, system_id: str, submission: Submission) -> Prepared:
         """The records of a plain-fields submission (engine/submission.py), stored leased as
@@ -332,8 +355,8 @@ class Acceptor:
             now=now,
             lease=self._lease if self._on_claimed is not None else None,
         )
-        if self._decisions is None:
-            return prepared
+        if self._decisions is None or self._remote:
+            return prepared  # a remote engine decides in `store`, awaited
         # One decision for the whole message: its parts go (or are refused) together.
         records = self._decisions.at_submit(prepared.records, now)
         return Prepared(tuple(records), prepared.encoding)
@@ -351,6 +374,11 @@ class Acceptor:
         messages or not at all; returns once they are durable, and hands the records to the
         scheduler. Only `records` count as accepted. Raises StoreUnavailable, KeyTaken:
         nothing was stored."""
+        if self._remote and records:
+            # The remote engine's decisions, awaited here rather than in `prepare` (the
+            # records keep their ids: only a rewrite or a deferral changes them).
+            assert self._decisions is not None
+            records = await self._decisions.at_submit_remote_each(records, records[0].submitted_at)
         count = len(records)
         self._pending += count
         try:
@@ -416,9 +444,67 @@ class Acceptor:
             )
         except OpensmscError as exc:  # a TLV value we cannot write back (LocalProtocolError)
             raise MessageRejected(_S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
-        if self._decisions is None:
-            return record
+        if self._decisions is None or self._remote:
+            return record  # a remote engine decides in `_decide_remote`, awaited
         return self._decisions.at_submit((record,), now)[0]
+
+    @property
+    def _remote(self) -> bool:
+        """Whether the policy is a remote engine, whose decisions are awaited before the
+        commit (`_decide_remote`, `store`) rather than made in the synchronous prepare."""
+        return self._decisions is not None and self._decisions.remote is not None
+
+    async def _decide_remote(
+        self,
+        record: StoredMessage,
+        decided: Callable[[StoredMessage], None],
+        refuse: Callable[[int], None],
+    ) -> None:
+        # Counted as waiting for the store meanwhile, so that the backlog limit
+        # (ESME_RTHROTTLED) also covers messages waiting for a remote decision.
+        decisions = self._decisions
+        assert decisions is not None
+        self._pending += 1
+        try:
+            record = (await decisions.at_submit_remote((record,), record.submitted_at))[0]
+        except MessageRejected as exc:
+            refuse(exc.status)
+            return
+        finally:
+            self._pending -= 1
+        decided(record)
+
+    async def _multi_remote(
+        self, records: list[StoredMessage], failed: list[UnsuccessSme], respond: MultiRespond
+    ) -> None:
+        # submit_multi with a remote engine: each destination decided (concurrently) before
+        # the commit; a refused one joins the unsuccessful destinations, as locally.
+        decisions = self._decisions
+        assert decisions is not None
+        self._pending += len(records)
+        try:
+            results = await asyncio.gather(
+                *(decisions.at_submit_remote((r,), r.submitted_at) for r in records),
+                return_exceptions=True,
+            )
+        finally:
+            self._pending -= len(records)
+        kept: list[StoredMessage] = []
+        for record, result in zip(records, results, strict=True):
+            if isinstance(result, MessageRejected):
+                failed.append(
+                    UnsuccessSme(
+                        dest_addr_ton=record.destination.ton,
+                        dest_addr_npi=record.destination.npi,
+                        destination_addr=record.destination.addr,
+                        error_status_code=result.status,
+                    )
+                )
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                kept.extend(result)
+        self._enqueue_multi(kept, failed, respond)
 
     def _forget(self, records: Sequence[StoredMessage]) -> None:
         if self._decisions is not None:

@@ -23,19 +23,27 @@ routes, for SMPP and the HTTP API alike:
 - After each attempt on a route (`report`): a RouteReport (ok / temp / perm, the error, the
   latency) feeds least-cost quality and blacklisting.
 
+A remote engine (`use_remote`: `[policy_client]`, policyd's PolicyClient) must be awaited: with
+one, the Acceptor awaits `at_submit_remote` in its async step before the commit (its
+synchronous `prepare` then decides nothing), and the Scheduler awaits `for_attempt_async` in the
+attempt's task rather than deciding in `_launch`. Both apply the decision as the local path does
+(`_settled`), so there is one place that applies decisions. Without a remote engine nothing of
+this runs: the local path stays synchronous.
+
 What it is not: the attempt itself or the state change (engine/scheduler.py, lifecycle.py),
-nor the rules (routing/). `decide` never waits, so this runs in the event loop.
+nor the rules (routing/). The local `decide` never waits, so this runs in the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from opensmsc.errors import MessageRejected, OpensmscError
 from opensmsc.routing import (
@@ -64,7 +72,7 @@ from opensmsc.sms import (
 )
 from opensmsc.store import Address, StoredMessage
 
-__all__ = ["Decisions", "PolicyRefusal"]
+__all__ = ["AsyncPolicyEngine", "Decisions", "PolicyRefusal"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,16 @@ class PolicyRefusal(MessageRejected):
         self.action = action
         self.retry_after_ms = retry_after_ms
         super().__init__(status, reason or f"refused by the routing policy ({action})")
+
+
+class AsyncPolicyEngine(Protocol):
+    """A policy engine that must be awaited: policy servers asked over the network
+    (policyd's PolicyClient). `decide` always returns a Decision (its own fallback when no
+    server answers); `report` sends and never waits."""
+
+    async def decide(self, query: RouteQuery) -> Decision: ...
+
+    def report(self, report: RouteReport) -> None: ...
 
 
 class Decisions:
@@ -118,6 +136,13 @@ class Decisions:
         self._max_plans = max_plans
         # message_id → the decision made at submit, for its first attempt (popped then).
         self._plans: dict[str, Decision] = {}
+        self.remote: AsyncPolicyEngine | None = None
+
+    def use_remote(self, remote: AsyncPolicyEngine | None) -> None:
+        """Ask `remote` (awaited: module doc) instead of `policy` from now on; None: `policy`
+        again. Reports then go to `remote` (which tells its own fallback)."""
+        self.remote = remote
+        self._reporting = remote is not None or bool(getattr(self.policy, "uses_reports", True))
 
     # ---- at submit ----------------------------------------------------------------------------
 
@@ -127,13 +152,66 @@ class Decisions:
         """The records of one message (its parts, from one front-door request) as the policy
         wants them stored: decided once, on the first, and applied to each. `planned`: keep
         the decision of those due at once for their first attempt. Raises PolicyRefusal."""
+        try:
+            decision = self.policy.decide(self._submit_query(records), now)
+        except Exception:  # a bug in the policy: this message is refused, the node goes on
+            log.exception("routing policy failed message_id=%s", records[0].message_id)
+            decision = _POLICY_FAILED
+        return self._settled(records, decision, now, planned)
+
+    async def at_submit_remote(
+        self, records: Sequence[StoredMessage], now: datetime, *, planned: bool = True
+    ) -> list[StoredMessage]:
+        """`at_submit` with the remote engine (which must be set), awaited. Raises
+        PolicyRefusal."""
+        remote = self.remote
+        assert remote is not None
+        try:
+            decision = await remote.decide(self._submit_query(records))
+        except Exception:  # the client's own bug: its failures are answered by its fallback
+            log.exception("remote routing policy failed message_id=%s", records[0].message_id)
+            decision = _POLICY_FAILED
+        return self._settled(records, decision, now, planned)
+
+    async def at_submit_remote_each(
+        self, records: Sequence[StoredMessage], now: datetime
+    ) -> list[StoredMessage]:
+        """`at_submit_remote` for the records of several messages (a batch of the HTTP API),
+        one decision per message (the parts of one long message share theirs), asked
+        concurrently. Raises the first PolicyRefusal: the batch is stored whole or not."""
+        messages: dict[str, list[StoredMessage]] = {}
+        for record in records:
+            key = record.message_id if record.concat is None else record.concat.group_id
+            messages.setdefault(key, []).append(record)
+        decided = await asyncio.gather(
+            *(self.at_submit_remote(parts, now) for parts in messages.values()),
+            return_exceptions=True,
+        )
+        out: list[StoredMessage] = []
+        refused: BaseException | None = None
+        for result in decided:
+            if isinstance(result, BaseException):
+                refused = refused or result
+            else:
+                out.extend(result)
+        if refused is not None:
+            self.forget([record.message_id for record in out])  # none of them is stored
+            raise refused
+        return out
+
+    def _submit_query(self, records: Sequence[StoredMessage]) -> RouteQuery:
         first = records[0]
         segments = first.concat.total if first.concat is not None else len(records)
-        try:
-            decision = self.policy.decide(self._query(first, segments, redecide=False), now)
-        except Exception:  # a bug in the policy: this message is refused, the node goes on
-            log.exception("routing policy failed message_id=%s", first.message_id)
-            decision = _POLICY_FAILED
+        return self._query(first, segments, redecide=False)
+
+    def _settled(
+        self,
+        records: Sequence[StoredMessage],
+        decision: Decision,
+        now: datetime,
+        planned: bool,
+    ) -> list[StoredMessage]:
+        """Apply the decision made at submit (local or remote) to the records of a message."""
         action = decision.action
         if action is Action.REJECT:
             raise PolicyRefusal(action, decision.status or _S.ESME_RSYSERR, decision.reason)
@@ -175,6 +253,21 @@ class Decisions:
             log.exception("routing policy failed message_id=%s", record.message_id)
             return _POLICY_FAILED_LATER
 
+    async def for_attempt_async(self, record: StoredMessage, now: datetime) -> Decision:
+        """`for_attempt`, awaiting the remote engine when there is one."""
+        remote = self.remote
+        if remote is None:
+            return self.for_attempt(record, now)
+        plan = self._plans.pop(record.message_id, None)
+        if plan is not None:
+            return plan
+        segments = record.concat.total if record.concat is not None else 1
+        try:
+            return await remote.decide(self._query(record, segments, redecide=True))
+        except Exception:  # the client's own bug: the stored message waits, it is not lost
+            log.exception("remote routing policy failed message_id=%s", record.message_id)
+            return _POLICY_FAILED_LATER
+
     def routes(self, decision: Decision) -> list[Route]:
         """The routes of `decision` the node has, in its order (a name the Router does not
         hold, a connector removed since, is left out)."""
@@ -205,7 +298,10 @@ class Decisions:
                 report = RouteReport(
                     route=route, outcome=Outcome.TEMP, status=outcome.error, latency_ms=latency_ms
                 )
-        self.policy.report(report, now)
+        if self.remote is not None:
+            self.remote.report(report)
+        else:
+            self.policy.report(report, now)
 
     # ---- helpers ------------------------------------------------------------------------------
 

@@ -301,10 +301,13 @@ class Scheduler:
             record.upstream_message_id is not None and record.direction is Direction.MT
         ):
             if decisions is not None and record.direction is Direction.MT:
-                decision = decisions.for_attempt(record, now)
-                if decision.action is Action.ROUTE:
-                    routes = decisions.routes(decision)
-                    route = routes[0] if routes else None
+                # A remote engine is awaited in the attempt's task (_attempt_and_record),
+                # never here: decision and route stay None, so the attempt gets a task.
+                if decisions.remote is None:
+                    decision = decisions.for_attempt(record, now)
+                    if decision.action is Action.ROUTE:
+                        routes = decisions.routes(decision)
+                        route = routes[0] if routes else None
             else:
                 route = self._router.route_for(record)
             if route is not None and route.name not in self._route_slots:
@@ -409,7 +412,12 @@ class Scheduler:
             return
         if self._decisions is not None and record.direction is Direction.MT:
             if decision is None:
-                decision = self._decisions.for_attempt(record, now)
+                decisions = self._decisions
+                decision = (
+                    decisions.for_attempt(record, now)
+                    if decisions.remote is None
+                    else await decisions.for_attempt_async(record, now)
+                )
             await self._by_decision(record, decision, skip, uncounted)
             return
         route = self._router.route_for(record)

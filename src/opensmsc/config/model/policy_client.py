@@ -53,19 +53,17 @@ class PolicyClientConfig:
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
         if self.enabled and not any(s.mode != "out_of_service" for s in self.servers):
-            found.append(
-                Problem(("servers",), "needs at least one server in service when enabled")
-            )
+            found.append(Problem(("servers",), "needs at least one server in service when enabled"))
         if not self.tls_enabled:
             for key in ("tls_ca_file", "tls_server_name"):
                 if getattr(self, key) is not None:
                     found.append(Problem((key,), "is set without tls_enabled = true"))
         seen: set[tuple[str, int]] = set()
         for index, server in enumerate(self.servers):
-            key = (server.host, server.port)
-            if key in seen:
+            where = (server.host, server.port)
+            if where in seen:
                 found.append(
                     Problem(("servers", index), f"{server.host}:{server.port} is listed twice")
                 )
-            seen.add(key)
+            seen.add(where)
         return found
