@@ -45,8 +45,8 @@ routes = ["loopback"]
 
 
 @asynccontextmanager
-async def policy_server_node(tmp_path: Path) -> AsyncIterator[app.RunningSmsc]:
-    """A node serving SERVER_POLICY on an ephemeral policy port (`ports["policyd"]`)."""
+async def policy_server_node(tmp_path: Path, port: int = 0) -> AsyncIterator[app.RunningSmsc]:
+    """A node serving SERVER_POLICY on `port` (0: an ephemeral one, `ports["policyd"]`)."""
     tmp_path.mkdir()
     policy = tmp_path / "policy.toml"
     policy.write_text(SERVER_POLICY)
@@ -55,7 +55,7 @@ async def policy_server_node(tmp_path: Path) -> AsyncIterator[app.RunningSmsc]:
         default_route = "loopback"
         policy_file = "{policy}"
         [policyd]
-        port = 0
+        port = {port}
         """
     running = await app.start(loads(config_text(tmp_path, extra=extra)))
     try:
@@ -106,6 +106,7 @@ class Esme:
     def __init__(self, port: int) -> None:
         self._port = port
         self._sequence = 1
+        self.schedule = ""  # schedule_delivery_time of the next submits
 
     async def __aenter__(self) -> Esme:
         self._reader, self._writer, self._frames = await smpp_bind(self._port)
@@ -124,6 +125,7 @@ class Esme:
                 dest_addr_npi=1,
                 destination_addr=destination,
                 short_message=b"hello",
+                schedule_delivery_time=self.schedule,
             )
             self._writer.write(encode(pdu, self._sequence))
         answers = await read_pdus(self._reader, self._frames, len(destinations))
@@ -257,3 +259,28 @@ async def test_active_killed_mid_traffic_the_standby_decides_nothing_lost(
             assert len(accepted) == 400
             assert client.client.fallbacks == 0
             await delivered(node, accepted, timeout=20)
+
+
+async def test_fail_closed_holds_a_stored_message_until_a_server_decides(tmp_path: Path) -> None:
+    # A scheduled message is decided again when due, by the remote engine, in the attempt's
+    # task: with no server up, fail-closed holds it (never delivered by the embedded engine,
+    # never lost), and once a server is back it is decided and delivered.
+    async with policy_server_node(tmp_path / "server") as server:
+        port = server.ports["policyd"]
+        async with client_node(tmp_path / "client", [(port, "active")], "reject") as node:
+            async with Esme(node.ports["smpp"]) as esme:
+                esme.schedule = "000000000002000R"  # due in 2 s
+                answer = await esme.submit(ROUTED)
+                assert answer.command_status == _S.ESME_ROK
+            await server.stop()
+            await asyncio.sleep(3.0)  # due, attempted: no server answers
+            record = await node.engine.store.get(answer.message_id)
+            assert record is not None and record.state is MessageState.ENROUTE
+            assert record.next_attempt_at is not None and record.next_attempt_at > record.due_at
+            assert node.policy_client is not None
+            assert node.policy_client.client.fallbacks >= 1
+            # Another server on the same port: the client reconnects, the held message's
+            # next decision is its.
+            extra_dir = tmp_path / "server-again"
+            async with policy_server_node(extra_dir, port=port):
+                await delivered(node, [answer.message_id], timeout=15)
