@@ -211,20 +211,27 @@ class Acceptor:
         except MessageRejected as exc:
             respond(None, exc.status)
             return
-        replacing = bool(pdu.replace_if_present_flag)
-
-        def decided(record: StoredMessage) -> None:
-            if forward:
-                self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
-            elif replacing:
-                self._spawn(self._submit_replacing(record, respond))
-            else:
-                self._enqueue(record, _respond_after(record.message_id, respond))
-
         if self._remote:
-            self._spawn(self._decide_remote(record, decided, lambda s: respond(None, s)))
+            self._spawn(
+                self._decide_remote(
+                    record,
+                    lambda decided: self._submit_decided(decided, pdu, mode, respond),
+                    lambda status: respond(None, status),
+                )
+            )
             return
-        decided(record)
+        self._submit_decided(record, pdu, mode, respond)
+
+    def _submit_decided(
+        self, record: StoredMessage, pdu: SubmitSm, mode: int, respond: Respond
+    ) -> None:
+        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+            self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
+            return
+        if pdu.replace_if_present_flag:
+            self._spawn(self._submit_replacing(record, respond))
+            return
+        self._enqueue(record, _respond_after(record.message_id, respond))
 
     def submit_multi(self, system_id: str, pdu: SubmitMulti, respond: MultiRespond) -> None:
         """Accept a submit_multi: one message per destination (distribution lists of the
@@ -326,20 +333,24 @@ class Acceptor:
         except MessageRejected as exc:
             respond(None, exc.status, EMPTY_TLVS)
             return
-
-        def decided(record: StoredMessage) -> None:
-            if forward:
-                self._forward(record, mode, respond)
-                return
-            self._enqueue(
-                record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
-            )
-
         if self._remote:
-            refuse: Callable[[int], None] = lambda s: respond(None, s, EMPTY_TLVS)  # noqa: E731
-            self._spawn(self._decide_remote(record, decided, refuse))
+            self._spawn(
+                self._decide_remote(
+                    record,
+                    lambda decided: self._data_sm_decided(decided, mode, respond),
+                    lambda status: respond(None, status, EMPTY_TLVS),
+                )
+            )
             return
-        decided(record)
+        self._data_sm_decided(record, mode, respond)
+
+    def _data_sm_decided(self, record: StoredMessage, mode: int, respond: DataRespond) -> None:
+        if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
+            self._forward(record, mode, respond)
+            return
+        self._enqueue(
+            record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
+        )
 
     def prepare(self, system_id: str, submission: Submission) -> Prepared:
         """The records of a plain-fields submission (engine/submission.py), stored leased as
