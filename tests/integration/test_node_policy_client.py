@@ -22,7 +22,15 @@ import httpx
 
 from opensmsc import app
 from opensmsc.config import loads
-from opensmsc.smpp import CommandStatus, MessageState, SubmitSm, SubmitSmResp
+from opensmsc.smpp import (
+    CommandStatus,
+    MessageState,
+    SmeAddress,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    SubmitSmResp,
+)
 from opensmsc.smpp.codec import encode
 from tests.integration.api_node import KEY, config_text, read_pdus, smpp_bind
 
@@ -135,6 +143,22 @@ class Esme:
     async def submit(self, destination: str) -> SubmitSmResp:
         return (await self.submit_many([destination]))[0]
 
+    async def submit_multi(self, destinations: list[str]) -> SubmitMultiResp:
+        self._sequence += 1
+        pdu = SubmitMulti(
+            source_addr="ACME",
+            source_addr_ton=5,
+            dest_address=tuple(
+                SmeAddress(dest_addr_ton=1, dest_addr_npi=1, destination_addr=d)
+                for d in destinations
+            ),
+            short_message=b"hello",
+        )
+        self._writer.write(encode(pdu, self._sequence))
+        (answer,) = await read_pdus(self._reader, self._frames, 1)
+        assert isinstance(answer, SubmitMultiResp)
+        return answer
+
 
 async def http_send(running: app.RunningSmsc, to: str) -> httpx.Response:
     async with httpx.AsyncClient(
@@ -178,12 +202,18 @@ async def test_the_remote_rule_decides_smpp_and_http(tmp_path: Path) -> None:
                 assert refused.command_status == _S.ESME_RX_R_APPN
                 routed = await esme.submit(ROUTED)
                 assert routed.command_status == _S.ESME_ROK
+                # submit_multi: each destination decided remotely, the refused one listed.
+                multi = await esme.submit_multi([BLOCKED, ROUTED])
+                assert multi.command_status == _S.ESME_ROK
+                assert [(u.destination_addr, u.error_status_code) for u in multi.unsuccess_sme] == [
+                    (BLOCKED, _S.ESME_RX_R_APPN)
+                ]
             answer = await http_send(node, BLOCKED)
             assert answer.status_code == 403, answer.text
             assert answer.json()["command_status"] == _S.ESME_RX_R_APPN
             sent = await http_send(node, ROUTED)
             assert sent.status_code == 201, sent.text
-            await delivered(node, [routed.message_id, sent.json()["id"]])
+            await delivered(node, [routed.message_id, multi.message_id, sent.json()["id"]])
             assert node.policy_client.client.fallbacks == 0
 
 
