@@ -162,10 +162,10 @@ class Decisions:
     async def at_submit_remote(
         self, records: Sequence[StoredMessage], now: datetime, *, planned: bool = True
     ) -> list[StoredMessage]:
-        """`at_submit` with the remote engine (which must be set), awaited. Raises
-        PolicyRefusal."""
+        """`at_submit` with the remote engine, awaited. Raises PolicyRefusal."""
         remote = self.remote
-        assert remote is not None
+        if remote is None:  # given back to the local engine since (the node is stopping)
+            return self.at_submit(records, now, planned=planned)
         try:
             decision = await remote.decide(self._submit_query(records))
         except Exception:  # the client's own bug: its failures are answered by its fallback
