@@ -27,6 +27,10 @@ async def test_reports_pending_at_a_kill_9_all_arrive_after_the_restart(tmp_path
 webhook_backoff = 0.05
 webhook_max_backoff = 0.2
 webhook_timeout = 1
+# A message whose attempt the kill cut short is tried again when its lease ends (30 s by
+# default): then its terminal report is made. A short lease keeps the test short.
+[store]
+lease = 1.0
 """,
         )
         node, client = await _start(config)

@@ -83,7 +83,9 @@ async def healthy_traffic(smsc: TestSmsc, system_id: str = "esme2") -> AsyncIter
             await task
     assert traffic.statuses, "the healthy client never got an answer"
     assert set(traffic.statuses) == {0}, traffic.statuses
-    assert max(traffic.latencies) < 1.0, max(traffic.latencies)
+    # Served all along: a session held by the other client would wait for seconds. The bound
+    # leaves room for a loaded 2-core CI machine (1.07 s was seen there).
+    assert max(traffic.latencies) < 2.0, max(traffic.latencies)
     assert (await client.submit()).status == 0
 
 
@@ -436,7 +438,16 @@ async def test_client_that_never_reads_cannot_grow_server_memory(smsc: TestSmsc)
         async with healthy_traffic(smsc):
             sent = await send_until_stalled(sock, batch, limit=limit, stall=1.0)
             assert sent < limit, "the server read everything from a client that never reads"
+            # What was read before the stall may still be on its way to the store: let the
+            # count settle first (two readings 0.2 s apart alike, within 2 s).
             accepted = smsc.accepted_messages("esme1")
+            async with asyncio.timeout(2.0):
+                while True:
+                    await asyncio.sleep(0.2)
+                    settled = smsc.accepted_messages("esme1")
+                    if settled == accepted:
+                        break
+                    accepted = settled
             await asyncio.sleep(1.0)
             # Stopped: nothing more is accepted (or read) while the client does not read.
             assert smsc.accepted_messages("esme1") == accepted

@@ -398,7 +398,9 @@ async def test_an_enquire_link_flood_does_not_hold_other_sessions(smsc: TestSmsc
         f" {len(latencies)} submits, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
     )
     assert answered > 10_000  # the flooder is served too, only not first
-    assert p50 < 0.06, p50
+    # Not held: a session queued behind the flood would wait the whole 3 s. The bound leaves
+    # room for a 2-core machine whose one loop also runs the flooder (57-76 ms seen there).
+    assert p50 < 0.15, p50
 
 
 class _FakeTransport(asyncio.Transport):
