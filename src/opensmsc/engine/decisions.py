@@ -61,7 +61,7 @@ from opensmsc.routing import (
     Router,
     RouteReport,
 )
-from opensmsc.smpp import CommandStatus, EsmClass, MessageState, Tag
+from opensmsc.smpp import CommandStatus, EsmClass, MessageState
 from opensmsc.sms import (
     Alphabet,
     UdhError,
@@ -322,10 +322,7 @@ class Decisions:
 
 def _text(record: StoredMessage) -> str | None:
     """The text of a record's content (its UDH left out); None for binary content."""
-    payload = record.short_message
-    if not payload and record.tlvs:
-        found = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
-        payload = found if isinstance(found, bytes) else b""
+    payload = record.payload
     if record.esm_class & EsmClass.UDHI:
         with contextlib.suppress(UdhError):
             payload = parse_udh(payload)[1]

@@ -92,10 +92,7 @@ def worst_state(states: Iterable[MessageState]) -> MessageState:
 def receipt_text(record: StoredMessage) -> str:
     """SMPP 3.4 Appendix B: the first 20 characters of the message, i.e. its text after any
     UDH, decoded per data_coding (UCS-2 characters, not their octets)."""
-    payload = record.short_message
-    if not payload:
-        carried = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
-        payload = carried if isinstance(carried, bytes) else b""
+    payload = record.payload
     single_shift = locking_shift = 0
     try:
         if record.esm_class & EsmClass.UDHI:

@@ -288,6 +288,15 @@ class StoredMessage:
         return self.state in FINAL_STATES
 
     @property
+    def payload(self) -> bytes:
+        """The content as `create` took it (with its UDH, if any): short_message, or the
+        message_payload TLV when that carries it; b"" when neither does."""
+        if self.short_message or not self.tlvs:
+            return self.short_message
+        carried = self.tlv_values.get(Tag.MESSAGE_PAYLOAD)
+        return carried if isinstance(carried, bytes) else b""
+
+    @property
     def tlv_values(self) -> Tlvs:
         """The TLVs, decoded leniently (a value that does not fit its tag stays bytes)."""
         return decode_tlvs(self.tlvs, 0, len(self.tlvs), False)

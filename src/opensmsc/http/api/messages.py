@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
 from typing import Annotated, Final
@@ -194,12 +194,12 @@ async def _send_batch(
     context: ApiContext, account: Account, body: BatchRequest, save: Save | None
 ) -> Response:
     acceptor = context.engine.acceptor
-    requests: Sequence[object] = body.messages or body.to or ()
-    if len(requests) > context.settings.max_batch:
+    count = len(body.messages or body.to or ())
+    if count > context.settings.max_batch:
         raise Problem(
             422,
             "validation",
-            f"messages: {len(requests)} messages, at most {context.settings.max_batch}",
+            f"messages: {count} messages, at most {context.settings.max_batch}",
             field="messages",
         )
     shape = "messages" if body.messages is not None else "to"

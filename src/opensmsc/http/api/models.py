@@ -146,17 +146,6 @@ class BatchRequest(BaseModel):
             raise ValueError("give messages, or both to and message")
         return self
 
-    def expanded(self) -> list[MessageRequest]:
-        if self.messages is not None:
-            return self.messages
-        assert self.to is not None and self.message is not None
-        # Validated already: no second validation per number. Only the fields the client gave,
-        # so that each message knows what was left to its default (a callback_url without a
-        # `receipt` asks for the final report).
-        message = self.message
-        fields = {name: getattr(message, name) for name in message.model_fields_set}
-        return [MessageRequest.model_construct(**fields, to=to) for to in self.to]
-
 
 class MessageAccepted(BaseModel):
     """A message durably stored: the ids of its parts, in order (one id for a message that fits

@@ -327,14 +327,10 @@ class KannelStyle:
             fixed = int(values["type"]) if "type" in values else None
         except ValueError:
             mask, fixed = DLR_SUCCESS | DLR_FAIL, None
-        text = record.short_message
-        if not text:
-            carried = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
-            text = carried if isinstance(carried, bytes) else b""
         url = fill_escapes(
             record.callback_url,
             dlr_type=dlr_type(record, mask) if fixed is None else fixed,
-            text=text,
+            text=record.payload,
             # A receipt travels back: from the message's destination to its sender.
             receiver=values.get("to") or _address(record.source),
             sender=values.get("from") or _address(record.destination),

@@ -91,13 +91,9 @@ def payload_of(receipt: StoredMessage) -> bytes:
 
 
 def content_of(record: StoredMessage) -> tuple[bytes, bytes]:
-    """(UDH, payload) of a stored message: short_message, or the message_payload TLV when the
-    content is there; the UDH is split off when esm_class says there is one (and it parses)."""
-    content = record.short_message
-    if not content:
-        carried = record.tlv_values.get(Tag.MESSAGE_PAYLOAD)
-        if isinstance(carried, bytes):
-            content = carried
+    """(UDH, payload) of a stored message's content (`StoredMessage.payload`); the UDH is split
+    off when esm_class says there is one (and it parses)."""
+    content = record.payload
     if record.esm_class & EsmClass.UDHI and content:
         try:
             _, payload = parse_udh(content)
