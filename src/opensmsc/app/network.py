@@ -77,6 +77,7 @@ class NetworkService:
                 account_for=self._account_for,
                 deliver_to_account=mo.on_mo,
                 submit_mt=self._submit_mt,
+                claimed=mo.claimed,
             ),
             state=state,
         )

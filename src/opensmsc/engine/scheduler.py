@@ -18,6 +18,9 @@ recorded. Each attempt is reported to the policy (quality, blacklisting). A deci
 an attempt may also reject the message (it ends REJECTED with the rule's status), or hold it
 back (every route blacklisted or at its cap, quiet hours): it is due again then, uncounted.
 
+An MT message a Router claim takes (`Router.add_claim`: a service behind the SMSC, such as
+IMPS for an ESME's submit_sm to application port 3590) goes by that route, without the policy.
+
 A message past its validity when it comes due ends EXPIRED without an attempt. A route that
 raises ends the message UNDELIVERABLE (logged with its traceback once), never a retry loop.
 `alert(addr)` (the network says the subscriber is reachable again) makes every message waiting
@@ -300,7 +303,10 @@ class Scheduler:
         if record.expires_at > now and not (
             record.upstream_message_id is not None and record.direction is Direction.MT
         ):
-            if decisions is not None and record.direction is Direction.MT:
+            taken_by = self._router.claimed_route(record)
+            if taken_by is not None:
+                route = taken_by  # a service behind the SMSC (Router.add_claim): no policy
+            elif decisions is not None and record.direction is Direction.MT:
                 # A remote engine is awaited in the attempt's task (_attempt_and_record),
                 # never here: decision and route stay None, so the attempt gets a task.
                 if decisions.remote is None:
@@ -410,7 +416,12 @@ class Scheduler:
             # still waits for that upstream's receipt, not for another attempt.
             await lifecycle.accepted(record, record.upstream_message_id, route=record.route or "")
             return
-        if self._decisions is not None and record.direction is Direction.MT:
+        taken_by = self._router.claimed_route(record)
+        if (
+            taken_by is None
+            and self._decisions is not None
+            and record.direction is Direction.MT
+        ):
             if decision is None:
                 decisions = self._decisions
                 decision = (
@@ -420,7 +431,7 @@ class Scheduler:
                 )
             await self._by_decision(record, decision, skip, uncounted)
             return
-        route = self._router.route_for(record)
+        route = taken_by or self._router.route_for(record)
         if route is None:
             log.warning(
                 "no route message_id=%s destination=%s",

@@ -4,6 +4,9 @@ SMSC before the network gets its answer (issue 6; docs/network-adapters.md §3).
 What this is for: the MSC relays each handset's SMS-SUBMIT as MO-ForwardSM (46) to
 `MoGateway.mo_forward_sm(msisdn, sms_submit)`, which picks where it goes:
 
+0. a service behind the SMSC, when `claimed(deliver_sm)` names its pseudo-account (IMPS:
+   application port 3590, app/imps.py): stored like the MO of an account, by the same
+   `deliver_to_account`, which asks the same question;
 1. an ESME account, when `account_for(TP-DA)` names one (an account's `mo_prefixes`, else a
    bound receiver's `address_range`: engine.upstream.MoIngress.account_for). The SMS-SUBMIT
    becomes a deliver_sm stored for that account by `deliver_to_account` (MoIngress.on_mo, the
@@ -78,7 +81,9 @@ class MoGateway:
         deliver_to_account: Callable[[str, DeliverSm], Awaitable[None]],
         submit_mt: Callable[[SubmitSm], Awaitable[Submitted]],
         is_mobile: Callable[[str], str | None],
+        claimed: Callable[[DeliverSm], str | None] | None = None,
     ) -> None:
+        self._claimed = claimed
         self._account_for = account_for
         self._deliver_to_account = deliver_to_account
         self._submit_mt = submit_mt
@@ -90,6 +95,11 @@ class MoGateway:
     async def mo_forward_sm(self, msisdn: int, submit: SmsSubmit) -> MapError | None:
         """Route and store one SMS-SUBMIT from the handset `msisdn`; None once stored."""
         destination = submit.destination
+        if self._claimed is not None:
+            pdu = self._deliver_sm(msisdn, submit)
+            service = self._claimed(pdu)
+            if service is not None:
+                return await self._store_mo(msisdn, pdu, service)
         system_id = self._account_for(destination)
         if system_id is not None:
             return await self._to_account(msisdn, submit, system_id)
@@ -103,9 +113,12 @@ class MoGateway:
         return _INVALID_ADDRESS
 
     async def _to_account(self, msisdn: int, submit: SmsSubmit, system_id: str) -> MapError | None:
+        return await self._store_mo(msisdn, self._deliver_sm(msisdn, submit), system_id)
+
+    def _deliver_sm(self, msisdn: int, submit: SmsSubmit) -> DeliverSm:
         destination = submit.destination
         is_number = self._is_mobile(destination) is not None
-        pdu = DeliverSm(
+        return DeliverSm(
             source_addr_ton=Ton.INTERNATIONAL,
             source_addr_npi=Npi.ISDN,
             source_addr=str(msisdn),
@@ -118,6 +131,8 @@ class MoGateway:
             data_coding=submit.data_coding,
             short_message=submit.user_data,
         )
+
+    async def _store_mo(self, msisdn: int, pdu: DeliverSm, system_id: str) -> MapError | None:
         try:
             await self._deliver_to_account(MO_CONNECTOR, pdu)
         except MessageRejected as exc:

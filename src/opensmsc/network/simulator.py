@@ -78,6 +78,8 @@ class EngineLink:
     account_for: Callable[[str], str | None]
     deliver_to_account: Callable[[str, DeliverSm], Awaitable[None]]
     submit_mt: Callable[[SubmitSm], Awaitable[Submitted]]
+    # MoIngress.claimed: a service behind the SMSC that takes this MO (IMPS), before accounts.
+    claimed: Callable[[DeliverSm], str | None] | None = None
 
 
 class SimulatedNetwork:
@@ -125,6 +127,7 @@ class SimulatedNetwork:
                 deliver_to_account=engine.deliver_to_account,
                 submit_mt=engine.submit_mt,
                 is_mobile=self.mobile_number,
+                claimed=engine.claimed,
             )
         )
         self.mscs = Mscs(

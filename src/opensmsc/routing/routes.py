@@ -16,7 +16,7 @@ ESME) and `engine.upstream.ConnectorRoute` (an upstream SMSC through a connector
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -133,8 +133,9 @@ _DELIVERED: Final = Delivered()
 
 class Router:
     """Picks the route of a message: MO → its account's route (`add_mo_route`), else
-    `mo_route`; MT → the route of the longest matching
-    destination prefix, else `default_route`. Routes are looked up by name in `routes`.
+    `mo_route`; MT → the route of the first claim that takes it (`add_claim`), else the route
+    of the longest matching destination prefix, else `default_route`. Routes are looked up by
+    name in `routes`.
 
     A name that `routes` does not hold (a connector that is not configured) makes `route_for`
     return None for those messages: the Scheduler ends them UNDELIVERABLE. The configuration
@@ -160,10 +161,27 @@ class Router:
         self._by_length = sorted(by_length.items(), reverse=True)
         self._mo_route = mo_route
         self._mo_routes: dict[str, Route] = {}
+        self._claims: list[tuple[Callable[[StoredMessage], bool], Route]] = []
 
     def add_mo_route(self, system_id: str, route: Route) -> None:
         """MO of `system_id` go by `route` (its webhook_url) rather than `mo_route`."""
         self._mo_routes[system_id] = route
+
+    def add_claim(self, claims: Callable[[StoredMessage], bool], route: Route) -> None:
+        """MT messages that `claims` accepts go by `route`, whatever the prefixes and the
+        policy say: a service behind the SMSC addressed by what the message carries rather
+        than by its number (IMPS: an ESME's submit_sm to application port 3590)."""
+        self._claims.append((claims, route))
+
+    def claimed_route(self, record: StoredMessage) -> Route | None:
+        """The route of the first claim that takes this MT message, else None (also for MO:
+        those go by their account)."""
+        if not self._claims or record.direction is not Direction.MT:
+            return None
+        for claims, route in self._claims:
+            if claims(record):
+                return route
+        return None
 
     def add(self, route: Route) -> None:
         """Make a route available under its name (a connector added at runtime)."""
@@ -185,4 +203,7 @@ class Router:
         """The route a message goes by now, or None when there is none."""
         if record.direction is Direction.MO:
             return self._mo_routes.get(record.system_id, self._mo_route)
+        claimed = self.claimed_route(record)
+        if claimed is not None:
+            return claimed
         return self._routes.get(self.route_name_for(record.destination.addr))

@@ -18,7 +18,13 @@ Import from here; the modules may be split or merged.
 
 from opensmsc.upstream.connector import SmppConnector
 from opensmsc.upstream.matching import IdReading, Match, ReceiptMatcher, upstream_id_keys
-from opensmsc.upstream.mo import DEFAULT_MO_VALIDITY, MoIngress, MoObserver, mo_deliver_sm
+from opensmsc.upstream.mo import (
+    DEFAULT_MO_VALIDITY,
+    MoClaim,
+    MoIngress,
+    MoObserver,
+    mo_deliver_sm,
+)
 from opensmsc.upstream.model import (
     Connector,
     ConnectorOptions,
@@ -74,6 +80,7 @@ __all__ = [
     "MessageIdFormat",
     "MoCallback",
     "MoIngress",
+    "MoClaim",
     "MoObserver",
     "NamedMoCallback",
     "NamedReceiptCallback",

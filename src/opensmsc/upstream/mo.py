@@ -21,6 +21,10 @@ retries later: no account matches (an ESME whose address_range matches may bind 
 store is unavailable. A carrier's retry of an MO whose resp was lost is stored again: MO is
 at-least-once, like every delivery here.
 
+`claim`, when set, is asked first: a service behind the SMSC that takes some MO whatever their
+destination number says (IMPS: application port 3590, app/imps.py) names its pseudo-account,
+and the MO is stored for it; the Router sends that account's MO to the service's route.
+
 `observe`, when set, sees every MO first, before it is routed to an account: the policy's
 opt-out by MO ("STOP" to a short code, app/opt_out.py) makes its change durable there. It
 returns once done, or raises MessageRejected to refuse the MO (the carrier retries it), and a
@@ -42,7 +46,7 @@ from opensmsc.routing import BoundSession, MoRouter
 from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError, data_sm_as
 from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
 
-__all__ = ["DEFAULT_MO_VALIDITY", "MoIngress", "MoObserver", "mo_deliver_sm"]
+__all__ = ["DEFAULT_MO_VALIDITY", "MoClaim", "MoIngress", "MoObserver", "mo_deliver_sm"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ DEFAULT_MO_VALIDITY: Final = timedelta(days=2)
 
 # Sees each MO before it is routed (module doc).
 MoObserver = Callable[[DeliverSm | DataSm], Awaitable[None]]
+# Names the pseudo-account of a service that takes this MO, or None (module doc).
+MoClaim = Callable[[DeliverSm | DataSm], str | None]
 
 
 def mo_deliver_sm(pdu: DeliverSm | DataSm) -> DeliverSm:
@@ -86,6 +92,7 @@ class MoIngress:
     ) -> None:
         self._store = store
         self.observe = observe
+        self.claim: MoClaim | None = None  # set by a service that takes some MO (module doc)
         self.default_account = default_account
         self._router = MoRouter(prefixes)
         self._sessions = sessions
@@ -104,6 +111,10 @@ class MoIngress:
             return chosen
         return self.default_account if default else None
 
+    def claimed(self, pdu: DeliverSm | DataSm) -> str | None:
+        """The pseudo-account of the service that takes this MO (`claim`), or None."""
+        return None if self.claim is None else self.claim(pdu)
+
     async def on_mo(self, connector: str, pdu: DeliverSm | DataSm) -> None:
         """The Connectors on_mo callback: returns once the MO is stored; raises
         MessageRejected(ESME_RX_T_APPN) when it has no account or cannot be stored."""
@@ -117,7 +128,7 @@ class MoIngress:
                 self.refused += 1
                 log.error("MO refused connector=%s: %s", connector, exc)
                 raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "MO not recorded") from exc
-        system_id = self.account_for(pdu.destination_addr)
+        system_id = self.claimed(pdu) or self.account_for(pdu.destination_addr)
         if system_id is None:
             self.refused += 1
             log.warning(

@@ -20,6 +20,7 @@ from opensmsc.config.model.accounts import (
 )
 from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
+from opensmsc.config.model.imps import ImpsConfig, ImpsUserConfig
 from opensmsc.config.model.network import (
     NetworkConfig,
     NetworkMode,
@@ -49,6 +50,8 @@ __all__ = [
     "Config",
     "DistributionListConfig",
     "HttpConfig",
+    "ImpsConfig",
+    "ImpsUserConfig",
     "LogFormat",
     "LogLevel",
     "LoggingConfig",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from opensmsc.config.model.accounts import AccountConfig
 from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.http import HttpConfig
+from opensmsc.config.model.imps import ImpsConfig
 from opensmsc.config.model.network import NetworkConfig
 from opensmsc.config.model.node import LoggingConfig, NodeConfig, StoreConfig
 from opensmsc.config.model.policy_client import PolicyClientConfig
@@ -42,6 +43,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     policyd: PolicydConfig = field(default_factory=PolicydConfig)
     policy_client: PolicyClientConfig = field(default_factory=PolicyClientConfig)
+    imps: ImpsConfig = field(default_factory=ImpsConfig)
 
     def problems(self) -> list[Problem]:
         checks = Checks()
@@ -55,7 +57,22 @@ class Config:
             self._check_default_mo_account(checks)
         with checks.rule():
             checks.extend(self._api_key_problems())
+        with checks.rule():
+            self._check_imps_account(checks)
         return checks.found
+
+    def _check_imps_account(self, checks: Checks) -> None:
+        # IMPS stores its messages under the pseudo-account "imps" (imps/binding.py): an ESME
+        # account of that name would receive them.
+        if not self.imps.enabled:
+            return
+        for index, account in enumerate(self.accounts):
+            with checks.rule():
+                if account.system_id == "imps":
+                    checks.add(
+                        ("accounts", index, "system_id"),
+                        '"imps" is the IMPS service\'s own account while [imps] is enabled',
+                    )
 
     def _check_default_mo_account(self, checks: Checks) -> None:
         # `mo_prefixes = [""]` makes an account the default for MO: there can be only one.
