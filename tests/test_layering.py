@@ -53,10 +53,14 @@ ALLOWED: dict[str, set[str]] = {
     "upstream": _SERVICES_BELOW_FRONT_DOORS,
     "http": _SERVICES_BELOW_FRONT_DOORS | {"network"},
     "policyd": _WIRE | {"transport", "store", "routing"},
+    # IMPS over SMS (issue 13): pts/cir/codes are its sans-IO core; binding.py is a Route that
+    # stores the service's answers through the engine's Acceptor.
+    "imps": _SERVICES | {"store", "routing", "engine"},
     "app": _SERVICES_BELOW_FRONT_DOORS
-    | {"config", "network", "smsc", "upstream", "http", "policyd", "app"},
+    | {"config", "network", "smsc", "upstream", "http", "policyd", "app", "imps"},
     "cli": _SERVICES_BELOW_FRONT_DOORS
-    | {"config", "network", "app", "http", "smsc", "upstream", "policyd"},
+    # imps: the demo client speaks PTS (imps.pts, imps.cir) as a phone would
+    | {"config", "network", "app", "http", "smsc", "upstream", "policyd", "imps"},
     "__main__": {"cli"},
     "__init__": set(),
 }

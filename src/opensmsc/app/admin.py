@@ -1,6 +1,6 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
-policy's reload (`POST /v1/policy/reload`), and the simulated network's administration when
-the node has one.
+policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
+the node has one, and the IMPS users and figures with `[imps]`.
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -12,7 +12,7 @@ import logging
 
 from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
-from opensmsc.http import HttpServer, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http import HttpServer, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
 from opensmsc.network import SimulatedNetwork
 
 __all__ = ["AdminService"]
@@ -33,10 +33,13 @@ class AdminService:
         readiness: ReadinessCheck | None = None,
         metrics: MetricsSource | None = None,
         policy: NodePolicy | None = None,
+        imps: ImpsAdmin | None = None,
     ) -> None:
         self._config = config
         self._http = HttpServer(
-            create_app(network=network, readiness=readiness, metrics=metrics, policy=policy),
+            create_app(
+                network=network, readiness=readiness, metrics=metrics, policy=policy, imps=imps
+            ),
             host=config.bind_address,
             port=config.port,
         )

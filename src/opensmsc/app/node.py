@@ -9,6 +9,7 @@ The order, and why:
    the remote policy servers (app/policy_client.py), which decide instead of the engine's
    policy from then on (closed after the front doors);
 2. the simulated network, when something uses it (app/network.py), as the route "network";
+   then IMPS (`[imps]`, app/imps.py), which claims its MO before any can arrive;
 3. the upstream connectors, as the routes of their names;
 4. the SMPP listeners: ESMEs can bind once every route exists;
 5. the HTTP API (`[api]`), the other front door, on the same engine and accounts;
@@ -38,6 +39,7 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.imps import ImpsNodeService
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import NodePolicy, node_policy, served_policy
@@ -75,6 +77,7 @@ class RunningSmsc:
     policy: NodePolicy | None = None  # the node's policy engine, its reload and opt-outs
     policy_client: PolicyClientService | None = None  # None without [policy_client] enabled
     webhooks: WebhookService | None = None  # None when nothing can owe a webhook
+    imps: ImpsNodeService | None = None  # None when [imps] is disabled
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
 
@@ -170,6 +173,9 @@ async def start(config: Config) -> RunningSmsc:
                     )
                 )
             ).network
+        imps = None
+        if config.imps.enabled:
+            imps = await services.start(ImpsNodeService(config, engine=engine, mo=mo))
         upstream = await services.start(
             UpstreamService(
                 config,
@@ -229,6 +235,7 @@ async def start(config: Config) -> RunningSmsc:
                     readiness=readiness,
                     metrics=metrics,
                     policy=policy,
+                    imps=imps,
                 )
             )
         await services.start(
@@ -249,6 +256,7 @@ async def start(config: Config) -> RunningSmsc:
         policy=policy,
         policy_client=policy_client,
         webhooks=webhooks,
+        imps=imps,
         readiness=readiness,
         metrics=metrics,
     )

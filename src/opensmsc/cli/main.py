@@ -3,7 +3,8 @@
 Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `decode HEX...`,
 `encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
 show|reload` (policy.py: the running node's policy), and the simulated network's
-`subscribers`, `lookup`, `inbox`, `mo` (network.py). Each verb lives in its
+`subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
+simulated handset). Each verb lives in its
 own module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
+
+    from opensmsc.cli.imps import add_parser as add_imps_parser
+
+    add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
     return parser
 
 
@@ -178,6 +183,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.policy import policy_main
 
             return policy_main(args)
+        case "imps":
+            from opensmsc.cli.imps import imps_main
+
+            return imps_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -26,13 +26,15 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 
 from . import problems
 from .docs import install_docs
+from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
 
-__all__ = ["MetricsSource", "ReadinessCheck", "create_app"]
+__all__ = ["ImpsAdmin", "MetricsSource", "ReadinessCheck", "create_app"]
 
 
 def create_app(
@@ -42,6 +44,7 @@ def create_app(
     readiness: ReadinessCheck | None = None,
     metrics: MetricsSource | None = None,
     policy: PolicyAdmin | None = None,
+    imps: ImpsAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -49,7 +52,8 @@ def create_app(
     not use the simulator) the network routes are not served. /health is always served;
     /ready answers from `readiness` (ready when there is none), /metrics from `metrics` (404
     when there is none). `policy`: the node's routing policy, for GET /v1/policy and
-    POST /v1/policy/reload (http/routes/policy.py)."""
+    POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
+    figures (http/routes/imps.py), served only on a node with `[imps]` enabled."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -68,6 +72,9 @@ def create_app(
     if policy is not None:
         app.state.policy = policy
         app.include_router(policy_routes.router)
+    if imps is not None:
+        app.state.imps = imps
+        app.include_router(imps_routes.router)
 
     install_docs(app)
 
