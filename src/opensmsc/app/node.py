@@ -32,6 +32,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
@@ -39,7 +40,6 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
-from opensmsc.app.imps import ImpsNodeService
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import NodePolicy, node_policy, served_policy
@@ -57,6 +57,10 @@ from opensmsc.network import SimulatedNetwork
 from opensmsc.smsc import SessionRegistry, SmscServices
 from opensmsc.transport import SmppServer
 from opensmsc.upstream import Connectors
+
+if TYPE_CHECKING:
+    # Imported when [imps] is enabled only: a node without IMPS loads none of it.
+    from opensmsc.app.imps import ImpsNodeService
 
 __all__ = ["RunningSmsc", "start"]
 
@@ -175,6 +179,8 @@ async def start(config: Config) -> RunningSmsc:
             ).network
         imps = None
         if config.imps.enabled:
+            from opensmsc.app.imps import ImpsNodeService
+
             imps = await services.start(ImpsNodeService(config, engine=engine, mo=mo))
         upstream = await services.start(
             UpstreamService(
