@@ -89,7 +89,9 @@ class ImpsNodeService:
         path = imps_database(self._config)
         thread = ServiceThread()
         settings = ImpsSettings(
-            keepalive=imps.keepalive, allow_self_registration=imps.allow_self_registration
+            keepalive=imps.keepalive,
+            allow_self_registration=imps.allow_self_registration,
+            reassembly_timeout=imps.reassembly_timeout,
         )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

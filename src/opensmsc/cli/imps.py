@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from opensmsc.cli.imps_phone import DemoPhone
     from opensmsc.imps import Value
 
-__all__ = ["add_parser", "imps_main"]
+__all__ = ["add_parser", "imps_main", "run_verb"]
 
 DEFAULT_SHORT_CODE: Final = "3590"
 DEFAULT_LIST: Final = "friends"  # the contact list the demo client keeps its contacts in
@@ -134,7 +134,7 @@ def imps_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     try:
         phone = phone_for(args, out)
-        return 0 if _run(phone, args) else 1
+        return 0 if run_verb(phone, args) else 1
     except (NodeError, PhoneError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -145,7 +145,8 @@ def _needs_session(phone: DemoPhone) -> None:
         raise NodeError(f"{phone.handset} is not logged in: opensmsc imps login {phone.handset} USER")
 
 
-def _run(phone: DemoPhone, args: argparse.Namespace) -> bool:
+def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
+    """Run the verb of `args` on `phone`: True when its answer said success."""
     from opensmsc.cli.imps_phone import AVAILABILITY
 
     verb = args.imps_verb
