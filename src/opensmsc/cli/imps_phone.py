@@ -36,10 +36,10 @@ from opensmsc.imps import (
     Status,
     Value,
     decode_wakeup,
-    encode_primitive,
-    parse_primitive,
-    split_primitive,
 )
+from opensmsc.imps import encode as encode_primitive
+from opensmsc.imps import parse as parse_primitive
+from opensmsc.imps import split as split_primitive
 
 __all__ = ["AVAILABILITY", "ClientState", "DemoPhone", "PhoneError", "describe"]
 

@@ -1,8 +1,9 @@
-"""IMPS (Wireless Village / OMA IMPS CSP) over SMS, application port 3590 (issue 13).
+"""IMPS (Wireless Village / OMA IMPS CSP) over SMS: the PTS wire format on port 3590, the CIR
+channel on port 3716 (issue 13).
 
-pts.py, codes.py and cir.py: the wire format (sans-IO); state.py and service.py: the service
-and its durable state; binding.py: the route between the SMSC's store and the service;
-worker.py: the one thread the service runs on.
+`pts`, `codes` and `cir`: the wire format (sans-IO); `state` and `service`: the service and its
+durable state; `binding`: the route between the SMSC's store and the service; `worker`: the one
+thread the service runs on.
 """
 
 from .binding import (
@@ -16,23 +17,87 @@ from .binding import (
     claims_mt,
     inbound,
 )
-from .service import ImpsService
-from .state import ImpsSettings, ImpsState
+from .cir import (
+    decode_helo,
+    decode_text,
+    decode_wakeup,
+    encode_helo,
+    encode_text,
+    encode_wakeup,
+)
+from .codes import (
+    CAPABILITIES,
+    CAPABILITY_VALUES,
+    ELEMENTS,
+    PRESENCE_ATTRIBUTES,
+    PRESENCE_VALUES,
+    SERVICE_TREE,
+    TRANSACTIONS,
+    Direction,
+    ElementCode,
+    Status,
+    TransactionCode,
+    describe,
+)
+from .pts import (
+    MAX_SEGMENTS,
+    MAX_TRANSACTION,
+    VERSIONS,
+    Assembler,
+    Primitive,
+    PtsError,
+    Value,
+    encode,
+    missing_segments,
+    parse,
+    split,
+)
+from .service import ImpsService, ImpsSettings
+from .state import ImpsState
 from .worker import ServiceClosed, ServiceThread
 
 __all__ = [
+    "CAPABILITIES",
+    "CAPABILITY_VALUES",
     "CIR_PORT",
     "DATA_PORT",
+    "ELEMENTS",
     "IMPS_SYSTEM_ID",
+    "MAX_SEGMENTS",
+    "MAX_TRANSACTION",
+    "PRESENCE_ATTRIBUTES",
+    "PRESENCE_VALUES",
     "SEGMENT_OCTETS",
+    "SERVICE_TREE",
+    "TRANSACTIONS",
+    "VERSIONS",
+    "Assembler",
+    "Direction",
+    "ElementCode",
     "ImpsRoute",
     "ImpsService",
     "ImpsSettings",
     "ImpsState",
     "Inbound",
+    "Primitive",
+    "PtsError",
     "ServiceClosed",
     "ServiceThread",
+    "Status",
+    "TransactionCode",
+    "Value",
     "claims_mo",
     "claims_mt",
+    "decode_helo",
+    "decode_text",
+    "decode_wakeup",
+    "describe",
+    "encode",
+    "encode_helo",
+    "encode_text",
+    "encode_wakeup",
     "inbound",
+    "missing_segments",
+    "parse",
+    "split",
 ]
