@@ -90,6 +90,7 @@ class ImpsNodeService:
         thread = ServiceThread()
         settings = ImpsSettings(
             keepalive=imps.keepalive,
+            keepalive_grace=imps.keepalive_grace,
             allow_self_registration=imps.allow_self_registration,
             reassembly_timeout=imps.reassembly_timeout,
         )

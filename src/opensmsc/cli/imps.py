@@ -30,7 +30,7 @@ from opensmsc.config import ConfigError, load
 
 if TYPE_CHECKING:
     from opensmsc.cli.imps_phone import DemoPhone
-    from opensmsc.imps import Value
+    from opensmsc.imps import Primitive, Value
 
 __all__ = ["add_parser", "imps_main", "run_verb"]
 
@@ -197,18 +197,20 @@ def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
                 ok = phone.succeeded(phone.exchange(phone.request("GP", ("UI", user))))
             return ok
         case "contacts":
+            # ListManage answers with the list's members (ML UN=...), so it also shows them.
             if args.action is None:
-                return phone.succeeded(phone.exchange(phone.request("GL", ("CL", DEFAULT_LIST))))
+                return phone.succeeded(phone.exchange(phone.request("LM", ("CL", DEFAULT_LIST))))
             if not args.user:
                 raise NodeError(f"contacts {args.action}: name the USER")
-            if args.action == "add":
-                nick = (("", args.user),)
-                return phone.succeeded(
-                    phone.exchange(phone.request("LM", ("CL", DEFAULT_LIST), ("AN", nick)))
+            nick: Value = (("", args.user),)  # (<nickname>,<user>), no nickname
+            change = ("AN", nick) if args.action == "add" else ("RN", nick)
+            answer = phone.exchange(phone.request("LM", ("CL", DEFAULT_LIST), change))
+            if args.action == "add" and answer is not None and _status_of(answer) == 700:
+                # No contact list yet (700): create it with the contact in it (CreateList).
+                answer = phone.exchange(
+                    phone.request("CL", ("CL", DEFAULT_LIST), ("UN", nick))
                 )
-            return phone.succeeded(
-                phone.exchange(phone.request("LM", ("CL", DEFAULT_LIST), ("RN", (args.user,))))
-            )
+            return phone.succeeded(answer)
         case "subscribe":
             return phone.succeeded(phone.exchange(phone.request("SB", ("UI", _list(args.users)))))
         case "block":
@@ -219,6 +221,13 @@ def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
             name = "AB" if args.action == "add" else "RB"
             return phone.succeeded(phone.exchange(phone.request("BE", (name, (args.user,)))))
     raise AssertionError(f"not an imps verb: {verb}")
+
+
+def _status_of(primitive: Primitive) -> int | None:
+    value = primitive.get("ST")
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _list(users: Sequence[str]) -> Value:

@@ -417,8 +417,8 @@ def describe(primitive: Primitive) -> str:
         case "PN" | "PG":
             kind = "presence" if code == "PN" else "presence of"
             entries = primitive.items("PR")
-            if len(entries) >= 2 and all(isinstance(e, str) for e in entries):
-                entries = (entries,)  # one user's presence written without the outer list
+            if entries and isinstance(entries[0], str):
+                entries = (entries,)  # PR=(<user>,<attributes>): one user's presence
             shown = "; ".join(_presence_text(e) for e in entries) or "none"
             status = f" [{_status_text(primitive)}]" if primitive.get("ST") is not None else ""
             return f"{head} {kind}: {shown}{status}"

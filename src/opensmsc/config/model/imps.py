@@ -41,6 +41,7 @@ class ImpsConfig:
     enabled: bool = False
     short_code: ShortCode = "3590"
     keepalive: Seconds = 600.0  # the KeepAliveTime offered at login; a silent session ends
+    keepalive_grace: Seconds = 60.0  # ... this long after its keep-alive time ran out
     allow_self_registration: bool = False  # a login from an unknown user id creates it
     reassembly_timeout: Seconds = 120.0  # a PTS primitive's segments must all come within this
     database: Path | None = None
