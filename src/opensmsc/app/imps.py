@@ -34,6 +34,7 @@ from opensmsc.imps import (
     ImpsService,
     ImpsSettings,
     ImpsState,
+    InvalidUser,
     ServiceClosed,
     ServiceThread,
     claims_mo,
@@ -64,7 +65,7 @@ def _provision(service: ImpsService, users: Sequence[ImpsUserConfig]) -> int:
     known = {user.user_id for user in service.users()}
     added = 0
     for user in users:
-        if user.user_id not in known:
+        if user.user_id.lower() not in known:  # the service keeps ids in lower case
             service.add_user(user.user_id, user.msisdn, user.password)
             added += 1
     return added
@@ -181,8 +182,12 @@ def _add_user(
     service: ImpsService, user_id: str, msisdn: str, password: str
 ) -> Mapping[str, Any] | None:
     # Checked and added on the service thread: no other call comes between.
-    if any(user.user_id == user_id for user in service.users()):
+    wanted = user_id.lower()  # the service keeps user ids in lower case
+    if any(user.user_id == wanted for user in service.users()):
         return None
-    service.add_user(user_id, msisdn, password)
-    added = next((user for user in service.users() if user.user_id == user_id), None)
+    try:
+        service.add_user(user_id, msisdn, password)
+    except InvalidUser as exc:
+        raise ValueError(str(exc)) from exc
+    added = next((user for user in service.users() if user.user_id == wanted), None)
     return None if added is None else _user_json(added)

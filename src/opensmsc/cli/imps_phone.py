@@ -275,10 +275,11 @@ class DemoPhone:
             self._print(f"< {describe(primitive)}")
         if primitive.code == "RL" and _status(primitive) == Status.SUCCESSFUL:
             self.state.session = primitive.text("SI")
-        elif primitive.code == "DI" or (
-            primitive.code == "ST" and _status(primitive) in (600, 601, 604)
-        ):
-            self.state.session = None  # the server ended the session
+        elif (
+            primitive.code == "DI"
+            or (primitive.code == "ST" and _status(primitive) in (600, 601, 604))
+        ) and primitive.session_id == self.state.session:
+            self.state.session = None  # the server ended our session (not one we made up)
         elif primitive.code == "NM" and self.state.session is not None:
             message_id = primitive.text("MI")
             if message_id is not None:

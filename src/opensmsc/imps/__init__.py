@@ -52,8 +52,8 @@ from .pts import (
     parse,
     split,
 )
-from .service import ImpsService, ImpsSettings
-from .state import ImpsState
+from .service import ImpsService, ImpsSettings, InvalidUser
+from .state import Channel, ImpsState, ImpsStateError, ImpsStats, Outgoing, User
 from .worker import ServiceClosed, ServiceThread
 
 __all__ = [
@@ -72,19 +72,25 @@ __all__ = [
     "TRANSACTIONS",
     "VERSIONS",
     "Assembler",
+    "Channel",
     "Direction",
     "ElementCode",
     "ImpsRoute",
     "ImpsService",
     "ImpsSettings",
     "ImpsState",
+    "ImpsStateError",
+    "ImpsStats",
     "Inbound",
+    "InvalidUser",
+    "Outgoing",
     "Primitive",
     "PtsError",
     "ServiceClosed",
     "ServiceThread",
     "Status",
     "TransactionCode",
+    "User",
     "Value",
     "claims_mo",
     "claims_mt",

@@ -65,7 +65,7 @@ from opensmsc.store import Address, Direction, StoredMessage
 
 from . import cir, pts
 from .service import ImpsService
-from .state import Channel, Outgoing
+from .state import Channel, ImpsStateError, Outgoing
 from .worker import ServiceClosed, ServiceThread
 
 __all__ = [
@@ -247,7 +247,8 @@ class ImpsRoute:
             await self._deliver(message, payload, record.message_id)
         except ServiceClosed:
             return TemporaryFailure(0, detail="IMPS is stopping")
-        except sqlite3.Error as exc:
+        except (ImpsStateError, sqlite3.Error) as exc:
+            # Nothing of the call was kept: the SMSC tries again (service.py's contract).
             log.warning("IMPS state unavailable message_id=%s: %s", record.message_id, exc)
             return TemporaryFailure(0, detail=f"IMPS state: {exc}")
         self.received += 1
@@ -274,7 +275,7 @@ class ImpsRoute:
                 await self._thread.run(self._service.tick)
             except ServiceClosed:
                 return
-            except sqlite3.Error as exc:
+            except (ImpsStateError, sqlite3.Error) as exc:
                 log.warning("IMPS tick failed: %s", exc)
                 continue
             await self._drain_logged()
@@ -284,7 +285,7 @@ class ImpsRoute:
             await self.drain()
         except ServiceClosed:
             pass
-        except (StoreUnavailable, sqlite3.Error) as exc:
+        except (StoreUnavailable, ImpsStateError, sqlite3.Error) as exc:
             # The rows stay in the outbox: the next tick tries again.
             log.warning("IMPS outbox not drained: %s", exc)
 
