@@ -56,7 +56,7 @@ class Phone:
         digits = "".join(ch for ch in handset if ch.isdigit())
         self.demo = DemoPhone(
             handset,
-            call=lambda method, path, body: node.admin(method, path, body),
+            call=node.admin,
             state_path=node.state_dir / f"{digits}.json",
             short_code=SHORT_CODE,
             out=self.out,

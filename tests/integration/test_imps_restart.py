@@ -95,7 +95,9 @@ class Cli:
             cwd=REPO,
         )
         if ok:
-            assert done.returncode == 0, f"opensmsc imps {' '.join(argv)}:\n{done.stdout}{done.stderr}"
+            assert done.returncode == 0, (
+                f"opensmsc imps {' '.join(argv)}:\n{done.stdout}{done.stderr}"
+            )
         return done.stdout
 
 

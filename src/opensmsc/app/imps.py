@@ -21,8 +21,8 @@ import dataclasses
 import logging
 import sqlite3
 import time
-from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from opensmsc.config import Config, ImpsUserConfig
@@ -120,9 +120,7 @@ class ImpsNodeService:
         router.add_claim(claims_mt, route)
         self._mo.claim = claims_mo(imps.short_code)
         route.start()
-        log.info(
-            "IMPS started path=%s short_code=%s users_added=%d", path, imps.short_code, added
-        )
+        log.info("IMPS started path=%s short_code=%s users_added=%d", path, imps.short_code, added)
 
     async def stop(self) -> None:
         self._mo.claim = None

@@ -142,7 +142,9 @@ def imps_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _needs_session(phone: DemoPhone) -> None:
     if phone.state.session is None:
-        raise NodeError(f"{phone.handset} is not logged in: opensmsc imps login {phone.handset} USER")
+        raise NodeError(
+            f"{phone.handset} is not logged in: opensmsc imps login {phone.handset} USER"
+        )
 
 
 def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
@@ -207,9 +209,7 @@ def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
             answer = phone.exchange(phone.request("LM", ("CL", DEFAULT_LIST), change))
             if args.action == "add" and answer is not None and _status_of(answer) == 700:
                 # No contact list yet (700): create it with the contact in it (CreateList).
-                answer = phone.exchange(
-                    phone.request("CL", ("CL", DEFAULT_LIST), ("UN", nick))
-                )
+                answer = phone.exchange(phone.request("CL", ("CL", DEFAULT_LIST), ("UN", nick)))
             return phone.succeeded(answer)
         case "subscribe":
             return phone.succeeded(phone.exchange(phone.request("SB", ("UI", _list(args.users)))))

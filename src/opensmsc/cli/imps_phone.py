@@ -164,7 +164,12 @@ class DemoPhone:
             self._mo(piece.encode("utf-8"), port)
 
     def _mo(self, data: bytes, port: int) -> None:
-        body = {"to": self.short_code, "data_hex": data.hex(), "port": port, "originator_port": port}
+        body = {
+            "to": self.short_code,
+            "data_hex": data.hex(),
+            "port": port,
+            "originator_port": port,
+        }
         self._call("POST", f"/v1/network/handsets/{_quote(self.handset)}/mo", body)
 
     def send(self, primitive: Primitive, *, quiet: bool = False) -> None:
@@ -356,10 +361,8 @@ def _status_text(primitive: Primitive) -> str:
     code = _status(primitive)
     if code is None:
         return _plain(value)
-    try:
-        name = Status(code).description
-    except ValueError:
-        name = "unknown status"
+    known = next((status for status in Status if status == code), None)
+    name = "unknown status" if known is None else known.description
     if isinstance(value, tuple) and len(value) > 1:
         name = _plain(value[1])
     return f"{code} {name}"
@@ -407,7 +410,9 @@ def describe(primitive: Primitive) -> str:
         case "ST":
             return f"{head} status {_status_text(primitive)}"
         case "MS":
-            return f"{head} message sent: {_status_text(primitive)}, id {_plain(primitive.get('MI'))}"
+            return (
+                f"{head} message sent: {_status_text(primitive)}, id {_plain(primitive.get('MI'))}"
+            )
         case "NM":
             when = primitive.get("DT")
             return (
@@ -424,7 +429,8 @@ def describe(primitive: Primitive) -> str:
             status = f" [{_status_text(primitive)}]" if primitive.get("ST") is not None else ""
             return f"{head} {kind}: {shown}{status}"
         case "DR":
-            return f"{head} delivery report: message {_plain(primitive.get('MI'))} {_status_text(primitive)}"
+            message_id = _plain(primitive.get("MI"))
+            return f"{head} delivery report: message {message_id} {_status_text(primitive)}"
         case "DI":
             return f"{head} disconnected by the server {_status_text(primitive)}"
         case _:

@@ -417,11 +417,7 @@ class Scheduler:
             await lifecycle.accepted(record, record.upstream_message_id, route=record.route or "")
             return
         taken_by = self._router.claimed_route(record)
-        if (
-            taken_by is None
-            and self._decisions is not None
-            and record.direction is Direction.MT
-        ):
+        if taken_by is None and self._decisions is not None and record.direction is Direction.MT:
             if decision is None:
                 decisions = self._decisions
                 decision = (

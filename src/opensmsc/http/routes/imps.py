@@ -88,7 +88,9 @@ async def add_user(body: NewUser, imps: Imps) -> JSONResponse:
     except ValueError as exc:
         raise Problem(422, "validation", str(exc)) from exc
     if added is None:
-        raise Problem(409, "conflict", f'the user id "{body.user_id}" is taken', user_id=body.user_id)
+        raise Problem(
+            409, "conflict", f'the user id "{body.user_id}" is taken', user_id=body.user_id
+        )
     return JSONResponse(
         dict(added), status_code=201, headers={"Location": f"/v1/imps/users/{body.user_id}"}
     )
