@@ -195,3 +195,24 @@ def _verb(phone: object, *argv: str) -> bool:
     demo = phone.demo  # type: ignore[attr-defined]
     args = build_parser().parse_args(["imps", argv[0], demo.handset, *argv[1:]])
     return run_verb(demo, args)
+
+
+async def test_a_request_in_sms_level_concatenated_parts_is_joined_first(tmp_path: Path) -> None:
+    # Not how a PTS client sends (one SMS per PTS segment), but a handset may: the network
+    # splits a long port-3590 message into concatenated parts, and the binding joins them.
+    async with imps_node(tmp_path) as node:
+        alice, bob = node.phone(ALICE_PHONE), node.phone(BOB_PHONE)
+        assert await alice.login("alice", "alice-pw")
+        assert await bob.login("bob", "bob-pw")
+        text = "ünïcödé " * 30
+        request = f'WV12SM77 SI={alice.demo.state.session} UI=bob MC="{text}"'
+        assert len(request.encode()) > 140
+        answer = await node.call(
+            "POST",
+            f"/v1/network/handsets/{ALICE_PHONE}/mo",
+            {"to": SHORT_CODE, "data_hex": request.encode().hex(), "port": 3590},
+        )
+        assert answer["parts"] >= 2
+        sent = await alice.wait_for(lambda p: p.code == "MS" and p.transaction == 77)
+        assert status_of(sent) == Status.SUCCESSFUL
+        await bob.wait_for(new_message(text, "alice"))
