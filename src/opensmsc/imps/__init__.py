@@ -3,11 +3,11 @@ channel on port 3716 (issue 13). `pts`, `codes` and `cir` are sans-IO."""
 
 from .cir import (
     decode_helo,
-    decode_text,
     decode_wakeup,
     encode_helo,
-    encode_text,
     encode_wakeup,
+    pack_text,
+    unpack_text,
 )
 from .codes import (
     CAPABILITIES,
@@ -57,14 +57,14 @@ __all__ = [
     "TransactionCode",
     "Value",
     "decode_helo",
-    "decode_text",
     "decode_wakeup",
     "describe",
     "encode",
     "encode_helo",
-    "encode_text",
     "encode_wakeup",
     "missing_segments",
+    "pack_text",
     "parse",
     "split",
+    "unpack_text",
 ]
