@@ -19,11 +19,11 @@ from .binding import (
 )
 from .cir import (
     decode_helo,
-    decode_text,
     decode_wakeup,
     encode_helo,
-    encode_text,
     encode_wakeup,
+    pack_text,
+    unpack_text,
 )
 from .codes import (
     CAPABILITIES,
@@ -95,15 +95,15 @@ __all__ = [
     "claims_mo",
     "claims_mt",
     "decode_helo",
-    "decode_text",
     "decode_wakeup",
     "describe",
     "encode",
     "encode_helo",
-    "encode_text",
     "encode_wakeup",
     "inbound",
     "missing_segments",
+    "pack_text",
     "parse",
     "split",
+    "unpack_text",
 ]
