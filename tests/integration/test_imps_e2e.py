@@ -145,6 +145,13 @@ async def test_a_message_to_a_plain_handset_and_its_reply(tmp_path: Path) -> Non
             {"to": SHORT_CODE, "text": "Yes! See you 🍝"},
         )
         await alice.wait_for(new_message("Yes! See you 🍝", PLAIN_PHONE))
+        # GSM 7-bit this time (the first was UCS-2): decoded as the handset wrote it.
+        await node.call(
+            "POST",
+            f"/v1/network/handsets/{PLAIN_PHONE}/mo",
+            {"to": SHORT_CODE, "text": "ok, 8pm it is @ Luigi's"},
+        )
+        await alice.wait_for(new_message("ok, 8pm it is @ Luigi's", PLAIN_PHONE))
 
 
 async def test_admin_api_users_and_stats(tmp_path: Path) -> None:
