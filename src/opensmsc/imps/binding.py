@@ -51,7 +51,13 @@ from typing import Final
 from opensmsc.engine import Acceptor, Submission
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.logtext import peer_text
-from opensmsc.routing import Attempt, Delivered, PermanentFailure, TemporaryFailure
+from opensmsc.routing import (
+    Attempt,
+    Delivered,
+    ErrorClass,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, EsmClass, Npi, Tag, Ton
 from opensmsc.sms import (
     Concat,
@@ -92,6 +98,9 @@ SEGMENT_OCTETS: Final = 133
 _OUTBOX_BATCH: Final = 256
 _TICK_INTERVAL: Final = 1.0  # seconds: the service's expiry and CIR wake-ups, then a drain
 _CONCAT_TIMEOUT: Final = 180.0  # seconds an SMS-level concatenated MO waits for its parts
+# An attempt while the node stops: the quick schedule (30 s), so that after a clean restart the
+# MO is not a long retry away.
+_STOPPING: Final = TemporaryFailure(0, ErrorClass.SHORT, detail="IMPS is stopping")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +235,7 @@ class ImpsRoute:
 
     async def attempt(self, record: StoredMessage) -> Attempt:
         if self._stopping:
-            return TemporaryFailure(0, detail="IMPS is stopping")
+            return _STOPPING
         try:
             message = inbound(record)
         except UdhError as exc:
@@ -246,11 +255,11 @@ class ImpsRoute:
         try:
             await self._deliver(message, payload, record.message_id)
         except ServiceClosed:
-            return TemporaryFailure(0, detail="IMPS is stopping")
+            return _STOPPING
         except (ImpsStateError, sqlite3.Error) as exc:
             # Nothing of the call was kept: the SMSC tries again (service.py's contract).
             log.warning("IMPS state unavailable message_id=%s: %s", record.message_id, exc)
-            return TemporaryFailure(0, detail=f"IMPS state: {exc}")
+            return TemporaryFailure(0, ErrorClass.SHORT, detail=f"IMPS state: {exc}")
         self.received += 1
         await self._drain_logged()
         return Delivered()
