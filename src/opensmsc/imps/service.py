@@ -329,10 +329,12 @@ class ImpsService:
     def _request(self, msisdn: str, request: pts.Primitive, now: float) -> None:
         session: SessionRow | None = None
         try:
+            if request.code == "LR":
+                # no savepoint: a refused digest must still use its nonce up (no guessing
+                # twice against one nonce)
+                self._login(msisdn, request, now)
+                return
             with self._state.savepoint():
-                if request.code == "LR":
-                    self._login(msisdn, request, now)
-                    return
                 session = self._session_for(msisdn, request, now)
                 if request.code == "ST":
                     return  # the client's answer to our PN, NM, DR or DI: nothing to say back
