@@ -1,11 +1,60 @@
-"""IMPS (Wireless Village / OMA IMPS CSP) over SMS (issue 13): the service and its durable
-state (`service`, `state`)."""
+"""IMPS (Wireless Village / OMA IMPS CSP) over SMS: the PTS wire format on port 3590, the CIR
+channel on port 3716 (issue 13). `pts`, `codes` and `cir` are sans-IO; `service` answers
+primitives from `state`, its durable SQLite state."""
 
+from .cir import (
+    decode_helo,
+    decode_text,
+    decode_wakeup,
+    encode_helo,
+    encode_text,
+    encode_wakeup,
+)
+from .codes import (
+    CAPABILITIES,
+    CAPABILITY_VALUES,
+    ELEMENTS,
+    PRESENCE_ATTRIBUTES,
+    PRESENCE_VALUES,
+    SERVICE_TREE,
+    TRANSACTIONS,
+    Direction,
+    ElementCode,
+    Status,
+    TransactionCode,
+    describe,
+)
+from .pts import (
+    MAX_SEGMENTS,
+    MAX_TRANSACTION,
+    VERSIONS,
+    Assembler,
+    Primitive,
+    PtsError,
+    Value,
+    encode,
+    missing_segments,
+    parse,
+    split,
+)
 from .service import ImpsService, ImpsSettings, InvalidUser
 from .state import Channel, ImpsState, ImpsStateError, ImpsStats, Outgoing, User
 
 __all__ = [
+    "CAPABILITIES",
+    "CAPABILITY_VALUES",
+    "ELEMENTS",
+    "MAX_SEGMENTS",
+    "MAX_TRANSACTION",
+    "PRESENCE_ATTRIBUTES",
+    "PRESENCE_VALUES",
+    "SERVICE_TREE",
+    "TRANSACTIONS",
+    "VERSIONS",
+    "Assembler",
     "Channel",
+    "Direction",
+    "ElementCode",
     "ImpsService",
     "ImpsSettings",
     "ImpsState",
@@ -13,5 +62,21 @@ __all__ = [
     "ImpsStats",
     "InvalidUser",
     "Outgoing",
+    "Primitive",
+    "PtsError",
+    "Status",
+    "TransactionCode",
     "User",
+    "Value",
+    "decode_helo",
+    "decode_text",
+    "decode_wakeup",
+    "describe",
+    "encode",
+    "encode_helo",
+    "encode_text",
+    "encode_wakeup",
+    "missing_segments",
+    "parse",
+    "split",
 ]

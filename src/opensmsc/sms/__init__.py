@@ -17,6 +17,10 @@ from .dcs import (
     smpp_to_tp_dcs,
 )
 from .errors import EncodingError
+
+# GSM 7-bit packing for callers outside sms (the IMPS CIR texts are packed septets in a binary SMS)
+from .gsm7 import pack as pack_septets
+from .gsm7 import unpack as unpack_septets
 from .national import Language
 from .segment import (
     ConcatMethod,
@@ -91,10 +95,12 @@ __all__ = [
     "encode_latin1",
     "encode_text",
     "encode_ucs2",
+    "pack_septets",
     "parse_data_coding",
     "parse_udh",
     "read_user_data",
     "smpp_to_tp_dcs",
     "split",
+    "unpack_septets",
     "utf16_units",
 ]
