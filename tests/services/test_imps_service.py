@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from opensmsc.imps import Channel, ImpsSettings, InvalidUser, User
+from opensmsc.imps.cir import encode_helo
 from opensmsc.imps.pts import Primitive, encode, split
 from tests.services.imps_harness import World, status
 
@@ -385,16 +386,16 @@ def test_messages_wait_for_an_offline_user_and_go_at_login(world: World) -> None
 
 
 def test_notify_get_with_cir_then_poll(world: World) -> None:
-    alice, bob = two_online(world)
+    alice = world.login("alice", A)
+    rl = world.answer(B, "LR", ("UI", "bob"), ("PW", "secret"), ("SC", "Cookie42"))
+    bob = rl.text("SI") or ""
     world.answer(B, "CP", ("SI", bob), ("CA", (("ID", "N"), ("SC", "SS"))))
-    from opensmsc.imps.cir import encode_helo
-
     world.service.on_cir(B, encode_helo(bob), mo_id="helo1")
     world.answer(A, "SM", ("SI", alice), ("UI", "bob"), ("MC", "wake up"))
     world.answer(A, "SM", ("SI", alice), ("UI", "bob"), ("MC", "again"))
     rows = world.drain()
     wakeups = [row for row in rows if row.msisdn == B]
-    assert [(r.channel, r.body) for r in wakeups] == [(Channel.CIR, "WVCI 1.2 t5x8")]
+    assert [(r.channel, r.body) for r in wakeups] == [(Channel.CIR, "WVCI 1.2 Cookie42")]
     polled = world.request(B, "PO", ("SI", bob), transaction=0)
     assert [p.text("MC") for p in polled] == ["wake up", "again"]
     assert [p.code for p in world.request(B, "PO", ("SI", bob), transaction=0)] == ["ST"]
@@ -405,6 +406,18 @@ def test_notify_get_with_cir_then_poll(world: World) -> None:
     world.answer(B, "KA", ("SI", bob))
     world.service.tick()
     assert [r.channel for r in world.drain() if r.msisdn == B] == [Channel.CIR]
+
+
+def test_cir_helo_only_registers_a_live_session_of_that_handset(world: World) -> None:
+    alice, bob = two_online(world)
+    world.answer(B, "CP", ("SI", bob), ("CA", (("ID", "N"),)))
+    world.service.on_cir(A, encode_helo(bob), mo_id="h1")  # alice's handset, bob's session
+    world.service.on_cir(B, encode_helo("nosuch"), mo_id="h2")
+    world.service.on_cir(B, b"\x00\x01garbage", mo_id="h3")
+    world.answer(A, "SM", ("SI", alice), ("UI", "bob"), ("MC", "x"))
+    assert world.drain(B) == []  # nothing registered: no wake-up, the message waits for PO
+    world.service.on_cir(B, encode_helo(bob), mo_id="h4")
+    assert [row.channel for row in world.drain(B)] == [Channel.CIR]  # it waited: wake at once
 
 
 def test_notify_get_without_cir_keeps_messages_for_polling(world: World) -> None:
