@@ -601,3 +601,30 @@ def test_transaction_counter_wraps_after_999(world: World) -> None:
     session = world.login("alice", A)
     seen = [world.state.next_transaction(session) for _ in range(1000)]
     assert seen[0] == 1 and seen[998] == 999 and seen[999] == 1
+
+
+def test_an_unusable_session_cookie_gets_402(world: World) -> None:
+    refused = world.answer(A, "LR", ("UI", "alice"), ("PW", "secret"), ("SC", "a b"))
+    assert status(refused) == 402 and world.service.stats().sessions == 0
+
+
+def test_a_client_status_with_a_bad_session_is_not_answered(world: World) -> None:
+    assert world.request(A, "ST", ("SI", "nosuch"), ("ST", "200")) == []
+
+
+def test_notifications_for_a_client_that_never_polls_are_bounded(tmp_path: Path) -> None:
+    world = World(tmp_path / "n.sqlite3", settings=ImpsSettings(max_pending_per_user=3))
+    try:
+        world.service.add_user("alice", A, "secret")
+        world.service.add_user("bob", B, "secret")
+        alice, bob = world.login("alice", A), world.login("bob", B)
+        world.answer(A, "CP", ("SI", alice), ("CA", (("ID", "N"),)))
+        world.request(A, "SB", ("SI", alice), ("UI", "bob"))
+        for n in range(5):
+            world.answer(B, "UP", ("SI", bob), ("UV", (("ST", "T", f"s{n}"),)))
+        polled = world.request(A, "PO", ("SI", alice), transaction=0)
+        assert [p.get("PR") for p in polled] == [
+            ("bob", (("ST", "T", f"s{n}"),)) for n in (2, 3, 4)
+        ]
+    finally:
+        world.state.close()

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 _VERSIONS: Final = ("11", "12", "13")
 _SUPPORTED_FUNCTIONS: Final = ("FF", "PF", "IF")  # fundamental, presence, IM; no groups (GE)
 _MSISDN: Final = re.compile(r"\+?[0-9]{3,20}")
+_COOKIE: Final = re.compile(r"[A-Za-z0-9._+/=-]{1,64}")
 _USER_ID: Final = re.compile(r"[^\s\"(),=&]{1,100}")
 _ENDED_KEPT: Final = 86400.0  # an ended session answers 600/604 (not "unknown") this long
 
@@ -327,30 +328,32 @@ class ImpsService:
         self._request(msisdn, primitive, now)
 
     def _request(self, msisdn: str, request: pts.Primitive, now: float) -> None:
-        session: SessionRow | None = None
         try:
             if request.code == "LR":
                 # no savepoint: a refused digest must still use its nonce up (no guessing
                 # twice against one nonce)
                 self._login(msisdn, request, now)
                 return
+            # outside the savepoint: an expiry found here stays done when 600 is answered
+            session = self._session_for(msisdn, request, now)
+            if request.code == "ST":
+                return  # the client's answer to our PN, NM, DR or DI: nothing to say back
             with self._state.savepoint():
-                session = self._session_for(msisdn, request, now)
-                if request.code == "ST":
-                    return  # the client's answer to our PN, NM, DR or DI: nothing to say back
                 self._dispatch(session, request, now)
         except _Refused as refused:
-            self._status(
-                msisdn,
-                refused.status,
-                refused.detail,
-                now,
-                transaction=request.transaction,
-                session_id=_session_id(request),
-                version=request.version,
-            )
+            if request.code != "ST":  # a Status is never answered: no ping-pong of errors
+                self._status(
+                    msisdn,
+                    refused.status,
+                    refused.detail,
+                    now,
+                    transaction=request.transaction,
+                    session_id=_session_id(request),
+                    version=request.version,
+                )
         except pts.PtsError as exc:
-            self._error(msisdn, exc, now, version=request.version)
+            if request.code != "ST":
+                self._error(msisdn, exc, now, version=request.version)
 
     def _session_for(self, msisdn: str, request: pts.Primitive, now: float) -> SessionRow:
         """The live session a request names; it counts as activity. Refused with 604 for a
@@ -489,6 +492,9 @@ class ImpsService:
             self._state.end_session(old.session_id, "replaced", now)
         session_id = self._token(12)
         cookie = request.text("SC") or self._token(8)
+        if not _COOKIE.fullmatch(cookie):
+            # it must travel in a GSM 7-bit WVCI wake-up and be compared there (cir.py)
+            raise _Refused(Status.BAD_PARAMETER, "SessionCookie: up to 64 of A-Z a-z 0-9 ._+/=-")
         version = self._answer_version(request.version)
         keepalive = self._keepalive(request.text("TL"))
         self._state.add_session(
@@ -891,10 +897,17 @@ class ImpsService:
         if session is not None and session.push:
             self._push(session, code, params, now)
         elif session is not None:
-            self._state.queue(user_id, code, params, now)
+            self._queue(user_id, code, params, now)
             self._wake(session, now)
         elif code != "PN":
-            self._state.queue(user_id, code, params, now)
+            self._queue(user_id, code, params, now)
+
+    def _queue(
+        self, user_id: str, code: str, params: Sequence[tuple[str, pts.Value]], now: float
+    ) -> None:
+        # bounded like the messages: a client that never polls loses the oldest notifications
+        self._state.queue(user_id, code, params, now)
+        self._state.trim_queued(user_id, self._settings.max_pending_per_user)
 
     def _push(
         self, session: SessionRow, code: str, params: Sequence[tuple[str, pts.Value]], now: float

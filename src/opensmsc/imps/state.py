@@ -787,6 +787,14 @@ class ImpsState:
             for seq, code, params in rows
         ]
 
+    def trim_queued(self, user_id: str, keep: int) -> None:
+        """Keep a user's newest `keep` queued primitives."""
+        self._run(
+            "DELETE FROM queued WHERE user_id = ?1 AND seq NOT IN (SELECT seq FROM queued "
+            "WHERE user_id = ?1 ORDER BY seq DESC LIMIT ?2)",
+            (user_id, keep),
+        )
+
     def count_queued(self, user_id: str | None = None) -> int:
         if user_id is None:
             return self._count("SELECT count(*) FROM queued")
