@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from opensmsc.imps import Channel, ImpsSettings, InvalidUser, User
+from opensmsc.imps import Channel, ImpsSettings, ImpsStateError, InvalidUser, User
 from opensmsc.imps.cir import encode_helo
 from opensmsc.imps.pts import Primitive, encode, split
 from tests.services.imps_harness import World, status
@@ -566,9 +568,10 @@ def test_segments_survive_a_restart(world: World) -> None:
 def test_nothing_is_kept_when_the_state_cannot_be_written(world: World) -> None:
     world.login("alice", A)
     world.state.close()
-    with pytest.raises(Exception, match="closed"):
+    with pytest.raises(ImpsStateError):
         world.service.on_data(A, b"WV12GL1", mo_id="lost")
     world.open()
+    assert [p.code for p in world.send(A, "WV12GL1", mo_id="lost")] == ["ST"]  # not seen
 
 
 # ---- administration -------------------------------------------------------------------------
@@ -628,3 +631,39 @@ def test_notifications_for_a_client_that_never_polls_are_bounded(tmp_path: Path)
         ]
     finally:
         world.state.close()
+
+
+def test_one_message_to_several_recipients(world: World) -> None:
+    world.service.add_user("carol", C, "secret")
+    alice, _ = two_online(world)
+    ms = world.answer(A, "SM", ("SI", alice), ("UI", ("bob", "carol", "wv:BOB")), ("MC", "all"))
+    [nm] = world.data(B)
+    assert nm.text("MI") == ms.text("MI")
+    _, nm = world.request(C, "LR", ("UI", "carol"), ("PW", "secret"))
+    assert nm.text("MI") == ms.text("MI") and nm.text("MC") == "all"
+
+
+def test_version_discovery_is_answered_in_our_version(world: World) -> None:
+    rl = world.send(A, "WVXXLR1 UI=alice PW=secret")[0]
+    assert rl.code == "RL" and rl.version == "12" and status(rl) == 200
+    rl = world.send(B, "WV13LR2 UI=bob PW=secret")[0]
+    assert rl.version == "13"
+
+
+def test_logging_in_again_on_the_same_handset_sends_no_disconnect(world: World) -> None:
+    first = world.login("alice", A)
+    second = world.login("alice", A)
+    assert first != second and world.data(A) == []
+    assert status(world.answer(A, "KA", ("SI", first))) == 604
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.one_of(st.text(max_size=200), st.from_regex(r"WV1[123][A-Z]{2}[0-9]{1,4}( .*)?")))
+def test_any_text_is_answered_by_at_most_one_primitive_never_an_exception(
+    world: World, text: str
+) -> None:
+    out = world.send(A, text)
+    assert len(out) <= 1
+    assert all(p.code in {"ST", "RL"} for p in out)
