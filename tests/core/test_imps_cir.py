@@ -20,22 +20,22 @@ from opensmsc.imps import (
     PtsError,
     Status,
     decode_helo,
-    decode_text,
     decode_wakeup,
     encode_helo,
-    encode_text,
     encode_wakeup,
+    pack_text,
+    unpack_text,
 )
 
 
 def test_public_packing_vector_hellohello() -> None:
-    assert encode_text("hellohello") == bytes.fromhex("E8329BFD4697D9EC37")
-    assert decode_text(bytes.fromhex("E8329BFD4697D9EC37")) == "hellohello"
+    assert pack_text("hellohello") == bytes.fromhex("E8329BFD4697D9EC37")
+    assert unpack_text(bytes.fromhex("E8329BFD4697D9EC37")) == "hellohello"
 
 
 def test_wakeup_round_trip() -> None:
     payload = encode_wakeup("1.2", "c00kie")
-    assert decode_text(payload) == "WVCI 1.2 c00kie"
+    assert unpack_text(payload) == "WVCI 1.2 c00kie"
     assert decode_wakeup(payload) == ("1.2", "c00kie")
     assert encode_wakeup("12", "c00kie") == payload  # "12" as in the PTS preamble
 
@@ -67,9 +67,9 @@ def test_helo_round_trip_and_android_length_prefix() -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        encode_text("HELLO abc"),
-        encode_text("HELO"),
-        encode_text("HELO a b"),
+        pack_text("HELLO abc"),
+        pack_text("HELO"),
+        pack_text("HELO a b"),
         encode_wakeup("1.2", "abc"),
         b"",
     ],
@@ -82,7 +82,7 @@ def test_not_a_helo_is_a_pts_error(payload: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [encode_text("WVCI 1.2"), encode_text("WVCI x abc"), encode_helo("abc")]
+    "payload", [pack_text("WVCI 1.2"), pack_text("WVCI x abc"), encode_helo("abc")]
 )
 def test_not_a_wakeup_is_a_pts_error(payload: bytes) -> None:
     with pytest.raises(PtsError):

@@ -469,3 +469,16 @@ def test_same_transaction_from_two_senders_does_not_mix() -> None:
     assembler.feed("+2", "WV12SM7ab MC=x", now=0.0)
     assert assembler.feed("+2", "WV12SM7bb y", now=0.0) == "WV12SM7 MC=xy"
     assert assembler.feed("+1", "WV12SM7bb b", now=0.0) == "WV12SM7 MC=ab"
+
+
+def test_a_late_segment_does_not_complete_a_timed_out_group() -> None:
+    assembler = Assembler(timeout=120.0)
+    assembler.feed("+1", "WV12SM7ab SI=x MC=a", now=0.0)
+    # expire has not run; the group's time is up all the same
+    assert assembler.feed("+1", "WV12SM7bb b", now=120.0) is None
+    assert assembler.expire(now=120.0) == [("+1", "WV12SM7")]
+    assert assembler.pending == 1  # the late segment's own group, waiting for its first half
+
+
+def test_a_single_segment_group_completes_at_once() -> None:
+    assert Assembler().feed("+1", "WV12SM7aa SI=x MC=a", now=0.0) == "WV12SM7 SI=x MC=a"

@@ -4,11 +4,11 @@ primitives from `state`, its durable SQLite state."""
 
 from .cir import (
     decode_helo,
-    decode_text,
     decode_wakeup,
     encode_helo,
-    encode_text,
     encode_wakeup,
+    pack_text,
+    unpack_text,
 )
 from .codes import (
     CAPABILITIES,
@@ -69,14 +69,14 @@ __all__ = [
     "User",
     "Value",
     "decode_helo",
-    "decode_text",
     "decode_wakeup",
     "describe",
     "encode",
     "encode_helo",
-    "encode_text",
     "encode_wakeup",
     "missing_segments",
+    "pack_text",
     "parse",
     "split",
+    "unpack_text",
 ]

@@ -32,7 +32,7 @@ _SPACE = 0x20
 _CR = 0x0D
 
 
-def encode_text(text: str) -> bytes:
+def pack_text(text: str) -> bytes:
     """`text` in the GSM 7-bit default alphabet, packed; 7 spare bits at the end hold a space
     (see the module docstring). ValueError when a character is not in the default alphabet
     (the extension table's escapes are refused too: CIR texts are plain tokens)."""
@@ -47,7 +47,7 @@ def encode_text(text: str) -> bytes:
     return sms.pack_septets(septets)
 
 
-def decode_text(payload: bytes) -> str:
+def unpack_text(payload: bytes) -> str:
     """The text of packed GSM 7-bit `payload`, without the padding a packer may leave in 7
     spare bits (zero fill, CR or space). ValueError for an empty payload."""
     if not payload:
@@ -71,17 +71,17 @@ def encode_wakeup(version: str, cookie: str) -> bytes:
         version = f"{version[0]}.{version[1]}"
     if not _VERSION.fullmatch(version):
         raise ValueError(f"CIR version {version!r} is not like 1.2")
-    return encode_text(f"WVCI {version} {_token('cookie', cookie)}")
+    return pack_text(f"WVCI {version} {_token('cookie', cookie)}")
 
 
 def encode_helo(session_id: str) -> bytes:
     """`HELO <session_id>` packed (the client's side, for the demo client and tests)."""
-    return encode_text(f"HELO {_token('session id', session_id)}")
+    return pack_text(f"HELO {_token('session id', session_id)}")
 
 
 def _fields(payload: bytes, keyword: str) -> list[str]:
     try:
-        text = decode_text(payload)
+        text = unpack_text(payload)
     except ValueError as exc:
         raise PtsError(Status.BAD_REQUEST, f"CIR: {exc}") from None
     fields = text.split(" ")

@@ -565,6 +565,11 @@ class Assembler:
         size = len(payload.encode("utf-8"))
         key = (sender, read.transaction)
         group = self._groups.get(key)
+        if group is not None and group.deadline <= now:
+            # timed out, not yet collected by expire: dropped all the same, so that what
+            # completes does not depend on when expire runs
+            self._remember_evicted(sender, self._groups.pop(key).preamble)
+            group = None
         if group is None:
             if total == 1:
                 return f"{head} {payload}"
@@ -598,8 +603,8 @@ class Assembler:
 
     def expire(self, now: float) -> list[tuple[str, str]]:
         """(sender, preamble without DD) of the groups dropped since the last call, oldest
-        first: those whose `timeout` passed by `now`, and those `max_pending` evicted. Answer
-        each with `missing_segments(preamble)`."""
+        first: those whose `timeout` passed by `now`, those `max_pending` evicted and those
+        a late segment found timed out. Answer each with `missing_segments(preamble)`."""
         dropped, self._evicted = self._evicted, []
         while self._groups:
             key, group = next(iter(self._groups.items()))
