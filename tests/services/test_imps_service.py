@@ -606,9 +606,11 @@ def test_transaction_counter_wraps_after_999(world: World) -> None:
     assert seen[0] == 1 and seen[998] == 999 and seen[999] == 1
 
 
-def test_an_unusable_session_cookie_gets_402(world: World) -> None:
-    refused = world.answer(A, "LR", ("UI", "alice"), ("PW", "secret"), ("SC", "a b"))
-    assert status(refused) == 402 and world.service.stats().sessions == 0
+def test_an_unusable_session_cookie_gets_402_and_leaves_the_live_session(world: World) -> None:
+    session = world.login("alice", A)
+    refused = world.answer(C, "LR", ("UI", "alice"), ("PW", "secret"), ("SC", "a b"))
+    assert status(refused) == 402 and world.data(A) == []
+    assert world.answer(A, "KA", ("SI", session)).code == "AK"
 
 
 def test_a_client_status_with_a_bad_session_is_not_answered(world: World) -> None:

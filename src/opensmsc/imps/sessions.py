@@ -85,6 +85,10 @@ class Sessions:
         if not raw_user:
             raise Refused(Status.BAD_PARAMETER, "no UserID")
         user_id = normalise_user_id(raw_user)
+        cookie = request.text("SC")
+        if cookie is not None and not COOKIE.fullmatch(cookie):
+            # it must travel in a GSM 7-bit WVCI wake-up and be compared there (cir.py)
+            raise Refused(Status.BAD_PARAMETER, "SessionCookie: up to 64 of A-Z a-z 0-9 ._+/=-")
         password = request.text("PW")
         digest = request.text("DB")
         known = self._state.password(user_id)
@@ -149,9 +153,6 @@ class Sessions:
             self._state.end_session(old.session_id, "replaced", now)
         session_id = self._token(12)
         cookie = request.text("SC") or self._token(8)
-        if not COOKIE.fullmatch(cookie):
-            # it must travel in a GSM 7-bit WVCI wake-up and be compared there (cir.py)
-            raise Refused(Status.BAD_PARAMETER, "SessionCookie: up to 64 of A-Z a-z 0-9 ._+/=-")
         version = self._out.answer_version(request.version)
         keepalive = self.keepalive(request.text("TL"))
         self._state.add_session(
