@@ -124,7 +124,7 @@ class Messaging:
         if message is None:
             raise Refused(Status.INVALID_MESSAGE_ID)
         self._out.reply(session, request, "ST", (("ST", "200"),), now)
-        if message.report and not MSISDN.fullmatch(message.sender):
+        if message.report and self._state.has_user(message.sender):  # not a bridged handset
             self.report(message, Status.SUCCESSFUL, now)
 
     def report(self, message: PendingMessage, status: Status, now: float) -> None:
@@ -160,5 +160,5 @@ class Messaging:
     def expire(self, now: float) -> None:
         """Drop messages unacknowledged for message_ttl; a sender that asked learns it (542)."""
         for message in self._state.take_messages_older_than(now - self._settings.message_ttl):
-            if message.report and not MSISDN.fullmatch(message.sender):
+            if message.report and self._state.has_user(message.sender):  # not a bridged handset
                 self.report(message, Status.MESSAGE_EXPIRED, now)
