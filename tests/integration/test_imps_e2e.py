@@ -223,3 +223,27 @@ async def test_a_request_in_sms_level_concatenated_parts_is_joined_first(tmp_pat
         sent = await alice.wait_for(lambda p: p.code == "MS" and p.transaction == 77)
         assert status_of(sent) == Status.SUCCESSFUL
         await bob.wait_for(new_message(text, "alice"))
+
+
+async def test_digest_login_and_a_client_woken_by_cir(tmp_path: Path) -> None:
+    # Bob logs in with the 4-way digest login and asks for notify/get delivery: a message for
+    # him is announced by a CIR wake-up on port 3716 (GSM 7-bit packed "WVCI 1.2 <cookie>"),
+    # and his phone fetches it with a Polling-Request, as AIM's SmsCirChannel does.
+    async with imps_node(tmp_path) as node:
+        alice, bob = node.phone(ALICE_PHONE), node.phone(BOB_PHONE)
+        assert await alice.login("alice", "alice-pw")
+        assert await bob.run(lambda: bob.demo.login("bob", "bob-pw", digest=True, cir=True))
+        challenge = bob.demo.received[0]  # the first answer: 401 with a nonce
+        assert (challenge.code, challenge.text("ST")) == ("RL", "401") and challenge.text("NO")
+        wrong = node.phone(BOB_PHONE)
+        assert not await wrong.run(lambda: wrong.demo.login("bob", "not-it", digest=True))
+        assert "409 Invalid password" in wrong.lines()
+        assert await bob.run(lambda: bob.demo.login("bob", "bob-pw", digest=True, cir=True))
+
+        sent = await alice.exchange(
+            "SM", ("UI", "bob"), ("MC", "wake up, Bob"), ("CT", "text/plain"), ("DR", "F")
+        )
+        assert sent is not None and status_of(sent) == Status.SUCCESSFUL
+        await bob.wait_for(new_message("wake up, Bob", "alice"))
+        assert bob.demo.wakeups >= 1, bob.lines()
+        assert "< CIR wake-up WVCI 1.2 " in bob.lines()

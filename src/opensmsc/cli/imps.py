@@ -1,7 +1,7 @@
 """`opensmsc imps ...`: a demo IMPS client that drives a simulated handset as a phone would
 (the phone itself: cli/imps_phone.py), through a node's admin API.
 
-Verbs: `login HANDSET USER [--password P]`, `logout HANDSET`, `send HANDSET TO TEXT`,
+Verbs: `login HANDSET USER [--password P] [--digest] [--cir]`, `logout HANDSET`, `send HANDSET TO TEXT`,
 `presence HANDSET [--set available|away|busy] [--text T] [USER...]`, `contacts HANDSET [add|remove
 USER]`, `subscribe HANDSET USER...`, `block HANDSET [add|remove USER]`, `poll HANDSET`, and
 `raw HANDSET TEXT` (PTS text sent as it is: for trying what the service answers to bad input).
@@ -60,6 +60,10 @@ def add_parser(sub: Any) -> None:
     login = verb("login", "log in as USER (password login)")
     login.add_argument("user", metavar="USER")
     login.add_argument("--password", default=None, help="default: the user id")
+    login.add_argument("--digest", action="store_true", help="4-way digest login (nonce)")
+    login.add_argument(
+        "--cir", action="store_true", help="be woken by CIR (port 3716) rather than pushed to"
+    )
     verb("logout", "log out")
     send = verb("send", "send an instant message to a user id or an MSISDN")
     send.add_argument("to", metavar="TO")
@@ -153,7 +157,7 @@ def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
 
     verb = args.imps_verb
     if verb == "login":
-        return phone.login(args.user, args.password or args.user)
+        return phone.login(args.user, args.password or args.user, digest=args.digest, cir=args.cir)
     if verb == "raw":
         text = " ".join(args.text)
         phone._print(f"> {text}")

@@ -17,6 +17,8 @@ what the service says.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import sys
 import time
@@ -36,6 +38,7 @@ from opensmsc.imps import (
     Status,
     Value,
     decode_wakeup,
+    encode_helo,
 )
 from opensmsc.imps import encode as encode_primitive
 from opensmsc.imps import parse as parse_primitive
@@ -157,11 +160,10 @@ class DemoPhone:
             given.insert(0, ("SI", self.state.session))
         return Primitive(code, self.next_transaction(), tuple(given))
 
-    def send_text(self, text: str, *, port: int = DATA_PORT) -> None:
-        """Send PTS text as the handset's MO: one SMS per PTS segment."""
-        pieces = split_primitive(text, SEGMENT_OCTETS) if port == DATA_PORT else [text]
-        for piece in pieces:
-            self._mo(piece.encode("utf-8"), port)
+    def send_text(self, text: str) -> None:
+        """Send PTS text as the handset's MO to port 3590: one SMS per PTS segment."""
+        for piece in split_primitive(text, SEGMENT_OCTETS):
+            self._mo(piece.encode("utf-8"), DATA_PORT)
 
     def _mo(self, data: bytes, port: int) -> None:
         body = {
@@ -303,28 +305,60 @@ class DemoPhone:
 
     # ---- the verbs --------------------------------------------------------------------------
 
-    def login(self, user: str, password: str) -> bool:
+    def login(self, user: str, password: str, *, digest: bool = False, cir: bool = False) -> bool:
+        """Log in (password, or the 4-way digest login), agree capabilities and services, and
+        register for CIR wake-ups (HELO on port 3716). `cir`: ask for notify/get delivery
+        (InitialDeliveryMethod N): what waits is announced by a CIR wake-up and fetched with
+        a Polling-Request, rather than pushed."""
         self.state.session = None
         self.state.user = user
-        answer = self.exchange(
-            self.request("LR", ("UI", user), ("PW", password), ("CI", self.handset), session=False)
-        )
+        if digest:
+            # AIM LoginTransaction: a first LR without a password is answered 401 with a Nonce
+            # and the DigestSchema; the second carries DigestBytes = base64(H(nonce + password)).
+            challenge = self.exchange(
+                self.request("LR", ("UI", user), ("CI", self.handset), session=False)
+            )
+            nonce = None if challenge is None else challenge.text("NO")
+            if challenge is None or nonce is None:
+                self.save()
+                return False
+            schema = challenge.text("DI") or challenge.text("SH") or "MD5"
+            proof = _digest(schema, nonce, password)
+            login = self.request(
+                "LR", ("UI", user), ("DB", proof), ("CI", self.handset), session=False
+            )
+        else:
+            login = self.request(
+                "LR", ("UI", user), ("PW", password), ("CI", self.handset), session=False
+            )
+        answer = self.exchange(login)
         if answer is None or answer.code != "RL" or _status(answer) != Status.SUCCESSFUL:
             self.save()
             return False
-        # Capabilities: CIR by standalone SMS, messages pushed (AIM's CapabilityList).
+        # Capabilities as AIM offers them: CIR by standalone SMS, pushed or notified delivery.
+        delivery = "N" if cir else "P"
         capabilities = self.exchange(
-            self.request("CP", ("CA", (("CT", "MP"), ("SC", "SS"), ("ID", "P"), ("SB", "SMS"))))
+            self.request(
+                "CP", ("CA", (("CT", "MP"), ("SC", "SS"), ("ID", delivery), ("SB", "SMS")))
+            )
         )
         services = self.exchange(self.request("SQ", ("AR", "T")))
         if self.state.session is not None:
-            self.send_text(f"HELO {self.state.session}", port=CIR_PORT)
+            self._mo(encode_helo(self.state.session), CIR_PORT)
+            self._print(f"> CIR HELO {self.state.session}")
         self.save()
         return capabilities is not None and services is not None
 
     def succeeded(self, answer: Primitive | None) -> bool:
         self.save()
         return answer is not None and _status(answer) in (None, 200, 201)
+
+
+def _digest(schema: str, nonce: str, password: str) -> str:
+    """AIM StandardPasswordDigest: base64 of MD5 or SHA-1 over nonce + password (ISO-8859-1)."""
+    algorithm = "sha1" if schema.upper().startswith("SHA") else "md5"
+    data = (nonce + password).encode("latin-1", errors="replace")
+    return base64.b64encode(hashlib.new(algorithm, data).digest()).decode("ascii")
 
 
 def _status(primitive: Primitive) -> int | None:
@@ -406,6 +440,10 @@ def describe(primitive: Primitive) -> str:
                     f"{head} logged in: session {_plain(primitive.get('SI'))}, "
                     f"keep-alive {_plain(primitive.get('KA'))} s"
                 )
+            nonce = primitive.get("NO")
+            if _status(primitive) == Status.UNAUTHORIZED and nonce is not None:
+                schema = _plain(primitive.get("DI") or primitive.get("SH"))
+                return f"{head} digest challenge: nonce {_plain(nonce)} ({schema})"
             return f"{head} login refused: {_status_text(primitive)}"
         case "ST":
             return f"{head} status {_status_text(primitive)}"
