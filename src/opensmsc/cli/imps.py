@@ -1,9 +1,10 @@
 """`opensmsc imps ...`: a demo IMPS client that drives a simulated handset as a phone would
 (the phone itself: cli/imps_phone.py), through a node's admin API.
 
-Verbs: `login HANDSET USER [--password P] [--digest] [--cir]`, `logout HANDSET`, `send HANDSET TO TEXT`,
-`presence HANDSET [--set available|away|busy] [--text T] [USER...]`, `contacts HANDSET [add|remove
-USER]`, `subscribe HANDSET USER...`, `block HANDSET [add|remove USER]`, `poll HANDSET`, and
+Verbs: `login HANDSET USER [--password P] [--digest] [--cir]`, `logout HANDSET`,
+`send HANDSET TO TEXT`, `presence HANDSET [--set available|away|busy] [--text T] [USER...]`,
+`contacts HANDSET [add|remove USER]`, `subscribe HANDSET USER...`,
+`block HANDSET [add|remove USER]`, `poll HANDSET`, and
 `raw HANDSET TEXT` (PTS text sent as it is: for trying what the service answers to bad input).
 Each prints what was sent (`> ...`) and every primitive that arrived on the handset (`< ...`,
 one line each, decoded).
