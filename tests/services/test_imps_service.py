@@ -90,6 +90,16 @@ def test_four_way_digest_login(world: World, schema: str) -> None:
     assert status(second) == 200 and second.text("SI")
 
 
+def test_digest_login_as_aim_writes_it_with_one_sh_per_schema(world: World) -> None:
+    # AIM's Login-Request offers each schema as its own SH= element: SH=SHA SH=MD5
+    first = world.answer(A, "LR", ("UI", "alice"), ("SH", "SHA"), ("SH", "MD5"))
+    assert status(first) == 401 and first.text("DI") == "SHA"
+    nonce = first.text("NO")
+    assert nonce
+    second = world.answer(A, "LR", ("UI", "alice"), ("DB", _aim_digest("SHA", nonce, "secret")))
+    assert status(second) == 200 and second.text("SI")
+
+
 def test_digest_login_with_a_wrong_digest_gets_409_and_no_nonce_twice(world: World) -> None:
     first = world.answer(A, "LR", ("UI", "alice"))
     nonce = first.text("NO")

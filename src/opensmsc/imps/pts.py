@@ -12,7 +12,8 @@ Grammar decisions beyond AIM (docs/imps.md "Wire format"):
   `("")` is a list holding one empty string. Inside a list an unquoted empty element, as AIM
   writes a contact without a nickname `(,alice)`, reads as `""`. At the top level `XX=` with
   nothing after it is an error: there the empty string must be quoted.
-- parameters are separated by exactly one space; names are upper-cased; a name twice is 402.
+- parameters are separated by exactly one space; names are upper-cased; a name may
+  repeat (AIM's Login writes one `SH=` per digest schema): `Primitive.values` reads every one.
 - a Primitive keeps its parameters in wire order; `encode` writes them in that order.
 """
 
@@ -87,7 +88,7 @@ class Primitive:
 
     Raises ValueError when built with a code not in `codes.TRANSACTIONS`, a transaction
     outside 0..999, an unknown version, a parameter name that is not upper-case ASCII
-    letters and digits, a name twice, or a value that is neither str nor tuple: those are
+    letters and digits, or a value that is neither str nor tuple: those are
     bugs of the caller, not of a peer (parse raises PtsError for the same faults).
     """
 
@@ -108,10 +109,10 @@ class Primitive:
         for name, value in self.params:
             if not _NAME.fullmatch(name) or name != name.upper():
                 raise ValueError(f"parameter name {name!r} is not upper-case letters and digits")
-            if name in index:
-                raise ValueError(f"parameter {name} given twice")
             _check_value(value)
-            index[name] = value
+            # A name may repeat (AIM writes one `SH=` per digest schema it offers): the index
+            # answers the first; `values` gives them all.
+            index.setdefault(name, value)
         object.__setattr__(self, "_index", index)
 
     def get(self, name: str) -> Value | None:
@@ -132,6 +133,11 @@ class Primitive:
         if value is None:
             return ()
         return value if isinstance(value, tuple) else (value,)
+
+    def values(self, name: str) -> tuple[Value, ...]:
+        """Every value given for `name`, in wire order (a name may repeat); () when absent."""
+        wanted = name.upper()
+        return tuple(value for key, value in self.params if key == wanted)
 
     @property
     def session_id(self) -> str | None:
@@ -389,7 +395,8 @@ def parse(text: str) -> Primitive:
     Raises PtsError: 400 for text that is not PTS, broken quoting, unbalanced parentheses or a
     segment (reassemble with `Assembler` first); 420 for a transaction id outside 0..999 or
     with leading zeros; 505 for a version other than 11, 12, 13, XX; 501 for a transaction
-    code not in `codes.TRANSACTIONS`; 402 for a parameter given twice.
+    code not in `codes.TRANSACTIONS`. A parameter may be given more than once (AIM's Login
+    offers each digest schema as its own `SH=`): `Primitive.values` reads them all.
     """
     preamble = _read_preamble(text)
     session = _session_in(text)
@@ -403,13 +410,7 @@ def parse(text: str) -> Primitive:
             session_id=session,
         )
     reader = _Reader(text, preamble, session)
-    params: list[tuple[str, Value]] = []
-    seen: set[str] = set()
-    for name, value in reader.params():
-        if name in seen:
-            raise reader.fail(f"parameter {name} given twice", Status.BAD_PARAMETER)
-        seen.add(name)
-        params.append((name, value))
+    params = list(reader.params())
     return Primitive(preamble.code, preamble.transaction, tuple(params), preamble.version)
 
 
