@@ -46,6 +46,7 @@ from opensmsc.imps import split as split_primitive
 
 __all__ = ["AVAILABILITY", "ClientState", "DemoPhone", "PhoneError", "describe"]
 
+_SERVER_INITIATED: Final = frozenset({"NM", "PN", "DR", "DI"})
 _POLL_INTERVAL: Final = 0.1  # seconds between two inbox reads while waiting for an answer
 _SETTLE: Final = 0.5  # seconds to keep reading after the answer (pushes that follow it)
 AVAILABILITY: Final = {"available": "AV", "away": "NA", "busy": "DI"}
@@ -187,13 +188,14 @@ class DemoPhone:
         everything else that arrived) or `wait` passes (None)."""
         self.send(primitive)
         expected = _ANSWERS.get(primitive.code, set()) | {"ST"}
-        if primitive.code == "PO":
-            expected = {"*"}  # a poll is answered by whatever waited, or a Status
+        polling = primitive.code == "PO"
 
         def answers(p: Primitive) -> bool:
-            if p.transaction != primitive.transaction:
-                return False
-            return "*" in expected or p.code in expected
+            # A poll is answered by what waited, each in its own server transaction (NM, PN,
+            # DR, DI), or by a Status in the poll's transaction when nothing waited.
+            if polling and p.code in _SERVER_INITIATED:
+                return True
+            return p.transaction == primitive.transaction and p.code in expected
 
         return self.read_until(answers)
 
