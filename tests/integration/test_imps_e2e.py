@@ -247,3 +247,12 @@ async def test_digest_login_and_a_client_woken_by_cir(tmp_path: Path) -> None:
         await bob.wait_for(new_message("wake up, Bob", "alice"))
         assert bob.demo.wakeups >= 1, bob.lines()
         assert "< CIR wake-up WVCI 1.2 " in bob.lines()
+
+        # A poll with something waiting is answered by it (an NM in the server's own
+        # transaction), not by a Status in the poll's: the phone must take that as the answer.
+        sent = await alice.exchange(
+            "SM", ("UI", "bob"), ("MC", "second"), ("CT", "text/plain"), ("DR", "F")
+        )
+        assert sent is not None and status_of(sent) == Status.SUCCESSFUL
+        polled = await bob.exchange("PO")
+        assert polled is not None and polled.code in ("NM", "ST"), bob.lines()
