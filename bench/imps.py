@@ -102,7 +102,9 @@ def password(i: int) -> str:
     return f"pw{i:05d}"
 
 
-def node_config(data_dir: Path, smpp_port: int, admin_port: int, carrier_port: int, users: int) -> str:
+def node_config(
+    data_dir: Path, smpp_port: int, admin_port: int, carrier_port: int, users: int
+) -> str:
     text = f"""\
 [node]
 data_dir = "{data_dir}"
@@ -256,9 +258,7 @@ class Carrier(asyncio.Protocol):
                     self.mo_refused += 1
             elif command_id == CommandId.BIND_TRANSCEIVER:
                 assert isinstance(pdu, BindTransceiver)
-                transport.write(
-                    encode(pdu.response(system_id="BENCH"), decoded.sequence_number)
-                )
+                transport.write(encode(pdu.response(system_id="BENCH"), decoded.sequence_number))
                 if not self.bound.done():
                     self.bound.set_result(None)
             elif command_id in (CommandId.ENQUIRE_LINK, CommandId.UNBIND):
@@ -298,20 +298,19 @@ class Driver:
         self.ma_sent = 0
         self.ma_ok = 0
         self.ma_failed = 0
-        self._release: Callable[[], None] = lambda: None
+        self._im_done: dict[str, Callable[[], None]] = {}
 
     # ---- requests and answers ------------------------------------------------------------
 
-    def request(self, handset: Handset, code: str, params: tuple[tuple[str, pts.Value], ...],
-                then: Pending) -> float:
+    def request(
+        self, handset: Handset, code: str, params: tuple[tuple[str, pts.Value], ...], then: Pending
+    ) -> float:
         transaction = next(handset.transactions)
         key = (handset.msisdn, transaction)
         if key in self.waiting:
             raise RuntimeError(f"{handset.user}: 999 requests unanswered")
         self.waiting[key] = then
-        return self.carrier.send_mo(
-            handset, pts.encode(pts.Primitive(code, transaction, params))
-        )
+        return self.carrier.send_mo(handset, pts.encode(pts.Primitive(code, transaction, params)))
 
     def _on_primitive(self, number: str, primitive: pts.Primitive, now: float) -> None:
         self.progress = now
@@ -423,8 +422,6 @@ class Driver:
             answered,
         )
 
-    _im_done: dict[str, Callable[[], None]]
-
     def _part_done(self, tag: str) -> None:
         parts = self.im_done_parts[tag] + 1
         self.im_done_parts[tag] = parts
@@ -479,13 +476,12 @@ async def settle(pid: int, seconds: float = 1.0) -> int:
     return vm_rss_kib(pid)
 
 
-async def one_run(users: int, ims: int, w: int, workroot: Path) -> dict[str, Any]:
+async def one_run(users: int, ims: int, alone: int, w: int, workroot: Path) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     driver = Driver(users)
-    driver._im_done = {}
     carrier_port = free_port()
     server = await loop.create_server(lambda: driver.carrier, HOST, carrier_port)
-    result: dict[str, Any] = {"users": users, "ims": ims, "w": w}
+    result: dict[str, Any] = {"users": users, "ims": ims, "alone": alone, "w": w}
     with tempfile.TemporaryDirectory(prefix="opensmsc-imps-bench-", dir=workroot) as tmp:
         smpp_port, admin_port = free_port(), free_port()
         node = OpensmscProcess(
@@ -533,11 +529,20 @@ async def one_run(users: int, ims: int, w: int, workroot: Path) -> dict[str, Any
             if stats["sessions"] != users:
                 raise RuntimeError(f"{stats['sessions']} sessions live, not {users}: {stats}")
 
-            c0 = cpu_ns(pid)
+            c0, own0 = cpu_ns(pid), time.process_time()
             t0, t1 = await driver.run_phase(
                 "messages", ims, w, lambda n, done: driver.send_im(n, done, failures)
             )
-            c1 = cpu_ns(pid)
+            c1, own1 = cpu_ns(pid), time.process_time()
+            loaded = driver.latencies
+            # The same, one IM at a time: the latency of the path itself, no queue in front.
+            driver.latencies = []
+            await driver.run_phase(
+                "messages one at a time",
+                alone,
+                1,
+                lambda n, done: driver.send_im(ims + n, done, failures),
+            )
             # The MA of the last NMs: their answers, then nothing may be pending.
             deadline = time.perf_counter() + STALL
             while driver.ma_ok + driver.ma_failed < driver.ma_sent:
@@ -556,7 +561,9 @@ async def one_run(users: int, ims: int, w: int, workroot: Path) -> dict[str, Any
             if driver.ma_failed:
                 problems.append(f"{driver.ma_failed} MA refused")
             if driver.unexpected or driver.carrier.unreadable:
-                problems.append(f"unexpected: {(driver.unexpected + driver.carrier.unreadable)[:3]}")
+                problems.append(
+                    f"unexpected: {(driver.unexpected + driver.carrier.unreadable)[:3]}"
+                )
             if driver.carrier.mo_refused:
                 problems.append(f"{driver.carrier.mo_refused} deliver_sm refused by the node")
             if stats["pending_messages"] or stats["sessions"] != users:
@@ -564,9 +571,12 @@ async def one_run(users: int, ims: int, w: int, workroot: Path) -> dict[str, Any
             if problems:
                 raise RuntimeError("; ".join(problems))
             result["ims_per_s"] = ims / (t1 - t0)
-            result["p50_ms"] = statistics.median(driver.latencies) * 1e3
-            result["p99_ms"] = statistics.quantiles(driver.latencies, n=100)[98] * 1e3
+            result["p50_ms"] = statistics.median(loaded) * 1e3
+            result["p99_ms"] = statistics.quantiles(loaded, n=100)[98] * 1e3
+            result["alone_p50_ms"] = statistics.median(driver.latencies) * 1e3
+            result["alone_p99_ms"] = statistics.quantiles(driver.latencies, n=100)[98] * 1e3
             result["cpu_s_per_1000_ims"] = (c1 - c0) / 1e9 / ims * 1000
+            result["driver_cpu_s_per_1000_ims"] = (own1 - own0) / ims * 1000
             result["rss_end_mib"] = rss_end / 1024
             result["sms_mo"] = driver.carrier.mo_sent
             result["sms_mt"] = driver.carrier.mt_received
@@ -591,7 +601,10 @@ ROWS = (
     ("IM/s end to end", "ims_per_s", ",.0f"),
     ("SM → NM p50 ms", "p50_ms", ",.0f"),
     ("SM → NM p99 ms", "p99_ms", ",.0f"),
+    ("SM → NM p50 ms, one IM at a time", "alone_p50_ms", ",.0f"),
+    ("SM → NM p99 ms, one IM at a time", "alone_p99_ms", ",.0f"),
     ("node CPU s per 1,000 IMs", "cpu_s_per_1000_ims", ".2f"),
+    ("bench CPU s per 1,000 IMs", "driver_cpu_s_per_1000_ims", ".2f"),
     ("node RSS idle, users provisioned MiB", "rss_idle_mib", ".1f"),
     ("node RSS, all logged in MiB", "rss_logged_in_mib", ".1f"),
     ("memory per session KiB", "kib_per_session", ".2f"),
@@ -604,6 +617,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--users", type=int, default=10_000, help="IMPS users, one handset each")
     ap.add_argument("--ims", type=int, default=10_000, help="instant messages (default 10000)")
+    ap.add_argument("--alone", type=int, default=200, help="IMs one at a time (default 200)")
     ap.add_argument("--w", type=int, default=100, help="requests in flight (default 100)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="500 users, 500 IMs, 1 run")
@@ -611,7 +625,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print every result as JSON at the end")
     args = ap.parse_args()
     if args.quick:
-        args.users, args.ims, args.repeat = 500, 500, 1
+        args.users, args.ims, args.alone, args.repeat = 500, 500, 50, 1
     if args.users < 2 or args.users % 2:
         raise SystemExit("--users: an even number, at least 2 (users talk in pairs)")
     import uvloop
@@ -620,7 +634,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     for rep in range(args.repeat):
         try:
-            result = uvloop.run(one_run(args.users, args.ims, args.w, workroot))
+            result = uvloop.run(one_run(args.users, args.ims, args.alone, args.w, workroot))
         except Exception as exc:  # the figures of a run with a loss must not be reported
             print(f"run {rep + 1} FAILED: {exc!r}", file=sys.stderr)
             raise SystemExit(1) from None
