@@ -13,12 +13,15 @@ answered ESME_ROK at once, their UDH stripped, PTS segments joined (`pts.Assembl
 (`pts.parse`) as the handset would. Nothing is short-circuited: every SMS is stored, scheduled,
 routed and sent by the node as any other.
 
-Why this path and not the simulated network: the network's handset MO endpoint is one HTTP
-request per SMS and its inbox is polled over HTTP, so the driver would cost more CPU than the
-node on a 2-core machine; one SMPP connection carries the same traffic at a fraction of it.
-The node sees the load it would see from a carrier. The node runs in its own process
-(`opensmsc run --config FILE`, bench/_harness.py OpensmscProcess), its defaults but logging at
-warning, a fresh data folder per run.
+Why this path and not the simulated network (measured, not assumed): the network's handset MO
+endpoint is one HTTP request per SMS and the handset's inbox must be polled over HTTP. 300
+logins driven that way (8 client threads, POST .../mo then GET .../inbox every 20 ms until the
+RL came; a scratch probe, not kept) gave 81 logins/s, 6.8 ms of node CPU and 1.3 ms of client
+CPU per login, against 1.9 ms of node CPU per login here and about 0.1 ms of bench CPU per SMS:
+over HTTP the node would mostly be measured serving the driver. One SMPP connection carries the
+same SMS as a carrier would, and the node does for them what it does for a carrier's traffic.
+The node runs in its own process (`opensmsc run --config FILE`, bench/_harness.py
+OpensmscProcess), its defaults but logging at warning, a fresh data folder per run.
 
 Phases, on one node:
 
@@ -39,12 +42,26 @@ Phases, on one node:
    arrived exactly once (by its tag), every MS and MA answer came, and at the end
    `GET /v1/imps` shows the sessions all live and no message pending.
 
-A run fails loudly (exit 1) when anything is lost, duplicated or refused, or stalls.
+5. the same IMs one at a time (`--alone`, W=1): the path's own SM-to-NM latency, no queue in
+   front of it.
 
-    .venv/bin/python bench/imps.py [--users 10000] [--ims 10000] [--w 100] [--repeat 2]
-                                   [--quick] [--json] [--dir DIR]
+A run fails loudly (exit 1) when anything is lost, duplicated or refused, or stalls; its
+figures are not printed.
 
-`--quick`: 500 users, 500 IMs, one run (a few seconds of load; the smoke test).
+What W does (2,000 users, 2,000 IMs, one run each): W=10 gave 67 IM/s at p50 131 ms, W=100
+100 IM/s at p50 943 ms: past a few dozen in flight, more only queues (Little's law: the loaded
+latency is about W / rate); one IM alone takes 15-25 ms (p50). The node spends about 5 ms of
+CPU per IM (2 MO and 3 MT SMS, each stored, scheduled and sent; the IMPS service commits each
+request on its one thread, SQLite synchronous=FULL, and the binding commits `sent()` again
+after storing the answers). On the shared 2-core machine these were measured on (load average
+6-7 from other sessions) figures move by up to a third from run to run; the same run with the
+data folder on tmpfs (`--dir /dev/shm`) gave 431 logins/s against 261 but 83 IM/s against 100,
+so neither the fsyncs nor the CPU is shown to be the one limit.
+
+    .venv/bin/python bench/imps.py [--users 10000] [--ims 10000] [--alone 200] [--w 100]
+                                   [--repeat 2] [--quick] [--json] [--dir DIR]
+
+`--quick`: 500 users, 500 IMs, 50 alone, one run (about 20 s; the smoke run).
 """
 
 from __future__ import annotations
@@ -73,6 +90,7 @@ from opensmsc.smpp import (
     DeliverSm,
     EsmClass,
     FrameBuffer,
+    FramingError,
     SubmitSm,
     SubmitSmResp,
     decode,
@@ -181,16 +199,21 @@ class Handset:
 Pending = Callable[[pts.Primitive, float], None]  # what to do with the answer
 
 
-class Carrier(asyncio.Protocol):
+class Carrier:
     """The upstream SMSC the node binds to (module doc). Sends the handsets' MO as deliver_sm
     with at most CARRIER_WINDOW unanswered, answers every submit_sm at once and hands each
-    PTS primitive it carries to `on_primitive(handset msisdn, primitive, now)`."""
+    PTS primitive it carries to `on_primitive(handset msisdn, primitive, now)`.
+
+    One `_Link` per TCP connection (`protocol` is the server's factory); the one that sent
+    bind_transceiver is the connector's. Another connection (on a shared machine, a stray
+    client that found this port) is closed, whatever it sends; losing the connector's
+    session fails the run (`lost`), since its unanswered MO would never be answered."""
 
     def __init__(self, on_primitive: Callable[[str, pts.Primitive, float], None]) -> None:
         self.on_primitive = on_primitive
-        self.transport: asyncio.Transport | None = None
+        self.active: _Link | None = None
         self.bound: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._frames = FrameBuffer()
+        self.lost: str | None = None
         self._sequence = itertools.count(1)
         self._ids = itertools.count(1)
         self._unanswered = 0
@@ -201,17 +224,15 @@ class Carrier(asyncio.Protocol):
         self.mo_refused = 0
         self.unreadable: list[str] = []
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses; they have its methods.
-        if self.transport is not None:  # one connector session; a second is not expected
-            transport.close()
-            return
-        self.transport = transport  # type: ignore[assignment]
+    def protocol(self) -> _Link:
+        return _Link(self)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.bound.done():
-            self.bound.set_exception(RuntimeError(f"the connector went away: {exc}"))
-        self.transport = None
+    def link_lost(self, link: _Link, why: str) -> None:
+        if self.active is link:
+            self.active = None
+            self.lost = f"the connector's session ended: {why}"
+            if not self.bound.done():
+                self.bound.set_exception(RuntimeError(self.lost))
 
     def send_mo(self, handset: Handset, text: str) -> float:
         """Queue one PTS primitive as the handset's MO; the time it was queued."""
@@ -229,22 +250,31 @@ class Carrier(asyncio.Protocol):
         return time.perf_counter()
 
     def _flush(self) -> None:
-        transport = self.transport
-        if transport is None:
+        if self.active is None:
             return
+        transport = self.active.transport
         while self._queue and self._unanswered < CARRIER_WINDOW:
             transport.write(self._queue.popleft())
             self._unanswered += 1
             self.mo_sent += 1
 
-    def data_received(self, data: bytes) -> None:
-        transport = self.transport
-        assert transport is not None
+    def on_frames(self, link: _Link, frames: list[bytes]) -> None:
+        transport = link.transport
         now = time.perf_counter()
-        for frame in self._frames.feed(data):
+        for frame in frames:
             decoded = decode(frame, strict=False)
             command_id = decoded.command_id
             pdu = decoded.pdu
+            if command_id == CommandId.BIND_TRANSCEIVER and self.active is None:
+                assert isinstance(pdu, BindTransceiver)
+                self.active = link
+                transport.write(encode(pdu.response(system_id="BENCH"), decoded.sequence_number))
+                if not self.bound.done():
+                    self.bound.set_result(None)
+                continue
+            if link is not self.active:
+                transport.close()
+                return
             if command_id == CommandId.SUBMIT_SM:
                 assert isinstance(pdu, SubmitSm)
                 transport.write(
@@ -256,11 +286,6 @@ class Carrier(asyncio.Protocol):
                 self._unanswered -= 1
                 if decoded.status != 0:
                     self.mo_refused += 1
-            elif command_id == CommandId.BIND_TRANSCEIVER:
-                assert isinstance(pdu, BindTransceiver)
-                transport.write(encode(pdu.response(system_id="BENCH"), decoded.sequence_number))
-                if not self.bound.done():
-                    self.bound.set_result(None)
             elif command_id in (CommandId.ENQUIRE_LINK, CommandId.UNBIND):
                 transport.write(encode(pdu.response(), decoded.sequence_number))  # type: ignore[attr-defined]
         self._flush()
@@ -277,6 +302,30 @@ class Carrier(asyncio.Protocol):
         text = self._assembler.feed(pdu.destination_addr, payload.decode("utf-8"), now)
         if text is not None:
             self.on_primitive(pdu.destination_addr, pts.parse(text), now)
+
+
+class _Link(asyncio.Protocol):
+    """One TCP connection to the carrier (Carrier's doc)."""
+
+    def __init__(self, carrier: Carrier) -> None:
+        self.carrier = carrier
+        self.transport: Any = None  # uvloop's transports are not asyncio.Transport's kind
+        self._frames = FrameBuffer()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._frames.feed(data)
+        except FramingError as exc:
+            self.transport.close()
+            self.carrier.link_lost(self, f"not SMPP: {exc}")
+            return
+        self.carrier.on_frames(self, frames)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.carrier.link_lost(self, repr(exc) if exc else "closed")
 
 
 class Driver:
@@ -358,13 +407,17 @@ class Driver:
         fill()
         while not finished.done():
             await asyncio.wait([finished], timeout=1.0)
+            if self.carrier.lost:
+                raise RuntimeError(f"{name}: {self.carrier.lost}")
             if time.perf_counter() - self.progress > STALL:
                 raise RuntimeError(
                     f"{name}: stalled at {state['done']}/{count} done; "
                     f"MO sent {self.carrier.mo_sent}, MT {self.carrier.mt_received}; "
                     f"unexpected: {self.unexpected[:3]}"
                 )
-        return t0, time.perf_counter()
+        t1 = time.perf_counter()
+        print(f"    {name}: {count:,} in {t1 - t0:.1f} s", file=sys.stderr, flush=True)
+        return t0, t1
 
     def login(self, i: int, done: Callable[[], None], failures: list[str]) -> None:
         handset = self.handsets[i]
@@ -480,7 +533,7 @@ async def one_run(users: int, ims: int, alone: int, w: int, workroot: Path) -> d
     loop = asyncio.get_running_loop()
     driver = Driver(users)
     carrier_port = free_port()
-    server = await loop.create_server(lambda: driver.carrier, HOST, carrier_port)
+    server = await loop.create_server(driver.carrier.protocol, HOST, carrier_port)
     result: dict[str, Any] = {"users": users, "ims": ims, "alone": alone, "w": w}
     with tempfile.TemporaryDirectory(prefix="opensmsc-imps-bench-", dir=workroot) as tmp:
         smpp_port, admin_port = free_port(), free_port()
