@@ -167,6 +167,12 @@ class RouteHealth:
             if not buckets:
                 totals[:] = [0.0, 0.0, 0.0]  # no float residue once the window is empty
 
+    @property
+    def troubled(self) -> bool:
+        """Whether a route is blacklisted or on probation (else `order` is `ranked`, for a
+        rule set without caps)."""
+        return bool(self._troubled)
+
     def quality(self, name: str, now: float) -> Quality:
         route = self._routes.get(name)
         if route is None:
