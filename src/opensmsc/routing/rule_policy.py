@@ -101,6 +101,8 @@ class RulePolicy:
     ) -> None:
         self._load = load
         self._numbering = numbering or Numbering()
+        # Without strict numbering, digits not starting with 0 are E.164 digits as they are.
+        self._plain_digits = not self._numbering.strict
         self._portability = portability
         self._fallback = fallback
         self._rules = load()
@@ -145,10 +147,7 @@ class RulePolicy:
         self._kinds = {}
         self._rules = rules  # the one swap: decide() reads self._rules once per message
 
-    # -- PolicyEngine --------------------------------------------------------------------------
-
-    def decide(self, query: RouteQuery, now: datetime) -> Decision:
-        return self._decide(query, now)
+    # -- PolicyEngine (decide is with the evaluation, below) -----------------------------------
 
     def report(self, report: RouteReport, now: datetime) -> None:
         self.health.report(report, now.timestamp())
@@ -214,12 +213,7 @@ class RulePolicy:
 
     def _digits(self, number: str) -> str:
         """A number's E.164 digits; a text that is no number as it is (a short code)."""
-        if (
-            not self._numbering.strict
-            and number.isascii()
-            and number.isdigit()
-            and number[0] != "0"
-        ):
+        if self._plain_digits and number.isascii() and number.isdigit() and number[0] != "0":
             # Digits already: normalising would return them unchanged or refuse them, and a
             # refused number is matched as given. So the same answer, without the checks.
             return number
@@ -230,7 +224,11 @@ class RulePolicy:
 
     def _subject(self, rules: RuleSet, query: RouteQuery, now: datetime) -> tuple[Subject, Place]:
         """The message as the rules see it, and what its destination's prefixes say."""
-        digits = self._digits(query.destination.addr)
+        addr = query.destination.addr
+        if self._plain_digits and addr.isascii() and addr.isdigit() and addr[0] != "0":
+            digits = addr  # what `_digits` answers for these, without the call
+        else:
+            digits = self._digits(addr)
         place = rules.place(digits)
         mcc_mnc = place.mcc_mnc
         if self._portability is not None and digits.isdigit():
@@ -260,7 +258,7 @@ class RulePolicy:
         )
         return subject, place
 
-    def _decide(self, query: RouteQuery, now: datetime) -> Decision:
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
         """`_evaluate` without the steps: the same stages and effects, in fewest calls (the
         rules' effects as `_take` applies them)."""
         rules = self._rules  # one rule set for the whole message, whatever reload does
