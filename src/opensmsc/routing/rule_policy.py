@@ -10,8 +10,10 @@ route list, the deferral, each rewrite field. A reject or throttle ends the eval
 as does a rule marked `final` after it has contributed. So a general rule (a keyword block
 without a prefix) still applies under a more specific one that only routes.
 
-`explain` runs the same path without changing any state (no counters, no probes, no tokens)
-and returns every step with why it matched or not. `reload` swaps the rule set in one
+`explain` runs the same stages without changing any state (no counters, no probes, no
+tokens) and returns every step with why it matched or not; `decide` takes a shorter path to
+the same decision (rules that cannot change it left out at load, the usual routed answer
+without the failover steps), which a property test holds to `explain`'s. `reload` swaps the rule set in one
 assignment: `decide` reads it once per message, so no message sees half of two sets. What it
 is not: file reading (policy_file.py hands a loader in) or waiting: no I/O, no clock.
 """
