@@ -13,9 +13,10 @@ without a prefix) still applies under a more specific one that only routes.
 `explain` runs the same stages without changing any state (no counters, no probes, no
 tokens) and returns every step with why it matched or not; `decide` takes a shorter path to
 the same decision (rules that cannot change it left out at load, the usual routed answer
-without the failover steps), which a property test holds to `explain`'s. `reload` swaps the rule set in one
-assignment: `decide` reads it once per message, so no message sees half of two sets. What it
-is not: file reading (policy_file.py hands a loader in) or waiting: no I/O, no clock.
+without the failover steps), which a property test holds to `explain`'s. `reload` swaps the
+rule set in one assignment: `decide` reads it once per message, so no message sees half of
+two sets. What it is not: file reading (policy_file.py hands a loader in) or waiting: no I/O,
+no clock.
 """
 
 from __future__ import annotations
