@@ -25,6 +25,7 @@ from opensmsc.policyd import (
     InvalidParams,
     Notification,
     QueryParams,
+    QueryReader,
     QueryResult,
     ReportParams,
     Request,
@@ -511,3 +512,20 @@ def test_the_fast_path_answers_as_the_checked_path(params: Any) -> None:
             QueryParams.from_json(params)
     else:
         assert QueryParams.from_json(params) == expected
+
+
+@settings(max_examples=1000)
+@given(st.one_of(queries.map(lambda q: q.to_json()), near_valid, query_like, json_scalars))
+def test_the_server_reader_answers_as_from_json_then_query_from_params(params: Any) -> None:
+    """QueryReader (the server's one step) gives the RouteQuery, or the refusal, of
+    QueryParams.from_json then query_from_params; its kept senders change nothing."""
+    read = QueryReader(max_sources=2)
+    try:
+        expected = query_from_params(QueryParams.from_json(params))
+    except InvalidParams as exc:
+        with pytest.raises(InvalidParams) as raised:
+            read(params)
+        assert str(raised.value) == str(exc)
+        return
+    assert read(params) == expected
+    assert read(params) == expected  # the sender kept from the first read

@@ -10,6 +10,7 @@ Import from here; the modules may be split or merged.
 
 from opensmsc.policyd.client import ClientSettings, PolicyClient, ServerMode, ServerSpec
 from opensmsc.policyd.convert import (
+    QueryReader,
     decision_from_result,
     params_from_query,
     params_from_report,
@@ -82,6 +83,7 @@ __all__ = [
     "PolicyClient",
     "PolicyServer",
     "QueryParams",
+    "QueryReader",
     "QueryResult",
     "ReportParams",
     "Request",

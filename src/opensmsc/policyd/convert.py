@@ -10,6 +10,7 @@ whose action lacks what it needs) raises InvalidParams like any other bad member
 from __future__ import annotations
 
 from opensmsc.policyd.params import (
+    AddressMembers,
     InvalidParams,
     QueryParams,
     QueryResult,
@@ -17,7 +18,9 @@ from opensmsc.policyd.params import (
     RewriteParams,
     RouteEntry,
     WireAddress,
+    query_members,
 )
+from opensmsc.policyd.wire import JsonValue
 from opensmsc.routing import (
     Action,
     Decision,
@@ -30,6 +33,7 @@ from opensmsc.routing import (
 from opensmsc.store import Address
 
 __all__ = [
+    "QueryReader",
     "decision_from_result",
     "params_from_query",
     "params_from_report",
@@ -51,6 +55,41 @@ def query_from_params(params: QueryParams) -> RouteQuery:
         content_sample=params.content_sample,
         priority_flag=params.priority_flag,
     )
+
+
+class QueryReader:
+    """`route.query` params → RouteQuery for a server: `QueryParams.from_json` then
+    `query_from_params` in one step, without the wire values in between, keeping the source
+    Address of up to `max_sources` senders (a few sender IDs send most messages). Raises
+    InvalidParams as QueryParams.from_json does."""
+
+    def __init__(self, max_sources: int = 4096) -> None:
+        self._sources: dict[AddressMembers, Address] = {}
+        self._max_sources = max_sources
+
+    def __call__(self, params: JsonValue) -> RouteQuery:
+        members = query_members(params)
+        if members is None:
+            return query_from_params(QueryParams.checked(params))
+        account, source, destination, service_type, data_coding, esm_class, segments, sample, pf = (
+            members
+        )
+        sender = self._sources.get(source)
+        if sender is None:
+            if len(self._sources) >= self._max_sources:
+                self._sources.clear()
+            sender = self._sources[source] = Address(source[1], source[2], source[0])
+        return RouteQuery(
+            account=account,
+            source=sender,
+            destination=Address(destination[1], destination[2], destination[0]),
+            service_type=service_type,
+            data_coding=data_coding,
+            esm_class=esm_class,
+            segments=segments,
+            content_sample=sample,
+            priority_flag=pf,
+        )
 
 
 def params_from_query(query: RouteQuery) -> QueryParams:

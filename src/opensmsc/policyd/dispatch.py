@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from opensmsc.policyd.convert import query_from_params, report_from_params, result_from_decision
+from opensmsc.policyd.convert import QueryReader, report_from_params, result_from_decision
 from opensmsc.policyd.params import (
     HelloParams,
     HelloResult,
     InvalidParams,
     Method,
-    QueryParams,
     ReportParams,
 )
 from opensmsc.policyd.wire import (
@@ -90,6 +89,7 @@ class Dispatcher:
         self._token = token.encode() if token is not None else None
         self._clock = clock
         self._results: dict[int, tuple[Decision, str]] = {}
+        self._read_query = QueryReader()
         self._methods: dict[str, Callable[[JsonValue, Peer], str]] = {
             Method.HELLO: self._hello,
             Method.KEEPALIVE: self._keepalive,
@@ -111,14 +111,15 @@ class Dispatcher:
         return self._one(message, peer)
 
     def _one(self, message: Incoming, peer: Peer) -> str | None:
+        if type(message) is Request:  # nearly every message: before the match, which costs
+            asked = message.id
+            try:
+                result = self._call(message.method, message.params, peer)
+            except _Refused as exc:
+                return self._error(asked, exc.error, peer)
+            text_id = str(asked) if type(asked) is int else _dumps(asked)
+            return '{"jsonrpc":"2.0","id":' + text_id + ',"result":' + result + "}"
         match message:
-            case Request(request_id, method, params):
-                try:
-                    result = self._call(method, params, peer)
-                except _Refused as exc:
-                    return self._error(request_id, exc.error, peer)
-                text_id = str(request_id) if type(request_id) is int else _dumps(request_id)
-                return '{"jsonrpc":"2.0","id":' + text_id + ',"result":' + result + "}"
             case Notification(method, params):
                 try:
                     self._call(method, params, peer)
@@ -181,7 +182,7 @@ class Dispatcher:
         return "{}"
 
     def _route_query(self, params: JsonValue, peer: Peer) -> str:
-        query = query_from_params(QueryParams.from_json(params))
+        query = self._read_query(params)
         try:
             decision = self._engine.decide(query, self._clock())
         except Exception:

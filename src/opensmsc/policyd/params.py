@@ -22,16 +22,19 @@ from opensmsc.policyd.wire import PROTOCOL_VERSION, JsonValue
 __all__ = [
     "ACTIONS",
     "OUTCOMES",
+    "AddressMembers",
     "HelloParams",
     "HelloResult",
     "InvalidParams",
     "Method",
+    "QueryMembers",
     "QueryParams",
     "QueryResult",
     "ReportParams",
     "RewriteParams",
     "RouteEntry",
     "WireAddress",
+    "query_members",
 ]
 
 ACTIONS: Final = ("route", "reject", "throttle", "defer")
@@ -282,7 +285,13 @@ class QueryParams:
         )
 
 
-def _fast_address(value: object) -> WireAddress | None:
+AddressMembers = tuple[str, int, int]
+"""An address's addr, ton and npi, checked."""
+QueryMembers = tuple[str, AddressMembers, AddressMembers, str, int, int, int, str | None, int]
+"""`route.query`'s members, checked, in QueryParams' field order."""
+
+
+def _fast_address(value: object) -> AddressMembers | None:
     if type(value) is not dict:
         return None
     addr, ton, npi = value.get("addr"), value.get("ton", 0), value.get("npi", 0)
@@ -294,14 +303,14 @@ def _fast_address(value: object) -> WireAddress | None:
         and type(npi) is int
         and 0 <= npi <= 255
     ):
-        return WireAddress(addr, ton, npi)
+        return addr, ton, npi
     return None
 
 
-def _fast_query(params: JsonValue) -> QueryParams | None:
-    """QueryParams when every member is right, else None (QueryParams.checked then says
-    what is wrong). The hot path of a policy server: the same rules as `checked`, inline
-    (a test holds the two to the same answers)."""
+def query_members(params: JsonValue) -> QueryMembers | None:
+    """`route.query`'s members when every one is right, else None (QueryParams.checked then
+    says what is wrong). The hot path of a policy server: the same rules as `checked`, inline
+    (a test holds the two to the same answers), and no value built but the tuple."""
     if type(params) is not dict:
         return None
     get = params.get
@@ -332,16 +341,36 @@ def _fast_query(params: JsonValue) -> QueryParams | None:
     source, destination = _fast_address(get("source")), _fast_address(get("destination"))
     if source is None or destination is None:
         return None
+    return (
+        account,
+        source,
+        destination,
+        service_type,
+        data_coding,
+        esm_class,
+        segments,
+        sample,
+        priority,
+    )
+
+
+def _fast_query(params: JsonValue) -> QueryParams | None:
+    members = query_members(params)
+    if members is None:
+        return None
+    account, source, destination, service_type, data_coding, esm_class, segments, sample, pf = (
+        members
+    )
     return QueryParams(
         account=account,
-        source=source,
-        destination=destination,
+        source=WireAddress(*source),
+        destination=WireAddress(*destination),
         service_type=service_type,
         data_coding=data_coding,
         esm_class=esm_class,
         segments=segments,
         content_sample=sample,
-        priority_flag=priority,
+        priority_flag=pf,
     )
 
 

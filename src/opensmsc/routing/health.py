@@ -131,20 +131,24 @@ class RouteHealth:
 
     def _refresh(self, minute: int) -> None:
         """The ranked quality of the routes reported on since the last ranking."""
-        stale, self._stale = self._stale, set()
-        for name in stale:
+        for name in self._stale:
             route = self._routes[name]
             key = self._key(route, minute)
             if key != route.key:
                 route.key = key
                 self._version += 1
+        self._stale.clear()
 
     def _key(self, route: _Route, minute: int) -> tuple[int, int]:
+        """`quality` in ranking steps (from the running sums: run once per ranking after
+        reports, so without a Quality value)."""
         s = self._settings
-        q = self._quality(route, minute)
-        if q.reports < s.min_reports:
+        self._trim(route, minute)
+        reports, ok, latency = route.totals
+        # Sums of whole counts: below 0.5 is none at all (`_quality`'s no-report case).
+        if reports < 0.5 or reports < s.min_reports:
             return (-round(1.0 / s.success_step), 0)  # unknown: taken as perfect
-        return (-round(q.success_rate / s.success_step), round(q.latency_ms / s.latency_step_ms))
+        return (-round(ok / reports / s.success_step), round(latency / reports / s.latency_step_ms))
 
     def _requalify(self, minute: int) -> None:
         """Rank qualities again: another minute (old reports leave the window) or settings."""
@@ -166,6 +170,12 @@ class RouteHealth:
                 totals[2] -= spent
             if not buckets:
                 totals[:] = [0.0, 0.0, 0.0]  # no float residue once the window is empty
+
+    @property
+    def troubled(self) -> bool:
+        """Whether a route is blacklisted or on probation (else `order` is `ranked`, for a
+        rule set without caps)."""
+        return bool(self._troubled)
 
     def quality(self, name: str, now: float) -> Quality:
         route = self._routes.get(name)

@@ -147,17 +147,15 @@ def compile_policy(policy: PolicyFile, *, source: str = "<policy>") -> r.RuleSet
 def _rule(index: int, rule: RuleConfig, windows: dict[str, r.Window]) -> r.Rule:
     conditions: list[r.Condition] = []
     if rule.mcc_mnc:
-        conditions.append(r.one_of("mcc_mnc", frozenset(rule.mcc_mnc), lambda s: s.mcc_mnc))
+        conditions.append(r.one_of("mcc_mnc", frozenset(rule.mcc_mnc), "mcc_mnc"))
     if rule.account:
-        conditions.append(r.one_of("account", frozenset(rule.account), lambda s: s.account))
+        conditions.append(r.one_of("account", frozenset(rule.account), "account"))
     if rule.source_kind:
-        conditions.append(r.one_of("source_kind", frozenset(rule.source_kind), lambda s: s.kind))
+        conditions.append(r.one_of("source_kind", frozenset(rule.source_kind), "kind"))
     if rule.source is not None:
         conditions.append(r.source_pattern(rule.source))
     if rule.service_type:
-        conditions.append(
-            r.one_of("service_type", frozenset(rule.service_type), lambda s: s.service_type)
-        )
+        conditions.append(r.one_of("service_type", frozenset(rule.service_type), "service_type"))
     if rule.window is not None:
         conditions.append(r.in_window(windows[rule.window], inside=True))
     if rule.outside_window is not None:

@@ -10,10 +10,13 @@ route list, the deferral, each rewrite field. A reject or throttle ends the eval
 as does a rule marked `final` after it has contributed. So a general rule (a keyword block
 without a prefix) still applies under a more specific one that only routes.
 
-`explain` runs the same path without changing any state (no counters, no probes, no tokens)
-and returns every step with why it matched or not. `reload` swaps the rule set in one
-assignment: `decide` reads it once per message, so no message sees half of two sets. What it
-is not: file reading (policy_file.py hands a loader in) or waiting: no I/O, no clock.
+`explain` runs the same stages without changing any state (no counters, no probes, no
+tokens) and returns every step with why it matched or not; `decide` takes a shorter path to
+the same decision (rules that cannot change it left out at load, the usual routed answer
+without the failover steps), which a property test holds to `explain`'s. `reload` swaps the
+rule set in one assignment: `decide` reads it once per message, so no message sees half of
+two sets. What it is not: file reading (policy_file.py hands a loader in) or waiting: no I/O,
+no clock.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from opensmsc.routing.decision import (
 from opensmsc.routing.health import RouteHealth
 from opensmsc.routing.numbering import InvalidNumber, Numbering
 from opensmsc.routing.portability import NumberPortability
-from opensmsc.routing.rules import Rule, RuleSet, Step, Subject, source_kind
+from opensmsc.routing.rules import Place, Rule, RuleSet, SourceKind, Step, Subject, source_kind
 from opensmsc.routing.velocity import SlidingWindow
 from opensmsc.smpp import CommandStatus
 
@@ -101,6 +104,8 @@ class RulePolicy:
     ) -> None:
         self._load = load
         self._numbering = numbering or Numbering()
+        # Without strict numbering, digits not starting with 0 are E.164 digits as they are.
+        self._plain_digits = not self._numbering.strict
         self._portability = portability
         self._fallback = fallback
         self._rules = load()
@@ -109,6 +114,8 @@ class RulePolicy:
         self._opted_out: set[tuple[str, str]] = set()  # (handset digits, short code or "*")
         self.health = RouteHealth(self._rules.lcr)
         self._route_decisions: dict[int, tuple[tuple[RouteChoice, ...], Decision]] = {}
+        # (source addr, ton) → its kind, for the rule set in use (its short_code_max_digits).
+        self._kinds: dict[tuple[str, int], SourceKind] = {}
 
     @property
     def rules(self) -> RuleSet:
@@ -140,12 +147,10 @@ class RulePolicy:
         health and opt-outs carry over."""
         self.health.configure(rules.lcr)
         self._adopt(rules)
+        self._kinds = {}
         self._rules = rules  # the one swap: decide() reads self._rules once per message
 
-    # -- PolicyEngine --------------------------------------------------------------------------
-
-    def decide(self, query: RouteQuery, now: datetime) -> Decision:
-        return self._evaluate(query, now, None)
+    # -- PolicyEngine (decide is with the evaluation, below) -----------------------------------
 
     def report(self, report: RouteReport, now: datetime) -> None:
         self.health.report(report, now.timestamp())
@@ -211,12 +216,7 @@ class RulePolicy:
 
     def _digits(self, number: str) -> str:
         """A number's E.164 digits; a text that is no number as it is (a short code)."""
-        if (
-            not self._numbering.strict
-            and number.isascii()
-            and number.isdigit()
-            and number[0] != "0"
-        ):
+        if self._plain_digits and number.isascii() and number.isdigit() and number[0] != "0":
             # Digits already: normalising would return them unchanged or refuse them, and a
             # refused number is matched as given. So the same answer, without the checks.
             return number
@@ -225,61 +225,131 @@ class RulePolicy:
         except InvalidNumber:
             return number
 
-    def _subject(self, rules: RuleSet, query: RouteQuery, now: datetime) -> Subject:
-        digits = self._digits(query.destination.addr)
-        mcc_mnc: str | None = None
+    def _subject(self, rules: RuleSet, query: RouteQuery, now: datetime) -> tuple[Subject, Place]:
+        """The message as the rules see it, and what its destination's prefixes say."""
+        addr = query.destination.addr
+        if self._plain_digits and addr.isascii() and addr.isdigit() and addr[0] != "0":
+            digits = addr  # what `_digits` answers for these, without the call
+        else:
+            digits = self._digits(addr)
+        place = rules.place(digits)
+        mcc_mnc = place.mcc_mnc
         if self._portability is not None and digits.isdigit():
             with contextlib.suppress(InvalidNumber):
-                mcc_mnc = self._portability.lookup(int(digits)).recipient_network
-        if mcc_mnc is None and rules.networks:
-            found = rules.networks.longest(digits)
-            mcc_mnc = None if found is None else found[1]
-        return Subject(
-            account=query.account,
-            source=query.source,
-            kind=source_kind(query.source, rules.short_code_max_digits),
-            digits=digits,
-            mcc_mnc=mcc_mnc,
-            service_type=query.service_type,
-            text=query.content_sample,
-            now=now,
-            seconds=now.timestamp(),
-            priority=query.priority_flag,
+                ported = self._portability.lookup(int(digits)).recipient_network
+                if ported is not None:
+                    mcc_mnc = ported
+        source = query.source
+        kinds = self._kinds
+        key = (source.addr, source.ton)  # what the kind depends on; cheaper than an Address hash
+        kind = kinds.get(key)
+        if kind is None:
+            if len(kinds) >= _CACHE_LIMIT:
+                kinds.clear()
+            kind = kinds[key] = source_kind(source, rules.short_code_max_digits)
+        subject = Subject(
+            query.account,
+            source,
+            kind,
+            digits,
+            mcc_mnc,
+            query.service_type,
+            query.content_sample,
+            now,
+            now.timestamp(),
+            query.priority_flag,
         )
+        return subject, place
 
-    def _evaluate(self, query: RouteQuery, now: datetime, steps: list[Step] | None) -> Decision:
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
+        """`_evaluate` without the steps: the same stages and effects, in fewest calls (the
+        rules' effects as `_take` applies them)."""
         rules = self._rules  # one rule set for the whole message, whatever reload does
         if not query.destination.addr:
             return Decision.reject(CommandStatus.ESME_RINVDSTADR, "destination addr is empty")
-        subject = self._subject(rules, query, now)
-        if steps is not None:
-            steps.append(
-                Step(
-                    "input",
-                    "destination",
-                    True,
-                    f"E.164 {subject.digits}, mcc_mnc {subject.mcc_mnc or 'unknown'}, "
-                    f"source {subject.kind}",
-                )
-            )
+        subject, place = self._subject(rules, query, now)
         verdict = _Verdict()
-        counted: list[Counted] = []
+        if rules.screens or self._opted_out:
+            ended = self._screen(rules, subject, verdict, None)
+            if ended is not None:
+                return ended
+        for rule in place.live if subject.text is not None else place.textless:
+            test = rule.test
+            if test is not None and not test(subject):
+                continue
+            if rule.ends is not None:
+                return rule.ends
+            if rule.defer_until is not None or rule.rewrite is not None:
+                self._take(rule, subject, verdict)
+            elif verdict.routes is None:
+                verdict.routes, verdict.route_rule = rule.routes, rule.name
+            if rule.final:
+                break
+        counted: list[Counted] | None = None
+        if rules.velocity and not query.redecide:
+            counted = []
+            ended = self._check_velocity(rules, subject, None, counted)
+            if ended is not None:
+                return ended
+        names = verdict.routes or rules.default_routes
+        health = self.health
+        if (
+            names
+            and verdict.rewrite is None
+            and verdict.defer_ms is None
+            and not rules.capped
+            and not health.troubled
+        ):
+            # The usual answer: routes alone, every one healthy, from the ranking RouteHealth
+            # keeps while nothing changes (what `_route` would answer, in fewer steps).
+            decision = self._routed(health.ranked(rules, names, subject.mcc_mnc, subject.seconds))
+        else:
+            decision = self._route(rules, query, subject=subject, verdict=verdict, now=now)
+        if counted and decision.action in (Action.ROUTE, Action.DEFER):
+            for counter, key in counted:  # only what goes out counts towards velocity
+                counter.hit(key, subject.seconds)
+        return decision
+
+    def _routed(self, choices: tuple[RouteChoice, ...]) -> Decision:
+        """A decision to route by `choices`, one per ranking: keyed by the tuple's identity
+        (held here, so the id is not reused)."""
+        cached = self._route_decisions.get(id(choices))
+        if cached is not None and cached[0] is choices:
+            return cached[1]
+        if len(self._route_decisions) >= _CACHE_LIMIT:
+            self._route_decisions.clear()
+        decision = Decision(action=Action.ROUTE, routes=choices)
+        self._route_decisions[id(choices)] = (choices, decision)
+        return decision
+
+    def _evaluate(self, query: RouteQuery, now: datetime, steps: list[Step]) -> Decision:
+        """The decision, with every step that led to it in `steps`; no state changes."""
+        rules = self._rules
+        if not query.destination.addr:
+            return Decision.reject(CommandStatus.ESME_RINVDSTADR, "destination addr is empty")
+        subject, place = self._subject(rules, query, now)
+        steps.append(
+            Step(
+                "input",
+                "destination",
+                True,
+                f"E.164 {subject.digits}, mcc_mnc {subject.mcc_mnc or 'unknown'}, "
+                f"source {subject.kind}",
+            )
+        )
+        verdict = _Verdict()
         ended = (
             self._screen(rules, subject, verdict, steps)
-            or self._apply_rules(rules, subject, verdict, steps)
+            or self._apply_rules(place.rules, subject, verdict, steps)
             or (
-                self._check_velocity(rules, subject, steps, counted)
+                self._check_velocity(rules, subject, steps, [])
                 if rules.velocity and not query.redecide
                 else None
             )
         )
         if ended is not None:
             return ended
-        decision = self._route(rules, query, subject=subject, verdict=verdict, now=now, steps=steps)
-        if counted and steps is None and decision.action in (Action.ROUTE, Action.DEFER):
-            for counter, key in counted:  # only what goes out counts towards velocity
-                counter.hit(key, subject.seconds)
-        return decision
+        return self._route(rules, query, subject=subject, verdict=verdict, now=now, steps=steps)
 
     def _screen(
         self, rules: RuleSet, subject: Subject, verdict: _Verdict, steps: list[Step] | None
@@ -321,40 +391,24 @@ class RulePolicy:
         return None
 
     def _apply_rules(
-        self, rules: RuleSet, subject: Subject, verdict: _Verdict, steps: list[Step] | None
+        self,
+        candidates: tuple[tuple[Rule, str], ...],
+        subject: Subject,
+        verdict: _Verdict,
+        steps: list[Step],
     ) -> Decision | None:
-        if steps is None:  # the hot path: the same effects as _take, fewest steps
-            for rule, _ in rules.candidates(subject.digits):
-                if rule.conditions and not rule.matches(subject):
-                    continue
-                if rule.ends is not None:
-                    return rule.ends
-                if rule.defer_until is not None or rule.rewrite is not None:
-                    self._take(rule, subject, verdict)
-                elif rule.routes and verdict.routes is None:
-                    verdict.routes, verdict.route_rule = rule.routes, rule.name
-                if rule.final:
-                    return None
-            return None
         ended: Decision | None = None
-        for rule, prefix in rules.candidates(subject.digits):
+        for rule, prefix in candidates:
             if ended is not None:
-                if steps is None:
-                    break
                 steps.append(Step("rule", rule.name, False, "not reached: decided above"))
                 continue
-            if steps is None:
-                if not rule.matches(subject):
-                    continue
-            else:
-                failed = rule.why_not(subject)
-                if failed is not None:
-                    steps.append(Step("rule", rule.name, False, failed))
-                    continue
+            failed = rule.why_not(subject)
+            if failed is not None:
+                steps.append(Step("rule", rule.name, False, failed))
+                continue
             ended, did = self._take(rule, subject, verdict)
-            if steps is not None:
-                where = f"prefix {prefix}" if prefix else "no prefix"
-                steps.append(Step("rule", rule.name, True, f"{where}; " + "; ".join(did)))
+            where = f"prefix {prefix}" if prefix else "no prefix"
+            steps.append(Step("rule", rule.name, True, f"{where}; " + "; ".join(did)))
             if rule.final and ended is None:
                 ended = _STOP
         return None if ended is _STOP else ended
@@ -455,7 +509,7 @@ class RulePolicy:
         subject: Subject,
         verdict: _Verdict,
         now: datetime,
-        steps: list[Step] | None,
+        steps: list[Step] | None = None,
     ) -> Decision:
         names = verdict.routes or rules.default_routes
         if not names and self._fallback is not None:
@@ -501,16 +555,7 @@ class RulePolicy:
             )
         if rewrite is not None:
             return Decision(action=Action.ROUTE, routes=choices, rewrite=rewrite)
-        # The usual answer: routes alone, from a ranking RouteHealth keeps while nothing
-        # changes. Keyed by the tuple's identity (held here, so the id is not reused).
-        cached = self._route_decisions.get(id(choices))
-        if cached is not None and cached[0] is choices:
-            return cached[1]
-        if len(self._route_decisions) >= _CACHE_LIMIT:
-            self._route_decisions.clear()
-        decision = Decision(action=Action.ROUTE, routes=choices)
-        self._route_decisions[id(choices)] = (choices, decision)
-        return decision
+        return self._routed(choices)
 
 
 _STOP = Decision.reject(CommandStatus.ESME_RSYSERR, "stop")  # a marker, never returned

@@ -15,12 +15,12 @@ health.py) and the decision itself (rule_policy.py). No I/O, no clock: time come
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from typing import Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ __all__ = [
     "LcrSettings",
     "Lists",
     "OptOutSettings",
+    "Place",
     "PrefixMap",
     "RouteSettings",
     "Rule",
@@ -42,6 +43,7 @@ __all__ = [
     "Subject",
     "VelocitySpec",
     "Window",
+    "live_rules",
 ]
 
 V = TypeVar("V")
@@ -79,6 +81,9 @@ class PrefixMap(Generic[V]):
 
     def __bool__(self) -> bool:
         return bool(self._by_length)
+
+    def keys(self) -> set[str]:
+        return {prefix for _, table in self._by_length for prefix in table}
 
     def longest(self, digits: str) -> tuple[str, V] | None:
         for length, table in self._by_length:
@@ -187,8 +192,20 @@ class Rule:
     rewrite: Rewrite | None = None
     final: bool = False
     ends: Decision | None = field(init=False)  # the reject or throttle, made once
+    # Every condition in one call (`matches`, or the one condition's own test); None when
+    # the rule has none.
+    test: Callable[[Subject], bool] | None = field(init=False)
+    # A condition looks at the text: the rule never matches a message without one.
+    reads_content: bool = field(init=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "reads_content", any(c.reads_content for c in self.conditions))
+        test: Callable[[Subject], bool] | None = None
+        if len(self.conditions) == 1:
+            test = self.conditions[0].test
+        elif self.conditions:
+            test = self.matches
+        object.__setattr__(self, "test", test)
         ends: Decision | None = None
         if self.reject is not None:
             status, reason = self.reject
@@ -218,8 +235,10 @@ class Rule:
 # -- conditions ------------------------------------------------------------------------------
 
 
-def one_of(label: str, values: frozenset[str], get: Callable[[Subject], str | None]) -> Condition:
+def one_of(label: str, values: frozenset[str], attribute: str) -> Condition:
+    """The Subject's `attribute` is one of `values`."""
     shown = ", ".join(f'"{value}"' for value in sorted(values))
+    get: Callable[[Subject], str | None] = attrgetter(attribute)
     return Condition(
         f"{label} in [{shown}]",
         lambda subject: get(subject) in values,
@@ -378,6 +397,46 @@ class LcrSettings:
 _NO_ROUTE_SETTINGS: Final = RouteSettings(name="")
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """What the policy knows of a destination by its prefixes: `rules`, the rules it may
+    match in evaluation order, each with the prefix it matched ("" for a rule without
+    prefixes); `mcc_mnc`, its network by the number ranges (None: no range holds it)."""
+
+    rules: tuple[tuple[Rule, str], ...]
+    mcc_mnc: str | None
+    # `rules` without those that can change no decision (`live_rules`): what deciding reads;
+    # `textless` also without those that read the text, which no message without one meets.
+    live: tuple[Rule, ...]
+    textless: tuple[Rule, ...]
+
+
+def _place(rules: tuple[tuple[Rule, str], ...], mcc_mnc: str | None) -> Place:
+    live = live_rules(rule for rule, _ in rules)
+    return Place(rules, mcc_mnc, live, tuple(rule for rule in live if not rule.reads_content))
+
+
+def live_rules(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    """`rules` (in evaluation order) without those that can change no decision: a rule with
+    no effect at all, and a rule that only routes once a rule that always matches has routed
+    (the first matching rule that routes sets the routes; later ones are ignored)."""
+    live: list[Rule] = []
+    routed = False  # whether a rule before always matches and routes
+    for rule in rules:
+        only_routes = not (
+            rule.final
+            or rule.ends is not None
+            or rule.defer_until is not None
+            or rule.rewrite is not None
+        )
+        if only_routes and (routed or not rule.routes):
+            continue
+        live.append(rule)
+        if rule.routes and not rule.conditions:
+            routed = True
+    return tuple(live)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
     """One loaded policy; never changed after it is built (a reload builds another)."""
@@ -395,12 +454,15 @@ class RuleSet:
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # route → mcc_mnc
     networks: PrefixMap[str] = field(default_factory=lambda: PrefixMap({}))
     lcr: LcrSettings = field(default_factory=LcrSettings)
-    # prefix → every rule a destination whose longest rule prefix this is may match, in
-    # evaluation order with the prefix each matched: built once, so a lookup is one probe per
-    # prefix length and no merging or de-duplication per message.
-    _chains: PrefixMap[tuple[tuple[Rule, str], ...]] = field(init=False)
-    _unprefixed: tuple[tuple[Rule, str], ...] = field(init=False)
+    # prefix → what a destination whose longest known prefix (of a rule or a number range)
+    # this is gets: every rule it may match, in evaluation order with the prefix each matched,
+    # and its MCC-MNC from the number ranges. Built once, so a message costs one probe per
+    # prefix length for both, and no merging or de-duplication.
+    _places: PrefixMap[Place] = field(init=False)
+    _nowhere: Place = field(init=False)  # a destination no prefix matches
     capped: bool = field(init=False)  # whether any route has a cap (max_per_second)
+    # Whether a message may meet the block/allow lists or a sender-ID rule at all.
+    screens: bool = field(init=False)
     # Whether any rule looks at the text: the node decodes it for the query only then.
     reads_content: bool = field(init=False)
 
@@ -422,26 +484,40 @@ class RuleSet:
             chains[prefix] = tuple((rule, prefix) for rule in own) + tuple(
                 pair for pair in parent if pair[0].index not in mine
             )
-        object.__setattr__(self, "_chains", PrefixMap(chains))
-        object.__setattr__(
-            self, "_unprefixed", tuple((rule, "") for rule in self.rules if not rule.prefixes)
-        )
+        unprefixed = tuple((rule, "") for rule in self.rules if not rule.prefixes)
+        rule_chains = PrefixMap(chains)
+        places: dict[str, Place] = {}
+        # The longest known prefix P of a destination has, as its own longest rule prefix and
+        # longest range, those of the destination: both are prefixes of the destination no
+        # longer than P, so prefixes of P.
+        for prefix in chains.keys() | self.networks.keys():
+            chain = rule_chains.longest(prefix)
+            network = self.networks.longest(prefix)
+            places[prefix] = _place(
+                (chain[1] + unprefixed) if chain is not None else unprefixed,
+                None if network is None else network[1],
+            )
+        object.__setattr__(self, "_places", PrefixMap(places))
+        object.__setattr__(self, "_nowhere", _place(unprefixed, None))
+        object.__setattr__(self, "screens", not self.lists.empty or bool(self.sender_ids))
         object.__setattr__(
             self, "capped", any(route.max_per_second > 0 for route in self.routes.values())
         )
         object.__setattr__(
             self,
             "reads_content",
-            any(c.reads_content for rule in self.rules for c in rule.conditions),
+            any(rule.reads_content for rule in self.rules),
         )
 
-    def candidates(self, digits: str) -> Iterable[tuple[Rule, str]]:
+    def place(self, digits: str) -> Place:
+        """What the policy knows of a destination (E.164 digits) by its prefixes."""
+        found = self._places.longest(digits)
+        return self._nowhere if found is None else found[1]
+
+    def candidates(self, digits: str) -> tuple[tuple[Rule, str], ...]:
         """The rules that may match a destination, in evaluation order, each with the prefix
         it matched ("" for a rule without prefixes)."""
-        found = self._chains.longest(digits)
-        if found is None:
-            return self._unprefixed
-        return itertools.chain(found[1], self._unprefixed) if self._unprefixed else found[1]
+        return self.place(digits).rules
 
     def route_settings(self, name: str) -> RouteSettings:
         return self.routes.get(name, _NO_ROUTE_SETTINGS)
