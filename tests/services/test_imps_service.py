@@ -679,3 +679,38 @@ def test_any_text_is_answered_by_at_most_one_primitive_never_an_exception(
     out = world.send(A, text)
     assert len(out) <= 1
     assert all(p.code in {"ST", "RL"} for p in out)
+
+
+# ---- the operator's log ---------------------------------------------------------------------
+
+
+def test_each_session_start_and_end_is_one_log_line_and_each_refusal_says_why(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="opensmsc.imps")
+
+    def lines(word: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if word in r.getMessage()]
+
+    first = world.login("alice", A)
+    world.login("alice", A)  # replaces the first: it ends, on its own line
+    second = world.login("bob", B)
+    world.answer(B, "OR", ("SI", second))
+    third = world.login("bob", B)
+    world.clock.advance(661)
+    world.service.tick()
+    assert len(lines("imps login ")) == 4
+    ended = lines("imps session ended")
+    assert [line.rsplit("reason=", 1)[1] for line in ended] == [
+        "replaced",
+        "logout",
+        "expired",
+        "expired",
+    ]
+    assert f"session={first}" in ended[0] and f"session={third}" in " ".join(ended[2:])
+    # a refusal names the handset, the transaction, the status and why, the peer's text escaped
+    world.answer(A, "LR", ("UI", "alice"), ("PW", "wrong"))
+    world.send(A, 'WV12GL9 SI="\n')
+    refused = lines("imps request refused")
+    assert "transaction=7 status=409" in refused[0] and A.lstrip("+") in refused[0]
+    assert "status=400" in refused[1] and "\n" not in refused[1]

@@ -11,6 +11,7 @@ What this is not: deciding what to answer (the handlers), or SMS ports and UDH (
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
@@ -18,8 +19,11 @@ from opensmsc.imps import pts
 from opensmsc.imps.codes import Status
 from opensmsc.imps.settings import ImpsSettings
 from opensmsc.imps.state import Channel, ImpsState, PendingMessage, SessionRow
+from opensmsc.logtext import peer_text
 
 __all__ = ["VERSIONS", "Outbound"]
+
+log = logging.getLogger(__name__)
 
 VERSIONS = ("11", "12", "13")  # what we answer in; "XX" (version discovery) gets ours
 
@@ -143,6 +147,15 @@ class Outbound:
     ) -> None:
         head: tuple[tuple[str, pts.Value], ...] = (("SI", session_id),) if session_id else ()
         result = (str(int(status)), detail or status.description)
+        # Every refused or unreadable request passes here: one line an operator can match to
+        # the handset's complaint (the detail quotes what the handset sent: escaped).
+        log.info(
+            "imps request refused msisdn=%s transaction=%d status=%d: %s",
+            peer_text(msisdn),
+            transaction,
+            int(status),
+            peer_text(result[1]),
+        )
         primitive = pts.Primitive(
             "ST", transaction, (*head, ("ST", result)), version=self.answer_version(version)
         )
