@@ -324,8 +324,14 @@ class ImpsRoute:
         records: list[StoredMessage] = []
         for row in rows:
             try:
-                for submission in self._submissions(row):
-                    records.extend(self._acceptor.prepare(IMPS_SYSTEM_ID, submission).records)
+                # all of a row's SMS or none: a row throttled after its first PTS segment would
+                # have that segment stored now and again at the next drain
+                prepared = [
+                    record
+                    for submission in self._submissions(row)
+                    for record in self._acceptor.prepare(IMPS_SYSTEM_ID, submission).records
+                ]
+                records.extend(prepared)
             except MessageRejected as exc:
                 if exc.status in (CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL):
                     return done, records, True  # the engine is full: the rest waits
