@@ -72,6 +72,21 @@ def test_self_registration_creates_the_user_for_that_msisdn(tmp_path: Path) -> N
         world.state.close()
 
 
+def test_a_user_id_with_control_characters_is_never_created(tmp_path: Path) -> None:
+    # it would reach log lines and other users' handsets as it is (an ESC sequence, a NUL)
+    world = World(tmp_path / "s.sqlite3", settings=ImpsSettings(allow_self_registration=True))
+    try:
+        for odd in ("caro\x1bl", "nul\x00", "del\x7f", "c1\x9b31m"):
+            assert status(world.answer(C, "LR", ("UI", odd), ("PW", "pw"))) == 531
+            with pytest.raises(InvalidUser):
+                world.service.add_user(odd, C, "pw")
+        assert world.service.users() == []
+        world.login("ĉarol·ü", C, "pw")  # any printable character, though
+        assert [u.user_id for u in world.service.users()] == ["ĉarol·ü"]
+    finally:
+        world.state.close()
+
+
 def _aim_digest(schema: str, nonce: str, password: str) -> str:
     # AIM StandardPasswordDigest: "SHA" is SHA-1; nonce + password in ISO-8859-1; base64
     name = "sha1" if schema == "SHA" else "md5"

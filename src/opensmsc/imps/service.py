@@ -165,7 +165,9 @@ class ImpsService:
         """Provision a user (or change its MSISDN and password). Raises InvalidUser."""
         normalised = normalise_user_id(user_id)
         if not USER_ID.fullmatch(normalised):
-            raise InvalidUser(f'user id {user_id!r}: 1 to 100 characters, no spaces or "(),=&')
+            raise InvalidUser(
+                f'user id {user_id!r}: 1 to 100 characters, no spaces, control characters or "(),=&'
+            )
         if not MSISDN.fullmatch(msisdn):
             raise InvalidUser(f"user {normalised}: msisdn {msisdn!r} is not 3 to 20 digits")
         with self._state.transaction():
