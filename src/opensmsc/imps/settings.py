@@ -1,5 +1,6 @@
 """The IMPS service's settings: keep-alive, self-registration, digest schemas, queue bounds,
-lifetimes. Built by the binding from the configuration; the service's modules read them."""
+lifetimes. Built by app/imps.py from `[imps]` (tests build their own); the service's modules
+read them. What this is not: the configuration's schema (config/model/imps.py)."""
 
 from __future__ import annotations
 
