@@ -512,6 +512,28 @@ def test_content_too_long_for_26_segments_gets_402(world: World) -> None:
     assert status(sm) == 402 and world.data(B) == []
 
 
+def test_a_message_accepted_is_one_that_fits_26_sms_beside_the_port_header(world: World) -> None:
+    # The binding sends one PTS segment per SMS of SEGMENT_OCTETS (140 less the 7-octet port
+    # UDH). The check at SM must use that figure: with 134 a message near the limit was
+    # accepted, its NM then could not be split and was dropped at every push.
+    from opensmsc.imps import SEGMENT_OCTETS
+
+    alice, bob = two_online(world)
+    for _ in range(199):  # three-digit transaction ids, repeated in every segment
+        world.state.next_transaction(bob)
+    accepted = 0
+    for length in range(2900, 3300, 3):
+        sm = world.answer(A, "SM", ("SI", alice), ("UI", "bob"), ("MC", "x" * length))
+        pushed = [row.body for row in world.drain(B)]
+        if status(sm) == 402:
+            assert pushed == []
+            continue
+        accepted += 1
+        [nm] = pushed
+        assert len(split(nm, SEGMENT_OCTETS)) <= 26  # raises when it cannot be sent
+    assert 0 < accepted < len(range(2900, 3300, 3))
+
+
 def test_a_missing_segment_is_answered_408_after_the_timeout(world: World) -> None:
     alice = world.login("alice", A)
     text = encode(Primitive("SM", 44, (("SI", alice), ("UI", "bob"), ("MC", "y" * 300))))
