@@ -534,6 +534,53 @@ def test_a_message_accepted_is_one_that_fits_26_sms_beside_the_port_header(world
     assert 0 < accepted < len(range(2900, 3300, 3))
 
 
+def test_lists_are_bounded_and_a_refused_change_keeps_nothing(tmp_path: Path) -> None:
+    small = ImpsSettings(max_contact_lists=2, max_contacts_per_list=3, max_blocked=2)
+    world = World(tmp_path / "b.sqlite3", settings=small)
+    try:
+        world.service.add_user("alice", A, "secret")
+        alice = world.login("alice", A)
+        for name in ("one", "two"):
+            assert status(world.answer(A, "CL", ("SI", alice), ("CL", name))) == 200
+        assert status(world.answer(A, "CL", ("SI", alice), ("CL", "three"))) == 753
+        add = ("AN", (("", "b1"), ("", "b2"), ("", "b3"), ("", "b4")))
+        assert status(world.answer(A, "LM", ("SI", alice), ("CL", "one"), add)) == 754
+        listed = world.answer(A, "LM", ("SI", alice), ("CL", "one"))
+        assert listed.code == "ML" and listed.get("UN") is None  # nothing of the four kept
+        block = ("AB", ("x1", "x2", "x3"))
+        assert status(world.answer(A, "BE", ("SI", alice), block)) == 754
+        assert world.answer(A, "GB", ("SI", alice)).get("BL") is None
+    finally:
+        world.state.close()
+
+
+def test_an_answer_too_long_for_26_sms_is_refused_432_and_undone(tmp_path: Path) -> None:
+    roomy = ImpsSettings(max_contacts_per_list=1000)
+    world = World(tmp_path / "r.sqlite3", settings=roomy)
+    try:
+        world.service.add_user("alice", A, "secret")
+        alice = world.login("alice", A)
+        assert status(world.answer(A, "CL", ("SI", alice), ("CL", "big"))) == 200
+        # each request fits in 26 segments; the ML listing all of them would not
+        for batch in range(8):
+            names = tuple(("", f"user-with-a-long-name-{batch}-{n}") for n in range(25))
+            answer = world.answer(A, "LM", ("SI", alice), ("CL", "big"), ("AN", names))
+            if answer.code == "ST":
+                break
+            assert answer.code == "ML"
+        else:
+            raise AssertionError("the contact list never outgrew 26 SMS")
+        assert status(answer) == 432 and batch > 0
+        listed = world.answer(A, "GL", ("SI", alice))  # the session still works
+        assert listed.code == "LG"
+        # the refused batch was undone: removing one of the kept contacts lists the rest
+        remove = ("RN", (("", "user-with-a-long-name-0-0"),))
+        kept = world.answer(A, "LM", ("SI", alice), ("CL", "big"), remove)
+        assert kept.code == "ML" and len(kept.items("UN")) == 25 * batch - 1
+    finally:
+        world.state.close()
+
+
 def test_a_missing_segment_is_answered_408_after_the_timeout(world: World) -> None:
     alice = world.login("alice", A)
     text = encode(Primitive("SM", 44, (("SI", alice), ("UI", "bob"), ("MC", "y" * 300))))

@@ -19,6 +19,7 @@ from opensmsc.imps import pts
 from opensmsc.imps.codes import Status
 from opensmsc.imps.settings import ImpsSettings
 from opensmsc.imps.state import Channel, ImpsState, PendingMessage, SessionRow
+from opensmsc.imps.values import Refused
 from opensmsc.logtext import peer_text
 
 __all__ = ["VERSIONS", "Outbound"]
@@ -129,7 +130,14 @@ class Outbound:
             (("SI", session.session_id), *params),
             version=session.version,
         )
-        self.send_to(session.msisdn, primitive, now)
+        text = pts.encode(primitive)
+        try:
+            pts.split(text)
+        except pts.PtsError as exc:
+            # More than 26 SMS: the binding could never send it and the client would wait in
+            # vain. Refused, the request's changes are rolled back (service.py's savepoint).
+            raise Refused(Status.RESPONSE_TOO_LARGE, f"{code} needs more than 26 SMS") from exc
+        self._state.add_outgoing(session.msisdn, Channel.DATA, text, now)
 
     def send_to(self, msisdn: str, primitive: pts.Primitive, now: float) -> None:
         self._state.add_outgoing(msisdn, Channel.DATA, pts.encode(primitive), now)

@@ -80,7 +80,7 @@ class ImpsService:
         self._token = token
         self._out = Outbound(state, settings)
         self._presence = Presence(state, self._out)
-        self._contacts = Contacts(state, self._out)
+        self._contacts = Contacts(state, self._out, settings)
         self._messaging = Messaging(state, settings, self._out, self._contacts, token=token)
         self._sessions = Sessions(state, settings, self._out, self._presence, token=token)
         self._assembler = pts.Assembler(timeout=settings.reassembly_timeout)
