@@ -68,6 +68,11 @@ def test_self_registration_creates_the_user_for_that_msisdn(tmp_path: Path) -> N
     try:
         world.login("Carol", C, "pw")
         assert world.service.users() == [User("carol", C, True)]
+        # one user per handset: a second id from it is not created (nor from A, provisioned)
+        world.service.add_user("alice", A, "secret")
+        assert status(world.answer(C, "LR", ("UI", "carol2"), ("PW", "pw"))) == 531
+        assert status(world.answer(A.lstrip("+"), "LR", ("UI", "mallory"), ("PW", "x"))) == 531
+        assert [u.user_id for u in world.service.users()] == ["alice", "carol"]
     finally:
         world.state.close()
 

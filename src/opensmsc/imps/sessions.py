@@ -100,6 +100,10 @@ class Sessions:
                 and MSISDN.fullmatch(msisdn)
             ):
                 raise Refused(Status.UNKNOWN_USER)
+            if self._state.has_user_on(msisdn):
+                # one user per handset, as [[imps.users]] has it: else one handset could
+                # register user ids without end
+                raise Refused(Status.UNKNOWN_USER, "this handset already has a user")
             self._state.put_user(user_id, msisdn, password, now)
             log.info("imps user self-registered user=%s msisdn=%s", user_id, msisdn)
             known = password
