@@ -61,9 +61,10 @@ ALLOWED: dict[str, set[str]] = {
     "http": _SERVICES_BELOW_FRONT_DOORS | {"network"},
     "policyd": _WIRE | {"transport", "store", "routing"},
     # IMPS over SMS (issue 13): the sans-IO codec (pts, codes, cir: CORE_MODULES) reads sms's
-    # GSM 7-bit tables; the service and its binding into the SMSC keep durable state in the
-    # store, send through routing and the engine, and read their config slice.
-    "imps": _SERVICES | {"store", "routing", "engine", "config"},
+    # GSM 7-bit tables; the binding into the SMSC reads stored records (store), answers the
+    # scheduler's attempts (routing) and stores its SMS through the engine's Acceptor. No config:
+    # app/imps.py turns [imps] into ImpsSettings, so the service is built without a file.
+    "imps": _SERVICES | {"store", "routing", "engine"},
     "app": _SERVICES_BELOW_FRONT_DOORS
     | {"config", "network", "smsc", "upstream", "http", "policyd", "imps", "app"},
     # cli → imps: the demo client (`opensmsc imps`) speaks PTS as a phone would

@@ -332,6 +332,12 @@ def test_empty_path_is_refused(write) -> None:  # type: ignore[no-untyped-def]
             'got "a-much-too-long-id" (18 characters)',
         ),
         (
+            # an IMPS user id reaches log lines and handsets: no control characters
+            '[[imps.users]]\nuser_id = "a\\u001bb"\nmsisdn = "447700900001"\npassword = "x"\n',
+            "opensmsc.toml:2: imps.users[0].user_id: expected a user id of 1 to 50 characters, "
+            'no spaces, control characters or "(),=&, got "a\x1bb"',
+        ),
+        (
             "node = 5\n",
             "opensmsc.toml:1: node: expected a table, got 5",
         ),

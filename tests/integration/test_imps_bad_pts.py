@@ -9,11 +9,13 @@ arrives: nothing was lost.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 
 import pytest
 
+from opensmsc.cli.imps import run_verb
 from opensmsc.imps import Primitive
 from tests.integration.imps_node import ALICE_PHONE, BOB_PHONE, Phone, imps_node
 
@@ -60,6 +62,13 @@ async def test_bad_requests_get_their_csp_status_and_nothing_is_lost(tmp_path: P
         )
         assert sent is not None and sent.code == "MS", alice.lines()
         await bob.wait_for(lambda p: p.code == "NM" and p.text("MC") == "still here")
+
+        # `opensmsc imps raw` fails (exit 1) on an error answer, succeeds on a good one
+        def raw(text: str) -> bool:
+            return run_verb(alice.demo, argparse.Namespace(imps_verb="raw", text=[text]))
+
+        assert not await alice.run(raw, f"WV12ZZ11 SI={si}")
+        assert await alice.run(raw, f"WV12KA12 SI={si}")
 
 
 async def test_an_expired_session_is_answered_600(tmp_path: Path) -> None:

@@ -194,6 +194,28 @@ async def test_admin_api_users_and_stats(tmp_path: Path) -> None:
         assert gone.value.status == 404
 
 
+async def test_blocking_through_the_demo_client(tmp_path: Path) -> None:
+    # The issue's blocking, and the demo client's `send` and `block` verbs, through the node:
+    # Bob blocks Alice, her message is refused 532 and never reaches him; unblocked, it does.
+    async with imps_node(tmp_path) as node:
+        alice, bob = node.phone(ALICE_PHONE), node.phone(BOB_PHONE)
+        assert await alice.login("alice", "alice-pw")
+        assert await bob.login("bob", "bob-pw")
+        assert await bob.run(_verb, bob, "block", "add", "alice"), bob.lines()
+        assert await bob.run(_verb, bob, "block"), bob.lines()
+        listed = [p for p in bob.demo.received if p.code == "BL"]
+        assert listed and "alice" in repr(listed[-1].get("BL")), bob.lines()
+
+        assert not await alice.run(_verb, alice, "send", "bob", "let me in"), alice.lines()
+        refused = [p for p in alice.demo.received if p.code in ("MS", "ST")]
+        assert refused and status_of(refused[-1]) == Status.RECIPIENT_BLOCKED_SENDER
+        assert not [p for p in await bob.read_for(1.0) if p.code == "NM"], bob.lines()
+
+        assert await bob.run(_verb, bob, "block", "remove", "alice"), bob.lines()
+        assert await alice.run(_verb, alice, "send", "bob", "thanks"), alice.lines()
+        await bob.wait_for(new_message("thanks", "alice"))
+
+
 def _verb(phone: object, *argv: str) -> bool:
     """One `opensmsc imps` verb on this phone, as the command line runs it."""
     from opensmsc.cli.imps import run_verb

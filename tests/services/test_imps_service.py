@@ -68,6 +68,26 @@ def test_self_registration_creates_the_user_for_that_msisdn(tmp_path: Path) -> N
     try:
         world.login("Carol", C, "pw")
         assert world.service.users() == [User("carol", C, True)]
+        # one user per handset: a second id from it is not created (nor from A, provisioned)
+        world.service.add_user("alice", A, "secret")
+        assert status(world.answer(C, "LR", ("UI", "carol2"), ("PW", "pw"))) == 531
+        assert status(world.answer(A.lstrip("+"), "LR", ("UI", "mallory"), ("PW", "x"))) == 531
+        assert [u.user_id for u in world.service.users()] == ["alice", "carol"]
+    finally:
+        world.state.close()
+
+
+def test_a_user_id_with_control_characters_is_never_created(tmp_path: Path) -> None:
+    # it would reach log lines and other users' handsets as it is (an ESC sequence, a NUL)
+    world = World(tmp_path / "s.sqlite3", settings=ImpsSettings(allow_self_registration=True))
+    try:
+        for odd in ("caro\x1bl", "nul\x00", "del\x7f", "c1\x9b31m"):
+            assert status(world.answer(C, "LR", ("UI", odd), ("PW", "pw"))) == 531
+            with pytest.raises(InvalidUser):
+                world.service.add_user(odd, C, "pw")
+        assert world.service.users() == []
+        world.login("ĉarol·ü", C, "pw")  # any printable character, though
+        assert [u.user_id for u in world.service.users()] == ["ĉarol·ü"]
     finally:
         world.state.close()
 
@@ -497,6 +517,75 @@ def test_content_too_long_for_26_segments_gets_402(world: World) -> None:
     assert status(sm) == 402 and world.data(B) == []
 
 
+def test_a_message_accepted_is_one_that_fits_26_sms_beside_the_port_header(world: World) -> None:
+    # The binding sends one PTS segment per SMS of SEGMENT_OCTETS (140 less the 7-octet port
+    # UDH). The check at SM must use that figure: with 134 a message near the limit was
+    # accepted, its NM then could not be split and was dropped at every push.
+    from opensmsc.imps import SEGMENT_OCTETS
+
+    alice, bob = two_online(world)
+    for _ in range(199):  # three-digit transaction ids, repeated in every segment
+        world.state.next_transaction(bob)
+    accepted = 0
+    for length in range(2900, 3300, 3):
+        sm = world.answer(A, "SM", ("SI", alice), ("UI", "bob"), ("MC", "x" * length))
+        pushed = [row.body for row in world.drain(B)]
+        if status(sm) == 402:
+            assert pushed == []
+            continue
+        accepted += 1
+        [nm] = pushed
+        assert len(split(nm, SEGMENT_OCTETS)) <= 26  # raises when it cannot be sent
+    assert 0 < accepted < len(range(2900, 3300, 3))
+
+
+def test_lists_are_bounded_and_a_refused_change_keeps_nothing(tmp_path: Path) -> None:
+    small = ImpsSettings(max_contact_lists=2, max_contacts_per_list=3, max_blocked=2)
+    world = World(tmp_path / "b.sqlite3", settings=small)
+    try:
+        world.service.add_user("alice", A, "secret")
+        alice = world.login("alice", A)
+        for name in ("one", "two"):
+            assert status(world.answer(A, "CL", ("SI", alice), ("CL", name))) == 200
+        assert status(world.answer(A, "CL", ("SI", alice), ("CL", "three"))) == 753
+        add = ("AN", (("", "b1"), ("", "b2"), ("", "b3"), ("", "b4")))
+        assert status(world.answer(A, "LM", ("SI", alice), ("CL", "one"), add)) == 754
+        listed = world.answer(A, "LM", ("SI", alice), ("CL", "one"))
+        assert listed.code == "ML" and listed.get("UN") is None  # nothing of the four kept
+        block = ("AB", ("x1", "x2", "x3"))
+        assert status(world.answer(A, "BE", ("SI", alice), block)) == 754
+        assert world.answer(A, "GB", ("SI", alice)).get("BL") is None
+    finally:
+        world.state.close()
+
+
+def test_an_answer_too_long_for_26_sms_is_refused_432_and_undone(tmp_path: Path) -> None:
+    roomy = ImpsSettings(max_contacts_per_list=1000)
+    world = World(tmp_path / "r.sqlite3", settings=roomy)
+    try:
+        world.service.add_user("alice", A, "secret")
+        alice = world.login("alice", A)
+        assert status(world.answer(A, "CL", ("SI", alice), ("CL", "big"))) == 200
+        # each request fits in 26 segments; the ML listing all of them would not
+        for batch in range(8):
+            names = tuple(("", f"user-with-a-long-name-{batch}-{n}") for n in range(25))
+            answer = world.answer(A, "LM", ("SI", alice), ("CL", "big"), ("AN", names))
+            if answer.code == "ST":
+                break
+            assert answer.code == "ML"
+        else:
+            raise AssertionError("the contact list never outgrew 26 SMS")
+        assert status(answer) == 432 and batch > 0
+        listed = world.answer(A, "GL", ("SI", alice))  # the session still works
+        assert listed.code == "LG"
+        # the refused batch was undone: removing one of the kept contacts lists the rest
+        remove = ("RN", (("", "user-with-a-long-name-0-0"),))
+        kept = world.answer(A, "LM", ("SI", alice), ("CL", "big"), remove)
+        assert kept.code == "ML" and len(kept.items("UN")) == 25 * batch - 1
+    finally:
+        world.state.close()
+
+
 def test_a_missing_segment_is_answered_408_after_the_timeout(world: World) -> None:
     alice = world.login("alice", A)
     text = encode(Primitive("SM", 44, (("SI", alice), ("UI", "bob"), ("MC", "y" * 300))))
@@ -679,3 +768,38 @@ def test_any_text_is_answered_by_at_most_one_primitive_never_an_exception(
     out = world.send(A, text)
     assert len(out) <= 1
     assert all(p.code in {"ST", "RL"} for p in out)
+
+
+# ---- the operator's log ---------------------------------------------------------------------
+
+
+def test_each_session_start_and_end_is_one_log_line_and_each_refusal_says_why(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="opensmsc.imps")
+
+    def lines(word: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if word in r.getMessage()]
+
+    first = world.login("alice", A)
+    world.login("alice", A)  # replaces the first: it ends, on its own line
+    second = world.login("bob", B)
+    world.answer(B, "OR", ("SI", second))
+    third = world.login("bob", B)
+    world.clock.advance(661)
+    world.service.tick()
+    assert len(lines("imps login ")) == 4
+    ended = lines("imps session ended")
+    assert [line.rsplit("reason=", 1)[1] for line in ended] == [
+        "replaced",
+        "logout",
+        "expired",
+        "expired",
+    ]
+    assert f"session={first}" in ended[0] and f"session={third}" in " ".join(ended[2:])
+    # a refusal names the handset, the transaction, the status and why, the peer's text escaped
+    world.answer(A, "LR", ("UI", "alice"), ("PW", "wrong"))
+    world.send(A, 'WV12GL9 SI="\n')
+    refused = lines("imps request refused")
+    assert "transaction=7 status=409" in refused[0] and A.lstrip("+") in refused[0]
+    assert "status=400" in refused[1] and "\n" not in refused[1]

@@ -147,9 +147,7 @@ class ImpsNodeService:
     async def stats(self) -> Mapping[str, Any]:
         _, service = self._running()
         stats = await self._call(service.stats)
-        found: dict[str, Any] = (
-            dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else dict(vars(stats))
-        )
+        found: dict[str, Any] = dataclasses.asdict(stats)
         route = self.route
         if route is not None:
             found["sms_received"] = route.received

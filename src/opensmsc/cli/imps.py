@@ -163,9 +163,9 @@ def run_verb(phone: DemoPhone, args: argparse.Namespace) -> bool:
         text = " ".join(args.text)
         phone._print(f"> {text}")
         phone.send_text(text)
-        found = phone.read_until(lambda p: True)
-        phone.save()
-        return found is not None
+        # exit 1 for an error answer, as every verb (docs/imps.md): scripts probing bad input
+        # can tell a refusal from a success
+        return phone.succeeded(phone.read_until(lambda p: True))
     if verb == "poll":
         if phone.state.session is None:
             phone.read()

@@ -1,9 +1,15 @@
 """IMPS (Wireless Village / OMA IMPS CSP) over SMS: the PTS wire format on port 3590, the CIR
 channel on port 3716 (issue 13).
 
-`pts`, `codes` and `cir`: the wire format (sans-IO); `state` and `service`: the service and its
-durable state; `binding`: the route between the SMSC's store and the service; `worker`: the one
-thread the service runs on.
+`pts`, `codes` and `cir`: the wire format (sans-IO). `service` answers the primitives, with one
+module per concern: `sessions` (login, keep-alive, expiry), `presence`, `contacts` (contact and
+block lists), `messaging` (instant messages and the plain-SMS bridge), `outbound` (what it
+sends, pushed, queued or kept), `values` (reading request parameters); `settings` its tunables.
+`state` (with `schema` and `records`): its durable SQLite state. `binding`: the route between
+the SMSC's store and the service; `worker`: the one thread the service runs on.
+
+What this is not: the wiring into a node (app/imps.py), its admin routes (http/routes/imps.py)
+or the demo client (cli/imps.py).
 """
 
 from .binding import (

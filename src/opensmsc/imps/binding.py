@@ -92,9 +92,9 @@ IMPS_SYSTEM_ID: Final = "imps"  # the pseudo-account of IMPS's MO and MT
 DATA_PORT: Final = 3590  # IANA wv-csp-sms: PTS primitives
 CIR_PORT: Final = 3716  # IANA wv-csp-sms-cir: HELO / WVCI
 IMPS_PORTS: Final = frozenset({DATA_PORT, CIR_PORT})
-# 140 octets of user data less the 16-bit port UDH (UDHL + IEI + IEDL + 4 octets): one PTS
-# segment per SMS (digest §5.5 "Egress").
-SEGMENT_OCTETS: Final = 133
+# One PTS segment per SMS (digest §5.5 "Egress"): what fits beside the port UDH, pts's own
+# figure, so that what the service checks to fit in 26 segments is what is sent.
+SEGMENT_OCTETS: Final = pts.SEGMENT_OCTETS
 _OUTBOX_BATCH: Final = 256
 _TICK_INTERVAL: Final = 1.0  # seconds: the service's expiry and CIR wake-ups, then a drain
 _CONCAT_TIMEOUT: Final = 180.0  # seconds an SMS-level concatenated MO waits for its parts
@@ -324,8 +324,14 @@ class ImpsRoute:
         records: list[StoredMessage] = []
         for row in rows:
             try:
-                for submission in self._submissions(row):
-                    records.extend(self._acceptor.prepare(IMPS_SYSTEM_ID, submission).records)
+                # all of a row's SMS or none: a row throttled after its first PTS segment would
+                # have that segment stored now and again at the next drain
+                prepared = [
+                    record
+                    for submission in self._submissions(row)
+                    for record in self._acceptor.prepare(IMPS_SYSTEM_ID, submission).records
+                ]
+                records.extend(prepared)
             except MessageRejected as exc:
                 if exc.status in (CommandStatus.ESME_RTHROTTLED, CommandStatus.ESME_RMSGQFUL):
                     return done, records, True  # the engine is full: the rest waits

@@ -11,6 +11,7 @@ from __future__ import annotations
 from opensmsc.imps import pts
 from opensmsc.imps.codes import Status
 from opensmsc.imps.outbound import Outbound
+from opensmsc.imps.settings import ImpsSettings
 from opensmsc.imps.state import ImpsState, SessionRow
 from opensmsc.imps.values import MSISDN, Refused, digits, normalise_user_id, pairs, text_items
 
@@ -20,9 +21,10 @@ __all__ = ["Contacts"]
 class Contacts:
     """The contact list and blocking primitives (module doc)."""
 
-    def __init__(self, state: ImpsState, outbound: Outbound) -> None:
+    def __init__(self, state: ImpsState, outbound: Outbound, settings: ImpsSettings) -> None:
         self._state = state
         self._out = outbound
+        self._settings = settings
 
     def get_lists(self, session: SessionRow, request: pts.Primitive, now: float) -> None:
         lists = self._state.contact_list_ids(session.user_id)
@@ -45,11 +47,14 @@ class Contacts:
         user_id = session.user_id
         if self._state.contact_list(user_id, list_id) is not None:
             raise Refused(Status.CONTACT_LIST_ALREADY_EXISTS)
-        first = not self._state.contact_list_ids(user_id)
+        lists = len(self._state.contact_list_ids(user_id))
+        if lists >= self._settings.max_contact_lists:
+            raise Refused(Status.MAX_CONTACT_LISTS_REACHED)
         self._state.create_contact_list(user_id, list_id)
         for nickname, member in pairs(request, "UN"):
             self._state.add_contact(user_id, list_id, normalise_user_id(member), nickname)
-        self._properties(user_id, list_id, request, default_if_unsaid=first)
+        self._check_size(user_id, list_id)
+        self._properties(user_id, list_id, request, default_if_unsaid=lists == 0)
         self._out.reply(session, request, "ST", (("ST", "200"),), now)
 
     def delete(self, session: SessionRow, request: pts.Primitive, now: float) -> None:
@@ -68,6 +73,7 @@ class Contacts:
             self._state.add_contact(user_id, list_id, normalise_user_id(member), nickname)
         for _, member in pairs(request, "RN"):
             self._state.remove_contact(user_id, list_id, normalise_user_id(member))
+        self._check_size(user_id, list_id)
         self._properties(user_id, list_id, request, default_if_unsaid=False)
         contact_list = self._state.contact_list(user_id, list_id)
         assert contact_list is not None
@@ -80,6 +86,14 @@ class Contacts:
         properties.append(("DE", "T" if contact_list.is_default else "F"))
         params.append(("CP", tuple(properties)))
         self._out.reply(session, request, "ML", params, now)
+
+    def _check_size(self, user_id: str, list_id: str) -> None:
+        # after the changes: the caller's savepoint undoes them when refused
+        contact_list = self._state.contact_list(user_id, list_id)
+        if contact_list is not None and (
+            len(contact_list.members) > self._settings.max_contacts_per_list
+        ):
+            raise Refused(Status.MAX_CONTACTS_REACHED)
 
     def _properties(
         self, user_id: str, list_id: str, request: pts.Primitive, *, default_if_unsaid: bool
@@ -105,6 +119,8 @@ class Contacts:
             self._state.block(session.user_id, self.entity(entity))
         for entity in text_items(request, "RB"):
             self._state.unblock(session.user_id, self.entity(entity))
+        if len(self._state.blocked(session.user_id)) > self._settings.max_blocked:
+            raise Refused(Status.MAX_CONTACTS_REACHED, "the block list is full")
         self._out.reply(session, request, "ST", (("ST", "200"),), now)
 
     @staticmethod

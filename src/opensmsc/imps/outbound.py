@@ -11,6 +11,7 @@ What this is not: deciding what to answer (the handlers), or SMS ports and UDH (
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
@@ -18,8 +19,12 @@ from opensmsc.imps import pts
 from opensmsc.imps.codes import Status
 from opensmsc.imps.settings import ImpsSettings
 from opensmsc.imps.state import Channel, ImpsState, PendingMessage, SessionRow
+from opensmsc.imps.values import Refused
+from opensmsc.logtext import peer_text
 
 __all__ = ["VERSIONS", "Outbound"]
+
+log = logging.getLogger(__name__)
 
 VERSIONS = ("11", "12", "13")  # what we answer in; "XX" (version discovery) gets ours
 
@@ -125,7 +130,14 @@ class Outbound:
             (("SI", session.session_id), *params),
             version=session.version,
         )
-        self.send_to(session.msisdn, primitive, now)
+        text = pts.encode(primitive)
+        try:
+            pts.split(text)
+        except pts.PtsError as exc:
+            # More than 26 SMS: the binding could never send it and the client would wait in
+            # vain. Refused, the request's changes are rolled back (service.py's savepoint).
+            raise Refused(Status.RESPONSE_TOO_LARGE, f"{code} needs more than 26 SMS") from exc
+        self._state.add_outgoing(session.msisdn, Channel.DATA, text, now)
 
     def send_to(self, msisdn: str, primitive: pts.Primitive, now: float) -> None:
         self._state.add_outgoing(msisdn, Channel.DATA, pts.encode(primitive), now)
@@ -143,6 +155,15 @@ class Outbound:
     ) -> None:
         head: tuple[tuple[str, pts.Value], ...] = (("SI", session_id),) if session_id else ()
         result = (str(int(status)), detail or status.description)
+        # Every refused or unreadable request passes here: one line an operator can match to
+        # the handset's complaint (the detail quotes what the handset sent: escaped).
+        log.info(
+            "imps request refused msisdn=%s transaction=%d status=%d: %s",
+            peer_text(msisdn),
+            transaction,
+            int(status),
+            peer_text(result[1]),
+        )
         primitive = pts.Primitive(
             "ST", transaction, (*head, ("ST", result)), version=self.answer_version(version)
         )

@@ -33,6 +33,9 @@ Value = str | tuple["Value", ...]
 VERSIONS = ("11", "12", "13", "XX")  # "XX": version discovery (AIM PtsPrimitiveParser)
 MAX_TRANSACTION = 999
 MAX_SEGMENTS = 26  # DD letters a..z (AIM SmsSplitter.MAX_SEGMENT_COUNT)
+# One PTS segment per SMS: 140 octets of 8-bit user data less the 16-bit application port UDH
+# (UDHL, IEI 0x05, IEDL, two 2-octet ports: 7 octets; TS 23.040 §9.2.3.24.4).
+SEGMENT_OCTETS = 133
 MAX_DEPTH = 16  # list nesting; AIM's deepest structure (presence) needs 5
 _SPECIAL = frozenset(' ",()=&')  # AIM PtsPrimitiveSerializer.sCharsToBeQuoted
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -434,7 +437,7 @@ def encode(primitive: Primitive) -> str:
 # --- segmentation -------------------------------------------------------------------------
 
 
-def split(text: str, max_octets: int = 134) -> list[str]:
+def split(text: str, max_octets: int = SEGMENT_OCTETS) -> list[str]:
     """DD segmentation (digest §5.3, AIM SmsSplitter): `[text]` when its UTF-8 fits in
     `max_octets`, else pieces `<preamble><DD> <slice>` of at most `max_octets` octets each,
     where DD is 'a'+index, 'a'+(count-1) and the slices, joined, are the text after the

@@ -44,6 +44,7 @@ from opensmsc.imps.values import (
     session_id_of,
     strings,
 )
+from opensmsc.logtext import peer_text
 
 __all__ = ["ImpsService", "ImpsSettings", "InvalidUser"]
 
@@ -79,7 +80,7 @@ class ImpsService:
         self._token = token
         self._out = Outbound(state, settings)
         self._presence = Presence(state, self._out)
-        self._contacts = Contacts(state, self._out)
+        self._contacts = Contacts(state, self._out, settings)
         self._messaging = Messaging(state, settings, self._out, self._contacts, token=token)
         self._sessions = Sessions(state, settings, self._out, self._presence, token=token)
         self._assembler = pts.Assembler(timeout=settings.reassembly_timeout)
@@ -108,7 +109,7 @@ class ImpsService:
             try:
                 session_id = cir.decode_helo(payload)
             except pts.PtsError as exc:
-                log.info("imps cir: not a HELO msisdn=%s: %s", msisdn, exc.detail)
+                log.info("imps cir: not a HELO msisdn=%s: %s", msisdn, peer_text(exc.detail))
                 return
             session = self._state.session(session_id)
             if session is None or session.ended is not None or session.msisdn != msisdn:
@@ -135,10 +136,7 @@ class ImpsService:
         settings = self._settings
         with self._state.transaction():
             for session in self._state.live_sessions_idle_since(now - settings.keepalive_grace):
-                log.info(
-                    "imps session expired user=%s session=%s", session.user_id, session.session_id
-                )
-                self._sessions.end(session, "expired", now)
+                self._sessions.end(session, "expired", now)  # logged there
             for sender, preamble in self._assembler.expire(now):
                 self._state.drop_segments(sender, preamble)
                 # the request never completed: 408 for its transaction (pts.missing_segments)
@@ -167,7 +165,9 @@ class ImpsService:
         """Provision a user (or change its MSISDN and password). Raises InvalidUser."""
         normalised = normalise_user_id(user_id)
         if not USER_ID.fullmatch(normalised):
-            raise InvalidUser(f'user id {user_id!r}: 1 to 100 characters, no spaces or "(),=&')
+            raise InvalidUser(
+                f'user id {user_id!r}: 1 to 100 characters, no spaces, control characters or "(),=&'
+            )
         if not MSISDN.fullmatch(msisdn):
             raise InvalidUser(f"user {normalised}: msisdn {msisdn!r} is not 3 to 20 digits")
         with self._state.transaction():

@@ -100,6 +100,10 @@ class Sessions:
                 and MSISDN.fullmatch(msisdn)
             ):
                 raise Refused(Status.UNKNOWN_USER)
+            if self._state.has_user_on(msisdn):
+                # one user per handset, as [[imps.users]] has it: else one handset could
+                # register user ids without end
+                raise Refused(Status.UNKNOWN_USER, "this handset already has a user")
             self._state.put_user(user_id, msisdn, password, now)
             log.info("imps user self-registered user=%s msisdn=%s", user_id, msisdn)
             known = password
@@ -151,6 +155,7 @@ class Sessions:
             if old.msisdn != msisdn:
                 self.disconnect(old, now)
             self._state.end_session(old.session_id, "replaced", now)
+            _log_end(old, "replaced")
         session_id = self._token(12)
         cookie = request.text("SC") or self._token(8)
         version = self._out.answer_version(request.version)
@@ -184,10 +189,25 @@ class Sessions:
         return float(min(max(int(asked), 10), int(ours)))
 
     def end(self, session: SessionRow, reason: str, now: float) -> None:
+        """End a live session for `reason` (logout, expired, removed); the user goes offline
+        when it was their last."""
         self._state.end_session(session.session_id, reason, now)
+        _log_end(session, reason)
         if self._state.live_session_of(session.user_id) is None:
             self._presence.changed(session.user_id, (("OS", "T", "F"),), now)
 
     def disconnect(self, session: SessionRow, now: float) -> None:
         status = Status.FORCED_LOGOUT
         self._out.push(session, "DI", (("ST", (str(int(status)), status.description)),), now)
+
+
+def _log_end(session: SessionRow, reason: str) -> None:
+    # One line per session's end, whatever ended it, as login has one: an operator follows a
+    # user's sessions by grepping session=.
+    log.info(
+        "imps session ended user=%s msisdn=%s session=%s reason=%s",
+        session.user_id,
+        session.msisdn,
+        session.session_id,
+        reason,
+    )

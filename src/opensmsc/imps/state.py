@@ -247,6 +247,13 @@ class ImpsState:
         found = self._scalar("SELECT password FROM users WHERE user_id = ?", (user_id,))
         return None if found is None else str(found)
 
+    def has_user_on(self, msisdn: str) -> bool:
+        """Whether any user is provisioned for this handset, however its number is spelled."""
+        found = self._scalar(
+            "SELECT 1 FROM users WHERE ltrim(msisdn, '+') = ? LIMIT 1", (msisdn.lstrip("+"),)
+        )
+        return found is not None
+
     def has_user(self, user_id: str) -> bool:
         return self._scalar("SELECT 1 FROM users WHERE user_id = ?", (user_id,)) is not None
 

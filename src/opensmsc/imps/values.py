@@ -32,7 +32,8 @@ __all__ = [
 
 MSISDN: Final = re.compile(r"\+?[0-9]{3,20}")
 COOKIE: Final = re.compile(r"[A-Za-z0-9._+/=-]{1,64}")  # what fits a WVCI (imps/cir.py)
-USER_ID: Final = re.compile(r"[^\s\"(),=&]{1,100}")
+# no control characters either: a user id is written into log lines and shown on handsets
+USER_ID: Final = re.compile(r"[^\s\"(),=&\x00-\x1f\x7f-\x9f]{1,100}")
 
 
 class Refused(OpensmscError):

@@ -12,7 +12,11 @@ from opensmsc.config.rules import Length, Match, Problem, Seconds, duplicates
 
 # A CSP user id: printable, no spaces (PTS would have to quote it), no quotes or list marks.
 UserId = Annotated[
-    str, Match(r"[^\s\"(),=&]{1,50}", 'a user id of 1 to 50 characters, no spaces or "(),=&')
+    str,
+    Match(
+        r"[^\s\"(),=&\x00-\x1f\x7f-\x9f]{1,50}",
+        'a user id of 1 to 50 characters, no spaces, control characters or "(),=&',
+    ),
 ]
 ImpsMsisdn = Annotated[
     str, Match(r"\+?[0-9]{1,15}", "an E.164 number of 1 to 15 digits, with or without +")
