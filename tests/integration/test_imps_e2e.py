@@ -176,6 +176,13 @@ async def test_admin_api_users_and_stats(tmp_path: Path) -> None:
                 {"user_id": "carol", "msisdn": "+447700900005", "password": "c"},
             )
         assert taken.value.status == 409
+        with pytest.raises(NodeError) as same_handset:  # one user per handset
+            await node.call(
+                "POST",
+                "/v1/imps/users",
+                {"user_id": "dan", "msisdn": "+447700900004", "password": "d"},
+            )
+        assert same_handset.value.status == 409 and "carol" in str(same_handset.value)
         for bad in (
             {"user_id": "has space", "msisdn": "+447700900006", "password": "x"},
             {"user_id": "dave", "msisdn": "not-a-number", "password": "x"},

@@ -161,7 +161,8 @@ class ImpsNodeService:
         return [_user_json(user) for user in await self._call(service.users)]
 
     async def add_user(self, user_id: str, msisdn: str, password: str) -> Mapping[str, Any] | None:
-        """The new user, or None when `user_id` is taken."""
+        """The new user, or None when `user_id` is taken. LookupError when another user has
+        `msisdn` (one user per handset, as [[imps.users]] and self-registration require)."""
         _, service = self._running()
         return await self._call(_add_user, service, user_id, msisdn, password)
 
@@ -179,8 +180,12 @@ def _add_user(
 ) -> Mapping[str, Any] | None:
     # Checked and added on the service thread: no other call comes between.
     wanted = user_id.lower()  # the service keeps user ids in lower case
-    if any(user.user_id == wanted for user in service.users()):
+    users = service.users()
+    if any(user.user_id == wanted for user in users):
         return None
+    owner = next((u for u in users if u.msisdn.lstrip("+") == msisdn.lstrip("+")), None)
+    if owner is not None:
+        raise LookupError(f'the msisdn {msisdn} is the user "{owner.user_id}"\'s')
     try:
         service.add_user(user_id, msisdn, password)
     except InvalidUser as exc:

@@ -3,7 +3,7 @@
 - GET /v1/imps: the service's figures (sessions online, pending messages, outbox, SMS in and
   out through the binding, the short code);
 - GET /v1/imps/users: every user, with its MSISDN and whether it has a session;
-- POST /v1/imps/users: add one (201; 409 conflict when the user id is taken; 422 validation);
+- POST /v1/imps/users: add one (201; 409 conflict when the user id or the msisdn is taken; 422 validation);
 - DELETE /v1/imps/users/{user_id}: remove one (204; 404 unknown-user).
 
 Errors are problem documents (http/problems.py). A change is answered once the service
@@ -87,6 +87,8 @@ async def add_user(body: NewUser, imps: Imps) -> JSONResponse:
         raise _unavailable(exc) from exc
     except ValueError as exc:
         raise Problem(422, "validation", str(exc)) from exc
+    except LookupError as exc:  # another user on that handset
+        raise Problem(409, "conflict", str(exc), msisdn=body.msisdn) from exc
     if added is None:
         raise Problem(
             409, "conflict", f'the user id "{body.user_id}" is taken', user_id=body.user_id
