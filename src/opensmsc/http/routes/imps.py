@@ -3,7 +3,8 @@
 - GET /v1/imps: the service's figures (sessions online, pending messages, outbox, SMS in and
   out through the binding, the short code);
 - GET /v1/imps/users: every user, with its MSISDN and whether it has a session;
-- POST /v1/imps/users: add one (201; 409 conflict when the user id or the msisdn is taken; 422 validation);
+- POST /v1/imps/users: add one (201; 409 conflict when the user id or the msisdn is taken;
+  422 validation);
 - DELETE /v1/imps/users/{user_id}: remove one (204; 404 unknown-user).
 
 Errors are problem documents (http/problems.py). A change is answered once the service
