@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from opensmsc.imps import ImpsState, ImpsStateError, ServiceThread
+from opensmsc.imps import (
+    Channel,
+    ImpsRoute,
+    ImpsService,
+    ImpsSettings,
+    ImpsState,
+    ImpsStateError,
+    Outgoing,
+    ServiceThread,
+)
+from tests.services.engine_harness import open_engine
 
 
 async def _open(path: Path) -> tuple[ServiceThread, ImpsState]:
@@ -133,3 +143,35 @@ def test_kill_9_mid_batch_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert len(acknowledged) >= 2000
     kept = set(_user_ids(path))
     assert set(acknowledged) <= kept
+
+
+class _CountingService(ImpsService):
+    """The real service, counting its outbox reads (how many drains really ran)."""
+
+    reads = 0
+
+    def outbox(self, limit: int = 256) -> list[Outgoing]:
+        self.reads += 1
+        return super().outbox(limit)
+
+
+async def test_concurrent_drains_share_one_outbox_read_and_miss_no_row(tmp_path: Path) -> None:
+    engine = await open_engine(tmp_path)
+    thread, state = await _open(tmp_path / "imps.sqlite3")
+    service: _CountingService = await thread.run(_CountingService, state, ImpsSettings())
+    route = ImpsRoute(service, thread=thread, acceptor=engine.acceptor, short_code="3590")
+
+    async def answer_then_drain(i: int) -> None:
+        # as an attempt does: the service commits its answer, then the outbox is drained
+        await thread.run(state.add_outgoing, f"4477009{i:05d}", Channel.PLAIN, f"m{i}", 1.0)
+        await route.drain()
+        # what this caller committed before draining is in the SMSC's store now
+        left = await thread.run(state.outbox, 1000)
+        assert all(row.body != f"m{i}" for row in left)
+
+    await asyncio.gather(*(answer_then_drain(i) for i in range(60)))
+    assert route.sent == 60 and await thread.run(state.count_outbox) == 0
+    assert service.reads < 60  # drains that waited together read the outbox once
+    await route.stop()
+    await thread.close(state.close)
+    await engine.close()
