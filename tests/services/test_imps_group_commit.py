@@ -162,6 +162,7 @@ async def test_concurrent_drains_share_one_outbox_read_and_miss_no_row(tmp_path:
     route = ImpsRoute(service, thread=thread, acceptor=engine.acceptor, short_code="3590")
 
     async def answer_then_drain(i: int) -> None:
+        await asyncio.sleep(i * 0.002)  # spread: some come while a drain is storing
         # as an attempt does: the service commits its answer, then the outbox is drained
         await thread.run(state.add_outgoing, f"4477009{i:05d}", Channel.PLAIN, f"m{i}", 1.0)
         await route.drain()
