@@ -26,7 +26,8 @@ OpensmscProcess), its defaults but logging at warning, a fresh data folder per r
 Phases, on one node:
 
 1. provision: the users are `[[imps.users]]` in the configuration file (user b00000 on
-   +447900000000 and so on), added by the node at start; not timed (one SQLite commit each);
+   +447900000000 and so on), added by the node at start in one SQLite transaction (timed: the
+   node's start);
 2. login: every handset sends LR (UI, PW) and waits for RL ST=200 with its SessionID, W
    logins in flight: logins/s; the node's VmRSS before and after, memory per session =
    delta / sessions;
@@ -54,7 +55,16 @@ at 0.74 s for W=100: past a few dozen in flight, more only queues (Little's law:
 latency is about W / rate); one IM alone takes 15-30 ms (p50). The node spends about 5 ms of
 CPU per IM (2 MO and 3 MT SMS, each stored, scheduled and sent; the IMPS service commits each
 request on its one thread, SQLite synchronous=FULL, and the binding commits `sent()` again
-after storing the answers). On the shared 2-core machine these were measured on (load average
+after storing the answers). That was before group commit (imps/worker.py: the calls waiting on
+the service thread share one transaction and one fsync; concurrent drains share one outbox
+read). Interleaved on this machine, `--users 10000 --ims 5000 --alone 100 --repeat 1`, two
+runs each, before → after: logins/s 312, 328 → 624, 581; IM/s 129, 101 → 250, 237; SM→NM p50
+728, 1000 → 390, 383 ms, p99 1293, 1684 → 590, 584 ms; node CPU per 1,000 IMs 6.2, 7.0 → 4.3,
+3.7 s; start with 10,000 users 7.2, 7.9 → 5.1, 5.4 s. What bounds it now is Python on one GIL:
+under py-spy at 204 IM/s the event loop (the engine's path of 5 SMS per IM: stored,
+scheduled, routed, sent; the binding's part of it about a fifth) was busy 64% of the time and
+the IMPS service thread about 30% (its SQL spread over a dozen statements, none dominant).
+Before that: on the shared 2-core machine these were measured on (load average
 6-7 from other sessions) figures move by up to a third from run to run; the same run with the
 data folder on tmpfs (`--dir /dev/shm`) gave 431 logins/s against 261 but 83 IM/s against 100,
 so neither the fsyncs nor the CPU is shown to be the one limit.

@@ -103,6 +103,9 @@ class ImpsNodeService:
             raise StartupError(f"IMPS state {path} cannot be opened: {exc}") from exc
         try:
             service = await thread.run(_new_service, state, settings)
+            # every call from here on is group-committed (imps/worker.py), the provisioning
+            # of all configured users included: one transaction, not one per user
+            thread.group(state.transaction)
             added = await thread.run(_provision, service, imps.users)
         except BaseException:
             await thread.close(state.close)

@@ -204,6 +204,8 @@ class ImpsRoute:
         self._clock = clock
         self._stopping = False
         self._drain_lock = asyncio.Lock()
+        self._drain_next: asyncio.Task[int] | None = None  # drain(): the one waiting to start
+        self._drain_tasks: set[asyncio.Task[int]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._parts = Reassembler(timeout=_CONCAT_TIMEOUT, max_pending=1000)
         # Counters (GET /v1/imps, tests).
@@ -300,22 +302,46 @@ class ImpsRoute:
 
     async def drain(self) -> int:
         """Store what the service's outbox holds as MT messages, then mark it sent; returns
-        the rows handed over. Raises StoreUnavailable (nothing marked sent), ServiceClosed."""
-        handed = 0
+        the rows handed over. Raises StoreUnavailable (nothing marked sent), ServiceClosed.
+
+        Every attempt drains after its call; under load many wait here at once. A drain
+        that waits for the lock reads the outbox only once it has the lock, so it covers
+        the rows of every caller that came while it waited: they share it rather than each
+        reading an outbox the first one already emptied (one service call each)."""
+        shared = self._drain_next
+        if shared is None:
+            shared = asyncio.get_running_loop().create_task(self._drain_shared())
+            self._drain_next = shared
+            self._drain_tasks.add(shared)
+            shared.add_done_callback(self._drain_done)
+        # shielded: a caller cancelled does not cancel the drain the others wait for
+        return await asyncio.shield(shared)
+
+    async def _drain_shared(self) -> int:
         async with self._drain_lock:
-            while True:
-                rows: list[Outgoing] = await self._thread.run(self._service.outbox, _OUTBOX_BATCH)
-                if not rows:
-                    return handed
-                done, records, throttled = self._records(rows)
-                if records:
-                    await self._acceptor.store(records)
-                    self.sent += len(records)
-                if done:
-                    await self._thread.run(self._service.sent, done)
-                    handed += len(done)
-                if throttled or len(rows) < _OUTBOX_BATCH:
-                    return handed
+            self._drain_next = None  # rows committed from now on need the next drain
+            return await self._drain_locked()
+
+    def _drain_done(self, task: asyncio.Task[int]) -> None:
+        self._drain_tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # raised to its callers; retrieved even when none is left
+
+    async def _drain_locked(self) -> int:
+        handed = 0
+        while True:
+            rows: list[Outgoing] = await self._thread.run(self._service.outbox, _OUTBOX_BATCH)
+            if not rows:
+                return handed
+            done, records, throttled = self._records(rows)
+            if records:
+                await self._acceptor.store(records)
+                self.sent += len(records)
+            if done:
+                await self._thread.run(self._service.sent, done)
+                handed += len(done)
+            if throttled or len(rows) < _OUTBOX_BATCH:
+                return handed
 
     def _records(self, rows: Sequence[Outgoing]) -> tuple[list[int], list[StoredMessage], bool]:
         """(ids done, records to store, whether the engine asked to wait). A row that can

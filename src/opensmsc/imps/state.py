@@ -19,6 +19,7 @@ with the password itself. Protect the file like a credentials store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -154,13 +155,25 @@ class ImpsState:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside are one SQLite transaction, durable when the block returns."""
+        """All writes inside are one SQLite transaction, durable when the block returns.
+        Nested in another, it is a savepoint: if it raises, its own writes are undone and the
+        outer transaction goes on; they are durable when the outermost block commits (the
+        service thread's group commit: worker.py)."""
         if self._depth:
+            self._run("SAVEPOINT nested")
             self._depth += 1
             try:
                 yield
+            except BaseException:
+                # fails only when SQLite already rolled the whole transaction back (then the
+                # outer COMMIT fails too): the block's own error is the one to raise
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK TO nested")
+                    self._db.execute("RELEASE nested")
+                raise
             finally:
                 self._depth -= 1
+            self._run("RELEASE nested")
             return
         try:
             self._db.execute("BEGIN IMMEDIATE")
