@@ -10,6 +10,7 @@ handset without IMPS goes as a plain SMS and its reply comes back into the conve
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,21 @@ async def test_digest_login_and_a_client_woken_by_cir(tmp_path: Path) -> None:
         assert sent is not None and status_of(sent) == Status.SUCCESSFUL
         polled = await bob.exchange("PO")
         assert polled is not None and polled.code in ("NM", "ST"), bob.lines()
+
+
+async def test_the_sms_imps_sends_ask_receipts_and_imps_takes_them(tmp_path: Path) -> None:
+    # Receipts apply to IMPS's SMS as to any account's: each asks a final receipt, and the
+    # IMPS receiver (imps/receipts.py) takes them, so none waits for a bind that never comes.
+    async with imps_node(tmp_path) as node:
+        alice = node.phone(ALICE_PHONE)
+        assert await alice.login("alice", "alice-pw")  # RL, PC and QS: three SMS to the handset
+        deliveries = node.running.engine.deliveries
+        stats: dict[str, int] = {}
+        for _ in range(100):
+            stats = await node.call("GET", "/v1/imps")
+            if stats["receipts_delivered"] >= 3 and deliveries.pending("imps") == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert stats["receipts_delivered"] >= 3, stats
+        assert stats["receipts_failed"] == 0, stats
+        assert deliveries.pending("imps") == 0

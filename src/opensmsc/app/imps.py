@@ -30,6 +30,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.imps import (
     IMPS_SYSTEM_ID,
+    ImpsReceipts,
     ImpsRoute,
     ImpsService,
     ImpsSettings,
@@ -40,6 +41,7 @@ from opensmsc.imps import (
     claims_mo,
     claims_mt,
 )
+from opensmsc.smsc import SessionRegistry
 from opensmsc.upstream import MoIngress
 
 __all__ = ["ImpsNodeService", "imps_database"]
@@ -76,10 +78,20 @@ class ImpsNodeService:
 
     name = "imps"
 
-    def __init__(self, config: Config, *, engine: StoreAndForward, mo: MoIngress) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: StoreAndForward,
+        mo: MoIngress,
+        sessions: SessionRegistry,
+    ) -> None:
         self._config = config
         self._engine = engine
         self._mo = mo
+        self._sessions = sessions
+        # the receiver of the receipts of IMPS's own SMS (imps/receipts.py)
+        self.receipts = ImpsReceipts()
         self._thread: ServiceThread | None = None
         self._state: ImpsState | None = None
         self._service: ImpsService | None = None
@@ -122,11 +134,14 @@ class ImpsNodeService:
         router.add_mo_route(IMPS_SYSTEM_ID, route)
         router.add_claim(claims_mt, route)
         self._mo.claim = claims_mo(imps.short_code)
+        self._sessions.add(self.receipts)
+        self._engine.deliveries.wake(IMPS_SYSTEM_ID)  # receipts a previous run left
         route.start()
         log.info("IMPS started path=%s short_code=%s users_added=%d", path, imps.short_code, added)
 
     async def stop(self) -> None:
         self._mo.claim = None
+        self._sessions.remove(self.receipts)
         if self.route is not None:
             await self.route.stop()
         if self._thread is not None and self._state is not None:
@@ -156,6 +171,8 @@ class ImpsNodeService:
             found["sms_received"] = route.received
             found["sms_sent"] = route.sent
             found["dropped"] = route.dropped
+        found["receipts_delivered"] = self.receipts.delivered
+        found["receipts_failed"] = self.receipts.failed
         found["short_code"] = self._config.imps.short_code
         return found
 

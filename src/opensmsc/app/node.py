@@ -181,7 +181,9 @@ async def start(config: Config) -> RunningSmsc:
         if config.imps.enabled:
             from opensmsc.app.imps import ImpsNodeService
 
-            imps = await services.start(ImpsNodeService(config, engine=engine, mo=mo))
+            imps = await services.start(
+                ImpsNodeService(config, engine=engine, mo=mo, sessions=registry)
+            )
         upstream = await services.start(
             UpstreamService(
                 config,

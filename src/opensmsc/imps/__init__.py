@@ -6,7 +6,8 @@ module per concern: `sessions` (login, keep-alive, expiry), `presence`, `contact
 block lists), `messaging` (instant messages and the plain-SMS bridge), `outbound` (what it
 sends, pushed, queued or kept), `values` (reading request parameters); `settings` its tunables.
 `state` (with `schema` and `records`): its durable SQLite state. `binding`: the route between
-the SMSC's store and the service; `worker`: the one thread the service runs on.
+the SMSC's store and the service; `receipts`: the receiver of the delivery receipts of the SMS
+it sends; `worker`: the one thread the service runs on.
 
 What this is not: the wiring into a node (app/imps.py), its admin routes (http/routes/imps.py)
 or the demo client (cli/imps.py).
@@ -58,6 +59,7 @@ from .pts import (
     parse,
     split,
 )
+from .receipts import ImpsReceipts
 from .service import ImpsService, ImpsSettings, InvalidUser
 from .state import Channel, ImpsState, ImpsStateError, ImpsStats, Outgoing, User
 from .worker import ServiceClosed, ServiceThread
@@ -81,6 +83,7 @@ __all__ = [
     "Channel",
     "Direction",
     "ElementCode",
+    "ImpsReceipts",
     "ImpsRoute",
     "ImpsService",
     "ImpsSettings",

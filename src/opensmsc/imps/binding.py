@@ -31,8 +31,9 @@ joined here, in memory, before the service sees the whole; parts held when the n
 lost (their records are already Delivered). What the SMSC splits on the way out is one SMS
 per piece: pieces are cut to `SEGMENT_OCTETS`, what fits beside the port UDH.
 
-No delivery receipts are asked for IMPS's own messages: nobody binds as its pseudo-account, so
-none would be collected.
+Every SMS IMPS sends asks a final delivery receipt, as any account's may: the engine stores
+it for the pseudo-account and receipts.py (`ImpsReceipts`, its receiver in the session
+registry) takes it, counts it and logs an SMS that did not reach its handset.
 
 What it is not: the service (service.py), PTS (pts.py) or the wiring (app/imps.py).
 """
@@ -48,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from opensmsc.engine import Acceptor, Submission
+from opensmsc.engine import Acceptor, ReceiptRequest, Submission
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import (
@@ -98,6 +99,7 @@ SEGMENT_OCTETS: Final = pts.SEGMENT_OCTETS
 _OUTBOX_BATCH: Final = 256
 _TICK_INTERVAL: Final = 1.0  # seconds: the service's expiry and CIR wake-ups, then a drain
 _CONCAT_TIMEOUT: Final = 180.0  # seconds an SMS-level concatenated MO waits for its parts
+_RECEIPT: Final = ReceiptRequest.FINAL  # taken by receipts.py ImpsReceipts
 # An attempt while the node stops: the quick schedule (30 s), so that after a clean restart the
 # MO is not a long retry away.
 _STOPPING: Final = TemporaryFailure(0, ErrorClass.SHORT, detail="IMPS is stopping")
@@ -385,6 +387,7 @@ class ImpsRoute:
                     destination=destination,
                     binary=piece.encode("utf-8"),
                     port=DATA_PORT,
+                    receipt=_RECEIPT,
                 )
                 for piece in pts.split(row.body, SEGMENT_OCTETS)
             ]
@@ -398,9 +401,10 @@ class ImpsRoute:
                     destination=destination,
                     binary=cir.encode_wakeup(words[1], words[2]),
                     port=CIR_PORT,
+                    receipt=_RECEIPT,
                 )
             ]
-        return [Submission(source=source, destination=destination, text=row.body)]
+        return [Submission(source=source, destination=destination, text=row.body, receipt=_RECEIPT)]
 
 
 # On the service thread: one call each, so that the thread runs no closure of ours.
