@@ -162,3 +162,10 @@ def test_parse_target(target: str, expected: tuple[str, int]) -> None:
 def test_parse_target_refuses(target: str) -> None:
     with pytest.raises(ValueError):
         parse_target(target)
+
+
+async def test_http_listener_answering_our_request_is_unknown(smsc: TestSmsc) -> None:
+    """The admin API answers the SMPP request with an HTTP error: shown as it came."""
+    result = await probe(HOST, smsc.running.ports["http"], tls="off", timeout=3)
+    assert result.protocol == "unknown"
+    assert result.details["first_bytes"].startswith("HTTP/1.1 400")

@@ -201,7 +201,11 @@ async def _read_frame(
             json_body = data[4:5] in (b"{", b"[")
             total = 4 + length if json_body else length
             if not 5 <= total <= _MAX_ANSWER + 4:
-                return data  # not a frame of ours: the caller shows the bytes
+                # Not a frame of ours: what else came at once, for the caller to show.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_BANNER_WAIT):
+                        data += await reader.read(_SHOWN_BYTES)
+                return data
             data = await _read_exactly(reader, data, total)
     except (TimeoutError, OSError):
         return data
