@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import json
 import ssl
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -465,7 +466,7 @@ def probe_main(
     try:
         host, port = parse_target(target)
     except ValueError as exc:
-        print(f"opensmsc probe: {exc}")
+        print(f"opensmsc probe: {exc}", file=sys.stderr)
         return 2
     result = asyncio.run(
         probe(host, port, tls=tls, system_id=system_id, password=password, timeout=timeout)
