@@ -4,7 +4,7 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 `encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
-simulated handset). Each verb lives in its
+simulated handset), `probe HOST:PORT` (probe.py: what answers on a port). Each verb lives in its
 own module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -113,6 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
     add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
+
+    probe = sub.add_parser(
+        "probe", help="what answers on HOST:PORT: TCP, TLS, an SMPP peer, a policy server"
+    )
+    probe.add_argument("target", metavar="HOST:PORT", help="e.g. smsc.example.net:2775")
+    probe.add_argument(
+        "--tls",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="try a TLS handshake first (auto, the default), insist on it (on), or not (off)",
+    )
+    probe.add_argument("--system-id", help="bind_transceiver as this account (then unbind)")
+    probe.add_argument("--password", default="", help="the password for --system-id")
+    probe.add_argument(
+        "--timeout", type=float, default=5.0, metavar="S", help="seconds per step (default 5)"
+    )
+    probe.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -187,6 +204,17 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.imps import imps_main
 
             return imps_main(args)
+        case "probe":
+            from opensmsc.cli.probe import probe_main
+
+            return probe_main(
+                args.target,
+                tls=args.tls,
+                system_id=args.system_id,
+                password=args.password,
+                timeout=args.timeout,
+                as_json=args.json,
+            )
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 
