@@ -376,12 +376,13 @@ class TestSmsc:
         return client
 
     def accepted_messages(self, system_id: str | None = None) -> int:
-        """Messages the engine has taken: stored, or waiting for their commit (counted for
-        every account), from every account or from `system_id`."""
+        """Messages the engine has taken. From every account: stored or waiting for their
+        commit. From `system_id`: stored only, as what waits for its commit is counted for all
+        accounts together and would mix in another account's traffic."""
         acceptor = self.running.engine.acceptor
-        accepted = acceptor.accepted
-        stored = sum(accepted.values()) if system_id is None else accepted[system_id]
-        return stored + acceptor.pending  # taken and waiting for their commit too
+        if system_id is not None:
+            return acceptor.accepted[system_id]
+        return sum(acceptor.accepted.values()) + acceptor.pending
 
     async def stop(self) -> None:
         if self.stopped:
