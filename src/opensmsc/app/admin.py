@@ -9,10 +9,19 @@ still carries traffic; the error says why the API is missing.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from opensmsc.app.admin_token import admin_token, is_loopback
 from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
-from opensmsc.http import HttpServer, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http import (
+    AdminAuth,
+    HttpServer,
+    ImpsAdmin,
+    MetricsSource,
+    ReadinessCheck,
+    create_app,
+)
 from opensmsc.network import SimulatedNetwork
 
 __all__ = ["AdminService"]
@@ -34,11 +43,23 @@ class AdminService:
         metrics: MetricsSource | None = None,
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self._config = config
+        # Without a data folder (tests of the API alone) there is no token and no check.
+        self.auth = (
+            None
+            if data_dir is None
+            else AdminAuth(admin_token(data_dir), required=not is_loopback(config.bind_address))
+        )
         self._http = HttpServer(
             create_app(
-                network=network, readiness=readiness, metrics=metrics, policy=policy, imps=imps
+                network=network,
+                readiness=readiness,
+                metrics=metrics,
+                policy=policy,
+                imps=imps,
+                auth=self.auth,
             ),
             host=config.bind_address,
             port=config.port,

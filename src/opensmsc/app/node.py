@@ -244,6 +244,7 @@ async def start(config: Config) -> RunningSmsc:
                     metrics=metrics,
                     policy=policy,
                     imps=imps,
+                    data_dir=config.node.data_dir,
                 )
             )
         await services.start(

@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from opensmsc.cli.network import NodeError, admin_call, admin_url
+from opensmsc.cli.admin_client import NodeError, add_node_arguments
+from opensmsc.cli.network import admin_call, admin_url
 from opensmsc.config import ConfigError, load
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ def add_parser(sub: Any) -> None:
     def verb(name: str, help_text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text)
         parser.add_argument("handset", metavar="HANDSET", help="the handset's number")
-        parser.add_argument("--url", help="the node's HTTP admin API")
-        parser.add_argument("--config", metavar="FILE", help="take the API address from [http]")
+        add_node_arguments(parser, json_flag=False)
         parser.add_argument("--state-dir", metavar="DIR", help="where the client keeps its state")
         parser.add_argument(
             "--short-code", default=None, help=f"the IMPS short code (default {DEFAULT_SHORT_CODE})"

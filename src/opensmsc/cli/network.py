@@ -20,37 +20,31 @@ import argparse
 import json
 import sys
 import typing
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Final, TextIO
 
-from opensmsc.config import ConfigError, SubscriberStateName, load
+from opensmsc.cli.admin_client import (
+    DEFAULT_URL,
+    AdminClient,
+    NodeError,
+    add_node_arguments,
+    client_from_args,
+    quote,
+)
+from opensmsc.config import SubscriberStateName
 
 __all__ = ["DEFAULT_URL", "NodeError", "add_parsers", "admin_call", "admin_url", "network_main"]
 
-DEFAULT_URL: Final = "http://127.0.0.1:8775"
-_TIMEOUT: Final = 10.0  # seconds; an admin request answers at once or the node is stuck
 VERBS: Final = ("subscribers", "lookup", "inbox", "mo")
 
 _STATES: Final = typing.get_args(SubscriberStateName)  # the configuration's own list
-
-
-class NodeError(Exception):
-    """The node answered with a problem (`status`), or could not be reached (`status` None)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ---- argument parsing -----------------------------------------------------------------------
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help=f"the node's HTTP admin API (default: {DEFAULT_URL})")
-    parser.add_argument("--config", metavar="FILE", help="take the API address from [http]")
-    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    add_node_arguments(parser)
 
 
 def _fields(parser: argparse.ArgumentParser) -> None:
@@ -120,10 +114,10 @@ def network_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
             case "subscribers":
                 return _subscribers(args, base, out)
             case "lookup":
-                body = _call("GET", base, f"/v1/hlr/{_quote(args.msisdn)}")
+                body = _call("GET", base, f"/v1/hlr/{quote(args.msisdn)}")
                 _print(args, body, out, _lookup_text)
             case "inbox":
-                path = f"/v1/network/handsets/{_quote(args.msisdn)}/inbox"
+                path = f"/v1/network/handsets/{quote(args.msisdn)}/inbox"
                 if args.delete:
                     body = _call("DELETE", base, path)
                     _print(args, body, out, lambda b: f"deleted {b['deleted']} message(s)")
@@ -138,7 +132,7 @@ def network_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     request["flash"] = True
                 if args.alphabet:
                     request["alphabet"] = args.alphabet
-                path = f"/v1/network/handsets/{_quote(args.originator)}/mo"
+                path = f"/v1/network/handsets/{quote(args.originator)}/mo"
                 body = _call("POST", base, path, request)
                 _print(args, body, out, lambda b: f"sent {b['parts']} part(s) to {b['to']}")
             case _:
@@ -149,7 +143,7 @@ def network_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
+def _subscribers(args: argparse.Namespace, base: AdminClient, out: TextIO) -> int:
     match args.action:
         case "list":
             query = urllib.parse.urlencode({"offset": args.offset, "limit": args.limit})
@@ -163,7 +157,7 @@ def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
             fields = _field_values(args)
             if not fields:
                 raise NodeError("nothing to change: give at least one option (e.g. --state)")
-            path = f"/v1/network/subscribers/{_quote(args.msisdn)}"
+            path = f"/v1/network/subscribers/{quote(args.msisdn)}"
             try:
                 body = _call("PATCH", base, path, fields)
             except NodeError as exc:
@@ -176,7 +170,7 @@ def _subscribers(args: argparse.Namespace, base: str, out: TextIO) -> int:
                 raise
             _print(args, body, out, _subscriber_text)
         case "remove":
-            _call("DELETE", base, f"/v1/network/subscribers/{_quote(args.msisdn)}")
+            _call("DELETE", base, f"/v1/network/subscribers/{quote(args.msisdn)}")
             if not args.json:
                 print(f"removed {args.msisdn}", file=out)
     return 0
@@ -204,67 +198,12 @@ def _field_values(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
-def _base_url(args: argparse.Namespace) -> str:
-    if args.url:
-        return str(args.url).rstrip("/")
-    if args.config:
-        try:
-            http = load(args.config).http
-        except ConfigError as exc:
-            raise NodeError(str(exc)) from exc
-        host = http.bind_address
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif host == "::":
-            host = "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{http.port}"
-    return DEFAULT_URL
+def _base_url(args: argparse.Namespace) -> AdminClient:
+    return client_from_args(args)
 
 
-def _quote(value: str) -> str:
-    return urllib.parse.quote(value, safe="+")
-
-
-def _call(method: str, base: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Accept", "application/json, application/problem+json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        raise NodeError(_problem_text(exc), exc.code) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise NodeError(f"cannot reach the node at {base}: {reason}") from exc
-    return json.loads(raw) if raw else None
-
-
-def _problem_text(exc: urllib.error.HTTPError) -> str:
-    try:
-        problem = json.loads(exc.read())
-    except ValueError:
-        return f"HTTP {exc.code} {exc.reason}"
-    if not isinstance(problem, dict):
-        return f"HTTP {exc.code} {exc.reason}"
-    text = f"{problem.get('title', exc.reason)}: {problem.get('detail', '')}"
-    errors = problem.get("errors", ())
-    if errors and isinstance(errors[0], dict) and "file" in errors[0]:
-        # A policy file's errors (policy-invalid): one line each, where an editor can jump.
-        for error in errors:
-            where = str(error.get("file", ""))
-            if error.get("line") is not None:
-                where += f":{error['line']}"
-            key = f" {error['key']}:" if error.get("key") else ""
-            text += f"\n  {where}:{key} {error.get('message', '')}"
-        return text
-    for error in errors[1:]:
-        text += f"; {'.'.join(error.get('location', ()))}: {error.get('message', '')}"
-    return text
+def _call(method: str, node: AdminClient, path: str, body: dict[str, Any] | None = None) -> Any:
+    return node.call(method, path, body)
 
 
 # ---- text output ----------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from opensmsc.cli.network import DEFAULT_URL, NodeError, admin_call, admin_url
+from opensmsc.cli.admin_client import NodeError, add_node_arguments
+from opensmsc.cli.network import admin_call, admin_url
 
 __all__ = ["add_parser", "policy_main"]
 
@@ -30,9 +31,7 @@ def add_parser(sub: Any) -> None:
         ("reload", "read the policy file, prices and lists again (as SIGHUP does)"),
     ):
         action = actions.add_parser(name, help=text)
-        action.add_argument("--url", help=f"the node's HTTP admin API (default: {DEFAULT_URL})")
-        action.add_argument("--config", metavar="FILE", help="take the API address from [http]")
-        action.add_argument("--json", action="store_true", help="print the API's JSON")
+        add_node_arguments(action)
 
 
 def policy_main(args: argparse.Namespace, out: TextIO | None = None) -> int:

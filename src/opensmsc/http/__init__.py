@@ -8,7 +8,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.app import AdminAuth, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
@@ -24,6 +24,7 @@ from opensmsc.http.webhooks import (
 __all__ = [
     "KANNEL_STYLE",
     "MEDIA_TYPE",
+    "AdminAuth",
     "ApiSettings",
     "CallbackRequest",
     "CallbackStyle",

@@ -25,6 +25,7 @@ from opensmsc import __version__
 from opensmsc.network import HlrLookup, SimulatedNetwork
 
 from . import problems
+from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
 from .routes import imps as imps_routes
 from .routes import network as network_routes
@@ -34,7 +35,7 @@ from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
 
-__all__ = ["ImpsAdmin", "MetricsSource", "ReadinessCheck", "create_app"]
+__all__ = ["AdminAuth", "ImpsAdmin", "MetricsSource", "ReadinessCheck", "create_app"]
 
 
 def create_app(
@@ -45,6 +46,7 @@ def create_app(
     metrics: MetricsSource | None = None,
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
+    auth: AdminAuth | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -53,7 +55,8 @@ def create_app(
     /ready answers from `readiness` (ready when there is none), /metrics from `metrics` (404
     when there is none). `policy`: the node's routing policy, for GET /v1/policy and
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
-    figures (http/routes/imps.py), served only on a node with `[imps]` enabled."""
+    figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
+    admin token and whether it is required (http/admin_auth.py); none, open to all (tests)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -62,6 +65,9 @@ def create_app(
         openapi_url="/openapi.json",
     )
     problems.install(app)
+    if auth is not None:
+        app.add_middleware(AdminAuthMiddleware, auth=auth)
+    app.state.auth = auth
     app.state.readiness = readiness
     app.state.metrics = metrics
     app.include_router(ops_routes.router)
