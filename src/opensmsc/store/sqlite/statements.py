@@ -50,7 +50,6 @@ from opensmsc.store.model import (
     to_us,
 )
 from opensmsc.store.sqlite.answers import insert_answer
-from opensmsc.store.trail import TrailEvent
 from opensmsc.store.sqlite.rows import (
     OPEN,
     SELECT,
@@ -61,6 +60,7 @@ from opensmsc.store.sqlite.rows import (
     insert_sql,
     record,
 )
+from opensmsc.store.trail import TrailEvent
 
 __all__ = [
     "PURGE_CHUNK",
