@@ -20,6 +20,7 @@ from opensmsc.http import (
     ImpsAdmin,
     MetricsSource,
     ReadinessCheck,
+    TrailSource,
     create_app,
 )
 from opensmsc.network import SimulatedNetwork
@@ -44,6 +45,7 @@ class AdminService:
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
         data_dir: Path | None = None,
+        trail: TrailSource | None = None,
     ) -> None:
         self._config = config
         # Without a data folder (tests of the API alone) there is no token and no check.
@@ -60,6 +62,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                trail=trail,
             ),
             host=config.bind_address,
             port=config.port,

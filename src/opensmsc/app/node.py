@@ -49,6 +49,7 @@ from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
+from opensmsc.app.trail import NodeTrail
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
 from opensmsc.config import Config
@@ -245,6 +246,7 @@ async def start(config: Config) -> RunningSmsc:
                     policy=policy,
                     imps=imps,
                     data_dir=config.node.data_dir,
+                    trail=NodeTrail(engine.store),
                 )
             )
         await services.start(

@@ -14,8 +14,10 @@ from opensmsc.engine.operations import Operations
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
+from opensmsc.engine.trail import NO_FINAL_LISTENER, FinalListener, Origin, trace_of
 
 __all__ = [
+    "NO_FINAL_LISTENER",
     "NO_OBSERVER",
     "Acceptor",
     "AsyncPolicyEngine",
@@ -23,6 +25,7 @@ __all__ = [
     "Decisions",
     "Deliveries",
     "EngineSettings",
+    "FinalListener",
     "Finish",
     "Housekeeper",
     "InvalidSubmission",
@@ -31,6 +34,7 @@ __all__ = [
     "MessageObserver",
     "MultiRespond",
     "Operations",
+    "Origin",
     "OutbindRequester",
     "PolicyRefusal",
     "Prepared",
@@ -44,5 +48,6 @@ __all__ = [
     "build_receipt",
     "part_id",
     "receipt_text",
+    "trace_of",
     "worst_state",
 ]

@@ -52,7 +52,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a message came in: `door` (smpp, smpps, http, mo, imps), the peer's `address`
-    ("ip:port") when there is one, and the SMPP `session` id."""
+    ("ip:port") when there is one, and the SMPP `session` id (for an MO: the connector, or
+    the network, it came from)."""
 
     door: str
     address: str | None = None

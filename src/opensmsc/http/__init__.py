@@ -8,7 +8,14 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import AdminAuth, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.app import (
+    AdminAuth,
+    ImpsAdmin,
+    MetricsSource,
+    ReadinessCheck,
+    TrailSource,
+    create_app,
+)
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
@@ -36,6 +43,7 @@ __all__ = [
     "MetricsSource",
     "Problem",
     "ReadinessCheck",
+    "TrailSource",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

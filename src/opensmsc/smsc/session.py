@@ -21,7 +21,7 @@ from opensmsc.accounts import (
     PasswordVerifier,
     TokenBucket,
 )
-from opensmsc.engine import StoreAndForward
+from opensmsc.engine import Origin, StoreAndForward, trail
 from opensmsc.smpp import (
     EMPTY_TLVS,
     BindMode,
@@ -116,6 +116,7 @@ class EsmeSession:
         self._bind_task: asyncio.Task[None] | None = None
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None
+        self._origin = trail.SMPP  # until bound
 
     # ---- DeliveryTarget / Receiver --------------------------------------------------------------
 
@@ -252,6 +253,13 @@ class EsmeSession:
         self._v50 = self._version >= InterfaceVersion.V50
         self._services.registry.add(self)
         self._registered = True
+        # What each message of this session's trail says of where it came in.
+        peer = self._protocol.peer
+        self._origin = Origin(
+            "smpps" if self._protocol.peer_certificate() is not None else "smpp",
+            None if peer is None else f"{peer[0]}:{peer[1]}",
+            self._protocol.session_id,
+        )
         log.info(
             "bound session=%s system_id=%s mode=%s version=0x%02X peer=%s",
             self._protocol.session_id,
@@ -304,7 +312,7 @@ class EsmeSession:
             return
         # submit_sm_resp carries a message_id only after the store commit: the Acceptor
         # calls back then (or at once with a refusal).
-        self._acceptor.submit(self.system_id, event.pdu, _SubmitAnswer(self, event))
+        self._acceptor.submit(self.system_id, event.pdu, _SubmitAnswer(self, event), self._origin)
 
     def _answer_submit(self, event: SubmitReceived, message_id: str | None, status: int) -> None:
         if status != _S.ESME_ROK or message_id is None:
@@ -342,7 +350,7 @@ class EsmeSession:
                     status = self._overload_status()
                 self._protocol.reject(event, status)
 
-        self._acceptor.submit_multi(self.system_id, event.pdu, answer)
+        self._acceptor.submit_multi(self.system_id, event.pdu, answer, self._origin)
 
     def _on_data_sm(self, event: DataSmReceived) -> None:
         if self._throttled():
@@ -360,7 +368,7 @@ class EsmeSession:
                     status = self._overload_status()
                 self._protocol.reject(event, status)
 
-        self._acceptor.data_sm(self.system_id, event.pdu, answer)
+        self._acceptor.data_sm(self.system_id, event.pdu, answer, self._origin)
 
     async def _on_query(self, event: QueryReceived) -> None:
         pdu = await self._services.engine.operations.query(self.system_id, event.pdu)
