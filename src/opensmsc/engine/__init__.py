@@ -3,6 +3,7 @@ with the receipt it owes, and receipts and MO delivered to ESMEs. Works on any `
 the wiring opens it. Import from here; the modules may be split or merged.
 """
 
+from opensmsc.engine import trail
 from opensmsc.engine.accept import Acceptor, DataRespond, MultiRespond, Respond
 from opensmsc.engine.decisions import AsyncPolicyEngine, Decisions, PolicyRefusal
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
@@ -49,5 +50,6 @@ __all__ = [
     "part_id",
     "receipt_text",
     "trace_of",
+    "trail",
     "worst_state",
 ]

@@ -50,6 +50,7 @@ from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
 from opensmsc.logtext import peer_text
+from opensmsc.observability import set_current_trace, traced
 from opensmsc.routing import (
     DEFAULT_POLICIES,
     Accepted,
@@ -334,7 +335,8 @@ class Scheduler:
         started = 0.0 if decisions is None else decisions.started()
         begun = time.monotonic()
         try:
-            outcome: Attempt | None = attempt_now(record)
+            with traced(trail.trace_of(record)):  # what the route logs is about this message
+                outcome: Attempt | None = attempt_now(record)
         except Exception:
             log.exception(
                 "route failed message_id=%s route=%s trace=%s",
@@ -416,6 +418,8 @@ class Scheduler:
         # `answered`: the route answered at once (route name, outcome); only record it.
         # `decision`: the policy's, made in _launch; `skip`: its routes tried already.
         # `events`: the trail of what _launch did (its decision, the attempt answered).
+        # A task of its own: whatever its route logs meanwhile carries the message's trace.
+        set_current_trace(trail.trace_of(record))
         try:
             if answered is None:
                 await self._attempt_and_record(record, not claimed, decision, skip, events)

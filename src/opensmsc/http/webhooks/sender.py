@@ -38,6 +38,7 @@ import aiohttp
 
 from opensmsc.engine import trail
 from opensmsc.errors import StoreUnavailable
+from opensmsc.observability import set_current_trace
 from opensmsc.smpp import MessageState
 from opensmsc.store import Change, Clock, Store, StoredMessage
 
@@ -159,6 +160,7 @@ class WebhookSender:
                     await self._wake.wait()
 
     async def _send(self, record: StoredMessage) -> None:
+        set_current_trace(trail.trace_of(record))  # this task's lines are about this webhook
         try:
             outcome = await self._post(record)
             await self._record(record, outcome)
