@@ -87,6 +87,23 @@ def accepted(record: StoredMessage, origin: Origin) -> TrailEvent:
 
 def routed(record: StoredMessage, decision: Decision, at: datetime) -> TrailEvent:
     """The policy's decision for an attempt: its action, routes in order, and why."""
+    # Policies hand out the same decision objects again and again (one per route, per
+    # ranking): their detail is built once (it is only ever read, to be stored as JSON).
+    cached = _routed_details.get(id(decision))
+    if cached is not None and cached[0] is decision:
+        return TrailEvent(record.message_id, at, "routed", cached[1])
+    detail = _routed_detail(decision)
+    if len(_routed_details) >= _ROUTED_CACHE:
+        _routed_details.clear()
+    _routed_details[id(decision)] = (decision, detail)
+    return TrailEvent(record.message_id, at, "routed", detail)
+
+
+_ROUTED_CACHE: Final = 1024
+_routed_details: dict[int, tuple[Decision, dict[str, Any]]] = {}
+
+
+def _routed_detail(decision: Decision) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "action": str(decision.action.value),
         "routes": [choice.route for choice in decision.routes],
@@ -100,7 +117,7 @@ def routed(record: StoredMessage, decision: Decision, at: datetime) -> TrailEven
     costs = [c.cost for c in decision.routes]
     if any(cost is not None for cost in costs):
         detail["costs"] = costs
-    return TrailEvent(record.message_id, at, "routed", detail)
+    return detail
 
 
 def attempt(
@@ -165,9 +182,15 @@ def final(
     return TrailEvent(record.message_id, at, "final", detail)
 
 
-def receipt_made(record: StoredMessage, receipt: StoredMessage, at: datetime) -> TrailEvent:
-    """The receipt (or intermediate notification) made for `record`: where it goes."""
-    detail: dict[str, Any] = {"receipt_id": receipt.message_id, "state": _receipt_state(receipt)}
+def receipt_made(
+    record: StoredMessage, receipt: StoredMessage, at: datetime, state: MessageState | None
+) -> TrailEvent:
+    """The receipt (or intermediate notification) made for `record`, reporting `state` (None:
+    read from its TLVs): where it goes."""
+    detail: dict[str, Any] = {
+        "receipt_id": receipt.message_id,
+        "state": _receipt_state(receipt) if state is None else state.name,
+    }
     if receipt.callback_url is not None:
         detail["to"] = "webhook"
         detail["host"] = urlsplit(receipt.callback_url).hostname or ""

@@ -18,7 +18,6 @@ asked about), or metrics.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +54,3 @@ class TrailEvent:
     at: datetime
     kind: str
     detail: Mapping[str, Any] = field(default_factory=dict)
-
-    def detail_json(self) -> str:
-        """`detail` in its stored form: compact JSON."""
-        return json.dumps(self.detail, separators=(",", ":"), ensure_ascii=False, default=str)
