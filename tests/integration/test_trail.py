@@ -267,3 +267,31 @@ async def test_trail_of_a_message_accepted_before_kill_9_is_whole(tmp_path: Path
         (message_id, "DELIVERED", before["trace_id"])
     ]
     assert cdr[0]["text"] is None and cdr[0]["text_octets"] == 5  # redacted by default
+
+
+async def test_an_http_message_says_its_door_and_a_poll_of_its_outcome_is_noted_once(
+    tmp_path: Path,
+) -> None:
+    from .api_node import MESSAGE, api_node
+
+    async with api_node(tmp_path) as node:
+        message_id = (await node.client.post("/v1/messages", json=MESSAGE)).json()["id"]
+        for _ in range(200):
+            status = (await node.client.get(f"/v1/messages/{message_id}")).json()
+            if status["done_at"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(3):  # polled again: noted once
+            assert (await node.client.get(f"/v1/messages/{message_id}")).status_code == 200
+        events = await node.store.trail(message_id)
+        assert [e.kind for e in events] == [
+            "accepted",
+            "routed",
+            "attempt",
+            "final",
+            "receipt_taken",
+        ]
+        assert events[0].detail["door"] == "http"
+        assert events[-1].detail == {"by": "http_poll"}
+        record = await node.store.get(message_id)
+        assert record is not None and record.trace_id is not None

@@ -183,7 +183,7 @@ class Lifecycle:
             error = _final_error(record, state, given_error)
             if mt and wants_receipt(record.registered_delivery, state):
                 receipt = self._receipt(record, state, at, error)
-            ending = trail.final(record, state, at, error=error, route=route)
+            ending = trail.final(record, state, at, error=error, route=route, attempted=attempt)
             changes.append(
                 Change(
                     record.message_id,
@@ -306,7 +306,14 @@ class Lifecycle:
         whole: bool = False,
     ) -> StoredMessage | None:
         ending = trail.final(
-            record, state, at, error=error, route=route, upstream_id=upstream_message_id, by=by
+            record,
+            state,
+            at,
+            error=error,
+            route=route,
+            upstream_id=upstream_message_id,
+            by=by,
+            attempted=attempt,
         )
         change = Change(
             record.message_id,

@@ -30,7 +30,7 @@ from opensmsc.routing import (
     TemporaryFailure,
 )
 from opensmsc.smpp import MessageState, Tag
-from opensmsc.store import StoredMessage, TrailEvent
+from opensmsc.store import Direction, StoredMessage, TrailEvent
 
 __all__ = [
     "NO_FINAL_LISTENER",
@@ -81,7 +81,7 @@ def accepted(record: StoredMessage, origin: Origin) -> TrailEvent:
     if record.registered_delivery & 0x13:
         detail["receipt_requested"] = True
     if record.due_at > record.submitted_at:
-        detail["scheduled_for"] = record.due_at.isoformat()
+        detail["scheduled_for"] = record.due_at.isoformat().replace("+00:00", "Z")
     return TrailEvent(record.message_id, record.submitted_at, "accepted", detail)
 
 
@@ -150,7 +150,7 @@ def attempt(
 
 
 def retry(record: StoredMessage, next_attempt_at: datetime, at: datetime) -> TrailEvent:
-    detail = {"next_attempt_at": next_attempt_at.isoformat()}
+    detail = {"next_attempt_at": next_attempt_at.isoformat().replace("+00:00", "Z")}
     return TrailEvent(record.message_id, at, "retry", detail)
 
 
@@ -163,9 +163,11 @@ def final(
     route: str | None,
     upstream_id: str | None = None,
     by: str | None = None,
+    attempted: bool = False,
 ) -> TrailEvent:
     """The final state. `by` says what ended it when not an attempt: expiry, cancel_sm,
-    an upstream's receipt, a replacing submit."""
+    an upstream's receipt, a replacing submit. `attempted`: the change counts an attempt
+    the record does not count yet (one stored leased, Acceptor)."""
     detail: dict[str, Any] = {"state": state.name}
     if error is not None:
         detail["error"] = error
@@ -177,7 +179,7 @@ def final(
         detail["upstream_id"] = upstream_id
     if by is not None:
         detail["by"] = by
-    detail["attempts"] = record.attempts
+    detail["attempts"] = record.attempts + attempted
     detail["latency_ms"] = round((at - record.submitted_at).total_seconds() * 1000, 3)
     return TrailEvent(record.message_id, at, "final", detail)
 
@@ -202,7 +204,10 @@ def receipt_made(
 
 
 def receipt_taken(receipt: StoredMessage, at: datetime, by: str) -> TrailEvent:
-    """The client took the receipt: `by` deliver_sm_resp, webhook or http_poll."""
+    """The client took the receipt: `by` deliver_sm_resp, webhook, or http_poll (then
+    `receipt` is the message itself, whose final state the client read)."""
+    if receipt.direction is not Direction.RECEIPT:
+        return TrailEvent(receipt.message_id, at, "receipt_taken", {"by": by})
     return TrailEvent(
         _reported(receipt), at, "receipt_taken", {"receipt_id": receipt.message_id, "by": by}
     )
