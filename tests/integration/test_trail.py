@@ -295,3 +295,45 @@ async def test_an_http_message_says_its_door_and_a_poll_of_its_outcome_is_noted_
         assert events[-1].detail == {"by": "http_poll"}
         record = await node.store.get(message_id)
         assert record is not None and record.trace_id is not None
+
+
+async def test_webhook_calls_and_the_taking_of_the_report_are_on_the_trail(
+    tmp_path: Path,
+) -> None:
+    from .api_node import MESSAGE, api_node
+    from .webhook_receiver import webhook_receiver
+
+    quick = "webhook_backoff = 0.05\nwebhook_max_backoff = 0.2\nwebhook_timeout = 0.5\n"
+    async with (
+        webhook_receiver(lambda n: 503 if n == 0 else 200) as receiver,
+        api_node(tmp_path, api=quick) as node,
+    ):
+        answer = await node.client.post(
+            "/v1/messages", json={**MESSAGE, "callback_url": receiver.url}
+        )
+        message_id = answer.json()["id"]
+        deadline = time.monotonic() + 20
+        while True:
+            events = await node.store.trail(message_id)
+            if events and events[-1].kind == "receipt_taken":
+                break
+            assert time.monotonic() < deadline, [e.kind for e in events]
+            await asyncio.sleep(0.05)
+    assert [e.kind for e in events] == [
+        "accepted",
+        "routed",
+        "attempt",
+        "final",
+        "receipt",
+        "webhook",
+        "webhook",
+        "receipt_taken",
+    ]
+    receipt = events[4].detail
+    assert receipt["to"] == "webhook" and receipt["host"] == "127.0.0.1"
+    calls = [e.detail for e in events if e.kind == "webhook"]
+    assert [(c["status"], c["attempt"], c["host"]) for c in calls] == [
+        (503, 1, "127.0.0.1"),
+        (200, 2, "127.0.0.1"),
+    ]
+    assert events[-1].detail == {"receipt_id": receipt["receipt_id"], "by": "webhook"}
