@@ -117,8 +117,26 @@ class RunningSmsc:
     def connectors(self) -> Connectors:
         return self.upstream.connectors
 
+    @property
+    def draining(self) -> bool:
+        return self.smsc.services.draining
+
     async def stop(self) -> None:
         await self.started.stop()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop within about `timeout` seconds, losing nothing (what SIGTERM does): no new
+        connections or binds, new submits answered ESME_RTHROTTLED, every request already
+        received answered, then sessions unbound (unbind, unbind_resp awaited for what is
+        left of the bound), the connectors unbound and the store closed, as `stop()`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.smsc.begin_drain()
+        # Answers first, with most of the bound; the unbind handshakes get the rest (at least
+        # a second: an ESME answers an unbind at once, or never).
+        await self.smsc.settled(deadline - min(1.0, timeout / 2))
+        self.smsc.unbind_timeout = max(0.5, deadline - loop.time())
+        await self.stop()
 
 
 async def start(config: Config) -> RunningSmsc:

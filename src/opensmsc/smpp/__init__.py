@@ -9,6 +9,7 @@ from opensmsc.smpp.codec import Decoded, decode, encode
 from opensmsc.smpp.connection import (
     MAX_SEQUENCE_NUMBER,
     Connection,
+    FrameTap,
     SessionConfig,
     negotiate_version,
 )
@@ -189,6 +190,7 @@ __all__ = [
     "CommandId",
     "CommandStatus",
     "Connection",
+    "FrameTap",
     "ConnectionTerminated",
     "DataCoding",
     "DataSm",
