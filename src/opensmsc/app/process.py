@@ -3,8 +3,9 @@ installed, with the garbage collector tuned for a long-running SMSC.
 
 Signals: SIGTERM and SIGINT stop the node gracefully within `[node] drain_timeout`
 (RunningSmsc.drain: new binds refused, new submits answered ESME_RTHROTTLED, what is in flight
-answered, sessions unbound, connectors unbound upstream, the store closed); SIGHUP reads the configuration file again and applies what can
-change while running (app/reload.py), or logs why it cannot, and reloads the routing policy.
+answered, sessions unbound, connectors unbound upstream, the store closed); SIGHUP reads the
+configuration file again and applies what can change while running (app/reload.py), or logs
+why it cannot, and reloads the routing policy.
 """
 
 from __future__ import annotations

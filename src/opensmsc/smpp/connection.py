@@ -229,13 +229,13 @@ class Connection:
         "_strict",
         "_strip_tlvs",
         "_terminated",
-        "tap",
         "_throttle",
         "_timers",
         "_unbind_reason",
         "_version",
         "_we_may_send",
         "_window",
+        "tap",
     )
 
     def __init__(self, config: SessionConfig, *, now: float) -> None:
