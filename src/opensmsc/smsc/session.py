@@ -60,7 +60,7 @@ from opensmsc.smpp import (
     positional_builder,
 )
 from opensmsc.smsc.registry import SessionRegistry
-from opensmsc.smsc.tap import SessionTap, TailReader
+from opensmsc.smsc.tap import TAIL_QUEUE, SessionTap, TailReader
 from opensmsc.transport import SmppProtocol, peer_identity
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,12 @@ class EsmeSession:
             return connection.in_flight, connection.config.window
         return connection.peer_in_flight, self._window
 
-    def tail(self) -> TailReader:
-        """A reader of this session's PDUs from now on (smsc/tap.py)."""
+    def tail(self, limit: int = TAIL_QUEUE) -> TailReader:
+        """A reader of this session's PDUs from now on, `limit` frames waiting at most
+        (smsc/tap.py)."""
         if self._tap is None:
             self._tap = SessionTap(self._protocol.connection)
-        return self._tap.add()
+        return self._tap.add(limit)
 
     def drain(self) -> None:
         """The node is stopping: whatever arrives from now on is answered ESME_RTHROTTLED (a
