@@ -57,7 +57,6 @@ from opensmsc.upstream import Connectors
 
 __all__ = [
     "DELIVERY_BUCKETS",
-    "MO_ROUTE",
     "SUBMIT_BUCKETS",
     "MessageMetrics",
     "NodeMetrics",
@@ -87,7 +86,6 @@ DELIVERY_BUCKETS: Final = (
     14400.0,
     86400.0,
 )
-MO_ROUTE: Final = "esme"  # engine/deliveries.py: MO delivered to an account's SMPP session
 NO_ROUTE: Final = "none"  # the route label of a message that ended without one (expired, ...)
 _QUEUE_READ_TIMEOUT: Final = 2.0  # seconds a scrape waits for the store's queue counts
 
@@ -235,15 +233,15 @@ class NodeMetrics:
 
     def sent_total(self) -> int:
         """Messages that went out, since the start (opensmsc_messages_sent): submits an
-        upstream accepted, deliver_sm (receipts, MO) an ESME acknowledged, and messages
-        delivered by a route of the node itself (the simulated network, loopback, IMPS)."""
+        upstream accepted, and messages delivered by any other route (MO to an ESME, the
+        simulated network, loopback, IMPS). Receipts are not messages: not counted."""
         connectors = {connector.name for connector in self._connectors}
-        total = self._engine.deliveries.acknowledged
+        total = 0
         for connector in self._connectors:
             total += connector.status().accepted
         delivered = MessageState.DELIVERED
         for (_, route, _), cell in self._messages.cells.items():
-            if route not in connectors and route != MO_ROUTE:
+            if route not in connectors:
                 total += cell.states[delivered]
         return total
 
@@ -298,8 +296,8 @@ class NodeMetrics:
         yield draining
         sent = CounterMetricFamily(
             "opensmsc_messages_sent",
-            "Messages that went out: submits an upstream accepted, deliver_sm an ESME"
-            " acknowledged, messages delivered by the node's own routes (network, loopback).",
+            "Messages that went out: submits an upstream accepted, messages delivered by the"
+            " other routes (MO to an ESME, the simulated network, loopback). Not receipts.",
         )
         sent.add_metric([], self.sent_total())
         yield sent

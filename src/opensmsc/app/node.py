@@ -137,7 +137,9 @@ class RunningSmsc:
         # Answers first, with most of the bound; the unbind handshakes get the rest (at least
         # a second: an ESME answers an unbind at once, or never).
         await self.smsc.settled(deadline - min(1.0, timeout / 2))
-        self.smsc.unbind_timeout = max(0.5, deadline - loop.time())
+        # Unbound here, before the services stop in turn: the admin API (and `opensmsc
+        # status`, which shows the drain) answers until every session is gone.
+        await self.smsc.unbind_sessions(max(0.5, deadline - loop.time()))
         await self.stop()
 
 

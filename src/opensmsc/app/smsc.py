@@ -133,8 +133,6 @@ class SmscService:
         outbind.connect(self.outbind)
         self.ports: dict[str, int] = {}
         self.tls_fingerprint: str | None = None
-        # How long `stop()` waits for the ESMEs' unbind_resp (drain() shortens it to its bound).
-        self.unbind_timeout = 5.0
 
     def _session(self, protocol: SmppProtocol) -> EsmeSession:
         return EsmeSession(protocol, self.services)
@@ -195,10 +193,16 @@ class SmscService:
                 return False
             await asyncio.sleep(0.02)
 
+    async def unbind_sessions(self, timeout: float) -> None:
+        """Unbind every session, wait up to `timeout` seconds for the ESMEs' unbind_resp,
+        then cut what is left (`stop()` finds nothing more to do)."""
+        self.services.stopping = True
+        await self.server.stop(drain_timeout=timeout)
+
     async def stop(self) -> None:
         self.services.stopping = True
         await self.outbind.close()
-        await self.server.stop(drain_timeout=self.unbind_timeout)
+        await self.server.stop()
         self.services.close()  # the password verifier's threads
 
     def _tls_context(self) -> tuple[ssl.SSLContext, str]:

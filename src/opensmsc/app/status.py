@@ -27,7 +27,7 @@ from opensmsc import __version__
 from opensmsc.app.metrics import NodeMetrics, status_name
 from opensmsc.engine import StoreAndForward
 from opensmsc.http import PduFeed, SessionAmbiguous, WebhookSender
-from opensmsc.smpp import BindMode, CommandId, PduError, decode
+from opensmsc.smpp import BindMode, CommandId, MessageState, PduError, decode
 from opensmsc.smsc import EsmeSession, SessionRegistry, TailReader, TappedFrame
 from opensmsc.upstream import Connectors
 
@@ -35,6 +35,7 @@ __all__ = ["HISTORY_STEP", "NodeStatus", "iso"]
 
 HISTORY_STEP: Final = 10  # seconds per history point, and the window of the rates
 _RING: Final = 3600 + HISTORY_STEP + 1  # one sample a second: the last hour and a step
+_OPEN_STATES: Final = (MessageState.SCHEDULED, MessageState.ENROUTE, MessageState.UNKNOWN)
 _MODES: Final = {
     BindMode.TRANSMITTER: "tx",
     BindMode.RECEIVER: "rx",
@@ -179,9 +180,10 @@ class NodeStatus:
     async def status(self) -> Mapping[str, Any]:
         metrics = self._metrics
         depths = await metrics.depths()
-        queue: dict[str, int] = {}
+        queue = {state.name.lower(): 0 for state in _OPEN_STATES}
         if depths is not None:
-            queue = {state.name.lower(): count for state, count in sorted(depths.states.items())}
+            for state, count in depths.states.items():
+                queue[state.name.lower()] = count
         queue["uncommitted"] = self._engine.acceptor.pending
         now = self._clock()
         return {

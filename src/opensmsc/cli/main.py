@@ -5,10 +5,10 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
-the running node at a glance) and `tail SESSION` (tail.py: one ESME session's PDUs). Each verb lives in its
-own module and returns the exit status; this module only knows their names and options. Exit
-statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
-(argparse's own convention).
+the running node at a glance) and `tail SESSION` (tail.py: one ESME session's PDUs). Each verb
+lives in its own module and returns the exit status; this module only knows their names and
+options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage
+error (argparse's own convention).
 """
 
 from __future__ import annotations

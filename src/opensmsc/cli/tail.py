@@ -54,6 +54,8 @@ def tail_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        raise  # `| head`: main() treats it as no error
     except OSError as exc:  # the connection broke while streaming
         print(f"opensmsc tail: the stream broke: {exc}", file=sys.stderr)
         return 1
