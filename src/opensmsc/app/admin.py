@@ -9,6 +9,7 @@ still carries traffic; the error says why the API is missing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from opensmsc.app.admin_token import admin_token, is_loopback
@@ -20,6 +21,7 @@ from opensmsc.http import (
     ImpsAdmin,
     MetricsSource,
     ReadinessCheck,
+    StatusSource,
     TrailSource,
     create_app,
 )
@@ -45,9 +47,13 @@ class AdminService:
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
         data_dir: Path | None = None,
+        status: StatusSource | None = None,
+        close_streams: Callable[[], None] | None = None,
         trail: TrailSource | None = None,
     ) -> None:
         self._config = config
+        # Ends the status streams first: the listener's graceful stop waits for its responses.
+        self._close_streams = close_streams
         # Without a data folder (tests of the API alone) there is no token and no check.
         self.auth = (
             None
@@ -62,6 +68,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                status=status,
                 trail=trail,
             ),
             host=config.bind_address,
@@ -81,4 +88,6 @@ class AdminService:
             )
 
     async def stop(self) -> None:
+        if self._close_streams is not None:
+            self._close_streams()
         await self._http.stop()

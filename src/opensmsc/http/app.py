@@ -27,11 +27,13 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_status as status_routes
 from .routes import admin_trail as trail_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.admin_trail import TrailSource
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
@@ -41,7 +43,10 @@ __all__ = [
     "AdminAuth",
     "ImpsAdmin",
     "MetricsSource",
+    "PduFeed",
     "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
     "TrailSource",
     "create_app",
 ]
@@ -56,6 +61,7 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    status: StatusSource | None = None,
     trail: TrailSource | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
@@ -67,7 +73,9 @@ def create_app(
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests).
-    `trail`: the messages' trails (http/routes/admin_trail.py), on a node with a store."""
+    `status`: the node's live status, history, events and session tails
+    (http/routes/admin_status.py). `trail`: the messages' trails (http/routes/admin_trail.py),
+    on a node with a store."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -92,6 +100,9 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if status is not None:
+        app.state.status = status
+        app.include_router(status_routes.router)
     if trail is not None:
         app.state.trail = trail
         app.include_router(trail_routes.router)
