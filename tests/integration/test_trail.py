@@ -251,12 +251,14 @@ async def test_trail_of_a_message_accepted_before_kill_9_is_whole(tmp_path: Path
         whole = await trail_until(http_port, message_id, "receipt_taken")
         assert whole["events"][: len(before["events"])] == before["events"]
         assert kinds(whole)[len(before["events"]) :] == [
+            "released",
             "routed",
             "attempt",
             "final",
             "receipt",
             "receipt_taken",
         ]
+        assert first(whole, "released") == {"by": f"alert for {ABSENT}"}
         assert first(whole, "final")["state"] == "DELIVERED"
         await esme.close()
         assert node.stop() == 0

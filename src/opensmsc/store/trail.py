@@ -32,6 +32,7 @@ KINDS: Final = (
     "routed",  # the routing decision: action, routes, the rule that matched, why
     "attempt",  # one delivery attempt: route, outcome, upstream id, status or MAP error, ms
     "retry",  # waiting for the next attempt: when
+    "released",  # due at once, before its retry time: an alert, a route back, a receiver bound
     "final",  # the final state: state, error, route, upstream id, latency from submission
     "receipt",  # the receipt made for it: receipt id, state, where it goes
     "receipt_taken",  # the client took the receipt: by deliver_sm_resp, webhook or HTTP poll
