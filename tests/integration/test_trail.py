@@ -102,7 +102,7 @@ async def test_trail_and_cdr_of_a_message_submitted_over_smpp(tmp_path: Path) ->
         assert kinds(body) == ["accepted", "routed", "attempt", "final", "receipt", "receipt_taken"]
         accepted = first(body, "accepted")
         local = esme.local_address
-        assert accepted["door"] == "smpp" and accepted["account"] == "esme1"
+        assert accepted["door"] == "smpp" and accepted["session"].startswith("smpp-")
         assert accepted["address"] == f"{local[0]}:{local[1]}"
         assert accepted["receipt_requested"] is True
         assert first(body, "routed")["routes"] == ["network"]

@@ -69,13 +69,14 @@ def trace_of(record: StoredMessage) -> str:
 
 
 def accepted(record: StoredMessage, origin: Origin) -> TrailEvent:
-    detail: dict[str, Any] = {"account": record.system_id, "door": origin.door}
+    """Stored, from `origin`. The account and addresses are the record's own (the trail is
+    read beside it, and purged with it): not repeated here, where every octet is paid per
+    message."""
+    detail: dict[str, Any] = {"door": origin.door}
     if origin.address is not None:
         detail["address"] = origin.address
     if origin.session is not None:
         detail["session"] = origin.session
-    detail["source"] = record.source.addr
-    detail["destination"] = record.destination.addr
     if record.concat is not None:
         detail["part"] = f"{record.concat.seq}/{record.concat.total}"
     if record.registered_delivery & 0x13:

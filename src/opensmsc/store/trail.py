@@ -28,7 +28,7 @@ __all__ = ["KINDS", "TrailEvent", "new_trace_id"]
 
 # The kinds the engine writes; a store keeps any string, so a later kind needs no migration.
 KINDS: Final = (
-    "accepted",  # stored: account, door (smpp, smpps, http, mo, imps), address
+    "accepted",  # stored: door (smpp, smpps, http, mo, imps), address, session
     "routed",  # the routing decision: action, routes, the rule that matched, why
     "attempt",  # one delivery attempt: route, outcome, upstream id, status or MAP error, ms
     "retry",  # waiting for the next attempt: when
