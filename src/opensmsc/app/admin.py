@@ -1,6 +1,7 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, and the IMPS users and figures with `[imps]`.
+the node has one, the IMPS users and figures with `[imps]`, and the live configuration
+(accounts, connectors, routes, export, reload: app/live_config.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -16,6 +17,7 @@ from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import (
     AdminAuth,
+    ConfigAdmin,
     HttpServer,
     ImpsAdmin,
     MetricsSource,
@@ -44,6 +46,7 @@ class AdminService:
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
         data_dir: Path | None = None,
+        config_admin: ConfigAdmin | None = None,
     ) -> None:
         self._config = config
         # Without a data folder (tests of the API alone) there is no token and no check.
@@ -60,6 +63,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                config_admin=config_admin,
             ),
             host=config.bind_address,
             port=config.port,

@@ -8,9 +8,17 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import AdminAuth, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.app import (
+    AdminAuth,
+    ConfigAdmin,
+    ImpsAdmin,
+    MetricsSource,
+    ReadinessCheck,
+    create_app,
+)
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_config import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
     CallbackRequest,
@@ -29,6 +37,10 @@ __all__ = [
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
+    "ConfigAdmin",
+    "ConfigInvalid",
+    "ConfigItemExists",
+    "ConfigItemNotFound",
     "HttpServer",
     "ImpsAdmin",
     "JasminStyle",
