@@ -261,7 +261,7 @@ class LiveConfig:
     async def _apply(self, new: Config) -> Report:
         if self._reloader is None:
             return Report()
-        return await self._reloader.apply(new)
+        return await self._reloader.apply(new, live=True)
 
     def _lock(self) -> asyncio.Lock:
         if self._reloader is None:

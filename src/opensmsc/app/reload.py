@@ -294,9 +294,10 @@ class Reloader:
             log.error("configuration error: %s", error)
         return Report(errors=list(errors), refused=True)
 
-    async def apply(self, new: Config) -> Report:
+    async def apply(self, new: Config, *, live: bool = False) -> Report:
         """Make `new` the running configuration (the caller holds `lock`); a Report with
-        errors when it could not be applied, the running one then unchanged."""
+        errors when it could not be applied, the running one then unchanged. `live`: a change
+        through the admin API rather than a file read again (the log says which)."""
         old = self._running
         applied, _ = classify(old, new)
         _, pending = classify(self._started_with, new)
@@ -328,7 +329,8 @@ class Reloader:
             self._apply_logging(new.logging)
         self._running = new
         log.info(
-            "configuration reloaded applied=%s restart_needed=%s",
+            "configuration %s applied=%s restart_needed=%s",
+            "changed live" if live else "reloaded",
             ",".join(applied) or "-",
             ",".join(pending) or "-",
         )

@@ -4,7 +4,9 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 `encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
-simulated handset), `probe HOST:PORT` (probe.py: what answers on a port). Each verb lives in its
+simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), the running node's
+live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
+(config_admin.py). Each verb lives in its
 own module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -109,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
+
+    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
+
+    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
 
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
@@ -215,6 +221,10 @@ def _verb(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 as_json=args.json,
             )
+        case "accounts" | "connectors" | "routes" | "config" | "reload":
+            from opensmsc.cli.config_admin import config_main
+
+            return config_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

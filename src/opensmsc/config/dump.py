@@ -64,6 +64,8 @@ def to_table(section: object, *, defaults: bool = True) -> dict[str, Any]:
             converted: object = to_table(value, defaults=defaults)
             if not defaults and not converted:
                 continue
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            converted = [to_table(item, defaults=defaults) for item in value]
         else:
             converted = to_value(value)
         if converted is not None:
@@ -83,8 +85,6 @@ def dumps(config: object, *, header: str = "") -> str:
     """The configuration as TOML text, keys at their default left out; `header` becomes
     comment lines at the top."""
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    if lines:
-        lines.append("")
     _emit(to_table(config, defaults=False), (), lines)
     return "\n".join(lines).strip("\n") + "\n"
 
@@ -100,12 +100,17 @@ def _emit(table: Mapping[str, Any], path: tuple[str, ...], lines: list[str]) -> 
         sub = (*path, key)
         name = ".".join(_key(part) for part in sub)
         if isinstance(value, dict):
-            lines.extend(("", f"[{name}]"))
+            if any(not _is_nested(v) for v in value.values()) or not value:
+                lines.extend(("", f"[{name}]"))  # a table of tables alone needs no header
             _emit(value, sub, lines)
         else:
             for item in value:
                 lines.extend(("", f"[[{name}]]"))
                 _emit(item, sub, lines)
+
+
+def _is_nested(value: object) -> bool:
+    return isinstance(value, dict) or _is_array_of_tables(value)
 
 
 def _is_array_of_tables(value: object) -> bool:
