@@ -1,7 +1,8 @@
 """The live configuration: the configuration file with the admin API's changes on top, kept
 across restarts, and the reloads of the file (SIGHUP, `opensmsc reload`).
 
-- At start: the file + the changes kept in `data_dir/live-config.sqlite3` (app/live_store.py).
+- At start: the file + the changes kept in `data_dir/live-config.sqlite3` (app/live_store.py,
+  made at the first change).
   A change that no longer fits the file (a route to a connector the file dropped) is left out,
   logged, and kept, in case the file comes back to it.
 - A change through the API (accounts, connectors, routes: add, set, remove, enable, disable) is
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from opensmsc.accounts import hash_password
-from opensmsc.app.live_store import LiveConfigFile
+from opensmsc.app.live_store import FILENAME, LiveConfigFile
 from opensmsc.app.reload import ConfigReader, Reloader, Report
 from opensmsc.config import (
     KINDS,
@@ -52,6 +54,7 @@ from opensmsc.config import (
     set_body,
     to_table,
 )
+from opensmsc.errors import StartupError, StoreUnavailable
 from opensmsc.http import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
 
 __all__ = ["LiveConfig"]
@@ -94,17 +97,26 @@ class LiveConfig:
         self._reloader = reloader
 
     async def start(self) -> None:
-        self._store = await asyncio.to_thread(LiveConfigFile.open, self._file.node.data_dir)
-        kept = await asyncio.to_thread(self._store.changes)
-        self._changes = {(c.kind, c.name): c for c in kept}
-        await self._forget_redundant(self._file)
-        self._config = self._fitting(self._file)
-        if self._changes:
-            log.info(
-                "live configuration changes=%d file=%s",
-                len(self._changes),
-                self._store.path,
-            )
+        # Made at the first live change: a node that never has one writes nothing for it.
+        if (self._file.node.data_dir / FILENAME).exists():
+            await self._open()
+            assert self._store is not None
+            kept = await asyncio.to_thread(self._store.changes)
+            self._changes = {(c.kind, c.name): c for c in kept}
+            await self._forget_redundant(self._file)
+            self._config = self._fitting(self._file)
+            log.info("live configuration changes=%d file=%s", len(self._changes), self._store.path)
+
+    async def _open(self) -> None:
+        if self._store is not None:
+            return
+        data_dir = self._file.node.data_dir
+        try:
+            self._store = await asyncio.to_thread(LiveConfigFile.open, data_dir)
+        except (OSError, sqlite3.Error) as exc:
+            raise StartupError(
+                f"live configuration {data_dir / FILENAME} cannot be opened: {exc}"
+            ) from exc
 
     async def stop(self) -> None:
         if self._store is not None:
@@ -252,11 +264,16 @@ class LiveConfig:
         return {} if found is None else self._view(kind, found[1], live=key in changes)
 
     async def _keep(self, key: tuple[str, str], change: Change | None) -> None:
-        assert self._store is not None
-        if change is None:
-            await asyncio.to_thread(self._store.forget, *key)
-        else:
-            await asyncio.to_thread(self._store.put, change)
+        try:
+            await self._open()
+            assert self._store is not None
+            if change is None:
+                await asyncio.to_thread(self._store.forget, *key)
+            else:
+                await asyncio.to_thread(self._store.put, change)
+        except (StartupError, sqlite3.Error) as exc:
+            # Not kept, so not applied: a change a restart would lose is no change.
+            raise StoreUnavailable(f"the live change cannot be kept: {exc}") from exc
 
     async def _apply(self, new: Config) -> Report:
         if self._reloader is None:

@@ -141,8 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the process exit status."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "keys", None) is not None and all("=" in r for r in rest):
+        # `accounts add NAME --password-file F KEY=VALUE...`: KEY=VALUE after an option.
+        args.keys = [*args.keys, *rest]
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _verb(build_parser().parse_args(argv))
+        return _verb(args)
     except BrokenPipeError:
         # `opensmsc decode ... | head`: the reader has gone, which is no error of ours. Python
         # would complain again flushing stdout at exit: point it at /dev/null first.
