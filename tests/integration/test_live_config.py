@@ -221,6 +221,17 @@ async def test_a_connector_added_live_carries_what_a_swapped_route_sends_it(
                 "submits at the carrier",
                 running.connectors.status,
             )
+            # A changed connector restarts (drains, unbinds, binds again) under traffic.
+            restarted = await http.patch("/v1/admin/connectors/carrier", json={"window": 5})
+            assert restarted.status_code == 200, restarted.text
+            assert restarted.json()["window"] == 5
+            so_far = len(carrier.submitted)
+            await wait_until(
+                lambda: len(carrier.submitted) >= so_far + 10,
+                "submits at the carrier after the restart",
+                running.connectors.status,
+            )
+            assert running.connectors.get("carrier").settings.window == 5
             # A connector a route still names cannot go.
             refused = await http.delete("/v1/admin/connectors/carrier")
             assert refused.status_code == 422
