@@ -272,10 +272,10 @@ class KnownAccounts:
 
     def __init__(self, engine: PolicyEngine, policies: AccountPolicies) -> None:
         self.engine = engine
-        self._accounts = frozenset(policies.system_ids)
+        self._accounts = policies  # read at each decision: reloads change it
 
     def decide(self, query: RouteQuery, now: datetime) -> Decision:
-        if self._accounts and query.account not in self._accounts:
+        if len(self._accounts) and query.account not in self._accounts:
             return Decision.reject(
                 CommandStatus.ESME_RINVSYSID, f'unknown account "{query.account}"'
             )
