@@ -262,7 +262,7 @@ async def start(
                 apply_logging=apply_logging,
                 reload_policy=policy.reload,
                 parts=LiveParts(
-                    policies=policies, smsc=smsc, upstream=upstream, router=engine.router
+                    policies=policies, smsc=smsc, upstream=upstream, router=engine.router, mo=mo
                 ),
             )
         )
