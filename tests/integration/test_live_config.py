@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -359,5 +360,66 @@ async def test_a_new_file_the_live_changes_do_not_fit_is_refused_whole(tmp_path:
             assert running.engine.router.route_name_for("4477123") == "c1"
             assert running.engine.router.route_name_for("4412") == "c1"
             assert running.engine.router.route_name_for("3312") == "loopback"
+    finally:
+        await running.stop()
+
+
+async def test_a_reload_opens_and_closes_listeners_and_bound_sessions_stay(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    path = tmp_path / "opensmsc.toml"
+    path.write_text(node_toml(data))
+
+    def read() -> Any:
+        return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+            ) as http,
+            esme(running) as plain,
+        ):
+            assert "smpps" not in running.ports
+            # TLS on: a listener opens, with its self-signed certificate.
+            path.write_text(
+                node_toml(data).replace("tls_enabled = false", "tls_enabled = true\ntls_port = 0")
+            )
+            done = (await http.post("/v1/admin/reload")).json()
+            assert done["reloaded"] is True, done
+            assert "smpp.server.tls_enabled" in done["applied"]
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", running.ports["smpps"], ssl=context
+            )
+            secure = SmppTestClient(reader, writer)
+            try:
+                assert (await secure.bind("trx", "esme1", PASSWORD)).status == 0
+                # Plain off: its listener closes; the session bound through it stays.
+                path.write_text(
+                    node_toml(data)
+                    .replace("tls_enabled = false", "tls_enabled = true\ntls_port = 0")
+                    .replace(
+                        'bind_address = "127.0.0.1"\n        port = 0',
+                        'bind_address = "127.0.0.1"\n        plain_enabled = false\n        port = 0',
+                        1,
+                    )
+                )
+                port = plain.writer.get_extra_info("peername")[1]
+                done = (await http.post("/v1/admin/reload")).json()
+                assert done["applied"] == ["smpp.server.plain_enabled"], done
+                assert "smpp" not in running.ports
+                with pytest.raises(OSError):
+                    await asyncio.open_connection("127.0.0.1", port)
+                assert (await plain.submit()).status == 0
+                assert (await secure.submit()).status == 0
+                assert (await http.get("/ready")).status_code == 200
+            finally:
+                await secure.close()
     finally:
         await running.stop()
