@@ -405,9 +405,7 @@ async def test_a_reload_opens_and_closes_listeners_and_bound_sessions_stay(
                     node_toml(data)
                     .replace("tls_enabled = false", "tls_enabled = true\ntls_port = 0")
                     .replace(
-                        'bind_address = "127.0.0.1"\n        port = 0',
-                        'bind_address = "127.0.0.1"\n        plain_enabled = false\n        port = 0',
-                        1,
+                        "        port = 0", "        plain_enabled = false\n        port = 0", 1
                     )
                 )
                 port = plain.writer.get_extra_info("peername")[1]
