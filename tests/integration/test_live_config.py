@@ -421,3 +421,31 @@ async def test_a_reload_opens_and_closes_listeners_and_bound_sessions_stay(
                 await secure.close()
     finally:
         await running.stop()
+
+
+async def test_the_policy_file_may_name_a_connector_added_live(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    policy = tmp_path / "policy.toml"
+    policy.write_text('default_routes = ["loopback"]\n')
+    text = node_toml(data).replace(
+        'default_route = "loopback"', f'default_route = "loopback"\npolicy_file = "{policy}"'
+    )
+    running = await app.start(loads(text))
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+        ) as http:
+            policy.write_text('default_routes = ["c2"]\n')
+            early = await http.post("/v1/policy/reload")
+            assert early.status_code == 422  # no such route yet: the policy in force is kept
+            added = await http.post(
+                "/v1/admin/connectors",
+                json={"name": "c2", "host": "127.0.0.1", "port": 9, "system_id": "gw"},
+            )
+            assert added.status_code == 201, added.text
+            reloaded = await http.post("/v1/policy/reload")
+            assert reloaded.status_code == 200, reloaded.text
+            assert reloaded.json()["default_routes"] == ["c2"]
+    finally:
+        await running.stop()

@@ -47,6 +47,7 @@ from typing import Final
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
+from opensmsc.app.policy import RouteNames, route_names
 from opensmsc.app.smsc import ListenerChanges, SmscService
 from opensmsc.app.upstream import UpstreamService, mo_routing
 from opensmsc.config import Config, ConfigError, LoggingConfig
@@ -231,6 +232,7 @@ class LiveParts:
     upstream: UpstreamService
     router: Router
     mo: MoIngress
+    route_names: RouteNames | None = None  # what the policy file may name
 
 
 class Reloader:
@@ -397,5 +399,7 @@ class Reloader:
             )
         for name in before.keys() - after.keys():
             await parts.upstream.remove_connector(name)
+        if parts.route_names is not None:
+            parts.route_names.names = frozenset(route_names(new))
         parts.smsc.commit(listeners, new)
         return errors
