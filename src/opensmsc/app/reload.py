@@ -315,6 +315,8 @@ class Reloader:
                 return self.refuse([f"accounts: {exc}"])
         parts = self._parts
         listeners = ListenerChanges()
+        if parts is not None and (parts.smsc.services.draining or parts.smsc.services.stopping):
+            return self.refuse(["the node is stopping"])
         if parts is not None:
             before = {c.name: c for c in old.smpp.client}
             for client in new.smpp.client:

@@ -13,7 +13,10 @@ from opensmsc.http.app import (
     ConfigAdmin,
     ImpsAdmin,
     MetricsSource,
+    PduFeed,
     ReadinessCheck,
+    SessionAmbiguous,
+    StatusSource,
     create_app,
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
@@ -46,8 +49,11 @@ __all__ = [
     "JasminStyle",
     "KannelStyle",
     "MetricsSource",
+    "PduFeed",
     "Problem",
     "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",
