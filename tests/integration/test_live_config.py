@@ -115,7 +115,8 @@ async def test_an_esme_stays_bound_while_another_account_is_added_and_removed(
 
         async with esme(running, "esme2", "pw2") as second:
             assert (await first.submit()).status == 0
-            assert (await second.submit()).status == 0
+            theirs = await second.submit(registered_delivery=1)
+            assert theirs.status == 0 and isinstance(theirs.pdu, SubmitSmResp)
 
             removed = await http.delete("/v1/admin/accounts/esme2")
             assert removed.status_code == 204, removed.text
@@ -124,6 +125,9 @@ async def test_an_esme_stays_bound_while_another_account_is_added_and_removed(
             assert (await first.submit()).status == 0
 
         assert await bind_status(running, "esme2", "pw2") != 0
+        # Its stored messages stay, for when it comes back.
+        kept = await running.engine.store.get(theirs.pdu.message_id)
+        assert kept is not None and kept.system_id == "esme2"
         listed = (await http.get("/v1/admin/accounts")).json()["items"]
         assert [a["system_id"] for a in listed] == ["esme1"]
         assert listed[0]["source"] == "file"
