@@ -453,3 +453,41 @@ async def test_the_policy_file_may_name_a_connector_added_live(tmp_path: Path) -
             assert reloaded.json()["default_routes"] == ["c2"]
     finally:
         await running.stop()
+
+
+async def test_at_start_a_kept_change_that_no_longer_fits_is_left_out_and_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    connector = (
+        '[[smpp.client]]\nname = "c1"\nhost = "127.0.0.1"\nport = 9\nsystem_id = "gw"\n'
+        "reconnect_min_delay = 5.0\n"
+    )
+    with_c1, without_c1 = loads(node_toml(data) + connector), loads(node_toml(data))
+
+    async def after_start(config: Any) -> tuple[list[tuple[str, str]], bool]:
+        running = await app.start(config)
+        try:
+            assert running.live is not None
+            live = running.live.config
+            return [(r.prefix, r.route) for r in live.routing.routes], live.accounts[0].enabled
+        finally:
+            await running.stop()
+
+    running = await app.start(with_c1)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+        ) as http:
+            added = await http.post("/v1/admin/routes", json={"prefix": "4477", "route": "c1"})
+            assert added.status_code == 201, added.text
+            assert (await http.post("/v1/admin/accounts/esme1/disable")).status_code == 200
+    finally:
+        await running.stop()
+
+    caplog.set_level("ERROR", logger="opensmsc.app.live_config")
+    # The node starts without that route; the other kept change still applies.
+    assert await after_start(without_c1) == ([], False)
+    assert "live change not applied routing.routes[4477]" in caplog.text
+    assert await after_start(with_c1) == ([("4477", "c1")], False)  # kept: back with c1
