@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from opensmsc import app
 from opensmsc.accounts import hash_password
 from opensmsc.config import check, loads
 from opensmsc.smpp import CommandId, MessageState, SubmitSmResp
+from opensmsc.transport import ensure_self_signed, fingerprint
 from tests.conftest import SmppTestClient
 from tests.integration.carrier import TestCarrier, wait_until
 
@@ -491,3 +493,59 @@ async def test_at_start_a_kept_change_that_no_longer_fits_is_left_out_and_kept(
     assert await after_start(without_c1) == ([], False)
     assert "live change not applied routing.routes[4477]" in caplog.text
     assert await after_start(with_c1) == ([("4477", "c1")], False)  # kept: back with c1
+
+
+async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        tls_port = int(probe.getsockname()[1])
+    other = ensure_self_signed(tmp_path / "other", common_name="other")
+    path = tmp_path / "opensmsc.toml"
+    tls = f"tls_enabled = true\ntls_port = {tls_port}"
+    path.write_text(node_toml(data).replace("tls_enabled = false", tls))
+
+    def read() -> Any:
+        return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    def context() -> ssl.SSLContext:
+        tls_context = ssl.create_default_context()
+        tls_context.check_hostname = False
+        tls_context.verify_mode = ssl.CERT_NONE
+        return tls_context
+
+    async def served_fingerprint() -> str:
+        _, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
+        finally:
+            writer.close()
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        before = await served_fingerprint()
+        assert before == running.tls_fingerprint
+        reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
+        secure = SmppTestClient(reader, writer)
+        try:
+            assert (await secure.bind("trx", "esme1", PASSWORD)).status == 0
+            path.write_text(
+                node_toml(data).replace(
+                    "tls_enabled = false",
+                    f'{tls}\ntls_cert_file = "{other.cert}"\ntls_key_file = "{other.key}"',
+                )
+            )
+            assert running.live is not None
+            done = await running.live.reload()
+            assert done["reloaded"] is True, done
+            assert await served_fingerprint() == other.fingerprint != before
+            assert running.tls_fingerprint == other.fingerprint
+            assert (await secure.submit()).status == 0  # bound before the change: still bound
+        finally:
+            await secure.close()
+    finally:
+        await running.stop()
