@@ -231,7 +231,9 @@ class LiveConfig:
         """Check, keep, apply (the caller holds the lock); the item as it is now (a removed
         one: {})."""
         key = (change.kind, change.name)
-        changes = {**self._changes, key: change}
+        # This change last: the index its problems name is the item's place in the result.
+        changes = {k: c for k, c in self._changes.items() if k != key}
+        changes[key] = change
         if change.op is ChangeOp.REMOVE and find_item(self._file, kind, change.name) is None:
             del changes[key]  # added live, removed live: nothing left to say
         new, problems = apply_changes(self._file, changes.values(), base_dir=self._base_dir)
