@@ -251,7 +251,7 @@ class LiveConfig:
         if report.refused:
             await self._keep(key, earlier)  # the node runs as it did: so does the disk
             raise ConfigInvalid(
-                f"{change.label}: not applied",
+                f"not applied: {'; '.join(report.errors)}",
                 [{"key": "", "message": error} for error in report.errors],
             )
         self._changes = changes

@@ -323,8 +323,8 @@ class Reloader:
                 if before.get(client.name) != client:
                     try:
                         parts.upstream.check_connector(client)
-                    except ConfigError as exc:
-                        return self.refuse([f"smpp.client[{client.name}]: {exc}"])
+                    except ConfigError as exc:  # its text names the connector and the key
+                        return self.refuse([str(exc)])
             try:
                 listeners = await parts.smsc.open_listeners(old, new)
             except StartupError as exc:
