@@ -1,6 +1,7 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, and the IMPS users and figures with `[imps]`.
+the node has one, the IMPS users and figures with `[imps]`, and the live configuration
+(accounts, connectors, routes, export, reload: app/live_config.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -17,6 +18,7 @@ from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import (
     AdminAuth,
+    ConfigAdmin,
     HttpServer,
     ImpsAdmin,
     MetricsSource,
@@ -47,6 +49,7 @@ class AdminService:
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
         data_dir: Path | None = None,
+        config_admin: ConfigAdmin | None = None,
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
         trail: TrailSource | None = None,
@@ -68,6 +71,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                config_admin=config_admin,
                 status=status,
                 trail=trail,
             ),

@@ -5,10 +5,12 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
-the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs) and `trace ID`
-(trace.py: a message's trail). Each verb lives in its own module and returns the exit status;
-this module only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a
-configuration error (STYLE §4) or a usage error (argparse's own convention).
+the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
+node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
+(config_admin.py), and `trace ID` (trace.py: a message's trail). Each verb lives in its own
+module and returns the exit status; this module only knows their names and options. Exit
+statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
+(argparse's own convention).
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
 
+    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
+
+    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
+
     from opensmsc.cli.trace import add_parser as add_trace_parser
 
     add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
@@ -146,8 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the process exit status."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "keys", None) is not None and all("=" in r for r in rest):
+        # `accounts add NAME --password-file F KEY=VALUE...`: KEY=VALUE after an option.
+        args.keys = [*args.keys, *rest]
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _verb(build_parser().parse_args(argv))
+        return _verb(args)
     except BrokenPipeError:
         # `opensmsc decode ... | head`: the reader has gone, which is no error of ours. Python
         # would complain again flushing stdout at exit: point it at /dev/null first.
@@ -238,6 +251,10 @@ def _verb(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 as_json=args.json,
             )
+        case "accounts" | "connectors" | "routes" | "config" | "reload":
+            from opensmsc.cli.config_admin import config_main
+
+            return config_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

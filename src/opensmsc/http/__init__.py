@@ -10,6 +10,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import (
     AdminAuth,
+    ConfigAdmin,
     ImpsAdmin,
     MetricsSource,
     PduFeed,
@@ -21,6 +22,7 @@ from opensmsc.http.app import (
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_config import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
     CallbackRequest,
@@ -39,6 +41,10 @@ __all__ = [
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
+    "ConfigAdmin",
+    "ConfigInvalid",
+    "ConfigItemExists",
+    "ConfigItemNotFound",
     "HttpServer",
     "ImpsAdmin",
     "JasminStyle",

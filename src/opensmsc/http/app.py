@@ -27,12 +27,14 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_config as admin_config_routes
 from .routes import admin_status as status_routes
 from .routes import admin_trail as trail_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_config import ConfigAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.admin_trail import TrailSource
 from .routes.imps import ImpsAdmin
@@ -41,6 +43,7 @@ from .routes.policy import PolicyAdmin
 
 __all__ = [
     "AdminAuth",
+    "ConfigAdmin",
     "ImpsAdmin",
     "MetricsSource",
     "PduFeed",
@@ -61,6 +64,7 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    config_admin: ConfigAdmin | None = None,
     status: StatusSource | None = None,
     trail: TrailSource | None = None,
 ) -> FastAPI:
@@ -74,8 +78,9 @@ def create_app(
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests).
     `status`: the node's live status, history, events and session tails
-    (http/routes/admin_status.py). `trail`: the messages' trails (http/routes/admin_trail.py),
-    on a node with a store."""
+    (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
+    connectors, routes, export, reload: http/routes/admin_config.py). `trail`: the messages'
+    trails (http/routes/admin_trail.py), on a node with a store."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -100,6 +105,9 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if config_admin is not None:
+        app.state.config_admin = config_admin
+        app.include_router(admin_config_routes.router)
     if status is not None:
         app.state.status = status
         app.include_router(status_routes.router)
