@@ -1,6 +1,7 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, and the IMPS users and figures with `[imps]`.
+the node has one, the IMPS users and figures with `[imps]`, and the operator's messages (list,
+show, cancel, retry, expire, send: app/messages.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -18,6 +19,7 @@ from opensmsc.http import (
     AdminAuth,
     HttpServer,
     ImpsAdmin,
+    MessagesAdmin,
     MetricsSource,
     ReadinessCheck,
     create_app,
@@ -43,6 +45,7 @@ class AdminService:
         metrics: MetricsSource | None = None,
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
+        messages: MessagesAdmin | None = None,
         data_dir: Path | None = None,
     ) -> None:
         self._config = config
@@ -60,6 +63,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                messages=messages,
             ),
             host=config.bind_address,
             port=config.port,

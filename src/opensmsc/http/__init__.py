@@ -8,9 +8,17 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import AdminAuth, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.app import (
+    AdminAuth,
+    ImpsAdmin,
+    MessagesAdmin,
+    MetricsSource,
+    ReadinessCheck,
+    create_app,
+)
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_messages import UnknownAccount
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
     CallbackRequest,
@@ -33,9 +41,11 @@ __all__ = [
     "ImpsAdmin",
     "JasminStyle",
     "KannelStyle",
+    "MessagesAdmin",
     "MetricsSource",
     "Problem",
     "ReadinessCheck",
+    "UnknownAccount",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

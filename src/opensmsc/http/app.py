@@ -27,15 +27,24 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_messages as messages_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_messages import MessagesAdmin
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
 
-__all__ = ["AdminAuth", "ImpsAdmin", "MetricsSource", "ReadinessCheck", "create_app"]
+__all__ = [
+    "AdminAuth",
+    "ImpsAdmin",
+    "MessagesAdmin",
+    "MetricsSource",
+    "ReadinessCheck",
+    "create_app",
+]
 
 
 def create_app(
@@ -47,6 +56,7 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    messages: MessagesAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -56,7 +66,9 @@ def create_app(
     when there is none). `policy`: the node's routing policy, for GET /v1/policy and
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
-    admin token and whether it is required (http/admin_auth.py); none, open to all (tests)."""
+    admin token and whether it is required (http/admin_auth.py); none, open to all (tests).
+    `messages`: the operator's messages (http/routes/admin_messages.py): list, show, cancel,
+    retry, expire, send."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -81,6 +93,9 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if messages is not None:
+        app.state.messages = messages
+        app.include_router(messages_routes.router)
 
     install_docs(app)
 
