@@ -187,7 +187,7 @@ def _cursor(after: int) -> str:
 
 
 def _after(cursor: str | None) -> int | None:
-    if cursor is None:
+    if not cursor:  # none, or `cursor=` (a form's empty field): the first page
         return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
