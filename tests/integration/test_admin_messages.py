@@ -131,9 +131,7 @@ async def test_list_filters_and_pages_newest_first(node: Node) -> None:
         found: list[list[str]] = []
         cursor = None
         while True:
-            answer = await node.http.get(
-                "/v1/admin/messages", params={**params, "cursor": cursor}
-            )
+            answer = await node.http.get("/v1/admin/messages", params={**params, "cursor": cursor})
             assert answer.status_code == 200, answer.text
             body = answer.json()
             found.append([m["id"] for m in body["messages"]])

@@ -210,13 +210,15 @@ class Progress:
     total: int
     stream: TextIO
     what: str
+    rate: bool = True  # show messages/s (sending), or only the count (waiting for finals)
     done: int = 0
     started: float = field(default_factory=time.monotonic)
-    _last: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._tty = self.stream.isatty()
+        self._last = self.started  # a plain line first after the interval, not at once
+        self._drawn = -1  # the count last drawn
 
     def step(self, count: int = 1) -> None:
         with self._lock:
@@ -236,24 +238,25 @@ class Progress:
 
     def finish(self) -> None:
         with self._lock:
-            self._draw(time.monotonic())
+            if self._drawn != self.done:
+                self._draw(time.monotonic())
             if self._tty:
                 self.stream.write("\n")
                 self.stream.flush()
 
     def _draw(self, now: float) -> None:
+        self._drawn = self.done
         elapsed = max(now - self.started, 1e-6)
-        rate = self.done / elapsed
+        speed = f"{self.done / elapsed:,.0f}/s, " if self.rate else ""
         if self._tty:
             width = 30
             filled = int(width * self.done / self.total) if self.total else width
             bar = "#" * filled + "." * (width - filled)
-            text = f"\r{self.what} [{bar}] {self.done}/{self.total} {rate:,.0f}/s {elapsed:.1f}s"
+            # \x1b[K clears what a longer line before left
+            text = f"\r{self.what} [{bar}] {self.done}/{self.total} ({speed}{elapsed:.1f}s)\x1b[K"
             self.stream.write(text)
         else:
-            self.stream.write(
-                f"{self.what}: {self.done}/{self.total} ({rate:,.0f}/s, {elapsed:.1f}s)\n"
-            )
+            self.stream.write(f"{self.what}: {self.done}/{self.total} ({speed}{elapsed:.1f}s)\n")
         self.stream.flush()
 
 
@@ -331,7 +334,7 @@ def _wait_for_finals(
     """The states of `ids` once none is open, or when `wait` seconds are over: read from the
     account's messages submitted since `since`, a page of 1000 at a time."""
     deadline = time.monotonic() + wait
-    progress = Progress(len(ids), err, "final")
+    progress = Progress(len(ids), err, "final", rate=False)
     states: dict[str, str] = {}
     while True:
         states = {m["id"]: m["state"] for m in _pages(client, account, since) if m["id"] in ids}
