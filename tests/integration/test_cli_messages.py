@@ -87,7 +87,7 @@ async def test_retry_then_cancel_a_waiting_message(cli: Cli) -> None:
     code, out, err = await cli.run("messages", "expire", message_id)
     assert code == 1 and out == ""
     assert err.strip() == (
-        f"error: {message_id}: Message final: already final (DELETED): cannot expire"
+        f"error: {message_id}: Message is final: already final (DELETED): cannot expire"
     )
 
     code, out, _ = await cli.run("messages", "list", "--destination", ABSENT)
