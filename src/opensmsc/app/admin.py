@@ -1,6 +1,7 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, the IMPS users and figures with `[imps]`, and the operator's messages (list,
+the node has one, the IMPS users and figures with `[imps]`, the live configuration (accounts,
+connectors, routes, export, reload: app/live_config.py), and the operator's messages (list,
 show, cancel, retry, expire, send: app/messages.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
@@ -10,6 +11,7 @@ still carries traffic; the error says why the API is missing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from opensmsc.app.admin_token import admin_token, is_loopback
@@ -17,11 +19,13 @@ from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import (
     AdminAuth,
+    ConfigAdmin,
     HttpServer,
     ImpsAdmin,
     MessagesAdmin,
     MetricsSource,
     ReadinessCheck,
+    StatusSource,
     create_app,
 )
 from opensmsc.network import SimulatedNetwork
@@ -47,8 +51,13 @@ class AdminService:
         imps: ImpsAdmin | None = None,
         messages: MessagesAdmin | None = None,
         data_dir: Path | None = None,
+        config_admin: ConfigAdmin | None = None,
+        status: StatusSource | None = None,
+        close_streams: Callable[[], None] | None = None,
     ) -> None:
         self._config = config
+        # Ends the status streams first: the listener's graceful stop waits for its responses.
+        self._close_streams = close_streams
         # Without a data folder (tests of the API alone) there is no token and no check.
         self.auth = (
             None
@@ -63,6 +72,8 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                config_admin=config_admin,
+                status=status,
                 messages=messages,
             ),
             host=config.bind_address,
@@ -82,4 +93,6 @@ class AdminService:
             )
 
     async def stop(self) -> None:
+        if self._close_streams is not None:
+            self._close_streams()
         await self._http.stop()

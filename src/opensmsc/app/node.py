@@ -2,7 +2,8 @@
 
 The order, and why:
 
-0. the lock on the data folder (app/data.py): one node per store;
+0. the lock on the data folder (app/data.py): one node per store; then the live changes kept
+   there (app/live_config.py), put on top of the file: every service below starts with that;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
    opt-outs restored from data_dir), which sees every MO from then on; with `[policy_client]`
@@ -17,9 +18,12 @@ The order, and why:
 6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
    once every route is in;
 7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
-   listeners above) and its metrics (app/metrics.py: the engine counts its messages into them
-   from the start);
+   listeners above), its metrics (app/metrics.py: the engine counts its messages into them
+   from the start) and its live status (app/status.py, its sampler started just before);
 8. the engine's work: the scheduler starts sending once everything is there.
+
+Once the services a reload changes exist, the live configuration is given its Reloader
+(app/reload.py): SIGHUP, `POST /v1/admin/reload` and the admin API's changes go through it.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
 unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
@@ -32,6 +36,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opensmsc.accounts import Authenticator
@@ -40,19 +45,22 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.live_config import LiveConfig
 from opensmsc.app.messages import NodeMessages
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import NodePolicy, node_policy, served_policy
+from opensmsc.app.policy import NodePolicy, RouteNames, node_policy, route_names, served_policy
 from opensmsc.app.policy_client import PolicyClientService
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.readiness import Readiness
+from opensmsc.app.reload import ConfigReader, LiveParts, Reloader
 from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
+from opensmsc.app.status import NodeStatus
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
-from opensmsc.config import Config
+from opensmsc.config import Config, LoggingConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.network import SimulatedNetwork
 from opensmsc.smsc import SessionRegistry, SmscServices
@@ -85,6 +93,8 @@ class RunningSmsc:
     imps: ImpsNodeService | None = None  # None when [imps] is disabled
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
+    live: LiveConfig | None = None  # the file with the live changes on top, and its reloads
+    status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -118,31 +128,66 @@ class RunningSmsc:
     def connectors(self) -> Connectors:
         return self.upstream.connectors
 
+    @property
+    def draining(self) -> bool:
+        return self.smsc.services.draining
+
     async def stop(self) -> None:
         await self.started.stop()
 
+    async def drain(self, timeout: float) -> None:
+        """Stop within about `timeout` seconds, losing nothing (what SIGTERM does): no new
+        connections or binds, new submits answered ESME_RTHROTTLED, every request already
+        received answered, then sessions unbound (unbind, unbind_resp awaited for what is
+        left of the bound), the connectors unbound and the store closed, as `stop()`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.smsc.begin_drain()
+        # Answers first, with most of the bound; the unbind handshakes get the rest (at least
+        # a second: an ESME answers an unbind at once, or never).
+        await self.smsc.settled(deadline - min(1.0, timeout / 2))
+        # Unbound here, before the services stop in turn: the admin API (and `opensmsc
+        # status`, which shows the drain) answers until every session is gone.
+        await self.smsc.unbind_sessions(max(0.5, deadline - loop.time()))
+        await self.stop()
 
-async def start(config: Config) -> RunningSmsc:
+
+async def start(
+    config: Config,
+    *,
+    read: ConfigReader | None = None,
+    apply_logging: Callable[[LoggingConfig], None] | None = None,
+    config_dir: Path | None = None,
+) -> RunningSmsc:
     """Start every service the configuration asks for; returns once all listen. When one fails
-    to start, the ones already started are stopped and its error is raised."""
+    to start, the ones already started are stopped and its error is raised. `read` reads the
+    configuration file again (reloads; None: there is none), `apply_logging` sets logging up
+    again after a reload changed it, `config_dir` is the file's folder (relative paths in live
+    changes)."""
     loop = asyncio.get_running_loop()
-    server_config = config.smpp.server
-    authenticator = Authenticator(
-        accounts_from_config(config),
-        clock=loop.time,
-        failure_base_delay=server_config.bind_failure_delay or 0.0,
-        failure_max_delay=server_config.bind_failure_max_delay or 0.0,
-    )
     registry = SessionRegistry()
-    policies = policies_from_config(config)
     outbind = OutbindLink()
     messages = MessageMetrics()
     services = Services()
-    # The simulated HLR first: its portability data gives the policy a ported number's network.
-    hlr = build_hlr(config.network) if uses_network(config) else None
-    portability = None if hlr is None else hlr.portability
     try:
         await services.start(DataFolderLock(config.node.data_dir))
+        # The file with the admin API's live changes on top: what every service starts with.
+        live = await services.start(LiveConfig(config, read=read, base_dir=config_dir))
+        config = live.config
+        server_config = config.smpp.server
+        authenticator = Authenticator(
+            accounts_from_config(config),
+            clock=loop.time,
+            failure_base_delay=server_config.bind_failure_delay or 0.0,
+            failure_max_delay=server_config.bind_failure_max_delay or 0.0,
+        )
+        policies = policies_from_config(config)
+        # The simulated HLR first: its portability data gives the policy a ported number's
+        # network.
+        hlr = build_hlr(config.network) if uses_network(config) else None
+        portability = None if hlr is None else hlr.portability
+        # What a policy file may name; reloads keep it current (a connector added live).
+        route_list = RouteNames(route_names(config))
         engine = (
             await services.start(
                 EngineService(
@@ -150,7 +195,7 @@ async def start(config: Config) -> RunningSmsc:
                     receivers=registry,
                     policies=policies,
                     outbind=outbind,
-                    policy=node_policy(config, portability=portability),
+                    policy=node_policy(config, portability=portability, routes=route_list),
                     observer=messages,
                 )
             )
@@ -234,9 +279,40 @@ async def start(config: Config) -> RunningSmsc:
             connectors=upstream.connectors,
             webhooks=None if webhooks is None else webhooks.sender,
             now=loop.time,
+            smsc=smsc.services,
+        )
+        live.attach(
+            Reloader(
+                config,
+                authenticator=authenticator,
+                apply_logging=apply_logging,
+                reload_policy=policy.reload,
+                parts=LiveParts(
+                    policies=policies,
+                    smsc=smsc,
+                    upstream=upstream,
+                    router=engine.router,
+                    mo=mo,
+                    route_names=route_list,
+                ),
+            )
         )
         admin = None
+        status = None
         if config.http.enabled:
+            # Started before the admin API and stopped after it (its sampler), yet the admin
+            # API ends its streams first: its own stop waits for its responses.
+            status = await services.start(
+                NodeStatus(
+                    node=config.node.name,
+                    metrics=metrics,
+                    engine=engine,
+                    sessions=registry,
+                    connectors=upstream.connectors,
+                    webhooks=None if webhooks is None else webhooks.sender,
+                    show_short_message=config.logging.show_short_message,
+                )
+            )
             admin = await services.start(
                 AdminService(
                     config.http,
@@ -252,6 +328,9 @@ async def start(config: Config) -> RunningSmsc:
                         now=loop.time,
                     ),
                     data_dir=config.node.data_dir,
+                    config_admin=live,
+                    status=status,
+                    close_streams=status.close,
                 )
             )
         await services.start(
@@ -275,7 +354,14 @@ async def start(config: Config) -> RunningSmsc:
         imps=imps,
         readiness=readiness,
         metrics=metrics,
+        live=live,
+        status=status,
     )
+
+
+def _serving(smsc: SmscService, name: str) -> bool:
+    # A listener a reload closed is no failure: the configuration no longer asks for it.
+    return name not in smsc.ports or smsc.server.serving(name)
 
 
 def _listeners(
@@ -284,7 +370,7 @@ def _listeners(
     """Whether each listener the node started accepts connections, by the names of
     `RunningSmsc.ports`."""
     listeners: dict[str, Callable[[], bool]] = {
-        name: partial(smsc.server.serving, name) for name in smsc.ports
+        name: partial(_serving, smsc, name) for name in smsc.ports
     }
     if api is not None:
         listeners["api"] = lambda: api.serving

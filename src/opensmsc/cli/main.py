@@ -4,12 +4,13 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 `encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
-simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `messages
-list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages. Each
-verb lives in its own module and returns the exit status; this module only knows their names
-and options. Exit
-statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
-(argparse's own convention).
+simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
+the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
+node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
+(config_admin.py), and its messages: `messages list|show|cancel|retry|expire` (messages.py)
+and `send` (send.py). Each verb lives in its own module and returns the exit status; this
+module only knows their names and options. Exit statuses: 0 ok, 1 the verb failed, 2 a
+configuration error (STYLE §4) or a usage error (argparse's own convention).
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
 
+    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
+
+    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
+
     from opensmsc.cli.messages import add_parser as add_messages_parser
 
     add_messages_parser(sub)  # list, show, cancel, retry, expire: through the admin API
@@ -123,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
     add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
+
+    from opensmsc.cli.status import add_parser as add_status_parser
+    from opensmsc.cli.tail import add_parser as add_tail_parser
+
+    add_status_parser(sub)  # the running node at a glance, through its HTTP admin API
+    add_tail_parser(sub)  # one ESME session's PDUs, live
 
     probe = sub.add_parser(
         "probe", help="what answers on HOST:PORT: TCP, TLS, an SMPP peer, a policy server"
@@ -145,8 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the process exit status."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "keys", None) is not None and all("=" in r for r in rest):
+        # `accounts add NAME --password-file F KEY=VALUE...`: KEY=VALUE after an option.
+        args.keys = [*args.keys, *rest]
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _verb(build_parser().parse_args(argv))
+        return _verb(args)
     except BrokenPipeError:
         # `opensmsc decode ... | head`: the reader has gone, which is no error of ours. Python
         # would complain again flushing stdout at exit: point it at /dev/null first.
@@ -214,6 +232,14 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.imps import imps_main
 
             return imps_main(args)
+        case "status":
+            from opensmsc.cli.status import status_main
+
+            return status_main(args)
+        case "tail":
+            from opensmsc.cli.tail import tail_main
+
+            return tail_main(args)
         case "probe":
             from opensmsc.cli.probe import probe_main
 
@@ -233,6 +259,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.send import send_main
 
             return send_main(args)
+        case "accounts" | "connectors" | "routes" | "config" | "reload":
+            from opensmsc.cli.config_admin import config_main
+
+            return config_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -5,7 +5,8 @@ layer takes its own slice (`config.smpp.server`, `config.accounts`) and builds i
 from it; the core never sees this model. `docs/configuration.md` documents every key.
 """
 
-from opensmsc.config.load import check, load, loads, read_policy
+from opensmsc.config.dump import dumps, to_table, to_value
+from opensmsc.config.load import check, key_text, load, loads, read_policy
 from opensmsc.config.model import (
     AccountConfig,
     ApiConfig,
@@ -49,13 +50,31 @@ from opensmsc.config.model.policy import (
     VelocityConfig,
     WindowConfig,
 )
+from opensmsc.config.overlay import (
+    KINDS,
+    Change,
+    ChangeOp,
+    Kind,
+    apply_changes,
+    conflicts,
+    find_item,
+    item_problems,
+    items_of,
+    redundant,
+    relative_key,
+    set_body,
+)
+from opensmsc.config.rules import Problem
 from opensmsc.errors import ConfigError
 from opensmsc.smpp import BindMode
 
 __all__ = [
+    "KINDS",
     "AccountConfig",
     "ApiConfig",
     "BindMode",
+    "Change",
+    "ChangeOp",
     "ClientBind",
     "Config",
     "ConfigError",
@@ -63,6 +82,7 @@ __all__ = [
     "HttpConfig",
     "ImpsConfig",
     "ImpsUserConfig",
+    "Kind",
     "LcrConfig",
     "LogFormat",
     "LogLevel",
@@ -80,6 +100,7 @@ __all__ = [
     "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",
+    "Problem",
     "RouteConfig",
     "RouteSettingsConfig",
     "RoutingConfig",
@@ -94,8 +115,20 @@ __all__ = [
     "SubscriberStateName",
     "VelocityConfig",
     "WindowConfig",
+    "apply_changes",
     "check",
+    "conflicts",
+    "dumps",
+    "find_item",
+    "item_problems",
+    "items_of",
+    "key_text",
     "load",
     "loads",
     "read_policy",
+    "redundant",
+    "relative_key",
+    "set_body",
+    "to_table",
+    "to_value",
 ]

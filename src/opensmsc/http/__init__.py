@@ -10,14 +10,19 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import (
     AdminAuth,
+    ConfigAdmin,
     ImpsAdmin,
     MessagesAdmin,
     MetricsSource,
+    PduFeed,
     ReadinessCheck,
+    SessionAmbiguous,
+    StatusSource,
     create_app,
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_config import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
 from opensmsc.http.routes.admin_messages import UnknownAccount
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -37,14 +42,21 @@ __all__ = [
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
+    "ConfigAdmin",
+    "ConfigInvalid",
+    "ConfigItemExists",
+    "ConfigItemNotFound",
     "HttpServer",
     "ImpsAdmin",
     "JasminStyle",
     "KannelStyle",
     "MessagesAdmin",
     "MetricsSource",
+    "PduFeed",
     "Problem",
     "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
     "UnknownAccount",
     "WebhookMoRoute",
     "WebhookSender",

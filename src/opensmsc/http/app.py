@@ -27,22 +27,30 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_config as admin_config_routes
 from .routes import admin_messages as messages_routes
+from .routes import admin_status as status_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_config import ConfigAdmin
 from .routes.admin_messages import MessagesAdmin
+from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
 
 __all__ = [
     "AdminAuth",
+    "ConfigAdmin",
     "ImpsAdmin",
     "MessagesAdmin",
     "MetricsSource",
+    "PduFeed",
     "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
     "create_app",
 ]
 
@@ -56,6 +64,8 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    config_admin: ConfigAdmin | None = None,
+    status: StatusSource | None = None,
     messages: MessagesAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
@@ -67,8 +77,10 @@ def create_app(
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests).
-    `messages`: the operator's messages (http/routes/admin_messages.py): list, show, cancel,
-    retry, expire, send."""
+    `status`: the node's live status, history, events and session tails
+    (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
+    connectors, routes, export, reload: http/routes/admin_config.py). `messages`: the
+    operator's messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -93,6 +105,12 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if config_admin is not None:
+        app.state.config_admin = config_admin
+        app.include_router(admin_config_routes.router)
+    if status is not None:
+        app.state.status = status
+        app.include_router(status_routes.router)
     if messages is not None:
         app.state.messages = messages
         app.include_router(messages_routes.router)
