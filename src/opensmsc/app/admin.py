@@ -1,7 +1,8 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, the IMPS users and figures with `[imps]`, and the live configuration
-(accounts, connectors, routes, export, reload: app/live_config.py).
+the node has one, the IMPS users and figures with `[imps]`, the live configuration (accounts,
+connectors, routes, export, reload: app/live_config.py), and the operator's messages (list,
+show, cancel, retry, expire, send: app/messages.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -21,6 +22,7 @@ from opensmsc.http import (
     ConfigAdmin,
     HttpServer,
     ImpsAdmin,
+    MessagesAdmin,
     MetricsSource,
     ReadinessCheck,
     StatusSource,
@@ -48,6 +50,7 @@ class AdminService:
         metrics: MetricsSource | None = None,
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
+        messages: MessagesAdmin | None = None,
         data_dir: Path | None = None,
         config_admin: ConfigAdmin | None = None,
         status: StatusSource | None = None,
@@ -74,6 +77,7 @@ class AdminService:
                 config_admin=config_admin,
                 status=status,
                 trail=trail,
+                messages=messages,
             ),
             host=config.bind_address,
             port=config.port,

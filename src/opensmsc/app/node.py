@@ -46,6 +46,7 @@ from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.live_config import LiveConfig
+from opensmsc.app.messages import NodeMessages
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import NodePolicy, RouteNames, node_policy, route_names, served_policy
@@ -321,6 +322,12 @@ async def start(
                     metrics=metrics,
                     policy=policy,
                     imps=imps,
+                    messages=NodeMessages(
+                        engine,
+                        authenticator,
+                        show_text=config.logging.show_short_message,
+                        now=loop.time,
+                    ),
                     data_dir=config.node.data_dir,
                     config_admin=live,
                     status=status,

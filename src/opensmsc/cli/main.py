@@ -7,7 +7,8 @@ show|reload` (policy.py: the running node's policy), and the simulated network's
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
 the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
 node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
-(config_admin.py), and `trace ID` (trace.py: a message's trail). Each verb lives in its own
+(config_admin.py), `trace ID` (trace.py: a message's trail), and its messages: `messages
+list|show|cancel|retry|expire` (messages.py) and `send` (send.py). Each verb lives in its own
 module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -120,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.trace import add_parser as add_trace_parser
 
     add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
+    from opensmsc.cli.messages import add_parser as add_messages_parser
+
+    add_messages_parser(sub)  # list, show, cancel, retry, expire: through the admin API
+
+    from opensmsc.cli.send import add_parser as add_send_parser
+
+    add_send_parser(sub)  # messages sent as an account, through the admin API
 
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
@@ -251,6 +259,14 @@ def _verb(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 as_json=args.json,
             )
+        case "messages":
+            from opensmsc.cli.messages import messages_main
+
+            return messages_main(args)
+        case "send":
+            from opensmsc.cli.send import send_main
+
+            return send_main(args)
         case "accounts" | "connectors" | "routes" | "config" | "reload":
             from opensmsc.cli.config_admin import config_main
 

@@ -12,6 +12,7 @@ from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
+from opensmsc.engine.operator import ActionRefused, OperatorActions, Refusal
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
@@ -21,6 +22,7 @@ __all__ = [
     "NO_FINAL_LISTENER",
     "NO_OBSERVER",
     "Acceptor",
+    "ActionRefused",
     "AsyncPolicyEngine",
     "DataRespond",
     "Decisions",
@@ -35,6 +37,7 @@ __all__ = [
     "MessageObserver",
     "MultiRespond",
     "Operations",
+    "OperatorActions",
     "Origin",
     "OutbindRequester",
     "PolicyRefusal",
@@ -42,6 +45,7 @@ __all__ = [
     "ReceiptRequest",
     "Receiver",
     "ReceiverLookup",
+    "Refusal",
     "Respond",
     "Scheduler",
     "StoreAndForward",

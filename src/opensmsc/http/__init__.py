@@ -12,6 +12,7 @@ from opensmsc.http.app import (
     AdminAuth,
     ConfigAdmin,
     ImpsAdmin,
+    MessagesAdmin,
     MetricsSource,
     PduFeed,
     ReadinessCheck,
@@ -23,6 +24,7 @@ from opensmsc.http.app import (
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.routes.admin_config import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
+from opensmsc.http.routes.admin_messages import UnknownAccount
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
     CallbackRequest,
@@ -49,6 +51,7 @@ __all__ = [
     "ImpsAdmin",
     "JasminStyle",
     "KannelStyle",
+    "MessagesAdmin",
     "MetricsSource",
     "PduFeed",
     "Problem",
@@ -56,6 +59,7 @@ __all__ = [
     "SessionAmbiguous",
     "StatusSource",
     "TrailSource",
+    "UnknownAccount",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

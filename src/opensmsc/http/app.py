@@ -28,6 +28,7 @@ from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
 from .routes import admin_config as admin_config_routes
+from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
 from .routes import admin_trail as trail_routes
 from .routes import imps as imps_routes
@@ -35,6 +36,7 @@ from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
 from .routes.admin_config import ConfigAdmin
+from .routes.admin_messages import MessagesAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.admin_trail import TrailSource
 from .routes.imps import ImpsAdmin
@@ -45,6 +47,7 @@ __all__ = [
     "AdminAuth",
     "ConfigAdmin",
     "ImpsAdmin",
+    "MessagesAdmin",
     "MetricsSource",
     "PduFeed",
     "ReadinessCheck",
@@ -67,6 +70,7 @@ def create_app(
     config_admin: ConfigAdmin | None = None,
     status: StatusSource | None = None,
     trail: TrailSource | None = None,
+    messages: MessagesAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -80,7 +84,8 @@ def create_app(
     `status`: the node's live status, history, events and session tails
     (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
     connectors, routes, export, reload: http/routes/admin_config.py). `trail`: the messages'
-    trails (http/routes/admin_trail.py), on a node with a store."""
+    trails (http/routes/admin_trail.py), on a node with a store. `messages`: the operator's
+    messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -114,6 +119,9 @@ def create_app(
     if trail is not None:
         app.state.trail = trail
         app.include_router(trail_routes.router)
+    if messages is not None:
+        app.state.messages = messages
+        app.include_router(messages_routes.router)
 
     install_docs(app)
 

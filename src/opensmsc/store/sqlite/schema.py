@@ -167,6 +167,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX trail_message ON trail (message_id)",
     ),
+    # 11: MT messages to a number, newest first (Store.find without an account: the admin
+    # API's `GET /v1/admin/messages?destination=`, what an operator asks first: "did my SMS to
+    # this number arrive?"), without scanning every message of the store.
+    (
+        """CREATE INDEX message_mt_dest ON message (dest_addr, seq)
+            WHERE direction = 1""",
+    ),
 )
 
 
