@@ -61,6 +61,7 @@ _OPTIONAL_COLUMNS: Final = (
     "callback_url",
     "callback_style",
     "trace_id",
+    "trail",  # never read back by SELECT: Store.trail reads it (statements.read_trail)
 )
 _insert_sql_cache: dict[int, str] = {}
 
@@ -81,8 +82,9 @@ def insert_sql(shape: int) -> str:
     return sql
 
 
-def insert_row(r: StoredMessage) -> Shaped:
-    """`r` as INSERT parameters (message_id first, state at STATE_COLUMN) and their shape."""
+def insert_row(r: StoredMessage, trail: str | None = None) -> Shaped:
+    """`r` as INSERT parameters (message_id first, state at STATE_COLUMN) and their shape;
+    `trail` its first events (statements.trail_text)."""
     src, dst = r.source, r.destination
     values: list[Any] = [
         r.message_id,
@@ -128,6 +130,7 @@ def insert_row(r: StoredMessage) -> Shaped:
         (512, r.callback_url),
         (1024, r.callback_style),
         (2048, r.trace_id),
+        (4096, trail),
     ):
         if value is not None:
             shape |= bit

@@ -174,6 +174,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE INDEX message_mt_dest ON message (dest_addr, seq)
             WHERE direction = 1""",
     ),
+    # 12: a message's own events on its own row (`message.trail`: JSON array items, appended
+    # by the UPDATE or INSERT that makes its change, so a change's trail costs no row and no
+    # index entry of its own; issue 16, "the trail must cost a small fraction of a message").
+    # The trail table keeps the events written for a message by another's change (a
+    # receipt's webhook call or failure, a read by http_poll), off the hot path.
+    ("ALTER TABLE message ADD COLUMN trail TEXT",),
 )
 
 

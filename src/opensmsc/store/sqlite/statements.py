@@ -83,12 +83,12 @@ __all__ = [
     "prepare_change",
     "read_trail",
     "save",
-    "trail_rows",
+    "trail_texts",
     "update_sql",
 ]
 
 
-_TrailRow = tuple[str, str]  # message_id, its events of one change (JSON, schema.py)
+_TrailRow = tuple[str, str]  # message_id, its events of one change (trail_texts)
 
 
 def load(conn: sqlite3.Connection, message_id: str) -> StoredMessage:
@@ -110,12 +110,15 @@ _ASSIGNMENTS: Final = (
     (UPSTREAM, "upstream_message_id = ?"),
     (RECEIPT, "receipt_id = ?"),
 )
+# Not a model.effect bit: the change carries events of its own message, appended to its row.
+_TRAIL: Final = 1 << 16
+_APPEND_TRAIL: Final = "trail = coalesce(trail || ',', '') || ?"
 _update_sql_cache: dict[int, str] = {}
 
 
 def update_sql(bits: int) -> str:
-    """The UPDATE of a change with these `effect` bits; parameters: state, the values, then
-    message_id."""
+    """The UPDATE of a change with these `effect` bits (and _TRAIL); parameters: state, the
+    values, its events (trail_text), then message_id."""
     sql = _update_sql_cache.get(bits)
     if sql is None:
         sets = ["state = ?"]
@@ -124,13 +127,18 @@ def update_sql(bits: int) -> str:
         elif bits & RESCHEDULE:
             sets.append("next_attempt_at = ?")  # an open state keeps it otherwise
         sets.extend(assignment for bit, assignment in _ASSIGNMENTS if bits & bit)
+        if bits & _TRAIL:
+            sets.append(_APPEND_TRAIL)
         sql = f"UPDATE message SET {', '.join(sets)} WHERE message_id = ?"
         _update_sql_cache[bits] = sql
     return sql
 
 
-def _update_row(c: Change) -> Shaped:
+def _update_row(c: Change, trail: str | None) -> Shaped:
     bits, values = effect(c)
+    if trail is not None:
+        bits |= _TRAIL
+        values = (*values, trail)
     if bits & _TIMED:
         return bits, (int(c.new_state), to_us(values[0]), *values[1:], c.message_id)
     return bits, (int(c.new_state), *values, c.message_id)
@@ -138,7 +146,8 @@ def _update_row(c: Change) -> Shaped:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A Change made ready in the caller's thread: its UPDATE, its receipt's row."""
+    """A Change made ready in the caller's thread: its UPDATE (with the events of its own
+    message), its receipt's row, the trail rows of other messages' events."""
 
     message_id: str
     new_state: MessageState
@@ -156,8 +165,13 @@ def prepare_change(c: Change) -> Prepared:
         if receipt.state not in INITIAL_STATES:
             refused = IllegalTransition(receipt.message_id, receipt.state, receipt.state)
         row = insert_row(receipt)
-    trail = trail_rows(c.trail) if c.trail else ()
-    return Prepared(c.message_id, c.new_state, _update_row(c), row, refused, trail)
+    own: str | None = None
+    others: tuple[_TrailRow, ...] = ()
+    if c.trail:
+        texts = trail_texts(c.trail)
+        own = texts.pop(c.message_id, None)
+        others = tuple(texts.items())
+    return Prepared(c.message_id, c.new_state, _update_row(c, own), row, refused, others)
 
 
 class Transition:
@@ -298,8 +312,10 @@ def op_submit(
     superseded_trail: Sequence[TrailEvent] = (),
 ) -> Callable[[sqlite3.Connection], None]:
     _check_initial(records)
-    rows = [insert_row(r) for r in records]
-    events = trail_rows(trail)
+    texts = trail_texts(trail) if trail else {}
+    # A new message's events go on its own row; any others (none from the engine) on the table.
+    rows = [insert_row(r, texts.pop(r.message_id, None)) for r in records]
+    events = tuple(texts.items())
     ended = tuple(superseded_trail)
 
     def run(conn: sqlite3.Connection) -> None:
@@ -324,23 +340,32 @@ _INSERT_TRAIL: Final = "INSERT INTO trail (message_id, events) VALUES (?, ?)"
 _TRAIL_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def trail_rows(events: Sequence[TrailEvent]) -> tuple[_TrailRow, ...]:
-    """The INSERT parameters of `events`: one row per message they are about (in the order
-    each first appears), built in the caller's thread, JSON included."""
+def trail_texts(events: Sequence[TrailEvent]) -> dict[str, str]:
+    """The events by the message they are about (in the order each first appears), each
+    message's as the items of a JSON array without its brackets (`[at (µs), kind, {detail}],
+    ...`): what message.trail holds, items appended after a comma. Built in the caller's
+    thread."""
     by_message: dict[str, list[list[Any]]] = {}
     for e in events:
-        by_message.setdefault(e.message_id, []).append([to_us(e.at), e.kind, e.detail])
+        item = [to_us(e.at), e.kind, e.detail]
+        items = by_message.get(e.message_id)
+        if items is None:
+            by_message[e.message_id] = [item]
+        else:
+            items.append(item)
     encode = _TRAIL_JSON.encode
-    return tuple((message_id, encode(items)) for message_id, items in by_message.items())
+    return {message_id: encode(items)[1:-1] for message_id, items in by_message.items()}
 
 
 def insert_trail(conn: sqlite3.Connection, rows: Sequence[_TrailRow]) -> None:
-    conn.executemany(_INSERT_TRAIL, rows)
+    """Events of messages whose rows the change does not write (schema.py, migration 12),
+    as trail table rows (events: a JSON array)."""
+    conn.executemany(_INSERT_TRAIL, [(m, f"[{items}]") for m, items in rows])
 
 
 def op_trail(events: Sequence[TrailEvent]) -> Callable[[sqlite3.Connection], None]:
     """Store.add_trail: events that no state change carries."""
-    rows = trail_rows(events)
+    rows = tuple(trail_texts(events).items())
 
     def run(conn: sqlite3.Connection) -> None:
         insert_trail(conn, rows)
@@ -349,20 +374,22 @@ def op_trail(events: Sequence[TrailEvent]) -> Callable[[sqlite3.Connection], Non
 
 
 def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
-    """Store.trail: the events of a message in the order they were written, and the taking of
-    each receipt made for it (its "receipt" events) read from the receipt's own record: one
-    DELIVERED was taken by its client at its done_at (a deliver_sm_resp, or a webhook's 2xx
-    when it has a callback_url), which no write on that hot path repeats in the trail. Sorted
-    by time, stably (what was written first stays first at equal times)."""
-    events = [
-        TrailEvent(message_id, from_us(at), kind, detail)
-        for (row,) in conn.execute(
-            "SELECT events FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
-        )
-        for at, kind, detail in json.loads(row)
-    ]
+    """Store.trail: the events of a message, those on its own row then those of the trail
+    table in the order they were written, and the taking of each receipt made for it (its
+    "receipt" events) read from the receipt's own record: one DELIVERED was taken by its
+    client at its done_at (a deliver_sm_resp, or a webhook's 2xx when it has a callback_url),
+    which no write on that hot path repeats in the trail. Sorted by time, stably (at equal
+    times the row's own events first: the table's are written by later changes)."""
+    own = conn.execute("SELECT trail FROM message WHERE message_id = ?", (message_id,)).fetchone()
+    items: list[Any] = json.loads(f"[{own[0]}]") if own and own[0] else []
+    for (row,) in conn.execute(
+        "SELECT events FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
+    ):
+        items.extend(json.loads(row))
+    events = [TrailEvent(message_id, from_us(at), kind, detail) for at, kind, detail in items]
     receipts = [e.detail["receipt_id"] for e in events if e.kind == "receipt"]
     if not receipts:
+        events.sort(key=lambda e: e.at)
         return events
     marks = ", ".join("?" * len(receipts))
     for receipt_id, done_at, callback_url in conn.execute(
@@ -407,7 +434,7 @@ def op_claim(
             state = MessageState.ENROUTE if r.state is MessageState.SCHEDULED else r.state
             change = Change(r.message_id, state, now, next_attempt_at=lease_until, attempt=True)
             new = apply_change(r, change)
-            bits, params = _update_row(change)
+            bits, params = _update_row(change, None)
             conn.execute(update_sql(bits), params)
             claimed.append(new)
         return claimed
