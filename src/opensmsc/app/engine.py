@@ -48,6 +48,7 @@ def engine_settings(config: Config) -> EngineSettings:
         lease=store.lease,
         max_batch_ops=store.max_batch_ops,
         max_batch_delay=store.max_batch_delay,
+        trail=store.trail,
         default_route=routing.default_route,
         prefixes=tuple((r.prefix, r.route) for r in routing.routes if r.enabled),
         # A connector's window bounds what a crash can make it deliver twice upstream.
@@ -106,6 +107,7 @@ class EngineService:
                 data_dir / DB_FILENAME,
                 max_batch_ops=settings.max_batch_ops,
                 max_batch_delay=settings.max_batch_delay,
+                trail=settings.trail,
             )
             log.info("store open path=%s", store.path)
             try:

@@ -44,13 +44,15 @@ __all__ = ["EngineSettings", "StoreAndForward"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
     """The `[store]` and `[routing]` values the engine runs with (seconds as in the file). The
-    store's own settings (max_batch_ops, max_batch_delay) go to the store the wiring opens."""
+    store's own settings (max_batch_ops, max_batch_delay, trail) go to the store the wiring
+    opens."""
 
     retention: float = 172_800.0
     purge_interval: float = 300.0
     lease: float = 30.0
     max_batch_ops: int = 2000
     max_batch_delay: float = 0.0
+    trail: bool = True
     default_route: str = LOOPBACK
     prefixes: tuple[tuple[str, str], ...] = ()
     # Per route: attempts between start and recorded outcome (a connector's window).

@@ -50,3 +50,6 @@ class StoreConfig:
     lease: Seconds = 30.0  # a claimed message is due again this long after a crash mid-attempt
     max_batch_ops: BatchOps = 2000  # writes one transaction (one fsync) may carry
     max_batch_delay: OptionalSeconds = 0.0  # wait this long for more writes before a commit
+    # Each message's trail (issue 16): false stores none, for the last msg/s; the admin API
+    # then shows only what the records say (acknowledged receipts).
+    trail: bool = True

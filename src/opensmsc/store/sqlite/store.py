@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -64,8 +65,9 @@ _TRUST_COMMIT: Final = 5.0
 class SqliteStore:
     """The Store protocol on SQLite. Create with `await SqliteStore.open(path)`; `close()` it."""
 
-    def __init__(self, path: Path, writer: Writer, *, readers: int) -> None:
+    def __init__(self, path: Path, writer: Writer, *, readers: int, trail: bool = True) -> None:
         self.path = path
+        self._keep_trail = trail
         self._writer = writer
         self._closed = False
         self._turn: Turn | None = None
@@ -86,13 +88,15 @@ class SqliteStore:
         max_batch_ops: int = 2000,
         max_batch_delay: float = 0.0,
         readers: int = 2,
+        trail: bool = True,
     ) -> SqliteStore:
         """Open (or create, and migrate) the database at `path`; its folder must exist.
 
         `max_batch_ops` bounds one transaction; `max_batch_delay` (seconds) lets the writer
         wait for more work before committing a batch that is not full. The default 0 batches
         only what queued during the previous commit: no added latency when idle, large batches
-        under load. Raises SchemaTooNew, StoreUnavailable."""
+        under load. `trail` False: trail events are dropped here, unwritten (`[store] trail`).
+        Raises SchemaTooNew, StoreUnavailable."""
         writer = Writer(path, max_batch_ops=max_batch_ops, max_batch_delay=max_batch_delay)
         try:
             await asyncio.wrap_future(writer.ready)
@@ -105,7 +109,7 @@ class SqliteStore:
             writer.put(STOP)
             await asyncio.to_thread(writer.join)
             raise
-        return cls(path, writer, readers=readers)
+        return cls(path, writer, readers=readers, trail=trail)
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -152,6 +156,8 @@ class SqliteStore:
     ) -> None:
         if not records and answer is None:
             return
+        if not self._keep_trail:
+            trail = ()
         ours = set(superseding)
         ended = [e for e in trail if e.message_id in ours] if ours else ()
         new = [e for e in trail if e.message_id not in ours] if ours else trail
@@ -171,6 +177,8 @@ class SqliteStore:
         receipt: StoredMessage | None = None,
         trail: Sequence[TrailEvent] = (),
     ) -> StoredMessage:
+        if not self._keep_trail:
+            trail = ()
         change = Change(
             message_id,
             new_state,
@@ -190,6 +198,8 @@ class SqliteStore:
             return []
         if self._closed:
             raise StoreUnavailable("store closed")
+        if not self._keep_trail:
+            changes = [c if not c.trail else replace(c, trail=()) for c in changes]
         prepared = [prepare_change(c) for c in changes]
         # Every apply of this turn of the loop goes to the writer as one op (one queue put,
         # one set of statements), queued when the turn ends. Only the turn's first apply asks
@@ -245,7 +255,7 @@ class SqliteStore:
                 return total
 
     async def add_trail(self, events: Sequence[TrailEvent]) -> None:
-        if events:
+        if events and self._keep_trail:
             await self._write(op_trail(events))
 
     async def purge_answers(self, older_than: datetime) -> int:
