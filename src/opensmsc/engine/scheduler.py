@@ -50,7 +50,7 @@ from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
 from opensmsc.logtext import peer_text
-from opensmsc.observability import set_current_trace, traced
+from opensmsc.observability import TRACE_VAR, set_current_trace
 from opensmsc.routing import (
     DEFAULT_POLICIES,
     Accepted,
@@ -347,9 +347,10 @@ class Scheduler:
             return
         started = 0.0 if decisions is None else decisions.started()
         begun = time.monotonic()
+        # What the route logs is about this message (observability/trace.py).
+        token = TRACE_VAR.set(record.trace_id or record.message_id)
         try:
-            with traced(trail.trace_of(record)):  # what the route logs is about this message
-                outcome: Attempt | None = attempt_now(record)
+            outcome: Attempt | None = attempt_now(record)
         except Exception:
             log.exception(
                 "route failed message_id=%s route=%s trace=%s",
@@ -358,6 +359,8 @@ class Scheduler:
                 trail.trace_of(record),
             )
             outcome = _ROUTE_RAISED
+        finally:
+            TRACE_VAR.reset(token)
         if outcome is None:  # it has to wait: the usual attempt
             self._spawn(self._attempt(record, claimed=claimed, decision=decision))
             return

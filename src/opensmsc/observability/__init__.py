@@ -4,6 +4,19 @@ Import from here.
 """
 
 from opensmsc.observability.text import MessageText
-from opensmsc.observability.trace import TRACE_IN_TEXT, current_trace, set_current_trace, traced
+from opensmsc.observability.trace import (
+    TRACE_IN_TEXT,
+    TRACE_VAR,
+    current_trace,
+    set_current_trace,
+    traced,
+)
 
-__all__ = ["TRACE_IN_TEXT", "MessageText", "current_trace", "set_current_trace", "traced"]
+__all__ = [
+    "TRACE_IN_TEXT",
+    "TRACE_VAR",
+    "MessageText",
+    "current_trace",
+    "set_current_trace",
+    "traced",
+]

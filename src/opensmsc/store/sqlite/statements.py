@@ -336,8 +336,26 @@ def op_submit(
 # ---- the trail (store/trail.py) ------------------------------------------------------------------
 
 _INSERT_TRAIL: Final = "INSERT INTO trail (message_id, events) VALUES (?, ?)"
-# One encoder for every row: json.dumps with arguments builds a new one per call.
-_TRAIL_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _trail_encoder() -> Callable[[Any], str]:
+    # JSONEncoder.encode builds its C encoder anew on every call, which costs as much as the
+    # encoding of a change's few events itself: this one is built once. No cycle check (the
+    # details are JSON values, TrailEvent); the pure-Python encoder where the C one is missing.
+    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return plain.encode
+    encoder = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(encoder(value, 0))
+
+    return encode
+
+
+_TRAIL_JSON: Final = _trail_encoder()
 
 
 def trail_texts(events: Sequence[TrailEvent]) -> dict[str, str]:
@@ -353,7 +371,7 @@ def trail_texts(events: Sequence[TrailEvent]) -> dict[str, str]:
             by_message[e.message_id] = [item]
         else:
             items.append(item)
-    encode = _TRAIL_JSON.encode
+    encode = _TRAIL_JSON
     return {message_id: encode(items)[1:-1] for message_id, items in by_message.items()}
 
 
