@@ -62,6 +62,9 @@ class Origin:
 
 SMPP: Final = Origin("smpp")  # a submit whose session did not say more
 
+# The states' names, read once: an enum member's .name is a property lookup on every read.
+_NAMES: Final = {state: state.name for state in MessageState}
+
 
 def trace_of(record: StoredMessage) -> str:
     """The trace id of a record: its own, or (a record from before trace ids) its id."""
@@ -136,7 +139,7 @@ def attempt(
         case PermanentFailure(error=error, state=state, detail=text):
             detail["outcome"] = "failed"
             detail["error"] = error
-            detail["state"] = state.name
+            detail["state"] = _NAMES[state]
             if text:
                 detail["why"] = text
         case TemporaryFailure(error=error, detail=text):
@@ -169,7 +172,7 @@ def final(
     """The final state. `by` says what ended it when not an attempt: expiry, cancel_sm,
     an upstream's receipt, a replacing submit. `attempted`: the change counts an attempt
     the record does not count yet (one stored leased, Acceptor)."""
-    detail: dict[str, Any] = {"state": state.name}
+    detail: dict[str, Any] = {"state": _NAMES[state]}
     if error is not None:
         detail["error"] = error
     route = route or record.route
@@ -192,7 +195,7 @@ def receipt_made(
     read from its TLVs): where it goes."""
     detail: dict[str, Any] = {
         "receipt_id": receipt.message_id,
-        "state": _receipt_state(receipt) if state is None else state.name,
+        "state": _receipt_state(receipt) if state is None else _NAMES[state],
     }
     if receipt.callback_url is not None:
         detail["to"] = "webhook"
@@ -219,7 +222,7 @@ def receipt_ended(
     receipt: StoredMessage, state: MessageState, at: datetime, error: int | None
 ) -> TrailEvent:
     """The receipt ended without reaching its client (refused, expired, given up)."""
-    detail: dict[str, Any] = {"receipt_id": receipt.message_id, "state": state.name}
+    detail: dict[str, Any] = {"receipt_id": receipt.message_id, "state": _NAMES[state]}
     if error is not None:
         detail["error"] = error
     return TrailEvent(_reported(receipt), at, "receipt_failed", detail)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 __all__ = ["KINDS", "TrailEvent", "new_trace_id"]
 
@@ -50,12 +50,16 @@ def new_trace_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-@dataclass(frozen=True, slots=True)
-class TrailEvent:
+_NO_DETAIL: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+class TrailEvent(NamedTuple):
     """One event of message `message_id` at `at` (aware). `detail` holds JSON values only
     (str, int, float, bool, None, lists and objects of them): it is stored as JSON."""
 
+    # A NamedTuple, not a frozen dataclass: several are made per message on the hot path, and
+    # a frozen dataclass's __init__ costs three times as much (object.__setattr__ per field).
     message_id: str
     at: datetime
     kind: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = _NO_DETAIL

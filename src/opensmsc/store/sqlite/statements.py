@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -338,15 +338,25 @@ def op_submit(
 _INSERT_TRAIL: Final = "INSERT INTO trail (message_id, events) VALUES (?, ?)"
 
 
+def _json_default(value: object) -> object:
+    # A read-only mapping (TrailEvent's empty detail) as the object it is; anything else that
+    # JSON has no word for, as its text.
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
 def _trail_encoder() -> Callable[[Any], str]:
     # JSONEncoder.encode builds its C encoder anew on every call, which costs as much as the
     # encoding of a change's few events itself: this one is built once. No cycle check (the
     # details are JSON values, TrailEvent); the pure-Python encoder where the C one is missing.
-    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return plain.encode
-    encoder = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    encoder = make(
+        None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
     join = "".join
 
     def encode(value: Any) -> str:
