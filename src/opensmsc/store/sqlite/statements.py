@@ -27,6 +27,7 @@ from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.api import MessageQuery
 from opensmsc.store.model import (
     ATTEMPT,
+    EPOCH,
     ERROR,
     FINISH,
     INITIAL_STATES,
@@ -370,17 +371,21 @@ _TRAIL_JSON: Final = _trail_encoder()
 
 def trail_texts(events: Sequence[TrailEvent]) -> dict[str, str]:
     """The events by the message they are about (in the order each first appears), each
-    message's as the items of a JSON array without its brackets (`[at (µs), kind, {detail}],
-    ...`): what message.trail holds, items appended after a comma. Built in the caller's
-    thread."""
+    message's as the items of a JSON array without its brackets: what message.trail holds,
+    items appended after a comma. An item is `[at (µs since the epoch), kind, {detail}]`, or
+    `[kind, {detail}]` at the time of the item before it (a change's events mostly share
+    theirs: fewer octets stored). Built in the caller's thread."""
     by_message: dict[str, list[list[Any]]] = {}
-    for e in events:
-        item = [to_us(e.at), e.kind, e.detail]
-        items = by_message.get(e.message_id)
+    last: dict[str, datetime] = {}
+    for message_id, at, kind, detail in events:
+        items = by_message.get(message_id)
         if items is None:
-            by_message[e.message_id] = [item]
+            by_message[message_id] = [[to_us(at), kind, detail]]
+        elif last[message_id] == at:
+            items.append([kind, detail])
         else:
-            items.append(item)
+            items.append([to_us(at), kind, detail])
+        last[message_id] = at
     encode = _TRAIL_JSON
     return {message_id: encode(items)[1:-1] for message_id, items in by_message.items()}
 
@@ -414,7 +419,12 @@ def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
         "SELECT events FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
     ):
         items.extend(json.loads(row))
-    events = [TrailEvent(message_id, from_us(at), kind, detail) for at, kind, detail in items]
+    events: list[TrailEvent] = []
+    at = EPOCH
+    for item in items:
+        if len(item) == 3:  # else at the time of the item before (trail_texts)
+            at = from_us(item[0])
+        events.append(TrailEvent(message_id, at, item[-2], item[-1]))
     receipts = [e.detail["receipt_id"] for e in events if e.kind == "receipt"]
     if not receipts:
         events.sort(key=lambda e: e.at)
