@@ -178,6 +178,11 @@ def test_full_file_loads_every_section(write, tmp_path: Path) -> None:  # type: 
     assert client.port == 2775
 
 
+def test_store_trail_is_on_unless_turned_off() -> None:
+    assert loads("").store.trail is True
+    assert loads("[store]\ntrail = false", source="inline").store.trail is False
+
+
 def test_the_example_file_loads_clean() -> None:
     assert check(EXAMPLE) == []
     config = load(EXAMPLE)

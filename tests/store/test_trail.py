@@ -5,10 +5,11 @@ restart; and the trace id kept on the record."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from opensmsc.smpp import MessageState
-from opensmsc.store import Change, Direction, StoredMessage, TrailEvent, new_trace_id
+from opensmsc.store import Change, Direction, SqliteStore, StoredMessage, TrailEvent, new_trace_id
 from opensmsc.store.sqlite import migrate, schema_version
 from tests.store.conftest import MIN, T0, StoreFactory, record
 
@@ -152,6 +153,97 @@ async def test_trail_and_trace_id_survive_a_restart(store_factory: StoreFactory)
     assert [e.detail for e in await again.trail("m1")] == [{"door": "http"}]
     got = await again.get("m1")
     assert got is not None and got.trace_id == "ab" * 16
+
+
+async def test_a_store_without_trail_writes_none(tmp_path: Path) -> None:
+    # `[store] trail = false`: no change, submit or add_trail stores events; an acknowledged
+    # receipt still shows as taken, read from its own record.
+    store = await SqliteStore.open(tmp_path / "m.sqlite3", trail=False)
+    try:
+        await store.submit_many([record("m1")], trail=[_event("m1", "accepted")])
+        await store.transition("m1", _S.ENROUTE, at=T0, trail=[_event("m1", "retry")])
+        await store.apply(
+            [
+                Change(
+                    "m1",
+                    _S.DELIVERED,
+                    T0 + MIN,
+                    receipt=_receipt("r1", "m1"),
+                    trail=(_event("m1", "final", 1), _event("m1", "receipt", 1, receipt_id="r1")),
+                )
+            ]
+        )
+        await store.add_trail([_event("m1", "receipt_taken", 2, by="http_poll")])
+        assert await store.trail("m1") == []
+        conn = sqlite3.connect(tmp_path / "m.sqlite3")
+        try:
+            assert conn.execute("SELECT count(*) FROM trail").fetchone() == (0,)
+            assert conn.execute("SELECT trail FROM message").fetchall() == [(None,), (None,)]
+        finally:
+            conn.close()
+    finally:
+        await store.close()
+
+
+async def test_events_on_the_message_row_and_the_trail_table_read_as_one(
+    store_factory: StoreFactory,
+) -> None:
+    # A change's events of its own message go on its row (migration 12); another message's
+    # (a receipt's webhook call) to the trail table; events of one time share it.
+    store = await store_factory()
+    await store.submit_many([record("m1")], trail=[_event("m1", "accepted", door="http")])
+    await store.apply(
+        [
+            Change(
+                "m1",
+                _S.DELIVERED,
+                T0 + MIN,
+                receipt=_receipt("r1", "m1"),
+                trail=(
+                    _event("m1", "attempt", 1, latency_ms=0.25),
+                    _event("m1", "final", 1, state="DELIVERED"),
+                    _event("m1", "receipt", 1, receipt_id="r1"),
+                ),
+            )
+        ]
+    )
+    await store.apply(
+        [Change("r1", _S.UNDELIVERABLE, T0 + MIN, trail=(_event("m1", "webhook", 1, status=0),))]
+    )
+    assert await store.trail("m1") == [
+        _event("m1", "accepted", door="http"),
+        _event("m1", "attempt", 1, latency_ms=0.25),
+        _event("m1", "final", 1, state="DELIVERED"),
+        _event("m1", "receipt", 1, receipt_id="r1"),
+        _event("m1", "webhook", 1, status=0),
+    ]
+
+
+async def test_version_11_trail_rows_are_read_after_migration(tmp_path: Path) -> None:
+    # Trails written before migration 12 (every event in the trail table) stay readable,
+    # and a message's later events join them.
+    path = tmp_path / "m.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrate(conn, target=11)
+        at = int((T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000)
+        conn.execute(
+            "INSERT INTO trail (message_id, events) VALUES (?, ?)",
+            ("m1", f'[[{at},"accepted",{{"door":"smpp"}}]]'),
+        )
+    finally:
+        conn.close()
+    store = await SqliteStore.open(path)
+    try:
+        await store.submit_many([record("m1")])
+        await store.transition("m1", _S.DELIVERED, at=T0 + MIN, trail=[_event("m1", "final", 1)])
+        assert await store.trail("m1") == [
+            _event("m1", "accepted", door="smpp"),
+            _event("m1", "final", 1),
+        ]
+    finally:
+        await store.close()
 
 
 async def test_version_9_database_is_migrated_to_keep_trails(tmp_path: object) -> None:
