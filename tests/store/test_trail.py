@@ -300,3 +300,16 @@ async def test_a_receipt_acknowledged_shows_as_taken(store_factory: StoreFactory
     assert [e.kind for e in second] == ["receipt", "webhook", "receipt_taken"]
     assert second[-1].detail == {"receipt_id": "r2", "by": "webhook"}
     assert second[-1].at == T0 + 2 * MIN
+
+
+async def test_any_json_detail_comes_back_as_written(store_factory: StoreFactory) -> None:
+    # The fast encoder's limits (an integer past 64 bits) fall back to the standard one; an
+    # event without detail reads back with an empty one.
+    store = await store_factory()
+    detail = {"big": 2**70, "text": 'é ✓ "quoted"', "ratio": 0.1, "none": None, "list": [1, [2]]}
+    await store.submit_many(
+        [record("m1")],
+        trail=[TrailEvent("m1", T0, "accepted"), TrailEvent("m1", T0, "note", detail)],
+    )
+    events = await store.trail("m1")
+    assert [(e.kind, dict(e.detail)) for e in events] == [("accepted", {}), ("note", detail)]
