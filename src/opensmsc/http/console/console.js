@@ -25,13 +25,22 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-function show(...nodes) {
-  view.replaceChildren(...nodes);
-}
+let generation = 0; // bumped at each navigation: a view's late answers must not land on the next
 
 function say(message) {
   notice.textContent = message || "";
   notice.hidden = !message;
+}
+
+// The current view's show() and say(): inert once the operator has moved on.
+function screen() {
+  const mine = generation;
+  const alive = () => mine === generation;
+  return {
+    alive,
+    show: (...nodes) => { if (alive()) view.replaceChildren(...nodes); },
+    say: (message) => { if (alive()) say(message); },
+  };
 }
 
 class ApiError extends Error {
@@ -90,6 +99,7 @@ function asValue(value) {
 // ---- overview --------------------------------------------------------------------------------
 
 async function overview() {
+  const ui = screen();
   const rateIn = h("span", { class: "value", id: "rate-in" }, "–");
   const rateOut = h("span", { class: "value", id: "rate-out" }, "–");
   const receipts = h("span", { class: "value", id: "receipts-waiting" }, "–");
@@ -100,7 +110,7 @@ async function overview() {
   const sessions = h("div", { id: "sessions" });
   const connectors = h("div", { id: "connectors" });
   const errors = h("div", { id: "errors" });
-  show(
+  ui.show(
     h("div", { class: "tiles" },
       h("div", { class: "tile in" }, rateIn, h("div", { class: "label" }, "messages/s in")),
       h("div", { class: "tile out" }, rateOut, h("div", { class: "label" }, "messages/s out")),
@@ -115,6 +125,7 @@ async function overview() {
     h("h2", {}, "Errors by status"), errors,
   );
   const chart = new RateChart(canvas);
+  chart.draw(); // the axes, before any figure
   const redraw = () => chart.draw();
   window.addEventListener("resize", redraw);
   leaving.push(() => window.removeEventListener("resize", redraw));
@@ -159,8 +170,9 @@ async function overview() {
     chart.setPoints(history.points || []);
     render(await api("GET", "/v1/admin/status"));
   } catch (error) {
-    say(`Overview: ${error.message}`);
+    ui.say(`The overview: ${error.message}`);
   }
+  if (!ui.alive()) return; // left while loading: no stream for a page no one sees
 
   const events = new EventSource("/v1/admin/events");
   leaving.push(() => events.close());
@@ -185,6 +197,7 @@ async function overview() {
 const FILTERS = ["account", "source", "destination", "state", "since", "until"];
 
 async function messages(query) {
+  const ui = screen();
   const inputs = Object.fromEntries(FILTERS.map((name) =>
     [name, h("input", { name, id: `filter-${name}`, value: query.get(name) || "",
       placeholder: name === "since" || name === "until" ? "2026-01-01T00:00:00Z" : "" })]));
@@ -197,7 +210,7 @@ async function messages(query) {
   } },
   FILTERS.map((name) => h("label", {}, name, inputs[name])),
   h("button", { type: "submit", id: "search" }, "Search"));
-  show(form, results);
+  ui.show(form, results);
 
   const load = async (cursor, rows) => {
     const params = new URLSearchParams();
@@ -234,19 +247,20 @@ async function messages(query) {
 }
 
 async function message(id) {
+  const ui = screen();
   const path = `/v1/admin/messages/${encodeURIComponent(id)}`;
   let found, trail;
   try {
     [found, trail] = await Promise.all([api("GET", path), api("GET", `${path}/trail`).catch((e) => e)]);
   } catch (error) {
-    show(h("p", { class: "error" }, error.message), h("a", { href: "#/messages" }, "Back to the search"));
+    ui.show(h("p", { class: "error" }, error.message), h("a", { href: "#/messages" }, "Back to the search"));
     return;
   }
   const action = (verb) => h("button", { id: `message-${verb}`, onclick: async () => {
-    try { await api("POST", `${path}/${verb}`); say(""); route(); } catch (error) { say(error.message); }
+    try { await api("POST", `${path}/${verb}`); ui.say(""); route(); } catch (error) { ui.say(error.message); }
   } }, verb);
   const fields = Object.entries(found);
-  show(
+  ui.show(
     h("h2", {}, "Message ", h("code", {}, found.id), " ", h("span", { id: "message-state" }, found.state)),
     h("dl", { class: "fields" }, fields.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, asValue(value))])),
     h("p", {}, action("cancel"), " ", action("retry"), " ", action("expire")),
@@ -327,11 +341,12 @@ function editForm({ id, fields, examples, onsave, extraKeys }) {
 }
 
 async function configKind(kind, query) {
+  const ui = screen();
   let items;
   try {
     items = (await api("GET", `/v1/admin/${kind}`)).items || [];
   } catch (error) {
-    show(h("p", { class: "error" }, error.message));
+    ui.show(h("p", { class: "error" }, error.message));
     return;
   }
   const editing = query.get("edit");
@@ -341,14 +356,14 @@ async function configKind(kind, query) {
   const toggle = (item) => {
     const verb = item.enabled === false ? "enable" : "disable";
     return h("button", { id: `${verb}-${nameOf(kind, item)}`, onclick: async () => {
-      try { await api("POST", `/v1/admin/${kind}/${encodeURIComponent(nameOf(kind, item))}/${verb}`); say(""); route(); }
-      catch (error) { say(error.message); }
+      try { await api("POST", `/v1/admin/${kind}/${encodeURIComponent(nameOf(kind, item))}/${verb}`); ui.say(""); route(); }
+      catch (error) { ui.say(error.message); }
     } }, verb);
   };
   const remove = (item) => h("button", { onclick: async () => {
     if (!window.confirm(`Delete ${nameOf(kind, item)}?`)) return;
-    try { await api("DELETE", `/v1/admin/${kind}/${encodeURIComponent(nameOf(kind, item))}`); say(""); route(); }
-    catch (error) { say(error.message); }
+    try { await api("DELETE", `/v1/admin/${kind}/${encodeURIComponent(nameOf(kind, item))}`); ui.say(""); route(); }
+    catch (error) { ui.say(error.message); }
   } }, "delete");
   const parts = [
     h("h2", {}, kind),
@@ -385,7 +400,7 @@ async function configKind(kind, query) {
       route();
     },
   }));
-  show(...parts);
+  ui.show(...parts);
 }
 
 // ---- the simulated network's subscribers -----------------------------------------------------
@@ -400,15 +415,19 @@ const SUBSCRIBER_KEYS = ["msisdn", "state", "imsi", "home_network", "msc_address
   "serving_network", "latency", "failure_probability", "absent_diagnostic"];
 
 async function subscribers(query) {
+  const ui = screen();
   const offset = Number(query.get("offset") || 0);
   let page;
   try {
     page = await api("GET", `/v1/network/subscribers?offset=${offset}&limit=100`);
   } catch (error) {
-    show(h("p", { class: "error" }, error.message));
+    ui.show(h("p", { class: "error" }, error.message));
     return;
   }
-  const examples = { failure_probability: 0, absent_diagnostic: 0 };
+  // What is typed is text, but for these two numbers: "447700900123" stays a number's text.
+  const examples = Object.fromEntries(SUBSCRIBER_KEYS.map((key) => [key, ""]));
+  examples.failure_probability = 0;
+  examples.absent_diagnostic = 0;
   const stateSelect = (subscriber) => {
     const select = h("select", { "data-msisdn": subscriber.msisdn },
       [...new Set([subscriber.state, ...SUBSCRIBER_STATES])].map((state) =>
@@ -416,9 +435,9 @@ async function subscribers(query) {
     select.addEventListener("change", async () => {
       try {
         await api("PATCH", `/v1/network/subscribers/${encodeURIComponent(subscriber.msisdn)}`, { state: select.value });
-        say("");
+        ui.say("");
         route();
-      } catch (error) { say(error.message); }
+      } catch (error) { ui.say(error.message); }
     });
     return select;
   };
@@ -457,12 +476,13 @@ async function subscribers(query) {
       route();
     },
   }));
-  show(...parts);
+  ui.show(...parts);
 }
 
 // ---- the router ------------------------------------------------------------------------------
 
 function route() {
+  generation += 1;
   for (const stop of leaving) stop();
   leaving = [];
   const [path, search] = window.location.hash.replace(/^#/, "").split("?");
