@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -59,7 +60,11 @@ def browser() -> Iterator[WebDriver]:
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], what: str) -> T:
     """`condition`'s first truthy answer, or a failure naming `what` (with a screenshot)."""
     try:
-        return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(condition, what)
+        # The console re-renders a view after each change: an element read a moment ago may
+        # be gone, and the next poll finds its successor.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=ignored)
+        return wait.until(condition, what)
     except Exception:
         screenshot(driver, "failed-" + "".join(c if c.isalnum() else "-" for c in what)[:60])
         raise

@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.conftest import SmscFactory, SmppTestClient
+from tests.conftest import SmppTestClient, SmscFactory
 from tests.console.browser import screenshot, wait_for
 from tests.console.test_browser_login import log_in
 
@@ -54,8 +54,9 @@ def _under_traffic(driver: WebDriver) -> None:
     wait_for(driver, lambda d: _rate(d, "rate-out") > 0, "messages/s out above 0")
     sessions = wait_for(
         driver,
-        lambda d: "esme1" in d.find_element(By.ID, "sessions").text
-        and d.find_element(By.ID, "sessions"),
+        lambda d: (
+            "esme1" in d.find_element(By.ID, "sessions").text and d.find_element(By.ID, "sessions")
+        ),
         "the bound session",
     )
     assert "trx" in sessions.text

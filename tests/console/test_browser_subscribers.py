@@ -27,6 +27,13 @@ def _add(driver: WebDriver, **fields: str) -> None:
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
 
+_STATE = 'select[data-msisdn="+447700900555"]'
+
+
+def _state_shown(driver: WebDriver) -> str:
+    return str(Select(driver.find_element(By.CSS_SELECTOR, _STATE)).first_selected_option.text)
+
+
 def _scenario(driver: WebDriver, base: str, token: str) -> None:
     log_in(driver, base, token)
     driver.get(f"{base}/console/#/subscribers")
@@ -45,21 +52,9 @@ def _scenario(driver: WebDriver, base: str, token: str) -> None:
     screenshot(driver, "subscribers-refused")
 
     _add(driver, msisdn="+447700900555", failure_probability="0", state="absent")
-    select = wait_for(
-        driver,
-        lambda d: d.find_elements(By.CSS_SELECTOR, 'select[data-msisdn="+447700900555"]'),
-        "the new subscriber's row",
-    )
-    assert Select(select[0]).first_selected_option.text == "absent"
-    Select(select[0]).select_by_value("attached")
-    wait_for(
-        driver,
-        lambda d: Select(
-            d.find_element(By.CSS_SELECTOR, 'select[data-msisdn="+447700900555"]')
-        ).first_selected_option.text
-        == "attached",
-        "the subscriber attached",
-    )
+    wait_for(driver, lambda d: _state_shown(d) == "absent", "the new subscriber's row")
+    Select(driver.find_element(By.CSS_SELECTOR, _STATE)).select_by_value("attached")
+    wait_for(driver, lambda d: _state_shown(d) == "attached", "the subscriber attached")
     screenshot(driver, "subscribers")
 
 
