@@ -142,7 +142,7 @@ async function overview() {
       [{ label: "state", cell: (r) => r.name }, { label: "messages", num: true, cell: (r) => r.count }],
       byCount(status.queue), "empty"));
     sessions.replaceChildren(table([
-      { label: "system_id", cell: (s) => s.system_id },
+      { label: "system_id", cell: (s) => h("a", { href: `#/session/${encodeURIComponent(s.id)}`, class: "session-link", title: "its PDUs, live" }, s.system_id) },
       { label: "mode", cell: (s) => s.mode },
       { label: "door", cell: (s) => s.door },
       { label: "address", cell: (s) => s.address },
@@ -189,6 +189,39 @@ async function overview() {
     const status = JSON.parse(event.data);
     render(status);
     chart.add(new Date().toISOString(), status.rates.in_per_s, status.rates.out_per_s);
+  });
+}
+
+// ---- one session's PDUs, live ---------------------------------------------------------------
+
+const TAIL_ROWS = 500; // the oldest go: a busy session sends hundreds a second
+
+async function session(id) {
+  const ui = screen();
+  const rows = h("tbody", { id: "tail" });
+  const live = h("span", { class: "live", id: "live" }, "connecting…");
+  ui.show(
+    h("h2", {}, "Session ", h("code", {}, id), " ", live),
+    h("p", { class: "muted" }, "Every PDU in and out, decoded as `opensmsc decode` does; newest first."),
+    h("table", {}, h("thead", {}, h("tr", {}, ["at", "", "command", "sequence", "status", "fields"].map((c) => h("th", {}, c)))), rows),
+  );
+  const events = new EventSource(`/v1/admin/sessions/${encodeURIComponent(id)}/tail`);
+  leaving.push(() => events.close());
+  events.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
+  events.addEventListener("error", () => {
+    live.textContent = events.readyState === EventSource.CLOSED ? "ended" : "reconnecting…";
+    live.className = "live off";
+  });
+  events.addEventListener("pdu", (event) => {
+    const pdu = JSON.parse(event.data);
+    rows.prepend(h("tr", {},
+      h("td", {}, when(pdu.at)),
+      h("td", {}, pdu.direction === "in" ? "→" : "←"),
+      h("td", {}, pdu.command),
+      h("td", { class: "num" }, pdu.sequence),
+      h("td", { class: "num" }, `0x${Number(pdu.status).toString(16).padStart(8, "0")}`),
+      h("td", {}, h("code", { title: pdu.hex }, JSON.stringify(pdu.fields || {})))));
+    while (rows.children.length > TAIL_ROWS) rows.lastChild.remove();
   });
 }
 
@@ -490,13 +523,15 @@ function route() {
   const parts = path.split("/").filter(Boolean);
   const name = parts[0] === "config" ? parts[1] : parts[0] || "overview";
   for (const link of document.querySelectorAll("nav a")) {
-    link.classList.toggle("current", link.dataset.view === name || (name === "message" && link.dataset.view === "messages"));
+    const under = { message: "messages", session: "overview" }[name];
+    link.classList.toggle("current", link.dataset.view === name || link.dataset.view === under);
   }
   say("");
   if (parts[0] === "config" && NAME_KEYS[parts[1]]) return configKind(parts[1], query);
   if (parts[0] === "messages") return messages(query);
   if (parts[0] === "message" && parts[1]) return message(decodeURIComponent(parts[1]));
   if (parts[0] === "subscribers") return subscribers(query);
+  if (parts[0] === "session" && parts[1]) return session(decodeURIComponent(parts[1]));
   return overview();
 }
 
