@@ -9,6 +9,7 @@ still carries traffic; the error says why the API is missing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from opensmsc.app.admin_token import admin_token, is_loopback
@@ -20,6 +21,7 @@ from opensmsc.http import (
     ImpsAdmin,
     MetricsSource,
     ReadinessCheck,
+    StatusSource,
     create_app,
 )
 from opensmsc.network import SimulatedNetwork
@@ -44,8 +46,12 @@ class AdminService:
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
         data_dir: Path | None = None,
+        status: StatusSource | None = None,
+        close_streams: Callable[[], None] | None = None,
     ) -> None:
         self._config = config
+        # Ends the status streams first: the listener's graceful stop waits for its responses.
+        self._close_streams = close_streams
         # Without a data folder (tests of the API alone) there is no token and no check.
         self.auth = (
             None
@@ -60,6 +66,7 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                status=status,
             ),
             host=config.bind_address,
             port=config.port,
@@ -78,4 +85,6 @@ class AdminService:
             )
 
     async def stop(self) -> None:
+        if self._close_streams is not None:
+            self._close_streams()
         await self._http.stop()

@@ -49,13 +49,19 @@ from prometheus_client.registry import Collector
 from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StoreUnavailable
 from opensmsc.http import WebhookSender
-from opensmsc.smpp import BindMode, MessageState
-from opensmsc.smsc import SessionRegistry
+from opensmsc.smpp import BindMode, CommandStatus, MessageState
+from opensmsc.smsc import EsmeSession, SessionRegistry, SmscServices
 from opensmsc.store import Direction, QueueDepths, StoredMessage
 from opensmsc.transport import SmppServer
 from opensmsc.upstream import Connectors
 
-__all__ = ["DELIVERY_BUCKETS", "SUBMIT_BUCKETS", "MessageMetrics", "NodeMetrics"]
+__all__ = [
+    "DELIVERY_BUCKETS",
+    "SUBMIT_BUCKETS",
+    "MessageMetrics",
+    "NodeMetrics",
+    "status_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +191,10 @@ class NodeMetrics:
         webhooks: WebhookSender | None,
         now: Callable[[], float],
         queue_interval: float = 5.0,
+        smsc: SmscServices | None = None,
     ) -> None:
         self._messages = messages
+        self._smsc = smsc
         self._engine = engine
         self._sessions = sessions
         self._smpp = smpp
@@ -208,6 +216,42 @@ class NodeMetrics:
         """The Prometheus text format of every metric, and its media type."""
         await self._refresh_depths()
         return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
+
+    async def depths(self) -> QueueDepths | None:
+        """What waits in the store, read at most every `queue_interval` seconds; None until
+        the store could be read once."""
+        await self._refresh_depths()
+        return self._depths
+
+    @property
+    def depths_age(self) -> float:
+        return max(0.0, self._now() - self._depths_at)
+
+    def accepted_total(self) -> int:
+        """Messages that came in and were stored, since the start (opensmsc_messages_accepted)."""
+        return sum(self._engine.acceptor.accepted.values())
+
+    def sent_total(self) -> int:
+        """Messages that went out, since the start (opensmsc_messages_sent): submits an
+        upstream accepted, and messages delivered by any other route (MO to an ESME, the
+        simulated network, loopback, IMPS). Receipts are not messages: not counted."""
+        connectors = {connector.name for connector in self._connectors}
+        total = 0
+        for connector in self._connectors:
+            total += connector.status().accepted
+        delivered = MessageState.DELIVERED
+        for (_, route, _), cell in self._messages.cells.items():
+            if route not in connectors:
+                total += cell.states[delivered]
+        return total
+
+    def refusals(self) -> dict[int, int]:
+        """Requests answered to ESMEs with an error, by command_status."""
+        return {} if self._smsc is None else dict(self._smsc.refusals)
+
+    @property
+    def draining(self) -> bool:
+        return self._smsc is not None and self._smsc.draining
 
     async def _refresh_depths(self) -> None:
         if self._depths is not None and self._now() - self._depths_at < self.queue_interval:
@@ -234,12 +278,38 @@ class NodeMetrics:
     # ---- the families, built at scrape time -----------------------------------------------------
 
     def families(self) -> Iterator[Metric]:
+        yield from self._node_families()
         yield from self._message_families()
         yield from self._queue_families()
         yield from self._session_families()
         yield from self._connector_families()
         yield from self._webhook_families()
         yield from self._store_families()
+
+    def _node_families(self) -> Iterator[Metric]:
+        draining = GaugeMetricFamily(
+            "opensmsc_node_draining",
+            "1 while the node drains before it stops (SIGTERM: new submits answered"
+            " ESME_RTHROTTLED), else 0.",
+        )
+        draining.add_metric([], 1 if self.draining else 0)
+        yield draining
+        sent = CounterMetricFamily(
+            "opensmsc_messages_sent",
+            "Messages that went out: submits an upstream accepted, messages delivered by the"
+            " other routes (MO to an ESME, the simulated network, loopback). Not receipts.",
+        )
+        sent.add_metric([], self.sent_total())
+        yield sent
+        refusals = CounterMetricFamily(
+            "opensmsc_smpp_refusals",
+            "Requests of ESMEs answered with an error (binds and submits refused, throttling),"
+            " by command_status.",
+            labels=["status"],
+        )
+        for status, count in sorted(self.refusals().items()):
+            refusals.add_metric([status_name(status)], count)
+        yield refusals
 
     def _message_families(self) -> Iterator[Metric]:
         messages = self._messages
@@ -321,6 +391,15 @@ class NodeMetrics:
         )
         webhooks.add_metric([], depths.webhooks)
         yield webhooks
+        by_state = GaugeMetricFamily(
+            "opensmsc_queue_messages_by_state",
+            "Open MT and MO messages in the store by state: scheduled (waiting for an attempt"
+            " or a retry), enroute (sent, waiting for the receipt), unknown.",
+            labels=["state"],
+        )
+        for state in (MessageState.SCHEDULED, MessageState.ENROUTE, MessageState.UNKNOWN):
+            by_state.add_metric([state.name.lower()], depths.states.get(state, 0))
+        yield by_state
         age = GaugeMetricFamily(
             "opensmsc_queue_age_seconds",
             "How old the opensmsc_queue_messages, _receipts and _webhooks values are (the"
@@ -346,6 +425,19 @@ class NodeMetrics:
         )
         unbound.add_metric([], self._smpp.unbound)
         yield unbound
+        window = GaugeMetricFamily(
+            "opensmsc_smpp_window_used",
+            "Requests awaiting an answer on the account's bound sessions (its submits awaiting"
+            " ours; for a receiver, our deliver_sm awaiting its answer).",
+            labels=["account"],
+        )
+        used: dict[str, int] = {}
+        for session in self._sessions:
+            if isinstance(session, EsmeSession):
+                used[session.system_id] = used.get(session.system_id, 0) + session.window_use()[0]
+        for system_id, count in sorted(used.items()):
+            window.add_metric([system_id], count)
+        yield window
 
     def _connector_families(self) -> Iterator[Metric]:
         connectors = sorted(self._connectors, key=lambda c: c.name)
@@ -394,6 +486,12 @@ class NodeMetrics:
         mo = CounterMetricFamily(
             "opensmsc_connector_mo", "Mobile-originated messages from the upstream.", labels=labels
         )
+        state = GaugeMetricFamily(
+            "opensmsc_connector_state",
+            "1 for the connector's state (starting, bound, degraded, retrying, stopping,"
+            " stopped), 0 for the others.",
+            labels=["connector", "state"],
+        )
         for connector in connectors:
             status = connector.status()
             name = [status.name]
@@ -409,7 +507,9 @@ class NodeMetrics:
             receipts.add_metric([status.name, "true"], status.receipts_matched)
             receipts.add_metric([status.name, "false"], status.receipts_unmatched)
             mo.add_metric(name, status.mo)
-        yield from (up, bound, window, in_flight, queued, submitted, outcomes, receipts, mo)
+            for known in type(status.state):
+                state.add_metric([status.name, known.value], 1 if known is status.state else 0)
+        yield from (up, bound, window, in_flight, queued, submitted, outcomes, receipts, mo, state)
 
     def _webhook_families(self) -> Iterator[Metric]:
         sender = self._webhooks
@@ -467,3 +567,11 @@ class _NodeCollector(Collector):
 
 def _mode_name(mode: BindMode | None) -> str:
     return "unknown" if mode is None else mode.value
+
+
+def status_name(status: int) -> str:
+    """ESME_RTHROTTLED for 0x58; the number in hex for a status SMPP does not name."""
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"

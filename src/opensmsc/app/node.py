@@ -17,8 +17,8 @@ The order, and why:
 6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
    once every route is in;
 7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
-   listeners above) and its metrics (app/metrics.py: the engine counts its messages into them
-   from the start);
+   listeners above), its metrics (app/metrics.py: the engine counts its messages into them
+   from the start) and its live status (app/status.py, its sampler started just before);
 8. the engine's work: the scheduler starts sending once everything is there.
 
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
@@ -49,6 +49,7 @@ from opensmsc.app.readiness import Readiness
 from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
+from opensmsc.app.status import NodeStatus
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
 from opensmsc.config import Config
@@ -84,6 +85,7 @@ class RunningSmsc:
     imps: ImpsNodeService | None = None  # None when [imps] is disabled
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
+    status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -117,8 +119,28 @@ class RunningSmsc:
     def connectors(self) -> Connectors:
         return self.upstream.connectors
 
+    @property
+    def draining(self) -> bool:
+        return self.smsc.services.draining
+
     async def stop(self) -> None:
         await self.started.stop()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop within about `timeout` seconds, losing nothing (what SIGTERM does): no new
+        connections or binds, new submits answered ESME_RTHROTTLED, every request already
+        received answered, then sessions unbound (unbind, unbind_resp awaited for what is
+        left of the bound), the connectors unbound and the store closed, as `stop()`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.smsc.begin_drain()
+        # Answers first, with most of the bound; the unbind handshakes get the rest (at least
+        # a second: an ESME answers an unbind at once, or never).
+        await self.smsc.settled(deadline - min(1.0, timeout / 2))
+        # Unbound here, before the services stop in turn: the admin API (and `opensmsc
+        # status`, which shows the drain) answers until every session is gone.
+        await self.smsc.unbind_sessions(max(0.5, deadline - loop.time()))
+        await self.stop()
 
 
 async def start(config: Config) -> RunningSmsc:
@@ -233,9 +255,23 @@ async def start(config: Config) -> RunningSmsc:
             connectors=upstream.connectors,
             webhooks=None if webhooks is None else webhooks.sender,
             now=loop.time,
+            smsc=smsc.services,
         )
         admin = None
+        status = None
         if config.http.enabled:
+            # Started before the admin API and stopped after it (its sampler), yet the admin
+            # API ends its streams first: its own stop waits for its responses.
+            status = await services.start(
+                NodeStatus(
+                    node=config.node.name,
+                    metrics=metrics,
+                    engine=engine,
+                    sessions=registry,
+                    connectors=upstream.connectors,
+                    webhooks=None if webhooks is None else webhooks.sender,
+                )
+            )
             admin = await services.start(
                 AdminService(
                     config.http,
@@ -245,6 +281,8 @@ async def start(config: Config) -> RunningSmsc:
                     policy=policy,
                     imps=imps,
                     data_dir=config.node.data_dir,
+                    status=status,
+                    close_streams=status.close,
                 )
             )
         await services.start(
@@ -268,6 +306,7 @@ async def start(config: Config) -> RunningSmsc:
         imps=imps,
         readiness=readiness,
         metrics=metrics,
+        status=status,
     )
 
 

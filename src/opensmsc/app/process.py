@@ -1,9 +1,11 @@
 """The node as a process: `run(config)` serves until SIGINT/SIGTERM, under uvloop where it is
 installed, with the garbage collector tuned for a long-running SMSC.
 
-Signals: SIGTERM and SIGINT stop the node gracefully (sessions unbound, connectors unbound
-upstream, the store closed); SIGHUP reads the configuration file again and applies what can
-change while running (app/reload.py), or logs why it cannot, and reloads the routing policy.
+Signals: SIGTERM and SIGINT stop the node gracefully within `[node] drain_timeout`
+(RunningSmsc.drain: new binds refused, new submits answered ESME_RTHROTTLED, what is in flight
+answered, sessions unbound, connectors unbound upstream, the store closed); SIGHUP reads the
+configuration file again and applies what can change while running (app/reload.py), or logs
+why it cannot, and reloads the routing policy.
 """
 
 from __future__ import annotations
@@ -79,10 +81,13 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
     log.info("opensmsc ready ports=%s", running.ports)
     await stop.wait()
-    log.info("stopping: unbinding sessions")
+    bound = config.node.drain_timeout
+    log.info("stopping: draining within %.1f s (new submits answered ESME_RTHROTTLED)", bound)
     for task in reloads:
         task.cancel()
-    await running.stop()
+    started = loop.time()
+    await running.drain(bound)
+    log.info("stopped in %.1f s", loop.time() - started)
 
 
 def run(

@@ -4,10 +4,11 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 `encode TEXT`, `hash-password`, `api-key create ACCOUNT`, `route explain` (route.py), `policy
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
-simulated handset), `probe HOST:PORT` (probe.py: what answers on a port). Each verb lives in its
-own module and returns the exit status; this module only knows their names and options. Exit
-statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
-(argparse's own convention).
+simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
+the running node at a glance) and `tail SESSION` (tail.py: one ESME session's PDUs). Each verb
+lives in its own module and returns the exit status; this module only knows their names and
+options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage
+error (argparse's own convention).
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
 
+    from opensmsc.cli.status import add_parser as add_status_parser
+    from opensmsc.cli.tail import add_parser as add_tail_parser
+
+    add_status_parser(sub)  # the running node at a glance, through its HTTP admin API
+    add_tail_parser(sub)  # one ESME session's PDUs, live
+
     probe = sub.add_parser(
         "probe", help="what answers on HOST:PORT: TCP, TLS, an SMPP peer, a policy server"
     )
@@ -204,6 +211,14 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.imps import imps_main
 
             return imps_main(args)
+        case "status":
+            from opensmsc.cli.status import status_main
+
+            return status_main(args)
+        case "tail":
+            from opensmsc.cli.tail import tail_main
+
+            return tail_main(args)
         case "probe":
             from opensmsc.cli.probe import probe_main
 

@@ -8,7 +8,16 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 """
 
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
-from opensmsc.http.app import AdminAuth, ImpsAdmin, MetricsSource, ReadinessCheck, create_app
+from opensmsc.http.app import (
+    AdminAuth,
+    ImpsAdmin,
+    MetricsSource,
+    PduFeed,
+    ReadinessCheck,
+    SessionAmbiguous,
+    StatusSource,
+    create_app,
+)
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
 from opensmsc.http.server import HttpServer
@@ -34,8 +43,11 @@ __all__ = [
     "JasminStyle",
     "KannelStyle",
     "MetricsSource",
+    "PduFeed",
     "Problem",
     "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

@@ -28,16 +28,27 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_status as status_routes
 from .routes import console as console_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
 
-__all__ = ["AdminAuth", "ImpsAdmin", "MetricsSource", "ReadinessCheck", "create_app"]
+__all__ = [
+    "AdminAuth",
+    "ImpsAdmin",
+    "MetricsSource",
+    "PduFeed",
+    "ReadinessCheck",
+    "SessionAmbiguous",
+    "StatusSource",
+    "create_app",
+]
 
 
 def create_app(
@@ -49,6 +60,7 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    status: StatusSource | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -59,7 +71,9 @@ def create_app(
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests),
-    and no web console (http/routes/console.py), whose login needs the token."""
+    and no web console (http/routes/console.py), whose login needs the token.
+    `status`: the node's live status, history, events and session tails
+    (http/routes/admin_status.py)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -84,6 +98,9 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if status is not None:
+        app.state.status = status
+        app.include_router(status_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

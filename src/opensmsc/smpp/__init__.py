@@ -9,6 +9,7 @@ from opensmsc.smpp.codec import Decoded, decode, encode
 from opensmsc.smpp.connection import (
     MAX_SEQUENCE_NUMBER,
     Connection,
+    FrameTap,
     SessionConfig,
     negotiate_version,
 )
@@ -206,6 +207,7 @@ __all__ = [
     "EsmClass",
     "Event",
     "FrameBuffer",
+    "FrameTap",
     "FramingError",
     "GenericNack",
     "InterfaceVersion",

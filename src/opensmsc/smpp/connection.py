@@ -32,9 +32,9 @@ Unbind, exactly:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final, Protocol, cast
 
 from opensmsc.smpp._frozen import positional_builder
 from opensmsc.smpp.codec import FrameBuffer, decode_fields, encode
@@ -191,6 +191,16 @@ def _without_tlvs(pdu: Pdu) -> Pdu:
     return _with_tlvs(pdu, EMPTY_TLVS) if tlvs else pdu
 
 
+class FrameTap(Protocol):
+    """Sees the frames of a session as they pass (each one whole PDU, as on the wire). It is
+    called on the session's path, so it must only take a copy and return: no decoding, no
+    blocking, no raising."""
+
+    def received(self, frames: Sequence[bytes]) -> None: ...
+
+    def sent(self, frames: Sequence[bytes]) -> None: ...
+
+
 class Connection:
     """One SMPP session, in the ESME or the SMSC role.
 
@@ -225,6 +235,7 @@ class Connection:
         "_version",
         "_we_may_send",
         "_window",
+        "tap",
     )
 
     def __init__(self, config: SessionConfig, *, now: float) -> None:
@@ -258,6 +269,9 @@ class Connection:
         self._terminated = False
         self._we_may_send: frozenset[int] = _NOTHING
         self._peer_may_send: frozenset[int] = _NOTHING
+        # Who sees every frame, both ways (`opensmsc tail`); None, the common case, costs one
+        # check per read and per write.
+        self.tap: FrameTap | None = None
         self._refresh_allowed()
 
     # -- cheap reads ------------------------------------------------------------------------------
@@ -344,6 +358,8 @@ class Connection:
             raise
         if not frames:
             return events
+        if self.tap is not None:
+            self.tap.received(frames)
         timers = self._timers
         timers.last_rx = now
         strict = self._strict
@@ -762,13 +778,18 @@ class Connection:
     def _finish_unbind(self, events: list[Event]) -> None:
         self._set_state(TRANSITIONS[(self._state, _C.UNBIND_RESP)])
         events.append(Unbound())
-        self._end(events, self._unbind_reason, SessionState.UNBOUND)
+        # Requests that crossed our unbind on the wire (sent before the peer saw it, read in
+        # the batch that ends with its unbind_resp) may still be answered: the answers go out
+        # with the last write, before the close.
+        self._end(events, self._unbind_reason, SessionState.UNBOUND, keep_owed=True)
 
     def data_to_send(self) -> bytes:
         """Everything queued for the peer since the last call."""
         out = self._out
         if not out:
             return b""
+        if self.tap is not None:
+            self.tap.sent(tuple(out))
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         return data
@@ -874,12 +895,18 @@ class Connection:
         self._end(events, reason, SessionState.CLOSED)
 
     def _end(
-        self, events: list[Event], reason: TerminationReason | None, state: SessionState
+        self,
+        events: list[Event],
+        reason: TerminationReason | None,
+        state: SessionState,
+        *,
+        keep_owed: bool = False,
     ) -> None:
         self._state = state
         self._terminated = True
         self._window.clear()
-        self._peer.clear()
+        if not keep_owed:
+            self._peer.clear()
         self._drain_deadline = None
         self._refresh_allowed()
         if reason is not None:
@@ -889,6 +916,7 @@ class Connection:
 __all__ = [
     "MAX_SEQUENCE_NUMBER",
     "Connection",
+    "FrameTap",
     "Role",
     "SessionConfig",
     "negotiate_version",

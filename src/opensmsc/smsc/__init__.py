@@ -15,6 +15,7 @@ from opensmsc.smsc.session import (
     SmscServices,
     SmscSettings,
 )
+from opensmsc.smsc.tap import TailReader, TappedFrame
 
 __all__ = [
     "DeliveryTarget",
@@ -24,4 +25,6 @@ __all__ = [
     "SessionRegistry",
     "SmscServices",
     "SmscSettings",
+    "TailReader",
+    "TappedFrame",
 ]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from opensmsc.accounts import (
     Authenticator,
@@ -52,11 +54,13 @@ from opensmsc.smpp import (
     SubmitReceived,
     SubmitSmResp,
     Tag,
+    TerminationReason,
     Tlvs,
     UnsuccessSme,
     positional_builder,
 )
 from opensmsc.smsc.registry import SessionRegistry
+from opensmsc.smsc.tap import TAIL_QUEUE, SessionTap, TailReader
 from opensmsc.transport import SmppProtocol, peer_identity
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,12 @@ class SmscServices:
         self.engine = engine
         self.settings = settings
         self.verifier = verifier if verifier is not None else PasswordVerifier()
+        # Requests answered with an error, by command_status, since the start (status, metrics).
+        self.refusals: Counter[int] = Counter()
+        # Set when the node drains (SIGTERM): new binds are refused, new submits answered
+        # ESME_RTHROTTLED; `stopping` once sessions are being unbound for the stop.
+        self.draining = False
+        self.stopping = False
 
     def close(self) -> None:
         self.verifier.close()
@@ -108,6 +118,7 @@ class EsmeSession:
         self.bind_mode: BindMode | None = None  # once bound
         self._bind_counted = False
         self._registered = False
+        self._window = protocol.connection.config.peer_window  # the account's, once bound
         self._version = InterfaceVersion.V34
         self._v50 = False  # the hot path reads this rather than compare the IntEnum each time
         self._acceptor = services.engine.acceptor
@@ -116,6 +127,45 @@ class EsmeSession:
         self._bind_task: asyncio.Task[None] | None = None
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None
+        # What `opensmsc status` shows and the end-of-session log line tells.
+        self.submitted = 0  # messages accepted (answered with a message_id)
+        self.delivered = 0  # deliver_sm answered ESME_ROK
+        self.refused = 0  # requests answered with an error
+        self.bound_at: datetime | None = None
+        self._opened_at = self._loop.time()
+        self._end_reason: str | None = None
+        self._tap: SessionTap | None = None
+
+    # ---- what operators see -------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self._protocol.session_id
+
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        return self._protocol.peer
+
+    def window_use(self) -> tuple[int, int]:
+        """(used, size) of the window that limits this session: the account's submits awaiting
+        our answer, or, for a receiver, our deliver_sm awaiting the ESME's."""
+        connection = self._protocol.connection
+        if self.bind_mode is BindMode.RECEIVER:
+            return connection.in_flight, connection.config.window
+        return connection.peer_in_flight, self._window
+
+    def tail(self, limit: int = TAIL_QUEUE) -> TailReader:
+        """A reader of this session's PDUs from now on, `limit` frames waiting at most
+        (smsc/tap.py)."""
+        if self._tap is None:
+            self._tap = SessionTap(self._protocol.connection)
+        return self._tap.add(limit)
+
+    def drain(self) -> None:
+        """The node is stopping: whatever arrives from now on is answered ESME_RTHROTTLED (a
+        temporary error: the ESME sends it again, to this node once it is back or to another),
+        while what was accepted before still gets its answer."""
+        self._bucket = _CLOSED
 
     # ---- DeliveryTarget / Receiver --------------------------------------------------------------
 
@@ -162,13 +212,21 @@ class EsmeSession:
                     self._spawn(self._on_replace(event))
                 case BroadcastReceived() | QueryBroadcastReceived() | CancelBroadcastReceived():
                     # Cell broadcast needs a cell broadcast centre behind us; we have none.
-                    self._protocol.reject(event, _S.ESME_RPROHIBITED)
+                    self._refuse(event, _S.ESME_RPROHIBITED)
                 case ConnectionTerminated():
+                    self._end_reason = _REASONS.get(event.reason, event.reason.value)
                     self._on_terminated()
                 case _:
                     pass
 
     def on_connection_lost(self, exc: Exception | None) -> None:
+        if self._end_reason is None:
+            if exc is not None:
+                self._end_reason = f"error: {exc}"
+            elif self._protocol.connection.is_terminated:
+                self._end_reason = "error: the peer broke SMPP framing"
+            else:
+                self._end_reason = "closed by us"
         self._on_terminated()
 
     # ---- binds ----------------------------------------------------------------------------------
@@ -209,7 +267,13 @@ class EsmeSession:
             return
         if not decision.is_accepted:
             # The authenticator logged the refusal: one line per failure.
-            self._protocol.reject(event, decision.status)
+            self._refuse(event, decision.status)
+            return
+        if self._services.draining:
+            # The node is stopping: an ESME bound now would be unbound at once.
+            auth.bind_closed(pdu.system_id)
+            log.info("bind refused session=%s: the node is stopping", self._protocol.session_id)
+            self._refuse(event, _S.ESME_RBINDFAIL)
             return
         self._bind_counted = True
         self.system_id = pdu.system_id
@@ -217,6 +281,7 @@ class EsmeSession:
         self.address_range = getattr(pdu, "address_range", "")
         if decision.account is not None:
             # Each account has its own window; beyond it submits get ESME_RTHROTTLED.
+            self._window = decision.account.window
             self._protocol.connection.set_peer_window(decision.account.window)
         self._bucket = self._services.bucket(pdu.system_id)
         self._protocol.respond(event, pdu.response(system_id=self._services.settings.system_id))
@@ -252,6 +317,7 @@ class EsmeSession:
         self._v50 = self._version >= InterfaceVersion.V50
         self._services.registry.add(self)
         self._registered = True
+        self.bound_at = datetime.now(UTC)
         log.info(
             "bound session=%s system_id=%s mode=%s version=0x%02X peer=%s",
             self._protocol.session_id,
@@ -265,6 +331,8 @@ class EsmeSession:
             self._services.engine.deliveries.wake(self.system_id)
 
     def _on_terminated(self) -> None:
+        if self._registered:
+            self._log_end()
         bind_task, self._bind_task = self._bind_task, None
         if bind_task is not None and not bind_task.done():
             # Nobody to answer: stop waiting out a failure delay or a verifier queue.
@@ -283,6 +351,33 @@ class EsmeSession:
             # another session of the account may take them.
             self._services.engine.deliveries.wake(self.system_id)
 
+    def _log_end(self) -> None:
+        reason = self._end_reason or "closed"
+        if self._services.stopping or (self._services.draining and reason == "unbind"):
+            reason = f"server stop ({reason})"
+        if self._tap is not None:
+            self._tap.end(reason)
+            self._tap = None
+        mode = "unknown" if self.bind_mode is None else self.bind_mode.value
+        log.info(
+            "session ended session=%s system_id=%s mode=%s peer=%s reason=%s duration=%.1fs"
+            " submitted=%d delivered=%d refused=%d",
+            self._protocol.session_id,
+            self.system_id,
+            mode,
+            _address(self._protocol.peer),
+            reason,
+            self._loop.time() - self._opened_at,
+            self.submitted,
+            self.delivered,
+            self.refused,
+        )
+
+    def _refuse(self, to: RequestReceived, status: int) -> None:
+        self.refused += 1
+        self._services.refusals[status] += 1
+        self._protocol.reject(to, status)
+
     # ---- requests -------------------------------------------------------------------------------
 
     def _throttled(self, messages: int = 1) -> bool:
@@ -300,7 +395,7 @@ class EsmeSession:
         # The hot path: once per submit_sm.
         bucket = self._bucket
         if bucket is not None and not bucket.try_take(self._loop.time()):
-            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            self._refuse(event, _S.ESME_RTHROTTLED)
             return
         # submit_sm_resp carries a message_id only after the store commit: the Acceptor
         # calls back then (or at once with a refusal).
@@ -312,8 +407,9 @@ class EsmeSession:
                 # The acceptor is overloaded: the account's overload answer. A full store
                 # stays ESME_RMSGQFUL (issue 10 item 29: come back later).
                 status = self._overload_status()
-            self._protocol.reject(event, status)
+            self._refuse(event, status)
             return
+        self.submitted += 1
         if self._v50:
             # SMPP 5.0 §4.8.4.7: congestion_state tells the ESME how loaded we are.
             tlvs = EMPTY_TLVS.with_(Tag.CONGESTION_STATE, self._acceptor.load)
@@ -324,7 +420,7 @@ class EsmeSession:
     def _on_submit_multi(self, event: SubmitMultiReceived) -> None:
         # The account's cap counts messages: one per destination (issue 10 item 24).
         if self._throttled(self._acceptor.messages_in(self.system_id, event.pdu)):
-            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            self._refuse(event, _S.ESME_RTHROTTLED)
             return
 
         def answer(message_id: str | None, status: int, failed: tuple[UnsuccessSme, ...]) -> None:
@@ -340,13 +436,13 @@ class EsmeSession:
             else:
                 if status == _S.ESME_RTHROTTLED:
                     status = self._overload_status()
-                self._protocol.reject(event, status)
+                self._refuse(event, status)
 
         self._acceptor.submit_multi(self.system_id, event.pdu, answer)
 
     def _on_data_sm(self, event: DataSmReceived) -> None:
         if self._throttled():
-            self._protocol.reject(event, _S.ESME_RTHROTTLED)
+            self._refuse(event, _S.ESME_RTHROTTLED)
             return
 
         def answer(message_id: str | None, status: int, tlvs: Tlvs) -> None:
@@ -358,7 +454,7 @@ class EsmeSession:
             else:
                 if status == _S.ESME_RTHROTTLED:
                     status = self._overload_status()
-                self._protocol.reject(event, status)
+                self._refuse(event, status)
 
         self._acceptor.data_sm(self.system_id, event.pdu, answer)
 
@@ -382,6 +478,8 @@ class EsmeSession:
     def _on_response(self, sequence_number: int, status: int | None) -> None:
         on_done = self._deliveries.pop(sequence_number, None)
         if on_done is not None:
+            if status == _S.ESME_ROK:
+                self.delivered += 1
             on_done(status)  # Deliveries sends the next one from there
 
 
@@ -404,6 +502,37 @@ class _SubmitAnswer:
 
     def __call__(self, message_id: str | None, status: int) -> None:
         self._session._answer_submit(self._event, message_id, status)
+
+
+# Why a session ended, as the end-of-session log line says it.
+_REASONS: dict[TerminationReason, str] = {
+    TerminationReason.UNBOUND: "unbind",
+    TerminationReason.PEER_CLOSED: "peer disconnect",
+    TerminationReason.INACTIVITY: "timeout: inactivity",
+    TerminationReason.SESSION_INIT_TIMEOUT: "timeout: not bound in time",
+    TerminationReason.LINK_DEAD: "timeout: requests unanswered",
+    TerminationReason.UNBIND_TIMEOUT: "timeout: unbind unanswered",
+    TerminationReason.BIND_TIMEOUT: "timeout: bind unanswered",
+}
+
+
+class _Closed(TokenBucket):
+    """The bucket of a draining session: no submit gets a token."""
+
+    __slots__ = ()
+
+    def try_take(self, now: float, n: int = 1, *, allow_debt: bool = False) -> bool:
+        return False
+
+
+_CLOSED = _Closed(1.0, 1.0)
+
+
+def _address(peer: tuple[str, int] | None) -> str:
+    if peer is None:
+        return "-"
+    host, port = peer
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bind_mode(pdu: RequestReceived | object) -> BindMode:

@@ -19,7 +19,7 @@ Every time is an aware datetime from the engine's Clock; the store never reads a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -73,6 +73,8 @@ class QueueDepths:
     messages: int
     receipts: dict[str, int]
     webhooks: int
+    # The open MT and MO messages by state (scheduled, enroute, unknown: the open states).
+    states: dict[MessageState, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -129,6 +129,15 @@ class SmppServer:
         protocol.send_request(pdu)
         return protocol
 
+    def stop_accepting(self) -> None:
+        """Close the listening sockets (new connections are refused) and the connections that
+        have not bound; bound sessions go on until `stop()`."""
+        for server in self._servers.values():
+            server.close()
+        for protocol in list(self._sessions):
+            if not protocol.connection.state.is_bound and not protocol.connection.is_binding:
+                protocol.close()
+
     async def stop(self, *, drain_timeout: float = 5.0) -> None:
         """Stop accepting, unbind every session, wait for them to close (bounded), then cut."""
         for server in self._servers.values():

@@ -27,6 +27,9 @@ class NodeConfig:
 
     name: Name = "opensmsc"
     data_dir: Path = Path("data")  # relative to the config file's folder (or the working folder)
+    # SIGTERM: how long the node may take to answer what is in flight and unbind its ESMEs
+    # before it closes what is left (app/process.py).
+    drain_timeout: Seconds = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
+from opensmsc.smpp import MessageState
 from opensmsc.store.api import QueueDepths
 from opensmsc.store.sqlite.rows import OPEN
 
@@ -40,9 +41,12 @@ def probe(conn: sqlite3.Connection) -> None:
 
 
 def queue_depths(conn: sqlite3.Connection) -> QueueDepths:
-    messages = conn.execute(
-        f"SELECT COUNT(*) FROM message INDEXED BY message_due WHERE {OPEN} AND direction <> 3"
-    ).fetchone()[0]
+    states = conn.execute(
+        f"SELECT state, COUNT(*) FROM message INDEXED BY message_due"
+        f" WHERE {OPEN} AND direction <> 3 GROUP BY state"
+    ).fetchall()
+    by_state = {MessageState(state): int(count) for state, count in states}
+    messages = sum(by_state.values())
     receipts = conn.execute(
         f"SELECT system_id, COUNT(*) FROM message INDEXED BY message_receipts"
         f" WHERE direction = 3 AND {OPEN} GROUP BY system_id"
@@ -55,4 +59,5 @@ def queue_depths(conn: sqlite3.Connection) -> QueueDepths:
         messages=int(messages),
         receipts={str(system_id): int(count) for system_id, count in receipts},
         webhooks=int(webhooks),
+        states=by_state,
     )
