@@ -69,6 +69,19 @@ def _under_traffic(driver: WebDriver) -> None:
     assert driver.current_url == url  # all of it without a reload
     screenshot(driver, "overview-traffic")
 
+    # The session's PDUs, live: the client's submit_sm coming in, our responses going out.
+    sessions.find_element(By.CSS_SELECTOR, "a.session-link").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "live").text == "live", "the session's tail")
+    tail = wait_for(
+        driver,
+        lambda d: (
+            "submit_sm_resp" in d.find_element(By.ID, "tail").text and d.find_element(By.ID, "tail")
+        ),
+        "submit_sm and its response in the tail",
+    )
+    assert "submit_sm" in tail.text.replace("submit_sm_resp", "")
+    screenshot(driver, "session-tail")
+
 
 async def _submit_forever(client: SmppTestClient) -> None:
     number = 0

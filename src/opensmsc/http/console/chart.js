@@ -64,12 +64,15 @@ export class RateChart {
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (let minutes = 60; minutes >= 0; minutes -= 10) {
       const xx = x(end - minutes * 60000);
+      ctx.textAlign = minutes ? "center" : "right"; // "now" inside the canvas, not cut at its edge
       ctx.fillText(minutes ? `-${minutes} min` : "now", xx, height - bottom + 6);
     }
 
     for (const key of ["in_per_s", "out_per_s"]) {
       ctx.strokeStyle = COLOURS[key];
       ctx.lineWidth = 1.5;
+      // Out is dashed over in: when every message goes out as it comes in, both still show.
+      ctx.setLineDash(key === "out_per_s" ? [5, 4] : []);
       ctx.beginPath();
       let started = false;
       for (const p of this.points) {
@@ -79,6 +82,7 @@ export class RateChart {
       }
       ctx.stroke();
     }
+    ctx.setLineDash([]);
   }
 }
 

@@ -202,7 +202,7 @@ async function session(id) {
   const live = h("span", { class: "live", id: "live" }, "connecting…");
   ui.show(
     h("h2", {}, "Session ", h("code", {}, id), " ", live),
-    h("p", { class: "muted" }, "Every PDU in and out, decoded as `opensmsc decode` does; newest first."),
+    h("p", { class: "muted" }, "Every PDU in and out, decoded as opensmsc decode does; newest first."),
     h("table", {}, h("thead", {}, h("tr", {}, ["at", "", "command", "sequence", "status", "fields"].map((c) => h("th", {}, c)))), rows),
   );
   const events = new EventSource(`/v1/admin/sessions/${encodeURIComponent(id)}/tail`);
