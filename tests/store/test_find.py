@@ -39,3 +39,51 @@ async def test_find_filters_and_pages_with_a_cursor(store: Store) -> None:
     from_none, _ = await store.find(MessageQuery(system_id="esme1", source="nobody"))
     assert from_none == []
     assert (await store.find(MessageQuery(system_id="esme2")))[0][0].message_id == "other"
+
+
+async def test_find_newest_first_across_accounts_pages_through_every_filter(store: Store) -> None:
+    # The operator's view (the admin API): every account, newest first, each index's path
+    # (destination, account, none) paged with the cursor to the end, nothing seen twice.
+    records = [
+        record(
+            f"m{i:02d}",
+            system_id=f"esme{1 + i % 3}",
+            submitted_at=T0 + i * MIN,
+            source=Address(5, 0, "shop" if i % 4 == 0 else "1234"),
+            destination=Address(1, 1, f"4477{i % 2}"),
+        )
+        for i in range(12)
+    ]
+    records.append(record("r1", direction=Direction.RECEIPT, destination=Address(1, 1, "44770")))
+    records.append(record("mo1", direction=Direction.MO, destination=Address(1, 1, "44770")))
+    await store.submit_many(records)
+    await store.transition("m04", MessageState.DELIVERED, at=T0 + 20 * MIN)
+    await store.transition("m08", MessageState.EXPIRED, at=T0 + 20 * MIN)
+
+    async def every_page(**fields: object) -> list[str]:
+        seen: list[str] = []
+        cursor: int | None = None
+        while True:
+            query = MessageQuery(newest_first=True, limit=2, after=cursor, **fields)  # type: ignore[arg-type]
+            page, cursor = await store.find(query)
+            assert len(page) <= 2
+            seen.extend(r.message_id for r in page)
+            if cursor is None:
+                return seen
+
+    assert await every_page(system_id=None) == [f"m{i:02d}" for i in reversed(range(12))]
+    assert await every_page(system_id=None, destination="44770") == [
+        "m10", "m08", "m06", "m04", "m02", "m00"
+    ]  # fmt: skip
+    assert await every_page(system_id="esme2") == ["m10", "m07", "m04", "m01"]
+    assert await every_page(system_id="esme2", destination="44771") == ["m07", "m01"]
+    assert await every_page(system_id=None, source="shop") == ["m08", "m04", "m00"]
+    done = frozenset({MessageState.DELIVERED, MessageState.EXPIRED})
+    assert await every_page(system_id=None, states=done) == ["m08", "m04"]
+    assert await every_page(system_id=None, since=T0 + 3 * MIN, until=T0 + 6 * MIN) == [
+        "m05", "m04", "m03"
+    ]  # fmt: skip
+    assert await every_page(system_id=None, destination="nobody") == []
+    # The same filters oldest first (the HTTP API's order) still page forwards.
+    page, cursor = await store.find(MessageQuery(system_id=None, destination="44770", limit=4))
+    assert [r.message_id for r in page] == ["m00", "m02", "m04", "m06"] and cursor is not None

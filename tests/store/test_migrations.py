@@ -200,8 +200,12 @@ def test_queries_use_the_partial_indexes(tmp_path: Path) -> None:
         plans = {
             "message_due": f"SELECT seq FROM message WHERE {open_} AND direction <> 3"
             " AND priority_flag = 1 AND next_attempt_at <= 5 ORDER BY next_attempt_at, seq",
-            "message_dest_mt": f"SELECT seq FROM message WHERE {open_} AND dest_addr = 'x'"
-            " AND direction = 1 AND state = 1 ORDER BY seq",
+            # named in the query (store.py waiting_for): message_mt_dest would serve it too,
+            # final messages and all; INDEXED BY fails when the condition is not implied
+            "message_dest_mt": "SELECT seq FROM message INDEXED BY message_dest_mt"
+            f" WHERE {open_} AND dest_addr = 'x' AND direction = 1 AND state = 1 ORDER BY seq",
+            "message_mt_dest": "SELECT seq FROM message WHERE direction = 1"
+            " AND dest_addr = 'x' AND seq < 9 ORDER BY seq DESC LIMIT 3",
             "message_receipts": f"SELECT seq FROM message WHERE direction = 3 AND {open_}"
             " AND system_id = 'e' ORDER BY seq LIMIT 5",
         }

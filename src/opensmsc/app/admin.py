@@ -1,6 +1,7 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, and the IMPS users and figures with `[imps]`.
+the node has one, the IMPS users and figures with `[imps]`, and the operator's messages (list,
+show, cancel, retry, expire, send: app/messages.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -19,6 +20,7 @@ from opensmsc.http import (
     AdminAuth,
     HttpServer,
     ImpsAdmin,
+    MessagesAdmin,
     MetricsSource,
     ReadinessCheck,
     StatusSource,
@@ -45,6 +47,7 @@ class AdminService:
         metrics: MetricsSource | None = None,
         policy: NodePolicy | None = None,
         imps: ImpsAdmin | None = None,
+        messages: MessagesAdmin | None = None,
         data_dir: Path | None = None,
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
@@ -67,6 +70,7 @@ class AdminService:
                 imps=imps,
                 auth=self.auth,
                 status=status,
+                messages=messages,
             ),
             host=config.bind_address,
             port=config.port,

@@ -40,6 +40,7 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.messages import NodeMessages
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
 from opensmsc.app.policy import NodePolicy, node_policy, served_policy
@@ -280,6 +281,12 @@ async def start(config: Config) -> RunningSmsc:
                     metrics=metrics,
                     policy=policy,
                     imps=imps,
+                    messages=NodeMessages(
+                        engine,
+                        authenticator,
+                        show_text=config.logging.show_short_message,
+                        now=loop.time,
+                    ),
                     data_dir=config.node.data_dir,
                     status=status,
                     close_streams=status.close,

@@ -5,10 +5,11 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
-the running node at a glance) and `tail SESSION` (tail.py: one ESME session's PDUs). Each verb
-lives in its own module and returns the exit status; this module only knows their names and
-options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage
-error (argparse's own convention).
+the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), `messages
+list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages. Each
+verb lives in its own module and returns the exit status; this module only knows their names
+and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a
+usage error (argparse's own convention).
 """
 
 from __future__ import annotations
@@ -110,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.network import add_parsers as add_network_parsers
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
+
+    from opensmsc.cli.messages import add_parser as add_messages_parser
+
+    add_messages_parser(sub)  # list, show, cancel, retry, expire: through the admin API
+
+    from opensmsc.cli.send import add_parser as add_send_parser
+
+    add_send_parser(sub)  # messages sent as an account, through the admin API
 
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
@@ -230,6 +239,14 @@ def _verb(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 as_json=args.json,
             )
+        case "messages":
+            from opensmsc.cli.messages import messages_main
+
+            return messages_main(args)
+        case "send":
+            from opensmsc.cli.send import send_main
+
+            return send_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

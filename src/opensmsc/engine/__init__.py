@@ -11,6 +11,7 @@ from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.engine.node import EngineSettings, StoreAndForward
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
+from opensmsc.engine.operator import ActionRefused, OperatorActions, Refusal
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
@@ -18,6 +19,7 @@ from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptReque
 __all__ = [
     "NO_OBSERVER",
     "Acceptor",
+    "ActionRefused",
     "AsyncPolicyEngine",
     "DataRespond",
     "Decisions",
@@ -31,12 +33,14 @@ __all__ = [
     "MessageObserver",
     "MultiRespond",
     "Operations",
+    "OperatorActions",
     "OutbindRequester",
     "PolicyRefusal",
     "Prepared",
     "ReceiptRequest",
     "Receiver",
     "ReceiverLookup",
+    "Refusal",
     "Respond",
     "Scheduler",
     "StoreAndForward",

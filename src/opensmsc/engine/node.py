@@ -24,6 +24,7 @@ from opensmsc.engine.ids import MessageIds
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
+from opensmsc.engine.operator import OperatorActions
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.routing import (
     LOOPBACK,
@@ -151,6 +152,14 @@ class StoreAndForward:
             self.lifecycle,
             clock=clock,
             policies=policies,
+            in_flight=self.scheduler.in_flight,
+            wake=self.scheduler.wake,
+        )
+        # The admin API's cancel / retry / expire of any account's message.
+        self.operator = OperatorActions(
+            store,
+            self.lifecycle,
+            clock=clock,
             in_flight=self.scheduler.in_flight,
             wake=self.scheduler.wake,
         )

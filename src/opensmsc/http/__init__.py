@@ -11,6 +11,7 @@ from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import (
     AdminAuth,
     ImpsAdmin,
+    MessagesAdmin,
     MetricsSource,
     PduFeed,
     ReadinessCheck,
@@ -20,6 +21,7 @@ from opensmsc.http.app import (
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_messages import UnknownAccount
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
     CallbackRequest,
@@ -42,12 +44,14 @@ __all__ = [
     "ImpsAdmin",
     "JasminStyle",
     "KannelStyle",
+    "MessagesAdmin",
     "MetricsSource",
     "PduFeed",
     "Problem",
     "ReadinessCheck",
     "SessionAmbiguous",
     "StatusSource",
+    "UnknownAccount",
     "WebhookMoRoute",
     "WebhookSender",
     "WebhookSettings",

@@ -28,12 +28,14 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
 from .routes import console as console_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_messages import MessagesAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
@@ -42,6 +44,7 @@ from .routes.policy import PolicyAdmin
 __all__ = [
     "AdminAuth",
     "ImpsAdmin",
+    "MessagesAdmin",
     "MetricsSource",
     "PduFeed",
     "ReadinessCheck",
@@ -61,6 +64,7 @@ def create_app(
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
     status: StatusSource | None = None,
+    messages: MessagesAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -73,7 +77,8 @@ def create_app(
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests),
     and no web console (http/routes/console.py), whose login needs the token.
     `status`: the node's live status, history, events and session tails
-    (http/routes/admin_status.py)."""
+    (http/routes/admin_status.py). `messages`: the operator's messages
+    (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -101,6 +106,9 @@ def create_app(
     if status is not None:
         app.state.status = status
         app.include_router(status_routes.router)
+    if messages is not None:
+        app.state.messages = messages
+        app.include_router(messages_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

@@ -79,11 +79,13 @@ class QueueDepths:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageQuery:
-    """Which MT messages of an account `Store.find` returns, oldest first: to `destination`,
-    from `source` (addresses as stored, digits without "+"), in one of `states`, submitted in
-    [since, until), and after the message of `after` (a cursor `find` returned)."""
+    """Which MT messages `Store.find` returns, in arrival order (oldest first, or newest first
+    with `newest_first`): of the account `system_id` (None: of every account, the operator's
+    view), to `destination`, from `source` (addresses as stored, digits without "+"), in one
+    of `states`, submitted in [since, until), and past the message of `after` in that order
+    (a cursor `find` returned for the same order)."""
 
-    system_id: str
+    system_id: str | None
     destination: str | None = None
     source: str | None = None
     states: frozenset[MessageState] | None = None
@@ -91,6 +93,7 @@ class MessageQuery:
     until: datetime | None = None
     after: int | None = None
     limit: int = 100
+    newest_first: bool = False
 
 
 class Store(Protocol):
@@ -216,8 +219,8 @@ class Store(Protocol):
         ...
 
     async def find(self, query: MessageQuery) -> tuple[list[StoredMessage], int | None]:
-        """The account's MT messages that match `query`, oldest first, at most `query.limit`;
-        and the cursor of the next page (`MessageQuery.after`), None after the last."""
+        """The MT messages that match `query`, in its order, at most `query.limit`; and the
+        cursor of the next page (`MessageQuery.after`), None after the last."""
         ...
 
     async def saved_answer(self, system_id: str, key: str) -> SavedAnswer | None:

@@ -152,6 +152,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 9: how a callback is called (StoredMessage.callback_style): the drop-in Kannel and Jasmin
     # endpoints' delivery reports look as the originals' do.
     ("ALTER TABLE message ADD COLUMN callback_style TEXT",),
+    # 10: reserved for the message trail's table (branch `trail`, issue 16), merged there.
+    (),
+    # 11: MT messages to a number, newest first (Store.find without an account: the admin
+    # API's `GET /v1/admin/messages?destination=`, what an operator asks first: "did my SMS to
+    # this number arrive?"), without scanning every message of the store.
+    (
+        """CREATE INDEX message_mt_dest ON message (dest_addr, seq)
+            WHERE direction = 1""",
+    ),
 )
 
 

@@ -404,10 +404,25 @@ def op_replace(
 def find_rows(
     conn: sqlite3.Connection, query: MessageQuery
 ) -> tuple[list[StoredMessage], int | None]:
-    """Store.find: through message_account_mt (system_id, seq), one page past the cursor."""
-    sql = f"SELECT seq, {SELECT.removeprefix('SELECT ')} INDEXED BY message_account_mt"
-    sql += " WHERE system_id = ? AND direction = 1 AND seq > ?"
-    args: list[Any] = [query.system_id, query.after or 0]
+    """Store.find: one page past the cursor, in seq order either way. A destination is found
+    through message_mt_dest (dest_addr, seq), an account's messages through
+    message_account_mt (system_id, seq), anything else by the rowid (seq) itself: each is in
+    seq order already, so a page reads its rows and stops."""
+    if query.destination is not None:
+        index = " INDEXED BY message_mt_dest"
+    elif query.system_id is not None:
+        index = " INDEXED BY message_account_mt"
+    else:
+        index = ""
+    newest_first = query.newest_first
+    sql = f"SELECT seq, {SELECT.removeprefix('SELECT ')}{index} WHERE direction = 1"
+    args: list[Any] = []
+    if query.after is not None or not newest_first:
+        sql += " AND seq < ?" if newest_first else " AND seq > ?"
+        args.append(query.after or 0)
+    if query.system_id is not None:
+        sql += " AND system_id = ?"
+        args.append(query.system_id)
     if query.destination is not None:
         sql += " AND dest_addr = ?"
         args.append(query.destination)
@@ -423,7 +438,7 @@ def find_rows(
     if query.until is not None:
         sql += " AND submitted_at < ?"
         args.append(to_us(query.until))
-    sql += " ORDER BY seq LIMIT ?"
+    sql += " ORDER BY seq DESC LIMIT ?" if newest_first else " ORDER BY seq LIMIT ?"
     args.append(query.limit + 1)  # one more: is there a next page?
     rows = conn.execute(sql, args).fetchall()
     page = rows[: query.limit]

@@ -262,9 +262,11 @@ class SqliteStore:
         destination_addr: str,
         service_type: str | None = None,
     ) -> list[StoredMessage]:
+        # The open-MT index, named: message_mt_dest (every MT to the number, the admin API's)
+        # also serves ORDER BY seq, and the planner would take it, final messages and all.
         sql = (
-            f"{SELECT} WHERE {OPEN} AND dest_addr = ? AND direction = 1 AND system_id = ?"
-            " AND source_addr = ?"
+            f"{SELECT} INDEXED BY message_dest_mt WHERE {OPEN} AND dest_addr = ?"
+            " AND direction = 1 AND system_id = ? AND source_addr = ?"
         )
         args: tuple[Any, ...] = (destination_addr, system_id, source_addr)
         if service_type is not None:
@@ -277,8 +279,8 @@ class SqliteStore:
         return await self._read(lambda conn: due_rows(conn, now, limit))
 
     async def waiting_for(self, destination_addr: str) -> list[StoredMessage]:
-        sql = f"{SELECT} WHERE {OPEN} AND dest_addr = ? AND direction = 1 AND state = 1"
-        sql += " ORDER BY seq"
+        sql = f"{SELECT} INDEXED BY message_dest_mt WHERE {OPEN} AND dest_addr = ?"
+        sql += " AND direction = 1 AND state = 1 ORDER BY seq"  # the index: see find_pending
         return await self._read(
             lambda conn: [record(r) for r in conn.execute(sql, (destination_addr,))]
         )
