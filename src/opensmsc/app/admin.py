@@ -24,6 +24,7 @@ from opensmsc.http import (
     MetricsSource,
     ReadinessCheck,
     StatusSource,
+    TrailSource,
     create_app,
 )
 from opensmsc.network import SimulatedNetwork
@@ -51,6 +52,7 @@ class AdminService:
         data_dir: Path | None = None,
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
+        trail: TrailSource | None = None,
     ) -> None:
         self._config = config
         # Ends the status streams first: the listener's graceful stop waits for its responses.
@@ -71,6 +73,7 @@ class AdminService:
                 auth=self.auth,
                 status=status,
                 messages=messages,
+                trail=trail,
             ),
             host=config.bind_address,
             port=config.port,

@@ -18,9 +18,11 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from opensmsc.app.cdr import CdrWriter, cdr_path
 from opensmsc.app.failures import os_reason
 from opensmsc.config import Config
 from opensmsc.engine import (
+    NO_FINAL_LISTENER,
     NO_OBSERVER,
     EngineSettings,
     MessageIds,
@@ -76,6 +78,15 @@ class EngineService:
         self._outbind = outbind
         self._observer = observer
         self._engine: StoreAndForward | None = None
+        # [cdr]: a line per message that ends (app/cdr.py), from the engine's final states.
+        self.cdr: CdrWriter | None = None
+        if config.cdr.enabled:
+            self.cdr = CdrWriter(
+                cdr_path(config.cdr, config.node.data_dir),
+                rotate_bytes=config.cdr.rotate_bytes,
+                keep=config.cdr.keep,
+                show_text=config.logging.show_short_message,
+            )
 
     @property
     def engine(self) -> StoreAndForward:
@@ -88,6 +99,8 @@ class EngineService:
         try:
             settings = engine_settings(self._config)
             data_dir.mkdir(parents=True, exist_ok=True)
+            if self.cdr is not None:
+                self.cdr.open()
             ids = MessageIds.open(data_dir, clock=system_clock)
             store = await SqliteStore.open(
                 data_dir / DB_FILENAME,
@@ -104,6 +117,7 @@ class EngineService:
                     settings=settings,
                     outbind=self._outbind,
                     observer=self._observer,
+                    on_final=NO_FINAL_LISTENER if self.cdr is None else self.cdr,
                     policy=self._policy,
                     # Rules on content need the text; prefix routing does not decode it.
                     share_content=self._config.routing.policy_file is not None,
@@ -124,7 +138,11 @@ class EngineService:
 
     async def stop(self) -> None:
         # After the sessions: their last answers went out; what is pending stays stored.
-        await self.engine.close()
+        try:
+            await self.engine.close()
+        finally:
+            if self.cdr is not None:
+                self.cdr.close()  # the lines of the last final states, written
 
 
 def _read_only(folder: Path) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from opensmsc.app.simulated_hlr import HlrServices, build_hlr
 from opensmsc.config import Config, ConfigError, NetworkConfig
-from opensmsc.engine import StoreAndForward
+from opensmsc.engine import Origin, StoreAndForward
 from opensmsc.network import (
     NETWORK_ROUTE,
     P2P_SYSTEM_ID,
@@ -94,7 +94,10 @@ class NetworkService:
     async def _submit_mt(self, pdu: SubmitSm) -> Submitted:
         answer: asyncio.Future[Submitted] = asyncio.get_running_loop().create_future()
         self._engine.acceptor.submit(
-            P2P_SYSTEM_ID, pdu, lambda mid, status: answer.set_result((mid, status))
+            P2P_SYSTEM_ID,
+            pdu,
+            lambda mid, status: answer.set_result((mid, status)),
+            Origin("mo", session="network"),  # a handset's message to another handset
         )
         return await answer
 

@@ -51,6 +51,7 @@ from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
 from opensmsc.app.status import NodeStatus
+from opensmsc.app.trail import NodeTrail
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
 from opensmsc.config import Config
@@ -290,6 +291,7 @@ async def start(config: Config) -> RunningSmsc:
                     data_dir=config.node.data_dir,
                     status=status,
                     close_streams=status.close,
+                    trail=NodeTrail(engine.store),
                 )
             )
         await services.start(

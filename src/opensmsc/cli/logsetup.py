@@ -16,32 +16,44 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from opensmsc.config import LogFormat, LoggingConfig
-from opensmsc.observability import MessageText
+from opensmsc.observability import TRACE_IN_TEXT, MessageText, current_trace
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`ts=2025-01-02T03:04:05.678Z level=info logger=opensmsc.x bind accepted session=3`."""
+    """`ts=2025-01-02T03:04:05.678Z level=info logger=opensmsc.x bind accepted session=3`;
+    a line written while a message is worked on (observability/trace.py) ends with its
+    `trace=...` unless it says one itself."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         text = (
             f"ts={_timestamp(record)} level={record.levelname.lower()} "
-            f"logger={record.name} {record.getMessage()}"
+            f"logger={record.name} {message}"
         )
+        trace_id = current_trace()
+        if trace_id is not None and "trace=" not in message:
+            text += f" trace={trace_id}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, and exc when there is one."""
+    """One JSON object per line: ts, level, logger, message, trace_id when the line is about
+    a message (its `trace=...`, or the one being worked on), and exc when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         line: dict[str, str] = {
             "ts": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
+        found = TRACE_IN_TEXT.search(message) if "trace=" in message else None
+        trace_id = found.group(1) if found is not None else current_trace()
+        if trace_id is not None:
+            line["trace_id"] = trace_id
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

@@ -6,10 +6,10 @@ show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
 the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), `messages
-list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages. Each
-verb lives in its own module and returns the exit status; this module only knows their names
-and options. Exit statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a
-usage error (argparse's own convention).
+list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages, `trace
+ID` (trace.py: a message's trail). Each verb lives in its own module and returns the exit
+status; this module only knows their names and options. Exit statuses: 0 ok, 1 the verb failed,
+2 a configuration error (STYLE §4) or a usage error (argparse's own convention).
 """
 
 from __future__ import annotations
@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_send_parser(sub)  # messages sent as an account, through the admin API
 
+    from opensmsc.cli.trace import add_parser as add_trace_parser
+
+    add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
+
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
     add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
@@ -216,6 +220,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.policy import policy_main
 
             return policy_main(args)
+        case "trace":
+            from opensmsc.cli.trace import trace_main
+
+            return trace_main(args)
         case "imps":
             from opensmsc.cli.imps import imps_main
 

@@ -9,6 +9,7 @@ from opensmsc.config.load import check, load, loads, read_policy
 from opensmsc.config.model import (
     AccountConfig,
     ApiConfig,
+    CdrConfig,
     ClientBind,
     Config,
     DistributionListConfig,
@@ -56,6 +57,7 @@ __all__ = [
     "AccountConfig",
     "ApiConfig",
     "BindMode",
+    "CdrConfig",
     "ClientBind",
     "Config",
     "ConfigError",

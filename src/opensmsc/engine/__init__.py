@@ -3,6 +3,7 @@ with the receipt it owes, and receipts and MO delivered to ESMEs. Works on any `
 the wiring opens it. Import from here; the modules may be split or merged.
 """
 
+from opensmsc.engine import trail
 from opensmsc.engine.accept import Acceptor, DataRespond, MultiRespond, Respond
 from opensmsc.engine.decisions import AsyncPolicyEngine, Decisions, PolicyRefusal
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
@@ -15,8 +16,10 @@ from opensmsc.engine.operator import ActionRefused, OperatorActions, Refusal
 from opensmsc.engine.receipts import build_receipt, receipt_text, worst_state
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
 from opensmsc.engine.submission import InvalidSubmission, Prepared, ReceiptRequest, Submission
+from opensmsc.engine.trail import NO_FINAL_LISTENER, FinalListener, Origin, trace_of
 
 __all__ = [
+    "NO_FINAL_LISTENER",
     "NO_OBSERVER",
     "Acceptor",
     "ActionRefused",
@@ -25,6 +28,7 @@ __all__ = [
     "Decisions",
     "Deliveries",
     "EngineSettings",
+    "FinalListener",
     "Finish",
     "Housekeeper",
     "InvalidSubmission",
@@ -34,6 +38,7 @@ __all__ = [
     "MultiRespond",
     "Operations",
     "OperatorActions",
+    "Origin",
     "OutbindRequester",
     "PolicyRefusal",
     "Prepared",
@@ -48,5 +53,7 @@ __all__ = [
     "build_receipt",
     "part_id",
     "receipt_text",
+    "trace_of",
+    "trail",
     "worst_state",
 ]

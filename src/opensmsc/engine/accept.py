@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from opensmsc.engine import trail
 from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.submission import Prepared, Submission, prepare
 from opensmsc.engine.submits import check_submit, concat_of, submit_times
+from opensmsc.engine.trail import NO_FINAL_LISTENER, FinalListener, Origin
 from opensmsc.errors import MessageRejected, OpensmscError, StoreUnavailable
 from opensmsc.observability import MessageText
 from opensmsc.routing import (
@@ -81,6 +83,8 @@ from opensmsc.store import (
     StoredMessage,
     StoreError,
     StoreFull,
+    TrailEvent,
+    new_trace_id,
 )
 
 __all__ = ["Acceptor", "DataRespond", "MultiRespond", "Respond"]
@@ -97,6 +101,7 @@ DataRespond = Callable[[str | None, int, Tlvs], None]
 """`respond(message_id, command_status, tlvs)` for data_sm_resp (network_error_code etc.)."""
 
 _OnCommit = Callable[[BaseException | None], None]
+_Queued = tuple[StoredMessage, _OnCommit, Origin]
 
 _MAX_DESTINATIONS: Final = 254  # SMPP 3.4 §4.5.1: number_of_dests 1..254
 _OUTAGE_LOG_INTERVAL: Final = 60.0  # seconds between two lines about a failing store
@@ -107,6 +112,8 @@ class _Group:
     group_id: str
     created: datetime
     seen: set[int] = field(default_factory=set)
+    # The parts of one long message share a trace: one message to whoever follows it.
+    trace_id: str = field(default_factory=new_trace_id)
 
 
 class Acceptor:
@@ -121,7 +128,9 @@ class Acceptor:
     deferral or rewrite changes the record); without it every message is taken as it is. Call
     `close()` before the store closes: it waits for the commits under way (their responses
     still go out). Each commit of new messages is told to `observer.stored` (metrics) before
-    their answers go out.
+    their answers go out. Every message is stored with its "accepted" trail event (where it
+    came in: `origin`, by default an SMPP session that said no more) and a trace id; a message
+    a replacing submit ends is told to `on_final` (the CDR) like any final state.
     """
 
     def __init__(
@@ -142,8 +151,10 @@ class Acceptor:
         group_ttl: timedelta = timedelta(hours=1),
         max_groups: int = 100_000,
         observer: MessageObserver = NO_OBSERVER,
+        on_final: FinalListener = NO_FINAL_LISTENER,
     ) -> None:
         self._store = store
+        self._on_final = on_final
         self._ids = ids
         self._clock = clock
         self._policies = policies
@@ -160,7 +171,7 @@ class Acceptor:
         self._group_ttl = group_ttl
         self._max_groups = max_groups
         self._observer = observer
-        self._queue: list[tuple[StoredMessage, _OnCommit]] = []
+        self._queue: list[_Queued] = []
         self._flush_scheduled = False
         self._pending = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -196,7 +207,9 @@ class Acceptor:
         self._on_claimed = on_claimed
         self._lease = lease
 
-    def submit(self, system_id: str, pdu: SubmitSm, respond: Respond) -> None:
+    def submit(
+        self, system_id: str, pdu: SubmitSm, respond: Respond, origin: Origin = trail.SMPP
+    ) -> None:
         """Accept a submit_sm: `respond(message_id, 0)` after the commit, or
         `respond(None, status)` (at once for a refusal, later for a store failure)."""
         mode = pdu.esm_class & EsmClass.MODE_MASK
@@ -215,25 +228,31 @@ class Acceptor:
             self._spawn(
                 self._decide_remote(
                     record,
-                    lambda decided: self._submit_decided(decided, pdu, mode, respond),
+                    lambda decided: self._submit_decided(decided, pdu, mode, respond, origin),
                     lambda status: respond(None, status),
                 )
             )
             return
-        self._submit_decided(record, pdu, mode, respond)
+        self._submit_decided(record, pdu, mode, respond, origin)
 
     def _submit_decided(
-        self, record: StoredMessage, pdu: SubmitSm, mode: int, respond: Respond
+        self, record: StoredMessage, pdu: SubmitSm, mode: int, respond: Respond, origin: Origin
     ) -> None:
         if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
             self._forward(record, mode, lambda mid, status, tlvs: respond(mid, status))
             return
         if pdu.replace_if_present_flag:
-            self._spawn(self._submit_replacing(record, respond))
+            self._spawn(self._submit_replacing(record, respond, origin))
             return
-        self._enqueue(record, _respond_after(record.message_id, respond))
+        self._enqueue(record, _respond_after(record.message_id, respond), origin)
 
-    def submit_multi(self, system_id: str, pdu: SubmitMulti, respond: MultiRespond) -> None:
+    def submit_multi(
+        self,
+        system_id: str,
+        pdu: SubmitMulti,
+        respond: MultiRespond,
+        origin: Origin = trail.SMPP,
+    ) -> None:
         """Accept a submit_multi: one message per destination (distribution lists of the
         account expanded). Answers with the first stored message's id and the refused
         destinations; ESME_RSUBMITFAIL when none could be taken (SMPP 3.4 §4.5)."""
@@ -247,6 +266,7 @@ class Acceptor:
         policy = self._policies(system_id)
         failed: list[UnsuccessSme] = []
         records: list[StoredMessage] = []
+        trace_id = new_trace_id()  # one submit_multi, one trace: its messages go together
         for destination in pdu.dest_address:
             if isinstance(destination, SmeAddress):
                 members: tuple[Address, ...] = (
@@ -269,7 +289,11 @@ class Acceptor:
                 members = listed
             for member in members:
                 try:
-                    records.append(self._prepare(system_id, _single(pdu, member), now, leased=True))
+                    records.append(
+                        self._prepare(
+                            system_id, _single(pdu, member), now, leased=True, trace_id=trace_id
+                        )
+                    )
                 except MessageRejected as exc:
                     failed.append(
                         UnsuccessSme(
@@ -280,12 +304,16 @@ class Acceptor:
                         )
                     )
         if self._remote:
-            self._spawn(self._multi_remote(records, failed, respond))
+            self._spawn(self._multi_remote(records, failed, respond, origin))
             return
-        self._enqueue_multi(records, failed, respond)
+        self._enqueue_multi(records, failed, respond, origin)
 
     def _enqueue_multi(
-        self, records: list[StoredMessage], failed: list[UnsuccessSme], respond: MultiRespond
+        self,
+        records: list[StoredMessage],
+        failed: list[UnsuccessSme],
+        respond: MultiRespond,
+        origin: Origin,
     ) -> None:
         unsuccess = tuple(failed)
         if not records:
@@ -308,7 +336,7 @@ class Acceptor:
                 respond(first_id, _S.ESME_ROK, unsuccess)
 
         for record in records:
-            self._enqueue(record, on_commit)
+            self._enqueue(record, on_commit, origin)
 
     def messages_in(self, system_id: str, pdu: SubmitMulti) -> int:
         """How many messages `pdu` asks for (at least 1): one per destination address, one per
@@ -322,7 +350,9 @@ class Acceptor:
                 count += len(lists.get(destination.dl_name, ()))
         return max(1, count)
 
-    def data_sm(self, system_id: str, pdu: DataSm, respond: DataRespond) -> None:
+    def data_sm(
+        self, system_id: str, pdu: DataSm, respond: DataRespond, origin: Origin = trail.SMPP
+    ) -> None:
         """Accept a data_sm per its message mode (module doc). In transaction mode a failed
         attempt is answered ESME_RDELIVERYFAILURE with network_error_code when known."""
         submit = data_sm_as(SubmitSm, pdu)
@@ -337,19 +367,23 @@ class Acceptor:
             self._spawn(
                 self._decide_remote(
                     record,
-                    lambda decided: self._data_sm_decided(decided, mode, respond),
+                    lambda decided: self._data_sm_decided(decided, mode, respond, origin),
                     lambda status: respond(None, status, EMPTY_TLVS),
                 )
             )
             return
-        self._data_sm_decided(record, mode, respond)
+        self._data_sm_decided(record, mode, respond, origin)
 
-    def _data_sm_decided(self, record: StoredMessage, mode: int, respond: DataRespond) -> None:
+    def _data_sm_decided(
+        self, record: StoredMessage, mode: int, respond: DataRespond, origin: Origin
+    ) -> None:
         if mode in (EsmClass.MODE_DATAGRAM, EsmClass.MODE_FORWARD):
             self._forward(record, mode, respond)
             return
         self._enqueue(
-            record, _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS))
+            record,
+            _respond_after(record.message_id, lambda m, s: respond(m, s, EMPTY_TLVS)),
+            origin,
         )
 
     def prepare(self, system_id: str, submission: Submission) -> Prepared:
@@ -365,6 +399,7 @@ class Acceptor:
             ids=self._ids,
             now=now,
             lease=self._lease if self._on_claimed is not None else None,
+            trace_id=new_trace_id(),
         )
         if self._decisions is None or self._remote:
             return prepared  # a remote engine decides in `store`, awaited
@@ -378,13 +413,15 @@ class Acceptor:
         *,
         answer: SavedAnswer | None = None,
         notifications: Sequence[StoredMessage] = (),
+        origin: Origin = Origin("http"),  # noqa: B008  (frozen: one shared default is fine)
     ) -> None:
         """Commit `records` (from `prepare`) in one transaction, all or none, with `answer`
         (a front door's answer naming them) and `notifications` (receipts owed at once for
         them: Jasmin's level-1 DLR, Kannel's "delivered to SMSC" report), stored with the
-        messages or not at all; returns once they are durable, and hands the records to the
-        scheduler. Only `records` count as accepted. Raises StoreUnavailable, KeyTaken:
-        nothing was stored."""
+        messages or not at all, and with their "accepted" trail events (from `origin`);
+        returns once they are durable, and hands the records to the scheduler. Only
+        `records` count as accepted. Raises StoreUnavailable, KeyTaken: nothing was
+        stored."""
         if self._remote and records:
             # The remote engine's decisions, awaited here rather than in `prepare` (the
             # records keep their ids: only a rewrite or a deferral changes them).
@@ -393,7 +430,11 @@ class Acceptor:
         count = len(records)
         self._pending += count
         try:
-            await self._store.submit_many([*records, *notifications], answer=answer)
+            await self._store.submit_many(
+                [*records, *notifications],
+                answer=answer,
+                trail=[trail.accepted(record, origin) for record in records],
+            )
         except KeyTaken:
             self._forget(records)
             raise
@@ -419,7 +460,13 @@ class Acceptor:
     # ---- building records ---------------------------------------------------------------------
 
     def _prepare(
-        self, system_id: str, pdu: SubmitSm, now: datetime, *, leased: bool
+        self,
+        system_id: str,
+        pdu: SubmitSm,
+        now: datetime,
+        *,
+        leased: bool,
+        trace_id: str | None = None,
     ) -> StoredMessage:
         """The record of `pdu`. `leased`: it goes through `_enqueue`, so when the Scheduler
         takes messages from the Acceptor (`on_claimed`) one due at once is stored already
@@ -435,7 +482,9 @@ class Acceptor:
             message_id = self._ids.next()
         else:
             reference, total, seq = concat_info
-            group_id = self._group(system_id, pdu, concat_info, now)
+            group = self._group(system_id, pdu, concat_info, now)
+            group_id = group.group_id
+            trace_id = trace_id or group.trace_id
             concat = ConcatInfo(group_id=group_id, reference=reference, total=total, seq=seq)
             message_id = part_id(group_id, seq)
         lease_until = None
@@ -452,6 +501,7 @@ class Acceptor:
                 expires_at=expires_at,
                 concat=concat,
                 next_attempt_at=lease_until,
+                trace_id=trace_id or new_trace_id(),
             )
         except OpensmscError as exc:  # a TLV value we cannot write back (LocalProtocolError)
             raise MessageRejected(_S.ESME_RINVOPTPARAMVAL, str(exc)) from exc
@@ -486,7 +536,11 @@ class Acceptor:
         decided(record)
 
     async def _multi_remote(
-        self, records: list[StoredMessage], failed: list[UnsuccessSme], respond: MultiRespond
+        self,
+        records: list[StoredMessage],
+        failed: list[UnsuccessSme],
+        respond: MultiRespond,
+        origin: Origin,
     ) -> None:
         # submit_multi with a remote engine: each destination decided (concurrently) before
         # the commit; a refused one joins the unsuccessful destinations, as locally.
@@ -515,7 +569,7 @@ class Acceptor:
                 raise result
             else:
                 kept.extend(result)
-        self._enqueue_multi(kept, failed, respond)
+        self._enqueue_multi(kept, failed, respond, origin)
 
     def _forget(self, records: Sequence[StoredMessage]) -> None:
         if self._decisions is not None:
@@ -523,7 +577,7 @@ class Acceptor:
 
     def _group(
         self, system_id: str, pdu: SubmitSm, concat: tuple[int, int, int], now: datetime
-    ) -> str:
+    ) -> _Group:
         # The parts of one long message share a group: same account, addresses, reference and
         # count, each part once, within group_ttl. References repeat (8 bits), hence the rest.
         reference, total, seq = concat
@@ -538,13 +592,13 @@ class Acceptor:
         group.seen.add(seq)
         if len(group.seen) >= total:
             del self._groups[key]
-        return group.group_id
+        return group
 
     # ---- committing ---------------------------------------------------------------------------
 
-    def _enqueue(self, record: StoredMessage, on_commit: _OnCommit) -> None:
+    def _enqueue(self, record: StoredMessage, on_commit: _OnCommit, origin: Origin) -> None:
         # The record comes from `_prepare(..., leased=True)`: leased already when it should be.
-        self._queue.append((record, on_commit))
+        self._queue.append((record, on_commit, origin))
         self._pending += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -558,11 +612,14 @@ class Acceptor:
         for start in range(0, len(queue), self._max_batch):
             self._spawn(self._commit(queue[start : start + self._max_batch]))
 
-    async def _commit(self, batch: Sequence[tuple[StoredMessage, _OnCommit]]) -> None:
+    async def _commit(self, batch: Sequence[_Queued]) -> None:
         error: BaseException | None = None
-        records = [record for record, _ in batch]
+        records = [record for record, _, _ in batch]
+        accepted_event = trail.accepted
         try:
-            await self._store.submit_many(records)
+            await self._store.submit_many(
+                records, trail=[accepted_event(record, origin) for record, _, origin in batch]
+            )
         except DuplicateMessage:
             # An id this data folder used before (never expected: ids.py): store the rest.
             if len(batch) > 1:
@@ -576,7 +633,7 @@ class Acceptor:
             error = exc
         self._pending -= len(batch)
         if error is not None:
-            self._forget([record for record, _ in batch])
+            self._forget([record for record, _, _ in batch])
             self._outage.failed(
                 "submit not stored messages=%d: %s", len(batch), error, count=len(batch)
             )
@@ -587,21 +644,26 @@ class Acceptor:
                 accepted[record.system_id] += 1
             self._observer.stored(records, self._clock())
             if log.isEnabledFor(logging.DEBUG):
-                for record in records:
+                for record, _, origin in batch:
                     log.debug(
-                        "accepted message_id=%s system_id=%s destination=%s text=%s",
+                        "accepted message_id=%s system_id=%s door=%s destination=%s text=%s"
+                        " trace=%s",
                         record.message_id,
                         record.system_id,
+                        origin.door,
                         record.destination.addr,
                         MessageText(record.short_message, record.data_coding, record.esm_class),
+                        trail.trace_of(record),
                     )
         # submit_sm_resp carries a message_id only after the store commit (this point).
-        for _, on_commit in batch:
+        for _, on_commit, _ in batch:
             on_commit(error)
         if error is None:
             self._handed_over(records)
 
-    async def _submit_replacing(self, record: StoredMessage, respond: Respond) -> None:
+    async def _submit_replacing(
+        self, record: StoredMessage, respond: Respond, origin: Origin
+    ) -> None:
         # SMPP 3.4 §4.4.1 replace_if_present_flag: the new message supersedes the pending one
         # from the same source to the same destination with the same service_type.
         self._pending += 1
@@ -614,8 +676,14 @@ class Acceptor:
                     record.service_type,
                 )
                 superseding = [m.message_id for m in found]
+                at = record.submitted_at
+                endings = [
+                    trail.final(m, MessageState.DELETED, at, error=None, route=None, by="replaced")
+                    for m in found
+                ]
+                events: list[TrailEvent] = [trail.accepted(record, origin), *endings]
                 try:
-                    await self._store.submit_many([record], superseding=superseding)
+                    await self._store.submit_many([record], superseding=superseding, trail=events)
                 except StoreError as exc:
                     if isinstance(exc, DuplicateMessage):
                         raise
@@ -632,8 +700,9 @@ class Acceptor:
         self.accepted[record.system_id] += 1
         at = self._clock()
         self._observer.stored((record,), at)
-        for superseded in found:  # ended DELETED in the commit of the new one
+        for superseded, ending in zip(found, endings, strict=True):  # ended in the new one's commit
             self._observer.ended(superseded, MessageState.DELETED, None, at)
+            self._on_final.final(superseded, ending)
         respond(record.message_id, _S.ESME_ROK)
         self._on_stored()
 

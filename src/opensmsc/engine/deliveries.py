@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from opensmsc.engine import trail
 from opensmsc.errors import StoreUnavailable
 from opensmsc.routing import Attempt, Delivered, ErrorClass, PermanentFailure, TemporaryFailure
 from opensmsc.smpp import CommandStatus, DeliverSm, MessageState
@@ -356,10 +357,11 @@ class Deliveries:
                 account.unrecorded -= 1
                 if status in _PERMANENT:
                     log.info(
-                        "receipt refused message_id=%s system_id=%s status=0x%08X",
+                        "receipt refused message_id=%s system_id=%s status=0x%08X trace=%s",
                         record.message_id,
                         system_id,
                         status,
+                        trail.trace_of(record),
                     )
                     self._spawn(self._end(system_id, record, MessageState.UNDELIVERABLE, status))
                 else:
@@ -406,8 +408,18 @@ class Deliveries:
         at = self._clock()
         refused: Sequence[BaseException | None]
         try:
+            # The receipt's taking goes on the trail of the message it reports on.
+            taken = trail.receipt_taken
             refused = await self._store.apply(
-                [Change(record.message_id, MessageState.DELIVERED, at) for _, record in acks]
+                [
+                    Change(
+                        record.message_id,
+                        MessageState.DELIVERED,
+                        at,
+                        trail=(taken(record, at, "deliver_sm_resp"),),
+                    )
+                    for _, record in acks
+                ]
             )
         except StoreUnavailable as exc:
             refused = [exc] * len(acks)
@@ -433,8 +445,15 @@ class Deliveries:
         self, system_id: str, record: StoredMessage, state: MessageState, error: int | None
     ) -> None:
         account = self._account(system_id)
+        at = self._clock()
         try:
-            await self._store.transition(record.message_id, state, at=self._clock(), error=error)
+            await self._store.transition(
+                record.message_id,
+                state,
+                at=at,
+                error=error,
+                trail=(trail.receipt_ended(record, state, at, error),),
+            )
         except (StoreUnavailable, StoreError) as exc:
             log.error("receipt end failed message_id=%s: %s", record.message_id, exc)
             account.known.discard(record.message_id)
@@ -449,12 +468,23 @@ class Deliveries:
             account.ended_during_fetch.add(message_id)
 
     async def _expire_known(self, system_id: str, record: StoredMessage) -> None:
-        log.info("receipt expired message_id=%s system_id=%s", record.message_id, system_id)
+        log.info(
+            "receipt expired message_id=%s system_id=%s trace=%s",
+            record.message_id,
+            system_id,
+            trail.trace_of(record),
+        )
         await self._end(system_id, record, MessageState.EXPIRED, None)
 
     async def _expire(self, record: StoredMessage) -> int:
+        at = self._clock()
         try:
-            await self._store.transition(record.message_id, MessageState.EXPIRED, at=self._clock())
+            await self._store.transition(
+                record.message_id,
+                MessageState.EXPIRED,
+                at=at,
+                trail=(trail.receipt_ended(record, MessageState.EXPIRED, at, None),),
+            )
         except StoreError:
             return 0  # acknowledged or ended meanwhile
         log.info("receipt expired message_id=%s system_id=%s", record.message_id, record.system_id)

@@ -22,9 +22,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from opensmsc.engine import trail
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.receipts import build_receipt, wants_intermediate, wants_receipt, worst_state
+from opensmsc.engine.trail import NO_FINAL_LISTENER, FinalListener
 from opensmsc.routing import AccountPolicies
 from opensmsc.smpp import MessageState
 from opensmsc.store import (
@@ -35,6 +37,7 @@ from opensmsc.store import (
     Store,
     StoredMessage,
     StoreError,
+    TrailEvent,
 )
 
 __all__ = ["Finish", "Lifecycle"]
@@ -50,13 +53,16 @@ class Finish(NamedTuple):
     error: int | None = None
     route: str | None = None
     attempt: bool = False
+    trail: tuple[TrailEvent, ...] = ()  # stored with it: the attempt (and decision) that ended it
 
 
 class Lifecycle:
     """State changes of stored MT/MO messages with their receipts. After a receipt was
     stored, `on_receipt_stored(receipt)` is called with it when given (Deliveries.push: no
     store read needed to send it), else `on_receipt(system_id)` (Deliveries.wake). Each final
-    state made is told to `observer.ended` (metrics)."""
+    state made is told to `observer.ended` (metrics) and, with its "final" trail event, to
+    `on_final` (the CDR). Every change is stored with its trail events (engine/trail.py): the
+    caller's (the attempt, the routing decision) and this module's (final, receipt, retry)."""
 
     def __init__(
         self,
@@ -68,8 +74,10 @@ class Lifecycle:
         on_receipt: Callable[[str], None] = lambda system_id: None,
         on_receipt_stored: Callable[[StoredMessage], None] | None = None,
         observer: MessageObserver = NO_OBSERVER,
+        on_final: FinalListener = NO_FINAL_LISTENER,
     ) -> None:
         self._store = store
+        self._on_final = on_final
         self._ids = ids
         self._clock = clock
         self._policies = policies
@@ -92,9 +100,13 @@ class Lifecycle:
         route: str | None = None,
         upstream_message_id: str | None = None,
         attempt: bool = False,
+        events: tuple[TrailEvent, ...] = (),
+        by: str | None = None,
     ) -> StoredMessage | None:
         """End `record` in the final `state`, with the receipt it owes, in one transaction.
-        `attempt` counts a delivery attempt that no claim counted. Returns `record` itself
+        `attempt` counts a delivery attempt that no claim counted. `events` go on the trail
+        before the final event; `by` says what ended it when no attempt did (the final
+        event's "by": expiry, cancel_sm, an upstream's receipt). Returns `record` itself
         (as passed, not read back: the store's `apply`) when the change was made, or None
         when the store refused (it ended meanwhile). Raises StoreUnavailable."""
         at = self._clock() if at is None else at
@@ -121,6 +133,8 @@ class Lifecycle:
                         upstream_message_id=upstream_message_id,
                         receipt=receipt,
                         attempt=attempt,
+                        events=events,
+                        by=by,
                     )
             finally:
                 entry[1] -= 1
@@ -138,6 +152,8 @@ class Lifecycle:
             upstream_message_id=upstream_message_id,
             receipt=receipt,
             attempt=attempt,
+            events=events,
+            by=by,
         )
 
     async def finish_many(self, items: Sequence[Finish]) -> list[StoredMessage | None]:
@@ -149,10 +165,11 @@ class Lifecycle:
         at = self._clock()
         out: list[StoredMessage | None] = [None] * len(items)
         changes: list[Change] = []
-        made: list[tuple[int, StoredMessage | None]] = []  # (index in items, its receipt)
+        # (index in items, its receipt, its final event)
+        made: list[tuple[int, StoredMessage | None, TrailEvent]] = []
         alone: list[int] = []
         policies = self._policies
-        for i, (record, state, given_error, route, attempt) in enumerate(items):
+        for i, (record, state, given_error, route, attempt, events) in enumerate(items):
             mt = record.direction is Direction.MT
             if (
                 mt
@@ -165,6 +182,7 @@ class Lifecycle:
             error = _final_error(record, state, given_error)
             if mt and wants_receipt(record.registered_delivery, state):
                 receipt = self._receipt(record, state, at, error)
+            ending = trail.final(record, state, at, error=error, route=route)
             changes.append(
                 Change(
                     record.message_id,
@@ -174,13 +192,15 @@ class Lifecycle:
                     route=route,
                     receipt=receipt,
                     attempt=attempt,
+                    trail=_with_final(record, events, ending, receipt, at),
                 )
             )
-            made.append((i, receipt))
+            made.append((i, receipt, ending))
         if changes:
             refused = await self._store.apply(changes)
             ended = self._observer.ended
-            for (i, receipt), error_ in zip(made, refused, strict=True):
+            on_final = self._on_final
+            for (i, receipt, ending), error_ in zip(made, refused, strict=True):
                 item = items[i]
                 record = item.record
                 if error_ is not None:
@@ -190,13 +210,14 @@ class Lifecycle:
                     continue
                 self.finished += 1
                 ended(record, item.state, item.route, at)
+                on_final.final(record, ending)
                 out[i] = record
                 if receipt is not None:
                     self._receipt_stored(receipt)
         for i in alone:
-            record, state, error, route, attempt = items[i]
+            record, state, error, route, attempt, events = items[i]
             out[i] = await self.finish(
-                record, state, at=at, error=error, route=route, attempt=attempt
+                record, state, at=at, error=error, route=route, attempt=attempt, events=events
             )
         return out
 
@@ -208,11 +229,13 @@ class Lifecycle:
         error: int | None = None,
         route: str | None = None,
         attempt: bool = False,
+        events: tuple[TrailEvent, ...] = (),
     ) -> StoredMessage | None:
         """Keep `record` ENROUTE until `next_attempt_at` after a failed attempt. The first
         failure of a message that asked for intermediate notifications stores one (esm_class
-        0x20, state ENROUTE) in the same transaction. Returns `record` (as passed) when the
-        change was made, None if the store refused."""
+        0x20, state ENROUTE) in the same transaction. `events` (the attempt) go on the trail
+        before the retry event. Returns `record` (as passed) when the change was made, None
+        if the store refused."""
         at = self._clock()
         receipt = None
         if (
@@ -221,6 +244,9 @@ class Lifecycle:
             and wants_intermediate(record.registered_delivery)
         ):
             receipt = self._receipt(record, MessageState.ENROUTE, at, error, intermediate=True)
+        events += (trail.retry(record, next_attempt_at, at),)
+        if receipt is not None:
+            events += (trail.receipt_made(record, receipt, at),)
         change = Change(
             record.message_id,
             MessageState.ENROUTE,
@@ -230,14 +256,22 @@ class Lifecycle:
             route=route,
             receipt=receipt,
             attempt=attempt,
+            trail=events,
         )
         return record if await self._record(change, "retry") else None
 
     async def accepted(
-        self, record: StoredMessage, upstream_id: str, *, route: str, attempt: bool = False
+        self,
+        record: StoredMessage,
+        upstream_id: str,
+        *,
+        route: str,
+        attempt: bool = False,
+        events: tuple[TrailEvent, ...] = (),
     ) -> StoredMessage | None:
         """An upstream took `record`: it waits ENROUTE for the upstream's receipt until its
-        validity ends. Returns None if the store refused (a receipt already settled it)."""
+        validity ends. `events` (the attempt) go on its trail. Returns None if the store
+        refused (a receipt already settled it)."""
         try:
             return await self._store.transition(
                 record.message_id,
@@ -247,6 +281,7 @@ class Lifecycle:
                 route=route,
                 upstream_message_id=upstream_id,
                 attempt=attempt,
+                trail=events,
             )
         except StoreError as exc:
             log.info("upstream id not recorded message_id=%s: %s", record.message_id, exc)
@@ -265,7 +300,12 @@ class Lifecycle:
         upstream_message_id: str | None,
         receipt: StoredMessage | None,
         attempt: bool,
+        events: tuple[TrailEvent, ...],
+        by: str | None,
     ) -> StoredMessage | None:
+        ending = trail.final(
+            record, state, at, error=error, route=route, upstream_id=upstream_message_id, by=by
+        )
         change = Change(
             record.message_id,
             state,
@@ -275,11 +315,13 @@ class Lifecycle:
             upstream_message_id=upstream_message_id,
             receipt=receipt,
             attempt=attempt,
+            trail=_with_final(record, events, ending, receipt, at),
         )
         if not await self._record(change, "final state"):
             return None
         self.finished += 1
         self._observer.ended(record, state, route, at)
+        self._on_final.final(record, ending)
         return record
 
     async def _record(self, change: Change, what: str) -> bool:
@@ -377,6 +419,19 @@ def _as_webhook(
     if webhook_url is None:
         return receipt
     return replace(receipt, callback_url=webhook_url, client_reference=record.client_reference)
+
+
+def _with_final(
+    record: StoredMessage,
+    events: tuple[TrailEvent, ...],
+    ending: TrailEvent,
+    receipt: StoredMessage | None,
+    at: datetime,
+) -> tuple[TrailEvent, ...]:
+    """The trail of a final change: what led to it, the final event, the receipt made."""
+    if receipt is None:
+        return (*events, ending)
+    return (*events, ending, trail.receipt_made(record, receipt, at))
 
 
 def _final_error(record: StoredMessage, state: MessageState, error: int | None) -> int | None:

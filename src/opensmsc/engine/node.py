@@ -26,6 +26,7 @@ from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.operator import OperatorActions
 from opensmsc.engine.scheduler import Housekeeper, Scheduler
+from opensmsc.engine.trail import NO_FINAL_LISTENER, FinalListener
 from opensmsc.routing import (
     LOOPBACK,
     AccountPolicies,
@@ -65,7 +66,8 @@ class StoreAndForward:
     """Every engine part on one store. Build it on an open `store` (it owns the store from
     then on) and the node's `ids`, then `start()`; `close()` stops the background work, waits
     for what is under way and closes the store. `observer` hears each message stored and
-    ended (engine/observer.py: the node's metrics).
+    ended (engine/observer.py: the node's metrics); `on_final` each final state with its trail
+    event (engine/trail.py: the CDR).
 
     `policy` makes the node's PolicyEngine over its Router (`self.router`, which routes added
     later join); by default `PrefixPolicy`, the Router's prefixes. Every MT message is decided
@@ -87,6 +89,7 @@ class StoreAndForward:
         policy: Callable[[Router], PolicyEngine] | None = None,
         share_content: bool = False,
         observer: MessageObserver = NO_OBSERVER,
+        on_final: FinalListener = NO_FINAL_LISTENER,
     ) -> None:
         settings = settings or EngineSettings()
         routes = routes or {}
@@ -124,6 +127,7 @@ class StoreAndForward:
             on_receipt=self.deliveries.wake,
             on_receipt_stored=self._receipt_stored,
             observer=observer,
+            on_final=on_final,
         )
         self.scheduler = Scheduler(
             store,
@@ -146,6 +150,7 @@ class StoreAndForward:
             lease=timedelta(seconds=settings.lease),
             max_parts=settings.max_parts,
             observer=observer,
+            on_final=on_final,
         )
         self.operations = Operations(
             store,

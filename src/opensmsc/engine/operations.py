@@ -111,7 +111,10 @@ class Operations:
             for record in targets:
                 if not self._cancellable(record):
                     continue
-                if await self._lifecycle.finish(record, MessageState.DELETED) is not None:
+                if (
+                    await self._lifecycle.finish(record, MessageState.DELETED, by="cancel_sm")
+                    is not None
+                ):
                     cancelled += 1
         except StoreUnavailable as exc:
             log.error("cancel_sm failed message_id=%s: %s", peer_text(pdu.message_id), exc)
@@ -161,7 +164,7 @@ class Operations:
         record = await self._own(system_id, message_id, "")
         if record is None or not self._cancellable(record):
             return record
-        await self._lifecycle.finish(record, MessageState.DELETED)
+        await self._lifecycle.finish(record, MessageState.DELETED, by="cancel_sm")
         return await self._store.get(message_id)  # as it ended (or as it ended meanwhile)
 
     # ---- internals ------------------------------------------------------------------------------

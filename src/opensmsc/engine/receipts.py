@@ -190,6 +190,7 @@ def build_receipt(
         expires_at=max(expires_at, at),
         state=MessageState.ENROUTE,
         receipted_message_id=receipted,
+        trace_id=record.trace_id,  # the receipt's hops log under the message's trace
     )
 
 
@@ -273,4 +274,5 @@ def _build_receipt_general(
         due_at=at,
         expires_at=max(expires_at, at),
         receipted_message_id=receipted,
+        trace_id=record.trace_id,
     )

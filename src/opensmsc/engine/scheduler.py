@@ -39,15 +39,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from opensmsc.engine import trail
 from opensmsc.engine.decisions import Decisions
 from opensmsc.engine.lifecycle import Finish, Lifecycle
 from opensmsc.errors import StoreUnavailable
 from opensmsc.logtext import peer_text
+from opensmsc.observability import set_current_trace, traced
 from opensmsc.routing import (
     DEFAULT_POLICIES,
     Accepted,
@@ -67,7 +70,15 @@ from opensmsc.routing import (
     next_attempt,
 )
 from opensmsc.smpp import CommandStatus, MessageState
-from opensmsc.store import Clock, Direction, OutageLog, Store, StoredMessage, StoreError
+from opensmsc.store import (
+    Clock,
+    Direction,
+    OutageLog,
+    Store,
+    StoredMessage,
+    StoreError,
+    TrailEvent,
+)
 
 __all__ = ["Housekeeper", "Scheduler"]
 
@@ -322,29 +333,52 @@ class Scheduler:
             self._spawn(self._attempt(record, claimed=claimed, decision=decision))
             return
         started = 0.0 if decisions is None else decisions.started()
+        begun = time.monotonic()
         try:
-            outcome: Attempt | None = attempt_now(record)
+            with traced(trail.trace_of(record)):  # what the route logs is about this message
+                outcome: Attempt | None = attempt_now(record)
         except Exception:
-            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            log.exception(
+                "route failed message_id=%s route=%s trace=%s",
+                record.message_id,
+                route.name,
+                trail.trace_of(record),
+            )
             outcome = _ROUTE_RAISED
         if outcome is None:  # it has to wait: the usual attempt
             self._spawn(self._attempt(record, claimed=claimed, decision=decision))
             return
         self.attempts += 1
+        events: tuple[TrailEvent, ...] = ()
+        if decision is not None:
+            events = (trail.routed(record, decision, now),)
+        events += (
+            trail.attempt(record, route.name, outcome, now, (time.monotonic() - begun) * 1000),
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            _log_attempt(record, route.name, outcome)
         if decision is not None:
             assert decisions is not None
             decisions.report(route.name, outcome, started, now)
             if len(routes) > 1 and _fails_over(outcome):
                 # Failover: the other routes, as an attempt of its own.
-                self._spawn(self._attempt(record, claimed=claimed, decision=decision, skip=1))
+                self._spawn(
+                    self._attempt(record, claimed=claimed, decision=decision, skip=1, events=events)
+                )
                 return
         match outcome:
             case Delivered():
-                batch.append(Finish(record, MessageState.DELIVERED, None, route.name, not claimed))
+                batch.append(
+                    Finish(record, MessageState.DELIVERED, None, route.name, not claimed, events)
+                )
             case PermanentFailure(error=error, state=state):
-                batch.append(Finish(record, state, error, route.name, not claimed))
+                batch.append(Finish(record, state, error, route.name, not claimed, events))
             case _:
-                self._spawn(self._attempt(record, claimed=claimed, answered=(route.name, outcome)))
+                self._spawn(
+                    self._attempt(
+                        record, claimed=claimed, answered=(route.name, outcome), events=events
+                    )
+                )
 
     async def _finish_batch(self, items: list[Finish]) -> None:
         try:
@@ -379,14 +413,18 @@ class Scheduler:
         answered: tuple[str, Attempt] | None = None,
         decision: Decision | None = None,
         skip: int = 0,
+        events: tuple[TrailEvent, ...] = (),
     ) -> None:
         # `answered`: the route answered at once (route name, outcome); only record it.
         # `decision`: the policy's, made in _launch; `skip`: its routes tried already.
+        # `events`: the trail of what _launch did (its decision, the attempt answered).
+        # A task of its own: whatever its route logs meanwhile carries the message's trace.
+        set_current_trace(trail.trace_of(record))
         try:
             if answered is None:
-                await self._attempt_and_record(record, not claimed, decision, skip)
+                await self._attempt_and_record(record, not claimed, decision, skip, events)
             else:
-                await self._record_outcome(record, answered[0], answered[1], not claimed)
+                await self._record_outcome(record, answered[0], answered[1], not claimed, events)
         except StoreUnavailable as exc:
             # Nothing recorded: the lease brings the message back (at-least-once).
             log.error("attempt not recorded message_id=%s: %s", record.message_id, exc)
@@ -404,12 +442,13 @@ class Scheduler:
         uncounted: bool,
         decision: Decision | None = None,
         skip: int = 0,
+        events: tuple[TrailEvent, ...] = (),
     ) -> None:
         # `uncounted`: no claim counted this attempt (Acceptor-leased): the outcome counts it.
         lifecycle = self._lifecycle
         now = self._clock()
         if record.expires_at <= now:
-            await lifecycle.finish(record, MessageState.EXPIRED, at=now)
+            await lifecycle.finish(record, MessageState.EXPIRED, at=now, by="validity")
             return
         if record.upstream_message_id is not None and record.direction is Direction.MT:
             # Taken by an upstream before (an alert or an old lease brought it here): it
@@ -425,16 +464,21 @@ class Scheduler:
                     if decisions.remote is None
                     else await decisions.for_attempt_async(record, now)
                 )
-            await self._by_decision(record, decision, skip, uncounted)
+            if not skip:  # a failover from _launch carries its decision in `events` already
+                events = (*events, trail.routed(record, decision, now))
+            await self._by_decision(record, decision, skip, uncounted, events)
             return
         route = taken_by or self._router.route_for(record)
         if route is None:
             log.warning(
-                "no route message_id=%s destination=%s",
+                "no route message_id=%s destination=%s trace=%s",
                 record.message_id,
                 peer_text(record.destination.addr),
+                trail.trace_of(record),
             )
-            await lifecycle.finish(record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR)
+            await lifecycle.finish(
+                record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR, by="no route"
+            )
             return
         slot = self._route_slots.get(route.name)
         if slot is None:
@@ -445,34 +489,54 @@ class Scheduler:
 
     async def _attempt_route(self, record: StoredMessage, route: Route, uncounted: bool) -> None:
         self.attempts += 1
+        begun = time.monotonic()
         try:
             outcome: Attempt = await route.attempt(record)
         except Exception:
-            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            log.exception(
+                "route failed message_id=%s route=%s trace=%s",
+                record.message_id,
+                route.name,
+                trail.trace_of(record),
+            )
             outcome = _ROUTE_RAISED
-        await self._record_outcome(record, route.name, outcome, uncounted)
+        event = trail.attempt(
+            record, route.name, outcome, self._clock(), (time.monotonic() - begun) * 1000
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            _log_attempt(record, route.name, outcome)
+        await self._record_outcome(record, route.name, outcome, uncounted, (event,))
 
     async def _by_decision(
-        self, record: StoredMessage, decision: Decision, skip: int, uncounted: bool
+        self,
+        record: StoredMessage,
+        decision: Decision,
+        skip: int,
+        uncounted: bool,
+        events: tuple[TrailEvent, ...] = (),
     ) -> None:
         """Act on the policy's decision for this attempt: the routes in order with failover,
-        or a reject, or the message held back until the decision says."""
+        or a reject, or the message held back until the decision says. `events`: its trail so
+        far (the decision, attempts made already), stored with what this decides."""
         decisions = self._decisions
         assert decisions is not None
         now = self._clock()
         match decision.action:
             case Action.REJECT:
                 log.info(
-                    "rejected by policy message_id=%s status=0x%08X reason=%s",
+                    "rejected by policy message_id=%s status=0x%08X reason=%s trace=%s",
                     record.message_id,
                     decision.status or 0,
                     peer_text(decision.reason),
+                    trail.trace_of(record),
                 )
                 await self._lifecycle.finish(
                     record,
                     MessageState.REJECTED,
                     error=decision.status,
                     attempt=uncounted,
+                    events=events,
+                    by="policy",
                 )
                 return
             case Action.THROTTLE | Action.DEFER:
@@ -481,12 +545,21 @@ class Scheduler:
                 at = now + timedelta(milliseconds=max(1, decision.retry_after_ms or 0))
                 if at >= record.expires_at:
                     await self._lifecycle.finish(
-                        record, MessageState.EXPIRED, at=now, attempt=uncounted
+                        record,
+                        MessageState.EXPIRED,
+                        at=now,
+                        attempt=uncounted,
+                        events=events,
+                        by="validity",
                     )
                     return
                 with contextlib.suppress(StoreError):  # ended or changed meanwhile
                     await self._store.transition(
-                        record.message_id, MessageState.ENROUTE, at=now, next_attempt_at=at
+                        record.message_id,
+                        MessageState.ENROUTE,
+                        at=now,
+                        next_attempt_at=at,
+                        trail=(*events, trail.retry(record, at, now)),
                     )
                 return
         routes = decisions.routes(decision)[skip:]
@@ -494,41 +567,62 @@ class Scheduler:
             if skip:
                 return  # the routes changed since _launch: the lease brings the message back
             log.warning(
-                "no route message_id=%s destination=%s",
+                "no route message_id=%s destination=%s trace=%s",
                 record.message_id,
                 peer_text(record.destination.addr),
+                trail.trace_of(record),
             )
             await self._lifecycle.finish(
-                record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR, attempt=uncounted
+                record,
+                MessageState.UNDELIVERABLE,
+                error=_S.ESME_RINVDSTADR,
+                attempt=uncounted,
+                events=events,
+                by="no route",
             )
             return
         last = len(routes) - 1
         for index, route in enumerate(routes):
             slot = self._route_slots.get(route.name)
             if slot is None:
-                outcome = await self._try(record, route, decisions)
+                outcome, event = await self._try(record, route, decisions)
+                events += (event,)
                 if index < last and _fails_over(outcome):
                     continue
-                await self._record_outcome(record, route.name, outcome, uncounted)
+                await self._record_outcome(record, route.name, outcome, uncounted, events)
                 return
             # The slot is held until the outcome is recorded (a crash's duplicates are bounded
             # by the route's window); a route failed over from gives it back at once.
             async with slot:
-                outcome = await self._try(record, route, decisions)
+                outcome, event = await self._try(record, route, decisions)
+                events += (event,)
                 if index < last and _fails_over(outcome):
                     continue
-                await self._record_outcome(record, route.name, outcome, uncounted)
+                await self._record_outcome(record, route.name, outcome, uncounted, events)
                 return
 
-    async def _try(self, record: StoredMessage, route: Route, decisions: Decisions) -> Attempt:
+    async def _try(
+        self, record: StoredMessage, route: Route, decisions: Decisions
+    ) -> tuple[Attempt, TrailEvent]:
+        """One attempt on `route`, reported to the policy; its outcome and trail event."""
         self.attempts += 1
         started = decisions.started()
+        begun = time.monotonic()
         try:
             outcome: Attempt = await route.attempt(record)
         except Exception:
-            log.exception("route failed message_id=%s route=%s", record.message_id, route.name)
+            log.exception(
+                "route failed message_id=%s route=%s trace=%s",
+                record.message_id,
+                route.name,
+                trail.trace_of(record),
+            )
             outcome = _ROUTE_RAISED
-        decisions.report(route.name, outcome, started, self._clock())
+        now = self._clock()
+        event = trail.attempt(record, route.name, outcome, now, (time.monotonic() - begun) * 1000)
+        if log.isEnabledFor(logging.DEBUG):
+            _log_attempt(record, route.name, outcome)
+        decisions.report(route.name, outcome, started, now)
         if _fails_over(outcome) and log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "route failed message_id=%s route=%s error=%s",
@@ -536,23 +630,32 @@ class Scheduler:
                 route.name,
                 outcome.error if isinstance(outcome, TemporaryFailure) else None,
             )
-        return outcome
+        return outcome, event
 
     async def _record_outcome(
-        self, record: StoredMessage, route: str, outcome: Attempt, uncounted: bool
+        self,
+        record: StoredMessage,
+        route: str,
+        outcome: Attempt,
+        uncounted: bool,
+        events: tuple[TrailEvent, ...] = (),
     ) -> None:
         lifecycle = self._lifecycle
         match outcome:
             case Delivered():
                 await lifecycle.finish(
-                    record, MessageState.DELIVERED, route=route, attempt=uncounted
+                    record, MessageState.DELIVERED, route=route, attempt=uncounted, events=events
                 )
             case Accepted(upstream_id=upstream_id):
-                await lifecycle.accepted(record, upstream_id, route=route, attempt=uncounted)
+                await lifecycle.accepted(
+                    record, upstream_id, route=route, attempt=uncounted, events=events
+                )
             case PermanentFailure(error=error, state=state):
-                await lifecycle.finish(record, state, error=error, route=route, attempt=uncounted)
+                await lifecycle.finish(
+                    record, state, error=error, route=route, attempt=uncounted, events=events
+                )
             case TemporaryFailure(error=error, error_class=error_class):
-                await self._retry(record, error, error_class, route, uncounted)
+                await self._retry(record, error, error_class, route, uncounted, events=events)
 
     async def _retry(
         self,
@@ -561,6 +664,8 @@ class Scheduler:
         error_class: ErrorClass,
         route: str,
         uncounted: bool,
+        *,
+        events: tuple[TrailEvent, ...] = (),
     ) -> None:
         now = self._clock()
         decision = next_attempt(
@@ -571,18 +676,41 @@ class Scheduler:
         )
         match decision:
             case RetryAt(at=at):
-                await self._lifecycle.retry(record, at, error=error, route=route, attempt=uncounted)
+                await self._lifecycle.retry(
+                    record, at, error=error, route=route, attempt=uncounted, events=events
+                )
             case ExpireAt(at=at) if at > now:
                 # Wait in retry until validity ends (an alert may still release it).
-                await self._lifecycle.retry(record, at, error=error, route=route, attempt=uncounted)
+                await self._lifecycle.retry(
+                    record, at, error=error, route=route, attempt=uncounted, events=events
+                )
             case ExpireAt():
                 await self._lifecycle.finish(
-                    record, MessageState.EXPIRED, error=error, route=route, attempt=uncounted
+                    record,
+                    MessageState.EXPIRED,
+                    error=error,
+                    route=route,
+                    attempt=uncounted,
+                    events=events,
+                    by="validity",
                 )
             case GiveUp(state=state):
                 await self._lifecycle.finish(
-                    record, state, error=error, route=route, attempt=uncounted
+                    record, state, error=error, route=route, attempt=uncounted, events=events
                 )
+
+
+def _log_attempt(record: StoredMessage, route: str, outcome: Attempt) -> None:
+    # One line per attempt, at debug level only: the hot path logs nothing by default (the
+    # trail keeps every attempt).
+    log.debug(
+        "attempt message_id=%s route=%s outcome=%s error=%s trace=%s",
+        record.message_id,
+        route,
+        type(outcome).__name__,
+        getattr(outcome, "error", None),
+        trail.trace_of(record),
+    )
 
 
 def _fails_over(outcome: Attempt) -> bool:

@@ -130,10 +130,12 @@ def prepare(
     ids: MessageIds,
     now: datetime,
     lease: timedelta | None = None,
+    trace_id: str | None = None,
 ) -> Prepared:
     """The stored records of `submission` for account `system_id`, submitted at `now`. With
     `lease`, a message due at once is stored already leased until `now + lease` (see
-    Acceptor.store). Raises InvalidSubmission naming the field at fault."""
+    Acceptor.store). Every part carries `trace_id`. Raises InvalidSubmission naming the
+    field at fault."""
     if not submission.destination.addr:
         raise InvalidSubmission(_S.ESME_RINVDSTADR, "to", "the destination is empty")
     if not 0 <= submission.priority <= 3:
@@ -184,6 +186,7 @@ def prepare(
                 client_reference=submission.client_reference,
                 callback_url=submission.callback_url,
                 callback_style=submission.callback_style,
+                trace_id=trace_id,
             )
         )
     return Prepared(tuple(records), segmented.encoding)

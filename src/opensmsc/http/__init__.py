@@ -17,6 +17,7 @@ from opensmsc.http.app import (
     ReadinessCheck,
     SessionAmbiguous,
     StatusSource,
+    TrailSource,
     create_app,
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
@@ -51,6 +52,7 @@ __all__ = [
     "ReadinessCheck",
     "SessionAmbiguous",
     "StatusSource",
+    "TrailSource",
     "UnknownAccount",
     "WebhookMoRoute",
     "WebhookSender",

@@ -30,6 +30,7 @@ from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
 from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
+from .routes import admin_trail as trail_routes
 from .routes import console as console_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
@@ -37,6 +38,7 @@ from .routes import ops as ops_routes
 from .routes import policy as policy_routes
 from .routes.admin_messages import MessagesAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
+from .routes.admin_trail import TrailSource
 from .routes.imps import ImpsAdmin
 from .routes.ops import MetricsSource, ReadinessCheck
 from .routes.policy import PolicyAdmin
@@ -50,6 +52,7 @@ __all__ = [
     "ReadinessCheck",
     "SessionAmbiguous",
     "StatusSource",
+    "TrailSource",
     "create_app",
 ]
 
@@ -65,6 +68,7 @@ def create_app(
     auth: AdminAuth | None = None,
     status: StatusSource | None = None,
     messages: MessagesAdmin | None = None,
+    trail: TrailSource | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -78,7 +82,8 @@ def create_app(
     and no web console (http/routes/console.py), whose login needs the token.
     `status`: the node's live status, history, events and session tails
     (http/routes/admin_status.py). `messages`: the operator's messages
-    (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
+    (http/routes/admin_messages.py): list, show, cancel, retry, expire, send. `trail`: the
+    messages' trails (http/routes/admin_trail.py), on a node with a store."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -109,6 +114,9 @@ def create_app(
     if messages is not None:
         app.state.messages = messages
         app.include_router(messages_routes.router)
+    if trail is not None:
+        app.state.trail = trail
+        app.include_router(trail_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from opensmsc.engine import Acceptor, ReceiptRequest, Submission
+from opensmsc.engine import Acceptor, Origin, ReceiptRequest, Submission
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import (
@@ -337,7 +337,7 @@ class ImpsRoute:
                 return handed
             done, records, throttled = self._records(rows)
             if records:
-                await self._acceptor.store(records)
+                await self._acceptor.store(records, origin=Origin("imps"))
                 self.sent += len(records)
             if done:
                 await self._thread.run(self._service.sent, done)

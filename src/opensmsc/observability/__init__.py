@@ -4,5 +4,6 @@ Import from here.
 """
 
 from opensmsc.observability.text import MessageText
+from opensmsc.observability.trace import TRACE_IN_TEXT, current_trace, set_current_trace, traced
 
-__all__ = ["MessageText"]
+__all__ = ["TRACE_IN_TEXT", "MessageText", "current_trace", "set_current_trace", "traced"]

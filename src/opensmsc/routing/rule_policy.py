@@ -113,7 +113,7 @@ class RulePolicy:
         self._adopt(self._rules)
         self._opted_out: set[tuple[str, str]] = set()  # (handset digits, short code or "*")
         self.health = RouteHealth(self._rules.lcr)
-        self._route_decisions: dict[int, tuple[tuple[RouteChoice, ...], Decision]] = {}
+        self._route_decisions: dict[tuple[int, str], tuple[tuple[RouteChoice, ...], Decision]] = {}
         # (source addr, ton) → its kind, for the rule set in use (its short_code_max_digits).
         self._kinds: dict[tuple[str, int], SourceKind] = {}
 
@@ -302,7 +302,10 @@ class RulePolicy:
         ):
             # The usual answer: routes alone, every one healthy, from the ranking RouteHealth
             # keeps while nothing changes (what `_route` would answer, in fewer steps).
-            decision = self._routed(health.ranked(rules, names, subject.mcc_mnc, subject.seconds))
+            decision = self._routed(
+                health.ranked(rules, names, subject.mcc_mnc, subject.seconds),
+                verdict.route_rule if verdict.routes else "",
+            )
         else:
             decision = self._route(rules, query, subject=subject, verdict=verdict, now=now)
         if counted and decision.action in (Action.ROUTE, Action.DEFER):
@@ -310,16 +313,18 @@ class RulePolicy:
                 counter.hit(key, subject.seconds)
         return decision
 
-    def _routed(self, choices: tuple[RouteChoice, ...]) -> Decision:
-        """A decision to route by `choices`, one per ranking: keyed by the tuple's identity
-        (held here, so the id is not reused)."""
-        cached = self._route_decisions.get(id(choices))
+    def _routed(self, choices: tuple[RouteChoice, ...], rule: str) -> Decision:
+        """A decision to route by `choices`, one per ranking and rule: keyed by the tuple's
+        identity (held here, so the id is not reused) and the rule's name. The reason names
+        the rule that chose the routes (a message's trail shows it); none for default_routes."""
+        key = (id(choices), rule)
+        cached = self._route_decisions.get(key)
         if cached is not None and cached[0] is choices:
             return cached[1]
         if len(self._route_decisions) >= _CACHE_LIMIT:
             self._route_decisions.clear()
-        decision = Decision(action=Action.ROUTE, routes=choices)
-        self._route_decisions[id(choices)] = (choices, decision)
+        decision = Decision(action=Action.ROUTE, routes=choices, reason=_route_reason(rule))
+        self._route_decisions[key] = (choices, decision)
         return decision
 
     def _evaluate(self, query: RouteQuery, now: datetime, steps: list[Step]) -> Decision:
@@ -554,11 +559,20 @@ class RulePolicy:
                 reason=verdict.defer_reason,
             )
         if rewrite is not None:
-            return Decision(action=Action.ROUTE, routes=choices, rewrite=rewrite)
-        return self._routed(choices)
+            return Decision(
+                action=Action.ROUTE,
+                routes=choices,
+                rewrite=rewrite,
+                reason=_route_reason(verdict.route_rule if verdict.routes else ""),
+            )
+        return self._routed(choices, verdict.route_rule if verdict.routes else "")
 
 
 _STOP = Decision.reject(CommandStatus.ESME_RSYSERR, "stop")  # a marker, never returned
+
+
+def _route_reason(rule: str) -> str:
+    return f'rule "{rule}"' if rule else ""
 
 
 def _show_choice(choice: RouteChoice) -> str:

@@ -23,7 +23,7 @@ from opensmsc.accounts import (
     PasswordVerifier,
     TokenBucket,
 )
-from opensmsc.engine import StoreAndForward
+from opensmsc.engine import Origin, StoreAndForward, trail
 from opensmsc.smpp import (
     EMPTY_TLVS,
     BindMode,
@@ -135,6 +135,7 @@ class EsmeSession:
         self._opened_at = self._loop.time()
         self._end_reason: str | None = None
         self._tap: SessionTap | None = None
+        self._origin = trail.SMPP  # until bound
 
     # ---- what operators see -------------------------------------------------------------------
 
@@ -318,6 +319,13 @@ class EsmeSession:
         self._services.registry.add(self)
         self._registered = True
         self.bound_at = datetime.now(UTC)
+        # What each message of this session's trail says of where it came in.
+        peer = self._protocol.peer
+        self._origin = Origin(
+            "smpps" if self._protocol.peer_certificate() is not None else "smpp",
+            None if peer is None else f"{peer[0]}:{peer[1]}",
+            self._protocol.session_id,
+        )
         log.info(
             "bound session=%s system_id=%s mode=%s version=0x%02X peer=%s",
             self._protocol.session_id,
@@ -399,7 +407,7 @@ class EsmeSession:
             return
         # submit_sm_resp carries a message_id only after the store commit: the Acceptor
         # calls back then (or at once with a refusal).
-        self._acceptor.submit(self.system_id, event.pdu, _SubmitAnswer(self, event))
+        self._acceptor.submit(self.system_id, event.pdu, _SubmitAnswer(self, event), self._origin)
 
     def _answer_submit(self, event: SubmitReceived, message_id: str | None, status: int) -> None:
         if status != _S.ESME_ROK or message_id is None:
@@ -438,7 +446,7 @@ class EsmeSession:
                     status = self._overload_status()
                 self._refuse(event, status)
 
-        self._acceptor.submit_multi(self.system_id, event.pdu, answer)
+        self._acceptor.submit_multi(self.system_id, event.pdu, answer, self._origin)
 
     def _on_data_sm(self, event: DataSmReceived) -> None:
         if self._throttled():
@@ -456,7 +464,7 @@ class EsmeSession:
                     status = self._overload_status()
                 self._refuse(event, status)
 
-        self._acceptor.data_sm(self.system_id, event.pdu, answer)
+        self._acceptor.data_sm(self.system_id, event.pdu, answer, self._origin)
 
     async def _on_query(self, event: QueryReceived) -> None:
         pdu = await self._services.engine.operations.query(self.system_id, event.pdu)

@@ -37,6 +37,8 @@ from opensmsc.store.model import (
 )
 from opensmsc.store.outage import OutageLog, StoreFull
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
+from opensmsc.store.trail import KINDS as TRAIL_KINDS
+from opensmsc.store.trail import TrailEvent, new_trace_id
 
 __all__ = [
     "DB_FILENAME",
@@ -45,6 +47,7 @@ __all__ = [
     "OPEN_STATES",
     "REPLACEABLE_STATES",
     "SUCCESS_STATES",
+    "TRAIL_KINDS",
     "TRANSITIONS",
     "Address",
     "Change",
@@ -67,9 +70,11 @@ __all__ = [
     "StoreFull",
     "StoreStats",
     "StoredMessage",
+    "TrailEvent",
     "apply_change",
     "check_transition",
     "is_final",
+    "new_trace_id",
     "outcome_error",
     "system_clock",
 ]

@@ -26,6 +26,7 @@ from typing import Protocol
 from opensmsc.smpp import MessageState
 from opensmsc.store.answers import SavedAnswer
 from opensmsc.store.model import Change, Replacement, StoredMessage, StoreError
+from opensmsc.store.trail import TrailEvent
 
 __all__ = [
     "Change",
@@ -108,12 +109,15 @@ class Store(Protocol):
         *,
         superseding: Sequence[str] = (),
         answer: SavedAnswer | None = None,
+        trail: Sequence[TrailEvent] = (),
     ) -> None:
         """Store new messages, all or none, in an INITIAL state. `superseding` lists open
         messages to end as DELETED in the same transaction (submit_sm with
         replace_if_present_flag, SMPP 3.4 §4.4.1). `answer` is stored in the same
         transaction (answers.py): the messages and the answer naming them, or neither.
-        Raises DuplicateMessage if an id exists, KeyTaken if the answer's key does."""
+        `trail` too (trail.py: the events of the new messages, and of the superseded ones,
+        stored only with their DELETED). Raises DuplicateMessage if an id exists, KeyTaken if
+        the answer's key does."""
         ...
 
     async def transition(
@@ -128,11 +132,13 @@ class Store(Protocol):
         route: str | None = None,
         upstream_message_id: str | None = None,
         receipt: StoredMessage | None = None,
+        trail: Sequence[TrailEvent] = (),
     ) -> StoredMessage:
         """Make the model.Change of these arguments, atomically: the record becomes
         `model.apply_change(record, change)`. `receipt` is stored in the same transaction,
-        so a message never becomes final without the receipt it owes, and never owes two.
-        Returns the record as written. Raises MessageNotFound, IllegalTransition."""
+        so a message never becomes final without the receipt it owes, and never owes two;
+        `trail` too (Change.trail). Returns the record as written. Raises MessageNotFound,
+        IllegalTransition."""
         ...
 
     async def apply(self, changes: Sequence[Change]) -> list[StoreError | None]:
@@ -178,9 +184,15 @@ class Store(Protocol):
         each of the id's keys (upstream.upstream_id_keys), one call per key."""
         ...
 
+    async def add_trail(self, events: Sequence[TrailEvent]) -> None:
+        """Store trail events that no state change carries (a client reading a final state):
+        group-committed like every write, so they cost no sync of their own under load."""
+        ...
+
     async def purge_final(self, older_than: datetime) -> int:
-        """Delete messages that became final before `older_than`, and their upstream ids.
-        Returns how many messages went. Works in chunks, so other writes are not held up."""
+        """Delete messages that became final before `older_than`, their upstream ids and their
+        trails. Returns how many messages went. Works in chunks, so other writes are not held
+        up."""
         ...
 
     async def purge_answers(self, older_than: datetime) -> int:
@@ -190,6 +202,11 @@ class Store(Protocol):
     # ---- reads: see every write that returned before they were called -------------------------
 
     async def get(self, message_id: str) -> StoredMessage | None: ...
+
+    async def trail(self, message_id: str) -> list[TrailEvent]:
+        """The trail of a message (trail.py), in the order its events were written; empty
+        for an unknown (or purged) message."""
+        ...
 
     async def find_pending(
         self,

@@ -33,6 +33,7 @@ from opensmsc.smpp import (
     decode_tlvs,
     encode_tlvs,
 )
+from opensmsc.store.trail import TrailEvent
 
 _ShortMessageT = TypeVar("_ShortMessageT", SubmitSm, DeliverSm)
 
@@ -257,6 +258,9 @@ class StoredMessage:
     # which must look as the originals' do. The name before the first ";" picks the style, the
     # rest is the style's own parameters.
     callback_style: str | None = None
+    # The id that ties the message's log lines, trail and receipts together (trail.py): made
+    # at its front door, copied to its receipts. None on records from before issue 16.
+    trace_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.message_id:
@@ -333,6 +337,7 @@ class StoredMessage:
         client_reference: str | None = None,
         callback_url: str | None = None,
         callback_style: str | None = None,
+        trace_id: str | None = None,
     ) -> StoredMessage:
         """A new message from plain fields, whatever its front door (SMPP, HTTP, IMPS).
 
@@ -375,6 +380,7 @@ class StoredMessage:
             client_reference=client_reference,
             callback_url=callback_url,
             callback_style=callback_style,
+            trace_id=trace_id,
         )
 
     @classmethod
@@ -391,6 +397,7 @@ class StoredMessage:
         concat: ConcatInfo | None = None,
         receipted_message_id: str | None = None,
         next_attempt_at: datetime | None = None,
+        trace_id: str | None = None,
     ) -> StoredMessage:
         """`create` with the fields of a submit_sm or deliver_sm; the engine has already
         parsed and capped its schedule_delivery_time and validity_period."""
@@ -415,6 +422,7 @@ class StoredMessage:
             concat=concat,
             receipted_message_id=receipted_message_id,
             next_attempt_at=next_attempt_at,
+            trace_id=trace_id,
         )
 
     def to_deliver_sm(self) -> DeliverSm:
@@ -475,7 +483,8 @@ class Change:
     next_attempt_at; an open state takes `next_attempt_at`, else keeps its own. `error`
     replaces last_error; `attempt` counts one more delivery attempt; `route` and
     `upstream_message_id` are recorded when given. `receipt` is stored with the change (one
-    transaction) and its id kept on the message as receipt_id."""
+    transaction) and its id kept on the message as receipt_id. `trail` is stored with the
+    change when it is made, and not at all when it is refused (trail.py)."""
 
     message_id: str
     new_state: MessageState
@@ -486,6 +495,7 @@ class Change:
     route: str | None = None
     upstream_message_id: str | None = None
     receipt: StoredMessage | None = None
+    trail: tuple[TrailEvent, ...] = ()
 
 
 # What a change writes besides the state, one bit per assignment. `effect` gives the bits and

@@ -40,11 +40,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Final
 
+from opensmsc.engine import trail
 from opensmsc.errors import MessageRejected, StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import BoundSession, MoRouter
 from opensmsc.smpp import CommandStatus, DataSm, DeliverSm, LocalProtocolError, data_sm_as
-from opensmsc.store import Clock, Direction, Store, StoredMessage, system_clock
+from opensmsc.store import Clock, Direction, Store, StoredMessage, new_trace_id, system_clock
 
 __all__ = ["DEFAULT_MO_VALIDITY", "MoClaim", "MoIngress", "MoObserver", "mo_deliver_sm"]
 
@@ -148,6 +149,7 @@ class MoIngress:
                 submitted_at=now,
                 due_at=now,
                 expires_at=now + self._validity(system_id),
+                trace_id=new_trace_id(),
             )
         except LocalProtocolError as exc:
             # A TLV we cannot write back: it would fail the same way every time it came.
@@ -155,7 +157,9 @@ class MoIngress:
             log.warning("MO refused connector=%s: unstorable TLVs: %s", connector, exc)
             raise MessageRejected(CommandStatus.ESME_RX_P_APPN, "MO not storable") from exc
         try:
-            await self._store.submit_many((record,))
+            await self._store.submit_many(
+                (record,), trail=(trail.accepted(record, trail.Origin("mo", session=connector)),)
+            )
         except StoreUnavailable as exc:
             self.refused += 1
             log.error("MO not stored connector=%s system_id=%s: %s", connector, system_id, exc)

@@ -237,6 +237,7 @@ class UpstreamReceipts:
             error=receipt_error(info),
             route=connector if record.route is None else None,
             upstream_message_id=info.message_id if record.upstream_message_id is None else None,
+            by=f"receipt from {connector}",
         )
         if written is None:  # ended meanwhile (cancelled, expired, another receipt)
             self.duplicates += 1

@@ -7,7 +7,8 @@ module of its part of the file (or a new module) and a field to its parent: the 
 change. `docs/configuration.md` documents every key.
 
 One module per part of the file: node.py (`[node]`, `[store]`, `[logging]`), smpp_server.py,
-smpp_client.py, accounts.py, routing.py, network.py, http.py, api.py, policyd.py, and root.py
+smpp_client.py, accounts.py, routing.py, network.py, http.py, api.py, policyd.py, cdr.py, and
+root.py
 (`Config`, `[smpp]` and the rules across sections). They read no file and know nothing of TOML;
 `load.py` does that.
 Import from `opensmsc.config`; this package's names are for the config package's own modules.
@@ -19,6 +20,7 @@ from opensmsc.config.model.accounts import (
     LongMessageReceipts,
 )
 from opensmsc.config.model.api import ApiConfig
+from opensmsc.config.model.cdr import CdrConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.imps import ImpsConfig, ImpsUserConfig
 from opensmsc.config.model.network import (
@@ -46,6 +48,7 @@ from opensmsc.config.model.smpp_server import OverloadAction, SmppServerConfig, 
 __all__ = [
     "AccountConfig",
     "ApiConfig",
+    "CdrConfig",
     "ClientBind",
     "Config",
     "DistributionListConfig",

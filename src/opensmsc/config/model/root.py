@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from opensmsc.config.model.accounts import AccountConfig
 from opensmsc.config.model.api import ApiConfig
+from opensmsc.config.model.cdr import CdrConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.imps import ImpsConfig
 from opensmsc.config.model.network import NetworkConfig
@@ -44,6 +45,7 @@ class Config:
     policyd: PolicydConfig = field(default_factory=PolicydConfig)
     policy_client: PolicyClientConfig = field(default_factory=PolicyClientConfig)
     imps: ImpsConfig = field(default_factory=ImpsConfig)
+    cdr: CdrConfig = field(default_factory=CdrConfig)
 
     def problems(self) -> list[Problem]:
         checks = Checks()

@@ -36,7 +36,9 @@ from typing import Final
 
 import aiohttp
 
+from opensmsc.engine import trail
 from opensmsc.errors import StoreUnavailable
+from opensmsc.observability import set_current_trace
 from opensmsc.smpp import MessageState
 from opensmsc.store import Change, Clock, Store, StoredMessage
 
@@ -158,6 +160,7 @@ class WebhookSender:
                     await self._wake.wait()
 
     async def _send(self, record: StoredMessage) -> None:
+        set_current_trace(trail.trace_of(record))  # this task's lines are about this webhook
         try:
             outcome = await self._post(record)
             await self._record(record, outcome)
@@ -187,8 +190,16 @@ class WebhookSender:
     async def _record(self, record: StoredMessage, outcome: CallOutcome) -> None:
         settings = self._settings
         now = self._clock()
+        # On the trail of the message the webhook reports on: this call, and how it ended.
+        called = trail.webhook(record, now, outcome.status, attempt=record.attempts + 1)
         if outcome.ok:
-            change = Change(record.message_id, MessageState.DELIVERED, now, attempt=True)
+            change = Change(
+                record.message_id,
+                MessageState.DELIVERED,
+                now,
+                attempt=True,
+                trail=(called, trail.receipt_taken(record, now, "webhook")),
+            )
         else:
             self.failed_attempts += 1
             attempts = record.attempts + 1
@@ -206,13 +217,21 @@ class WebhookSender:
                     else MessageState.UNDELIVERABLE
                 )
                 log.warning(
-                    "webhook given up id=%s url=%s status=%d attempts=%d",
+                    "webhook given up id=%s url=%s status=%d attempts=%d trace=%s",
                     record.message_id,
                     record.callback_url,
                     outcome.status,
                     attempts,
+                    trail.trace_of(record),
                 )
-                change = Change(record.message_id, state, now, error=outcome.status, attempt=True)
+                change = Change(
+                    record.message_id,
+                    state,
+                    now,
+                    error=outcome.status,
+                    attempt=True,
+                    trail=(called, trail.receipt_ended(record, state, now, outcome.status)),
+                )
             else:
                 change = Change(
                     record.message_id,
@@ -221,9 +240,18 @@ class WebhookSender:
                     error=outcome.status,
                     next_attempt_at=next_at,
                     attempt=True,
+                    trail=(called,),
                 )
         (refused,) = await self._store.apply((change,))
         if refused is not None:
             log.info("webhook outcome not recorded id=%s: %s", record.message_id, refused)
         elif outcome.ok:
             self.delivered += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "webhook id=%s status=%d ok=%s trace=%s",
+                record.message_id,
+                outcome.status,
+                outcome.ok,
+                trail.trace_of(record),
+            )

@@ -36,7 +36,7 @@ _COLUMNS: Final = (
     " data_coding, sm_default_msg_id, short_message, tlvs, concat_group, concat_ref,"
     " concat_total, concat_seq, submitted_at, due_at, expires_at, state, attempts,"
     " next_attempt_at, last_error, done_at, route, upstream_message_id, receipt_id,"
-    " receipted_message_id, client_reference, callback_url, callback_style"
+    " receipted_message_id, client_reference, callback_url, callback_style, trace_id"
 )
 SELECT: Final = f"SELECT {_COLUMNS} FROM message"
 OPEN: Final = "(state = 0 OR state = 1 OR state = 7)"  # the partial indexes' condition, verbatim
@@ -60,6 +60,7 @@ _OPTIONAL_COLUMNS: Final = (
     "client_reference",
     "callback_url",
     "callback_style",
+    "trace_id",
 )
 _insert_sql_cache: dict[int, str] = {}
 
@@ -126,6 +127,7 @@ def insert_row(r: StoredMessage) -> Shaped:
         (256, r.client_reference),
         (512, r.callback_url),
         (1024, r.callback_style),
+        (2048, r.trace_id),
     ):
         if value is not None:
             shape |= bit
@@ -159,7 +161,7 @@ def record(row: Sequence[Any]) -> StoredMessage:
         sm_default_msg_id, short_message, tlvs, c_group, c_ref, c_total, c_seq, submitted_at,
         due_at, expires_at, state, attempts, next_attempt_at, last_error, done_at, route,
         upstream_message_id, receipt_id, receipted_message_id, client_reference, callback_url,
-        callback_style,
+        callback_style, trace_id,
     ) = row  # fmt: skip
     return StoredMessage(
         message_id=message_id,
@@ -194,4 +196,5 @@ def record(row: Sequence[Any]) -> StoredMessage:
         client_reference=client_reference,
         callback_url=callback_url,
         callback_style=callback_style,
+        trace_id=trace_id,
     )

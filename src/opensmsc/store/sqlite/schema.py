@@ -152,8 +152,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 9: how a callback is called (StoredMessage.callback_style): the drop-in Kannel and Jasmin
     # endpoints' delivery reports look as the originals' do.
     ("ALTER TABLE message ADD COLUMN callback_style TEXT",),
-    # 10: reserved for the message trail's table (branch `trail`, issue 16), merged there.
-    (),
+    # 10: a message's trail (issue 16, store/trail.py): its events, written in the transaction
+    # of the change they describe, read by message, purged with it; and its trace id. A rowid
+    # table (events arrive in order, seq keeps it) with one index by message: an event costs
+    # two short B-tree inserts and no sync of its own.
+    (
+        "ALTER TABLE message ADD COLUMN trace_id TEXT",
+        """CREATE TABLE trail (
+            seq INTEGER PRIMARY KEY,            -- the order events were written in
+            message_id TEXT NOT NULL,
+            at INTEGER NOT NULL,                -- µs since the epoch, UTC
+            kind TEXT NOT NULL,                 -- trail.KINDS
+            detail TEXT NOT NULL                -- JSON object
+        )""",
+        "CREATE INDEX trail_message ON trail (message_id)",
+    ),
     # 11: MT messages to a number, newest first (Store.find without an account: the admin
     # API's `GET /v1/admin/messages?destination=`, what an operator asks first: "did my SMS to
     # this number arrive?"), without scanning every message of the store.

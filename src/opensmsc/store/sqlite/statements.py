@@ -46,6 +46,7 @@ from opensmsc.store.model import (
     apply_change,
     check_transition,
     effect,
+    from_us,
     to_us,
 )
 from opensmsc.store.sqlite.answers import insert_answer
@@ -59,6 +60,7 @@ from opensmsc.store.sqlite.rows import (
     insert_sql,
     record,
 )
+from opensmsc.store.trail import TrailEvent
 
 __all__ = [
     "PURGE_CHUNK",
@@ -69,16 +71,23 @@ __all__ = [
     "due_rows",
     "find_rows",
     "insert",
+    "insert_trail",
     "load",
     "op_claim",
     "op_map_upstream",
     "op_purge_chunk",
     "op_replace",
     "op_submit",
+    "op_trail",
     "prepare_change",
+    "read_trail",
     "save",
+    "trail_rows",
     "update_sql",
 ]
+
+
+_TrailRow = tuple[str, int, str, str]  # message_id, at (µs), kind, detail (JSON)
 
 
 def load(conn: sqlite3.Connection, message_id: str) -> StoredMessage:
@@ -135,6 +144,7 @@ class Prepared:
     update: Shaped
     receipt_row: Shaped | None
     refused: StoreError | None  # refused before reaching the database (a receipt not initial)
+    trail: tuple[_TrailRow, ...] = ()
 
 
 def prepare_change(c: Change) -> Prepared:
@@ -145,7 +155,8 @@ def prepare_change(c: Change) -> Prepared:
         if receipt.state not in INITIAL_STATES:
             refused = IllegalTransition(receipt.message_id, receipt.state, receipt.state)
         row = insert_row(receipt)
-    return Prepared(c.message_id, c.new_state, _update_row(c), row, refused)
+    trail = trail_rows(c.trail) if c.trail else ()
+    return Prepared(c.message_id, c.new_state, _update_row(c), row, refused, trail)
 
 
 class Transition:
@@ -166,6 +177,8 @@ class Transition:
             insert_rows(conn, (prepared.receipt_row,))
         bits, params = prepared.update
         conn.execute(update_sql(bits), params)
+        if prepared.trail:
+            insert_trail(conn, prepared.trail)
         return new
 
 
@@ -190,6 +203,7 @@ def apply_changes(conn: sqlite3.Connection, changes: Sequence[Prepared]) -> list
     outcomes: list[StoreError | None] = []
     updates: list[Shaped] = []
     receipts: list[Shaped] = []
+    trail: list[_TrailRow] = []
     allowed = _ALLOWED
     for c in changes:
         if c.refused is not None:
@@ -211,11 +225,15 @@ def apply_changes(conn: sqlite3.Connection, changes: Sequence[Prepared]) -> list
             params = row[1]
             states[params[0]] = params[STATE_COLUMN]
         updates.append(c.update)
+        if c.trail:
+            trail.extend(c.trail)
         outcomes.append(None)
     if receipts:
         execute_shaped(conn, insert_sql, receipts)
     if updates:
         execute_shaped(conn, update_sql, updates)
+    if trail:
+        insert_trail(conn, trail)
     return outcomes
 
 
@@ -275,9 +293,13 @@ def op_submit(
     records: Sequence[StoredMessage],
     superseding: Sequence[str],
     answer: SavedAnswer | None = None,
+    trail: Sequence[TrailEvent] = (),
+    superseded_trail: Sequence[TrailEvent] = (),
 ) -> Callable[[sqlite3.Connection], None]:
     _check_initial(records)
     rows = [insert_row(r) for r in records]
+    events = trail_rows(trail)
+    ended = tuple(superseded_trail)
 
     def run(conn: sqlite3.Connection) -> None:
         if answer is not None:  # first: a key used already costs no message inserts
@@ -285,10 +307,47 @@ def op_submit(
         if superseding:
             at = records[0].submitted_at
             for message_id in superseding:
-                Transition(Change(message_id, MessageState.DELETED, at))(conn)
+                mine = tuple(e for e in ended if e.message_id == message_id)
+                Transition(Change(message_id, MessageState.DELETED, at, trail=mine))(conn)
         insert_rows(conn, rows)
+        if events:
+            insert_trail(conn, events)
 
     return run
+
+
+# ---- the trail (store/trail.py) ------------------------------------------------------------------
+
+_INSERT_TRAIL: Final = "INSERT INTO trail (message_id, at, kind, detail) VALUES (?, ?, ?, ?)"
+
+
+def trail_rows(events: Sequence[TrailEvent]) -> tuple[_TrailRow, ...]:
+    """The INSERT parameters of `events`, built in the caller's thread (JSON included)."""
+    return tuple((e.message_id, to_us(e.at), e.kind, e.detail_json()) for e in events)
+
+
+def insert_trail(conn: sqlite3.Connection, rows: Sequence[_TrailRow]) -> None:
+    conn.executemany(_INSERT_TRAIL, rows)
+
+
+def op_trail(events: Sequence[TrailEvent]) -> Callable[[sqlite3.Connection], None]:
+    """Store.add_trail: events that no state change carries."""
+    rows = trail_rows(events)
+
+    def run(conn: sqlite3.Connection) -> None:
+        insert_trail(conn, rows)
+
+    return run
+
+
+def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
+    """Store.trail: the events of a message in the order they were written."""
+    return [
+        TrailEvent(message_id, from_us(at), kind, json.loads(detail))
+        for at, kind, detail in conn.execute(
+            "SELECT at, kind, detail FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
+        )
+    ]
 
 
 # ---- the due queue -------------------------------------------------------------------------------
@@ -468,12 +527,17 @@ PURGE_CHUNK: Final = 2000
 def op_purge_chunk(older_than: datetime) -> Callable[[sqlite3.Connection], int]:
     def run(conn: sqlite3.Connection) -> int:
         rows = conn.execute(
-            "SELECT seq, message_id FROM message WHERE done_at IS NOT NULL AND done_at < ?"
-            " ORDER BY done_at LIMIT ?",
+            "SELECT seq, message_id, receipted_message_id FROM message"
+            " WHERE done_at IS NOT NULL AND done_at < ? ORDER BY done_at LIMIT ?",
             (to_us(older_than), PURGE_CHUNK),
         ).fetchall()
-        conn.executemany("DELETE FROM upstream_id WHERE message_id = ?", [(m,) for _, m in rows])
-        conn.executemany("DELETE FROM message WHERE seq = ?", [(s,) for s, _ in rows])
+        ids = [(m,) for _, m, _ in rows]
+        conn.executemany("DELETE FROM upstream_id WHERE message_id = ?", ids)
+        # A message's trail goes with it; a receipt purged takes the trail of the message it
+        # reported on too, for the events its client wrote after that message was purged.
+        reported = {(r,) for _, _, r in rows if r is not None}
+        conn.executemany("DELETE FROM trail WHERE message_id = ?", [*ids, *reported])
+        conn.executemany("DELETE FROM message WHERE seq = ?", [(s,) for s, _, _ in rows])
         return len(rows)
 
     return run

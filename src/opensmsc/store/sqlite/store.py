@@ -46,9 +46,12 @@ from opensmsc.store.sqlite.statements import (
     op_purge_chunk,
     op_replace,
     op_submit,
+    op_trail,
     prepare_change,
+    read_trail,
 )
 from opensmsc.store.sqlite.writer import STOP, Op, Turn, Writer
+from opensmsc.store.trail import TrailEvent
 
 __all__ = ["SqliteStore"]
 
@@ -145,10 +148,14 @@ class SqliteStore:
         *,
         superseding: Sequence[str] = (),
         answer: SavedAnswer | None = None,
+        trail: Sequence[TrailEvent] = (),
     ) -> None:
         if not records and answer is None:
             return
-        await self._write(op_submit(tuple(records), tuple(superseding), answer))
+        ours = set(superseding)
+        ended = [e for e in trail if e.message_id in ours] if ours else ()
+        new = [e for e in trail if e.message_id not in ours] if ours else trail
+        await self._write(op_submit(tuple(records), tuple(superseding), answer, new, ended))
 
     async def transition(
         self,
@@ -162,6 +169,7 @@ class SqliteStore:
         route: str | None = None,
         upstream_message_id: str | None = None,
         receipt: StoredMessage | None = None,
+        trail: Sequence[TrailEvent] = (),
     ) -> StoredMessage:
         change = Change(
             message_id,
@@ -173,6 +181,7 @@ class SqliteStore:
             route,
             upstream_message_id,
             receipt,
+            tuple(trail),
         )
         return await self._write(Transition(change))
 
@@ -235,6 +244,10 @@ class SqliteStore:
             if n < PURGE_CHUNK:
                 return total
 
+    async def add_trail(self, events: Sequence[TrailEvent]) -> None:
+        if events:
+            await self._write(op_trail(events))
+
     async def purge_answers(self, older_than: datetime) -> int:
         total = 0
         while True:
@@ -244,6 +257,9 @@ class SqliteStore:
                 return total
 
     # ---- reads ------------------------------------------------------------------------------
+
+    async def trail(self, message_id: str) -> list[TrailEvent]:
+        return await self._read(lambda conn: read_trail(conn, message_id))
 
     async def saved_answer(self, system_id: str, key: str) -> SavedAnswer | None:
         return await self._read(lambda conn: read_answer(conn, system_id, key))
