@@ -45,6 +45,18 @@ def _scenario(driver: WebDriver, base: str, token: str, message_id: str) -> None
     assert timeline.find_elements(By.TAG_NAME, "li")
     screenshot(driver, "message-timeline")
 
+    # Delivered is final: the node refuses to cancel it, and the console says why.
+    driver.find_element(By.ID, "message-cancel").click()
+    notice = wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "notice").is_displayed() and d.find_element(By.ID, "notice")
+        ),
+        "the refusal to cancel",
+    )
+    assert notice.text
+    assert driver.find_element(By.ID, "message-state").text == "delivered"
+
 
 async def test_find_a_message_and_its_timeline(
     smsc_factory: SmscFactory, browser: WebDriver

@@ -70,10 +70,12 @@ async function api(method, path, body) {
   return data;
 }
 
-function when(iso) {
+// A time in UTC, as the node logs it; to the millisecond where events follow each other fast.
+function when(iso, precise = false) {
   if (!iso) return "";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toISOString().replace("T", " ").slice(0, 19);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().replace("T", " ").slice(0, precise ? 23 : 19);
 }
 
 function table(columns, rows, empty = "none") {
@@ -293,16 +295,18 @@ async function message(id) {
     try { await api("POST", `${path}/${verb}`); ui.say(""); route(); } catch (error) { ui.say(error.message); }
   } }, verb);
   const fields = Object.entries(found);
+  // The timeline first: "what happened to it" is why one opens a message.
   ui.show(
     h("h2", {}, "Message ", h("code", {}, found.id), " ", h("span", { id: "message-state" }, found.state)),
-    h("dl", { class: "fields" }, fields.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, asValue(value))])),
     h("p", {}, action("cancel"), " ", action("retry"), " ", action("expire")),
     h("h2", {}, "Timeline", trail && trail.trace_id ? h("span", { class: "muted" }, ` trace ${trail.trace_id}`) : ""),
     trail instanceof Error
       ? h("p", { class: "error" }, trail.message)
       : h("ol", { class: "timeline", id: "timeline" }, (trail.events || []).map((event) =>
-        h("li", {}, h("span", { class: "muted" }, when(event.at)), h("span", { class: "kind" }, event.kind),
+        h("li", {}, h("span", { class: "muted" }, when(event.at, true)), h("span", { class: "kind" }, event.kind),
           h("code", {}, Object.keys(event.detail || {}).length ? JSON.stringify(event.detail) : "")))),
+    h("h2", {}, "Fields"),
+    h("dl", { class: "fields" }, fields.flatMap(([key, value]) => [h("dt", {}, key), h("dd", {}, asValue(value))])),
   );
 }
 
