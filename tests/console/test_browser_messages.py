@@ -56,6 +56,7 @@ def _scenario(driver: WebDriver, base: str, token: str, message_id: str) -> None
     )
     assert notice.text
     assert driver.find_element(By.ID, "message-state").text == "delivered"
+    screenshot(driver, "message-cancel-refused")
 
 
 async def test_find_a_message_and_its_timeline(
