@@ -261,24 +261,38 @@ def test_a_reload_applies_bind_settings_and_names_what_needs_a_restart(tmp_path:
         + f"""
         throughput = 10.0
         default_validity = 60.0
+        mo_prefixes = ["5000"]
         [[accounts]]
         system_id = "esme2"
         password_hash = "{hash_password("two")}"
         max_validity = 1209600.0
+        mo_prefixes = ["6000"]
         [logging]
         show_short_message = true
+        [store]
+        retention = 60.0
         """,
     )
     applied, restart = classify(old, new)
     assert applied == [
         "logging.show_short_message",
         "accounts[esme1].throughput",
+        "accounts[esme1].default_validity",
         "accounts[esme2]",
     ]
-    assert restart == ["accounts[esme1].default_validity", "accounts[esme2].max_validity"]
+    assert restart == [
+        "accounts[esme1].mo_prefixes",
+        "accounts[esme2].mo_prefixes",
+        "store.retention",
+    ]
     assert classify(new, old) == (
-        ["logging.show_short_message", "accounts[esme1].throughput", "accounts[esme2]"],
-        ["accounts[esme1].default_validity"],
+        [
+            "logging.show_short_message",
+            "accounts[esme1].throughput",
+            "accounts[esme1].default_validity",
+            "accounts[esme2]",
+        ],
+        ["accounts[esme1].mo_prefixes", "store.retention"],
     )
 
 

@@ -232,19 +232,21 @@ async def test_sighup_reloads_accounts_and_logging_and_keeps_running_on_errors(
     node, port = await Node.start(config)
     try:
         assert await bind_status(port, "esme1", "old") == 0
-        # A new password and log level (applied), a new window (needs a restart).
+        # A new password and log level (applied), a new window (applied to new
+        # connections), a new cap on unbound connections (needs a restart).
         write_config(
             tmp_path,
             account_toml("new", "throughput = 5.0") + '[logging]\nlevel = "debug"\n',
-            server=server + "\nwindow = 20",
+            server=server + "\nwindow = 20\nmax_unbound_connections = 20",
         )
         node.signal(signal.SIGHUP)
         line = await node.wait_for("configuration reloaded")
         assert (
-            "applied=logging.level,accounts[esme1].password_hash,accounts[esme1].throughput "
-            "restart_needed=smpp.server.window"
+            "applied=logging.level,smpp.server.window,accounts[esme1].password_hash,"
+            "accounts[esme1].throughput restart_needed=smpp.server.max_unbound_connections"
         ) in line
-        assert "smpp.server.window" in await node.wait_for("only after a restart")
+        assert "smpp.server.window" in await node.wait_for("to new connections only")
+        assert "max_unbound_connections" in await node.wait_for("only after a restart")
         assert await bind_status(port, "esme1", "new") == 0
         # The level is debug now: the authenticator's debug line shows.
         assert "system_id=esme1" in await node.wait_for("level=debug")

@@ -1,7 +1,8 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, the IMPS users and figures with `[imps]`, and the operator's messages (list,
-show, cancel, retry, expire, send: app/messages.py).
+the node has one, the IMPS users and figures with `[imps]`, the operator's messages (list,
+show, cancel, retry, expire, send: app/messages.py), and the live configuration (accounts,
+connectors, routes, export, reload: app/live_config.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -18,6 +19,7 @@ from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import (
     AdminAuth,
+    ConfigAdmin,
     HttpServer,
     ImpsAdmin,
     MessagesAdmin,
@@ -53,6 +55,7 @@ class AdminService:
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
         trail: TrailSource | None = None,
+        config_admin: ConfigAdmin | None = None,
     ) -> None:
         self._config = config
         # Ends the status streams first: the listener's graceful stop waits for its responses.
@@ -74,6 +77,7 @@ class AdminService:
                 status=status,
                 messages=messages,
                 trail=trail,
+                config_admin=config_admin,
             ),
             host=config.bind_address,
             port=config.port,

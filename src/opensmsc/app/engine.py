@@ -49,7 +49,7 @@ def engine_settings(config: Config) -> EngineSettings:
         max_batch_ops=store.max_batch_ops,
         max_batch_delay=store.max_batch_delay,
         default_route=routing.default_route,
-        prefixes=tuple((r.prefix, r.route) for r in routing.routes),
+        prefixes=tuple((r.prefix, r.route) for r in routing.routes if r.enabled),
         # A connector's window bounds what a crash can make it deliver twice upstream.
         route_windows=tuple((c.name, c.window) for c in config.smpp.client),
         delivery_window=config.smpp.server.window,

@@ -2,7 +2,8 @@
 
 The order, and why:
 
-0. the lock on the data folder (app/data.py): one node per store;
+0. the lock on the data folder (app/data.py): one node per store; then the live changes kept
+   there (app/live_config.py), put on top of the file: every service below starts with that;
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
    opt-outs restored from data_dir), which sees every MO from then on; with `[policy_client]`
@@ -21,6 +22,9 @@ The order, and why:
    from the start) and its live status (app/status.py, its sampler started just before);
 8. the engine's work: the scheduler starts sending once everything is there.
 
+Once the services a reload changes exist, the live configuration is given its Reloader
+(app/reload.py): SIGHUP, `POST /v1/admin/reload` and the admin API's changes go through it.
+
 `RunningSmsc.stop()` stops them in the reverse order: the scheduler first, then sessions are
 unbound, connectors unbind upstream, alerts under way reach the store, the store closes, and
 the data folder is let go last.
@@ -32,6 +36,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opensmsc.accounts import Authenticator
@@ -40,6 +45,7 @@ from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
+from opensmsc.app.live_config import LiveConfig
 from opensmsc.app.messages import NodeMessages
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
@@ -47,6 +53,7 @@ from opensmsc.app.policy import NodePolicy, node_policy, served_policy
 from opensmsc.app.policy_client import PolicyClientService
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.readiness import Readiness
+from opensmsc.app.reload import ConfigReader, LiveParts, Reloader
 from opensmsc.app.service import Services
 from opensmsc.app.simulated_hlr import build_hlr
 from opensmsc.app.smsc import OutbindLink, SmscService
@@ -54,7 +61,7 @@ from opensmsc.app.status import NodeStatus
 from opensmsc.app.trail import NodeTrail
 from opensmsc.app.upstream import UpstreamService, mo_ingress, np_lookup_for
 from opensmsc.app.webhooks import WebhookService, uses_webhooks
-from opensmsc.config import Config
+from opensmsc.config import Config, LoggingConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.network import SimulatedNetwork
 from opensmsc.smsc import SessionRegistry, SmscServices
@@ -88,6 +95,7 @@ class RunningSmsc:
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
     status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
+    live: LiveConfig | None = None  # the file with the live changes on top, and its reloads
 
     @property
     def ports(self) -> dict[str, int]:
@@ -145,27 +153,40 @@ class RunningSmsc:
         await self.stop()
 
 
-async def start(config: Config) -> RunningSmsc:
+async def start(
+    config: Config,
+    *,
+    read: ConfigReader | None = None,
+    apply_logging: Callable[[LoggingConfig], None] | None = None,
+    config_dir: Path | None = None,
+) -> RunningSmsc:
     """Start every service the configuration asks for; returns once all listen. When one fails
-    to start, the ones already started are stopped and its error is raised."""
+    to start, the ones already started are stopped and its error is raised. `read` reads the
+    configuration file again (reloads; None: there is none), `apply_logging` sets logging up
+    again after a reload changed it, `config_dir` is the file's folder (relative paths in live
+    changes)."""
     loop = asyncio.get_running_loop()
-    server_config = config.smpp.server
-    authenticator = Authenticator(
-        accounts_from_config(config),
-        clock=loop.time,
-        failure_base_delay=server_config.bind_failure_delay or 0.0,
-        failure_max_delay=server_config.bind_failure_max_delay or 0.0,
-    )
     registry = SessionRegistry()
-    policies = policies_from_config(config)
     outbind = OutbindLink()
     messages = MessageMetrics()
     services = Services()
-    # The simulated HLR first: its portability data gives the policy a ported number's network.
-    hlr = build_hlr(config.network) if uses_network(config) else None
-    portability = None if hlr is None else hlr.portability
     try:
         await services.start(DataFolderLock(config.node.data_dir))
+        # The file with the admin API's live changes on top: what every service starts with.
+        live = await services.start(LiveConfig(config, read=read, base_dir=config_dir))
+        config = live.config
+        server_config = config.smpp.server
+        authenticator = Authenticator(
+            accounts_from_config(config),
+            clock=loop.time,
+            failure_base_delay=server_config.bind_failure_delay or 0.0,
+            failure_max_delay=server_config.bind_failure_max_delay or 0.0,
+        )
+        policies = policies_from_config(config)
+        # The simulated HLR first: its portability data gives the policy a ported number's
+        # network.
+        hlr = build_hlr(config.network) if uses_network(config) else None
+        portability = None if hlr is None else hlr.portability
         engine = (
             await services.start(
                 EngineService(
@@ -259,6 +280,17 @@ async def start(config: Config) -> RunningSmsc:
             now=loop.time,
             smsc=smsc.services,
         )
+        live.attach(
+            Reloader(
+                config,
+                authenticator=authenticator,
+                apply_logging=apply_logging,
+                reload_policy=policy.reload,
+                parts=LiveParts(
+                    policies=policies, smsc=smsc, upstream=upstream, router=engine.router
+                ),
+            )
+        )
         admin = None
         status = None
         if config.http.enabled:
@@ -292,6 +324,7 @@ async def start(config: Config) -> RunningSmsc:
                     status=status,
                     close_streams=status.close,
                     trail=NodeTrail(engine.store),
+                    config_admin=live,
                 )
             )
         await services.start(
@@ -316,7 +349,13 @@ async def start(config: Config) -> RunningSmsc:
         readiness=readiness,
         metrics=metrics,
         status=status,
+        live=live,
     )
+
+
+def _serving(smsc: SmscService, name: str) -> bool:
+    # A listener a reload closed is no failure: the configuration no longer asks for it.
+    return name not in smsc.ports or smsc.server.serving(name)
 
 
 def _listeners(
@@ -325,7 +364,7 @@ def _listeners(
     """Whether each listener the node started accepts connections, by the names of
     `RunningSmsc.ports`."""
     listeners: dict[str, Callable[[], bool]] = {
-        name: partial(smsc.server.serving, name) for name in smsc.ports
+        name: partial(_serving, smsc, name) for name in smsc.ports
     }
     if api is not None:
         listeners["api"] = lambda: api.serving

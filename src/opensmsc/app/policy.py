@@ -117,7 +117,7 @@ def standin_router(config: Config) -> Router:
     return Router(
         {name: LoopbackRoute(name) for name in route_names(config)},
         default_route=config.routing.default_route,
-        prefixes=[(route.prefix, route.route) for route in config.routing.routes],
+        prefixes=[(r.prefix, r.route) for r in config.routing.routes if r.enabled],
     )
 
 

@@ -4,8 +4,9 @@ installed, with the garbage collector tuned for a long-running SMSC.
 Signals: SIGTERM and SIGINT stop the node gracefully within `[node] drain_timeout`
 (RunningSmsc.drain: new binds refused, new submits answered ESME_RTHROTTLED, what is in flight
 answered, sessions unbound, connectors unbound upstream, the store closed); SIGHUP reads the
-configuration file again and applies what can change while running (app/reload.py), or logs
-why it cannot, and reloads the routing policy.
+configuration file again, puts the live changes on top (app/live_config.py) and applies what
+can change while running (app/reload.py), or logs why it cannot, and reloads the routing
+policy.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 from opensmsc.app.node import start
-from opensmsc.app.reload import ConfigReader, Reloader
+from opensmsc.app.reload import ConfigReader
 from opensmsc.config import Config, LoggingConfig
 
 __all__ = ["run", "serve", "tune_gc"]
@@ -47,30 +49,24 @@ async def serve(
     *,
     read: ConfigReader | None = None,
     apply_logging: Callable[[LoggingConfig], None] | None = None,
+    config_dir: Path | None = None,
 ) -> None:
     """Run the node until SIGINT/SIGTERM. `read` reads the configuration file again for SIGHUP
-    (None: the node runs on the embedded defaults, there is nothing to reload)."""
-    running = await start(config)
+    and `opensmsc reload` (None: the node runs on the embedded defaults, there is nothing to
+    reload); `config_dir` is that file's folder."""
+    running = await start(config, read=read, apply_logging=apply_logging, config_dir=config_dir)
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    reloader = None
-    if read is not None:
-        reloader = Reloader(
-            config,
-            read=read,
-            authenticator=running.services.authenticator,
-            apply_logging=apply_logging,
-            reload_policy=None if running.policy is None else running.policy.reload,
-        )
-    reloads: set[asyncio.Task[bool]] = set()
+    live = running.live
+    reloads: set[asyncio.Task[object]] = set()
 
     def on_sighup() -> None:
         log.info("SIGHUP: reloading the configuration")
-        if reloader is None:
+        if read is None or live is None:
             log.warning("SIGHUP ignored: the node runs without a configuration file to reload")
             return
-        task = loop.create_task(reloader.reload())
+        task: asyncio.Task[object] = loop.create_task(live.reload())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -95,9 +91,10 @@ def run(
     *,
     read: ConfigReader | None = None,
     apply_logging: Callable[[LoggingConfig], None] | None = None,
+    config_dir: Path | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM (see `serve`). Uses uvloop where it is installed."""
-    main = serve(config, read=read, apply_logging=apply_logging)
+    main = serve(config, read=read, apply_logging=apply_logging, config_dir=config_dir)
     try:
         import uvloop
     except ImportError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from dataclasses import dataclass, field
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.failures import address, os_reason
@@ -37,7 +38,7 @@ from opensmsc.transport import (
 )
 from opensmsc.transport import fingerprint as cert_fingerprint
 
-__all__ = ["OutbindLink", "SmscService", "session_config"]
+__all__ = ["ListenerChanges", "OutbindLink", "SmscService", "session_config"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,46 @@ class OutbindLink:
     def request(self, system_id: str) -> None:
         if self._dialer is not None:
             self._dialer.request(system_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _ListenerSpec:
+    """What a listener is: a change of any of it reopens the listener."""
+
+    host: str
+    port: int
+    tls: bool
+    tls_files: tuple[object, ...] = ()
+
+
+def _listener_specs(config: Config) -> dict[str, _ListenerSpec]:
+    server = config.smpp.server
+    specs: dict[str, _ListenerSpec] = {}
+    if server.plain_enabled:
+        specs["smpp"] = _ListenerSpec(server.bind_address, server.port, tls=False)
+    if server.tls_enabled:
+        files = (
+            server.tls_cert_file,
+            server.tls_key_file,
+            server.tls_ca_file,
+            server.require_client_cert,
+        )
+        specs["smpps"] = _ListenerSpec(server.bind_address, server.tls_port, True, files)
+    return specs
+
+
+@dataclass(slots=True)
+class ListenerChanges:
+    """Listeners a reload opened (not serving yet) and the names it closes; `commit` or
+    `abandon` them (SmscService)."""
+
+    opened: list[tuple[Listener, asyncio.Server]] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({*(listener.name for listener, _ in self.opened), *self.closing})
 
 
 class SmscService:
@@ -199,14 +240,110 @@ class SmscService:
         self.services.stopping = True
         await self.server.stop(drain_timeout=timeout)
 
+    # ---- reloads --------------------------------------------------------------------------------
+
+    async def open_listeners(self, old: Config, new: Config) -> ListenerChanges:
+        """Open the listeners `new` adds or changes, serving nothing yet; on the same port as
+        before, the old one is closed first and opened again if the new one fails. Raises
+        StartupError (the reason, the address) having changed nothing."""
+        before, after = _listener_specs(old), _listener_specs(new)
+        changes = ListenerChanges()
+        changes.closing = [name for name in before if name not in after]
+        try:
+            for name, spec in after.items():
+                if before.get(name) == spec:
+                    continue
+                context = None
+                if spec.tls:
+                    try:
+                        context, changes.fingerprint = self._tls_context(new)
+                    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                        raise StartupError(f"listener {name}: TLS: {exc}") from exc
+                listener = Listener(name=name, host=spec.host, port=spec.port, ssl_context=context)
+                previous = before.get(name)
+                if previous is not None and spec.port != 0 and previous.port == spec.port:
+                    # The port is taken by the listener it replaces: closed for the moment.
+                    self.server.close(name)
+                    try:
+                        server = await self._open(listener)
+                    except StartupError:
+                        await self._reopen(name, old)
+                        raise
+                else:
+                    server = await self._open(listener)
+                changes.opened.append((listener, server))
+        except BaseException:
+            self.abandon(changes)
+            raise
+        return changes
+
+    async def _open(self, listener: Listener) -> asyncio.Server:
+        try:
+            return await self.server.open(listener)
+        except OSError as exc:
+            raise StartupError(
+                f"listener {listener.name} cannot listen on "
+                f"{address(listener.host, listener.port)}: {os_reason(exc)}"
+            ) from exc
+
+    async def _reopen(self, name: str, config: Config) -> None:
+        spec = _listener_specs(config)[name]
+        context = self._tls_context(config)[0] if spec.tls else None
+        listener = Listener(name=name, host=spec.host, port=spec.port, ssl_context=context)
+        try:
+            self.ports[name] = self.server.install(listener, await self.server.open(listener))
+        except OSError as exc:
+            log.error("listener %s not reopened: %s", name, os_reason(exc))
+            self.ports.pop(name, None)
+
+    def abandon(self, changes: ListenerChanges) -> None:
+        """Close what `open_listeners` opened; the listeners in service stay as they were."""
+        for _, server in changes.opened:
+            server.close()
+        changes.opened.clear()
+
+    def commit(self, changes: ListenerChanges, new: Config) -> None:
+        """Serve the listeners opened, close the ones `new` removes (sessions that came through
+        them stay bound), and take `new`'s session settings for connections from now on."""
+        for listener, server in changes.opened:
+            self.ports[listener.name] = self.server.install(listener, server)
+            if listener.ssl_context is not None:
+                self.tls_fingerprint = changes.fingerprint
+        for name in changes.closing:
+            self.server.close(name)
+            self.ports.pop(name, None)
+        self._config = new
+        server_config = new.smpp.server
+        self.server.set_session_config(session_config(new))
+        self.services.settings = SmscSettings(
+            system_id=server_config.system_id,
+            overload_action=server_config.overload_action.value,
+        )
+
+    def unbind_account(self, system_id: str) -> int:
+        """Unbind every session of `system_id` (an account removed or disabled); returns how
+        many. Its stored messages stay."""
+        count = 0
+        for protocol in self.server.sessions:
+            handler = protocol.handler
+            if (
+                isinstance(handler, EsmeSession)
+                and handler.system_id == system_id
+                and protocol.connection.state.is_bound
+            ):
+                protocol.unbind()
+                count += 1
+        return count
+
     async def stop(self) -> None:
         self.services.stopping = True
         await self.outbind.close()
         await self.server.stop()
         self.services.close()  # the password verifier's threads
 
-    def _tls_context(self) -> tuple[ssl.SSLContext, str]:
-        server = self._config.smpp.server
+    def _tls_context(self, config: Config | None = None) -> tuple[ssl.SSLContext, str]:
+        config = config or self._config
+        server = config.smpp.server
         if server.tls_cert_file is not None:
             cert = server.tls_cert_file
             key = server.tls_key_file or server.tls_cert_file
@@ -218,11 +355,11 @@ class SmscService:
                 ) from exc
         else:
             try:
-                material = ensure_self_signed(self._config.node.data_dir)
+                material = ensure_self_signed(config.node.data_dir)
             except OSError as exc:
                 raise StartupError(
                     "the self-signed TLS certificate cannot be written in "
-                    f"{self._config.node.data_dir / 'tls'}: {os_reason(exc)}"
+                    f"{config.node.data_dir / 'tls'}: {os_reason(exc)}"
                 ) from exc
             cert, key, fingerprint = material.cert, material.key, material.fingerprint
             log.info("self-signed TLS certificate path=%s sha256=%s", cert, fingerprint)

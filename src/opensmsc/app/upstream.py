@@ -12,7 +12,7 @@ import logging
 
 from opensmsc.app.accounts import DEMO_SYSTEM_ID
 from opensmsc.app.connector_settings import settings_from_config
-from opensmsc.config import Config
+from opensmsc.config import Config, SmppClientConfig
 from opensmsc.engine import StoreAndForward
 from opensmsc.routing import (
     AccountPolicies,
@@ -88,15 +88,44 @@ class UpstreamService:
         np_lookup: NpLookup | None,
     ) -> None:
         self._clients = config.smpp.client
+        self._engine = engine
+        self._np_lookup = np_lookup
         # A bind retries what waits for the connector at once (issue 10 item 4).
         self.connectors = Connectors(
             on_receipt=self._on_receipt, on_mo=mo.on_mo, on_bound=engine.scheduler.route_up
         )
         for client in self._clients:
-            engine.router.add(
-                ConnectorRoute(self.connectors, client.name, engine.store, np_lookup=np_lookup)
-            )
+            self._add_route(client.name)
         self.receipts = UpstreamReceipts(engine.store, engine.lifecycle, self.connectors)
+
+    def _add_route(self, name: str) -> None:
+        engine = self._engine
+        engine.router.add(
+            ConnectorRoute(self.connectors, name, engine.store, np_lookup=self._np_lookup)
+        )
+
+    # ---- reloads: a connector's stored messages wait for it by name, whatever happens to it.
+
+    async def add_connector(self, client: SmppClientConfig) -> None:
+        """Start a connector added while the node runs, and route to it. Raises ConfigError
+        when its password or TLS files cannot be loaded (it is then not added)."""
+        await self.connectors.add(settings_from_config(client))
+        self._engine.scheduler.set_route_window(client.name, client.window)
+        self._add_route(client.name)
+
+    async def remove_connector(self, name: str) -> None:
+        """Stop routing to the connector, then stop it once what it has in flight is answered
+        (Connectors.remove: its drain), and forget it."""
+        self._engine.router.remove(name)
+        await self.connectors.remove(name)
+        self._engine.scheduler.set_route_window(name, None)
+
+    async def replace_connector(self, client: SmppClientConfig) -> None:
+        """Restart a changed connector with its new settings: the old one drains and unbinds,
+        the new one binds; messages for it wait meanwhile (the route says it is not bound)."""
+        if client.name in self.connectors:
+            await self.connectors.remove(client.name)
+        await self.add_connector(client)
 
     async def _on_receipt(self, connector: str, our_id: str | None, info: ReceiptInfo) -> None:
         await self.receipts.on_receipt(connector, our_id, info)

@@ -91,6 +91,12 @@ class AdminClient:
             raw = response.read()
         return json.loads(raw) if raw else None
 
+    def text(self, path: str) -> str:
+        """A text answer (not JSON) of `GET path`, whole."""
+        with self._open("GET", path, None, params=None, timeout=self.timeout) as response:
+            raw: bytes = response.read()
+        return raw.decode("utf-8")
+
     def lines(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[str]:
         """A streamed answer line by line (server-sent events, JSON lines), as they come; ends
         when the node closes it."""

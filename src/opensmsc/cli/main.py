@@ -7,9 +7,11 @@ show|reload` (policy.py: the running node's policy), and the simulated network's
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
 the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), `messages
 list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages, `trace
-ID` (trace.py: a message's trail). Each verb lives in its own module and returns the exit
-status; this module only knows their names and options. Exit statuses: 0 ok, 1 the verb failed,
-2 a configuration error (STYLE §4) or a usage error (argparse's own convention).
+ID` (trace.py: a message's trail), the running node's live configuration: `accounts`,
+`connectors`, `routes`, `config export` and `reload` (config_admin.py). Each verb lives in its
+own module and returns the exit status; this module only knows their names and options. Exit
+statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
+(argparse's own convention).
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
 
+    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
+
+    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
+
     from opensmsc.cli.imps import add_parser as add_imps_parser
 
     add_imps_parser(sub)  # the demo IMPS client on a simulated handset, through the admin API
@@ -155,8 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; returns the process exit status."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "keys", None) is not None and all("=" in r for r in rest):
+        # `accounts add NAME --password-file F KEY=VALUE...`: KEY=VALUE after an option.
+        args.keys = [*args.keys, *rest]
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return _verb(build_parser().parse_args(argv))
+        return _verb(args)
     except BrokenPipeError:
         # `opensmsc decode ... | head`: the reader has gone, which is no error of ours. Python
         # would complain again flushing stdout at exit: point it at /dev/null first.
@@ -255,6 +268,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.send import send_main
 
             return send_main(args)
+        case "accounts" | "connectors" | "routes" | "config" | "reload":
+            from opensmsc.cli.config_admin import config_main
+
+            return config_main(args)
         case "subscribers" | "lookup" | "inbox" | "mo":
             from opensmsc.cli.network import network_main
 

@@ -12,6 +12,7 @@ import importlib
 import sys
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 from opensmsc import __version__
 from opensmsc.cli.logsetup import setup_logging
@@ -57,8 +58,9 @@ def run(path: str | None) -> int:
         )
         return 1
     read = None if path is None else _reader(path)
+    config_dir = None if path is None else Path(path).resolve().parent
     try:
-        status = app_run(config, read=read, apply_logging=setup_logging)
+        status = app_run(config, read=read, apply_logging=setup_logging, config_dir=config_dir)
     except ConfigError as exc:  # e.g. an environment variable named for a password is unset
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

@@ -5,7 +5,8 @@ layer takes its own slice (`config.smpp.server`, `config.accounts`) and builds i
 from it; the core never sees this model. `docs/configuration.md` documents every key.
 """
 
-from opensmsc.config.load import check, load, loads, read_policy
+from opensmsc.config.dump import dumps, to_table, to_value
+from opensmsc.config.load import check, key_text, load, loads, read_policy
 from opensmsc.config.model import (
     AccountConfig,
     ApiConfig,
@@ -50,14 +51,32 @@ from opensmsc.config.model.policy import (
     VelocityConfig,
     WindowConfig,
 )
+from opensmsc.config.overlay import (
+    KINDS,
+    Change,
+    ChangeOp,
+    Kind,
+    apply_changes,
+    conflicts,
+    find_item,
+    item_problems,
+    items_of,
+    redundant,
+    relative_key,
+    set_body,
+)
+from opensmsc.config.rules import Problem
 from opensmsc.errors import ConfigError
 from opensmsc.smpp import BindMode
 
 __all__ = [
+    "KINDS",
     "AccountConfig",
     "ApiConfig",
     "BindMode",
     "CdrConfig",
+    "Change",
+    "ChangeOp",
     "ClientBind",
     "Config",
     "ConfigError",
@@ -65,6 +84,7 @@ __all__ = [
     "HttpConfig",
     "ImpsConfig",
     "ImpsUserConfig",
+    "Kind",
     "LcrConfig",
     "LogFormat",
     "LogLevel",
@@ -82,6 +102,7 @@ __all__ = [
     "PolicydConfig",
     "PortedNumberConfig",
     "PrefixDefaultConfig",
+    "Problem",
     "RouteConfig",
     "RouteSettingsConfig",
     "RoutingConfig",
@@ -96,8 +117,20 @@ __all__ = [
     "SubscriberStateName",
     "VelocityConfig",
     "WindowConfig",
+    "apply_changes",
     "check",
+    "conflicts",
+    "dumps",
+    "find_item",
+    "item_problems",
+    "items_of",
+    "key_text",
     "load",
     "loads",
     "read_policy",
+    "redundant",
+    "relative_key",
+    "set_body",
+    "to_table",
+    "to_value",
 ]

@@ -186,6 +186,14 @@ class Scheduler:
             ready.append(record)
         self._start_ready()
 
+    def set_route_window(self, route: str, window: int | None) -> None:
+        """A route's window from now on (a connector added or changed at runtime); None: the
+        route is gone. Attempts under way keep the slot they hold."""
+        if window is None:
+            self._route_slots.pop(route, None)
+        else:
+            self._route_slots[route] = asyncio.Semaphore(window)
+
     def in_flight(self, message_id: str) -> bool:
         """Whether an attempt of this message is under way (cancel/replace refuse it)."""
         return message_id in self._in_flight

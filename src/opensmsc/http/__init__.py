@@ -10,6 +10,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import (
     AdminAuth,
+    ConfigAdmin,
     ImpsAdmin,
     MessagesAdmin,
     MetricsSource,
@@ -22,6 +23,7 @@ from opensmsc.http.app import (
 )
 from opensmsc.http.compat import KANNEL_STYLE, JasminStyle, KannelStyle
 from opensmsc.http.problems import MEDIA_TYPE, Problem, problem_type
+from opensmsc.http.routes.admin_config import ConfigInvalid, ConfigItemExists, ConfigItemNotFound
 from opensmsc.http.routes.admin_messages import UnknownAccount
 from opensmsc.http.server import HttpServer
 from opensmsc.http.webhooks import (
@@ -41,6 +43,10 @@ __all__ = [
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
+    "ConfigAdmin",
+    "ConfigInvalid",
+    "ConfigItemExists",
+    "ConfigItemNotFound",
     "HttpServer",
     "ImpsAdmin",
     "JasminStyle",

@@ -28,6 +28,7 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_config as admin_config_routes
 from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
 from .routes import admin_trail as trail_routes
@@ -36,6 +37,7 @@ from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_config import ConfigAdmin
 from .routes.admin_messages import MessagesAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
 from .routes.admin_trail import TrailSource
@@ -45,6 +47,7 @@ from .routes.policy import PolicyAdmin
 
 __all__ = [
     "AdminAuth",
+    "ConfigAdmin",
     "ImpsAdmin",
     "MessagesAdmin",
     "MetricsSource",
@@ -69,6 +72,7 @@ def create_app(
     status: StatusSource | None = None,
     messages: MessagesAdmin | None = None,
     trail: TrailSource | None = None,
+    config_admin: ConfigAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -83,7 +87,9 @@ def create_app(
     `status`: the node's live status, history, events and session tails
     (http/routes/admin_status.py). `messages`: the operator's messages
     (http/routes/admin_messages.py): list, show, cancel, retry, expire, send. `trail`: the
-    messages' trails (http/routes/admin_trail.py), on a node with a store."""
+    messages' trails (http/routes/admin_trail.py), on a node with a store. `config_admin`: the
+    live configuration (accounts, connectors, routes, export, reload:
+    http/routes/admin_config.py)."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -117,6 +123,9 @@ def create_app(
     if trail is not None:
         app.state.trail = trail
         app.include_router(trail_routes.router)
+    if config_admin is not None:
+        app.state.config_admin = config_admin
+        app.include_router(admin_config_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

@@ -17,6 +17,9 @@ absolute, as RFC 9457 §3.1.1 advises, without promising a web page behind it.
 | validation | 422 | the body or a parameter does not match its schema (`errors` lists each) |
 | policy-invalid | 422 | a policy reload found errors (`errors`: file, line, key, message each) |
 | no-policy | 409 | a policy reload on a node without `[routing] policy_file` |
+| config-invalid | 422 | a live change the file's rules refuse (`errors`: key, message each) |
+| config-item-not-found | 404 | no account, connector or route of that name |
+| config-item-exists | 409 | adding an account, connector or route whose name is taken |
 | message-rejected | 400 / 429 | the SMSC refused a message; 429 + Retry-After when throttled |
 | store-unavailable | 503 | the store could not persist |
 | not-ready | 503 | GET /ready: the node cannot take traffic (`not_ready` lists each part and why) |
@@ -70,6 +73,9 @@ _TITLES: Final = {
     "validation": "Validation failed",
     "policy-invalid": "Policy not reloaded",
     "no-policy": "No policy file",
+    "config-invalid": "Invalid configuration",
+    "config-item-not-found": "No such item",
+    "config-item-exists": "Item exists",
     "message-rejected": "Message rejected",
     "store-unavailable": "Store unavailable",
     "not-ready": "Not ready",

@@ -49,3 +49,12 @@ class AccountPolicies:
     @property
     def system_ids(self) -> tuple[str, ...]:
         return tuple(self._policies)
+
+    def replace(self, policies: Mapping[str, AccountPolicy]) -> None:
+        """Swap in the policies of a reloaded configuration; messages stored already keep the
+        validity they were given."""
+        self._policies = dict(policies)
+
+    @property
+    def policies(self) -> Mapping[str, AccountPolicy]:
+        return dict(self._policies)

@@ -152,13 +152,7 @@ class Router:
     ) -> None:
         self._routes = dict(routes)
         self._default = default_route
-        # One dict per prefix length, longest first: a lookup costs one slice and one dict
-        # probe per distinct length, however many prefixes (a policy server answers thousands
-        # of queries a second). A prefix given twice keeps its first route.
-        by_length: dict[int, dict[str, str]] = {}
-        for prefix, name in prefixes:
-            by_length.setdefault(len(prefix), {}).setdefault(prefix, name)
-        self._by_length = sorted(by_length.items(), reverse=True)
+        self._by_length = _by_length(prefixes)
         self._mo_route = mo_route
         self._mo_routes: dict[str, Route] = {}
         self._claims: list[tuple[Callable[[StoredMessage], bool], Route]] = []
@@ -187,17 +181,28 @@ class Router:
         """Make a route available under its name (a connector added at runtime)."""
         self._routes[route.name] = route
 
+    def remove(self, name: str) -> None:
+        """Stop offering the route `name` (a connector removed at runtime)."""
+        self._routes.pop(name, None)
+
+    def replace_prefixes(self, default_route: str, prefixes: Iterable[tuple[str, str]]) -> None:
+        """Swap the prefix table and the default route whole (a reload): each lookup sees the
+        old table or the new one, never a mix."""
+        table = _by_length(prefixes)
+        self._default, self._by_length = default_route, table
+
     def get(self, name: str) -> Route | None:
         """The route registered under `name`, if any."""
         return self._routes.get(name)
 
     def route_name_for(self, destination_addr: str) -> str:
         """The configured route name for an MT destination (longest prefix, else default)."""
-        for length, names in self._by_length:
+        default, table = self._default, self._by_length  # one table for the whole lookup
+        for length, names in table:
             name = names.get(destination_addr[:length])
             if name is not None:
                 return name
-        return self._default
+        return default
 
     def route_for(self, record: StoredMessage) -> Route | None:
         """The route a message goes by now, or None when there is none."""
@@ -207,3 +212,13 @@ class Router:
         if claimed is not None:
             return claimed
         return self._routes.get(self.route_name_for(record.destination.addr))
+
+
+def _by_length(prefixes: Iterable[tuple[str, str]]) -> list[tuple[int, dict[str, str]]]:
+    # One dict per prefix length, longest first: a lookup costs one slice and one dict probe
+    # per distinct length, however many prefixes (a policy server answers thousands of queries
+    # a second). A prefix given twice keeps its first route.
+    by_length: dict[int, dict[str, str]] = {}
+    for prefix, name in prefixes:
+        by_length.setdefault(len(prefix), {}).setdefault(prefix, name)
+    return sorted(by_length.items(), reverse=True)

@@ -51,6 +51,7 @@ class SmppServer:
         self._session_config = session_config
         self._handler_factory = handler_factory
         self._servers: dict[str, asyncio.Server] = {}
+        self._closed: list[asyncio.Server] = []  # listeners a reload closed
         self._sessions: set[SmppProtocol] = set()
         self._ids = itertools.count(1)
         self._limits = limits
@@ -71,11 +72,17 @@ class SmppServer:
         return int(sockets[0].getsockname()[1])
 
     async def start(self, listener: Listener) -> int:
+        return self.install(listener, await self.open(listener))
+
+    async def open(self, listener: Listener) -> asyncio.Server:
+        """A socket listening for `listener`, its connections sessions of this server, but not
+        known under its name until `install`: a reload opens every new port before it changes
+        anything, so a port in use changes nothing. Raises OSError."""
         soft, _ = file_limit()  # raised to the hard limit at the first start
         if self._limits is not None and self._gate is None:
             self._gate = UnboundGate(self._limits, file_budget=file_budget(soft))
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
+        return await loop.create_server(
             lambda: self._new_session(listener.name),
             host=listener.host,
             port=listener.port,
@@ -84,10 +91,30 @@ class SmppServer:
             reuse_address=True,
             backlog=1024,
         )
+
+    def install(self, listener: Listener, server: asyncio.Server) -> int:
+        """Serve `server` (from `open`) as the listener of its name; one that served under that
+        name before stops accepting (`close`). Returns the port."""
+        self.close(listener.name)
         self._servers[listener.name] = server
         port = self.port(listener.name)
         log.info("listening name=%s address=%s port=%d", listener.name, listener.host, port)
         return port
+
+    def close(self, name: str) -> None:
+        """Stop accepting on the listener `name`; sessions that came through it stay."""
+        server = self._servers.pop(name, None)
+        if server is None:
+            return
+        server.close()
+        # Awaited only at stop(): from Python 3.12 wait_closed also waits for the sessions.
+        self._closed.append(server)
+        log.info("listener closed name=%s", name)
+
+    def set_session_config(self, session_config: SessionConfig) -> None:
+        """The session settings of connections accepted from now on (a reload); sessions
+        already open keep theirs."""
+        self._session_config = session_config
 
     @property
     def unbound(self) -> int:
@@ -152,9 +179,10 @@ class SmppServer:
             await asyncio.sleep(0.05)
         for protocol in list(self._sessions):
             protocol.abort()
-        for server in self._servers.values():
+        for server in [*self._servers.values(), *self._closed]:
             await server.wait_closed()
         self._servers.clear()
+        self._closed.clear()
 
 
 class _TrackedProtocol(SmppProtocol):

@@ -13,6 +13,7 @@ class RouteConfig:
 
     prefix: DigitPrefix
     route: Name  # "loopback" or a [[smpp.client]] name
+    enabled: bool = True  # false: kept in the file (or the live changes), routing nothing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
