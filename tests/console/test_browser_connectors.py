@@ -47,6 +47,19 @@ def _scenario(driver: WebDriver, base: str, token: str) -> None:
     wait_for(driver, lambda d: _enabled_shown(d) == "false", "the connector disabled")
     screenshot(driver, "connector-disabled")
 
+    # Its health on the overview: still listed, no longer bound upstream.
+    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="overview"]').click()
+    connectors = wait_for(
+        driver,
+        lambda d: (
+            "carrier" in d.find_element(By.ID, "connectors").text
+            and d.find_element(By.ID, "connectors")
+        ),
+        "the connector on the overview",
+    )
+    screenshot(driver, "overview-connector")
+    assert "bound" not in connectors.text.split()
+
 
 async def test_disable_a_connector(
     smsc_factory: SmscFactory, tmp_path: Path, browser: WebDriver

@@ -315,6 +315,12 @@ async function message(id) {
 // The key that names an item of each kind in /v1/admin/{kind}/{name}.
 const NAME_KEYS = { accounts: "system_id", connectors: "name", routes: "prefix" };
 const READ_ONLY = new Set(["enabled", "source"]);
+// The columns of each kind's list; every other key is in the item's form.
+const SUMMARY = {
+  accounts: ["system_id", "enabled", "source", "networks", "throughput", "window", "default_route"],
+  connectors: ["name", "enabled", "source", "host", "port", "tls", "system_id", "bind", "window"],
+  routes: ["prefix", "route", "enabled", "source"],
+};
 
 function nameOf(kind, item) {
   return item[NAME_KEYS[kind]] ?? item.name ?? item.id;
@@ -388,6 +394,7 @@ async function configKind(kind, query) {
   }
   const editing = query.get("edit");
   const keys = [...new Set(items.flatMap((item) => Object.keys(item)))];
+  const columns = SUMMARY[kind].filter((key) => keys.includes(key));
   const examples = {};
   for (const item of items) for (const [key, value] of Object.entries(item)) examples[key] ??= value;
   const toggle = (item) => {
@@ -405,7 +412,7 @@ async function configKind(kind, query) {
   const parts = [
     h("h2", {}, kind),
     table([
-      ...keys.map((key) => ({ label: key, cell: (item) => key === "enabled"
+      ...columns.map((key) => ({ label: key, cell: (item) => key === "enabled"
         ? h("span", { class: item.enabled === false ? "state-disabled" : "state-up", "data-enabled": String(item.enabled !== false) },
           item.enabled === false ? "disabled" : "enabled")
         : asValue(item[key]) })),
