@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.conftest import SmscFactory
+from opensmsc import app
+from opensmsc.config import HttpConfig
+from tests.conftest import SmscFactory, make_config
 from tests.console.browser import screenshot, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -54,3 +58,28 @@ async def test_log_in_and_out(smsc_factory: SmscFactory, browser: WebDriver) -> 
     token = (smsc.data_dir / "admin-token").read_text().strip()
     base = f"http://127.0.0.1:{smsc.running.ports['http']}"
     await asyncio.to_thread(_scenario, browser, base, token)
+
+
+def _cookie_gone(driver: WebDriver, base: str, token: str) -> None:
+    log_in(driver, base, token)
+    # Beyond loopback the API needs the cookie: the overview's figures came with it.
+    wait_for(driver, lambda d: d.find_element(By.ID, "live").text == "live", "the live stream")
+    wait_for(driver, lambda d: d.find_element(By.ID, "rate-in").text == "0.00", "the rates")
+    # The token changed or the cookie went: the next call is refused, the console logs in again.
+    driver.delete_cookie("opensmsc_admin")
+    driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="messages"]').click()
+    wait_for(driver, lambda d: d.current_url.endswith("/console/login"), "back to the login")
+
+
+async def test_beyond_loopback_the_console_runs_on_its_cookie(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    config = make_config(tmp_path / "data")
+    config = dataclasses.replace(config, http=HttpConfig(bind_address="0.0.0.0", port=0))
+    running = await app.start(config)
+    try:
+        token = (config.node.data_dir / "admin-token").read_text().strip()
+        base = f"http://127.0.0.1:{running.ports['http']}"
+        await asyncio.to_thread(_cookie_gone, browser, base, token)
+    finally:
+        await running.stop()
