@@ -361,7 +361,7 @@ def test_unknown_key_suggests_the_close_one(write) -> None:  # type: ignore[no-u
 def test_unknown_key_lists_the_known_ones(write) -> None:  # type: ignore[no-untyped-def]
     path = write("[node]\ncolour = 3\n")
     assert messages(path) == [
-        "opensmsc.toml:2: node.colour: unknown key; expected one of: name, data_dir"
+        "opensmsc.toml:2: node.colour: unknown key; expected one of: name, data_dir, drain_timeout"
     ]
 
 

@@ -262,7 +262,7 @@ async def test_sighup_reloads_accounts_and_logging_and_keeps_running_on_errors(
         node.signal(signal.SIGTERM)
         assert await node.wait() == 0
         log = "".join(node.lines)
-        assert "stopping: unbinding sessions" in log
+        assert "stopping: draining within" in log
         assert "Traceback" not in log
     finally:
         if node.proc.returncode is None:
