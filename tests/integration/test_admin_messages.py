@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from opensmsc import app
+from opensmsc.config import LoggingConfig
 from opensmsc.network import SubscriberState
 from opensmsc.smpp import CommandId, DeliverSm, MessageState, parse_receipt
 from opensmsc.smpp.times import format_relative
-from tests.conftest import SmppTestClient, SmscFactory, TestSmsc
+from tests.conftest import SmppTestClient, SmscFactory, TestSmsc, make_config
 
 ABSENT = "447700900111"
 PRESENT = "447700900222"
@@ -248,3 +251,25 @@ async def test_unknown_ids_and_bad_sends(node: Node) -> None:
     listed = (await node.http.get("/v1/admin/messages")).json()
     assert listed == {"messages": [], "next_cursor": None}
     assert MessageState.DELIVERED.name.lower() == "delivered"
+
+
+async def test_the_text_is_shown_when_the_node_shows_short_messages(tmp_path: Path) -> None:
+    config = replace(make_config(tmp_path), logging=LoggingConfig(show_short_message=True))
+    running = await app.start(config)
+    try:
+        base = f"http://127.0.0.1:{running.ports['http']}"
+        async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http:
+            texts = ["Grüße, {friends} €", "Привет, мир", "long " * 40]
+            for text in texts:
+                body = {"account": "esme1", "source": "1234", "destination": PRESENT, "text": text}
+                answer = await http.post("/v1/admin/messages", json=body)
+                assert answer.status_code == 201, answer.text
+                shown = [
+                    (await http.get(f"/v1/admin/messages/{part}")).json()
+                    for part in answer.json()["ids"]
+                ]
+                assert all(not m["text_redacted"] for m in shown)
+                # each part shows its own text, without its header
+                assert "".join(m["text"] for m in shown) == text
+    finally:
+        await running.stop()

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from opensmsc import app
 from opensmsc.cli.main import main
 from opensmsc.cli.messages import parse_time
+from opensmsc.config import HttpConfig
 from opensmsc.network import SubscriberState
-from tests.conftest import ACCOUNTS, SmscFactory, TestSmsc, account
+from tests.conftest import ACCOUNTS, SmscFactory, TestSmsc, account, make_config
 
 ABSENT = "+447700900111"
 PRESENT = "+447700900222"
@@ -87,7 +89,7 @@ async def test_retry_then_cancel_a_waiting_message(cli: Cli) -> None:
     code, out, err = await cli.run("messages", "expire", message_id)
     assert code == 1 and out == ""
     assert err.strip() == (
-        f"error: {message_id}: Message final: already final (DELETED): cannot expire"
+        f"error: {message_id}: Message is final: already final (DELETED): cannot expire"
     )
 
     code, out, _ = await cli.run("messages", "list", "--destination", ABSENT)
@@ -179,3 +181,26 @@ def test_parse_time_takes_iso_8601_and_ages() -> None:
     assert parse_time("2026-01-01T08:00+02:00") == "2026-01-01T08:00:00+02:00"
     with pytest.raises(ValueError):
         parse_time("soon")
+
+
+async def test_beyond_loopback_the_verbs_carry_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path / "data")
+    config = replace(config, http=HttpConfig(bind_address="0.0.0.0", port=0))
+    running = await app.start(config)
+    try:
+        config_file = tmp_path / "opensmsc.toml"
+        config_file.write_text(f'[node]\ndata_dir = "{config.node.data_dir}"\n')
+        url = f"http://127.0.0.1:{running.ports['http']}"
+        send = ["send", "--account", "esme1", "--from", "Shop", "--to", PRESENT, "hi"]
+        for argv in (["messages", "list"], send):
+            code = await asyncio.to_thread(main, [*argv, "--url", url])
+            assert code == 1 and "Unauthorized" in capsys.readouterr().err
+            # the token of the node's data folder, found through --config
+            code = await asyncio.to_thread(
+                main, [*argv, "--url", url, "--config", str(config_file)]
+            )
+            assert code == 0, capsys.readouterr().err
+    finally:
+        await running.stop()

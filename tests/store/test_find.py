@@ -80,6 +80,12 @@ async def test_find_newest_first_across_accounts_pages_through_every_filter(stor
     assert await every_page(system_id=None, source="shop") == ["m08", "m04", "m00"]
     done = frozenset({MessageState.DELIVERED, MessageState.EXPIRED})
     assert await every_page(system_id=None, states=done) == ["m08", "m04"]
+    # open states alone: through the queue's index (message_due), still newest first
+    waiting = frozenset({MessageState.ENROUTE, MessageState.SCHEDULED})
+    assert await every_page(system_id=None, states=waiting) == [
+        f"m{i:02d}" for i in reversed(range(12)) if i not in (4, 8)
+    ]
+    assert await every_page(system_id=None, states=waiting, source="shop") == ["m00"]
     assert await every_page(system_id=None, since=T0 + 3 * MIN, until=T0 + 6 * MIN) == [
         "m05", "m04", "m03"
     ]  # fmt: skip

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -265,12 +265,12 @@ class Outcome:
     ids: dict[str, int] = field(default_factory=dict)  # message id → CSV line
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
     parts: int = 0
+    since: datetime | None = None  # the earliest submitted_at the node answered
 
 
 def _many(
     client: AdminClient, args: argparse.Namespace, rows: Sequence[Row], out: TextIO, err: TextIO
 ) -> int:
-    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()  # clocks of a host differ
     outcome = Outcome()
     progress = Progress(len(rows), err, "sending")
     lock = threading.Lock()
@@ -286,6 +286,11 @@ def _many(
                 for message_id in sent.get("ids", [sent["id"]]):
                     outcome.ids[message_id] = row.line
                 outcome.parts += int(sent.get("parts", 1))
+                # The node's own clock: the list's `since` is compared with its times.
+                if sent.get("submitted_at"):
+                    submitted = datetime.fromisoformat(sent["submitted_at"])
+                    if outcome.since is None or submitted < outcome.since:
+                        outcome.since = submitted
         progress.step()
 
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -307,17 +312,22 @@ def _many(
         "per_second": round(accepted / elapsed, 1) if elapsed > 0 else None,
     }
     states: dict[str, str] = {}
-    if args.wait > 0 and outcome.ids:
+    if args.wait > 0 and outcome.ids and outcome.since is not None:
         try:
             states = _wait_for_finals(
-                client, args.account, since, set(outcome.ids), wait=args.wait, err=err
+                client,
+                args.account,
+                outcome.since.isoformat(),
+                set(outcome.ids),
+                wait=args.wait,
+                err=err,
             )
         except NodeError as exc:
             print(f"error: {exc}", file=err)
             return 1
     counted = Counter(states.values())
     if args.wait > 0 and len(states) < len(outcome.ids):
-        counted["not listed"] = len(outcome.ids) - len(states)  # purged already, or clock skew
+        counted["not listed"] = len(outcome.ids) - len(states)  # purged already
     summary["states"] = dict(sorted(counted.items()))
     summary["wait_seconds"] = round(time.monotonic() - progress.started - elapsed, 3)
     if args.json:

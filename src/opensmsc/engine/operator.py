@@ -28,6 +28,7 @@ What it is not: an ESME's cancel_sm (engine/operations.py: an account's own mess
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 
 from opensmsc.engine.lifecycle import Lifecycle
@@ -36,6 +37,8 @@ from opensmsc.smpp import MessageState
 from opensmsc.store import Clock, Direction, IllegalTransition, Store, StoredMessage
 
 __all__ = ["ActionRefused", "OperatorActions", "Refusal"]
+
+log = logging.getLogger(__name__)
 
 
 class Refusal(enum.Enum):
@@ -131,6 +134,8 @@ class OperatorActions:
             await self._ended_meanwhile(message_id, "retry")
             return None
         self._wake()
+        # An operator's hand in a message's fate is worth a line in the log.
+        log.info("operator retry message_id=%s account=%s", message_id, record.system_id)
         return await self._store.get(message_id)
 
     # ---- internals ------------------------------------------------------------------------------
@@ -158,6 +163,13 @@ class OperatorActions:
         if await self._lifecycle.finish(record, state) is None:
             await self._ended_meanwhile(record.message_id, action)
             return None
+        log.info(
+            "operator %s message_id=%s account=%s was=%s",
+            action,
+            record.message_id,
+            record.system_id,
+            record.state.name,
+        )
         return await self._store.get(record.message_id)
 
     async def _ended_meanwhile(self, message_id: str, action: str) -> None:

@@ -58,6 +58,23 @@ _NETWORK_ROUTE: Final = "network"  # the simulated network's route: its errors a
 _RECEIPT_MASK: Final = 0x03  # registered_delivery bits 1-0: which final receipt is wanted
 
 
+# The titles of this module's problem slugs (problems.py has the shared ones).
+_TITLES: Final = {
+    "message-not-found": "Message not found",
+    "message-final": "Message is final",
+    "message-in-flight": "Attempt under way",
+    "message-upstream": "Held by an upstream",
+    "message-scheduled": "Message is scheduled",
+    "unknown-account": "Unknown account",
+    "invalid-cursor": "Invalid cursor",
+    "invalid-state": "Invalid state",
+}
+
+
+def _problem(status: int, slug: str, detail: str, **extensions: Any) -> Problem:
+    return Problem(status, slug, detail, title=_TITLES[slug], **extensions)
+
+
 class UnknownAccount(LookupError):
     """POST /v1/admin/messages named an account the node does not have (or has disabled)."""
 
@@ -195,7 +212,7 @@ def _after(cursor: str | None) -> int | None:
             return int(text.removeprefix(_CURSOR_PREFIX))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise Problem(400, "invalid-cursor", "cursor: not a next_cursor this API gave", field="cursor")
+    raise _problem(400, "invalid-cursor", "cursor: not a next_cursor this API gave", field="cursor")
 
 
 def _states(text: str | None) -> frozenset[MessageState] | None:
@@ -207,7 +224,7 @@ def _states(text: str | None) -> frozenset[MessageState] | None:
             states.add(MessageState[name.upper()])
         except KeyError:
             known = ", ".join(s.name.lower() for s in MessageState)
-            raise Problem(
+            raise _problem(
                 400, "invalid-state", f"state: {name!r} is no state; one of {known}", field="state"
             ) from None
     return frozenset(states) or None
@@ -258,7 +275,7 @@ async def list_messages(
 
 
 def _not_found(message_id: str) -> Problem:
-    return Problem(404, "message-not-found", f"no message {message_id}", id=message_id)
+    return _problem(404, "message-not-found", f"no message {message_id}", id=message_id)
 
 
 @router.get("/{message_id}", summary="One message, with its text")
@@ -273,7 +290,7 @@ async def _act(admin: MessagesAdmin, action: str, message_id: str) -> dict[str, 
     try:
         record = await getattr(admin, action)(message_id)
     except ActionRefused as exc:
-        raise Problem(
+        raise _problem(
             409,
             exc.refusal.value,
             exc.detail,
@@ -355,7 +372,7 @@ async def send_message(body: NewMessage, admin: Admin) -> JSONResponse:
     try:
         prepared = await admin.send(body.account, submission)
     except UnknownAccount as exc:
-        raise Problem(422, "unknown-account", f"account: {exc}", field="account") from exc
+        raise _problem(422, "unknown-account", f"account: {exc}", field="account") from exc
     except InvalidSubmission as exc:
         raise Problem(
             422,

@@ -30,6 +30,7 @@ from opensmsc.store.model import (
     ERROR,
     FINISH,
     INITIAL_STATES,
+    OPEN_STATES,
     RECEIPT,
     REPLACEABLE_STATES,
     RESCHEDULE,
@@ -457,7 +458,7 @@ def op_replace(
     return run
 
 
-# ---- an account's messages (the HTTP API's listing) ------------------------------------------
+# ---- the listings: an account's (the HTTP API), every account's (the admin API) ---------------
 
 
 def find_rows(
@@ -466,15 +467,21 @@ def find_rows(
     """Store.find: one page past the cursor, in seq order either way. A destination is found
     through message_mt_dest (dest_addr, seq), an account's messages through
     message_account_mt (system_id, seq), anything else by the rowid (seq) itself: each is in
-    seq order already, so a page reads its rows and stops."""
+    seq order already, so a page reads its rows and stops. Open states alone (what is stuck)
+    go through message_due, the queue's index, sorted here: not a scan of every final
+    message there is."""
+    terms = ["direction = 1"]
     if query.destination is not None:
         index = " INDEXED BY message_mt_dest"
     elif query.system_id is not None:
         index = " INDEXED BY message_account_mt"
+    elif query.states is not None and query.states <= OPEN_STATES:
+        index = " INDEXED BY message_due"
+        terms = [OPEN, "direction <> 3", *terms]  # its condition, verbatim: SQLite checks
     else:
         index = ""
     newest_first = query.newest_first
-    sql = f"SELECT seq, {SELECT.removeprefix('SELECT ')}{index} WHERE direction = 1"
+    sql = f"SELECT seq, {SELECT.removeprefix('SELECT ')}{index} WHERE {' AND '.join(terms)}"
     args: list[Any] = []
     if query.after is not None or not newest_first:
         sql += " AND seq < ?" if newest_first else " AND seq > ?"
