@@ -108,7 +108,7 @@ def attempt(
 ) -> TrailEvent:
     """One attempt on `route` and what came of it. `error` is what the route reported: a MAP
     error from the network, a command_status from an upstream SMSC."""
-    detail: dict[str, Any] = {"route": route, "latency_ms": round(latency_ms, 3)}
+    detail: dict[str, Any] = {"route": route}
     match outcome:
         case Delivered():
             detail["outcome"] = "delivered"
@@ -128,6 +128,7 @@ def attempt(
                 detail["route_fault"] = True
             if text:
                 detail["why"] = text
+    detail["latency_ms"] = round(latency_ms, 3)
     return TrailEvent(record.message_id, at, "attempt", detail)
 
 
