@@ -25,6 +25,7 @@ from tests.integration.carrier import TestCarrier, wait_until
 pytestmark = pytest.mark.timeout(120)
 
 PASSWORD = "secret"
+_HASH = hash_password(PASSWORD)
 
 
 def node_toml(data_dir: Path) -> str:
@@ -43,7 +44,7 @@ def node_toml(data_dir: Path) -> str:
         enabled = false
         [[accounts]]
         system_id = "esme1"
-        password_hash = "{hash_password(PASSWORD)}"
+        password_hash = "{_HASH}"
         allowed_networks = ["127.0.0.0/8"]
         [routing]
         default_route = "loopback"
@@ -171,6 +172,20 @@ async def test_a_change_the_file_could_not_hold_is_refused_in_the_files_words(
         long_password = await http.patch("/v1/admin/accounts/esme1", json={"password": "x" * 9})
         assert long_password.status_code == 422
         assert long_password.json()["errors"][0]["key"] == "password"
+        # Valid as a file, but the node could not apply it: refused, and not kept.
+        unset = await http.post(
+            "/v1/admin/connectors",
+            json={
+                "name": "c9",
+                "host": "127.0.0.1",
+                "system_id": "gw",
+                "password_env": "OPENSMSC_TEST_UNSET_VARIABLE",
+            },
+        )
+        assert unset.status_code == 422, unset.text
+        assert "OPENSMSC_TEST_UNSET_VARIABLE is not set" in unset.json()["errors"][0]["message"]
+        assert (await http.get("/v1/admin/connectors")).json()["items"] == []
+        assert running.live is not None and running.live.config.smpp.client == ()
         # Nothing of that changed the running node.
         assert (await first.submit()).status == 0
         assert [a["window"] for a in (await http.get("/v1/admin/accounts")).json()["items"]] == [10]
@@ -293,3 +308,56 @@ async def test_the_export_reads_back_as_the_configuration_in_effect(tmp_path: Pa
         # A node without a file has nothing to reload: said plainly, nothing changes.
         reload = (await http.post("/v1/admin/reload")).json()
         assert reload["reloaded"] is False and reload["errors"]
+
+
+async def test_a_new_file_the_live_changes_do_not_fit_is_refused_whole(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    path = tmp_path / "opensmsc.toml"
+    connector = (
+        '[[smpp.client]]\nname = "c1"\nhost = "127.0.0.1"\nport = 9\nsystem_id = "gw"\n'
+        "reconnect_min_delay = 5.0\n"
+    )
+    path.write_text(node_toml(data) + connector)
+
+    def read() -> Any:
+        errors = check(path)
+        return errors or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+        ) as http:
+            live = await http.post("/v1/admin/routes", json={"prefix": "4477", "route": "c1"})
+            assert live.status_code == 201, live.text
+            # The file drops c1, which the live route names: refused, nothing changes.
+            path.write_text(node_toml(data))
+            refused = (await http.post("/v1/admin/reload")).json()
+            assert refused["reloaded"] is False
+            assert refused["errors"] == [
+                "the live changes do not fit the new file: routing.routes[0].route: "
+                '"c1" is no route; expected one of: "loopback", "network"'
+            ]
+            assert "c1" in running.connectors
+            # A file that keeps c1 and adds a route: applied, the live route on top.
+            path.write_text(
+                node_toml(data) + connector + '[[routing.routes]]\nprefix = "44"\nroute = "c1"\n'
+            )
+            done = (await http.post("/v1/admin/reload")).json()
+            assert done == {
+                "applied": ["routing.routes[44]"],
+                "restart_needed": [],
+                "errors": [],
+                "reloaded": True,
+            }
+            routes = (await http.get("/v1/admin/routes")).json()["items"]
+            assert [(r["prefix"], r["source"]) for r in routes] == [
+                ("44", "file"),
+                ("4477", "live"),
+            ]
+            assert running.engine.router.route_name_for("4477123") == "c1"
+            assert running.engine.router.route_name_for("4412") == "c1"
+            assert running.engine.router.route_name_for("3312") == "loopback"
+    finally:
+        await running.stop()

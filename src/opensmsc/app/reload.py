@@ -311,6 +311,13 @@ class Reloader:
         parts = self._parts
         listeners = ListenerChanges()
         if parts is not None:
+            before = {c.name: c for c in old.smpp.client}
+            for client in new.smpp.client:
+                if before.get(client.name) != client:
+                    try:
+                        parts.upstream.check_connector(client)
+                    except ConfigError as exc:
+                        return self.refuse([f"smpp.client[{client.name}]: {exc}"])
             try:
                 listeners = await parts.smsc.open_listeners(old, new)
             except StartupError as exc:

@@ -29,7 +29,9 @@ from opensmsc.upstream import (
     MoIngress,
     MoObserver,
     NpLookup,
+    SmppConnector,
     UpstreamReceipts,
+    resolve_password,
 )
 
 __all__ = ["UpstreamService", "mo_ingress", "np_lookup_for"]
@@ -105,6 +107,15 @@ class UpstreamService:
         )
 
     # ---- reloads: a connector's stored messages wait for it by name, whatever happens to it.
+
+    @staticmethod
+    def check_connector(client: SmppClientConfig) -> None:
+        """Raise ConfigError when a connector could not be built or bind as configured (its
+        password_file unreadable, its password_env unset, a bind its version cannot do): a
+        reload checks before it changes anything."""
+        settings = settings_from_config(client)
+        resolve_password(settings)
+        SmppConnector(settings)  # built, not started: its checks run, nothing connects
 
     async def add_connector(self, client: SmppClientConfig) -> None:
         """Start a connector added while the node runs, and route to it. Raises ConfigError
