@@ -315,6 +315,14 @@ async function message(id) {
 // The key that names an item of each kind in /v1/admin/{kind}/{name}.
 const NAME_KEYS = { accounts: "system_id", connectors: "name", routes: "prefix" };
 const READ_ONLY = new Set(["enabled", "source"]);
+// The keys a new item is offered even when the kind has none yet (docs/configuration.md), with
+// a value of their type: "4477" typed as a prefix is text, typed as a port a number. Any other
+// key goes in the form's free row, read as JSON when it parses ("\"4477\"" for text).
+const NEW_FIELDS = {
+  accounts: { system_id: "", password_hash: "", networks: [], throughput: 0, window: 0 },
+  connectors: { name: "", host: "", port: 0, system_id: "", password: "", bind: "" },
+  routes: { prefix: "", route: "" },
+};
 // The columns of each kind's list; every other key is in the item's form.
 const SUMMARY = {
   accounts: ["system_id", "enabled", "source", "networks", "throughput", "window", "default_route"],
@@ -397,6 +405,7 @@ async function configKind(kind, query) {
   const columns = SUMMARY[kind].filter((key) => keys.includes(key));
   const examples = {};
   for (const item of items) for (const [key, value] of Object.entries(item)) examples[key] ??= value;
+  for (const [key, value] of Object.entries(NEW_FIELDS[kind])) examples[key] ??= value;
   const toggle = (item) => {
     const verb = item.enabled === false ? "enable" : "disable";
     return h("button", { id: `${verb}-${nameOf(kind, item)}`, onclick: async () => {
@@ -410,7 +419,7 @@ async function configKind(kind, query) {
     catch (error) { ui.say(error.message); }
   } }, "delete");
   const parts = [
-    h("h2", {}, kind),
+    h("h2", {}, kind[0].toUpperCase() + kind.slice(1)),
     table([
       ...columns.map((key) => ({ label: key, cell: (item) => key === "enabled"
         ? h("span", { class: item.enabled === false ? "state-disabled" : "state-up", "data-enabled": String(item.enabled !== false) },
@@ -436,7 +445,7 @@ async function configKind(kind, query) {
   }
   parts.push(h("h2", {}, `Add to ${kind}`), editForm({
     id: "add-form",
-    fields: keys.filter((key) => !READ_ONLY.has(key)).map((key) => [key, ""]),
+    fields: [...new Set([...Object.keys(NEW_FIELDS[kind]), ...keys])].filter((key) => !READ_ONLY.has(key)).map((key) => [key, ""]),
     examples,
     extraKeys: true,
     onsave: async (body) => {
