@@ -22,6 +22,18 @@ def _scenario(driver: WebDriver, base: str, token: str, message_id: str) -> None
     log_in(driver, base, token)
     driver.find_element(By.CSS_SELECTOR, 'nav a[data-view="messages"]').click()
     field = wait_for(driver, lambda d: d.find_element(By.ID, "filter-destination"), "the filters")
+    # A state the node does not know: its answer stands next to the field.
+    driver.find_element(By.ID, "filter-state").send_keys("lost")
+    driver.find_element(By.ID, "search").click()
+    error = wait_for(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, '.field-error[data-key="state"]'),
+        "the unknown state refused",
+    )
+    assert "lost" in error[0].text
+    driver.find_element(By.ID, "filter-state").clear()
+
+    field = driver.find_element(By.ID, "filter-destination")
     field.send_keys(WANTED)
     driver.find_element(By.ID, "search").click()
     links = wait_for(

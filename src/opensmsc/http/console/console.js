@@ -256,7 +256,8 @@ async function messages(query) {
     try {
       page = await api("GET", `/v1/admin/messages?${params}`);
     } catch (error) {
-      results.replaceChildren(h("p", { class: "error" }, error.message));
+      results.replaceChildren();
+      showErrors(form, error);
       return;
     }
     rows.push(...page.messages);
@@ -344,7 +345,10 @@ function parseField(text, example) {
 // Puts each of a 422's errors next to its field; what names no field goes to the form's foot.
 function showErrors(form, error) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
-  const errors = error.problem && Array.isArray(error.problem.errors) ? error.problem.errors : [];
+  const problem = error.problem || {};
+  // A 422 lists its errors; a 400 about one parameter names it in `field`.
+  const errors = Array.isArray(problem.errors) ? problem.errors
+    : problem.field ? [{ key: problem.field, message: problem.detail || error.message }] : [];
   const rest = [];
   for (const item of errors) {
     const key = item.key ?? (Array.isArray(item.location) ? item.location.at(-1) : undefined);
