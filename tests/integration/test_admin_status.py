@@ -130,7 +130,7 @@ async def test_events_stream_the_status_every_second(tmp_path: Path) -> None:
                         break
         assert all(body["node"] == "opensmsc" for _, body in got)
         gaps = [b - a for (a, _), (b, _) in itertools.pairwise(got)]
-        assert all(0.5 < gap < 3.0 for gap in gaps), gaps
+        assert all(0.5 < gap < 5.0 for gap in gaps), gaps  # every second, on a loaded machine
 
 
 async def _tail_events(
@@ -168,7 +168,9 @@ async def test_tail_shows_each_pdu_both_ways_decoded_until_the_session_ends(
         submit = next(p for p in pdus if p["command"] == "submit_sm")
         assert submit["direction"] == "in" and submit["status"] == 0
         assert submit["fields"]["destination_addr"] == DESTINATION
-        assert submit["fields"]["short_message"] == b"hello 1".hex()
+        # Message content is redacted, as in the logs ([logging] show_short_message).
+        assert submit["fields"]["short_message"] == b"*******".hex()
+        assert submit["redacted"] is True and b"hello" not in bytes.fromhex(submit["hex"])
         assert bytes.fromhex(submit["hex"])[4:8] == CommandId.SUBMIT_SM.to_bytes(4, "big")
         resp = next(p for p in pdus if p["command"] == "submit_sm_resp")
         assert resp["direction"] == "out" and resp["sequence"] == submit["sequence"]
@@ -251,7 +253,8 @@ async def test_opensmsc_status_and_tail_against_a_running_node(tmp_path: Path) -
         assert "<- in submit_sm seq=" in shown and "-> out submit_sm_resp seq=" in shown
         # The fields as `opensmsc decode` shows them.
         assert re.search(r"destination_addr\s+\"447700900123\"", shown), shown
-        assert '"hello 2"' in shown
+        assert '"*******"' in shown and "hello" not in shown
+        assert "(message content redacted: [logging] show_short_message = false)" in shown
         assert shown.rstrip().endswith("# session ended: unbind")
 
         missing = await asyncio.to_thread(
@@ -282,7 +285,7 @@ async def test_status_shows_the_drain_while_a_session_holds_it(tmp_path: Path) -
         assert late.status == CommandStatus.ESME_RTHROTTLED
         assert (await _status(ops.client))["draining"] is True
         await asyncio.wait_for(draining, 10)
-        assert time.monotonic() - started < 3.0 + 1.5
+        assert time.monotonic() - started < 3.0 + 3.0  # the bound, and a loaded machine
         await esme.wait_closed(5)
         await esme.close()
 
@@ -361,3 +364,19 @@ async def test_every_metric_the_dashboard_uses_is_served(tmp_path: Path) -> None
             finally:
                 await esme.close()
     assert not missing, f"the dashboard queries metrics the node does not serve: {missing}"
+
+
+async def test_tail_shows_the_text_when_the_logs_may(tmp_path: Path) -> None:
+    async with ops_node(tmp_path, "[logging]\nshow_short_message = true") as ops:
+        esme = await _raw_esme(ops.running.ports["smpp"])
+        events: list[tuple[str, dict[str, Any]]] = []
+        reading = asyncio.create_task(_tail_events(ops.client, "esme1", "end", events))
+        session = next(s for s in ops.running.services.registry if isinstance(s, EsmeSession))
+        await _until(lambda: session._protocol.connection.tap is not None, "the tap")
+        await esme.request(_submit(1))
+        await esme.unbind()
+        await esme.close()
+        await asyncio.wait_for(reading, 20)
+        submit = next(d for e, d in events if e == "pdu" and d["command"] == "submit_sm")
+        assert submit["fields"]["short_message"] == b"hello 1".hex()
+        assert "redacted" not in submit

@@ -106,7 +106,7 @@ async def test_sigterm_answers_everything_keeps_everything_and_exits_0(tmp_path:
         await asyncio.gather(*fillers)
         log = node.log_tail(20_000)
         assert code == 0, log
-        assert took < DRAIN + 2.0, f"the drain took {took:.1f} s\n{log}"
+        assert took < DRAIN + 3.0, f"the drain took {took:.1f} s\n{log}"
         # Every submit sent got an answer, and the node unbound every session.
         late = {n: ledger.sent_at[n] - started_wall for n in ledger.unanswered}
         assert not ledger.unanswered, f"{late} unanswered\n{log}"

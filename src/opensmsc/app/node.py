@@ -304,6 +304,7 @@ async def start(
                     sessions=registry,
                     connectors=upstream.connectors,
                     webhooks=None if webhooks is None else webhooks.sender,
+                    show_short_message=config.logging.show_short_message,
                 )
             )
             admin = await services.start(

@@ -27,7 +27,7 @@ from opensmsc import __version__
 from opensmsc.app.metrics import NodeMetrics, status_name
 from opensmsc.engine import StoreAndForward
 from opensmsc.http import PduFeed, SessionAmbiguous, WebhookSender
-from opensmsc.smpp import BindMode, CommandId, MessageState, PduError, decode
+from opensmsc.smpp import BindMode, CommandId, MessageState, Pdu, PduError, Tag, decode, encode
 from opensmsc.smsc import EsmeSession, SessionRegistry, TailReader, TappedFrame
 from opensmsc.upstream import Connectors
 
@@ -74,8 +74,11 @@ class NodeStatus:
         webhooks: WebhookSender | None,
         clock: Callable[[], float] = time.time,
         interval: float = 1.0,
+        show_short_message: bool = False,
     ) -> None:
         self._node = node
+        # STYLE §6: message content is redacted unless configured ([logging], as at start).
+        self._show_text = show_short_message
         self._metrics = metrics
         self._engine = engine
         self._sessions = sessions
@@ -268,22 +271,23 @@ class NodeStatus:
         sessions = self._esme_sessions()
         for candidate in sessions:
             if candidate.session_id == session:
-                return _Feed(candidate.session_id, candidate.tail())
+                return _Feed(candidate.session_id, candidate.tail(), self._show_text)
         named = [s for s in sessions if s.system_id == session]
         if len(named) > 1:
             raise SessionAmbiguous(sorted(s.session_id for s in named))
         if not named:
             raise LookupError(session)
-        return _Feed(named[0].session_id, named[0].tail())
+        return _Feed(named[0].session_id, named[0].tail(), self._show_text)
 
 
 class _Feed:
     """A TailReader's frames, decoded for the tail stream (the reader's work, not the
     session's: smsc/tap.py)."""
 
-    def __init__(self, session_id: str, reader: TailReader) -> None:
+    def __init__(self, session_id: str, reader: TailReader, show_text: bool) -> None:
         self._session_id = session_id
         self._reader = reader
+        self._show_text = show_text
 
     @property
     def session_id(self) -> str:
@@ -298,13 +302,13 @@ class _Feed:
         return self._reader.ended
 
     async def next(self, timeout: float) -> list[Mapping[str, Any]]:
-        return [_pdu(frame) for frame in await self._reader.frames(timeout)]
+        return [_pdu(frame, self._show_text) for frame in await self._reader.frames(timeout)]
 
     def close(self) -> None:
         self._reader.close()
 
 
-def _pdu(tapped: TappedFrame) -> dict[str, Any]:
+def _pdu(tapped: TappedFrame, show_text: bool) -> dict[str, Any]:
     frame = tapped.frame
     command_id = int.from_bytes(frame[4:8], "big")
     try:
@@ -325,10 +329,33 @@ def _pdu(tapped: TappedFrame) -> dict[str, Any]:
         out["fields"] = {}
         out["error"] = exc.message or str(exc)
         return out
+    if not show_text:
+        redacted = _redacted(pdu)
+        if redacted is not pdu:
+            pdu = redacted
+            out["hex"] = encode(pdu, out["sequence"]).hex()
+            out["redacted"] = True
     out["fields"] = {
         field.name: _json(getattr(pdu, field.name)) for field in dataclasses.fields(pdu)
     }
     return out
+
+
+_FILLER: Final = 0x2A  # "*" in ASCII, Latin-1 and the GSM 7-bit alphabet
+
+
+def _redacted(pdu: Pdu) -> Pdu:
+    """The PDU with its message content (short_message, message_payload) replaced by as many
+    filler octets: the lengths stay, the text does not; the same PDU when it has none."""
+    changes: dict[str, Any] = {}
+    short_message = getattr(pdu, "short_message", b"")
+    if isinstance(short_message, bytes) and short_message:
+        changes["short_message"] = bytes([_FILLER]) * len(short_message)
+    tlvs = getattr(pdu, "tlvs", None)
+    payload = None if tlvs is None else tlvs.get(Tag.MESSAGE_PAYLOAD)
+    if isinstance(payload, bytes) and payload and tlvs is not None:
+        changes["tlvs"] = tlvs.with_(Tag.MESSAGE_PAYLOAD, bytes([_FILLER]) * len(payload))
+    return dataclasses.replace(pdu, **changes) if changes else pdu
 
 
 def _json(value: object) -> Any:

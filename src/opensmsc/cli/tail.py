@@ -94,4 +94,7 @@ def render_pdu(pdu: Mapping[str, Any]) -> str:
         return f"{title}\n  (no frame)"
     dump = decode_frame(frame, index=1, offset=0, strict=False)
     # Without decode's own title: ours says where the PDU went and when.
-    return "\n".join([title, *render_text(dump).split("\n")[1:]])
+    lines = [title, *render_text(dump).split("\n")[1:]]
+    if pdu.get("redacted"):
+        lines.append("  (message content redacted: [logging] show_short_message = false)")
+    return "\n".join(lines)
