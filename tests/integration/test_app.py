@@ -262,11 +262,12 @@ def test_a_reload_applies_bind_settings_and_names_what_needs_a_restart(tmp_path:
         throughput = 10.0
         default_validity = 60.0
         mo_prefixes = ["5000"]
+        webhook_url = "https://example.com/esme1"
         [[accounts]]
         system_id = "esme2"
         password_hash = "{hash_password("two")}"
         max_validity = 1209600.0
-        mo_prefixes = ["6000"]
+        webhook_url = "https://example.com/esme2"
         [logging]
         show_short_message = true
         [store]
@@ -274,26 +275,20 @@ def test_a_reload_applies_bind_settings_and_names_what_needs_a_restart(tmp_path:
         """,
     )
     applied, restart = classify(old, new)
-    assert applied == [
+    applied_keys = [
         "logging.show_short_message",
         "accounts[esme1].throughput",
         "accounts[esme1].default_validity",
+        "accounts[esme1].mo_prefixes",
         "accounts[esme2]",
     ]
+    assert applied == applied_keys
     assert restart == [
-        "accounts[esme1].mo_prefixes",
-        "accounts[esme2].mo_prefixes",
+        "accounts[esme1].webhook_url",
+        "accounts[esme2].webhook_url",
         "store.retention",
     ]
-    assert classify(new, old) == (
-        [
-            "logging.show_short_message",
-            "accounts[esme1].throughput",
-            "accounts[esme1].default_validity",
-            "accounts[esme2]",
-        ],
-        ["accounts[esme1].mo_prefixes", "store.retention"],
-    )
+    assert classify(new, old) == (applied_keys, ["accounts[esme1].webhook_url", "store.retention"])
 
 
 def test_mo_goes_to_the_default_account_when_nothing_else_takes_it() -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from opensmsc import app
 from opensmsc.accounts import hash_password
 from opensmsc.config import check, loads
 from opensmsc.smpp import CommandId, MessageState, SubmitSmResp
+from opensmsc.transport import ensure_self_signed, fingerprint
 from tests.conftest import SmppTestClient
 from tests.integration.carrier import TestCarrier, wait_until
 
@@ -114,7 +117,8 @@ async def test_an_esme_stays_bound_while_another_account_is_added_and_removed(
 
         async with esme(running, "esme2", "pw2") as second:
             assert (await first.submit()).status == 0
-            assert (await second.submit()).status == 0
+            theirs = await second.submit(registered_delivery=1)
+            assert theirs.status == 0 and isinstance(theirs.pdu, SubmitSmResp)
 
             removed = await http.delete("/v1/admin/accounts/esme2")
             assert removed.status_code == 204, removed.text
@@ -123,6 +127,9 @@ async def test_an_esme_stays_bound_while_another_account_is_added_and_removed(
             assert (await first.submit()).status == 0
 
         assert await bind_status(running, "esme2", "pw2") != 0
+        # Its stored messages stay, for when it comes back.
+        kept = await running.engine.store.get(theirs.pdu.message_id)
+        assert kept is not None and kept.system_id == "esme2"
         listed = (await http.get("/v1/admin/accounts")).json()["items"]
         assert [a["system_id"] for a in listed] == ["esme1"]
         assert listed[0]["source"] == "file"
@@ -359,5 +366,186 @@ async def test_a_new_file_the_live_changes_do_not_fit_is_refused_whole(tmp_path:
             assert running.engine.router.route_name_for("4477123") == "c1"
             assert running.engine.router.route_name_for("4412") == "c1"
             assert running.engine.router.route_name_for("3312") == "loopback"
+    finally:
+        await running.stop()
+
+
+async def test_a_reload_opens_and_closes_listeners_and_bound_sessions_stay(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    path = tmp_path / "opensmsc.toml"
+    path.write_text(node_toml(data))
+
+    def read() -> Any:
+        return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+            ) as http,
+            esme(running) as plain,
+        ):
+            assert "smpps" not in running.ports
+            # TLS on: a listener opens, with its self-signed certificate.
+            path.write_text(
+                node_toml(data).replace("tls_enabled = false", "tls_enabled = true\ntls_port = 0")
+            )
+            done = (await http.post("/v1/admin/reload")).json()
+            assert done["reloaded"] is True, done
+            assert "smpp.server.tls_enabled" in done["applied"]
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", running.ports["smpps"], ssl=context
+            )
+            secure = SmppTestClient(reader, writer)
+            try:
+                assert (await secure.bind("trx", "esme1", PASSWORD)).status == 0
+                # Plain off: its listener closes; the session bound through it stays.
+                path.write_text(
+                    node_toml(data)
+                    .replace("tls_enabled = false", "tls_enabled = true\ntls_port = 0")
+                    .replace(
+                        "        port = 0", "        plain_enabled = false\n        port = 0", 1
+                    )
+                )
+                port = plain.writer.get_extra_info("peername")[1]
+                done = (await http.post("/v1/admin/reload")).json()
+                assert done["applied"] == ["smpp.server.plain_enabled"], done
+                assert "smpp" not in running.ports
+                with pytest.raises(OSError):
+                    await asyncio.open_connection("127.0.0.1", port)
+                assert (await plain.submit()).status == 0
+                assert (await secure.submit()).status == 0
+                assert (await http.get("/ready")).status_code == 200
+            finally:
+                await secure.close()
+    finally:
+        await running.stop()
+
+
+async def test_the_policy_file_may_name_a_connector_added_live(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    policy = tmp_path / "policy.toml"
+    policy.write_text('default_routes = ["loopback"]\n')
+    text = node_toml(data).replace(
+        'default_route = "loopback"', f'default_route = "loopback"\npolicy_file = "{policy}"'
+    )
+    running = await app.start(loads(text))
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+        ) as http:
+            policy.write_text('default_routes = ["c2"]\n')
+            early = await http.post("/v1/policy/reload")
+            assert early.status_code == 422  # no such route yet: the policy in force is kept
+            added = await http.post(
+                "/v1/admin/connectors",
+                json={"name": "c2", "host": "127.0.0.1", "port": 9, "system_id": "gw"},
+            )
+            assert added.status_code == 201, added.text
+            reloaded = await http.post("/v1/policy/reload")
+            assert reloaded.status_code == 200, reloaded.text
+            assert reloaded.json()["default_routes"] == ["c2"]
+    finally:
+        await running.stop()
+
+
+async def test_at_start_a_kept_change_that_no_longer_fits_is_left_out_and_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    connector = (
+        '[[smpp.client]]\nname = "c1"\nhost = "127.0.0.1"\nport = 9\nsystem_id = "gw"\n'
+        "reconnect_min_delay = 5.0\n"
+    )
+    with_c1, without_c1 = loads(node_toml(data) + connector), loads(node_toml(data))
+
+    async def after_start(config: Any) -> tuple[list[tuple[str, str]], bool]:
+        running = await app.start(config)
+        try:
+            assert running.live is not None
+            live = running.live.config
+            return [(r.prefix, r.route) for r in live.routing.routes], live.accounts[0].enabled
+        finally:
+            await running.stop()
+
+    running = await app.start(with_c1)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{running.ports['http']}", timeout=30
+        ) as http:
+            added = await http.post("/v1/admin/routes", json={"prefix": "4477", "route": "c1"})
+            assert added.status_code == 201, added.text
+            assert (await http.post("/v1/admin/accounts/esme1/disable")).status_code == 200
+    finally:
+        await running.stop()
+
+    caplog.set_level("ERROR", logger="opensmsc.app.live_config")
+    # The node starts without that route; the other kept change still applies.
+    assert await after_start(without_c1) == ([], False)
+    assert "live change not applied routing.routes[4477]" in caplog.text
+    assert await after_start(with_c1) == ([("4477", "c1")], False)  # kept: back with c1
+
+
+async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "node"
+    data.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        tls_port = int(probe.getsockname()[1])
+    other = ensure_self_signed(tmp_path / "other", common_name="other")
+    path = tmp_path / "opensmsc.toml"
+    tls = f"tls_enabled = true\ntls_port = {tls_port}"
+    path.write_text(node_toml(data).replace("tls_enabled = false", tls))
+
+    def read() -> Any:
+        return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    def context() -> ssl.SSLContext:
+        tls_context = ssl.create_default_context()
+        tls_context.check_hostname = False
+        tls_context.verify_mode = ssl.CERT_NONE
+        return tls_context
+
+    async def served_fingerprint() -> str:
+        _, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
+        finally:
+            writer.close()
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        before = await served_fingerprint()
+        assert before == running.tls_fingerprint
+        reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
+        secure = SmppTestClient(reader, writer)
+        try:
+            assert (await secure.bind("trx", "esme1", PASSWORD)).status == 0
+            path.write_text(
+                node_toml(data).replace(
+                    "tls_enabled = false",
+                    f'{tls}\ntls_cert_file = "{other.cert}"\ntls_key_file = "{other.key}"',
+                )
+            )
+            assert running.live is not None
+            done = await running.live.reload()
+            assert done["reloaded"] is True, done
+            assert await served_fingerprint() == other.fingerprint != before
+            assert running.tls_fingerprint == other.fingerprint
+            assert (await secure.submit()).status == 0  # bound before the change: still bound
+        finally:
+            await secure.close()
     finally:
         await running.stop()

@@ -142,3 +142,20 @@ def test_router_picks_the_longest_matching_prefix(
     assert (
         Router({}, default_route="default", prefixes=table).route_name_for(destination) == expected
     )
+
+
+def test_accounts_a_reload_adds_or_removes_are_known_at_the_next_decision() -> None:
+    policies = AccountPolicies({"acme": AccountPolicy()})
+    policy = PrefixPolicy(router(), policies)
+    now = datetime.now(UTC)
+    assert policy.decide(query("4412", "newco"), now).status == CommandStatus.ESME_RINVSYSID
+    policies.replace({"acme": AccountPolicy(), "newco": AccountPolicy()})
+    assert policy.decide(query("4412", "newco"), now).action is Action.ROUTE
+    policies.replace({"newco": AccountPolicy()})
+    assert policy.decide(query("4412", "acme"), now).status == CommandStatus.ESME_RINVSYSID
+    # Swapping the prefix table whole: the next decision goes by the new one.
+    table = router()
+    table.replace_prefixes("loopback", [("44", "uk")])
+    assert table.route_name_for("4412") == "uk"
+    table.replace_prefixes("de", [])
+    assert table.route_name_for("4412") == "de"

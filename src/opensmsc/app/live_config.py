@@ -231,7 +231,9 @@ class LiveConfig:
         """Check, keep, apply (the caller holds the lock); the item as it is now (a removed
         one: {})."""
         key = (change.kind, change.name)
-        changes = {**self._changes, key: change}
+        # This change last: the index its problems name is the item's place in the result.
+        changes = {k: c for k, c in self._changes.items() if k != key}
+        changes[key] = change
         if change.op is ChangeOp.REMOVE and find_item(self._file, kind, change.name) is None:
             del changes[key]  # added live, removed live: nothing left to say
         new, problems = apply_changes(self._file, changes.values(), base_dir=self._base_dir)
@@ -249,7 +251,7 @@ class LiveConfig:
         if report.refused:
             await self._keep(key, earlier)  # the node runs as it did: so does the disk
             raise ConfigInvalid(
-                f"{change.label}: not applied",
+                f"not applied: {'; '.join(report.errors)}",
                 [{"key": "", "message": error} for error in report.errors],
             )
         self._changes = changes

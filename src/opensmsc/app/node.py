@@ -49,7 +49,7 @@ from opensmsc.app.live_config import LiveConfig
 from opensmsc.app.messages import NodeMessages
 from opensmsc.app.metrics import MessageMetrics, NodeMetrics
 from opensmsc.app.network import NetworkService, uses_network
-from opensmsc.app.policy import NodePolicy, node_policy, served_policy
+from opensmsc.app.policy import NodePolicy, RouteNames, node_policy, route_names, served_policy
 from opensmsc.app.policy_client import PolicyClientService
 from opensmsc.app.policyd import PolicydService
 from opensmsc.app.readiness import Readiness
@@ -187,6 +187,8 @@ async def start(
         # network.
         hlr = build_hlr(config.network) if uses_network(config) else None
         portability = None if hlr is None else hlr.portability
+        # What a policy file may name; reloads keep it current (a connector added live).
+        route_list = RouteNames(route_names(config))
         engine = (
             await services.start(
                 EngineService(
@@ -194,7 +196,7 @@ async def start(
                     receivers=registry,
                     policies=policies,
                     outbind=outbind,
-                    policy=node_policy(config, portability=portability),
+                    policy=node_policy(config, portability=portability, routes=route_list),
                     observer=messages,
                 )
             )
@@ -287,7 +289,12 @@ async def start(
                 apply_logging=apply_logging,
                 reload_policy=policy.reload,
                 parts=LiveParts(
-                    policies=policies, smsc=smsc, upstream=upstream, router=engine.router
+                    policies=policies,
+                    smsc=smsc,
+                    upstream=upstream,
+                    router=engine.router,
+                    mo=mo,
+                    route_names=route_list,
                 ),
             )
         )

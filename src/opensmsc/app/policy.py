@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from opensmsc.sms import (
 __all__ = [
     "KnownAccounts",
     "NodePolicy",
+    "RouteNames",
     "mo_text",
     "node_policy",
     "policy_engine",
@@ -80,12 +81,30 @@ def route_names(config: Config) -> set[str]:
     return {LOOPBACK, "network", *(client.name for client in config.smpp.client)}
 
 
+class RouteNames(Collection[str]):
+    """The route names a policy file may use, swapped whole when a reload adds or removes a
+    connector (`names`), so the next policy reload may name a connector added live."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 def rule_policy(
     config: Config,
     *,
     router: Router,
     policies: AccountPolicies | None = None,
     portability: NumberPortability | None = None,
+    routes: Collection[str] | None = None,
 ) -> RulePolicy:
     """The RulePolicy of `config.routing.policy_file` (which must be set). Raises ConfigError
     (a PolicyFileError with every error) for a bad policy file."""
@@ -93,7 +112,7 @@ def rule_policy(
     if path is None:
         raise ValueError("no [routing] policy_file")
     return RulePolicy(
-        rules_loader(path, routes=route_names(config)),
+        rules_loader(path, routes=route_names(config) if routes is None else routes),
         portability=portability,
         fallback=PrefixPolicy(router, policies),
     )
@@ -105,10 +124,13 @@ def policy_engine(
     router: Router,
     policies: AccountPolicies | None = None,
     portability: NumberPortability | None = None,
+    routes: Collection[str] | None = None,
 ) -> PolicyEngine:
     if config.routing.policy_file is None:
         return PrefixPolicy(router, policies)
-    return rule_policy(config, router=router, policies=policies, portability=portability)
+    return rule_policy(
+        config, router=router, policies=policies, portability=portability, routes=routes
+    )
 
 
 def standin_router(config: Config) -> Router:
@@ -244,15 +266,19 @@ class NodePolicy:
 
 
 def node_policy(
-    config: Config, *, portability: NumberPortability | None = None
+    config: Config,
+    *,
+    portability: NumberPortability | None = None,
+    routes: Collection[str] | None = None,
 ) -> Callable[[Router], PolicyEngine]:
     """What makes the node's engine over the engine's Router (StoreAndForward's `policy`). No
     account check: the front doors authenticated the account already, and the simulated
     network's person-to-person MT comes from a pseudo-account. Raises ConfigError for a bad
-    policy file when called."""
+    policy file when called. `routes`: the route names its policy file may use (RouteNames,
+    which reloads keep current); by default the configuration's."""
 
     def make(router: Router) -> PolicyEngine:
-        return policy_engine(config, router=router, portability=portability)
+        return policy_engine(config, router=router, portability=portability, routes=routes)
 
     return make
 
@@ -272,10 +298,10 @@ class KnownAccounts:
 
     def __init__(self, engine: PolicyEngine, policies: AccountPolicies) -> None:
         self.engine = engine
-        self._accounts = frozenset(policies.system_ids)
+        self._accounts = policies  # read at each decision: reloads change it
 
     def decide(self, query: RouteQuery, now: datetime) -> Decision:
-        if self._accounts and query.account not in self._accounts:
+        if len(self._accounts) and query.account not in self._accounts:
             return Decision.reject(
                 CommandStatus.ESME_RINVSYSID, f'unknown account "{query.account}"'
             )

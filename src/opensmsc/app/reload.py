@@ -10,9 +10,9 @@ it runs with. What a valid one changes:
 - accounts (`[[accounts]]`, by system_id): added, changed or removed, their bind settings
   (password, enabled, bind_modes, allowed_networks, max_binds, throughput, window, client
   certificates, the HTTP API's keys) from their next bind, their message rules (validity,
-  long-message receipts, distribution lists) from their next message; sessions already bound
-  keep what they bound with, but a removed or disabled account's sessions are unbound (its
-  stored messages stay, for when it comes back).
+  long-message receipts, distribution lists, mo_prefixes) from their next message; sessions
+  already bound keep what they bound with, but a removed or disabled account's sessions are
+  unbound (its stored messages stay, for when it comes back).
 - connectors (`[[smpp.client]]`, by name): a new one is started and routed to; a removed one
   is taken out of routing, then stopped once its in-flight window is answered (its drain); a
   changed one is restarted that way with its new settings. Messages waiting for a connector
@@ -25,9 +25,9 @@ it runs with. What a valid one changes:
   The session settings (window, timers, max_pdu_length, interface_versions, strict,
   overload_action, system_id) apply to new connections only, and the log says so.
 - everything else (the store, the network, HTTP, the API, the policy server, bind failure
-  delays and connection caps, an account's mo_prefixes, webhook and outbind keys) needs a
-  restart: the log line names each such key, compared with what the node started with, so
-  it is named again at each reload until the node restarts.
+  delays and connection caps, an account's webhook and outbind keys) needs a restart: the log
+  line names each such key, compared with what the node started with, so it is named again
+  at each reload until the node restarts.
 
 Then, whatever the configuration file held, the routing policy (`[routing] policy_file`, its
 price list and lists) is read again and swapped in whole (app/policy.py NodePolicy.reload),
@@ -47,11 +47,13 @@ from typing import Final
 
 from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
+from opensmsc.app.policy import RouteNames, route_names
 from opensmsc.app.smsc import ListenerChanges, SmscService
-from opensmsc.app.upstream import UpstreamService
+from opensmsc.app.upstream import UpstreamService, mo_routing
 from opensmsc.config import Config, ConfigError, LoggingConfig
 from opensmsc.errors import StartupError
 from opensmsc.routing import AccountPolicies, Router
+from opensmsc.upstream import MoIngress
 
 __all__ = ["ConfigReader", "LiveParts", "Reloader", "Report", "changed_keys", "classify"]
 
@@ -61,7 +63,7 @@ log = logging.getLogger(__name__)
 ConfigReader = Callable[[], Config | Sequence[ConfigError]]
 
 # Account keys applied while running: the authenticator's at the next bind, the engine's
-# (AccountPolicies) at the next message. The others (mo_prefixes, webhooks, outbind) were
+# (AccountPolicies) and MO routing's at the next message. The others (webhooks, outbind) were
 # wired into other services at start.
 LIVE_ACCOUNT_KEYS: Final = frozenset(
     {
@@ -82,6 +84,7 @@ LIVE_ACCOUNT_KEYS: Final = frozenset(
         "max_validity",
         "long_message_receipts",
         "distribution_lists",
+        "mo_prefixes",
     }
 )
 
@@ -228,6 +231,8 @@ class LiveParts:
     smsc: SmscService
     upstream: UpstreamService
     router: Router
+    mo: MoIngress
+    route_names: RouteNames | None = None  # what the policy file may name
 
 
 class Reloader:
@@ -310,14 +315,16 @@ class Reloader:
                 return self.refuse([f"accounts: {exc}"])
         parts = self._parts
         listeners = ListenerChanges()
+        if parts is not None and (parts.smsc.services.draining or parts.smsc.services.stopping):
+            return self.refuse(["the node is stopping"])
         if parts is not None:
             before = {c.name: c for c in old.smpp.client}
             for client in new.smpp.client:
                 if before.get(client.name) != client:
                     try:
                         parts.upstream.check_connector(client)
-                    except ConfigError as exc:
-                        return self.refuse([f"smpp.client[{client.name}]: {exc}"])
+                    except ConfigError as exc:  # its text names the connector and the key
+                        return self.refuse([str(exc)])
             try:
                 listeners = await parts.smsc.open_listeners(old, new)
             except StartupError as exc:
@@ -366,6 +373,7 @@ class Reloader:
     ) -> list[str]:
         errors: list[str] = []
         parts.policies.replace(policies_from_config(new).policies)
+        parts.mo.set_routing(*mo_routing(new))
         gone = {a.system_id for a in old.accounts if a.enabled} - {
             a.system_id for a in new.accounts if a.enabled
         }
@@ -393,5 +401,7 @@ class Reloader:
             )
         for name in before.keys() - after.keys():
             await parts.upstream.remove_connector(name)
+        if parts.route_names is not None:
+            parts.route_names.names = frozenset(route_names(new))
         parts.smsc.commit(listeners, new)
         return errors

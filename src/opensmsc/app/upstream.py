@@ -34,7 +34,7 @@ from opensmsc.upstream import (
     resolve_password,
 )
 
-__all__ = ["UpstreamService", "mo_ingress", "np_lookup_for"]
+__all__ = ["UpstreamService", "mo_ingress", "mo_routing", "np_lookup_for"]
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,10 @@ def mo_ingress(
     address_range, else the default account (upstream/mo.py): the one with `mo_prefixes =
     [""]`, or the demo account when no account is configured, so that an MO to a short code
     reaches whoever binds as the demo account."""
-    enabled = [a for a in config.accounts if a.enabled]
-    default = next((a.system_id for a in enabled if "" in a.mo_prefixes), None)
-    if not config.accounts:
-        default = DEMO_SYSTEM_ID
+    prefixes, default = mo_routing(config)
     return MoIngress(
         engine.store,
-        prefixes=[(p, a.system_id) for a in enabled for p in a.mo_prefixes if p],
+        prefixes=prefixes,
         sessions=lambda: registry,
         new_id=engine.ids.next,
         wake=engine.scheduler.wake,
@@ -65,6 +62,16 @@ def mo_ingress(
         default_account=default,
         observe=observe,
     )
+
+
+def mo_routing(config: Config) -> tuple[list[tuple[str, str]], str | None]:
+    """The (prefix, system_id) pairs of the enabled accounts' `mo_prefixes`, and the default
+    account (mo_ingress; a reload gives them to MoIngress.set_routing)."""
+    enabled = [a for a in config.accounts if a.enabled]
+    default = next((a.system_id for a in enabled if "" in a.mo_prefixes), None)
+    if not config.accounts:
+        default = DEMO_SYSTEM_ID
+    return [(p, a.system_id) for a in enabled for p in a.mo_prefixes if p], default
 
 
 def np_lookup_for(portability: NumberPortability | None) -> NpLookup | None:

@@ -200,7 +200,8 @@ class PrefixPolicy:
         ttl_ms: int = DEFAULT_TTL_MS,
     ) -> None:
         self._router = router
-        self._accounts = frozenset(policies.system_ids) if policies is not None else frozenset()
+        # Read at each decision: a reload adds and removes accounts (AccountPolicies.replace).
+        self._accounts = policies
         self._ttl_ms = ttl_ms
         # Decisions depend on the route name alone: one frozen value per route, made once.
         self._decisions: dict[str, Decision] = {}
@@ -212,7 +213,8 @@ class PrefixPolicy:
         return self._reports
 
     def decide(self, query: RouteQuery, now: datetime) -> Decision:
-        if self._accounts and query.account not in self._accounts:
+        accounts = self._accounts
+        if accounts is not None and len(accounts) and query.account not in accounts:
             return Decision.reject(
                 CommandStatus.ESME_RINVSYSID, f'unknown account "{query.account}"'
             )

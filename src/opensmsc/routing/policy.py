@@ -50,6 +50,12 @@ class AccountPolicies:
     def system_ids(self) -> tuple[str, ...]:
         return tuple(self._policies)
 
+    def __contains__(self, system_id: object) -> bool:
+        return system_id in self._policies
+
+    def __len__(self) -> int:
+        return len(self._policies)
+
     def replace(self, policies: Mapping[str, AccountPolicy]) -> None:
         """Swap in the policies of a reloaded configuration; messages stored already keep the
         validity they were given."""

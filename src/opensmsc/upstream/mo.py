@@ -104,6 +104,10 @@ class MoIngress:
         self.stored = 0  # MO stored (metrics, tests)
         self.refused = 0  # MO answered ESME_RX_T_APPN
 
+    def set_routing(self, prefixes: Iterable[tuple[str, str]], default_account: str | None) -> None:
+        """New accounts' `mo_prefixes` and default account (a reload), for the next MO."""
+        self._router, self.default_account = MoRouter(prefixes), default_account
+
     def account_for(self, destination_addr: str, *, default: bool = True) -> str | None:
         """The system_id an MO to `destination_addr` goes to now, or None; `default=False`
         leaves the default account out (the simulated network first tries a handset)."""

@@ -87,7 +87,7 @@ def _problem(exc: Exception, kind: str, name: str | None = None) -> Problem:
     if isinstance(exc, ConfigInvalid):
         return Problem(422, "config-invalid", exc.detail, errors=exc.errors)
     if isinstance(exc, ConfigItemNotFound):
-        return Problem(404, "config-item-not-found", str(exc).strip("'\""), kind=kind, name=name)
+        return Problem(404, "config-item-not-found", str(exc), kind=kind, name=name)
     return Problem(409, "config-item-exists", str(exc), kind=kind, name=name)
 
 
