@@ -208,38 +208,6 @@ class SmscService:
                 f"{address(listener.host, listener.port)}: {os_reason(exc)}"
             ) from exc
 
-    def begin_drain(self) -> None:
-        """SIGTERM's first step: no new connection or bind, and every bound session answers
-        new submits with ESME_RTHROTTLED (EsmeSession.drain) while what it accepted before is
-        still answered."""
-        self.services.draining = True
-        self.server.stop_accepting()
-        for target in self.services.registry:
-            if isinstance(target, EsmeSession):
-                target.drain()
-
-    async def settled(self, deadline: float) -> bool:
-        """Wait, until the loop time `deadline`, for every request the ESMEs sent to be
-        answered (submits answer once their message is committed); whether they all were."""
-        loop = asyncio.get_running_loop()
-        acceptor = self.services.engine.acceptor
-        while True:
-            owed = acceptor.pending + sum(
-                protocol.connection.peer_in_flight for protocol in self.server.sessions
-            )
-            if owed == 0:
-                return True
-            if loop.time() >= deadline:
-                log.warning("drain: %d requests still unanswered at the drain bound", owed)
-                return False
-            await asyncio.sleep(0.02)
-
-    async def unbind_sessions(self, timeout: float) -> None:
-        """Unbind every session, wait up to `timeout` seconds for the ESMEs' unbind_resp,
-        then cut what is left (`stop()` finds nothing more to do)."""
-        self.services.stopping = True
-        await self.server.stop(drain_timeout=timeout)
-
     # ---- reloads --------------------------------------------------------------------------------
 
     async def open_listeners(self, old: Config, new: Config) -> ListenerChanges:
@@ -334,6 +302,38 @@ class SmscService:
                 protocol.unbind()
                 count += 1
         return count
+
+    def begin_drain(self) -> None:
+        """SIGTERM's first step: no new connection or bind, and every bound session answers
+        new submits with ESME_RTHROTTLED (EsmeSession.drain) while what it accepted before is
+        still answered."""
+        self.services.draining = True
+        self.server.stop_accepting()
+        for target in self.services.registry:
+            if isinstance(target, EsmeSession):
+                target.drain()
+
+    async def settled(self, deadline: float) -> bool:
+        """Wait, until the loop time `deadline`, for every request the ESMEs sent to be
+        answered (submits answer once their message is committed); whether they all were."""
+        loop = asyncio.get_running_loop()
+        acceptor = self.services.engine.acceptor
+        while True:
+            owed = acceptor.pending + sum(
+                protocol.connection.peer_in_flight for protocol in self.server.sessions
+            )
+            if owed == 0:
+                return True
+            if loop.time() >= deadline:
+                log.warning("drain: %d requests still unanswered at the drain bound", owed)
+                return False
+            await asyncio.sleep(0.02)
+
+    async def unbind_sessions(self, timeout: float) -> None:
+        """Unbind every session, wait up to `timeout` seconds for the ESMEs' unbind_resp,
+        then cut what is left (`stop()` finds nothing more to do)."""
+        self.services.stopping = True
+        await self.server.stop(drain_timeout=timeout)
 
     async def stop(self) -> None:
         self.services.stopping = True
