@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from opensmsc import app
+from opensmsc.cli.admin_client import AdminClient
 from opensmsc.cli.imps_phone import DemoPhone
-from opensmsc.cli.network import admin_call
 from opensmsc.config import AccountConfig, ImpsConfig, ImpsUserConfig
 from opensmsc.imps import Primitive
 from tests.conftest import account, make_config
@@ -42,7 +42,7 @@ class ImpsNode:
         return Phone(self, handset, wait)
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        return admin_call(method, self.base_url, path, body)
+        return AdminClient(self.base_url).call(method, path, body)
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return await asyncio.to_thread(self.admin, method, path, body)
