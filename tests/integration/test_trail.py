@@ -102,7 +102,7 @@ async def test_trail_and_cdr_of_a_message_submitted_over_smpp(tmp_path: Path) ->
         assert kinds(body) == ["accepted", "routed", "attempt", "final", "receipt", "receipt_taken"]
         accepted = first(body, "accepted")
         local = esme.local_address
-        assert accepted["door"] == "smpp" and accepted["account"] == "esme1"
+        assert accepted["door"] == "smpp" and accepted["session"].startswith("smpp-")
         assert accepted["address"] == f"{local[0]}:{local[1]}"
         assert accepted["receipt_requested"] is True
         assert first(body, "routed")["routes"] == ["network"]
@@ -251,12 +251,14 @@ async def test_trail_of_a_message_accepted_before_kill_9_is_whole(tmp_path: Path
         whole = await trail_until(http_port, message_id, "receipt_taken")
         assert whole["events"][: len(before["events"])] == before["events"]
         assert kinds(whole)[len(before["events"]) :] == [
+            "released",
             "routed",
             "attempt",
             "final",
             "receipt",
             "receipt_taken",
         ]
+        assert first(whole, "released") == {"by": f"alert for {ABSENT}"}
         assert first(whole, "final")["state"] == "DELIVERED"
         await esme.close()
         assert node.stop() == 0
@@ -267,3 +269,73 @@ async def test_trail_of_a_message_accepted_before_kill_9_is_whole(tmp_path: Path
         (message_id, "DELIVERED", before["trace_id"])
     ]
     assert cdr[0]["text"] is None and cdr[0]["text_octets"] == 5  # redacted by default
+
+
+async def test_an_http_message_says_its_door_and_a_poll_of_its_outcome_is_noted_once(
+    tmp_path: Path,
+) -> None:
+    from .api_node import MESSAGE, api_node
+
+    async with api_node(tmp_path) as node:
+        message_id = (await node.client.post("/v1/messages", json=MESSAGE)).json()["id"]
+        for _ in range(200):
+            status = (await node.client.get(f"/v1/messages/{message_id}")).json()
+            if status["done_at"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(3):  # polled again: noted once
+            assert (await node.client.get(f"/v1/messages/{message_id}")).status_code == 200
+        events = await node.store.trail(message_id)
+        assert [e.kind for e in events] == [
+            "accepted",
+            "routed",
+            "attempt",
+            "final",
+            "receipt_taken",
+        ]
+        assert events[0].detail["door"] == "http"
+        assert events[-1].detail == {"by": "http_poll"}
+        record = await node.store.get(message_id)
+        assert record is not None and record.trace_id is not None
+
+
+async def test_webhook_calls_and_the_taking_of_the_report_are_on_the_trail(
+    tmp_path: Path,
+) -> None:
+    from .api_node import MESSAGE, api_node
+    from .webhook_receiver import webhook_receiver
+
+    quick = "webhook_backoff = 0.05\nwebhook_max_backoff = 0.2\nwebhook_timeout = 0.5\n"
+    async with (
+        webhook_receiver(lambda n: 503 if n == 0 else 200) as receiver,
+        api_node(tmp_path, api=quick) as node,
+    ):
+        answer = await node.client.post(
+            "/v1/messages", json={**MESSAGE, "callback_url": receiver.url}
+        )
+        message_id = answer.json()["id"]
+        deadline = time.monotonic() + 20
+        while True:
+            events = await node.store.trail(message_id)
+            if events and events[-1].kind == "receipt_taken":
+                break
+            assert time.monotonic() < deadline, [e.kind for e in events]
+            await asyncio.sleep(0.05)
+    assert [e.kind for e in events] == [
+        "accepted",
+        "routed",
+        "attempt",
+        "final",
+        "receipt",
+        "webhook",
+        "webhook",
+        "receipt_taken",
+    ]
+    receipt = events[4].detail
+    assert receipt["to"] == "webhook" and receipt["host"] == "127.0.0.1"
+    calls = [e.detail for e in events if e.kind == "webhook"]
+    assert [(c["status"], c["attempt"], c["host"]) for c in calls] == [
+        (503, 1, "127.0.0.1"),
+        (200, 2, "127.0.0.1"),
+    ]
+    assert events[-1].detail == {"receipt_id": receipt["receipt_id"], "by": "webhook"}

@@ -127,6 +127,7 @@ class Lifecycle:
                     return await self._transition(
                         record,
                         state,
+                        whole=True,
                         at=at,
                         error=error,
                         route=route,
@@ -182,7 +183,7 @@ class Lifecycle:
             error = _final_error(record, state, given_error)
             if mt and wants_receipt(record.registered_delivery, state):
                 receipt = self._receipt(record, state, at, error)
-            ending = trail.final(record, state, at, error=error, route=route)
+            ending = trail.final(record, state, at, error=error, route=route, attempted=attempt)
             changes.append(
                 Change(
                     record.message_id,
@@ -192,7 +193,7 @@ class Lifecycle:
                     route=route,
                     receipt=receipt,
                     attempt=attempt,
-                    trail=_with_final(record, events, ending, receipt, at),
+                    trail=_with_final(record, events, ending, receipt, at, state=state),
                 )
             )
             made.append((i, receipt, ending))
@@ -246,7 +247,7 @@ class Lifecycle:
             receipt = self._receipt(record, MessageState.ENROUTE, at, error, intermediate=True)
         events += (trail.retry(record, next_attempt_at, at),)
         if receipt is not None:
-            events += (trail.receipt_made(record, receipt, at),)
+            events += (trail.receipt_made(record, receipt, at, MessageState.ENROUTE),)
         change = Change(
             record.message_id,
             MessageState.ENROUTE,
@@ -302,9 +303,17 @@ class Lifecycle:
         attempt: bool,
         events: tuple[TrailEvent, ...],
         by: str | None,
+        whole: bool = False,
     ) -> StoredMessage | None:
         ending = trail.final(
-            record, state, at, error=error, route=route, upstream_id=upstream_message_id, by=by
+            record,
+            state,
+            at,
+            error=error,
+            route=route,
+            upstream_id=upstream_message_id,
+            by=by,
+            attempted=attempt,
         )
         change = Change(
             record.message_id,
@@ -315,7 +324,8 @@ class Lifecycle:
             upstream_message_id=upstream_message_id,
             receipt=receipt,
             attempt=attempt,
-            trail=_with_final(record, events, ending, receipt, at),
+            # A whole-message receipt reports the worst state of the parts, not this one's.
+            trail=_with_final(record, events, ending, receipt, at, state=None if whole else state),
         )
         if not await self._record(change, "final state"):
             return None
@@ -427,11 +437,14 @@ def _with_final(
     ending: TrailEvent,
     receipt: StoredMessage | None,
     at: datetime,
+    *,
+    state: MessageState | None,
 ) -> tuple[TrailEvent, ...]:
-    """The trail of a final change: what led to it, the final event, the receipt made."""
+    """The trail of a final change: what led to it, the final event, the receipt made (in
+    `state`, None: as its TLVs say)."""
     if receipt is None:
         return (*events, ending)
-    return (*events, ending, trail.receipt_made(record, receipt, at))
+    return (*events, ending, trail.receipt_made(record, receipt, at, state))
 
 
 def _final_error(record: StoredMessage, state: MessageState, error: int | None) -> int | None:

@@ -211,7 +211,7 @@ class Scheduler:
             for r in waiting
             if r.upstream_message_id is None and r.message_id not in self._in_flight
         ]
-        return await self.release_now(ids)
+        return await self.release_now(ids, why=f"alert for {destination_addr}")
 
     def route_up(self, route: str) -> None:
         """A route that could not take messages can again (a connector bound): retry every
@@ -222,21 +222,26 @@ class Scheduler:
         """`route_up`, awaited; returns how many messages were made due."""
         waiting = await self._store.waiting_on_route(route)
         return await self.release_now(
-            [r.message_id for r in waiting if r.message_id not in self._in_flight]
+            [r.message_id for r in waiting if r.message_id not in self._in_flight],
+            why=f"route {route} up",
         )
 
     def release(self, message_ids: Sequence[str]) -> None:
         """Make these ENROUTE messages due now (in the given order); others are left alone."""
-        self._spawn(self.release_now(message_ids))
+        self._spawn(self.release_now(message_ids, why="receiver bound"))
 
-    async def release_now(self, message_ids: Sequence[str]) -> int:
-        """`release`, awaited; returns how many were made due."""
+    async def release_now(self, message_ids: Sequence[str], *, why: str = "released") -> int:
+        """`release`, awaited; returns how many were made due. `why` goes on their trails."""
         now = self._clock()
 
         async def one(message_id: str) -> int:
             try:
                 await self._store.transition(
-                    message_id, MessageState.ENROUTE, at=now, next_attempt_at=now
+                    message_id,
+                    MessageState.ENROUTE,
+                    at=now,
+                    next_attempt_at=now,
+                    trail=(TrailEvent(message_id, now, "released", {"by": why}),),
                 )
             except StoreError:
                 return 0  # ended or rescheduled meanwhile

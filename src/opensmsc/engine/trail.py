@@ -30,7 +30,7 @@ from opensmsc.routing import (
     TemporaryFailure,
 )
 from opensmsc.smpp import MessageState, Tag
-from opensmsc.store import StoredMessage, TrailEvent
+from opensmsc.store import Direction, StoredMessage, TrailEvent
 
 __all__ = [
     "NO_FINAL_LISTENER",
@@ -69,24 +69,42 @@ def trace_of(record: StoredMessage) -> str:
 
 
 def accepted(record: StoredMessage, origin: Origin) -> TrailEvent:
-    detail: dict[str, Any] = {"account": record.system_id, "door": origin.door}
+    """Stored, from `origin`. The account and addresses are the record's own (the trail is
+    read beside it, and purged with it): not repeated here, where every octet is paid per
+    message."""
+    detail: dict[str, Any] = {"door": origin.door}
     if origin.address is not None:
         detail["address"] = origin.address
     if origin.session is not None:
         detail["session"] = origin.session
-    detail["source"] = record.source.addr
-    detail["destination"] = record.destination.addr
     if record.concat is not None:
         detail["part"] = f"{record.concat.seq}/{record.concat.total}"
     if record.registered_delivery & 0x13:
         detail["receipt_requested"] = True
     if record.due_at > record.submitted_at:
-        detail["scheduled_for"] = record.due_at.isoformat()
+        detail["scheduled_for"] = record.due_at.isoformat().replace("+00:00", "Z")
     return TrailEvent(record.message_id, record.submitted_at, "accepted", detail)
 
 
 def routed(record: StoredMessage, decision: Decision, at: datetime) -> TrailEvent:
     """The policy's decision for an attempt: its action, routes in order, and why."""
+    # Policies hand out the same decision objects again and again (one per route, per
+    # ranking): their detail is built once (it is only ever read, to be stored as JSON).
+    cached = _routed_details.get(id(decision))
+    if cached is not None and cached[0] is decision:
+        return TrailEvent(record.message_id, at, "routed", cached[1])
+    detail = _routed_detail(decision)
+    if len(_routed_details) >= _ROUTED_CACHE:
+        _routed_details.clear()
+    _routed_details[id(decision)] = (decision, detail)
+    return TrailEvent(record.message_id, at, "routed", detail)
+
+
+_ROUTED_CACHE: Final = 1024
+_routed_details: dict[int, tuple[Decision, dict[str, Any]]] = {}
+
+
+def _routed_detail(decision: Decision) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "action": str(decision.action.value),
         "routes": [choice.route for choice in decision.routes],
@@ -100,7 +118,7 @@ def routed(record: StoredMessage, decision: Decision, at: datetime) -> TrailEven
     costs = [c.cost for c in decision.routes]
     if any(cost is not None for cost in costs):
         detail["costs"] = costs
-    return TrailEvent(record.message_id, at, "routed", detail)
+    return detail
 
 
 def attempt(
@@ -133,7 +151,7 @@ def attempt(
 
 
 def retry(record: StoredMessage, next_attempt_at: datetime, at: datetime) -> TrailEvent:
-    detail = {"next_attempt_at": next_attempt_at.isoformat()}
+    detail = {"next_attempt_at": next_attempt_at.isoformat().replace("+00:00", "Z")}
     return TrailEvent(record.message_id, at, "retry", detail)
 
 
@@ -146,9 +164,11 @@ def final(
     route: str | None,
     upstream_id: str | None = None,
     by: str | None = None,
+    attempted: bool = False,
 ) -> TrailEvent:
     """The final state. `by` says what ended it when not an attempt: expiry, cancel_sm,
-    an upstream's receipt, a replacing submit."""
+    an upstream's receipt, a replacing submit. `attempted`: the change counts an attempt
+    the record does not count yet (one stored leased, Acceptor)."""
     detail: dict[str, Any] = {"state": state.name}
     if error is not None:
         detail["error"] = error
@@ -160,14 +180,20 @@ def final(
         detail["upstream_id"] = upstream_id
     if by is not None:
         detail["by"] = by
-    detail["attempts"] = record.attempts
+    detail["attempts"] = record.attempts + attempted
     detail["latency_ms"] = round((at - record.submitted_at).total_seconds() * 1000, 3)
     return TrailEvent(record.message_id, at, "final", detail)
 
 
-def receipt_made(record: StoredMessage, receipt: StoredMessage, at: datetime) -> TrailEvent:
-    """The receipt (or intermediate notification) made for `record`: where it goes."""
-    detail: dict[str, Any] = {"receipt_id": receipt.message_id, "state": _receipt_state(receipt)}
+def receipt_made(
+    record: StoredMessage, receipt: StoredMessage, at: datetime, state: MessageState | None
+) -> TrailEvent:
+    """The receipt (or intermediate notification) made for `record`, reporting `state` (None:
+    read from its TLVs): where it goes."""
+    detail: dict[str, Any] = {
+        "receipt_id": receipt.message_id,
+        "state": _receipt_state(receipt) if state is None else state.name,
+    }
     if receipt.callback_url is not None:
         detail["to"] = "webhook"
         detail["host"] = urlsplit(receipt.callback_url).hostname or ""
@@ -179,7 +205,10 @@ def receipt_made(record: StoredMessage, receipt: StoredMessage, at: datetime) ->
 
 
 def receipt_taken(receipt: StoredMessage, at: datetime, by: str) -> TrailEvent:
-    """The client took the receipt: `by` deliver_sm_resp, webhook or http_poll."""
+    """The client took the receipt: `by` deliver_sm_resp, webhook, or http_poll (then
+    `receipt` is the message itself, whose final state the client read)."""
+    if receipt.direction is not Direction.RECEIPT:
+        return TrailEvent(receipt.message_id, at, "receipt_taken", {"by": by})
     return TrailEvent(
         _reported(receipt), at, "receipt_taken", {"receipt_id": receipt.message_id, "by": by}
     )

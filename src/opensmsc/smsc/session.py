@@ -127,6 +127,7 @@ class EsmeSession:
         self._bind_task: asyncio.Task[None] | None = None
         self._deliveries: dict[int, Callable[[int | None], None]] = {}
         self._bucket: TokenBucket | None = None
+        self._origin = trail.SMPP  # until bound
         # What `opensmsc status` shows and the end-of-session log line tells.
         self.submitted = 0  # messages accepted (answered with a message_id)
         self.delivered = 0  # deliver_sm answered ESME_ROK
@@ -135,7 +136,6 @@ class EsmeSession:
         self._opened_at = self._loop.time()
         self._end_reason: str | None = None
         self._tap: SessionTap | None = None
-        self._origin = trail.SMPP  # until bound
 
     # ---- what operators see -------------------------------------------------------------------
 
@@ -318,7 +318,6 @@ class EsmeSession:
         self._v50 = self._version >= InterfaceVersion.V50
         self._services.registry.add(self)
         self._registered = True
-        self.bound_at = datetime.now(UTC)
         # What each message of this session's trail says of where it came in.
         peer = self._protocol.peer
         self._origin = Origin(
@@ -326,6 +325,7 @@ class EsmeSession:
             None if peer is None else f"{peer[0]}:{peer[1]}",
             self._protocol.session_id,
         )
+        self.bound_at = datetime.now(UTC)
         log.info(
             "bound session=%s system_id=%s mode=%s version=0x%02X peer=%s",
             self._protocol.session_id,

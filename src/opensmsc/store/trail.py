@@ -18,7 +18,6 @@ asked about), or metrics.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ __all__ = ["KINDS", "TrailEvent", "new_trace_id"]
 
 # The kinds the engine writes; a store keeps any string, so a later kind needs no migration.
 KINDS: Final = (
-    "accepted",  # stored: account, door (smpp, smpps, http, mo, imps), address
+    "accepted",  # stored: door (smpp, smpps, http, mo, imps), address, session
     "routed",  # the routing decision: action, routes, the rule that matched, why
     "attempt",  # one delivery attempt: route, outcome, upstream id, status or MAP error, ms
     "retry",  # waiting for the next attempt: when
+    "released",  # due at once, before its retry time: an alert, a route back, a receiver bound
     "final",  # the final state: state, error, route, upstream id, latency from submission
     "receipt",  # the receipt made for it: receipt id, state, where it goes
     "receipt_taken",  # the client took the receipt: by deliver_sm_resp, webhook or HTTP poll
@@ -55,7 +55,3 @@ class TrailEvent:
     at: datetime
     kind: str
     detail: Mapping[str, Any] = field(default_factory=dict)
-
-    def detail_json(self) -> str:
-        """`detail` in its stored form: compact JSON."""
-        return json.dumps(self.detail, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -15,6 +15,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.store import Clock
 
 from .idempotency import Idempotency
+from .polls import FinalReads
 
 __all__ = ["ApiContext", "ApiSettings", "PasswordChecks", "context_of"]
 
@@ -79,8 +80,10 @@ class ApiContext:
     clock: Clock
     passwords: PasswordChecks = field(init=False)
     idempotency: Idempotency = field(init=False)
+    final_reads: FinalReads = field(init=False)
 
     def __post_init__(self) -> None:
+        self.final_reads = FinalReads(self.engine.store, clock=self.clock)
         self.passwords = PasswordChecks(self.settings.max_password_checks)
         self.idempotency = Idempotency(
             self.engine.store, ttl=self.settings.idempotency_ttl, clock=self.clock

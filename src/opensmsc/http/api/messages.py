@@ -261,9 +261,11 @@ def _submissions(body: BatchRequest) -> Iterator[Callable[[], Submission]]:
     responses={**_ERRORS, **_NOT_FOUND},
 )
 async def get_message(message_id: MessageId, request: Request, account: Caller) -> MessageStatus:
-    record = await context_of(request).engine.operations.message(account.system_id, message_id)
+    context = context_of(request)
+    record = await context.engine.operations.message(account.system_id, message_id)
     if record is None:
         raise _unknown(message_id)
+    await context.final_reads.read(record)  # its trail: the client took the outcome
     return status_of(record)
 
 

@@ -153,17 +153,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # endpoints' delivery reports look as the originals' do.
     ("ALTER TABLE message ADD COLUMN callback_style TEXT",),
     # 10: a message's trail (issue 16, store/trail.py): its events, written in the transaction
-    # of the change they describe, read by message, purged with it; and its trace id. A rowid
-    # table (events arrive in order, seq keeps it) with one index by message: an event costs
-    # two short B-tree inserts and no sync of its own.
+    # of the change they describe, read by message, purged with it; and its trace id. One row
+    # per change and message, holding that change's events (an attempt, the final state, the
+    # receipt made: one row, not three), in a rowid table (seq keeps the order) with one index
+    # by message: a change's trail costs two short B-tree inserts and no sync of its own.
     (
         "ALTER TABLE message ADD COLUMN trace_id TEXT",
         """CREATE TABLE trail (
-            seq INTEGER PRIMARY KEY,            -- the order events were written in
+            seq INTEGER PRIMARY KEY,            -- the order rows were written in
             message_id TEXT NOT NULL,
-            at INTEGER NOT NULL,                -- µs since the epoch, UTC
-            kind TEXT NOT NULL,                 -- trail.KINDS
-            detail TEXT NOT NULL                -- JSON object
+            events TEXT NOT NULL                -- JSON: [[at (µs since the epoch), kind,
+                                                --   {detail}], ...]
         )""",
         "CREATE INDEX trail_message ON trail (message_id)",
     ),

@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 
-_TrailRow = tuple[str, int, str, str]  # message_id, at (µs), kind, detail (JSON)
+_TrailRow = tuple[str, str]  # message_id, its events of one change (JSON, schema.py)
 
 
 def load(conn: sqlite3.Connection, message_id: str) -> StoredMessage:
@@ -319,12 +319,19 @@ def op_submit(
 
 # ---- the trail (store/trail.py) ------------------------------------------------------------------
 
-_INSERT_TRAIL: Final = "INSERT INTO trail (message_id, at, kind, detail) VALUES (?, ?, ?, ?)"
+_INSERT_TRAIL: Final = "INSERT INTO trail (message_id, events) VALUES (?, ?)"
+# One encoder for every row: json.dumps with arguments builds a new one per call.
+_TRAIL_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def trail_rows(events: Sequence[TrailEvent]) -> tuple[_TrailRow, ...]:
-    """The INSERT parameters of `events`, built in the caller's thread (JSON included)."""
-    return tuple((e.message_id, to_us(e.at), e.kind, e.detail_json()) for e in events)
+    """The INSERT parameters of `events`: one row per message they are about (in the order
+    each first appears), built in the caller's thread, JSON included."""
+    by_message: dict[str, list[list[Any]]] = {}
+    for e in events:
+        by_message.setdefault(e.message_id, []).append([to_us(e.at), e.kind, e.detail])
+    encode = _TRAIL_JSON.encode
+    return tuple((message_id, encode(items)) for message_id, items in by_message.items())
 
 
 def insert_trail(conn: sqlite3.Connection, rows: Sequence[_TrailRow]) -> None:
@@ -344,10 +351,11 @@ def op_trail(events: Sequence[TrailEvent]) -> Callable[[sqlite3.Connection], Non
 def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
     """Store.trail: the events of a message in the order they were written."""
     return [
-        TrailEvent(message_id, from_us(at), kind, json.loads(detail))
-        for at, kind, detail in conn.execute(
-            "SELECT at, kind, detail FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
+        TrailEvent(message_id, from_us(at), kind, detail)
+        for (events,) in conn.execute(
+            "SELECT events FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
         )
+        for at, kind, detail in json.loads(events)
     ]
 
 
