@@ -273,3 +273,15 @@ async def test_the_text_is_shown_when_the_node_shows_short_messages(tmp_path: Pa
                 assert "".join(m["text"] for m in shown) == text
     finally:
         await running.stop()
+
+
+async def test_expiring_a_part_expires_its_long_message(node: Node) -> None:
+    body = {"account": "esme1", "source": "Shop", "destination": f"+{ABSENT}", "text": "y" * 200}
+    answer = await node.http.post("/v1/admin/messages", json=body)
+    assert answer.status_code == 201, answer.text
+    first, second = answer.json()["ids"]
+    for part in (first, second):
+        await node.waiting(part)
+    answer = await node.action(second, "expire")
+    assert answer.status_code == 200 and answer.json()["state"] == "expired", answer.text
+    assert (await node.get(first))["state"] == "expired"

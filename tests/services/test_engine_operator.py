@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from opensmsc.engine import ActionRefused, OperatorActions, Refusal
+from opensmsc.engine import ActionRefused, OperatorActions, ReceiptRequest, Refusal, Submission
 from opensmsc.routing.routes import Accepted, Delivered, TemporaryFailure
 from opensmsc.smpp import MessageState, parse_receipt
 from opensmsc.smpp.times import format_relative
-from opensmsc.store import Direction
+from opensmsc.store import Address, Direction
 from tests.services.conftest import EngineFactory
 from tests.services.engine_harness import Engine, FakeSession, ScriptedRoute
 
@@ -179,3 +179,41 @@ async def test_only_mt_messages_are_found(engine_factory: EngineFactory) -> None
     for action in (operator.message, operator.cancel, operator.retry, operator.expire):
         assert await action(record.receipt_id) is None
         assert await action("no-such-id") is None
+
+
+async def test_a_part_takes_the_other_parts_of_its_long_message(
+    engine_factory: EngineFactory,
+) -> None:
+    engine, route, operator = await scripted(engine_factory)
+    session = engine.registry.bind(FakeSession("esme1"))
+    route.script[DEST] = [TemporaryFailure(27)]
+    submission = Submission(
+        source=Address(5, 0, "Shop"),
+        destination=Address(1, 1, DEST),
+        text="three parts " * 30,
+        receipt=ReceiptRequest.FINAL,
+    )
+    prepared = engine.acceptor.prepare("esme1", submission)
+    await engine.acceptor.store(prepared.records)
+    await engine.run()
+    first, second, third = prepared.message_ids
+    assert {(await engine.state(m)).attempts for m in prepared.message_ids} == {1}
+
+    retried = await operator.retry(first)  # the whole message: every part due now
+    assert retried is not None
+    assert {(await engine.state(m)).next_attempt_at for m in prepared.message_ids} == {
+        engine.clock()
+    }
+    route.gate = asyncio.Event()  # the third part's attempt stays under way
+    try:
+        engine.scheduler.take([await engine.state(third)])
+        assert engine.scheduler.in_flight(third)
+        cancelled = await operator.cancel(second)
+        assert cancelled is not None and cancelled.state is MessageState.DELETED
+        states = [(await engine.state(m)).state for m in (first, second, third)]
+        assert states == [MessageState.DELETED, MessageState.DELETED, MessageState.ENROUTE]
+    finally:
+        route.gate.set()
+    await engine.settle()
+    assert receipt_states(session) == ["DELETED", "DELETED"]  # a receipt per part
+    assert (await engine.state(third)).attempts == 2  # its attempt went on, and failed again

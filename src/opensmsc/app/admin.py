@@ -1,8 +1,8 @@
 """The HTTP admin API (`[http]`): the operations endpoints (/health, /ready, /metrics), the
 policy's reload (`POST /v1/policy/reload`), the simulated network's administration when
-the node has one, the IMPS users and figures with `[imps]`, the operator's messages (list,
-show, cancel, retry, expire, send: app/messages.py), and the live configuration (accounts,
-connectors, routes, export, reload: app/live_config.py).
+the node has one, the IMPS users and figures with `[imps]`, the live configuration (accounts,
+connectors, routes, export, reload: app/live_config.py), and the operator's messages (list,
+show, cancel, retry, expire, send: app/messages.py).
 
 It is auxiliary: a node whose admin port is taken (another node on the same host, a test run)
 still carries traffic; the error says why the API is missing.
@@ -74,10 +74,10 @@ class AdminService:
                 policy=policy,
                 imps=imps,
                 auth=self.auth,
+                config_admin=config_admin,
                 status=status,
                 messages=messages,
                 trail=trail,
-                config_admin=config_admin,
             ),
             host=config.bind_address,
             port=config.port,

@@ -5,11 +5,11 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
-the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), `messages
-list|show|cancel|retry|expire` (messages.py) and `send` (send.py): the node's messages, `trace
-ID` (trace.py: a message's trail), the running node's live configuration: `accounts`,
-`connectors`, `routes`, `config export` and `reload` (config_admin.py). Each verb lives in its
-own module and returns the exit status; this module only knows their names and options. Exit
+the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
+node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
+(config_admin.py), and its messages: `messages list|show|cancel|retry|expire` (messages.py)
+and `send` (send.py), `trace ID` (trace.py: a message's trail). Each verb lives in its own
+module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
 """
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_network_parsers(sub)  # subscribers, lookup, inbox, mo: the node's HTTP admin API
 
+    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
+
+    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
+
     from opensmsc.cli.messages import add_parser as add_messages_parser
 
     add_messages_parser(sub)  # list, show, cancel, retry, expire: through the admin API
@@ -125,10 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.trace import add_parser as add_trace_parser
 
     add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
-
-    from opensmsc.cli.config_admin import add_parsers as add_config_parsers
-
-    add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
 
     from opensmsc.cli.imps import add_parser as add_imps_parser
 

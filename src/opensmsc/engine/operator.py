@@ -20,7 +20,9 @@ exactly one final state and the receipt its submitter asked for:
 
 A message whose attempt is under way right now is refused by all three (IN_FLIGHT: ask again in
 a moment): its route may deliver it whatever is recorded here. Another account's message is no
-obstacle: the operator sees every account.
+obstacle: the operator sees every account. A part of a long message takes the other parts with
+it: each part the action suits goes the same way (one already final, or in an attempt, stays as
+it is), each with the receipt it owes (per part, or one for the whole message).
 
 What it is not: an ESME's cancel_sm (engine/operations.py: an account's own messages only).
 """
@@ -31,6 +33,7 @@ import enum
 import logging
 from collections.abc import Callable
 
+from opensmsc.engine.ids import part_id
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import OpensmscError
 from opensmsc.smpp import MessageState
@@ -86,83 +89,74 @@ class OperatorActions:
         return record if record is not None and record.direction is Direction.MT else None
 
     async def cancel(self, message_id: str) -> StoredMessage | None:
-        record = await self.message(message_id)
-        if record is None:
-            return None
-        self._check_open(record, "cancel")
-        if record.upstream_message_id is not None:
-            raise ActionRefused(
-                Refusal.UPSTREAM,
-                record,
-                f"upstream {record.route} has it (its id {record.upstream_message_id}) and may "
-                "deliver it: cannot cancel; expire it to stop waiting for its receipt",
-            )
-        return await self._finish(record, MessageState.DELETED, "cancel")
+        return await self._act(message_id, "cancel")
 
     async def expire(self, message_id: str) -> StoredMessage | None:
-        record = await self.message(message_id)
-        if record is None:
-            return None
-        self._check_open(record, "expire")
-        return await self._finish(record, MessageState.EXPIRED, "expire")
+        return await self._act(message_id, "expire")
 
     async def retry(self, message_id: str) -> StoredMessage | None:
-        record = await self.message(message_id)
-        if record is None:
-            return None
-        self._check_open(record, "retry")
-        if record.state is MessageState.SCHEDULED:
-            raise ActionRefused(
-                Refusal.SCHEDULED,
-                record,
-                f"scheduled for {record.due_at.isoformat()} by its submitter, never attempted: "
-                "nothing to retry",
-            )
-        if record.upstream_message_id is not None:
-            raise ActionRefused(
-                Refusal.UPSTREAM,
-                record,
-                f"upstream {record.route} has it and may still deliver it: it waits for its "
-                "receipt, never for another attempt; expire it to give up",
-            )
-        now = self._clock()
-        try:
-            await self._store.transition(
-                message_id, MessageState.ENROUTE, at=now, next_attempt_at=now
-            )
-        except IllegalTransition:
-            await self._ended_meanwhile(message_id, "retry")
-            return None
-        self._wake()
-        # An operator's hand in a message's fate is worth a line in the log.
-        log.info("operator retry message_id=%s account=%s", message_id, record.system_id)
-        return await self._store.get(message_id)
+        return await self._act(message_id, "retry")
 
     # ---- internals ------------------------------------------------------------------------------
 
-    def _check_open(self, record: StoredMessage, action: str) -> None:
-        if record.is_final:
-            raise ActionRefused(
-                Refusal.FINAL,
-                record,
-                f"already final ({record.state.name}): cannot {action}"
-                + ("; send it again as a new message" if action == "retry" else ""),
-            )
-        if self._in_flight(record.message_id):
-            raise ActionRefused(
-                Refusal.IN_FLIGHT,
-                record,
-                f"an attempt is under way: cannot {action} now; ask again in a moment",
-            )
-
-    async def _finish(
-        self, record: StoredMessage, state: MessageState, action: str
-    ) -> StoredMessage | None:
-        # The store refuses a second final state: if an attempt ended it meanwhile, that
-        # outcome stands and the operator hears which it was.
-        if await self._lifecycle.finish(record, state) is None:
-            await self._ended_meanwhile(record.message_id, action)
+    async def _act(self, message_id: str, action: str) -> StoredMessage | None:
+        record = await self.message(message_id)
+        if record is None:
             return None
+        refused = self._refusal(record, action)
+        if refused is not None:
+            raise refused
+        if not await self._do(record, action):
+            await self._ended_meanwhile(message_id, action)
+            return None
+        # A long message is one message to its sender and to the operator: its other parts
+        # go the same way, those that can (one already final or in an attempt stays as it is).
+        for part in await self._other_parts(record):
+            if self._refusal(part, action) is None:
+                await self._do(part, action)
+        return await self._store.get(message_id)
+
+    def _refusal(self, record: StoredMessage, action: str) -> ActionRefused | None:
+        if record.is_final:
+            again = "; send it again as a new message" if action == "retry" else ""
+            detail = f"already final ({record.state.name}): cannot {action}{again}"
+            return ActionRefused(Refusal.FINAL, record, detail)
+        if self._in_flight(record.message_id):
+            detail = f"an attempt is under way: cannot {action} now; ask again in a moment"
+            return ActionRefused(Refusal.IN_FLIGHT, record, detail)
+        if action == "expire":
+            return None
+        if record.upstream_message_id is not None:
+            # Cancel and retry alike would race a delivery that upstream may still make.
+            detail = (
+                f"upstream {record.route} has it (its id {record.upstream_message_id}) and may "
+                f"still deliver it: cannot {action}; expire it to stop waiting for its receipt"
+            )
+            return ActionRefused(Refusal.UPSTREAM, record, detail)
+        if action == "retry" and record.state is MessageState.SCHEDULED:
+            detail = (
+                f"scheduled for {record.due_at.isoformat()} by its submitter, never attempted: "
+                "nothing to retry"
+            )
+            return ActionRefused(Refusal.SCHEDULED, record, detail)
+        return None
+
+    async def _do(self, record: StoredMessage, action: str) -> bool:
+        """Make the action's change; False when the store refused it (it ended meanwhile)."""
+        if action == "retry":
+            now = self._clock()
+            try:
+                await self._store.transition(
+                    record.message_id, MessageState.ENROUTE, at=now, next_attempt_at=now
+                )
+            except IllegalTransition:
+                return False
+            self._wake()
+        else:
+            state = MessageState.DELETED if action == "cancel" else MessageState.EXPIRED
+            if await self._lifecycle.finish(record, state) is None:
+                return False
+        # An operator's hand in a message's fate is worth a line in the log.
         log.info(
             "operator %s message_id=%s account=%s was=%s",
             action,
@@ -170,7 +164,25 @@ class OperatorActions:
             record.system_id,
             record.state.name,
         )
-        return await self._store.get(record.message_id)
+        return True
+
+    async def _other_parts(self, record: StoredMessage) -> list[StoredMessage]:
+        concat = record.concat
+        if concat is None:
+            return []
+        parts = []
+        for seq in range(1, concat.total + 1):
+            if seq == concat.seq:
+                continue
+            part = await self.message(part_id(concat.group_id, seq))
+            if (
+                part is not None
+                and part.system_id == record.system_id
+                and part.concat is not None
+                and part.concat.group_id == concat.group_id
+            ):
+                parts.append(part)
+        return parts
 
     async def _ended_meanwhile(self, message_id: str, action: str) -> None:
         """Raises ActionRefused(FINAL) naming the state it ended in."""

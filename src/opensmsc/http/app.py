@@ -69,10 +69,10 @@ def create_app(
     policy: PolicyAdmin | None = None,
     imps: ImpsAdmin | None = None,
     auth: AdminAuth | None = None,
+    config_admin: ConfigAdmin | None = None,
     status: StatusSource | None = None,
     messages: MessagesAdmin | None = None,
     trail: TrailSource | None = None,
-    config_admin: ConfigAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -85,11 +85,10 @@ def create_app(
     admin token and whether it is required (http/admin_auth.py); none, open to all (tests),
     and no web console (http/routes/console.py), whose login needs the token.
     `status`: the node's live status, history, events and session tails
-    (http/routes/admin_status.py). `messages`: the operator's messages
-    (http/routes/admin_messages.py): list, show, cancel, retry, expire, send. `trail`: the
-    messages' trails (http/routes/admin_trail.py), on a node with a store. `config_admin`: the
-    live configuration (accounts, connectors, routes, export, reload:
-    http/routes/admin_config.py)."""
+    (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
+    connectors, routes, export, reload: http/routes/admin_config.py). `messages`: the
+    operator's messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send.
+    `trail`: the messages' trails (http/routes/admin_trail.py), on a node with a store."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -114,6 +113,9 @@ def create_app(
     if imps is not None:
         app.state.imps = imps
         app.include_router(imps_routes.router)
+    if config_admin is not None:
+        app.state.config_admin = config_admin
+        app.include_router(admin_config_routes.router)
     if status is not None:
         app.state.status = status
         app.include_router(status_routes.router)
@@ -123,9 +125,6 @@ def create_app(
     if trail is not None:
         app.state.trail = trail
         app.include_router(trail_routes.router)
-    if config_admin is not None:
-        app.state.config_admin = config_admin
-        app.include_router(admin_config_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

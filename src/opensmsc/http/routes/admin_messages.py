@@ -9,8 +9,9 @@
   404 message-not-found; 409 message-final (already final; for retry: a final message gets no
   new attempt, send it again), message-in-flight (an attempt is under way: ask again),
   message-upstream (an upstream has it: cancel and retry would race its delivery; expire gives
-  up on it), message-scheduled (retry of a message its submitter scheduled). What each action
-  does, and why these refusals, is engine/operator.py's docstring.
+  up on it), message-scheduled (retry of a message its submitter scheduled). A part of a long
+  message takes its other parts with it. What each action does, and why these refusals, is
+  engine/operator.py's docstring.
 - POST /v1/admin/messages {"account", "source", "destination", "text", "receipt"}: a message
   submitted as that account, through the same acceptance as its SMPP and HTTP traffic
   (validity, routing policy, throughput); 201 {"id", "ids", "parts", ...} once it is stored.
