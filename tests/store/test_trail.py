@@ -176,3 +176,35 @@ async def test_version_9_database_is_migrated_to_keep_trails(tmp_path: object) -
         assert got is not None and got.trace_id is None
     finally:
         await store.close()
+
+
+async def test_a_receipt_acknowledged_shows_as_taken(store_factory: StoreFactory) -> None:
+    store = await store_factory()
+    await store.submit_many([record("m1"), record("m2")])
+    hook = record(
+        "r2",
+        direction=Direction.RECEIPT,
+        receipted_message_id="m2",
+        callback_url="https://example.com/dlr",
+    )
+    for message_id, receipt in (("m1", _receipt("r1", "m1")), ("m2", hook)):
+        await store.apply(
+            [
+                Change(
+                    message_id,
+                    _S.DELIVERED,
+                    T0,
+                    receipt=receipt,
+                    trail=(_event(message_id, "receipt", receipt_id=receipt.message_id),),
+                )
+            ]
+        )
+    assert [e.kind for e in await store.trail("m1")] == ["receipt"]  # not taken yet
+    await store.apply([Change("r1", _S.DELIVERED, T0 + 3 * MIN)])
+    await store.apply([Change("r2", _S.DELIVERED, T0 + 2 * MIN, trail=(_event("m2", "webhook"),))])
+    first = await store.trail("m1")
+    assert first[-1] == _event("m1", "receipt_taken", 3, receipt_id="r1", by="deliver_sm_resp")
+    second = await store.trail("m2")
+    assert [e.kind for e in second] == ["receipt", "webhook", "receipt_taken"]
+    assert second[-1].detail == {"receipt_id": "r2", "by": "webhook"}
+    assert second[-1].at == T0 + 2 * MIN

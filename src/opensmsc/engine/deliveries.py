@@ -408,18 +408,10 @@ class Deliveries:
         at = self._clock()
         refused: Sequence[BaseException | None]
         try:
-            # The receipt's taking goes on the trail of the message it reports on.
-            taken = trail.receipt_taken
+            # No trail event: the receipt's own record (DELIVERED at `at`) is its taking, and
+            # Store.trail reads it from there (one row less per message on the hot path).
             refused = await self._store.apply(
-                [
-                    Change(
-                        record.message_id,
-                        MessageState.DELIVERED,
-                        at,
-                        trail=(taken(record, at, "deliver_sm_resp"),),
-                    )
-                    for _, record in acks
-                ]
+                [Change(record.message_id, MessageState.DELIVERED, at) for _, record in acks]
             )
         except StoreUnavailable as exc:
             refused = [exc] * len(acks)

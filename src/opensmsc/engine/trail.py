@@ -205,8 +205,9 @@ def receipt_made(
 
 
 def receipt_taken(receipt: StoredMessage, at: datetime, by: str) -> TrailEvent:
-    """The client took the receipt: `by` deliver_sm_resp, webhook, or http_poll (then
-    `receipt` is the message itself, whose final state the client read)."""
+    """The client took the receipt `by` http_poll (then `receipt` is the message itself,
+    whose final state the client read). A receipt taken by deliver_sm_resp or a webhook
+    needs no event: Store.trail reads it from the receipt's DELIVERED."""
     if receipt.direction is not Direction.RECEIPT:
         return TrailEvent(receipt.message_id, at, "receipt_taken", {"by": by})
     return TrailEvent(

@@ -204,8 +204,10 @@ class Store(Protocol):
     async def get(self, message_id: str) -> StoredMessage | None: ...
 
     async def trail(self, message_id: str) -> list[TrailEvent]:
-        """The trail of a message (trail.py), in the order its events were written; empty
-        for an unknown (or purged) message."""
+        """The trail of a message (trail.py), in the order its events happened; empty for
+        an unknown (or purged) message. Besides the events written, each receipt of the
+        message that was acknowledged (DELIVERED) shows as a `receipt_taken` at its done_at,
+        read from the receipt's record."""
         ...
 
     async def find_pending(

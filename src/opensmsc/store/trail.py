@@ -35,7 +35,9 @@ KINDS: Final = (
     "released",  # due at once, before its retry time: an alert, a route back, a receiver bound
     "final",  # the final state: state, error, route, upstream id, latency from submission
     "receipt",  # the receipt made for it: receipt id, state, where it goes
-    "receipt_taken",  # the client took the receipt: by deliver_sm_resp, webhook or HTTP poll
+    # The client took the receipt: by deliver_sm_resp or webhook (read from the receipt's own
+    # record, DELIVERED at its done_at: nothing written), or by http_poll (written).
+    "receipt_taken",
     "receipt_failed",  # the receipt ended without reaching the client (refused, expired)
     "webhook",  # one webhook call: URL host, HTTP status
 )

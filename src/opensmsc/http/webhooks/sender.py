@@ -198,7 +198,7 @@ class WebhookSender:
                 MessageState.DELIVERED,
                 now,
                 attempt=True,
-                trail=(called, trail.receipt_taken(record, now, "webhook")),
+                trail=(called,),  # its taking: the receipt's DELIVERED (Store.trail)
             )
         else:
             self.failed_attempts += 1

@@ -349,14 +349,32 @@ def op_trail(events: Sequence[TrailEvent]) -> Callable[[sqlite3.Connection], Non
 
 
 def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
-    """Store.trail: the events of a message in the order they were written."""
-    return [
+    """Store.trail: the events of a message in the order they were written, and the taking of
+    each receipt made for it (its "receipt" events) read from the receipt's own record: one
+    DELIVERED was taken by its client at its done_at (a deliver_sm_resp, or a webhook's 2xx
+    when it has a callback_url), which no write on that hot path repeats in the trail. Sorted
+    by time, stably (what was written first stays first at equal times)."""
+    events = [
         TrailEvent(message_id, from_us(at), kind, detail)
-        for (events,) in conn.execute(
+        for (row,) in conn.execute(
             "SELECT events FROM trail WHERE message_id = ? ORDER BY seq", (message_id,)
         )
-        for at, kind, detail in json.loads(events)
+        for at, kind, detail in json.loads(row)
     ]
+    receipts = [e.detail["receipt_id"] for e in events if e.kind == "receipt"]
+    if not receipts:
+        return events
+    marks = ", ".join("?" * len(receipts))
+    for receipt_id, done_at, callback_url in conn.execute(
+        f"SELECT message_id, done_at, callback_url FROM message WHERE message_id IN ({marks})"
+        f" AND state = {int(MessageState.DELIVERED)}",
+        receipts,
+    ):
+        by = "deliver_sm_resp" if callback_url is None else "webhook"
+        detail = {"receipt_id": receipt_id, "by": by}
+        events.append(TrailEvent(message_id, from_us(done_at), "receipt_taken", detail))
+    events.sort(key=lambda e: e.at)
+    return events
 
 
 # ---- the due queue -------------------------------------------------------------------------------
