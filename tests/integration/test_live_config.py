@@ -596,6 +596,7 @@ async def test_a_certificate_renewed_in_place_is_served_after_a_reload(tmp_path:
         key.write_bytes(new.key.read_bytes())
         done = await running.live.reload()
         assert done["reloaded"] is True, done
+        assert done["applied"] == ["smpp.server.tls_cert_file (contents)"], done
         assert await served_fingerprint() == new.fingerprint
         assert running.tls_fingerprint == new.fingerprint
     finally:
