@@ -150,13 +150,22 @@ async def test_unreachable_node(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot reach the node" in capsys.readouterr().err
 
 
-def test_url_from_config(tmp_path: Path) -> None:
+def test_url_and_token_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from opensmsc.cli.network import _base_url
+    from opensmsc.cli.admin_client import client_from_args
 
+    monkeypatch.delenv("OPENSMSC_ADMIN_URL", raising=False)
+    monkeypatch.delenv("OPENSMSC_ADMIN_TOKEN", raising=False)
     config = tmp_path / "opensmsc.toml"
-    config.write_text('[http]\nbind_address = "0.0.0.0"\nport = 9999\n')
-    args = argparse.Namespace(url=None, config=str(config))
-    assert _base_url(args) == "http://127.0.0.1:9999"
-    assert _base_url(argparse.Namespace(url=None, config=None)) == "http://127.0.0.1:8775"
+    config.write_text('[node]\ndata_dir = "d"\n[http]\nbind_address = "0.0.0.0"\nport = 9999\n')
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "admin-token").write_text("secret\n")
+    node = client_from_args(argparse.Namespace(url=None, config=str(config)))
+    assert (node.base_url, node.token) == ("http://127.0.0.1:9999", "secret")
+    node = client_from_args(argparse.Namespace(url=None, config=None))
+    assert (node.base_url, node.token) == ("http://127.0.0.1:8775", None)
+    monkeypatch.setenv("OPENSMSC_ADMIN_URL", "http://10.0.0.5:8775")
+    monkeypatch.setenv("OPENSMSC_ADMIN_TOKEN", "from-env")
+    node = client_from_args(argparse.Namespace(url=None, config=str(config), token=None))
+    assert (node.base_url, node.token) == ("http://10.0.0.5:8775", "from-env")

@@ -57,6 +57,9 @@ async def test_retry_attempts_a_waiting_message_now(engine_factory: EngineFactor
     assert await engine.run() == 1
     done = await engine.state(message_id)
     assert (done.state, done.attempts) == (MessageState.DELIVERED, 2)
+    # The trail says whose hand released it.
+    released = [e for e in await engine.store.trail(message_id) if e.kind == "released"]
+    assert [e.detail["by"] for e in released] == ["operator retry"]
 
     with pytest.raises(ActionRefused) as refused:
         await operator.retry(message_id)
@@ -79,6 +82,9 @@ async def test_cancel_and_expire_end_once_with_their_receipt(engine_factory: Eng
     assert record.receipt_id is not None
     await engine.settle()
     assert sorted(receipt_states(session)) == ["DELETED", "EXPIRED"]
+    for message_id, action in ((cancelled, "cancel"), (expired, "expire")):
+        finals = [e for e in await engine.store.trail(message_id) if e.kind == "final"]
+        assert [e.detail.get("by") for e in finals] == [f"operator {action}"]
 
     # Every second action is refused, and nothing more is stored or sent.
     for action in (operator.cancel, operator.expire, operator.retry):

@@ -52,10 +52,10 @@ class AdminService:
         imps: ImpsAdmin | None = None,
         messages: MessagesAdmin | None = None,
         data_dir: Path | None = None,
+        config_admin: ConfigAdmin | None = None,
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
         trail: TrailSource | None = None,
-        config_admin: ConfigAdmin | None = None,
     ) -> None:
         self._config = config
         # Ends the status streams first: the listener's graceful stop waits for its responses.
@@ -76,8 +76,8 @@ class AdminService:
                 auth=self.auth,
                 config_admin=config_admin,
                 status=status,
-                messages=messages,
                 trail=trail,
+                messages=messages,
             ),
             host=config.bind_address,
             port=config.port,

@@ -94,8 +94,8 @@ class RunningSmsc:
     imps: ImpsNodeService | None = None  # None when [imps] is disabled
     readiness: Readiness | None = None  # what /ready answers
     metrics: NodeMetrics | None = None  # what /metrics answers
-    status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
     live: LiveConfig | None = None  # the file with the live changes on top, and its reloads
+    status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -329,10 +329,10 @@ async def start(
                         now=loop.time,
                     ),
                     data_dir=config.node.data_dir,
+                    config_admin=live,
                     status=status,
                     close_streams=status.close,
                     trail=NodeTrail(engine.store),
-                    config_admin=live,
                 )
             )
         await services.start(
@@ -356,8 +356,8 @@ async def start(
         imps=imps,
         readiness=readiness,
         metrics=metrics,
-        status=status,
         live=live,
+        status=status,
     )
 
 

@@ -7,8 +7,8 @@ show|reload` (policy.py: the running node's policy), and the simulated network's
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
 the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
 node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
-(config_admin.py), and its messages: `messages list|show|cancel|retry|expire` (messages.py)
-and `send` (send.py), `trace ID` (trace.py: a message's trail). Each verb lives in its own
+(config_admin.py), `trace ID` (trace.py: a message's trail), and its messages: `messages
+list|show|cancel|retry|expire` (messages.py) and `send` (send.py). Each verb lives in its own
 module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_config_parsers(sub)  # accounts, connectors, routes, config export, reload: live config
 
+    from opensmsc.cli.trace import add_parser as add_trace_parser
+
+    add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
     from opensmsc.cli.messages import add_parser as add_messages_parser
 
     add_messages_parser(sub)  # list, show, cancel, retry, expire: through the admin API
@@ -125,10 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.send import add_parser as add_send_parser
 
     add_send_parser(sub)  # messages sent as an account, through the admin API
-
-    from opensmsc.cli.trace import add_parser as add_trace_parser
-
-    add_trace_parser(sub)  # a message's trail, through the node's HTTP admin API
 
     from opensmsc.cli.imps import add_parser as add_imps_parser
 

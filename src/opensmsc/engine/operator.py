@@ -37,7 +37,7 @@ from opensmsc.engine.ids import part_id
 from opensmsc.engine.lifecycle import Lifecycle
 from opensmsc.errors import OpensmscError
 from opensmsc.smpp import MessageState
-from opensmsc.store import Clock, Direction, IllegalTransition, Store, StoredMessage
+from opensmsc.store import Clock, Direction, IllegalTransition, Store, StoredMessage, TrailEvent
 
 __all__ = ["ActionRefused", "OperatorActions", "Refusal"]
 
@@ -147,14 +147,20 @@ class OperatorActions:
             now = self._clock()
             try:
                 await self._store.transition(
-                    record.message_id, MessageState.ENROUTE, at=now, next_attempt_at=now
+                    record.message_id,
+                    MessageState.ENROUTE,
+                    at=now,
+                    next_attempt_at=now,
+                    trail=(
+                        TrailEvent(record.message_id, now, "released", {"by": "operator retry"}),
+                    ),
                 )
             except IllegalTransition:
                 return False
             self._wake()
         else:
             state = MessageState.DELETED if action == "cancel" else MessageState.EXPIRED
-            if await self._lifecycle.finish(record, state) is None:
+            if await self._lifecycle.finish(record, state, by=f"operator {action}") is None:
                 return False
         # An operator's hand in a message's fate is worth a line in the log.
         log.info(

@@ -71,8 +71,8 @@ def create_app(
     auth: AdminAuth | None = None,
     config_admin: ConfigAdmin | None = None,
     status: StatusSource | None = None,
-    messages: MessagesAdmin | None = None,
     trail: TrailSource | None = None,
+    messages: MessagesAdmin | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -86,9 +86,9 @@ def create_app(
     and no web console (http/routes/console.py), whose login needs the token.
     `status`: the node's live status, history, events and session tails
     (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
-    connectors, routes, export, reload: http/routes/admin_config.py). `messages`: the
-    operator's messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send.
-    `trail`: the messages' trails (http/routes/admin_trail.py), on a node with a store."""
+    connectors, routes, export, reload: http/routes/admin_config.py). `trail`: the messages'
+    trails (http/routes/admin_trail.py), on a node with a store. `messages`: the operator's
+    messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -119,12 +119,12 @@ def create_app(
     if status is not None:
         app.state.status = status
         app.include_router(status_routes.router)
-    if messages is not None:
-        app.state.messages = messages
-        app.include_router(messages_routes.router)
     if trail is not None:
         app.state.trail = trail
         app.include_router(trail_routes.router)
+    if messages is not None:
+        app.state.messages = messages
+        app.include_router(messages_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.
