@@ -3,8 +3,9 @@
 # everything is already there. The peers in ../shared/peers install their own packages.
 set -euo pipefail
 # chromium-headless-shell: tests/network/test_docs.py renders the admin API's /docs offline.
+# chromium and chromium-driver: tests/console/ drive the web console in a real browser (Selenium).
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(chromium-headless-shell)
+[ ${#packages[@]} -gt 0 ] || packages=(chromium-headless-shell chromium chromium-driver)
 need=()
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then

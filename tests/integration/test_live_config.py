@@ -549,3 +549,55 @@ async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
             await secure.close()
     finally:
         await running.stop()
+
+
+async def test_a_certificate_renewed_in_place_is_served_after_a_reload(tmp_path: Path) -> None:
+    # certbot and most PKI tooling renew a certificate under the same file names: the keys of
+    # the configuration do not change, the files do. A reload must serve the new one.
+    data = tmp_path / "node"
+    data.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        tls_port = int(probe.getsockname()[1])
+    old = ensure_self_signed(tmp_path / "old", common_name="old")
+    new = ensure_self_signed(tmp_path / "new", common_name="new")
+    cert, key = tmp_path / "smsc.crt", tmp_path / "smsc.key"
+    cert.write_bytes(old.cert.read_bytes())
+    key.write_bytes(old.key.read_bytes())
+    path = tmp_path / "opensmsc.toml"
+    tls = (
+        f'tls_enabled = true\ntls_port = {tls_port}\ntls_cert_file = "{cert}"\n'
+        f'tls_key_file = "{key}"'
+    )
+    path.write_text(node_toml(data).replace("tls_enabled = false", tls))
+
+    def read() -> Any:
+        return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
+
+    async def served_fingerprint() -> str:
+        tls_context = ssl.create_default_context()
+        tls_context.check_hostname = False
+        tls_context.verify_mode = ssl.CERT_NONE
+        _, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=tls_context)
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
+        finally:
+            writer.close()
+
+    running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
+    try:
+        assert await served_fingerprint() == old.fingerprint
+        assert running.live is not None
+        # Nothing changed: nothing is reopened.
+        assert (await running.live.reload())["reloaded"] is True
+        assert await served_fingerprint() == old.fingerprint
+        cert.write_bytes(new.cert.read_bytes())
+        key.write_bytes(new.key.read_bytes())
+        done = await running.live.reload()
+        assert done["reloaded"] is True, done
+        assert done["applied"] == ["smpp.server.tls_cert_file (contents)"], done
+        assert await served_fingerprint() == new.fingerprint
+        assert running.tls_fingerprint == new.fingerprint
+    finally:
+        await running.stop()

@@ -162,7 +162,10 @@ async def test_concurrent_drains_share_one_outbox_read_and_miss_no_row(tmp_path:
     route = ImpsRoute(service, thread=thread, acceptor=engine.acceptor, short_code="3590")
 
     async def answer_then_drain(i: int) -> None:
-        await asyncio.sleep(i * 0.002)  # spread: some come while a drain is storing
+        # Six callers at each of ten moments: those of one moment always overlap (their
+        # commits queue on the one state thread before any drain reads), and the moments 2 ms
+        # apart let later ones come while a drain is storing, on a loaded machine or not.
+        await asyncio.sleep((i % 10) * 0.002)
         # as an attempt does: the service commits its answer, then the outbox is drained
         await thread.run(state.add_outgoing, f"4477009{i:05d}", Channel.PLAIN, f"m{i}", 1.0)
         await route.drain()

@@ -93,3 +93,20 @@ async def test_find_newest_first_across_accounts_pages_through_every_filter(stor
     # The same filters oldest first (the HTTP API's order) still page forwards.
     page, cursor = await store.find(MessageQuery(system_id=None, destination="44770", limit=4))
     assert [r.message_id for r in page] == ["m00", "m02", "m04", "m06"] and cursor is not None
+
+
+async def test_a_number_is_found_with_or_without_its_plus(store: Store) -> None:
+    # One ESME sends TON 1 and digits, another TON 0 and "+digits": the operator asking for
+    # the number, either way, finds both.
+    await store.submit_many(
+        [
+            record("intl", destination=Address(1, 1, "447700900124")),
+            record("plus", submitted_at=T0 + MIN, destination=Address(0, 1, "+447700900124")),
+            record("else", destination=Address(1, 1, "447700900999")),
+        ]
+    )
+    for asked in ("+447700900124", "447700900124"):
+        found, _ = await store.find(
+            MessageQuery(system_id=None, destination=asked, newest_first=True)
+        )
+        assert [r.message_id for r in found] == ["plus", "intl"]

@@ -337,6 +337,11 @@ class Reloader:
                     parts.smsc.abandon(listeners)
                 return self.refuse([f"accounts: {exc}"])
         errors: list[str] = []
+        if listeners.tls_material is not None and not any(
+            key.startswith("smpp.server.tls") for key in applied
+        ):
+            # The same keys, new file contents: a certificate renewed in place.
+            applied = [*applied, "smpp.server.tls_cert_file (contents)"]
         if parts is not None:
             errors = await self._apply_parts(parts, old, new, listeners)
         if new.logging != old.logging and self._apply_logging is not None:

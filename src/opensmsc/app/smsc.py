@@ -10,6 +10,7 @@ connects its dialer to the link when it is built, before anything starts.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -109,6 +110,21 @@ def _listener_specs(config: Config) -> dict[str, _ListenerSpec]:
     return specs
 
 
+def tls_material(config: Config) -> str:
+    """A digest of the TLS files' contents: a certificate renewed in place (same file names, as
+    certbot and most PKI tooling do) reopens the TLS listener at the next reload, which a
+    comparison of the configuration's keys alone would miss."""
+    server = config.smpp.server
+    digest = hashlib.sha256()
+    for path in (server.tls_cert_file, server.tls_key_file, server.tls_ca_file):
+        try:
+            digest.update(b"-" if path is None else path.read_bytes())
+        except OSError:
+            digest.update(b"?")  # unreadable: opening the listener says why
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 @dataclass(slots=True)
 class ListenerChanges:
     """Listeners a reload opened (not serving yet) and the names it closes; `commit` or
@@ -117,6 +133,7 @@ class ListenerChanges:
     opened: list[tuple[Listener, asyncio.Server]] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
     fingerprint: str | None = None
+    tls_material: str | None = None  # of the TLS listener opened
 
     @property
     def names(self) -> list[str]:
@@ -174,6 +191,7 @@ class SmscService:
         outbind.connect(self.outbind)
         self.ports: dict[str, int] = {}
         self.tls_fingerprint: str | None = None
+        self._tls_material: str | None = None  # what the TLS listener serves (tls_material)
 
     def _session(self, protocol: SmppProtocol) -> EsmeSession:
         return EsmeSession(protocol, self.services)
@@ -186,6 +204,7 @@ class SmscService:
                     Listener(name="smpp", host=server.bind_address, port=server.port)
                 )
             if server.tls_enabled:
+                self._tls_material = tls_material(self._config)
                 context, self.tls_fingerprint = self._tls_context()
                 self.ports["smpps"] = await self._listen(
                     Listener(
@@ -219,10 +238,14 @@ class SmscService:
         changes.closing = [name for name in before if name not in after]
         try:
             for name, spec in after.items():
-                if before.get(name) == spec:
+                renewed = spec.tls and tls_material(new) != self._tls_material
+                if before.get(name) == spec and not renewed:
                     continue
                 context = None
                 if spec.tls:
+                    if renewed:
+                        log.info("TLS files changed listener=%s: reopened with them", name)
+                    changes.tls_material = tls_material(new)
                     try:
                         context, changes.fingerprint = self._tls_context(new)
                     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
@@ -277,6 +300,7 @@ class SmscService:
             self.ports[listener.name] = self.server.install(listener, server)
             if listener.ssl_context is not None:
                 self.tls_fingerprint = changes.fingerprint
+                self._tls_material = changes.tls_material
         for name in changes.closing:
             self.server.close(name)
             self.ports.pop(name, None)

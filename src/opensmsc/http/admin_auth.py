@@ -22,8 +22,10 @@ from .problems import problem_response
 __all__ = ["COOKIE", "AdminAuth", "AdminAuthMiddleware"]
 
 COOKIE: Final = "opensmsc_admin"
-# Open to all: probes, and the console's own login page and its assets.
-_OPEN_PATHS: Final = frozenset({"/health", "/ready", "/v1/health"})
+# Open to all: probes, and the console's own login page and its assets. The console's page
+# checks the cookie itself (http/routes/console.py) and sends a browser without it to the login
+# rather than answering a JSON 401 no one reads.
+_OPEN_PATHS: Final = frozenset({"/health", "/ready", "/v1/health", "/console", "/console/"})
 _OPEN_PREFIXES: Final = ("/console/login", "/console/assets/")
 
 

@@ -4,7 +4,8 @@ What this is for: `create_app(network=...)` returns the FastAPI app app.py serve
 http/server.HttpServer (and tests drive with Starlette's TestClient or httpx): the operations
 endpoints /health, /ready and /metrics (http/routes/ops.py), the HLR lookup service and the
 simulated network's administration (http/routes/network.py), the routing policy's summary and
-reload (http/routes/policy.py), with every error as an RFC 9457 problem document
+reload (http/routes/policy.py), the web console under /console (http/routes/console.py, its
+files in http/console/), with every error as an RFC 9457 problem document
 (http/problems.py). The services it reaches are given to the
 factory and kept on `app.state`; routes read them through dependencies, never through globals.
 
@@ -31,6 +32,7 @@ from .routes import admin_config as admin_config_routes
 from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
 from .routes import admin_trail as trail_routes
+from .routes import console as console_routes
 from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
@@ -80,7 +82,8 @@ def create_app(
     when there is none). `policy`: the node's routing policy, for GET /v1/policy and
     POST /v1/policy/reload (http/routes/policy.py). `imps`: the IMPS service's users and
     figures (http/routes/imps.py), served only on a node with `[imps]` enabled. `auth`: the
-    admin token and whether it is required (http/admin_auth.py); none, open to all (tests).
+    admin token and whether it is required (http/admin_auth.py); none, open to all (tests),
+    and no web console (http/routes/console.py), whose login needs the token.
     `status`: the node's live status, history, events and session tails
     (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
     connectors, routes, export, reload: http/routes/admin_config.py). `trail`: the messages'
@@ -123,6 +126,9 @@ def create_app(
         app.state.messages = messages
         app.include_router(messages_routes.router)
 
+    if auth is not None:
+        # The console's login checks the node's token: without one there is nothing to log in to.
+        app.include_router(console_routes.router)
     install_docs(app)
 
     @app.get("/v1/health", tags=["node"])

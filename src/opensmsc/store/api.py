@@ -82,7 +82,8 @@ class QueueDepths:
 class MessageQuery:
     """Which MT messages `Store.find` returns, in arrival order (oldest first, or newest first
     with `newest_first`): of the account `system_id` (None: of every account, the operator's
-    view), to `destination`, from `source` (addresses as stored, digits without "+"), in one
+    view), to `destination`, from `source` (a number with or without its "+": both forms are
+    found, as ESMEs send either), in one
     of `states`, submitted in [since, until), and past the message of `after` in that order
     (a cursor `find` returned for the same order)."""
 

@@ -551,6 +551,13 @@ def op_replace(
 # ---- the listings: an account's (the HTTP API), every account's (the admin API) ---------------
 
 
+def _either_form(address: str) -> tuple[str, str]:
+    """An international number is stored as its digits (TON 1) or, from an ESME that sends
+    TON 0 with a "+", as sent: a search for either finds both."""
+    digits = address.removeprefix("+")
+    return (digits, "+" + digits) if digits.isdigit() else (address, address)
+
+
 def find_rows(
     conn: sqlite3.Connection, query: MessageQuery
 ) -> tuple[list[StoredMessage], int | None]:
@@ -580,11 +587,11 @@ def find_rows(
         sql += " AND system_id = ?"
         args.append(query.system_id)
     if query.destination is not None:
-        sql += " AND dest_addr = ?"
-        args.append(query.destination)
+        sql += " AND dest_addr IN (?, ?)"
+        args.extend(_either_form(query.destination))
     if query.source is not None:
-        sql += " AND source_addr = ?"
-        args.append(query.source)
+        sql += " AND source_addr IN (?, ?)"
+        args.extend(_either_form(query.source))
     if query.states is not None:
         sql += f" AND state IN ({', '.join('?' * len(query.states))})"
         args.extend(sorted(int(state) for state in query.states))
