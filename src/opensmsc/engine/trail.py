@@ -17,7 +17,7 @@ observability/trace.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -61,6 +61,8 @@ class Origin:
 
 
 SMPP: Final = Origin("smpp")  # a submit whose session did not say more
+
+_ONE_US: Final = timedelta(microseconds=1)
 
 # The states' names, read once: an enum member's .name is a property lookup on every read.
 _NAMES: Final = {state: state.name for state in MessageState}
@@ -149,7 +151,8 @@ def attempt(
                 detail["route_fault"] = True
             if text:
                 detail["why"] = text
-    detail["latency_ms"] = round(latency_ms, 3)
+    # To the µs: round(x, 3) would cost more than the rest of the event.
+    detail["latency_ms"] = int(latency_ms * 1000 + 0.5) / 1000
     return TrailEvent(record.message_id, at, "attempt", detail)
 
 
@@ -184,7 +187,7 @@ def final(
     if by is not None:
         detail["by"] = by
     detail["attempts"] = record.attempts + attempted
-    detail["latency_ms"] = round((at - record.submitted_at).total_seconds() * 1000, 3)
+    detail["latency_ms"] = ((at - record.submitted_at) // _ONE_US) / 1000  # times are to the µs
     return TrailEvent(record.message_id, at, "final", detail)
 
 
