@@ -171,9 +171,11 @@ def prepare_change(c: Change) -> Prepared:
     own: str | None = None
     others: tuple[_TrailRow, ...] = ()
     if c.trail:
-        texts = trail_texts(c.trail)
-        own = texts.pop(c.message_id, None)
-        others = tuple(texts.items())
+        own = _own_text(c.trail, c.message_id)
+        if own is None:  # events of other messages too (a receipt's, of the one it reports)
+            texts = trail_texts(c.trail)
+            own = texts.pop(c.message_id, None)
+            others = tuple(texts.items())
     return Prepared(c.message_id, c.new_state, _update_row(c, own), row, refused, others)
 
 
@@ -387,6 +389,22 @@ def trail_texts(events: Sequence[TrailEvent]) -> dict[str, str]:
         last[message_id] = at
     encode = _TRAIL_JSON
     return {message_id: encode(items)[1:-1] for message_id, items in by_message.items()}
+
+
+def _own_text(events: Sequence[TrailEvent], message_id: str) -> str | None:
+    """`trail_texts(events)[message_id]` when every event is of `message_id` (a change's
+    usual trail), without its dictionaries; else None."""
+    items: list[tuple[Any, ...]] = []
+    last = None
+    for event_of, at, kind, detail in events:
+        if event_of != message_id:
+            return None
+        if at == last:
+            items.append((kind, detail))
+        else:
+            items.append((to_us(at), kind, detail))
+            last = at
+    return _TRAIL_JSON(items)[1:-1]
 
 
 def insert_trail(conn: sqlite3.Connection, rows: Sequence[_TrailRow]) -> None:
