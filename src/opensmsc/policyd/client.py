@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+import orjson
+
 from opensmsc.policyd.convert import (
     decision_from_result,
     params_from_query,
@@ -53,6 +55,7 @@ __all__ = ["ClientSettings", "PolicyClient", "ServerMode", "ServerSpec"]
 log = logging.getLogger(__name__)
 
 _MAX_ANSWER_FRAME: Final = 1 << 24  # a server's batch answers may exceed the request limit
+_DECISION_CACHE: Final = 4096  # distinct results read, kept with their decisions
 
 
 class ServerMode(StrEnum):
@@ -325,6 +328,8 @@ class PolicyClient:
         self._turn = itertools.count()  # the alternates' round robin
         self._started = False
         self.fallbacks = 0  # decisions that no server gave
+        # A result's JSON text → its decision (_decision_from).
+        self._decisions: dict[bytes, Decision] = {}
 
     async def start(self, *, wait: float = 0.0) -> None:
         """Connect to every server in service (in the background); wait up to `wait`
@@ -439,7 +444,7 @@ class PolicyClient:
                     result = await link.call(
                         Method.ROUTE_QUERY, params, settings.transaction_timeout
                     )
-                    return decision_from_result(QueryResult.from_json(result))
+                    return self._decision_from(result)
                 except TimeoutError:
                     log.info("policy query timed out server=%s", link.spec)
                 except ConnectionError:
@@ -448,6 +453,29 @@ class PolicyClient:
                     log.warning("policy query failed server=%s: %s", link.spec, exc)
                     break
         return self._fall_back(query)
+
+    def _decision_from(self, result: JsonValue) -> Decision:
+        """The decision a result carries. Raises InvalidParams.
+
+        Results repeat (a server answers most queries with a few decisions), and checking one
+        and building its Decision costs some 10 µs, a fifth of a call: each distinct result is
+        read once, keyed by its text (orjson: 0.2 µs). Equal texts are equal values, except
+        that orjson writes NaN and the infinities as null: a text with null is never cached,
+        nor one orjson cannot write (an integer beyond 64 bits), so those are checked anew."""
+        try:
+            key: bytes | None = orjson.dumps(result)
+        except orjson.JSONEncodeError:
+            key = None
+        if key is not None and b"null" not in key:
+            found = self._decisions.get(key)
+            if found is not None:
+                return found
+        decision = decision_from_result(QueryResult.from_json(result))
+        if key is not None and b"null" not in key:
+            if len(self._decisions) >= _DECISION_CACHE:
+                self._decisions.clear()
+            self._decisions[key] = decision  # frozen: safe to hand to every caller
+        return decision
 
     def _fall_back(self, query: RouteQuery) -> Decision:
         self.fallbacks += 1
