@@ -13,11 +13,14 @@ policyd/client.py drive it); no clock is read and nothing is logged here.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Final
+
+import orjson
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
@@ -143,12 +146,29 @@ class FrameBuffer:
 
 # One encoder for every frame (json.dumps with options builds one per call).
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# What orjson may write as the standard encoder would (orjson: a tenth of its time); subclasses
+# of str and int, dataclasses and datetimes go to the standard one, which knows or refuses them.
+_ORJSON_OPTIONS: Final = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _to_json(message: JsonValue) -> bytes:
+    try:
+        data = orjson.dumps(message, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:  # a non-string key, an integer beyond 64 bits, ...
+        return _encode_json(message).encode()
+    # orjson writes NaN and the infinities as null where the standard encoder refuses them:
+    # a text with null is made again by that one (a real null gets the same text).
+    return _encode_json(message).encode() if b"null" in data else data
 
 
 def encode_frame(message: JsonValue) -> bytes:
     """The frame of one JSON value (a message, or a list of them for a batch). Raises
     ValueError for NaN or an infinity, which JSON cannot carry."""
-    data = _encode_json(message).encode()
+    data = _to_json(message)
     return _LENGTH.pack(len(data)) + data
 
 
@@ -224,13 +244,28 @@ def _reject_constant(name: str) -> None:
 
 # One decoder for every frame (json.loads with an option builds one per call).
 _decode_json = json.JSONDecoder(parse_constant=_reject_constant).decode
+# 19 digits in a row: maybe an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
+
+
+def _from_json(body: bytes) -> object:
+    """The JSON value of `body`, as the standard decoder reads it: orjson (a quarter of its
+    time) when it can, the standard decoder for what orjson refuses (it says why) or may read
+    otherwise (long integers; NaN, lone surrogates and numbers beyond a double are refused by
+    orjson, so they reach it too). Raises UnicodeDecodeError, ValueError, RecursionError."""
+    if _LONG_DIGITS.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return _decode_json(body.decode("utf-8"))
 
 
 def parse(body: bytes) -> Incoming | Batch:
     """The message (or batch) in a frame's body. Never raises: what cannot be read comes back
     as `Invalid` with the error to answer (parse error, invalid request)."""
     try:
-        value = _decode_json(body.decode("utf-8"))
+        value = _from_json(body)
     except UnicodeDecodeError as exc:
         return Invalid(None, RpcError(ErrorCode.PARSE_ERROR, f"Parse error: not UTF-8 ({exc})"))
     except (ValueError, RecursionError) as exc:
