@@ -135,6 +135,11 @@ class Scheduler:
             name: asyncio.Semaphore(window) for name, window in (route_windows or {}).items()
         }
         self._in_flight: set[str] = set()  # running or waiting in _ready
+        # A route that came up while these messages were in an attempt: route_up_now could
+        # not release them (not waiting yet); one that fails on that route for the route's own
+        # trouble (the connector was not bound yet) is released as soon as its retry is stored,
+        # rather than waiting out a retry interval on a route that is up.
+        self._up_during_attempt: dict[str, set[str]] = {}
         self._ready: deque[StoredMessage] = deque()  # taken (Acceptor), waiting for a slot
         self._running = 0
         self._max_ready = max(concurrency, 10_000)
@@ -220,6 +225,8 @@ class Scheduler:
 
     async def route_up_now(self, route: str) -> int:
         """`route_up`, awaited; returns how many messages were made due."""
+        if self._in_flight:
+            self._up_during_attempt.setdefault(route, set()).update(self._in_flight)
         waiting = await self._store.waiting_on_route(route)
         return await self.release_now(
             [r.message_id for r in waiting if r.message_id not in self._in_flight],
@@ -408,9 +415,17 @@ class Scheduler:
             in_flight = self._in_flight
             for item in items:
                 in_flight.discard(item.record.message_id)
+                if self._up_during_attempt:
+                    self._forget_route_ups(item.record.message_id)
             self._running -= len(items)
             self._slot_free.set()
             self._start_ready()
+
+    def _forget_route_ups(self, message_id: str) -> None:
+        for route, ids in list(self._up_during_attempt.items()):
+            ids.discard(message_id)
+            if not ids:
+                del self._up_during_attempt[route]
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         # Once per attempt: the loop is kept (asyncio.get_running_loop costs a getpid()).
@@ -448,6 +463,8 @@ class Scheduler:
             log.exception("attempt failed message_id=%s", record.message_id)
         finally:
             self._in_flight.discard(record.message_id)
+            if self._up_during_attempt:
+                self._forget_route_ups(record.message_id)
             self._running -= 1
             self._slot_free.set()
             self._start_ready()
@@ -670,8 +687,12 @@ class Scheduler:
                 await lifecycle.finish(
                     record, state, error=error, route=route, attempt=uncounted, events=events
                 )
-            case TemporaryFailure(error=error, error_class=error_class):
+            case TemporaryFailure(error=error, error_class=error_class, route_fault=fault):
                 await self._retry(record, error, error_class, route, uncounted, events=events)
+                up = self._up_during_attempt.get(route)
+                if fault and up is not None and record.message_id in up:
+                    up.discard(record.message_id)
+                    await self.release_now([record.message_id], why=f"route {route} up")
 
     async def _retry(
         self,
