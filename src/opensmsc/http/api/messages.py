@@ -8,8 +8,6 @@ routing and scheduling, the same receipts (stored for the account).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -24,6 +22,7 @@ from opensmsc.http.problems import Problem
 from opensmsc.smpp import MessageState
 from opensmsc.store import MessageQuery
 
+from ..cursors import decode_cursor, encode_cursor
 from .auth import authenticate, take_tokens
 from .context import ApiContext, context_of
 from .convert import destination, encoding_name, source, submission_of
@@ -299,18 +298,15 @@ _CURSOR_PREFIX: Final = "c1:"
 
 
 def _cursor(after: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after}".encode()).decode().rstrip("=")
+    return encode_cursor(_CURSOR_PREFIX, after)
 
 
 def _after(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith(_CURSOR_PREFIX):
-            return int(text.removeprefix(_CURSOR_PREFIX))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
+    after = decode_cursor(_CURSOR_PREFIX, cursor)
+    if after is not None:
+        return after
     raise Problem(400, "invalid-request", "cursor: not a cursor this API gave", field="cursor")
 
 

@@ -22,8 +22,6 @@ What it is not: the engine. The routes reach it through `MessagesAdmin` (app/mes
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from datetime import datetime
@@ -48,6 +46,7 @@ from opensmsc.smpp import CommandStatus, MessageState
 from opensmsc.store import MessageQuery, StoredMessage, outcome_error
 
 from ..api.convert import destination, source
+from ..cursors import decode_cursor, encode_cursor
 from ..problems import Problem
 
 __all__ = ["MAX_LIMIT", "MessagesAdmin", "UnknownAccount", "message_json", "router"]
@@ -201,18 +200,15 @@ _CURSOR_PREFIX: Final = "a1:"  # newest first, by arrival: not interchangeable w
 
 
 def _cursor(after: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{after}".encode()).decode().rstrip("=")
+    return encode_cursor(_CURSOR_PREFIX, after)
 
 
 def _after(cursor: str | None) -> int | None:
     if not cursor:  # none, or `cursor=` (a form's empty field): the first page
         return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if text.startswith(_CURSOR_PREFIX):
-            return int(text.removeprefix(_CURSOR_PREFIX))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
+    after = decode_cursor(_CURSOR_PREFIX, cursor)
+    if after is not None:
+        return after
     raise _problem(400, "invalid-cursor", "cursor: not a next_cursor this API gave", field="cursor")
 
 
