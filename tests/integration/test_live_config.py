@@ -397,11 +397,8 @@ async def test_a_reload_opens_and_closes_listeners_and_bound_sessions_stay(
             done = (await http.post("/v1/admin/reload")).json()
             assert done["reloaded"] is True, done
             assert "smpp.server.tls_enabled" in done["applied"]
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
             reader, writer = await asyncio.open_connection(
-                "127.0.0.1", running.ports["smpps"], ssl=context
+                "127.0.0.1", running.ports["smpps"], ssl=_any_certificate()
             )
             secure = SmppTestClient(reader, writer)
             try:
@@ -495,6 +492,24 @@ async def test_at_start_a_kept_change_that_no_longer_fits_is_left_out_and_kept(
     assert await after_start(with_c1) == ([("4477", "c1")], False)  # kept: back with c1
 
 
+def _any_certificate() -> ssl.SSLContext:
+    """A client context that takes whatever certificate it is shown: these tests read it."""
+    tls_context = ssl.create_default_context()
+    tls_context.check_hostname = False
+    tls_context.verify_mode = ssl.CERT_NONE
+    return tls_context
+
+
+async def served_fingerprint(port: int) -> str:
+    """The fingerprint of the certificate the TLS listener on `port` serves now."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_any_certificate())
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
+    finally:
+        writer.close()
+
+
 async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
     tmp_path: Path,
 ) -> None:
@@ -511,25 +526,13 @@ async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
     def read() -> Any:
         return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
 
-    def context() -> ssl.SSLContext:
-        tls_context = ssl.create_default_context()
-        tls_context.check_hostname = False
-        tls_context.verify_mode = ssl.CERT_NONE
-        return tls_context
-
-    async def served_fingerprint() -> str:
-        _, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
-        try:
-            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
-        finally:
-            writer.close()
-
     running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
     try:
-        before = await served_fingerprint()
+        before = await served_fingerprint(tls_port)
         assert before == running.tls_fingerprint
-        reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=context())
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", tls_port, ssl=_any_certificate()
+        )
         secure = SmppTestClient(reader, writer)
         try:
             assert (await secure.bind("trx", "esme1", PASSWORD)).status == 0
@@ -542,7 +545,7 @@ async def test_a_new_certificate_on_the_same_tls_port_keeps_the_tls_session(
             assert running.live is not None
             done = await running.live.reload()
             assert done["reloaded"] is True, done
-            assert await served_fingerprint() == other.fingerprint != before
+            assert await served_fingerprint(tls_port) == other.fingerprint != before
             assert running.tls_fingerprint == other.fingerprint
             assert (await secure.submit()).status == 0  # bound before the change: still bound
         finally:
@@ -574,30 +577,19 @@ async def test_a_certificate_renewed_in_place_is_served_after_a_reload(tmp_path:
     def read() -> Any:
         return check(path) or loads(path.read_text(), source=str(path), base_dir=tmp_path)
 
-    async def served_fingerprint() -> str:
-        tls_context = ssl.create_default_context()
-        tls_context.check_hostname = False
-        tls_context.verify_mode = ssl.CERT_NONE
-        _, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=tls_context)
-        try:
-            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            return fingerprint(ssl.DER_cert_to_PEM_cert(der).encode())
-        finally:
-            writer.close()
-
     running = await app.start(loads(path.read_text()), read=read, config_dir=tmp_path)
     try:
-        assert await served_fingerprint() == old.fingerprint
+        assert await served_fingerprint(tls_port) == old.fingerprint
         assert running.live is not None
         # Nothing changed: nothing is reopened.
         assert (await running.live.reload())["reloaded"] is True
-        assert await served_fingerprint() == old.fingerprint
+        assert await served_fingerprint(tls_port) == old.fingerprint
         cert.write_bytes(new.cert.read_bytes())
         key.write_bytes(new.key.read_bytes())
         done = await running.live.reload()
         assert done["reloaded"] is True, done
         assert done["applied"] == ["smpp.server.tls_cert_file (contents)"], done
-        assert await served_fingerprint() == new.fingerprint
+        assert await served_fingerprint(tls_port) == new.fingerprint
         assert running.tls_fingerprint == new.fingerprint
     finally:
         await running.stop()
