@@ -219,13 +219,7 @@ class SmscService:
             raise
 
     async def _listen(self, listener: Listener) -> int:
-        try:
-            return await self.server.start(listener)
-        except OSError as exc:
-            raise StartupError(
-                f"listener {listener.name} cannot listen on "
-                f"{address(listener.host, listener.port)}: {os_reason(exc)}"
-            ) from exc
+        return self.server.install(listener, await self._open(listener))
 
     # ---- reloads --------------------------------------------------------------------------------
 
