@@ -10,6 +10,12 @@ this process (N split over them; `--system-id a,b,..` gives each its account in 
 figures are of the whole: msg/s from the first bind_resp to the end of the last session,
 percentiles over every sample.
 
+For bench/compare.py, `--tag RUN` puts a token in every message's text (bench/compare_texts.py)
+so the upstream sink can count by id; `--long-share 0.3` makes 30% of the messages two-part
+UCS-2 (UDH, registered_delivery on each part); `--receipt-timeout S` ends the run S seconds
+after the last response even if receipts are missing (a lost receipt is a figure, not a hang);
+`--ids-out FILE` writes the accepted and the receipted tokens there.
+
     python bench/ours_client.py --port P --n 20000 --w 10 [--mode dlr] [--sessions K] [--uvloop]
 """
 
@@ -17,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
+
+from compare_texts import is_long, long_text, short_text, token, ucs2_parts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -51,7 +60,10 @@ MESSAGE = SubmitSm(
 
 
 class Driver:
-    """The SessionHandler: bind, then keep `w` submits outstanding until `n` are answered."""
+    """The SessionHandler: bind, then keep `w` submits outstanding until `n` are answered.
+
+    A message is one submit_sm, or two for a long one (`long_share`); `n` counts messages and
+    the window counts PDUs."""
 
     def __init__(
         self,
@@ -61,39 +73,99 @@ class Driver:
         done: asyncio.Future[None],
         *,
         dlr: bool = False,
+        tag: str = "",
+        first_index: int = 0,
+        long_share: float = 0.0,
     ) -> None:
         self.protocol = protocol
         self.n, self.w, self.done = n, w, done
         self.dlr = dlr
         self.message = dataclasses.replace(MESSAGE, registered_delivery=1) if dlr else MESSAGE
+        self.tag, self.first_index, self.long_share = tag, first_index, long_share
+        self.pending: collections.deque[tuple[SubmitSm, str]] = collections.deque()
+        self.messages_started = 0
         self.sent = 0
         self.errors = 0
-        self.sent_at: dict[int, float] = {}
+        self.sent_at: dict[int, tuple[float, str]] = {}
         self.lat: list[float] = []
         self.bind_seq = -1
         self.t0 = self.t1 = self.c0 = self.c1 = self.t_resp = 0.0
+        self.t0_mono = self.t_resp_mono = self.t_receipt_mono = 0.0
         # Receipts: submit time per message_id until its receipt comes; a receipt that comes
         # before its submit_sm_resp was read waits in `early`.
-        self.awaiting: dict[str, float] = {}
+        self.awaiting: dict[str, tuple[float, str]] = {}
         self.early: dict[str, float] = {}
         self.receipts = 0
         self.receipt_lat: list[float] = []
+        # Per token (with --tag): parts still unanswered, parts refused, and the receipted set.
+        self.parts_left: dict[str, int] = {}
+        self.refused: set[str] = set()
+        self.accepted: list[str] = []
+        self.receipted: set[str] = set()
 
-    def _submit(self) -> None:
+    def _queue_next_message(self) -> None:
+        index = self.first_index + self.messages_started
+        self.messages_started += 1
+        if not self.tag:
+            self.pending.append((self.message, ""))
+            return
+        tok = token(self.tag, index)
+        if is_long(index, self.long_share):
+            parts = [
+                dataclasses.replace(
+                    self.message, esm_class=0x40, data_coding=0x08, short_message=part
+                )
+                for part in ucs2_parts(long_text(tok), index)
+            ]
+        else:
+            parts = [dataclasses.replace(self.message, short_message=short_text(tok).encode())]
+        self.parts_left[tok] = len(parts)
+        self.pending.extend((part, tok) for part in parts)
+
+    def _submit(self) -> bool:
+        if not self.pending:
+            if self.messages_started >= self.n:
+                return False
+            self._queue_next_message()
+        pdu, tok = self.pending.popleft()
         self.sent += 1
-        seq = self.protocol.send_request(self.message)
-        self.sent_at[seq] = time.perf_counter()
+        seq = self.protocol.send_request(pdu)
+        self.sent_at[seq] = (time.perf_counter(), tok)
+        return True
+
+    @property
+    def parts_total(self) -> int:
+        """PDUs of all `n` messages once every message was started; before, a lower bound."""
+        return self.sent + len(self.pending) + (self.n - self.messages_started)
 
     def _check_done(self) -> None:
-        if len(self.lat) == self.n and not self.t_resp:
+        if (
+            not self.t_resp
+            and self.messages_started >= self.n
+            and not self.pending
+            and len(self.lat) == self.sent
+        ):
             self.t_resp = time.perf_counter()
+            self.t_resp_mono = time.monotonic()
         if (
             self.t_resp
-            and (not self.dlr or self.receipts >= self.n - self.errors)
+            and (not self.dlr or self.receipts >= self.sent - self.errors)
             and not self.done.done()
         ):
+            self.finish()
+
+    def finish(self) -> None:
+        """The end of this session's run: every receipt came, or the receipt timeout passed."""
+        if not self.done.done():
             self.t1, self.c1 = time.perf_counter(), time.process_time()
             self.done.set_result(None)
+
+    def _receipted(self, tok: str, submitted: float, now: float) -> None:
+        self.receipts += 1
+        self.receipt_lat.append(now - submitted)
+        self.t_receipt_mono = time.monotonic()
+        if tok:
+            self.receipted.add(tok)
 
     def _on_receipt(self, event: DeliverReceived, now: float) -> None:
         message_id = event.pdu.tlvs.get(Tag.RECEIPTED_MESSAGE_ID)
@@ -102,12 +174,11 @@ class Driver:
             if info is None:
                 return
             message_id = info.message_id
-        sent = self.awaiting.pop(message_id, None)
-        if sent is None:
+        awaited = self.awaiting.pop(message_id, None)
+        if awaited is None:
             self.early[message_id] = now
             return
-        self.receipts += 1
-        self.receipt_lat.append(now - sent)
+        self._receipted(awaited[1], awaited[0], now)
 
     def on_events(self, events: list[Event]) -> None:
         perf = time.perf_counter
@@ -119,24 +190,29 @@ class Driver:
                         self.done.set_exception(RuntimeError("bind refused"))
                         return
                     self.t0, self.c0 = perf(), time.process_time()
-                    for _ in range(min(self.w, self.n)):
-                        self._submit()
+                    self.t0_mono = time.monotonic()
+                    for _ in range(self.w):
+                        if not self._submit():
+                            break
                     continue
                 now = perf()
-                sent = self.sent_at.pop(seq)
+                sent, tok = self.sent_at.pop(seq)
                 self.lat.append(now - sent)
                 response = event.response
                 if response.command_status:
                     self.errors += 1
+                    self.refused.add(tok)
                 elif self.dlr and type(response) is SubmitSmResp:
                     early = self.early.pop(response.message_id, None)
                     if early is None:
-                        self.awaiting[response.message_id] = sent
+                        self.awaiting[response.message_id] = (sent, tok)
                     else:
-                        self.receipts += 1
-                        self.receipt_lat.append(early - sent)
-                if self.sent < self.n:
-                    self._submit()
+                        self._receipted(tok, sent, early)
+                if tok:
+                    self.parts_left[tok] -= 1
+                    if not self.parts_left[tok] and tok not in self.refused:
+                        self.accepted.append(tok)
+                self._submit()
                 self._check_done()
             elif type(event) is DeliverReceived:
                 if self.dlr and is_delivery_receipt(event.pdu.esm_class):
@@ -168,7 +244,18 @@ async def open_session(args: argparse.Namespace, index: int, n: int) -> tuple[Dr
     drivers: list[Driver] = []
 
     def factory(protocol: SmppProtocol) -> Driver:
-        drivers.append(Driver(protocol, n, args.w, done, dlr=args.mode == "dlr"))
+        drivers.append(
+            Driver(
+                protocol,
+                n,
+                args.w,
+                done,
+                dlr=args.mode == "dlr",
+                tag=args.tag,
+                first_index=index * n,
+                long_share=args.long_share,
+            )
+        )
         return drivers[0]
 
     protocol = await connect(
@@ -197,6 +284,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     n = per_session * args.sessions
     opened = [await open_session(args, i, per_session) for i in range(args.sessions)]
     drivers = [d for d, _ in opened]
+    if args.receipt_timeout is not None:
+        asyncio.get_running_loop().create_task(_receipt_deadline(drivers, args.receipt_timeout))
     await asyncio.wait_for(asyncio.gather(*(d.done for d in drivers)), args.timeout)
     for _, protocol in opened:
         protocol.unbind()
@@ -219,17 +308,41 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p99_ms": _quantile(lat, 0.99),
         "client_cpu_s": max(d.c1 for d in drivers) - min(d.c0 for d in drivers),
         "errors": sum(d.errors for d in drivers),
+        "submitted": sum(d.sent for d in drivers),
+        "t0_mono": min(d.t0_mono for d in drivers),
     }
+    if args.tag:
+        result["accepted_messages"] = sum(len(d.accepted) for d in drivers)
     if args.mode == "dlr":
         accepted_wall = max(d.t_resp for d in drivers) - t0
         result.update(
             accepted_wall_s=accepted_wall,
-            accepted_per_s=n / accepted_wall,
+            accepted_per_s=result.get("accepted_messages", n) / accepted_wall,
             receipts=sum(d.receipts for d in drivers),
             p50_receipt_ms=_quantile(receipt_lat, 0.5),
             p99_receipt_ms=_quantile(receipt_lat, 0.99),
+            t_resp_mono=max(d.t_resp_mono for d in drivers),
+            t_receipt_mono=max(d.t_receipt_mono for d in drivers),
+        )
+    if args.ids_out:
+        Path(args.ids_out).write_text(
+            json.dumps(
+                {
+                    "accepted": [t for d in drivers for t in d.accepted],
+                    "receipted": [t for d in drivers for t in d.receipted],
+                }
+            )
         )
     return result
+
+
+async def _receipt_deadline(drivers: list[Driver], seconds: float) -> None:
+    """End every session `seconds` after its last response, receipts or not."""
+    while not all(d.done.done() for d in drivers):
+        await asyncio.sleep(0.1)
+        for d in drivers:
+            if d.t_resp and time.perf_counter() - d.t_resp > seconds:
+                d.finish()
 
 
 def _quantile(sorted_values: list[float], q: float) -> float | None:
@@ -250,6 +363,10 @@ def main() -> None:
     ap.add_argument("--uvloop", action="store_true")
     ap.add_argument("--mode", choices=["submit", "dlr"], default="submit")
     ap.add_argument("--sessions", type=int, default=1, help="sessions at once, N split over them")
+    ap.add_argument("--tag", default="", help="a token per message in its text: six letters")
+    ap.add_argument("--long-share", type=float, default=0.0, help="share of two-part UCS-2")
+    ap.add_argument("--receipt-timeout", type=float, help="stop waiting for receipts after S s")
+    ap.add_argument("--ids-out", help="write the accepted and receipted tokens here (JSON)")
     args = ap.parse_args()
     if args.uvloop:
         import uvloop
