@@ -10,7 +10,9 @@ accepted messages reached the upstream and which never did, whatever ids each sy
 Receipts carry the SMPP 3.4 Appendix B text and the receipted_message_id and message_state TLVs
 (what Kannel, Jasmin and opensmsc each read first), after `--dlr-delay-ms` (what a carrier
 takes; also leaves the gateway time to store the submit_sm_resp's id before the receipt
-quoting it arrives). The codec is the yardstick's (../shared/bench/yardstick.py): struct
+quoting it arrives). Like a carrier's SMSC, it keeps at most `--window` receipts unanswered
+per session and sends a receipt that was refused (ESME_RTHROTTLED, ESME_RX_T_APPN...) again a
+second later. The codec is the yardstick's (../shared/bench/yardstick.py): struct
 code, no session machine, so the sink costs little of the 2 cores.
 
     python bench/compare_sink.py --out FILE [--dlr-delay-ms 20]    # prints READY <port>
@@ -130,13 +132,15 @@ def encode_receipt(seq: int, source_addr: str, destination_addr: str, message_id
 class Sink:
     """What every session of the sink shares: ids, the per-token record, the receipt queue."""
 
-    def __init__(self, dlr_delay: float, id_prefix: str) -> None:
+    def __init__(self, dlr_delay: float, id_prefix: str, window: int) -> None:
         self.dlr_delay = dlr_delay
+        self.window = window
         self.id_prefix = id_prefix
         self.next_id = 0
         self.submit_sm = 0
         self.receipts_sent = 0
         self.receipts_acked = 0
+        self.receipts_refused = 0
         self.no_token = 0
         # token → [parts seen (a set of part numbers), parts in the message, last arrival]
         self.tokens: dict[str, list[object]] = {}
@@ -161,28 +165,48 @@ class Sink:
                 entry[2] = now
 
     async def send_receipts(self) -> None:
-        """Every 5 ms, the receipts now due, in submit order (one write per session)."""
+        """Every 5 ms, the receipts now due, in submit order, as far as each session's window
+        allows (one write per session); a receipt waiting for its session's window holds back
+        the later ones, as it would on a carrier's SMSC."""
         while True:
             await asyncio.sleep(0.005)
             now = time.monotonic()
             batches: dict[SessionProto, list[bytes]] = {}
+            held: list[tuple[float, SessionProto, str, str, str]] = []
             while self.due and self.due[0][0] <= now:
-                _, session, source, destination, message_id = self.due.popleft()
+                receipt = self.due.popleft()
+                session = receipt[1]
                 if session.transport.is_closing():
                     continue
+                if len(session.in_flight) >= self.window:
+                    held.append(receipt)
+                    continue
                 session.seq += 1
+                session.in_flight[session.seq] = receipt
                 self.receipts_sent += 1
                 batches.setdefault(session, []).append(
-                    encode_receipt(session.seq, source, destination, message_id)
+                    encode_receipt(session.seq, receipt[2], receipt[3], receipt[4])
                 )
+            self.due.extendleft(reversed(held))
             for session, frames in batches.items():
                 session.transport.write(b"".join(frames))
+
+    def answered(self, session: SessionProto, seq: int, status: int) -> None:
+        receipt = session.in_flight.pop(seq, None)
+        if receipt is None:
+            return
+        if status == 0:
+            self.receipts_acked += 1
+            return
+        self.receipts_refused += 1
+        self.due.append((time.monotonic() + 1.0, *receipt[1:]))
 
     def summary(self) -> dict[str, object]:
         return {
             "submit_sm": self.submit_sm,
             "receipts_sent": self.receipts_sent,
             "receipts_acked": self.receipts_acked,
+            "receipts_refused": self.receipts_refused,
             "receipts_pending": len(self.due),
             "no_token": self.no_token,
             "tokens": {
@@ -199,6 +223,7 @@ class SessionProto(asyncio.Protocol):
         self.sink = sink
         self.buf = bytearray()
         self.seq = 0
+        self.in_flight: dict[int, tuple[float, SessionProto, str, str, str]] = {}
         self.transport: asyncio.Transport
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -215,7 +240,7 @@ class SessionProto(asyncio.Protocol):
             length = _LEN.unpack_from(buf, pos)[0]
             if size - pos < length:
                 break
-            _, cmd, _status, seq = _HDR.unpack_from(buf, pos)
+            _, cmd, status, seq = _HDR.unpack_from(buf, pos)
             if cmd == SUBMIT_SM:
                 sink.submit_sm += 1
                 m = decode_sm(buf, pos)
@@ -238,7 +263,9 @@ class SessionProto(asyncio.Protocol):
                         )
                     )
             elif cmd == DELIVER_SM_RESP:
-                sink.receipts_acked += 1
+                sink.answered(self, seq, status)
+            elif cmd == GENERIC_NACK:
+                sink.answered(self, seq, status or 0x08)
             elif cmd in (BIND_TRX, BIND_RX, BIND_TX):
                 out.append(pdu(cmd | 0x80000000, seq, b"SINK\0"))
             elif cmd == ENQUIRE_LINK:
@@ -255,7 +282,7 @@ class SessionProto(asyncio.Protocol):
 
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
-    sink = Sink(args.dlr_delay_ms / 1000, args.id_prefix)
+    sink = Sink(args.dlr_delay_ms / 1000, args.id_prefix, args.window)
     server = await loop.create_server(lambda: SessionProto(sink), "127.0.0.1", args.port)
     ticker = asyncio.create_task(sink.send_receipts())
     stop: asyncio.Future[None] = loop.create_future()
@@ -273,6 +300,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--out", required=True, help="the summary, written at SIGTERM")
     ap.add_argument("--dlr-delay-ms", type=float, default=20.0)
+    ap.add_argument("--window", type=int, default=100, help="receipts unanswered per session")
     ap.add_argument("--id-prefix", default="C", help="message ids: PREFIX + 7 hex digits")
     ap.add_argument("--uvloop", action="store_true")
     args = ap.parse_args()
