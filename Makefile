@@ -8,7 +8,7 @@ HASH    = $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP = $(VENV)/.installed-run-$(HASH)
 DEV_STAMP = $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test install lint typecheck bench bench-codec clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy --strict src/opensmsc
 
+# The side-by-side benchmark against Jasmin and Kannel (~20 min; bench/README.md): it installs
+# both through ../shared/peers and rewrites bench/README.md's table and chart.
+# `make bench BENCH_ARGS=--quick` for a fast look.
 bench: install
+	$(PY) bench/compare.py --write-readme $(BENCH_ARGS)
+
+bench-codec: install
 	$(PY) bench/codec.py
 
 clean:
