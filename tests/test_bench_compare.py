@@ -101,9 +101,7 @@ def test_a_cell_counts_losses_by_token_and_ignores_the_warm_up() -> None:
 
 
 def test_runs_become_median_min_max_and_ratios_to_opensmsc() -> None:
-    ours = [
-        {"accepted_per_s": v, "receipts_per_s": v / 2, "lost": 0.0} for v in (900, 1000, 1100)
-    ]
+    ours = [{"accepted_per_s": v, "receipts_per_s": v / 2, "lost": 0.0} for v in (900, 1000, 1100)]
     theirs = [{"accepted_per_s": v, "receipts_per_s": v, "lost": 0.0} for v in (10, 20, 30)]
     stat = compare.summarize(ours, "accepted_per_s")
     assert (stat.median, stat.low, stat.high) == (1000, 900, 1100)
