@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -74,6 +75,9 @@ class ClusterLayout:
     api_port: int = 8080
     node_base: int = 17000
     extra_config: str = ""  # TOML appended to every node's file (tests, benchmarks)
+    # False: no [cluster] section, each node on its own SQLite store: the embedded mode behind
+    # the same balancer, for comparison (bench/cluster.py), and no PostgreSQL or NATS needed.
+    clustered: bool = True
 
     def port(self, node: int, listener: int) -> int:
         return self.node_base + 10 * node + listener
@@ -95,20 +99,25 @@ class LocalCluster:
 
     def start(self, *, timeout: float = 60.0) -> None:
         layout = self.layout
-        ensure_services(layout.postgres, layout.nats)
-        ensure_database(layout.postgres)
+        if layout.clustered:
+            ensure_services(layout.postgres, layout.nats)
+            ensure_database(layout.postgres)
         write_files(layout)
-        for node in range(1, layout.nodes + 1):
-            self.start_node(node)
-        for node in range(1, layout.nodes + 1):
-            self.wait_ready(node, timeout=timeout)
-        self.haproxy = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(layout.folder / "haproxy.cfg")],
-            stdout=_log(layout.folder / "haproxy.log"),
-            stderr=subprocess.STDOUT,
-        )
-        for port in (layout.smpp_port, layout.tls_port, layout.api_port):
-            _wait_port(layout.bind_address, port, timeout, self.haproxy)
+        try:
+            for node in range(1, layout.nodes + 1):
+                self.start_node(node)
+            for node in range(1, layout.nodes + 1):
+                self.wait_ready(node, timeout=timeout)
+            self.haproxy = subprocess.Popen(
+                ["haproxy", "-db", "-f", str(layout.folder / "haproxy.cfg")],
+                stdout=_log(layout.folder / "haproxy.log"),
+                stderr=subprocess.STDOUT,
+            )
+            for port in (layout.smpp_port, layout.tls_port, layout.api_port):
+                _wait_port(layout.bind_address, port, timeout, self.haproxy)
+        except BaseException:
+            self.stop(grace=5.0)  # nothing half-started is left behind
+            raise
 
     def start_node(self, node: int) -> None:
         """Start node `node` (again, after a kill: the same files and data)."""
@@ -172,6 +181,17 @@ def write_files(layout: ClusterLayout) -> None:
 
 def node_config(layout: ClusterLayout, node: int, cert: Path, key: Path) -> str:
     port = layout.port
+    cluster = (
+        f"""
+[cluster]
+node_id = "{layout.node_id(node)}"
+postgres = "{layout.postgres}"
+nats = "{layout.nats}"
+name = "{layout.name}"
+"""
+        if layout.clustered
+        else ""
+    )
     return f"""\
 # Written by `opensmsc cluster local`; node {node} of {layout.nodes}.
 [node]
@@ -198,12 +218,7 @@ port = {port(node, API)}
 [policyd]
 bind_address = "127.0.0.1"
 port = {port(node, POLICYD)}
-
-[cluster]
-node_id = "{layout.node_id(node)}"
-postgres = "{layout.postgres}"
-nats = "{layout.nats}"
-name = "{layout.name}"
+{cluster}
 {layout.extra_config}"""
 
 
@@ -213,7 +228,7 @@ def haproxy_config(layout: ClusterLayout) -> str:
     out = [
         "# Written by `opensmsc cluster local`.",
         "global",
-        "    maxconn 20000",
+        f"    maxconn {_max_connections()}",
         "defaults",
         "    mode tcp",
         "    timeout connect 3s",
@@ -241,6 +256,17 @@ def haproxy_config(layout: ClusterLayout) -> str:
             for node in range(1, layout.nodes + 1)
         ]
     return "\n".join(out) + "\n"
+
+
+def _max_connections() -> int:
+    """What HAProxy can hold open here: two descriptors a connection, within the file limit
+    it inherits (raised to the hard limit first: an SMSC holds many idle sessions)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return max(256, min(100_000, (soft - 100) // 2))
 
 
 def _config_path(folder: Path, node: int) -> Path:
