@@ -82,7 +82,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,7 +283,7 @@ class Running:
     own_pids: list[int]
     accounts: tuple[str, ...]
     password: str
-    stop: Any
+    stop: Callable[[], None]
     extra_pids: list[int] = field(default_factory=list)
 
     def pids(self) -> list[int]:
