@@ -21,8 +21,8 @@ from opensmsc.config.model.accounts import (
 )
 from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.cdr import CdrConfig
-from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.cluster import ClusterConfig
+from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.imps import ImpsConfig, ImpsUserConfig
 from opensmsc.config.model.network import (
     NetworkConfig,
