@@ -57,7 +57,7 @@ def mo_ingress(
         prefixes=prefixes,
         sessions=lambda: registry,
         new_id=engine.ids.next,
-        wake=engine.scheduler.wake,
+        wake=engine.wake_due,
         validity=lambda system_id: policies(system_id).default_validity,
         default_account=default,
         observe=observe,

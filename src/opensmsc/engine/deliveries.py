@@ -211,6 +211,18 @@ class Deliveries:
         self._window_freed(system_id)
         self._pump(system_id)
 
+    def hand_over(self, system_id: str) -> bool:
+        """A receiver of `system_id` is bound on another node of the cluster (none here): make
+        the account's MO that found no receiver here due now, for that node to claim. Returns
+        whether there were any."""
+        account = self._accounts.get(system_id)
+        if self._closed or account is None or not account.waiting_mo or self._release is None:
+            return False
+        waiting = list(account.waiting_mo)
+        account.waiting_mo.clear()
+        self._release(waiting)
+        return True
+
     def push(self, receipt: StoredMessage) -> None:
         """A receipt was just stored (Lifecycle): send it without reading it back, after
         those already queued. Beyond `max_queue` waiting it is left to a later store read."""

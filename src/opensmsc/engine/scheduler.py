@@ -41,7 +41,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -101,7 +101,8 @@ class Scheduler:
     `route_windows` bounds, per route name, the attempts between their start and their
     recorded outcome (a connector's window): what a crash can make that route deliver twice.
     `decisions`: the node's policy, which picks the routes of MT messages (module doc);
-    without it the Router does.
+    without it the Router does. `skip_mo_of`, in a cluster, names at each claim the accounts
+    whose MO this node must leave to others (their receivers are bound elsewhere, none here).
     """
 
     def __init__(
@@ -118,8 +119,10 @@ class Scheduler:
         poll_interval: float = 1.0,
         route_windows: Mapping[str, int] | None = None,
         decisions: Decisions | None = None,
+        skip_mo_of: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self._store = store
+        self._skip_mo_of = skip_mo_of
         self._router = router
         self._decisions = decisions
         self._lifecycle = lifecycle
@@ -294,7 +297,10 @@ class Scheduler:
         if limit <= 0:
             return 0
         now = self._clock()
-        claimed = await self._store.claim_due(now, limit, lease_until=now + self._lease)
+        skip = () if self._skip_mo_of is None else self._skip_mo_of()
+        claimed = await self._store.claim_due(
+            now, limit, lease_until=now + self._lease, skip_mo_of=skip
+        )
         batch: list[Finish] = []
         now = self._clock()
         for record in claimed:
