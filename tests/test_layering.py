@@ -69,8 +69,9 @@ ALLOWED: dict[str, set[str]] = {
     # out (accounts); it may read stored records (store), never the reverse. The engine and
     # the sessions it wakes are reached through Protocols, so no edge to engine or smsc.
     "cluster": _SERVICES | {"accounts", "store"},
+    # app → cluster: the composition root wires [cluster] (app/cluster.py).
     "app": _SERVICES_BELOW_FRONT_DOORS
-    | {"config", "network", "smsc", "upstream", "http", "policyd", "imps", "app"},
+    | {"config", "network", "smsc", "upstream", "http", "policyd", "imps", "app", "cluster"},
     # cli → imps: the demo client (`opensmsc imps`) speaks PTS as a phone would
     "cli": _SERVICES_BELOW_FRONT_DOORS
     | {"config", "network", "app", "http", "smsc", "upstream", "policyd", "imps"},

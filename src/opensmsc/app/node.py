@@ -43,6 +43,7 @@ from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
+from opensmsc.app.cluster import ClusterLink, ClusterService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.live_config import LiveConfig
@@ -96,6 +97,7 @@ class RunningSmsc:
     metrics: NodeMetrics | None = None  # what /metrics answers
     live: LiveConfig | None = None  # the file with the live changes on top, and its reloads
     status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
+    cluster: ClusterService | None = None  # None without [cluster]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -189,6 +191,8 @@ async def start(
         portability = None if hlr is None else hlr.portability
         # What a policy file may name; reloads keep it current (a connector added live).
         route_list = RouteNames(route_names(config))
+        # [cluster]: the engine's hints to the other nodes, connected once the cluster starts.
+        cluster_link = None if config.cluster is None else ClusterLink()
         engine = (
             await services.start(
                 EngineService(
@@ -198,6 +202,7 @@ async def start(
                     outbind=outbind,
                     policy=node_policy(config, portability=portability, routes=route_list),
                     observer=messages,
+                    cluster=cluster_link,
                 )
             )
         ).engine
@@ -237,6 +242,7 @@ async def start(
                 engine=engine,
                 mo=mo,
                 np_lookup=np_lookup_for(portability),
+                clustered=config.cluster is not None,
             )
         )
         smsc = await services.start(
@@ -298,7 +304,22 @@ async def start(
                 ),
             )
         )
-        admin = None
+        admin: AdminService | None = None
+        cluster = None
+        if config.cluster is not None and cluster_link is not None:
+            # After the listeners and connectors it announces; before the admin API that
+            # shows it and the engine's work that sends it hints.
+            cluster = await services.start(
+                ClusterService(
+                    config.cluster,
+                    link=cluster_link,
+                    engine=engine,
+                    registry=registry,
+                    connectors=upstream.connectors,
+                    cluster_binds=upstream.cluster_binds,
+                    addresses=lambda: _addresses(config, smsc, api, admin),
+                )
+            )
         status = None
         if config.http.enabled:
             # Started before the admin API and stopped after it (its sampler), yet the admin
@@ -333,6 +354,7 @@ async def start(
                     status=status,
                     close_streams=status.close,
                     trail=NodeTrail(engine.store),
+                    cluster=cluster,
                 )
             )
         await services.start(
@@ -358,7 +380,21 @@ async def start(
         metrics=metrics,
         live=live,
         status=status,
+        cluster=cluster,
     )
+
+
+def _addresses(
+    config: Config, smsc: SmscService, api: ApiService | None, admin: AdminService | None
+) -> dict[str, str]:
+    """Where this node listens, for the other nodes and `opensmsc cluster status`."""
+    host = config.http.bind_address
+    found = {name: f"{config.smpp.server.bind_address}:{port}" for name, port in smsc.ports.items()}
+    if api is not None and api.port is not None:
+        found["api"] = f"{config.api.bind_address}:{api.port}"
+    if admin is not None and admin.port is not None:
+        found["http"] = f"{host}:{admin.port}"
+    return found
 
 
 def _serving(smsc: SmscService, name: str) -> bool:

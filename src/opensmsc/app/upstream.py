@@ -95,8 +95,13 @@ class UpstreamService:
         engine: StoreAndForward,
         mo: MoIngress,
         np_lookup: NpLookup | None,
+        clustered: bool = False,
     ) -> None:
         self._clients = config.smpp.client
+        # In a cluster the connectors are registered but not started here: each runs on the
+        # nodes holding one of its `cluster_binds` slots (app/cluster.py, cluster/ownership.py).
+        self._clustered = clustered
+        self._binds = {c.name: c.cluster_binds for c in config.smpp.client if c.enabled}
         self._engine = engine
         self._np_lookup = np_lookup
         # A bind retries what waits for the connector at once (issue 10 item 4).
@@ -106,6 +111,11 @@ class UpstreamService:
         for client in self._clients:
             self._add_route(client.name)
         self.receipts = UpstreamReceipts(engine.store, engine.lifecycle, self.connectors)
+
+    def cluster_binds(self) -> dict[str, int]:
+        """The enabled connectors and how many nodes of a cluster bind each, as reloads leave
+        them."""
+        return dict(self._binds)
 
     def _add_route(self, name: str) -> None:
         engine = self._engine
@@ -128,6 +138,8 @@ class UpstreamService:
         """Start a connector added while the node runs, and route to it. Raises ConfigError
         when its password or TLS files cannot be loaded (it is then not added)."""
         await self.connectors.add(settings_from_config(client))
+        if client.enabled:
+            self._binds[client.name] = client.cluster_binds
         self._engine.scheduler.set_route_window(client.name, client.window)
         self._add_route(client.name)
 
@@ -135,6 +147,7 @@ class UpstreamService:
         """Stop routing to the connector, then stop it once what it has in flight is answered
         (Connectors.remove: its drain), and forget it."""
         self._engine.router.remove(name)
+        self._binds.pop(name, None)
         await self.connectors.remove(name)
         self._engine.scheduler.set_route_window(name, None)
 
@@ -142,6 +155,7 @@ class UpstreamService:
         """Restart a changed connector with its new settings: the old one drains and unbinds,
         the new one binds; messages for it wait meanwhile (the route says it is not bound)."""
         if client.name in self.connectors:
+            self._binds.pop(client.name, None)
             await self.connectors.remove(client.name)
         await self.add_connector(client)
 
@@ -152,7 +166,8 @@ class UpstreamService:
         try:
             for client in self._clients:
                 await self.connectors.add(settings_from_config(client))
-            await self.connectors.start_all()
+            if not self._clustered:
+                await self.connectors.start_all()
         except BaseException:
             await self.connectors.stop_all()
             raise

@@ -51,7 +51,7 @@ class NodeRecord:
     sessions: Mapping[str, SessionCounts] = field(default_factory=dict)  # by system_id
     connectors: tuple[str, ...] = ()  # upstream connectors this node holds a slot of
     msg_per_s: float = 0.0
-    queue: int = 0  # messages open in the store as this node last counted them
+    queue: int = 0  # submits waiting here for their commit (a node falling behind)
     demand: Mapping[str, float] = field(default_factory=dict)
     at: float = 0.0  # wall-clock time of the write (display only; liveness is the TTL)
 

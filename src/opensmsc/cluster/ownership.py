@@ -46,7 +46,9 @@ class _Held:
 class ConnectorOwnership:
     """Takes, keeps and gives back this node's connector slots. `set_connectors` says which
     connectors exist and how many binds each has in the cluster (at start and on reload);
-    `start()` ticks every `interval` in the background; `tick()` is one round (tests)."""
+    `start()` ticks every `interval` in the background; `tick()` is one round (tests).
+    `wanted`, when given, is read at each tick instead (the node's connectors, as reloads
+    leave them)."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class ConnectorOwnership:
         ttl: float = 5.0,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        wanted: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         if ttl <= 2 * interval:
             raise ValueError(f"ttl {ttl} must exceed two ticks ({interval} s each)")
@@ -67,6 +70,7 @@ class ConnectorOwnership:
         self._interval = interval
         self._clock = clock
         self._wanted: dict[str, int] = {}
+        self._wanted_now = wanted  # read at each tick when given (reloads change it)
         self._held: dict[str, _Held] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -97,6 +101,8 @@ class ConnectorOwnership:
     async def tick(self) -> None:
         """Refresh the slots held, give back those no longer wanted, try to take a slot of each
         connector not held. Never raises for NATS trouble (it fences instead)."""
+        if self._wanted_now is not None:
+            self.set_connectors(self._wanted_now())
         try:
             bucket = await self._bus.kv(SLOTS_BUCKET, ttl=self._ttl)
         except BusUnavailable as exc:

@@ -1,0 +1,164 @@
+"""`[cluster]` wired into a node: the bus, membership, wake-ups, connector slots and limits.
+
+What this is for (issue 14): with `[cluster]` the node is one of several on a shared store
+(PostgreSQL: helper pg's `[cluster] postgres`). The engine is built before the cluster parts
+that need it, so it is given a `ClusterLink` (its ClusterHints), connected to the Wakeups once
+they exist, like the OutbindLink; a hint before that (there is none: the engine starts working
+last) is dropped. `ClusterService` starts after the connectors and the listeners: it joins the
+membership, starts the wake-ups and takes connector slots (UpstreamService leaves its connectors
+stopped in a cluster: they run only on the nodes that hold a slot).
+
+What it is not: the cluster logic (opensmsc.cluster), or the shared store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from opensmsc.cluster import (
+    Bus,
+    ConnectorOwnership,
+    Membership,
+    NodeRecord,
+    SessionCounts,
+    SharedRates,
+    Wakeups,
+)
+from opensmsc.config import ClusterConfig
+from opensmsc.engine import StoreAndForward
+from opensmsc.smsc import SessionRegistry
+from opensmsc.upstream import Connectors
+
+__all__ = ["ClusterLink", "ClusterService"]
+
+
+class ClusterLink:
+    """The engine's ClusterHints, connected to the node's Wakeups once they exist."""
+
+    def __init__(self) -> None:
+        self._wakeups: Wakeups | None = None
+
+    def connect(self, wakeups: Wakeups) -> None:
+        if self._wakeups is not None:
+            raise RuntimeError("the cluster link is already connected")
+        self._wakeups = wakeups
+
+    def receipt_stored(self, system_id: str) -> None:
+        if self._wakeups is not None:
+            self._wakeups.receipt_stored(system_id)
+
+    def work_stored(self) -> None:
+        if self._wakeups is not None:
+            self._wakeups.work_stored()
+
+    def skip_mo_of(self) -> Collection[str]:
+        return () if self._wakeups is None else self._wakeups.skip_mo_of()
+
+
+def session_counts(registry: SessionRegistry) -> dict[str, SessionCounts]:
+    """The bound sessions of each account, receivers (receiver, transceiver) and the others."""
+    counts: dict[str, list[int]] = {}
+    for session in registry:
+        cell = counts.setdefault(session.system_id, [0, 0])
+        cell[0 if session.can_receive else 1] += 1
+    return {s: SessionCounts(receivers=r, transmitters=t) for s, (r, t) in counts.items()}
+
+
+class ClusterService:
+    """This node in the cluster. `cluster()` is what GET /v1/admin/cluster answers."""
+
+    name = "cluster"
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        link: ClusterLink,
+        engine: StoreAndForward,
+        registry: SessionRegistry,
+        connectors: Connectors,
+        cluster_binds: Callable[[], Mapping[str, int]],
+        addresses: Callable[[], Mapping[str, str]],
+        rates: SharedRates | None = None,
+    ) -> None:
+        self._config = config
+        self._link = link
+        self._engine = engine
+        self._registry = registry
+        self._addresses = addresses
+        self.rates = rates or SharedRates(config.node_id)
+        self.bus = Bus(config.nats, name=config.name, node_id=config.node_id)
+        self.membership = Membership(self.bus, self._record, ttl=config.node_ttl)
+        self.membership.add_listener(self.rates.on_view)
+        self.wakeups = Wakeups(
+            self.bus,
+            self.membership,
+            receivers=registry,
+            deliveries=engine.deliveries,
+            scheduler=engine.scheduler,
+        )
+        self.ownership = ConnectorOwnership(
+            self.bus,
+            start_connector=connectors.start,
+            stop_connector=connectors.stop,
+            ttl=config.node_ttl,
+            wanted=cluster_binds,
+        )
+        self._accepted = 0
+        self._accepted_at = time.monotonic()
+        self._rate = 0.0
+
+    async def start(self) -> None:
+        await self.bus.start()  # connects in the background: the node serves meanwhile
+        self.wakeups.start()
+        self._link.connect(self.wakeups)
+        self.membership.start()
+        self.ownership.start()
+
+    async def stop(self) -> None:
+        await self.ownership.stop()
+        await self.membership.stop()
+        await self.wakeups.close()
+        await self.bus.close()
+
+    def cluster(self) -> Mapping[str, Any]:
+        nodes = self.membership.nodes()
+        return {
+            "name": self._config.name,
+            "node_id": self._config.node_id,
+            "bus": "connected" if self.bus.connected else "away",
+            "nodes": [
+                {
+                    "node_id": node.node_id,
+                    "addresses": dict(node.addresses),
+                    "sessions": {
+                        system_id: {"receivers": c.receivers, "transmitters": c.transmitters}
+                        for system_id, c in sorted(node.sessions.items())
+                    },
+                    "connectors": list(node.connectors),
+                    "msg_per_s": round(node.msg_per_s, 1),
+                    "queue": node.queue,
+                }
+                for node in nodes
+            ],
+        }
+
+    def _record(self) -> NodeRecord:
+        now = time.monotonic()
+        accepted = sum(self._engine.acceptor.accepted.values())
+        elapsed = now - self._accepted_at
+        if elapsed > 0:
+            self._rate = (accepted - self._accepted) / elapsed
+        self._accepted, self._accepted_at = accepted, now
+        return NodeRecord(
+            node_id=self._config.node_id,
+            addresses=dict(self._addresses()),
+            sessions=session_counts(self._registry),
+            connectors=self.ownership.held(),
+            msg_per_s=self._rate,
+            queue=self._engine.acceptor.pending,
+            demand=self.rates.demand(),
+            at=time.time(),
+        )
