@@ -81,7 +81,8 @@ async def test_max_binds_counts_the_binds_of_every_node(make_bus: BusFactory) ->
     assert await slots[2].acquire(sessions[2], "esme1", 3)
     assert not await slots[2].acquire(sessions[3], "esme1", 3)  # the cluster has 3
     assert await slots[2].acquire(sessions[3], "esme2", 1)  # another account's slots
-    await slots[0].release(sessions[0])
+    slots[0].release(sessions[0])
+    await slots[0].stop()  # waits for the release to reach NATS
     assert await slots[1].acquire(sessions[0], "esme1", 3)  # a freed slot, on another node
     await slots[1].refresh()
     assert slots[1].held() == 2

@@ -27,7 +27,9 @@ from tests.integration.carrier import ESME_PASSWORD, TestCarrier
 _HASH = hash_password(ESME_PASSWORD)
 
 
-def _config(data_dir: Path, carrier_port: int, node_id: str, name: str) -> Config:
+def _config(
+    data_dir: Path, carrier_port: int, node_id: str, name: str, max_binds: int = 4
+) -> Config:
     data_dir.mkdir(parents=True, exist_ok=True)
     return loads(
         f"""
@@ -46,6 +48,7 @@ def _config(data_dir: Path, carrier_port: int, node_id: str, name: str) -> Confi
         system_id = "esme1"
         password_hash = "{_HASH}"
         allowed_networks = ["127.0.0.0/8"]
+        max_binds = {max_binds}
         [[smpp.client]]
         name = "carrier"
         host = "127.0.0.1"
@@ -141,6 +144,44 @@ async def test_nodes_list_each_other_and_bind_the_connector_once(
             first, second = (a, b) if holder == "node-a" else (b, a)
             await first.stop()
             await _wait(lambda: _bound(second), "the connector bound on the other node")
+        finally:
+            await a.stop()
+            await b.stop()
+
+
+async def _bind(node: app.RunningSmsc) -> tuple[SmppTestClient, int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.ports["smpp"])
+    esme = SmppTestClient(reader, writer)
+    resp = await esme.request(BindReceiver(system_id="esme1", password=ESME_PASSWORD))
+    return esme, resp.status
+
+
+async def test_max_binds_counts_the_sessions_of_every_node(
+    make_bus: BusFactory, cluster_name: str, tmp_path: Path
+) -> None:
+    await make_bus("janitor-a")  # the fixture deletes this test's buckets at the end
+    async with _carrier() as carrier:
+        a = await app.start(_config(tmp_path / "a", carrier.port, "node-a", cluster_name, 1))
+        b = await app.start(_config(tmp_path / "b", carrier.port, "node-b", cluster_name, 1))
+        try:
+            await _wait(lambda: a.cluster is not None and a.cluster.bus.connected, "the bus")
+            await _wait(lambda: b.cluster is not None and b.cluster.bus.connected, "the bus")
+            first, status = await _bind(a)
+            assert status == 0
+            second, status = await _bind(b)
+            assert status == 0x0D  # ESME_RBINDFAIL: the cluster has its one bind of esme1
+            await second.close()
+            await first.close()  # its slot is given back at once
+            third: SmppTestClient | None = None
+            async with asyncio.timeout(10):
+                while third is None:
+                    esme, status = await _bind(b)
+                    if status == 0:
+                        third = esme
+                    else:
+                        await esme.close()
+                        await asyncio.sleep(0.1)
+            await third.close()
         finally:
             await a.stop()
             await b.stop()

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from opensmsc.accounts import TokenBucket
 from opensmsc.cluster import (
+    BindSlots,
     Bus,
     ConnectorOwnership,
     Membership,
@@ -31,7 +34,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.smsc import SessionRegistry
 from opensmsc.upstream import Connectors
 
-__all__ = ["ClusterLink", "ClusterService"]
+__all__ = ["ClusterLink", "ClusterParts", "ClusterService"]
 
 
 class ClusterLink:
@@ -57,6 +60,35 @@ class ClusterLink:
         return () if self._wakeups is None else self._wakeups.skip_mo_of()
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterParts:
+    """What the node's other services are given before the cluster starts: the engine's hints
+    (`link`), the authenticator's buckets (`rates`: each account's throughput cap shared with
+    the other nodes) and the sessions' bind slots (`bind_slots`: max_binds cluster-wide), all
+    on the node's one `bus`. ClusterService starts them."""
+
+    config: ClusterConfig
+    link: ClusterLink
+    bus: Bus
+    rates: SharedRates
+    bind_slots: BindSlots
+
+    @classmethod
+    def build(cls, config: ClusterConfig) -> ClusterParts:
+        bus = Bus(config.nats, name=config.name, node_id=config.node_id)
+        return cls(
+            config=config,
+            link=ClusterLink(),
+            bus=bus,
+            rates=SharedRates(config.node_id),
+            bind_slots=BindSlots(bus, ttl=config.node_ttl),
+        )
+
+    def account_bucket(self, system_id: str, rate: float, burst: float) -> TokenBucket:
+        """Authenticator's `buckets`: this node's share of the account's cap."""
+        return self.rates.bucket(f"account:{system_id}", rate, burst)
+
+
 def session_counts(registry: SessionRegistry) -> dict[str, SessionCounts]:
     """The bound sessions of each account, receivers (receiver, transceiver) and the others."""
     counts: dict[str, list[int]] = {}
@@ -73,23 +105,22 @@ class ClusterService:
 
     def __init__(
         self,
-        config: ClusterConfig,
+        parts: ClusterParts,
         *,
-        link: ClusterLink,
         engine: StoreAndForward,
         registry: SessionRegistry,
         connectors: Connectors,
         cluster_binds: Callable[[], Mapping[str, int]],
         addresses: Callable[[], Mapping[str, str]],
-        rates: SharedRates | None = None,
     ) -> None:
+        config = parts.config
         self._config = config
-        self._link = link
+        self._parts = parts
         self._engine = engine
         self._registry = registry
         self._addresses = addresses
-        self.rates = rates or SharedRates(config.node_id)
-        self.bus = Bus(config.nats, name=config.name, node_id=config.node_id)
+        self.bus = parts.bus
+        self.rates = parts.rates
         self.membership = Membership(self.bus, self._record, ttl=config.node_ttl)
         self.membership.add_listener(self.rates.on_view)
         self.wakeups = Wakeups(
@@ -113,12 +144,14 @@ class ClusterService:
     async def start(self) -> None:
         await self.bus.start()  # connects in the background: the node serves meanwhile
         self.wakeups.start()
-        self._link.connect(self.wakeups)
+        self._parts.link.connect(self.wakeups)
         self.membership.start()
         self.ownership.start()
+        self._parts.bind_slots.start()
 
     async def stop(self) -> None:
         await self.ownership.stop()
+        await self._parts.bind_slots.stop()
         await self.membership.stop()
         await self.wakeups.close()
         await self.bus.close()

@@ -43,7 +43,7 @@ from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
-from opensmsc.app.cluster import ClusterLink, ClusterService
+from opensmsc.app.cluster import ClusterParts, ClusterService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.live_config import LiveConfig
@@ -178,8 +178,11 @@ async def start(
         live = await services.start(LiveConfig(config, read=read, base_dir=config_dir))
         config = live.config
         server_config = config.smpp.server
+        # [cluster]: the bus and what the services below share through it (app/cluster.py).
+        cluster_parts = None if config.cluster is None else ClusterParts.build(config.cluster)
         authenticator = Authenticator(
             accounts_from_config(config),
+            buckets=None if cluster_parts is None else cluster_parts.account_bucket,
             clock=loop.time,
             failure_base_delay=server_config.bind_failure_delay or 0.0,
             failure_max_delay=server_config.bind_failure_max_delay or 0.0,
@@ -191,8 +194,6 @@ async def start(
         portability = None if hlr is None else hlr.portability
         # What a policy file may name; reloads keep it current (a connector added live).
         route_list = RouteNames(route_names(config))
-        # [cluster]: the engine's hints to the other nodes, connected once the cluster starts.
-        cluster_link = None if config.cluster is None else ClusterLink()
         engine = (
             await services.start(
                 EngineService(
@@ -202,7 +203,8 @@ async def start(
                     outbind=outbind,
                     policy=node_policy(config, portability=portability, routes=route_list),
                     observer=messages,
-                    cluster=cluster_link,
+                    # The engine's hints to the other nodes, connected once the cluster starts.
+                    cluster=None if cluster_parts is None else cluster_parts.link,
                 )
             )
         ).engine
@@ -252,6 +254,7 @@ async def start(
                 authenticator=authenticator,
                 registry=registry,
                 outbind=outbind,
+                cluster_binds=None if cluster_parts is None else cluster_parts.bind_slots,
             )
         )
         api = None
@@ -306,13 +309,12 @@ async def start(
         )
         admin: AdminService | None = None
         cluster = None
-        if config.cluster is not None and cluster_link is not None:
+        if cluster_parts is not None:
             # After the listeners and connectors it announces; before the admin API that
             # shows it and the engine's work that sends it hints.
             cluster = await services.start(
                 ClusterService(
-                    config.cluster,
-                    link=cluster_link,
+                    cluster_parts,
                     engine=engine,
                     registry=registry,
                     connectors=upstream.connectors,

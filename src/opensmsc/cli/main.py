@@ -6,9 +6,10 @@ show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
 the running node at a glance), `cluster status` (cluster.py: the nodes of a cluster), `tail
-SESSION` (tail.py: one ESME session's PDUs), the running node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
-(config_admin.py), `trace ID` (trace.py: a message's trail), and its messages: `messages
-list|show|cancel|retry|expire` (messages.py) and `send` (send.py). Each verb lives in its own
+SESSION` (tail.py: one ESME session's PDUs), the running node's live configuration:
+`accounts`, `connectors`, `routes`, `config export` and `reload` (config_admin.py), `trace ID`
+(trace.py: a message's trail), and its messages: `messages list|show|cancel|retry|expire`
+(messages.py) and `send` (send.py). Each verb lives in its own
 module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).

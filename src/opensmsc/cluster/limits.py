@@ -73,32 +73,25 @@ def fair_shares(rate: float, demands: Mapping[str, float]) -> dict[str, float]:
     return shares
 
 
-class SharedBucket:
-    """A limit's local bucket: `try_take` as TokenBucket's, counting what is offered."""
+class SharedBucket(TokenBucket):
+    """A limit's local bucket: a TokenBucket at this node's share of the cap, counting what is
+    offered to it (taken or refused) for the demand this node reports."""
 
-    __slots__ = ("_bucket", "burst", "offered", "rate")
+    __slots__ = ("cap", "cap_burst", "offered")
 
     def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate  # the cluster's cap
-        self.burst = burst
-        self._bucket = TokenBucket(rate, burst)
+        super().__init__(rate, burst)
+        self.cap = rate  # the cluster's rate
+        self.cap_burst = burst
         self.offered = 0.0  # since the last demand report
-
-    @property
-    def share(self) -> float:
-        return self._bucket.rate
 
     def try_take(self, now: float, n: int = 1, *, allow_debt: bool = False) -> bool:
         self.offered += n
-        return self._bucket.try_take(now, n, allow_debt=allow_debt)
-
-    def delay_until_available(self, now: float, n: int = 1) -> float:
-        return self._bucket.delay_until_available(now, n)
+        return super().try_take(now, n, allow_debt=allow_debt)
 
     def set_share(self, now: float, share: float) -> None:
         # The burst shrinks with the share, or N nodes together would burst N times the cap.
-        fraction = share / self.rate
-        self._bucket.set_rate(now, share, max(1.0, self.burst * fraction))
+        self.set_rate(now, share, max(1.0, self.cap_burst * share / self.cap))
 
 
 class SharedRates:
@@ -116,7 +109,7 @@ class SharedRates:
         """The bucket of `key` (made, or its cap changed by a reload). Until the first view it
         allows the whole cap: a node alone is the cluster."""
         found = self._buckets.get(key)
-        if found is None or (found.rate, found.burst) != (rate, burst):
+        if found is None or (found.cap, found.cap_burst) != (rate, burst):
             found = self._buckets[key] = SharedBucket(rate, burst)
         return found
 
@@ -145,7 +138,7 @@ class SharedRates:
             }
             if self._node_id not in demands:
                 continue  # not reported yet: keep what we have
-            shares = fair_shares(bucket.rate, demands)
+            shares = fair_shares(bucket.cap, demands)
             bucket.set_share(now, shares[self._node_id])
 
 
@@ -166,6 +159,7 @@ class BindSlots:
         self._interval = interval
         self._held: dict[object, _Slot] = {}  # by session
         self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def acquire(self, session: object, system_id: str, max_binds: int) -> bool:
         """Take a free bind slot of `system_id` for `session`: False when the cluster already
@@ -185,10 +179,16 @@ class BindSlots:
             return True
         return False
 
-    async def release(self, session: object) -> None:
+    def release(self, session: object) -> None:
+        """Give the session's slot back (its delete goes out in the background; if it cannot,
+        the TTL frees the slot)."""
         slot = self._held.pop(session, None)
-        if slot is None:
-            return
+        if slot is not None:
+            task = asyncio.get_running_loop().create_task(self._delete(slot))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _delete(self, slot: _Slot) -> None:
         with contextlib.suppress(BusUnavailable):
             bucket = await self._bus.kv(BINDS_BUCKET, ttl=self._ttl)
             await bucket.delete(slot.key, slot.revision)
@@ -228,7 +228,9 @@ class BindSlots:
                 await self._task
             self._task = None
         for session in list(self._held):
-            await self.release(session)
+            self.release(session)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
