@@ -18,7 +18,7 @@ from opensmsc.accounts.passwords import hash_password
 from opensmsc.cli.admin_client import AdminClient
 from opensmsc.cli.cluster import cluster_main
 from opensmsc.config import Config, loads
-from opensmsc.smpp import BindReceiver
+from opensmsc.smpp import BindReceiver, BindTransceiver, SubmitSm
 from opensmsc.upstream import ConnectorState
 from tests.cluster.conftest import BusFactory
 from tests.conftest import SmppTestClient
@@ -57,6 +57,9 @@ def _config(
         password = "pw"
         reconnect_min_delay = 0.1
         reconnect_max_delay = 0.5
+        [[routing.routes]]
+        prefix = "316"
+        route = "carrier"
         [cluster]
         node_id = "{node_id}"
         name = "{name}"
@@ -182,6 +185,39 @@ async def test_max_binds_counts_the_sessions_of_every_node(
                         await esme.close()
                         await asyncio.sleep(0.1)
             await third.close()
+        finally:
+            await a.stop()
+            await b.stop()
+
+
+async def test_a_message_submitted_on_the_node_without_the_connector_goes_out_through_its_holder(
+    make_bus: BusFactory, cluster_name: str, tmp_path: Path
+) -> None:
+    # Each node has its own SQLite store here, so the holder cannot claim what the other
+    # stored: this checks the other leaves the message rather than fail it on a route it
+    # does not run, and sends it once it runs the connector itself (its holder stopped).
+    await make_bus("janitor-a")
+    async with _carrier() as carrier:
+        a = await app.start(_config(tmp_path / "a", carrier.port, "node-a", cluster_name))
+        b = await app.start(_config(tmp_path / "b", carrier.port, "node-b", cluster_name))
+        try:
+            await _wait(lambda: _bound(a) or _bound(b), "the connector bound on a node")
+            holder, other = (a, b) if _bound(a) else (b, a)
+            assert other.cluster is not None
+            await _wait(lambda: other.cluster.wakeups.route_elsewhere("carrier"), "the view")
+            reader, writer = await asyncio.open_connection("127.0.0.1", other.ports["smpp"])
+            esme = SmppTestClient(reader, writer)
+            resp = await esme.request(BindTransceiver(system_id="esme1", password=ESME_PASSWORD))
+            assert resp.status == 0
+            resp = await esme.request(SubmitSm(source_addr="1234", destination_addr="31612345678"))
+            assert resp.status == 0
+            await asyncio.sleep(1.0)
+            assert carrier.submitted == []  # left for the holder, not attempted here
+            record = await other.engine.store.get(resp.pdu.message_id)
+            assert record is not None and record.route is None
+            await holder.stop()
+            await _wait(lambda: len(carrier.submitted) == 1, "the message sent by the new holder")
+            await esme.close()
         finally:
             await a.stop()
             await b.stop()

@@ -56,6 +56,9 @@ async def _node(bus: Bus, store: SqliteStore, folder: Path, prefix: int) -> Node
         def skip_mo_of(self) -> list[str]:
             return list(holder[0].skip_mo_of())
 
+        def route_elsewhere(self, route: str) -> bool:
+            return holder[0].route_elsewhere(route)
+
     ids = MessageIds(prefix)
     engine = StoreAndForward(
         store,

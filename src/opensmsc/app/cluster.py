@@ -59,6 +59,9 @@ class ClusterLink:
     def skip_mo_of(self) -> Collection[str]:
         return () if self._wakeups is None else self._wakeups.skip_mo_of()
 
+    def route_elsewhere(self, route: str) -> bool:
+        return self._wakeups is not None and self._wakeups.route_elsewhere(route)
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterParts:

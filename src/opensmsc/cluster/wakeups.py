@@ -8,6 +8,10 @@ retries) publishes `<name>.wake.due` so idle schedulers claim it now rather than
 poll. Both are plain NATS subjects (core pub/sub, at most once): a lost hint costs the poll
 interval, never a message, because the store is the truth and every node still polls it.
 
+Which node sends to an upstream connector: the one running it (cluster/ownership.py). A node
+that claims a message whose route is a connector run only elsewhere leaves it (due again a
+moment later, no attempt) for the holder to claim (`route_elsewhere`).
+
 Which node takes an account's MO: the store's claim skips the MO of the accounts whose receivers
 are bound on other nodes and none here (`skip_mo_of`, read from membership), so they are claimed
 where they can be delivered; while no node has a receiver, any node claims them as before (and
@@ -81,6 +85,7 @@ class Wakeups:
         self._due = False
         self._flushing = False
         self._elsewhere: frozenset[str] = frozenset()  # accounts with receivers on other nodes
+        self._routes_elsewhere: frozenset[str] = frozenset()  # connectors run elsewhere only
         self._tasks: set[asyncio.Task[None]] = set()
         self.received = 0  # hints received (tests, metrics)
 
@@ -111,6 +116,11 @@ class Wakeups:
             return ()
         return [s for s in self._elsewhere if not self._receivers.has_receiver(s)]
 
+    def route_elsewhere(self, route: str) -> bool:
+        """Whether `route` is a connector that other nodes run and this one does not (as of
+        the last membership read): the scheduler leaves its messages to them."""
+        return route in self._routes_elsewhere
+
     async def close(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -127,6 +137,12 @@ class Wakeups:
             if counts.receivers > 0
         )
         self._elsewhere = elsewhere
+        mine = view.get(me)
+        here = frozenset(() if mine is None else mine.connectors)
+        self._routes_elsewhere = (
+            frozenset(c for node_id, node in view.items() if node_id != me for c in node.connectors)
+            - here
+        )
         for system_id in elsewhere:
             # MO that found no receiver here wait for their retry: due now, for the node that
             # has one (our claims skip them from now on).

@@ -58,6 +58,10 @@ class ClusterHints(Protocol):
         """The accounts whose MO this node must not claim (their receivers are elsewhere)."""
         ...
 
+    def route_elsewhere(self, route: str) -> bool:
+        """Whether `route` is a connector another node runs and this one does not."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
@@ -160,6 +164,7 @@ class StoreAndForward:
             route_windows=dict(settings.route_windows),
             decisions=self.decisions,
             skip_mo_of=None if cluster is None else cluster.skip_mo_of,
+            route_elsewhere=None if cluster is None else cluster.route_elsewhere,
         )
         self.acceptor = Acceptor(
             store,
