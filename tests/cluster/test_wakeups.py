@@ -59,6 +59,9 @@ async def _node(bus: Bus, store: SqliteStore, folder: Path, prefix: int) -> Node
         def route_elsewhere(self, route: str) -> bool:
             return holder[0].route_elsewhere(route)
 
+        def sends_receipts(self, system_id: str) -> bool:
+            return holder[0].sends_receipts(system_id)
+
     ids = MessageIds(prefix)
     engine = StoreAndForward(
         store,
@@ -161,3 +164,35 @@ async def test_an_mo_stored_on_a_is_claimed_and_delivered_by_b(nodes: tuple[Node
     assert session.received[0].short_message == b"mo"
     assert a.engine.scheduler.attempts == 0  # A left it to B
     assert b.engine.scheduler.attempts == 1
+
+
+async def test_with_receivers_on_both_nodes_one_node_sends_the_receipts(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    on_a = a.registry.bind(FakeSession("esme1"))
+    on_b = b.registry.bind(FakeSession("esme1"))
+    await _beat(a, b)
+    assert (a.wakeups.sends_receipts("esme1"), b.wakeups.sends_receipts("esme1")) == (True, False)
+    a.engine.start()
+    b.engine.start()
+
+    # Submitted on B: its receipt is stored on B, sent by A (the first by node_id).
+    answer: asyncio.Future[tuple[str | None, int]] = asyncio.Future()
+    pdu = SubmitSm(source_addr="1234", destination_addr="31600000001", registered_delivery=1)
+    b.engine.acceptor.submit("esme1", pdu, lambda mid, status: answer.set_result((mid, status)))
+    _, status = await asyncio.wait_for(answer, 5)
+    assert status == 0
+    await _wait_for(lambda: a.engine.deliveries.acknowledged == 1)
+    await asyncio.sleep(0.2)
+    assert len(on_a.received) == 1 and on_b.received == []
+
+    # A's session goes: B sends from then on, and what A had not sent.
+    a.registry.unbind(on_a)
+    await _beat(a, b)
+    answer = asyncio.Future()
+    b.engine.acceptor.submit("esme1", pdu, lambda mid, status: answer.set_result((mid, status)))
+    second, status = await asyncio.wait_for(answer, 5)
+    await _wait_for(lambda: b.engine.deliveries.acknowledged == 1)
+    assert [p.tlvs.get(Tag.RECEIPTED_MESSAGE_ID) for p in on_b.received] == [second]
+    assert len(on_a.received) == 1

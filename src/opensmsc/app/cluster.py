@@ -62,6 +62,9 @@ class ClusterLink:
     def route_elsewhere(self, route: str) -> bool:
         return self._wakeups is not None and self._wakeups.route_elsewhere(route)
 
+    def sends_receipts(self, system_id: str) -> bool:
+        return self._wakeups is None or self._wakeups.sends_receipts(system_id)
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterParts:

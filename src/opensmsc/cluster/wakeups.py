@@ -12,6 +12,12 @@ Which node sends to an upstream connector: the one running it (cluster/ownership
 that claims a message whose route is a connector run only elsewhere leaves it (due again a
 moment later, no attempt) for the holder to claim (`route_elsewhere`).
 
+Which node sends an account's receipts: they are not claimed (the store keeps them open until
+acknowledged), so of the nodes with a receiver of the account bound, one sends them: the first
+by node_id in the membership view, the same on every node. When that changes (a session binds
+on a node earlier in that order), receipts in flight on the old sender may go out again from the
+new one: duplicates bounded by the delivery window, as after a crash.
+
 Which node takes an account's MO: the store's claim skips the MO of the accounts whose receivers
 are bound on other nodes and none here (`skip_mo_of`, read from membership), so they are claimed
 where they can be delivered; while no node has a receiver, any node claims them as before (and
@@ -84,6 +90,8 @@ class Wakeups:
         self._accounts: dict[str, None] = {}  # to publish, in order
         self._due = False
         self._flushing = False
+        # The other nodes with receivers bound, by account (by node_id).
+        self._receivers_at: dict[str, list[str]] = {}
         self._elsewhere: frozenset[str] = frozenset()  # accounts with receivers on other nodes
         self._routes_elsewhere: frozenset[str] = frozenset()  # connectors run elsewhere only
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,6 +124,18 @@ class Wakeups:
             return ()
         return [s for s in self._elsewhere if not self._receivers.has_receiver(s)]
 
+    def sends_receipts(self, system_id: str) -> bool:
+        """Whether this node sends the account's receipts: of the nodes with a receiver of it
+        bound, the first by node_id (every node computes the same from membership). With no
+        receiver here but some elsewhere, no (nor does it ask for an outbind); with none
+        anywhere, yes (it asks for an outbind, as a lone node does)."""
+        others = self._receivers_at.get(system_id)
+        if not others:
+            return True
+        if not self._receivers.has_receiver(system_id):
+            return False
+        return self._bus.node_id < others[0]
+
     def route_elsewhere(self, route: str) -> bool:
         """Whether `route` is a connector that other nodes run and this one does not (as of
         the last membership read): the scheduler leaves its messages to them."""
@@ -129,13 +149,20 @@ class Wakeups:
 
     def _on_view(self, view: Mapping[str, NodeRecord]) -> None:
         me = self._bus.node_id
-        elsewhere = frozenset(
-            system_id
-            for node_id, node in view.items()
-            if node_id != me
-            for system_id, counts in node.sessions.items()
-            if counts.receivers > 0
-        )
+        receivers_at: dict[str, list[str]] = {}
+        for node_id in sorted(view):
+            if node_id == me:
+                continue
+            for system_id, counts in view[node_id].sessions.items():
+                if counts.receivers > 0:
+                    receivers_at.setdefault(system_id, []).append(node_id)
+        was_sender = {s: self.sends_receipts(s) for s in self._receivers_at}
+        self._receivers_at = receivers_at
+        for system_id, was in was_sender.items():
+            # The node that sent them left or unbound: this one sends the receipts now.
+            if not was and self.sends_receipts(system_id):
+                self._deliveries.wake(system_id)
+        elsewhere = frozenset(receivers_at)
         self._elsewhere = elsewhere
         mine = view.get(me)
         here = frozenset(() if mine is None else mine.connectors)
@@ -154,7 +181,7 @@ class Wakeups:
     def _on_account(self, subject: str, _payload: bytes) -> None:
         self.received += 1
         system_id = untoken(subject.rsplit(".", 1)[-1])
-        if self._receivers.has_receiver(system_id):
+        if self._receivers.has_receiver(system_id) and self.sends_receipts(system_id):
             self._deliveries.wake(system_id)
 
     def _on_due(self, _subject: str, _payload: bytes) -> None:

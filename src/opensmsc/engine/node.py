@@ -62,6 +62,10 @@ class ClusterHints(Protocol):
         """Whether `route` is a connector another node runs and this one does not."""
         ...
 
+    def sends_receipts(self, system_id: str) -> bool:
+        """Whether this node is the one that sends the account's receipts now."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
@@ -134,6 +138,7 @@ class StoreAndForward:
             # The scheduler is built below from the router, which routes MO to the deliveries.
             release=lambda ids: self.scheduler.release(ids),  # noqa: PLW0108 (built below)
             window=settings.delivery_window,
+            sends_receipts=None if cluster is None else cluster.sends_receipts,
         )
         self.router = Router(
             {LOOPBACK: LoopbackRoute(), **routes},
