@@ -14,6 +14,7 @@ only one callers handle; a refused create or update is a None result, not an err
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,7 +46,15 @@ class Entry:
 class Bucket:
     """The KV bucket `name` (made by Bus.kv)."""
 
-    def __init__(self, name: str, kv: KeyValue, js: JetStreamContext) -> None:
+    def __init__(
+        self,
+        name: str,
+        kv: KeyValue,
+        js: JetStreamContext,
+        *,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._on_error = on_error
         self._name = name
         self._kv = kv
         self._js = js
@@ -56,12 +65,17 @@ class Bucket:
     def name(self) -> str:
         return self._name
 
+    def _failed(self, what: str) -> BusUnavailable:
+        if self._on_error is not None:
+            self._on_error(self._name)
+        return BusUnavailable(what)
+
     async def put(self, key: str, value: bytes) -> int:
         """Write `key` whatever it holds; returns the revision. Raises BusUnavailable."""
         try:
             return await self._kv.put(key, value)
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} put {key}: {exc!r}") from exc
+            raise self._failed(f"{self._name} put {key}: {exc!r}") from exc
 
     async def create(self, key: str, value: bytes) -> int | None:
         """Write `key` only if it holds nothing (never written, deleted or expired); returns
@@ -71,7 +85,7 @@ class Bucket:
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} create {key}: {exc!r}") from exc
+            raise self._failed(f"{self._name} create {key}: {exc!r}") from exc
 
     async def update(self, key: str, value: bytes, revision: int) -> int | None:
         """Write `key` only if `revision` is still its last write; returns the new revision, or
@@ -81,7 +95,7 @@ class Bucket:
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} update {key}: {exc!r}") from exc
+            raise self._failed(f"{self._name} update {key}: {exc!r}") from exc
 
     async def delete(self, key: str, revision: int | None = None) -> None:
         """Remove `key` (only if `revision` is its last write, when given): a lease given back
@@ -91,7 +105,7 @@ class Bucket:
         except nats.js.errors.KeyWrongLastSequenceError:
             return
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} delete {key}: {exc!r}") from exc
+            raise self._failed(f"{self._name} delete {key}: {exc!r}") from exc
 
     async def get(self, key: str) -> Entry | None:
         """The live value of `key`, or None. Raises BusUnavailable."""
@@ -100,7 +114,7 @@ class Bucket:
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return None
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} get {key}: {exc!r}") from exc
+            raise self._failed(f"{self._name} get {key}: {exc!r}") from exc
         return Entry(key, entry.value or b"", entry.revision or 0)
 
     async def entries(self, prefix: str = "") -> list[Entry]:
@@ -112,7 +126,7 @@ class Bucket:
                 self._stream, subjects_filter=f"{self._prefix}{prefix}>"
             )
         except NATS_ERRORS as exc:
-            raise BusUnavailable(f"{self._name} list: {exc!r}") from exc
+            raise self._failed(f"{self._name} list: {exc!r}") from exc
         keys = sorted(s[len(self._prefix) :] for s in (info.state.subjects or {}))
         found = await asyncio.gather(*(self.get(key) for key in keys))
         return [entry for entry in found if entry is not None]

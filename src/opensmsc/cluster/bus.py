@@ -133,8 +133,8 @@ class Bus:
             log.debug("bus publish dropped subject=%s: %s", subject, exc)
 
     async def kv(self, suffix: str, *, ttl: float, history: int = 1) -> Bucket:
-        """The bucket `<name>_<suffix>` (created on first use, memory storage: it holds only
-        leases and hints that live `ttl` seconds). Raises BusUnavailable."""
+        """The bucket `<name>_<suffix>` (created on first use): leases and records that live
+        `ttl` seconds after their last write. Raises BusUnavailable."""
         bucket = f"{self._name}_{suffix}"
         found = self._buckets.get(bucket)
         if found is not None:
@@ -145,14 +145,20 @@ class Bus:
             try:
                 kv = await js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
+                # File storage: a restarted NATS server still has the leases and records
+                # (their max_age runs on), so holders keep their slots across it.
                 config = KeyValueConfig(
-                    bucket=bucket, ttl=ttl, history=history, storage=StorageType.MEMORY
+                    bucket=bucket, ttl=ttl, history=history, storage=StorageType.FILE
                 )
                 kv = await js.create_key_value(config)
         except NATS_ERRORS as exc:
             raise BusUnavailable(f"bucket {bucket}: {exc!r}") from exc
-        found = self._buckets[bucket] = Bucket(bucket, kv, js)
+        found = self._buckets[bucket] = Bucket(bucket, kv, js, on_error=self._forget_bucket)
         return found
+
+    def _forget_bucket(self, bucket: str) -> None:
+        # A failed call may mean the bucket is gone: the next kv() finds or makes it again.
+        self._buckets.pop(bucket, None)
 
     async def delete_buckets(self, *suffixes: str) -> None:
         """Delete buckets of this bus's name (tests, and `opensmsc cluster` teardown)."""
@@ -234,3 +240,5 @@ class Bus:
 
     async def _on_reconnected(self) -> None:
         log.info("bus reconnected node_id=%s", self._node_id)
+        # The server may have lost a bucket (a new server, a purge): look them up again.
+        self._buckets.clear()

@@ -119,6 +119,7 @@ class Membership:
         self._seen: dict[str, float] = {}  # node_id → monotonic time it was last read live
         self._listeners: list[Callable[[Mapping[str, NodeRecord]], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self.beats = 0  # successful beats (tests, status)
 
     @property
     def node_id(self) -> str:
@@ -161,6 +162,7 @@ class Membership:
             self._seen[node.node_id] = now
         nodes[record.node_id] = record  # our own, as written now
         self._nodes = nodes
+        self.beats += 1
         self._notify()
 
     def nodes(self) -> list[NodeRecord]:
