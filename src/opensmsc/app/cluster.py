@@ -94,6 +94,11 @@ class ClusterParts:
         """Authenticator's `buckets`: this node's share of the account's cap."""
         return self.rates.bucket(f"account:{system_id}", rate, burst)
 
+    def connector_bucket(self, name: str, rate: float, burst: float) -> TokenBucket:
+        """ConnectorOptions' `throughput_bucket`: this node's share of the connector's rate
+        (several nodes run it when its cluster_binds is above 1)."""
+        return self.rates.bucket(f"connector:{name}", rate, burst)
+
 
 def session_counts(registry: SessionRegistry) -> dict[str, SessionCounts]:
     """The bound sessions of each account, receivers (receiver, transceiver) and the others."""

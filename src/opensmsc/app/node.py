@@ -244,7 +244,8 @@ async def start(
                 engine=engine,
                 mo=mo,
                 np_lookup=np_lookup_for(portability),
-                clustered=config.cluster is not None,
+                clustered=cluster_parts is not None,
+                throughput_bucket=None if cluster_parts is None else cluster_parts.connector_bucket,
             )
         )
         smsc = await services.start(

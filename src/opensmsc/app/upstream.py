@@ -9,7 +9,9 @@ upstream in the SMPP 5.0 dest_addr_np_* TLVs (`np_lookup`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from opensmsc.accounts import TokenBucket
 from opensmsc.app.accounts import DEMO_SYSTEM_ID
 from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config import Config, SmppClientConfig
@@ -24,6 +26,7 @@ from opensmsc.routing import (
 from opensmsc.smpp import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
 from opensmsc.upstream import (
+    ConnectorOptions,
     ConnectorRoute,
     Connectors,
     MoIngress,
@@ -96,6 +99,7 @@ class UpstreamService:
         mo: MoIngress,
         np_lookup: NpLookup | None,
         clustered: bool = False,
+        throughput_bucket: Callable[[str, float, float], TokenBucket] | None = None,
     ) -> None:
         self._clients = config.smpp.client
         # In a cluster the connectors are registered but not started here: each runs on the
@@ -106,7 +110,13 @@ class UpstreamService:
         self._np_lookup = np_lookup
         # A bind retries what waits for the connector at once (issue 10 item 4).
         self.connectors = Connectors(
-            on_receipt=self._on_receipt, on_mo=mo.on_mo, on_bound=engine.scheduler.route_up
+            on_receipt=self._on_receipt,
+            on_mo=mo.on_mo,
+            on_bound=engine.scheduler.route_up,
+            # In a cluster each connector's rate is shared by the nodes that run it.
+            options=None
+            if throughput_bucket is None
+            else ConnectorOptions(throughput_bucket=throughput_bucket),
         )
         for client in self._clients:
             self._add_route(client.name)
