@@ -86,3 +86,14 @@ async def test_max_binds_counts_the_binds_of_every_node(make_bus: BusFactory) ->
     assert await slots[1].acquire(sessions[0], "esme1", 3)  # a freed slot, on another node
     await slots[1].refresh()
     assert slots[1].held() == 2
+
+
+def test_a_bucket_made_in_a_cluster_starts_at_an_even_split() -> None:
+    clock = SimClock()
+    rates = SharedRates("node-a", clock=clock)
+    rates.on_view({n: NodeRecord(node_id=n) for n in ("node-a", "node-b", "node-c")})
+    bucket = rates.bucket("account:esme1", 300.0, 300.0)
+    assert bucket.rate == pytest.approx(100.0)  # before any demand is shared
+    assert bucket.burst == pytest.approx(100.0)
+    alone = SharedRates("node-a", clock=clock).bucket("account:esme1", 300.0, 300.0)
+    assert alone.rate == 300.0

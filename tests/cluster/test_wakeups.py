@@ -40,6 +40,19 @@ def _report(bus: Bus, registry: FakeRegistry) -> NodeRecord:
     return NodeRecord(node_id=bus.node_id, sessions=sessions)
 
 
+class Clock:
+    """Monotonic seconds moved by hand (the receipt sender's takeover delay)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CLOCK = Clock()
+
+
 async def _node(bus: Bus, store: SqliteStore, folder: Path, prefix: int) -> Node:
     folder.mkdir(parents=True, exist_ok=True)
     registry = FakeRegistry()
@@ -78,6 +91,7 @@ async def _node(bus: Bus, store: SqliteStore, folder: Path, prefix: int) -> Node
         receivers=registry,
         deliveries=engine.deliveries,
         scheduler=engine.scheduler,
+        clock=CLOCK,
     )
     holder.append(wakeups)
     wakeups.start()
@@ -172,6 +186,10 @@ async def test_with_receivers_on_both_nodes_one_node_sends_the_receipts(
     a, b = nodes
     on_a = a.registry.bind(FakeSession("esme1"))
     on_b = b.registry.bind(FakeSession("esme1"))
+    await _beat(a, b)
+    # node-a, first by node_id, takes over only once node-b has had time to see its bind.
+    assert (a.wakeups.sends_receipts("esme1"), b.wakeups.sends_receipts("esme1")) == (False, False)
+    CLOCK.now += 2.0
     await _beat(a, b)
     assert (a.wakeups.sends_receipts("esme1"), b.wakeups.sends_receipts("esme1")) == (True, False)
     a.engine.start()

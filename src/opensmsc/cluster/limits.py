@@ -104,13 +104,17 @@ class SharedRates:
         self._clock = clock
         self._buckets: dict[str, SharedBucket] = {}
         self._reported_at: float | None = None
+        self._nodes = 1  # live nodes in the last view
 
     def bucket(self, key: str, rate: float, burst: float) -> SharedBucket:
-        """The bucket of `key` (made, or its cap changed by a reload). Until the first view it
-        allows the whole cap: a node alone is the cluster."""
+        """The bucket of `key` (made, or its cap changed by a reload). Until its first
+        demand is shared, a new bucket gets an even split over the nodes last seen (the whole
+        cap on a node alone), so N nodes starting at once stay within the cap."""
         found = self._buckets.get(key)
         if found is None or (found.cap, found.cap_burst) != (rate, burst):
             found = self._buckets[key] = SharedBucket(rate, burst)
+            if self._nodes > 1:
+                found.set_share(self._clock(), rate / self._nodes)
         return found
 
     def forget(self, keys: Iterable[str]) -> None:
@@ -132,6 +136,7 @@ class SharedRates:
         """Set each bucket's rate to this node's fair share of its cap, from the demands of the
         live nodes (membership listener)."""
         now = self._clock()
+        self._nodes = max(1, len(view))
         for key, bucket in self._buckets.items():
             demands = {
                 node_id: node.demand[key] for node_id, node in view.items() if key in node.demand

@@ -14,9 +14,11 @@ moment later, no attempt) for the holder to claim (`route_elsewhere`).
 
 Which node sends an account's receipts: they are not claimed (the store keeps them open until
 acknowledged), so of the nodes with a receiver of the account bound, one sends them: the first
-by node_id in the membership view, the same on every node. When that changes (a session binds
-on a node earlier in that order), receipts in flight on the old sender may go out again from the
-new one: duplicates bounded by the delivery window, as after a crash.
+by node_id in the membership view, the same on every node. A node earlier in that order whose
+receiver just bound takes over only after `takeover_delay` (two beats), once the old sender has
+seen the bind and stopped, so only what was in flight there may go out twice (duplicates
+bounded by the delivery window, as after a crash); a node that died is replaced at once when
+its record expires.
 
 Which node takes an account's MO: the store's claim skips the MO of the accounts whose receivers
 are bound on other nodes and none here (`skip_mo_of`, read from membership), so they are claimed
@@ -32,7 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from typing import Protocol
 
 from opensmsc.cluster.bus import Bus, token, untoken
@@ -80,6 +83,8 @@ class Wakeups:
         deliveries: AccountWaker,
         scheduler: DueWaker,
         due_interval: float = 0.05,
+        takeover_delay: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bus = bus
         self._membership = membership
@@ -87,6 +92,12 @@ class Wakeups:
         self._deliveries = deliveries
         self._scheduler = scheduler
         self._due_interval = due_interval
+        # A node whose receiver just bound waits this long (two membership beats) before it
+        # takes an account's receipts over from the node sending them, so that node has seen
+        # the bind in membership and stopped: only what it has in flight may go twice.
+        self._takeover_delay = takeover_delay
+        self._clock = clock
+        self._bound_since: dict[str, float] = {}  # accounts with receivers here, since when
         self._accounts: dict[str, None] = {}  # to publish, in order
         self._due = False
         self._flushing = False
@@ -132,9 +143,10 @@ class Wakeups:
         others = self._receivers_at.get(system_id)
         if not others:
             return True
-        if not self._receivers.has_receiver(system_id):
+        if not self._receivers.has_receiver(system_id) or self._bus.node_id > others[0]:
             return False
-        return self._bus.node_id < others[0]
+        since = self._bound_since.get(system_id)
+        return since is not None and self._clock() - since >= self._takeover_delay
 
     def route_elsewhere(self, route: str) -> bool:
         """Whether `route` is a connector that other nodes run and this one does not (as of
@@ -157,6 +169,14 @@ class Wakeups:
                 if counts.receivers > 0:
                     receivers_at.setdefault(system_id, []).append(node_id)
         was_sender = {s: self.sends_receipts(s) for s in self._receivers_at}
+        mine = view.get(me)
+        now = self._clock()
+        bound_here = {} if mine is None else mine.sessions
+        self._bound_since = {
+            system_id: self._bound_since.get(system_id, now)
+            for system_id, counts in bound_here.items()
+            if counts.receivers > 0
+        }
         self._receivers_at = receivers_at
         for system_id, was in was_sender.items():
             # The node that sent them left or unbound: this one sends the receipts now.
@@ -164,7 +184,6 @@ class Wakeups:
                 self._deliveries.wake(system_id)
         elsewhere = frozenset(receivers_at)
         self._elsewhere = elsewhere
-        mine = view.get(me)
         here = frozenset(() if mine is None else mine.connectors)
         self._routes_elsewhere = (
             frozenset(c for node_id, node in view.items() if node_id != me for c in node.connectors)
