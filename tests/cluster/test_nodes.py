@@ -102,7 +102,7 @@ async def _cluster(node: app.RunningSmsc) -> Any:
 async def test_nodes_list_each_other_and_bind_the_connector_once(
     make_bus: BusFactory, cluster_name: str, tmp_path: Path
 ) -> None:
-    await make_bus("janitor-a")  # the fixture deletes this test's buckets at the end
+    del make_bus  # requested for its teardown: it deletes this test's buckets
     async with _carrier() as carrier:
         a = await app.start(_config(tmp_path / "a", carrier.port, "node-a", cluster_name))
         b = await app.start(_config(tmp_path / "b", carrier.port, "node-b", cluster_name))
@@ -162,7 +162,7 @@ async def _bind(node: app.RunningSmsc) -> tuple[SmppTestClient, int]:
 async def test_max_binds_counts_the_sessions_of_every_node(
     make_bus: BusFactory, cluster_name: str, tmp_path: Path
 ) -> None:
-    await make_bus("janitor-a")  # the fixture deletes this test's buckets at the end
+    del make_bus  # requested for its teardown: it deletes this test's buckets
     async with _carrier() as carrier:
         a = await app.start(_config(tmp_path / "a", carrier.port, "node-a", cluster_name, 1))
         b = await app.start(_config(tmp_path / "b", carrier.port, "node-b", cluster_name, 1))
@@ -193,10 +193,10 @@ async def test_max_binds_counts_the_sessions_of_every_node(
 async def test_a_message_submitted_on_the_node_without_the_connector_goes_out_through_its_holder(
     make_bus: BusFactory, cluster_name: str, tmp_path: Path
 ) -> None:
+    del make_bus  # requested for its teardown: it deletes this test's buckets
     # Each node has its own SQLite store here, so the holder cannot claim what the other
     # stored: this checks the other leaves the message rather than fail it on a route it
     # does not run, and sends it once it runs the connector itself (its holder stopped).
-    await make_bus("janitor-a")
     async with _carrier() as carrier:
         a = await app.start(_config(tmp_path / "a", carrier.port, "node-a", cluster_name))
         b = await app.start(_config(tmp_path / "b", carrier.port, "node-b", cluster_name))

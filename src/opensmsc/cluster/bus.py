@@ -178,8 +178,10 @@ class Bus:
             self._task = None
         nc, self._nc = self._nc, None
         if nc is not None:
+            # drain() flushes what was published; a server that hangs must not hold the stop.
             with contextlib.suppress(*NATS_ERRORS):
-                await nc.drain()
+                async with asyncio.timeout(2.0):
+                    await nc.drain()
             # drain() leaves the client closed; close() is then a no-op, else it stops it.
             with contextlib.suppress(*NATS_ERRORS):
                 await nc.close()

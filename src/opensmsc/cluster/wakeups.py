@@ -117,8 +117,10 @@ class Wakeups:
 
     def receipt_stored(self, system_id: str) -> None:
         """A receipt (or other work) for `system_id`'s sessions was stored here: wake the nodes
-        with a receiver of it (only those are told; none when they are all here)."""
-        if system_id in self._elsewhere:
+        with a receiver of it (none when they are all here, or this node sends them)."""
+        if system_id in self._elsewhere and not (
+            self._receivers.has_receiver(system_id) and self.sends_receipts(system_id)
+        ):
             self._accounts[system_id] = None
             self._schedule()
 
