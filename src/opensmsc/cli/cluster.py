@@ -5,6 +5,9 @@ account (receivers / transmitters), the upstream connectors it holds and its loa
 `--json` prints the API's answer. The node is found as every admin verb finds it
 (cli/admin_client.py: --url, --config, --token); any node of the cluster answers for all.
 
+`opensmsc cluster local` (cli/local_cluster.py, `make cluster`) starts a cluster on this
+machine.
+
 What it is not: a health check of NATS or PostgreSQL (each node's /ready says what it needs).
 """
 
@@ -27,9 +30,19 @@ def add_parser(sub: Any) -> None:
     verbs = parser.add_subparsers(dest="cluster_verb", required=True, metavar="VERB")
     status = verbs.add_parser("status", help="the live nodes, their sessions, connectors, load")
     add_node_arguments(status)
+    from opensmsc.cli.local_cluster import add_arguments as add_local_arguments
+
+    local = verbs.add_parser(
+        "local", help="N nodes on this machine behind HAProxy, on the local PostgreSQL and NATS"
+    )
+    add_local_arguments(local)
 
 
 def cluster_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    if args.cluster_verb == "local":
+        from opensmsc.cli.local_cluster import local_main
+
+        return local_main(args)
     out = out or sys.stdout
     try:
         body = client_from_args(args).call("GET", "/v1/admin/cluster")
