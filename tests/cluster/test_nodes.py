@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from opensmsc import app
 from opensmsc.accounts.passwords import hash_password
 from opensmsc.cli.admin_client import AdminClient
@@ -87,6 +89,22 @@ async def _wait(condition: Callable[[], bool], what: str, timeout: float = 15.0)
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+OPEN: list[SmppTestClient] = []  # closed by the autouse fixture below, whatever happens
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    yield
+    while OPEN:
+        await OPEN.pop().close()
+
+
+async def _connect(node: app.RunningSmsc) -> SmppTestClient:
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.ports["smpp"])
+    OPEN.append(SmppTestClient(reader, writer))
+    return OPEN[-1]
+
+
 def _bound(node: app.RunningSmsc) -> bool:
     return node.connectors.status()["carrier"].state is ConnectorState.BOUND
 
@@ -111,8 +129,7 @@ async def test_nodes_list_each_other_and_bind_the_connector_once(
             await asyncio.sleep(1.5)  # a few ticks: the other node must not bind it too
             assert [_bound(a), _bound(b)].count(True) == 1
 
-            reader, writer = await asyncio.open_connection("127.0.0.1", b.ports["smpp"])
-            esme = SmppTestClient(reader, writer)
+            esme = await _connect(b)
             resp = await esme.request(BindReceiver(system_id="esme1", password=ESME_PASSWORD))
             assert resp.status == 0
 
@@ -136,7 +153,11 @@ async def test_nodes_list_each_other_and_bind_the_connector_once(
 
             out = io.StringIO()
             args = argparse.Namespace(
-                url=f"http://127.0.0.1:{a.ports['http']}", config=None, token=None, json=False
+                cluster_verb="status",
+                url=f"http://127.0.0.1:{a.ports['http']}",
+                config=None,
+                token=None,
+                json=False,
             )
             assert await asyncio.to_thread(cluster_main, args, out) == 0
             text = out.getvalue()
@@ -153,8 +174,7 @@ async def test_nodes_list_each_other_and_bind_the_connector_once(
 
 
 async def _bind(node: app.RunningSmsc) -> tuple[SmppTestClient, int]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", node.ports["smpp"])
-    esme = SmppTestClient(reader, writer)
+    esme = await _connect(node)
     resp = await esme.request(BindReceiver(system_id="esme1", password=ESME_PASSWORD))
     return esme, resp.status
 
@@ -205,8 +225,7 @@ async def test_a_message_submitted_on_the_node_without_the_connector_goes_out_th
             holder, other = (a, b) if _bound(a) else (b, a)
             assert other.cluster is not None
             await _wait(lambda: other.cluster.wakeups.route_elsewhere("carrier"), "the view")
-            reader, writer = await asyncio.open_connection("127.0.0.1", other.ports["smpp"])
-            esme = SmppTestClient(reader, writer)
+            esme = await _connect(other)
             resp = await esme.request(BindTransceiver(system_id="esme1", password=ESME_PASSWORD))
             assert resp.status == 0
             resp = await esme.request(SubmitSm(source_addr="1234", destination_addr="31612345678"))
