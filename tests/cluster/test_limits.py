@@ -97,3 +97,18 @@ def test_a_bucket_made_in_a_cluster_starts_at_an_even_split() -> None:
     assert bucket.burst == pytest.approx(100.0)
     alone = SharedRates("node-a", clock=clock).bucket("account:esme1", 300.0, 300.0)
     assert alone.rate == 300.0
+
+
+def test_a_limit_quiet_for_long_leaves_the_record_and_the_cap_to_the_busy() -> None:
+    clock = SimClock()
+    a = SharedRates("node-a", clock=clock, quiet_after=60.0)
+    bucket = a.bucket("account:esme1", 300.0, 300.0)
+    assert a.demand() == {"account:esme1": 0.0}  # new: reported, so shares count it
+    clock.now += 61.0
+    assert a.demand() == {}  # a minute without an offer: no longer in the record
+    busy = NodeRecord(node_id="node-b", demand={"account:esme1": 500.0})
+    a.on_view({"node-a": NodeRecord(node_id="node-a"), "node-b": busy})
+    assert bucket.rate == pytest.approx(300.0 * 0.02 / 2)  # the floor: node-b has the rest
+    assert not bucket.try_take(clock.now, 4)  # the burst shrank with the share (3)
+    clock.now += 1.0
+    assert a.demand() == {"account:esme1": 4.0}  # offered again: back in the record

@@ -99,9 +99,17 @@ class SharedRates:
     "connector:<name>"). `demand()` goes in this node's membership record; `on_view` (a
     membership listener) re-shares every cap from the nodes' records."""
 
-    def __init__(self, node_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        quiet_after: float = 60.0,
+    ) -> None:
         self._node_id = node_id
         self._clock = clock
+        self._quiet_after = quiet_after
+        self._active: dict[str, float] = {}  # limits reported, by when last offered anything
         self._buckets: dict[str, SharedBucket] = {}
         self._reported_at: float | None = None
         self._nodes = 1  # live nodes in the last view
@@ -122,12 +130,21 @@ class SharedRates:
             self._buckets.pop(key, None)
 
     def demand(self) -> dict[str, float]:
-        """Offered per second for each limit since the last call (0 for the first call)."""
+        """Offered per second for each limit since the last call (0 for the first call), for
+        the limits offered anything in the last `quiet_after` seconds: a record stays small
+        with many accounts, most of them idle at any time."""
         now = self._clock()
         elapsed = None if self._reported_at is None else now - self._reported_at
         self._reported_at = now
         found: dict[str, float] = {}
         for key, bucket in self._buckets.items():
+            if bucket.offered > 0:
+                self._active[key] = now
+            elif now - self._active.get(key, now) > self._quiet_after:
+                self._active.pop(key, None)
+                continue
+            else:
+                self._active.setdefault(key, now)
             found[key] = bucket.offered / elapsed if elapsed else 0.0
             bucket.offered = 0.0
         return found
@@ -142,7 +159,11 @@ class SharedRates:
                 node_id: node.demand[key] for node_id, node in view.items() if key in node.demand
             }
             if self._node_id not in demands:
-                continue  # not reported yet: keep what we have
+                if key in self._active or not demands:
+                    continue  # made since the last report, or idle everywhere: keep it
+                # Quiet here for long, busy elsewhere: the busy nodes share the cap without
+                # this node, which keeps only the floor until its own demand is reported.
+                demands[self._node_id] = 0.0
             shares = fair_shares(bucket.cap, demands)
             bucket.set_share(now, shares[self._node_id])
 
