@@ -87,8 +87,9 @@ async def test_a_node_started_without_nats_joins_when_it_comes(own_nats: OwnNats
     async def stop(name: str) -> None:
         running.discard(name)
 
+    # A TTL longer than the restart may take on a busy machine: the slot must outlive it.
     ownership = ConnectorOwnership(
-        a, start_connector=start, stop_connector=stop, ttl=3.0, interval=0.2
+        a, start_connector=start, stop_connector=stop, ttl=10.0, interval=0.2
     )
     ownership.set_connectors({"carrier-a": 1})
     try:
