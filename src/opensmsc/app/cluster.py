@@ -4,7 +4,8 @@ What this is for (issue 14): with `[cluster]` the node is one of several on a sh
 (PostgreSQL: helper pg's `[cluster] postgres`). The engine is built before the cluster parts
 that need it, so it is given a `ClusterLink` (its ClusterHints), connected to the Wakeups once
 they exist, like the OutbindLink; a hint before that (there is none: the engine starts working
-last) is dropped. `ClusterService` starts after the connectors and the listeners: it joins the
+last) is dropped. `BusService` connects to NATS first (binds take cluster slots through it);
+`ClusterService` starts after the connectors and the listeners: it joins the
 membership, starts the wake-ups and takes connector slots (UpstreamService leaves its connectors
 stopped in a cluster: they run only on the nodes that hold a slot).
 
@@ -34,7 +35,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.smsc import SessionRegistry
 from opensmsc.upstream import Connectors
 
-__all__ = ["ClusterLink", "ClusterParts", "ClusterService"]
+__all__ = ["BusService", "ClusterLink", "ClusterParts", "ClusterService"]
 
 
 class ClusterLink:
@@ -100,6 +101,22 @@ class ClusterParts:
         return self.rates.bucket(f"connector:{name}", rate, burst)
 
 
+class BusService:
+    """The node's NATS connection as a service: started before the engine and the listeners
+    (a bind's cluster slot needs it), closed after everything that uses it."""
+
+    name = "cluster bus"
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def start(self) -> None:
+        await self.bus.start()  # connects in the background: the node serves meanwhile
+
+    async def stop(self) -> None:
+        await self.bus.close()
+
+
 def session_counts(registry: SessionRegistry) -> dict[str, SessionCounts]:
     """The bound sessions of each account, receivers (receiver, transceiver) and the others."""
     counts: dict[str, list[int]] = {}
@@ -153,7 +170,6 @@ class ClusterService:
         self._rate = 0.0
 
     async def start(self) -> None:
-        await self.bus.start()  # connects in the background: the node serves meanwhile
         self.wakeups.start()
         self._parts.link.connect(self.wakeups)
         self.membership.start()
@@ -165,7 +181,6 @@ class ClusterService:
         await self._parts.bind_slots.stop()
         await self.membership.stop()
         await self.wakeups.close()
-        await self.bus.close()
 
     def cluster(self) -> Mapping[str, Any]:
         nodes = self.membership.nodes()

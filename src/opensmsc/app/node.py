@@ -4,6 +4,8 @@ The order, and why:
 
 0. the lock on the data folder (app/data.py): one node per store; then the live changes kept
    there (app/live_config.py), put on top of the file: every service below starts with that;
+   with `[cluster]`, the NATS connection (app/cluster.py BusService: it connects in the
+   background, the node starts without it);
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
    opt-outs restored from data_dir), which sees every MO from then on; with `[policy_client]`
@@ -17,6 +19,8 @@ The order, and why:
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
    once every route is in;
+6b. with `[cluster]`, the node joins the cluster (app/cluster.py ClusterService: membership,
+   wake-ups, connector slots: the connectors start on the nodes that hold a slot);
 7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
    listeners above), its metrics (app/metrics.py: the engine counts its messages into them
    from the start) and its live status (app/status.py, its sampler started just before);
@@ -43,7 +47,7 @@ from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
-from opensmsc.app.cluster import ClusterParts, ClusterService
+from opensmsc.app.cluster import BusService, ClusterParts, ClusterService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.live_config import LiveConfig
@@ -180,6 +184,8 @@ async def start(
         server_config = config.smpp.server
         # [cluster]: the bus and what the services below share through it (app/cluster.py).
         cluster_parts = None if config.cluster is None else ClusterParts.build(config.cluster)
+        if cluster_parts is not None:
+            await services.start(BusService(cluster_parts.bus))
         authenticator = Authenticator(
             accounts_from_config(config),
             buckets=None if cluster_parts is None else cluster_parts.account_bucket,
