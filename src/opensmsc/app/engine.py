@@ -3,7 +3,8 @@
 Two services, because the engine is opened first (every other part is given it) and set working
 last (its scheduler sends messages only once every route and listener is there):
 
-- `EngineService` opens the store in `node.data_dir` (created, migrated) and assembles the
+- `EngineService` opens the store in `node.data_dir` (created, migrated), or in PostgreSQL
+  when `[cluster] postgres` names one (the schema `[cluster] name`), and assembles the
   engine on it, with the observer that counts its messages (app/metrics.py); its stop closes
   the engine, which stops the scheduler and housekeeping, lets what is under way finish and
   closes the store.
@@ -17,6 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from opensmsc.app.cdr import CdrWriter, cdr_path
 from opensmsc.app.failures import os_reason
@@ -33,7 +35,14 @@ from opensmsc.engine import (
 )
 from opensmsc.errors import StartupError, StoreUnavailable
 from opensmsc.routing import AccountPolicies, PolicyEngine, Router
-from opensmsc.store import DB_FILENAME, SqliteStore, StoreError, system_clock
+from opensmsc.store import (
+    DB_FILENAME,
+    PostgresStore,
+    SqliteStore,
+    Store,
+    StoreError,
+    system_clock,
+)
 
 __all__ = ["EngineService", "EngineWork", "engine_settings"]
 
@@ -103,13 +112,7 @@ class EngineService:
             if self.cdr is not None:
                 self.cdr.open()
             ids = MessageIds.open(data_dir, clock=system_clock)
-            store = await SqliteStore.open(
-                data_dir / DB_FILENAME,
-                max_batch_ops=settings.max_batch_ops,
-                max_batch_delay=settings.max_batch_delay,
-                trail=settings.trail,
-            )
-            log.info("store open path=%s", store.path)
+            store = await self._open_store(settings)
             try:
                 self._engine = StoreAndForward(
                     store,
@@ -133,10 +136,43 @@ class EngineService:
                 f"message store in {data_dir} cannot be opened: {where}{os_reason(exc)}"
             ) from exc
         except (StoreUnavailable, StoreError) as exc:
+            cluster = self._config.cluster
+            if cluster is not None and cluster.postgres is not None:
+                raise StartupError(
+                    f"message store in PostgreSQL {_safe_dsn(cluster.postgres)} (schema"
+                    f" {cluster.name}) cannot be opened: {exc}"
+                ) from exc
             note = " (read-only file system)" if _read_only(data_dir) else ""
             raise StartupError(
                 f"message store in {data_dir} cannot be opened: {exc}{note}"
             ) from exc
+
+    async def _open_store(self, settings: EngineSettings) -> Store:
+        cluster = self._config.cluster
+        if cluster is not None and cluster.postgres is not None:
+            pg = await PostgresStore.open(
+                cluster.postgres,
+                schema=cluster.name,
+                node_id=cluster.node_id,
+                max_batch_ops=settings.max_batch_ops,
+                max_batch_delay=settings.max_batch_delay,
+                trail=settings.trail,
+            )
+            log.info(
+                "store open postgres=%s schema=%s node_id=%s",
+                _safe_dsn(cluster.postgres),
+                cluster.name,
+                cluster.node_id,
+            )
+            return pg
+        sqlite = await SqliteStore.open(
+            self._config.node.data_dir / DB_FILENAME,
+            max_batch_ops=settings.max_batch_ops,
+            max_batch_delay=settings.max_batch_delay,
+            trail=settings.trail,
+        )
+        log.info("store open path=%s", sqlite.path)
+        return sqlite
 
     async def stop(self) -> None:
         # After the sessions: their last answers went out; what is pending stays stored.
@@ -145,6 +181,15 @@ class EngineService:
         finally:
             if self.cdr is not None:
                 self.cdr.close()  # the lines of the last final states, written
+
+
+def _safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for log lines and errors."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _read_only(folder: Path) -> bool:

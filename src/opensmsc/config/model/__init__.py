@@ -21,6 +21,7 @@ from opensmsc.config.model.accounts import (
 )
 from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.cdr import CdrConfig
+from opensmsc.config.model.cluster import ClusterConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.imps import ImpsConfig, ImpsUserConfig
 from opensmsc.config.model.network import (
@@ -50,6 +51,7 @@ __all__ = [
     "ApiConfig",
     "CdrConfig",
     "ClientBind",
+    "ClusterConfig",
     "Config",
     "DistributionListConfig",
     "HttpConfig",

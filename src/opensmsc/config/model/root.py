@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from opensmsc.config.model.accounts import AccountConfig
 from opensmsc.config.model.api import ApiConfig
 from opensmsc.config.model.cdr import CdrConfig
+from opensmsc.config.model.cluster import ClusterConfig
 from opensmsc.config.model.http import HttpConfig
 from opensmsc.config.model.imps import ImpsConfig
 from opensmsc.config.model.network import NetworkConfig
@@ -46,6 +47,8 @@ class Config:
     policy_client: PolicyClientConfig = field(default_factory=PolicyClientConfig)
     imps: ImpsConfig = field(default_factory=ImpsConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    # None without a `[cluster]` section: a single node on its own SQLite store.
+    cluster: ClusterConfig | None = None
 
     def problems(self) -> list[Problem]:
         checks = Checks()
