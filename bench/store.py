@@ -216,6 +216,7 @@ def measure(
     workroot: Path,
     deliver_window: int,
     policy: bool = False,
+    *,
     postgres: str | None = None,
 ) -> dict[str, Any]:
     timeout = 300.0
@@ -328,7 +329,7 @@ def main() -> None:
         for cell in cells:
             try:
                 result = measure(
-                    cell, args.n, workroot, args.deliver_window, args.policy, args.postgres
+                    cell, args.n, workroot, args.deliver_window, args.policy, postgres=args.postgres
                 )
             except Exception as exc:
                 print(
