@@ -155,7 +155,7 @@ def op_submit(
 # One row of arrays per change: state, finish (final: done_at = t, next_attempt_at cleared),
 # t (done_at, or the new next_attempt_at; NULL keeps it), error, +attempts, route, upstream id,
 # receipt id, events of its own message (appended to message.trail). NULL keeps a column.
-_UPDATE: Final = """UPDATE message AS m SET
+UPDATE: Final = """UPDATE message AS m SET
     state = u.state,
     done_at = CASE WHEN u.finish THEN u.t ELSE m.done_at END,
     next_attempt_at = CASE WHEN u.finish THEN NULL ELSE coalesce(u.t, m.next_attempt_at) END,
@@ -203,7 +203,7 @@ async def run_updates(conn: asyncpg.Connection, updates: Sequence[Update]) -> No
         for u in pending:
             (later if u[0] in seen else now).append(u)
             seen.add(u[0])
-        await conn.execute(_UPDATE, *[list(v) for v in zip(*now, strict=True)])
+        await conn.execute(UPDATE, *[list(v) for v in zip(*now, strict=True)])
         pending = later
 
 
@@ -240,7 +240,7 @@ def prepare_change(c: Change) -> Prepared:
 # model.TRANSITIONS with plain int keys and values: the states come back from SQL as ints.
 _ALLOWED: Final = {int(old): frozenset(map(int, new)) for old, new in TRANSITIONS.items()}
 # Locked in a fixed order, so two nodes changing the same messages wait rather than deadlock.
-_STATES: Final = (
+STATES: Final = (
     "SELECT message_id, state FROM message WHERE message_id = ANY($1::text[])"
     " ORDER BY message_id FOR UPDATE"
 )
@@ -253,7 +253,7 @@ async def apply_changes(
     the receipts and make the changes, each in one statement. A receipt id already stored
     raises UniqueViolationError (the caller then goes change by change)."""
     ids = list(dict.fromkeys(c.message_id for c in changes))
-    states: dict[str, int] = {r[0]: r[1] for r in await conn.fetch(_STATES, ids)}
+    states: dict[str, int] = {r[0]: r[1] for r in await conn.fetch(STATES, ids)}
     outcomes: list[StoreError | None] = []
     updates: list[Update] = []
     receipts: list[Row] = []
@@ -325,20 +325,19 @@ def op_transition(change: Change) -> Callable[[asyncpg.Connection], Awaitable[St
 # One index range per priority level, highest first (message_due: priority_flag,
 # next_attempt_at, seq): a single ORDER BY priority_flag DESC would walk every not-yet-due
 # message of a higher level first.
-_DUE_SEQS: Final = " UNION ALL ".join(
+DUE_SEQS: Final = " UNION ALL ".join(
     f"(SELECT seq FROM message WHERE {OPEN} AND direction <> 3 AND priority_flag = {p}"
     " AND next_attempt_at <= $1 ORDER BY next_attempt_at, seq LIMIT $2)"
     for p in (3, 2, 1, 0)
 )
-_DUE: Final = (
-    f"{SELECT} WHERE seq IN ({_DUE_SEQS})"
-    " ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2"
+DUE: Final = (
+    f"{SELECT} WHERE seq IN ({DUE_SEQS}) ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2"
 )
 # The candidates, locked unless another transaction holds them (SKIP LOCKED), checked again on
 # their newest version (a claim committed meanwhile made them not due), then leased.
-_CLAIM: Final = f"""WITH picked AS (
+CLAIM: Final = f"""WITH picked AS (
     SELECT seq, priority_flag AS p, next_attempt_at AS due FROM message
-    WHERE seq IN ({_DUE_SEQS}) AND {OPEN} AND direction <> 3 AND next_attempt_at <= $1
+    WHERE seq IN ({DUE_SEQS}) AND {OPEN} AND direction <> 3 AND next_attempt_at <= $1
     ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
@@ -354,14 +353,14 @@ RETURNING {", ".join("m." + c.strip() for c in COLUMNS_READ.split(","))},
 
 async def due_rows(conn: asyncpg.Connection, now: datetime, limit: int) -> list[StoredMessage]:
     """Store.due."""
-    return [record(r) for r in await conn.fetch(_DUE, to_us(now), limit)]
+    return [record(r) for r in await conn.fetch(DUE, to_us(now), limit)]
 
 
 def op_claim(
     now: datetime, limit: int, lease_until: datetime, node_id: str
 ) -> Callable[[asyncpg.Connection], Awaitable[list[StoredMessage]]]:
     async def run(conn: asyncpg.Connection) -> list[StoredMessage]:
-        found = await conn.fetch(_CLAIM, to_us(now), limit, to_us(lease_until), node_id)
+        found = await conn.fetch(CLAIM, to_us(now), limit, to_us(lease_until), node_id)
         ordered = sorted((tuple(r) for r in found), key=lambda r: (-r[-3], r[-2], r[-1]))
         return [record(r[:-3]) for r in ordered]
 
@@ -421,6 +420,22 @@ def op_replace(
         return new
 
     return run
+
+
+# ---- webhooks ------------------------------------------------------------------------------------
+
+_WEBHOOK: Final = f"direction = 3 AND {OPEN} AND callback_url IS NOT NULL"
+# The first open webhook of each message only (a message's webhooks go in order): the oldest
+# of its message's, found per row through message_webhooks_of (receipted_message_id, seq).
+# Not NOT EXISTS: with the few open webhooks of a big table the planner estimates one row and
+# scans the whole index per candidate (seen at 1M rows, bench/pg_scale.py).
+DUE_WEBHOOKS: Final = (
+    f"{SELECT} WHERE {_WEBHOOK} AND next_attempt_at <= $1"
+    " AND (receipted_message_id IS NULL OR seq = (SELECT min(earlier.seq) FROM message AS earlier"
+    f" WHERE earlier.{_WEBHOOK.replace(' AND ', ' AND earlier.')}"
+    " AND earlier.receipted_message_id = message.receipted_message_id))"
+    " ORDER BY next_attempt_at, seq LIMIT $2"
+)
 
 
 # ---- the trail -----------------------------------------------------------------------------------
@@ -605,7 +620,7 @@ def op_map_upstream(
 
 # A chunk of final messages, their upstream ids and trails (a receipt purged takes the trail
 # of the message it reported on too: events its client wrote after that one was purged).
-_PURGE: Final = """WITH gone AS (
+PURGE: Final = """WITH gone AS (
     DELETE FROM message WHERE seq IN (SELECT seq FROM message
         WHERE done_at IS NOT NULL AND done_at < $1 ORDER BY done_at LIMIT $2)
     RETURNING message_id, receipted_message_id
@@ -620,7 +635,7 @@ SELECT count(*) FROM gone"""
 
 def op_purge_chunk(older_than: datetime) -> Callable[[asyncpg.Connection], Awaitable[int]]:
     async def run(conn: asyncpg.Connection) -> int:
-        n: Any = await conn.fetchval(_PURGE, to_us(older_than), PURGE_CHUNK)
+        n: Any = await conn.fetchval(PURGE, to_us(older_than), PURGE_CHUNK)
         return int(n)
 
     return run

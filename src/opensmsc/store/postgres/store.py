@@ -45,6 +45,7 @@ from opensmsc.store.postgres.schema import (
     migrate,
     server_settings,
 )
+from opensmsc.store.postgres.statements import DUE_WEBHOOKS
 from opensmsc.store.postgres.writer import CONNECT_TIMEOUT, Op, Writer
 from opensmsc.store.sqlite.statements import trail_texts
 from opensmsc.store.trail import TrailEvent
@@ -326,17 +327,7 @@ class PostgresStore:
         )
 
     async def due_webhooks(self, now: datetime, limit: int) -> list[StoredMessage]:
-        # The first open webhook of each message only: a message's webhooks go in order.
-        webhook = f"direction = 3 AND {OPEN} AND callback_url IS NOT NULL"
-        return await self._records(
-            f"{SELECT} WHERE {webhook} AND next_attempt_at <= $1"
-            f" AND NOT EXISTS (SELECT 1 FROM message AS earlier WHERE earlier.{webhook}"
-            " AND earlier.receipted_message_id = message.receipted_message_id"
-            " AND earlier.seq < message.seq)"
-            " ORDER BY next_attempt_at, seq LIMIT $2",
-            to_us(now),
-            limit,
-        )
+        return await self._records(DUE_WEBHOOKS, to_us(now), limit)
 
     async def lookup_upstream_id(self, connector: str, upstream_id: str) -> str | None:
         async def run(conn: asyncpg.Connection) -> str | None:
