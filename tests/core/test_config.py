@@ -374,7 +374,7 @@ def test_unknown_section_is_an_error(write) -> None:  # type: ignore[no-untyped-
     path = write('[node]\nname = "a"\n\n[mail]\nport = 25\n')
     assert messages(path) == [
         "opensmsc.toml:4: mail: unknown key; expected one of: node, logging, smpp, accounts, "
-        "store, routing, network, http, api, policyd, policy_client, imps, cdr"
+        "store, routing, network, http, api, policyd, policy_client, imps, cdr, cluster"
     ]
 
 

@@ -161,6 +161,10 @@ async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path
             assert taken is not None and taken.state is MessageState.DELIVERED
         finally:
             await store.close()
+    except BaseException:
+        log = tmp_path / "smsc.log"
+        print(log.read_text(errors="replace")[-4000:] if log.exists() else "no node log")
+        raise
     finally:
         smsc.close()
         await postgres_server.drop_schemas([schema])
