@@ -289,6 +289,46 @@ def table(cells: list[Cell]) -> str:
     return "\n".join(rows)
 
 
+def policy_ab(cells: list[Cell], args: argparse.Namespace, workroot: Path) -> None:
+    """Runs without and with the policy file in pairs, the order swapped every pair (a machine
+    that gets busier or quieter during the run favours neither), and the ratio of each pair:
+    on a shared machine one pair's two runs see more alike conditions than two medians do."""
+    ours = [c for c in cells if c.client == "opensmsc" and c.server == "opensmsc"]
+    if len(ours) != 1:
+        raise SystemExit("--policy-ab measures one cell: add --cell S:W (4:100)")
+    cell = ours[0]
+    plain = Cell(cell.client, cell.server, cell.sessions, cell.w)
+    ruled = Cell(cell.client, cell.server, cell.sessions, cell.w)
+    ratios: list[float] = []
+    for rep in range(args.repeat):
+        order = (False, True) if rep % 2 == 0 else (True, False)
+        pair: dict[bool, dict[str, Any]] = {}
+        for policy in order:
+            pair[policy] = measure(cell, args.n, workroot, args.deliver_window, policy)
+            (ruled if policy else plain).runs.append(pair[policy])
+        ratios.append(pair[True]["accepted_per_s"] / pair[False]["accepted_per_s"])
+        print(
+            f"  pair {rep + 1}: prefix {pair[False]['accepted_per_s']:,.0f} accepted/s "
+            f"{pair[False]['server_us_per_msg']:.0f} µs/msg, policy "
+            f"{pair[True]['accepted_per_s']:,.0f} accepted/s "
+            f"{pair[True]['server_us_per_msg']:.0f} µs/msg, ratio {ratios[-1]:.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
+    for name, c in (("prefix routing", plain), ("policy file", ruled)):
+        print(
+            f"{name:<15} accepted {c.median('accepted_per_s'):>8,.0f}/s (min "
+            f"{min(r['accepted_per_s'] for r in c.runs):,.0f}, max "
+            f"{max(r['accepted_per_s'] for r in c.runs):,.0f}), e2e "
+            f"{c.median('msg_per_s'):,.0f}/s, server {c.median('server_us_per_msg'):.0f} µs/msg"
+        )
+    ratio = median(ratios)
+    print(
+        f"policy / prefix, median of {len(ratios)} pairs: {ratio:.3f} "
+        f"(bar: ≥ 0.90, {'met' if ratio >= 0.9 else 'NOT met'})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=20_000, help="messages per cell (default 20000)")
@@ -303,6 +343,12 @@ def main() -> None:
     ap.add_argument("--dir", help="where the data folders go (default: the system temp folder)")
     ap.add_argument("--json", action="store_true", help="print every result as JSON at the end")
     ap.add_argument("--policy", action="store_true", help="route by a policy file (POLICY)")
+    ap.add_argument(
+        "--policy-ab",
+        action="store_true",
+        help="the issue 11 bar: ours at one --cell without and with the policy file, in\n"
+        "alternating pairs (--repeat of them), and the median ratio of the pairs",
+    )
     ap.add_argument("--only-ours", action="store_true", help="no yardstick cells")
     ap.add_argument("--cell", help="only this cell, as SESSIONS:WINDOW (4:100)")
     ap.add_argument("--postgres", metavar="DSN", help="our node's store in PostgreSQL at DSN")
@@ -323,6 +369,9 @@ def main() -> None:
     cells = [Cell(c, s, k, w) for k in SESSIONS for w in WINDOWS for c, s in pairs]
     if args.cell:
         cells = [c for c in cells if f"{c.sessions}:{c.w}" == args.cell]
+    if args.policy_ab:
+        policy_ab(cells, args, workroot)
+        return
     started = time.perf_counter()
     for rep in range(args.repeat):
         # Interleaved, so that a noisy minute on the shared machine hits every cell alike.

@@ -7,12 +7,14 @@ every attempt reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from opensmsc.engine.decisions import Decisions
 from opensmsc.routing import (
     Decision,
     Delivered,
+    Outcome,
     PolicyEngine,
     PrefixPolicy,
     RouteQuery,
@@ -24,6 +26,7 @@ from opensmsc.routing import (
 )
 from opensmsc.routing.retry import ErrorClass
 from opensmsc.smpp import CommandStatus, MessageState
+from opensmsc.store import Address, StoredMessage
 from tests.services.engine_harness import Engine, FakeClock, ScriptedRoute, open_engine
 
 S = CommandStatus
@@ -171,3 +174,68 @@ async def test_a_failing_policy_refuses_the_submit_and_never_crashes(tmp_path: P
         assert (await node.submit(destination_addr="447700900007"))[1] == S.ESME_RSYSERR
     finally:
         await node.close()
+
+
+def record(destination: str) -> StoredMessage:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return StoredMessage(
+        message_id="m1",
+        system_id="test",
+        source=Address(1, 1, "12345"),
+        destination=Address(1, 1, destination),
+        short_message=b"hi",
+        submitted_at=now,
+        due_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+
+
+class RecordingPolicy:
+    """Routes everything to "a" and writes down each call, reports and decisions in order."""
+
+    uses_reports = True
+
+    def __init__(self) -> None:
+        self.calls: list[RouteReport | str] = []
+
+    def decide(self, query: RouteQuery, now: datetime) -> Decision:
+        self.calls.append("decide")
+        return Decision.route_to("a")
+
+    def report(self, report: RouteReport, now: datetime) -> None:
+        self.calls.append(report)
+
+
+def test_successes_reach_the_policy_a_route_at_a_time_and_in_order() -> None:
+    policy = RecordingPolicy()
+    ticks = iter([0.0, 0.010, 0.0, 0.030, 0.0, 0.020, 0.0, 0.050, 0.0, 0.100])
+    decisions = Decisions(policy, Router({}), monotonic=lambda: next(ticks))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for route in ("a", "a", "b"):
+        decisions.report(route, Delivered(), decisions.started(), now)
+    assert policy.calls == []  # gathered, not yet told
+    decisions.report("a", DOWN, decisions.started(), now)  # a failure: successes first
+    decisions.report("a", Delivered(), decisions.started(), now)
+    decisions.at_submit([record("447700900001")], now)  # a decision: what came before, first
+    a_ok, b_ok, a_down, a_ok_again, decided = policy.calls
+    assert a_ok == RouteReport(route="a", outcome=Outcome.OK, latency_ms=20.0, count=2)
+    assert b_ok == RouteReport(route="b", outcome=Outcome.OK, latency_ms=20.0, count=1)
+    assert isinstance(a_down, RouteReport) and a_down.outcome is Outcome.TEMP
+    assert a_ok_again == RouteReport(route="a", outcome=Outcome.OK, latency_ms=100.0, count=1)
+    assert decided == "decide"
+    decisions.flush_reports()
+    assert len(policy.calls) == 5  # nothing left to tell
+
+
+def test_a_batch_of_successes_counts_each_attempt_in_the_route_quality(tmp_path: Path) -> None:
+    (tmp_path / "policy.toml").write_text(ROUTES)
+    policy = RulePolicy(rules_loader(tmp_path / "policy.toml", routes={"a", "b"}))
+    decisions = Decisions(policy, Router({}), monotonic=lambda: 0.0)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(7):
+        decisions.report("a", Delivered(), 0.0, now)
+    decisions.report("a", DOWN, 0.0, now)
+    decisions.flush_reports()
+    quality = policy.health.quality("a", now.timestamp())
+    assert quality.reports == 8
+    assert quality.success_rate == 7 / 8

@@ -745,6 +745,7 @@ class Acceptor:
                 outcome = TemporaryFailure(int(_S.ESME_RSYSERR))
             if decisions is not None:
                 decisions.report(route.name, outcome, started, self._clock())
+                decisions.flush_reports()  # one message at a time here: nothing to gather
             log.info(
                 "forwarded message_id=%s mode=%d route=%s outcome=%s",
                 record.message_id,

@@ -412,6 +412,8 @@ class Scheduler:
         except Exception:
             log.exception("attempts failed count=%d", len(items))
         finally:
+            if self._decisions is not None:
+                self._decisions.flush_reports()  # the batch's successes, one report a route
             in_flight = self._in_flight
             for item in items:
                 in_flight.discard(item.record.message_id)
@@ -656,6 +658,7 @@ class Scheduler:
         if log.isEnabledFor(logging.DEBUG):
             _log_attempt(record, route.name, outcome)
         decisions.report(route.name, outcome, started, now)
+        decisions.flush_reports()  # an attempt of its own: no batch to gather it with
         if _fails_over(outcome) and log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "route failed message_id=%s route=%s error=%s",

@@ -160,13 +160,16 @@ class Decision:
 class RouteReport:
     """The outcome of one attempt on `route`: feeds the quality measures of least-cost routing
     and the blacklisting of failing routes. `status`: the command_status an upstream answered;
-    `map_error`: the MAP error of the mobile network; `latency_ms`: from attempt to outcome."""
+    `map_error`: the MAP error of the mobile network; `latency_ms`: from attempt to outcome.
+    `count`: attempts alike that this one report stands for (`latency_ms` then their mean):
+    the node reports a batch's successes on a route at once (engine/decisions.py)."""
 
     route: str
     outcome: Outcome
     status: int | None = None
     map_error: int | None = None
     latency_ms: float = 0.0
+    count: int = 1
 
 
 class PolicyEngine(Protocol):

@@ -107,13 +107,14 @@ class RouteHealth:
             bucket = [float(minute), 0.0, 0.0, 0.0]
             route.buckets.append(bucket)
             self._trim(route, minute)
-        ok = report.outcome is Outcome.OK
-        latency = max(0.0, report.latency_ms)
-        bucket[1] += 1
+        count = report.count
+        ok = count if report.outcome is Outcome.OK else 0
+        latency = max(0.0, report.latency_ms) * count
+        bucket[1] += count
         bucket[2] += ok
         bucket[3] += latency
         totals = route.totals
-        totals[0] += 1
+        totals[0] += count
         totals[1] += ok
         totals[2] += latency
         if report.outcome is Outcome.OK:
