@@ -25,12 +25,18 @@ from opensmsc.smpp import MessageState
 from opensmsc.store.answers import KeyTaken, SavedAnswer
 from opensmsc.store.api import MessageQuery, QueueDepths
 from opensmsc.store.model import (
+    ATTEMPT,
     EPOCH,
-    FINAL_STATES,
+    ERROR,
+    FINISH,
     INITIAL_STATES,
     OPEN_STATES,
+    RECEIPT,
     REPLACEABLE_STATES,
+    RESCHEDULE,
+    ROUTE,
     TRANSITIONS,
+    UPSTREAM,
     Change,
     DuplicateMessage,
     IllegalTransition,
@@ -40,6 +46,7 @@ from opensmsc.store.model import (
     StoreError,
     apply_change,
     check_transition,
+    effect,
     from_us,
     to_us,
 )
@@ -176,20 +183,27 @@ Update = tuple[str, int, bool, int | None, int | None, int, str | None, str | No
 
 
 def _update(c: Change, events: str | None) -> Update:
-    final = c.new_state in FINAL_STATES
-    t = c.at if final else c.next_attempt_at
+    """The UPDATE's row of `c`: model.effect's bits and values, a NULL for each it leaves."""
+    bits, values = effect(c)
+    taken = iter(values)
+    t = next(taken) if bits & (FINISH | RESCHEDULE) else None
+    by_bit = {bit: next(taken) for bit in _VALUED if bits & bit}
     return (
         c.message_id,
         int(c.new_state),
-        final,
+        bool(bits & FINISH),
         None if t is None else to_us(t),
-        c.error,
-        1 if c.attempt else 0,
-        c.route,
-        c.upstream_message_id or None,
-        None if c.receipt is None else c.receipt.message_id,
+        by_bit.get(ERROR),
+        1 if bits & ATTEMPT else 0,
+        by_bit.get(ROUTE),
+        by_bit.get(UPSTREAM),
+        by_bit.get(RECEIPT),
         events,
     )
+
+
+# The bits of model.effect that carry a value after the time, in its order.
+_VALUED: Final = (ERROR, ROUTE, UPSTREAM, RECEIPT)
 
 
 async def run_updates(conn: asyncpg.Connection, updates: Sequence[Update]) -> None:
