@@ -2,7 +2,7 @@
 writer task per node, reads on a pool; the same Store protocol and semantics as the SQLite store.
 
 schema.py      the schema: tables, indexes, migrations; connections (synchronous_commit on)
-rows.py        rows ↔ StoredMessage; a batch as column arrays
+rows.py        rows ↔ StoredMessage; a batch of new rows as one binary COPY
 statements.py  the SQL of each operation; set statements for batches
 writer.py      the writer task and its group commit
 store.py       PostgresStore, the Store protocol's async facade

@@ -1,10 +1,10 @@
 """The SQL of every store operation on PostgreSQL, run by the writer inside its transaction (or
 on a reader's connection).
 
-Set statements wherever a batch has many rows: new messages are one INSERT from column arrays
-(rows.py); `apply_changes` reads the states of all its messages in one SELECT (locking them,
-so that two nodes never both check a state and both change it), inserts their receipts in one
-INSERT and makes every change in one UPDATE from arrays (model.effect's assignments as
+Set statements wherever a batch has many rows: new messages are one COPY (rows.py);
+`apply_changes` reads the states of all its messages in one SELECT (locking them, so that two
+nodes never both check a state and both change it), inserts their receipts in one COPY and
+makes every change in one UPDATE from arrays (model.effect's assignments as
 CASE/COALESCE: a change writes only what it changes). `claim_due` takes due messages with
 `FOR UPDATE SKIP LOCKED`: two nodes never claim the same one, and neither waits for the other.
 
@@ -52,11 +52,10 @@ from opensmsc.store.model import (
 )
 from opensmsc.store.postgres.rows import (
     COLUMNS_READ,
-    INSERT,
     SELECT,
     STATE_COLUMN,
     Row,
-    columns,
+    insert,
     record,
     row,
 )
@@ -113,7 +112,7 @@ async def insert_rows(conn: asyncpg.Connection, rows: Sequence[Row]) -> None:
     given twice)."""
     try:
         async with conn.transaction():  # a savepoint: a duplicate undoes these rows only
-            await conn.execute(INSERT, *columns(rows))
+            await insert(conn, rows)
     except asyncpg.UniqueViolationError as exc:
         ids = [r[0] for r in rows]
         taken = {r[0] for r in await conn.fetch(INSERTED_IDS, ids)}
@@ -292,7 +291,7 @@ async def apply_changes(
         trail.extend(c.trail)
         outcomes.append(None)
     if receipts:
-        await conn.execute(INSERT, *columns(receipts))
+        await insert(conn, receipts)
     if updates:
         await run_updates(conn, updates)
     if trail:

@@ -4,7 +4,7 @@ Callers put operations on a queue; the writer takes everything queued meanwhile 
 `max_batch_ops`, or after waiting `max_batch_delay` seconds for more when configured) into one
 transaction, COMMITs (synchronous_commit on: the WAL is flushed), and only then resolves each
 caller's future. While it commits, the next batch gathers. Consecutive submits of new messages
-become one INSERT from arrays, consecutive applies one set of statements (statements.py), so
+become one COPY, consecutive applies one set of statements (statements.py), so
 a batch costs a handful of round trips whatever its size; any other operation runs in a
 savepoint of its own, so a refused one (IllegalTransition, DuplicateMessage) is undone alone.
 
@@ -33,7 +33,7 @@ import asyncpg
 from opensmsc.errors import StoreUnavailable
 from opensmsc.store.model import DuplicateMessage, StoreError
 from opensmsc.store.outage import OutageLog, StoreFull
-from opensmsc.store.postgres.rows import INSERT, Row, columns
+from opensmsc.store.postgres.rows import Row, insert
 from opensmsc.store.postgres.schema import connect
 from opensmsc.store.postgres.statements import (
     Prepared,
@@ -222,7 +222,7 @@ class Writer:
         rows = [r for op in ops for r in op.rows]
         try:
             async with conn.transaction():
-                await conn.execute(INSERT, *columns(rows))
+                await insert(conn, rows)
         except asyncpg.UniqueViolationError:
             # Some id is stored already (or given twice): each submit alone, all or nothing.
             out: list[_Outcome] = []
