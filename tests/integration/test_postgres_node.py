@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,23 @@ async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path
     finally:
         smsc.close()
         await postgres_server.drop_schemas([schema])
+
+
+@pytest.mark.timeout(60)
+async def test_a_node_whose_postgres_is_not_there_does_not_start(tmp_path: Path) -> None:
+    port = free_port()
+    gone = f"postgresql://127.0.0.1:{free_port()}/test"  # nothing listens there
+    path = _config(tmp_path, port, "unreachable")
+    path.write_text(path.read_text().replace(postgres_server.DSN, gone))
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "opensmsc", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert f"message store in PostgreSQL {gone} (schema unreachable) cannot be opened" in (
+        done.stdout + done.stderr
+    )
