@@ -15,7 +15,7 @@ import pytest
 
 from opensmsc.errors import StoreUnavailable
 from opensmsc.smpp import MessageState
-from opensmsc.store import PostgresStore, SchemaTooNew
+from opensmsc.store import Change, IllegalTransition, PostgresStore, SchemaTooNew
 from opensmsc.store.postgres import MIGRATIONS, schema_version
 from tests import postgres_server
 from tests.store.conftest import MIN, T0, record
@@ -101,6 +101,31 @@ async def test_two_nodes_never_claim_the_same_message(schema: str) -> None:
         assert by_node == {"node-a": len(taken["node-a"]), "node-b": len(taken["node-b"])}
         # The lease ends: due again, for whichever node asks first.
         assert len(await b.claim_due(lease, 1000, lease_until=lease + MIN)) == n
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_two_nodes_ending_one_message_cannot_both_end_it(schema: str) -> None:
+    # Each node checks the state it reads against the lifecycle: the rows are locked for
+    # that, so the second node reads the first one's final state and is refused.
+    a = await PostgresStore.open(DSN, schema=schema, node_id="node-a")
+    b = await PostgresStore.open(DSN, schema=schema, node_id="node-b")
+    try:
+        ids = [f"m{i}" for i in range(100)]
+        await a.submit_many([record(m) for m in ids])
+        outcomes = await asyncio.gather(
+            *(a.apply([Change(m, S.DELIVERED, T0)]) for m in ids),
+            *(b.apply([Change(m, S.EXPIRED, T0 + MIN)]) for m in ids),
+        )
+        by_a, by_b = outcomes[: len(ids)], outcomes[len(ids) :]
+        for m, (won_a,), (won_b,) in zip(ids, by_a, by_b, strict=True):
+            assert (won_a is None) != (won_b is None), m
+            loser = won_b if won_a is None else won_a
+            assert isinstance(loser, IllegalTransition), m
+            stored = await a.get(m)
+            assert stored is not None
+            assert stored.state is (S.DELIVERED if won_a is None else S.EXPIRED), m
     finally:
         await a.close()
         await b.close()
