@@ -16,7 +16,7 @@ queries): the plans, the buffers they touch and their times are those of the tab
 writes. Writes are EXPLAINed inside a transaction that is rolled back.
 
     .venv/bin/python bench/pg_scale.py [--rows 100000000] [--dsn postgresql://127.0.0.1:5432/postgres]
-        [--chunk 1000000] [--jobs 2] [--keep]
+        [--chunk 1000000] [--jobs 2] [--index-jobs 4] [--keep]
 
 Run a 100M build with `nice -n 19 ionice -c3`: it takes the machine's disk for a long while.
 """
@@ -161,7 +161,29 @@ async def fill(dsn: str, rows: int, chunk: int, jobs: int) -> None:
     print(f"  upstream ids: {time.perf_counter() - t0:,.0f} s", file=sys.stderr, flush=True)
 
 
-async def build(conn: asyncpg.Connection, dsn: str, rows: int, chunk: int, jobs: int) -> None:
+async def build_indexes(dsn: str, steps: list[tuple[str, str]], jobs: int) -> None:
+    """The indexes, `jobs` built at once: the partial ones each scan the whole table for a few
+    entries, and concurrent scans of one table share their reads (synchronize_seqscans)."""
+    queue = iter(steps)
+
+    async def worker() -> None:
+        conn = await connect(dsn)
+        try:
+            await conn.execute("SET maintenance_work_mem = '512MB'")
+            for name, statement in queue:
+                t0 = time.perf_counter()
+                await conn.execute(statement)
+                spent = time.perf_counter() - t0
+                print(f"  index {name}: {spent:,.0f} s", file=sys.stderr, flush=True)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(jobs)))
+
+
+async def build(
+    conn: asyncpg.Connection, dsn: str, rows: int, chunk: int, *, jobs: int, index_jobs: int
+) -> None:
     await conn.execute("SET search_path = scale")  # where the migrations' tables go
     await migrate(conn, SCHEMA)
     indexes = await conn.fetch(
@@ -177,17 +199,24 @@ async def build(conn: asyncpg.Connection, dsn: str, rows: int, chunk: int, jobs:
     await conn.execute("ALTER TABLE message SET UNLOGGED")
     await conn.execute("ALTER TABLE upstream_id SET UNLOGGED")
     await fill(dsn, rows, chunk, jobs)
-    await conn.execute("SET maintenance_work_mem = '1GB'")
+    # The constraints' indexes first built as plain unique indexes (ADD PRIMARY KEY would lock
+    # the table against the other builds), then taken over by the constraints.
     steps = [
-        ("message_pkey", "ALTER TABLE message ADD PRIMARY KEY (seq)"),
-        ("message_message_id_key", "ALTER TABLE message ADD UNIQUE (message_id)"),
-        ("upstream_id_pkey", "ALTER TABLE upstream_id ADD PRIMARY KEY (connector, upstream_id)"),
+        ("message_pkey", "CREATE UNIQUE INDEX message_pkey ON message (seq)"),
+        (
+            "message_message_id_key",
+            "CREATE UNIQUE INDEX message_message_id_key ON message (message_id)",
+        ),
+        (
+            "upstream_id_pkey",
+            "CREATE UNIQUE INDEX upstream_id_pkey ON upstream_id (connector, upstream_id)",
+        ),
         *((name, definition) for name, definition in indexes),
     ]
-    for name, statement in steps:
-        t0 = time.perf_counter()
-        await conn.execute(statement)
-        print(f"  index {name}: {time.perf_counter() - t0:,.0f} s", file=sys.stderr, flush=True)
+    await build_indexes(dsn, steps, index_jobs)
+    await conn.execute("ALTER TABLE message ADD PRIMARY KEY USING INDEX message_pkey")
+    await conn.execute("ALTER TABLE message ADD UNIQUE USING INDEX message_message_id_key")
+    await conn.execute("ALTER TABLE upstream_id ADD PRIMARY KEY USING INDEX upstream_id_pkey")
     t0 = time.perf_counter()
     await conn.execute("VACUUM ANALYZE message")
     await conn.execute("VACUUM ANALYZE upstream_id")
@@ -315,6 +344,7 @@ async def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000_000)
     ap.add_argument("--chunk", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=2, help="connections filling at once")
+    ap.add_argument("--index-jobs", type=int, default=4, help="indexes built at once")
     ap.add_argument("--dsn", default="postgresql://127.0.0.1:5432/postgres")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query (default 5)")
     ap.add_argument("--keep", action="store_true", help="keep the database (its name printed)")
@@ -331,7 +361,9 @@ async def main() -> None:
         try:
             if args.database is None:
                 t0 = time.perf_counter()
-                await build(conn, dsn, args.rows, args.chunk, args.jobs)
+                await build(
+                    conn, dsn, args.rows, args.chunk, jobs=args.jobs, index_jobs=args.index_jobs
+                )
                 print(f"built in {time.perf_counter() - t0:,.0f} s", file=sys.stderr)
             await explain(conn, args.runs)
         finally:
