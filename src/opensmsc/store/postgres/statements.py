@@ -38,6 +38,7 @@ from opensmsc.store.model import (
     TRANSITIONS,
     UPSTREAM,
     Change,
+    Direction,
     DuplicateMessage,
     IllegalTransition,
     MessageNotFound,
@@ -351,6 +352,7 @@ DUE: Final = (
 CLAIM: Final = f"""WITH picked AS (
     SELECT seq, priority_flag AS p, next_attempt_at AS due FROM message
     WHERE seq IN ({DUE_SEQS}) AND {OPEN} AND direction <> 3 AND next_attempt_at <= $1
+    AND NOT (direction = {int(Direction.MO)} AND system_id = ANY($5::text[]))
     ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
@@ -370,10 +372,15 @@ async def due_rows(conn: asyncpg.Connection, now: datetime, limit: int) -> list[
 
 
 def op_claim(
-    now: datetime, limit: int, lease_until: datetime, node_id: str
+    now: datetime, limit: int, lease_until: datetime, node_id: str, skip_mo_of: Sequence[str] = ()
 ) -> Callable[[asyncpg.Connection], Awaitable[list[StoredMessage]]]:
+    """Store.claim_due: the MO of the accounts in `skip_mo_of` is left for the nodes where
+    their receivers are bound."""
+
     async def run(conn: asyncpg.Connection) -> list[StoredMessage]:
-        found = await conn.fetch(CLAIM, to_us(now), limit, to_us(lease_until), node_id)
+        found = await conn.fetch(
+            CLAIM, to_us(now), limit, to_us(lease_until), node_id, list(skip_mo_of)
+        )
         ordered = sorted((tuple(r) for r in found), key=lambda r: (-r[-3], r[-2], r[-1]))
         return [record(r[:-3]) for r in ordered]
 
