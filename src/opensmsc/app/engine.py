@@ -114,9 +114,9 @@ class EngineService:
             data_dir.mkdir(parents=True, exist_ok=True)
             if self.cdr is not None:
                 self.cdr.open()
-            ids = MessageIds.open(data_dir, clock=system_clock)
             store = await self._open_store(settings)
             try:
+                ids = await _message_ids(store, data_dir)
                 self._engine = StoreAndForward(
                     store,
                     ids,
@@ -217,3 +217,19 @@ class EngineWork:
 
     async def stop(self) -> None:
         """Nothing: `EngineService.stop` stops the scheduler, in the order the engine needs."""
+
+
+# Prefixes a clustered node reserves at start: 256 runs of 4 billion ids before it must restart.
+ID_PREFIX_BLOCK = 256
+
+
+async def _message_ids(store: Store, data_dir: Path) -> MessageIds:
+    """A lone node's prefixes come from its data folder; nodes sharing a PostgreSQL store take
+    theirs from it, so that no two nodes (starting in the same second, as `make cluster`
+    starts them) hand out the same message_id."""
+    if isinstance(store, PostgresStore):
+        first = await store.reserve_id_prefixes(
+            ID_PREFIX_BLOCK, at_least=int(system_clock().timestamp())
+        )
+        return MessageIds(first, last_prefix=first + ID_PREFIX_BLOCK - 1)
+    return MessageIds.open(data_dir, clock=system_clock)

@@ -126,6 +126,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX trail_message ON trail (message_id)",
     ),
+    # 2: the message_id prefixes handed to the nodes (PostgresStore.reserve_id_prefixes): ids are
+    # a node's prefix and its own counter, so two nodes must never hold the same prefix.
+    (
+        """CREATE TABLE id_prefix (
+            one boolean PRIMARY KEY DEFAULT true CHECK (one),
+            last bigint NOT NULL                        -- the last prefix handed out
+        )""",
+    ),
 )
 
 

@@ -153,6 +153,27 @@ class PostgresStore:
                     raise StoreUnavailable(f"read failed: {exc}") from exc
         raise AssertionError("unreachable")
 
+    async def reserve_id_prefixes(self, count: int, *, at_least: int) -> int:
+        """The first of `count` message_id prefixes no other node (nor an earlier run of this
+        one) has or will be given: engine/ids.py makes ids from a prefix and a counter of the
+        node's own, so nodes sharing this schema must never share a prefix. The block starts at
+        `at_least` (the start time in seconds, as a lone node's prefix) or after the last block
+        handed out, whichever is higher. Raises StoreUnavailable."""
+
+        async def run(conn: asyncpg.Connection) -> int:
+            # One row, updated in place: the row lock orders nodes starting together.
+            last: Any = await conn.fetchval(
+                """INSERT INTO id_prefix (last) VALUES ($1::bigint + $2::bigint - 1)
+                   ON CONFLICT (one) DO UPDATE
+                   SET last = greatest(id_prefix.last + $2, EXCLUDED.last)
+                   RETURNING last""",
+                at_least,
+                count,
+            )
+            return int(last) - count + 1
+
+        return await self._read(run)
+
     # ---- writes -----------------------------------------------------------------------------
 
     async def submit_many(
