@@ -20,7 +20,9 @@ import asyncio
 import bisect
 import collections
 import contextlib
+import itertools
 import random
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,8 +37,6 @@ from opensmsc.smpp import (
     CommandId,
     CommandStatus,
     DeliverSm,
-    MessageState,
-    SubmitSm,
     receipt_from_pdu,
     stat_for_state,
 )
@@ -45,8 +45,8 @@ from tests import postgres_server
 from tests.cluster.processes import (
     PASSWORD,
     SYSTEM_ID,
-    accounts_toml,
     log_tails,
+    nats_pid,
     running_cluster,
     smpp_port,
     start_nats,
@@ -119,11 +119,13 @@ async def _check(
     ledger: Ledger,
     port: int,
     store: dict[str, list[int]],
-    events: list[float],
+    events: list[tuple[float, float]],
     bounds: list[int] | None,
 ) -> Outcome:
     """Query every accepted message through `port`; receipts, duplicates (each attributed to
-    the first of `events` after its earlier copy; beyond `bounds[event]` fails), refusals, and
+    the first event (a kill, an outage: (began, ended), time.time(), in order) that had not
+    ended when the earlier copy went and had begun when the later did; beyond `bounds[event]`
+    fails), refusals, and
     the store's rows (`store`: message_id → states of its MT rows)."""
     accepted_ids = set(ledger.accepted.values())
     queried = await query_all(
@@ -142,9 +144,7 @@ async def _check(
     contents: dict[str, set[tuple[bytes, bytes]]] = collections.defaultdict(set)
     stats: dict[str, set[str]] = collections.defaultdict(set)
     for r in ledger.receipts:
-        # The copy's "run": the events before it, so a pair of copies with an event between
-        # them is explained by that event, one without is not.
-        receipts_by_id[r.message_id].append((bisect.bisect_right(events, r.at), r.at))
+        receipts_by_id[r.message_id].append((0, r.at))
         contents[r.message_id].add(r.content)
         stats[r.message_id].add(r.stat)
     no_receipt = sorted(m for m in accepted_ids if m not in receipts_by_id)
@@ -163,7 +163,7 @@ async def _check(
     receipted_unknown = stray_numbers - ledger.unanswered - set(ledger.refused)
     duplicates = Duplicates()
     for m, copies in receipts_by_id.items():
-        duplicates.add(m, copies, events)
+        _attribute(duplicates, m, [at for _, at in copies], events)
     rows_not_one = sorted(m for m in accepted_ids if len(store.get(m, ())) != 1)
     rows_open = sorted(
         m for m in accepted_ids if any(s not in FINAL_STATES for s in store.get(m, ()))
@@ -178,7 +178,8 @@ async def _check(
         f"receipts: {len(ledger.receipts)} for {len(receipts_by_id)} ids; accepted without one "
         f"{len(no_receipt)}; stat unlike query_sm {len(stat_mismatch)}; changed when sent again "
         f"{len(changed)}; for refused {len(receipted_refused)}, unknown {len(receipted_unknown)}",
-        f"store: accepted ids without exactly one MT row {len(rows_not_one)}, open {len(rows_open)}",
+        f"store: accepted ids without exactly one MT row {len(rows_not_one)}, open "
+        f"{len(rows_open)}",
     ]
     if bounds is not None:
         lines.append("duplicates " + duplicates.summary(bounds, [None] * len(events)))  # type: ignore[list-item]
@@ -189,7 +190,10 @@ async def _check(
         )
     failures = []
     checks: Iterable[tuple[bool, str]] = (
-        (bool(ledger.accepted_twice), f"one message_id for two messages {ledger.accepted_twice[:3]}"),
+        (
+            bool(ledger.accepted_twice),
+            f"one message_id for two messages {ledger.accepted_twice[:3]}",
+        ),
         (bool(not_final), f"accepted but not final, e.g. {not_final[:5]}"),
         (bool(no_receipt), f"accepted without a receipt, e.g. {no_receipt[:5]}"),
         (bool(stat_mismatch), f"receipt stat ≠ final state, e.g. {stat_mismatch[:5]}"),
@@ -205,6 +209,21 @@ async def _check(
     )
     failures = [what for failed, what in checks if failed]
     return Outcome(lines, failures, duplicates)
+
+
+def _attribute(
+    duplicates: Duplicates, key: object, times: list[float], events: list[tuple[float, float]]
+) -> None:
+    """Each copy beyond the first, to the event that explains it (a crash or an outage that
+    may have lost the record of the earlier copy's acknowledgement), or to none."""
+    ends = [ended for _, ended in events]
+    for earlier, later in itertools.pairwise(sorted(times)):
+        k = bisect.bisect_left(ends, earlier)
+        if k < len(events) and events[k][0] <= later:
+            duplicates.per_kill[k] += 1
+            duplicates.ages.append(events[k][0] - earlier)
+        else:
+            duplicates.unexplained.append((key, earlier, later))
 
 
 def _status(status: int) -> str:
@@ -320,7 +339,7 @@ async def test_nothing_accepted_is_lost_when_two_nodes_of_three_are_killed(tmp_p
             store = await _mt_rows(cluster.layout.name)
             # The receipts a kill may send twice: those in flight (deliver window per session).
             bounds = [DELIVER_WINDOW * max(k.sessions_bound, 1) for k in kills]
-            outcome = await _check(ledger, port, store, [k.at for k in kills], bounds)
+            outcome = await _check(ledger, port, store, [(k.at, k.at) for k in kills], bounds)
         report = [
             f"\nkill -9 of nodes {[k.node for k in kills]} of 3 under load: {SESSIONS} sessions "
             f"through HAProxy at {RATE:.0f}/s each; load {load_s:.1f} s "
@@ -332,3 +351,103 @@ async def test_nothing_accepted_is_lost_when_two_nodes_of_three_are_killed(tmp_p
         context = "\n".join(report) + "\n" + log_tails(cluster)
         assert len(ledger.accepted) > 1000, f"too little traffic to prove anything{context}"
         assert not outcome.failures, f"{outcome.failures}{context}"
+
+
+# ---- 3. NATS, then PostgreSQL, restarted under load ------------------------------------------
+
+OUTAGE = 3.0  # seconds each service is away
+# What a submit may be answered while the store is away (STYLE §4: never a message_id).
+STORE_AWAY = {int(CommandStatus.ESME_RSYSERR), int(CommandStatus.ESME_RMSGQFUL)}
+
+
+async def _recovered(ledger: Ledger, since: float, timeout: float = 30.0) -> float:
+    """Seconds from `since` (time.time()) until a submit sent after it got a message_id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(ledger.sent_at[n] > since for n in ledger.accepted if n in ledger.sent_at):
+            return time.time() - since
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no submit accepted within {timeout:.0f} s after the restart")
+
+
+async def test_nats_and_postgresql_restarted_under_load_lose_nothing_accepted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with running_cluster(tmp_path / "cluster", nodes=3) as cluster:
+        port = cluster.layout.smpp_port
+        ledger, stop = Ledger(), asyncio.Event()
+        runners = [
+            SessionRunner(ledger, i, port, SYSTEM_ID, PASSWORD, WINDOW, 50.0, stop)
+            for i in range(4)
+        ]
+        outages: dict[str, tuple[float, float]] = {}  # service → (down at, up at), time.time()
+        recovery: dict[str, float] = {}
+        try:
+            async with _clients(runners, stop):
+                for service, down, up in (
+                    ("NATS", stop_nats, start_nats),
+                    ("PostgreSQL", stop_postgres, start_postgres),
+                ):
+                    await asyncio.sleep(4.0)
+                    began = time.time()
+                    await asyncio.to_thread(down)
+                    try:
+                        await asyncio.sleep(OUTAGE)
+                    finally:
+                        await asyncio.to_thread(up)
+                    outages[service] = (began, time.time())
+                    recovery[service] = await _recovered(ledger, time.time())
+                await asyncio.sleep(3.0)  # traffic after both
+                ledger.submitting = False
+                await asyncio.sleep(0.5)
+                settle_s = await _settle(ledger)
+                store = await _mt_rows(cluster.layout.name)
+                # Receipts sent again after an outage: an acknowledgement not recorded while
+                # the store was away. Reported, and they must straddle an outage.
+                events = sorted(outages.values())
+                outcome = await _check(ledger, port, store, events, None)
+        finally:
+            # Whatever happened: the machine's services are left running.
+            await asyncio.to_thread(start_nats_if_down)
+            await asyncio.to_thread(start_postgres_if_down)
+        alive = [node for node, proc in cluster.nodes.items() if proc.poll() is None]
+
+        def phase(number: int) -> str:
+            at = ledger.sent_at.get(number, 0.0)
+            for service, (began, ended) in outages.items():
+                if began - 0.5 <= at <= ended + 2.0:
+                    return service
+            return "otherwise"
+
+        refusals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        for number, status in ledger.refused.items():
+            refusals[phase(number)][_status(status)] += 1
+        accepted_in = collections.Counter(phase(n) for n in ledger.accepted)
+        report = [
+            f"\nNATS then PostgreSQL away {OUTAGE:.0f} s each under load (4 sessions through "
+            f"HAProxy at 50/s each): accepted during/just after each outage "
+            f"{dict(accepted_in)}; refused { ({k: dict(v) for k, v in refusals.items()}) }; first "
+            f"submit accepted after each restart in "
+            f"{ ({k: round(v, 2) for k, v in recovery.items()}) } s; settle {settle_s:.1f} s; "
+            f"nodes alive at the end {alive}",
+            *outcome.lines,
+        ]
+        print("\n".join(report))
+        context = "\n".join(report) + "\n" + log_tails(cluster)
+        wrong = {_status(s) for s in ledger.refused.values() if s not in STORE_AWAY}
+        assert not wrong, f"submits refused with {wrong}{context}"
+        assert not refusals["NATS"] and not refusals["otherwise"], (
+            f"refused while the store was there{context}"
+        )
+        assert alive == [1, 2, 3], f"a node died{context}"
+        assert len(ledger.accepted) > 1000, f"too little traffic to prove anything{context}"
+        assert not outcome.failures, f"{outcome.failures}{context}"
+
+
+def start_nats_if_down() -> None:
+    if nats_pid() is None:
+        start_nats()
+
+
+def start_postgres_if_down() -> None:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), 0.5):
+        return
+    start_postgres()
