@@ -45,6 +45,7 @@ from tests import postgres_server
 from tests.cluster.processes import (
     PASSWORD,
     SYSTEM_ID,
+    accounts_toml,
     log_tails,
     nats_pid,
     running_cluster,
@@ -451,3 +452,58 @@ def start_postgres_if_down() -> None:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), 0.5):
         return
     start_postgres()
+
+
+# ---- 4. a cluster-wide throughput cap ----------------------------------------------------------
+
+CAP = 150.0  # the account's throughput, msg/s over all its sessions on every node
+OFFERED = {1: 160.0, 2: 80.0, 3: 25.0}  # msg/s offered on each node's own port: uneven
+WARMUP, MEASURE = 4.0, 10.0
+
+
+async def test_an_accounts_throughput_cap_holds_within_5_percent_across_three_nodes(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    extra = accounts_toml(throughput=CAP)
+    async with running_cluster(tmp_path / "cluster", nodes=3, extra_config=extra) as cluster:
+        stop = asyncio.Event()
+        ledgers = {node: Ledger() for node in OFFERED}
+        runners = [
+            SessionRunner(
+                ledgers[node], node, smpp_port(cluster, node), SYSTEM_ID, PASSWORD, WINDOW,
+                rate, stop,
+            )
+            for node, rate in OFFERED.items()
+        ]  # fmt: skip
+        async with _clients(runners, stop):
+            await asyncio.sleep(WARMUP)  # the nodes exchange their demand (a beat a second)
+            before = {node: len(ledger.accepted) for node, ledger in ledgers.items()}
+            started = time.monotonic()
+            await asyncio.sleep(MEASURE)
+            after = {node: len(ledger.accepted) for node, ledger in ledgers.items()}
+            elapsed = time.monotonic() - started
+            for ledger in ledgers.values():
+                ledger.submitting = False
+        rates = {node: (after[node] - before[node]) / elapsed for node in OFFERED}
+        total = sum(rates.values())
+        refused = {
+            node: dict(collections.Counter(_status(s) for s in ledger.refused.values()))
+            for node, ledger in ledgers.items()
+        }
+        report = (
+            f"\nthroughput cap {CAP:.0f} msg/s, offered {sum(OFFERED.values()):.0f} msg/s as "
+            f"{ {f'node-{n}': r for n, r in OFFERED.items()} } on each node's own port: accepted "
+            f"{total:.1f} msg/s over {elapsed:.1f} s ({(total / CAP - 1) * 100:+.1f}% of the cap),"
+            f" by node { {f'node-{n}': round(r, 1) for n, r in rates.items()} }; refused "
+            f"{ {f'node-{n}': r for n, r in refused.items()} }"
+        )
+        print(report)
+        context = report + "\n" + log_tails(cluster)
+        assert abs(total - CAP) <= 0.05 * CAP, f"the cap does not hold{context}"
+        # The quiet node gets what it offers: the busy ones share the rest.
+        assert rates[3] >= 0.9 * OFFERED[3], f"the quiet node was starved{context}"
+        assert all(
+            s == CommandStatus.ESME_RTHROTTLED
+            for ledger in ledgers.values()
+            for s in ledger.refused.values()
+        ), context
