@@ -56,8 +56,17 @@ T = TypeVar("T")
 
 # check_writable trusts a successful commit this recent (seconds) and probes otherwise.
 _TRUST_COMMIT: Final = 5.0
-# What a lost or refused connection raises (the server restarting, or gone).
-_UNREACHABLE: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+# What a lost or refused connection raises (the server restarting, or gone). A pooled
+# connection cut mid-operation by a restart fails its release with InternalClientError
+# ("cannot switch to state 15; another operation is in progress"), outside asyncpg's
+# InterfaceError: unreachable as well, not a bug of ours.
+_UNREACHABLE: Final = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    TimeoutError,
+)
 
 
 class PostgresStore:
