@@ -211,6 +211,7 @@ class Authenticator:
             current = new.get(system_id)
             if current is None or current.throughput != self._caps.get(system_id):
                 del self._buckets[system_id]
+                self._caps.pop(system_id, None)
 
     def account(self, system_id: str) -> Account | None:
         return self._accounts.get(system_id)
