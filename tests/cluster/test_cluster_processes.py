@@ -275,6 +275,11 @@ async def test_a_receipt_made_on_one_node_reaches_the_receiver_bound_on_another(
             # Node A knows B has the receiver (membership, once a second), so the receipt A
             # makes is B's to send: A wakes B through NATS.
             await _wait(lambda: _receivers_on(cluster, 1, "node-2"), "node-1 to see the receiver")
+            # The first receipt waits for node-2's two beats after the bind (wakeups.py); the
+            # 20 timed below show the steady state: stored on node-1, woken on node-2.
+            first = await transmitter.submit(registered_delivery=1, short_message=b"first")
+            assert first.status == 0
+            await receiver.expect(CommandId.DELIVER_SM, timeout=15)
             sent: dict[str, float] = {}
             for i in range(20):
                 resp = await transmitter.submit(

@@ -114,9 +114,16 @@ class EngineService:
             data_dir.mkdir(parents=True, exist_ok=True)
             if self.cdr is not None:
                 self.cdr.open()
+            # A lone node's id prefixes come from its data folder (written first: a folder
+            # that cannot be written fails here, plainly); nodes sharing a store take theirs
+            # from it.
+            cluster = self._config.cluster
+            shared = cluster is not None and cluster.postgres is not None
+            ids = None if shared else MessageIds.open(data_dir, clock=system_clock)
             store = await self._open_store(settings)
             try:
-                ids = await _message_ids(store, data_dir)
+                if ids is None:
+                    ids = await _reserved_ids(store)
                 self._engine = StoreAndForward(
                     store,
                     ids,
@@ -223,13 +230,12 @@ class EngineWork:
 ID_PREFIX_BLOCK = 256
 
 
-async def _message_ids(store: Store, data_dir: Path) -> MessageIds:
-    """A lone node's prefixes come from its data folder; nodes sharing a PostgreSQL store take
-    theirs from it, so that no two nodes (starting in the same second, as `make cluster`
-    starts them) hand out the same message_id."""
-    if isinstance(store, PostgresStore):
-        first = await store.reserve_id_prefixes(
-            ID_PREFIX_BLOCK, at_least=int(system_clock().timestamp())
-        )
-        return MessageIds(first, last_prefix=first + ID_PREFIX_BLOCK - 1)
-    return MessageIds.open(data_dir, clock=system_clock)
+async def _reserved_ids(store: Store) -> MessageIds:
+    """Ids from a block of prefixes reserved in the shared store, so that no two nodes
+    (starting in the same second, as `make cluster` starts them) hand out the same id."""
+    if not isinstance(store, PostgresStore):
+        raise TypeError(f"prefixes are reserved in a PostgreSQL store, not {type(store)}")
+    first = await store.reserve_id_prefixes(
+        ID_PREFIX_BLOCK, at_least=int(system_clock().timestamp())
+    )
+    return MessageIds(first, last_prefix=first + ID_PREFIX_BLOCK - 1)
