@@ -314,6 +314,9 @@ async def start(
                 ),
             )
         )
+        if cluster_parts is not None:
+            # Changes made through other nodes come in from now on (app/live_config.py).
+            live.attach_bus(cluster_parts.bus)
         admin: AdminService | None = None
         cluster = None
         if cluster_parts is not None:
