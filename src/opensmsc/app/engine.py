@@ -22,7 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opensmsc.app.cdr import CdrWriter, cdr_path
 from opensmsc.app.failures import os_reason
-from opensmsc.app.id_prefixes import ClusterPrefixes
 from opensmsc.config import Config
 from opensmsc.engine import (
     NO_FINAL_LISTENER,
@@ -94,7 +93,6 @@ class EngineService:
         self._engine: StoreAndForward | None = None
         # [cdr]: a line per message that ends (app/cdr.py), from the engine's final states.
         self.cdr: CdrWriter | None = None
-        self._prefixes: ClusterPrefixes | None = None
         if config.cdr.enabled:
             self.cdr = CdrWriter(
                 cdr_path(config.cdr, config.node.data_dir),
@@ -116,7 +114,7 @@ class EngineService:
             data_dir.mkdir(parents=True, exist_ok=True)
             if self.cdr is not None:
                 self.cdr.open()
-            ids = await self._message_ids(data_dir)
+            ids = MessageIds.open(data_dir, clock=system_clock)
             store = await self._open_store(settings)
             try:
                 self._engine = StoreAndForward(
@@ -153,19 +151,6 @@ class EngineService:
                 f"message store in {data_dir} cannot be opened: {exc}{note}"
             ) from exc
 
-    async def _message_ids(self, data_dir: Path) -> MessageIds:
-        """One node: prefixes kept in its data folder. A cluster on PostgreSQL: taken from the
-        shared store (app/id_prefixes.py), so no two nodes hand out one id."""
-        cluster = self._config.cluster
-        if cluster is None or cluster.postgres is None:
-            return MessageIds.open(data_dir, clock=system_clock)
-        self._prefixes = ClusterPrefixes(
-            cluster.postgres, cluster.name, lambda: int(system_clock().timestamp())
-        )
-        first = await self._prefixes.open()
-        log.info("message-id prefix %08x from the cluster's store", first)
-        return MessageIds(first, next_prefix=self._prefixes.take)
-
     async def _open_store(self, settings: EngineSettings) -> Store:
         cluster = self._config.cluster
         if cluster is not None and cluster.postgres is not None:
@@ -198,8 +183,6 @@ class EngineService:
         try:
             await self.engine.close()
         finally:
-            if self._prefixes is not None:
-                await self._prefixes.close()
             if self.cdr is not None:
                 self.cdr.close()  # the lines of the last final states, written
 

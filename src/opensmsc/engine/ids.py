@@ -7,8 +7,8 @@ when the clock steps back or a node restarts within the second. A long message r
 of 256 counter values: its group id is the block's first id and part `seq` is group + seq, so
 the parts of a message can be found from any one of them (engine/receipts.py, "whole" mode).
 
-In a cluster the prefixes come from the shared store instead (app/id_prefixes.py): `next_prefix`
-hands out the next one at a roll-over, so no two nodes ever use the same.
+What this is not: a cluster-wide allocator. Several nodes on one database need node-specific
+prefixes (the scale-out issue).
 """
 
 from __future__ import annotations
@@ -36,17 +36,10 @@ def part_id(group_id: str, seq: int) -> str:
 class MessageIds:
     """Hands out message_ids. Not thread-safe: the event loop's."""
 
-    def __init__(
-        self,
-        prefix: int,
-        *,
-        on_new_prefix: Callable[[int], None] | None = None,
-        next_prefix: Callable[[], int] | None = None,
-    ) -> None:
+    def __init__(self, prefix: int, *, on_new_prefix: Callable[[int], None] | None = None) -> None:
         self._prefix = prefix & 0xFFFFFFFF
         self._next = 1
         self._persist = on_new_prefix
-        self._next_prefix = next_prefix
 
     @classmethod
     def open(cls, data_dir: Path, *, clock: Clock) -> MessageIds:
@@ -89,10 +82,7 @@ class MessageIds:
 
     def _roll(self) -> None:
         # 4 billion ids in one run: take the next prefix (and remember it, as at start).
-        if self._next_prefix is not None:
-            self._prefix = self._next_prefix() & 0xFFFFFFFF  # the cluster's (module doc)
-        else:
-            self._prefix = (self._prefix + 1) & 0xFFFFFFFF
+        self._prefix = (self._prefix + 1) & 0xFFFFFFFF
         self._next = 1
         if self._persist is not None:
             self._persist(self._prefix)
