@@ -26,14 +26,23 @@ few rules, one matching every message, routing to the loopback): what the policy
 message path costs (issue 11: at most 10% less than without). `--only-ours` skips the
 yardstick cells.
 
+With `--postgres DSN`, our node keeps its store in PostgreSQL (`[cluster] postgres`, a fresh
+schema per cell, dropped after it) instead of SQLite: bytes per message are then the schema's
+tables and indexes, and "pg µs/msg" adds the CPU of the PostgreSQL server's processes (the
+node's share of the work moved there).
+
     .venv/bin/python bench/store.py [--n 20000] [--repeat 3] [--quick] [--policy] [--json]
+        [--postgres postgresql://127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import resource
+import secrets
 import sys
 import tempfile
 import time
@@ -92,9 +101,20 @@ class Cell:
         return median([r.get(key) for r in self.runs])
 
 
-def smsc_config(data_dir: Path, port: int, deliver_window: int, policy: bool = False) -> str:
+def smsc_config(
+    data_dir: Path,
+    port: int,
+    deliver_window: int,
+    policy: bool = False,
+    postgres: tuple[str, str] | None = None,
+) -> str:
+    """The cell's node; `postgres` (DSN, schema): its store there, not in SQLite."""
+    cluster = ""
+    if postgres is not None:
+        dsn, schema = postgres
+        cluster = f'[cluster]\nnode_id = "bench"\nname = "{schema}"\npostgres = "{dsn}"\n\n'
     text = f"""\
-[node]
+{cluster}[node]
 data_dir = "{data_dir}"
 
 [logging]
@@ -127,12 +147,13 @@ max_binds = 16
     return text
 
 
-def check_bench_config(workdir: Path) -> None:
+def check_bench_config(workdir: Path, postgres: str | None = None) -> None:
     """Refuse to run when this build does not accept the cell's configuration (a silent
-    fallback would measure another route)."""
+    fallback would measure another route, or another store)."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "probe.toml"
-    path.write_text(smsc_config(workdir / "data", 2775, 10))
+    pg = None if postgres is None else (postgres, "probe")
+    path.write_text(smsc_config(workdir / "data", 2775, 10, postgres=pg))
     errors = check_config(path)
     if errors:
         raise SystemExit(f"bench configuration refused: {errors}")
@@ -140,6 +161,41 @@ def check_bench_config(workdir: Path) -> None:
 
 def disk_bytes(data_dir: Path) -> int:
     return sum((data_dir / name).stat().st_size for name in DB_FILES if (data_dir / name).exists())
+
+
+def postgres_cpu_ns() -> dict[int, int]:
+    """CPU time of every process of the PostgreSQL server (its backends: the node's
+    connections), by pid."""
+    out: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            out[int(name)] = cpu_ns(int(name))
+        except OSError:
+            continue
+    return out
+
+
+async def _pg(dsn: str, schema: str, drop: bool) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        size = await conn.fetchval(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1"
+            " AND c.relkind IN ('r', 'm')",
+            schema,
+        )
+        if drop:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        return int(size)
+    finally:
+        await conn.close()
 
 
 def client_argv(client: str, port: int, n: int, w: int, sessions: int) -> list[str]:
@@ -155,7 +211,13 @@ def client_argv(client: str, port: int, n: int, w: int, sessions: int) -> list[s
 
 
 def measure(
-    cell: Cell, n: int, workroot: Path, deliver_window: int, policy: bool = False
+    cell: Cell,
+    n: int,
+    workroot: Path,
+    deliver_window: int,
+    policy: bool = False,
+    *,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
     timeout = 300.0
     if cell.server == "yardstick":
@@ -169,9 +231,10 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="opensmsc-store-bench-", dir=workroot) as tmp:
         data_dir = Path(tmp) / "data"
         port = free_port()
+        pg = None if postgres is None else (postgres, f"bench_{secrets.token_hex(6)}")
         smsc = OpensmscProcess(
             workdir=Path(tmp),
-            config_text=smsc_config(data_dir, port, deliver_window, policy),
+            config_text=smsc_config(data_dir, port, deliver_window, policy, pg),
             port=port,
             system_id=SYSTEM_IDS[0],
             password=PASSWORD,
@@ -182,14 +245,19 @@ def measure(
             for system_id in SYSTEM_IDS[1 : cell.sessions]:  # argon2 once each, before timing
                 if not bind_probe(port, system_id, PASSWORD):
                     raise RuntimeError(f"bind {system_id} refused")
-            before = cpu_ns(smsc.pid)
+            before, pg_before = cpu_ns(smsc.pid), postgres_cpu_ns()
             result = run_client(client_argv(cell.client, port, n, cell.w, cell.sessions), timeout)
-            after = cpu_ns(smsc.pid)
-            on_disk = disk_bytes(data_dir)
+            after, pg_after = cpu_ns(smsc.pid), postgres_cpu_ns()
+            on_disk = disk_bytes(data_dir) if pg is None else asyncio.run(_pg(*pg, drop=False))
         finally:
             smsc.stop()
+            if pg is not None:
+                asyncio.run(_pg(*pg, drop=True))
     result["server_us_per_msg"] = (after - before) / 1e3 / result["n"]
     result["bytes_per_msg"] = on_disk / result["n"]
+    if pg is not None:
+        pg_ns = sum(ns - pg_before.get(pid, 0) for pid, ns in pg_after.items())
+        result["pg_us_per_msg"] = pg_ns / 1e3 / result["n"]
     return result
 
 
@@ -201,7 +269,7 @@ def table(cells: list[Cell]) -> str:
     head = (
         f"{'client → server':<24}{'S':>3}{'W':>5}{'accepted/s':>12}{'e2e msg/s':>11}"
         f"{'resp p50':>10}{'p99':>8}{'rcpt p50':>10}{'p99':>8}{'B/msg':>8}{'srv µs/msg':>11}"
-        f"{'vs ceiling':>11}"
+        f"{'vs ceiling':>11}{'pg µs/msg':>10}"
     )
     rows = [head, "-" * len(head)]
     for c in cells:
@@ -216,6 +284,7 @@ def table(cells: list[Cell]) -> str:
             f"{fmt(c.median('p99_receipt_ms'), '.2f'):>8}"
             f"{fmt(c.median('bytes_per_msg'), ',.0f'):>8}"
             f"{fmt(c.median('server_us_per_msg'), '.1f'):>11}{fmt(ratio, '.2f'):>11}"
+            f"{fmt(c.median('pg_us_per_msg'), '.1f'):>10}"
         )
     return "\n".join(rows)
 
@@ -282,6 +351,7 @@ def main() -> None:
     )
     ap.add_argument("--only-ours", action="store_true", help="no yardstick cells")
     ap.add_argument("--cell", help="only this cell, as SESSIONS:WINDOW (4:100)")
+    ap.add_argument("--postgres", metavar="DSN", help="our node's store in PostgreSQL at DSN")
     args = ap.parse_args()
     if args.quick:
         args.n, args.repeat = 5_000, 1
@@ -289,7 +359,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     workroot = Path(args.dir or tempfile.gettempdir())
     with tempfile.TemporaryDirectory(prefix="opensmsc-store-probe-", dir=workroot) as tmp:
-        check_bench_config(Path(tmp))
+        check_bench_config(Path(tmp), args.postgres)
 
     pairs = [("opensmsc", "opensmsc")]
     if not args.quick and not args.only_ours:
@@ -307,7 +377,9 @@ def main() -> None:
         # Interleaved, so that a noisy minute on the shared machine hits every cell alike.
         for cell in cells:
             try:
-                result = measure(cell, args.n, workroot, args.deliver_window, args.policy)
+                result = measure(
+                    cell, args.n, workroot, args.deliver_window, args.policy, postgres=args.postgres
+                )
             except Exception as exc:
                 print(
                     f"  {cell.client} → {cell.server} S={cell.sessions} W={cell.w}: {exc}",
@@ -326,7 +398,8 @@ def main() -> None:
     print(
         f"\nsubmit_sm with receipts (registered_delivery=1), loopback route, N={args.n} per "
         f"cell split over S sessions, median of {args.repeat}; smpp.server.window="
-        f"{args.deliver_window}; latencies in ms"
+        f"{args.deliver_window}; latencies in ms; store: "
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}"
     )
     print(table(cells))
     best = max(

@@ -137,6 +137,12 @@ async def test_a_receipt_stored_on_a_reaches_the_receiver_bound_on_b(
     a, b = nodes
     session = b.registry.bind(FakeSession("esme1"))
     await _beat(a, b)
+    # A receiver that just bound waits two beats before its node sends (it cannot know yet
+    # whether another node's receiver bound at the same moment).
+    assert not b.wakeups.sends_receipts("esme1")
+    CLOCK.now += 2.0
+    await _beat(a, b)
+    assert b.wakeups.sends_receipts("esme1") and not a.wakeups.sends_receipts("esme1")
     a.engine.start()
     b.engine.start()
 

@@ -1,5 +1,6 @@
 """Fixtures for the store's tests: every test that takes `store` or `store_factory` runs once per
-Store implementation in IMPLEMENTATIONS. Adding PostgreSQL is one line there."""
+Store implementation in IMPLEMENTATIONS. PostgreSQL runs each test in a schema of its own, named
+from the test's folder (tests/postgres_server.py), dropped when the test ends."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from opensmsc.smpp import MessageState
-from opensmsc.store import Address, Direction, SqliteStore, Store, StoredMessage
+from opensmsc.store import Address, Direction, PostgresStore, SqliteStore, Store, StoredMessage
+from tests import postgres_server
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -25,9 +27,16 @@ async def _open_sqlite(folder: Path) -> Store:
     return await SqliteStore.open(folder / "messages.sqlite3")
 
 
+async def _open_postgres(folder: Path) -> Store:
+    await postgres_server.ensure_running()
+    return await PostgresStore.open(
+        postgres_server.DSN, schema=postgres_server.schema_for(folder), node_id="test"
+    )
+
+
 IMPLEMENTATIONS: dict[str, Opener] = {
     "sqlite": _open_sqlite,
-    # "postgres": _open_postgres,  # TODO(#5): a schema per test on a throwaway server
+    "postgres": _open_postgres,
 }
 
 
@@ -54,8 +63,12 @@ async def store_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[StoreFactory]:
     factory = StoreFactory(IMPLEMENTATIONS[request.param], tmp_path)
-    yield factory
-    await factory.close_all()
+    try:
+        yield factory
+    finally:
+        await factory.close_all()
+        if request.param == "postgres":
+            await postgres_server.drop_schemas([postgres_server.schema_for(tmp_path)])
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 each message only after submit_many returned (durably stored). It runs until killed.
 
 Usage: python kill9_writer.py DB_PATH RUN_NUMBER
+       python kill9_writer.py POSTGRESQL_DSN RUN_NUMBER SCHEMA
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from opensmsc.smpp import MessageState
-from opensmsc.store import Address, SqliteStore, StoredMessage
+from opensmsc.store import Address, PostgresStore, SqliteStore, Store, StoredMessage
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -32,8 +33,14 @@ def _record(message_id: str) -> StoredMessage:
     )
 
 
-async def main(path: Path, run: str) -> None:
-    store = await SqliteStore.open(path)
+async def _open(where: str, schema: str | None) -> Store:
+    if schema is not None:
+        return await PostgresStore.open(where, schema=schema)
+    return await SqliteStore.open(Path(where))
+
+
+async def main(where: str, run: str, schema: str | None) -> None:
+    store = await _open(where, schema)
     print("ready", flush=True)
     numbers = itertools.count()
     out = sys.stdout
@@ -53,4 +60,4 @@ async def main(path: Path, run: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

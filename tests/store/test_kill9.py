@@ -27,9 +27,11 @@ WRITER = Path(__file__).with_name("kill9_writer.py")
 KILLS = 12
 
 
-def _run_and_kill(db: Path, run: int, delay: float) -> tuple[list[str], bytes]:
+def _run_and_kill(db: Path | str, run: int, delay: float, *extra: str) -> tuple[list[str], bytes]:
+    """Run kill9_writer.py on `db` (a file, or a DSN with a schema in `extra`), SIGKILL it
+    after `delay` seconds; the ids it reported acknowledged, and its stderr."""
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(db), str(run)],
+        [sys.executable, str(WRITER), str(db), str(run), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONHASHSEED": "0"},

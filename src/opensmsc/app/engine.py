@@ -3,7 +3,8 @@
 Two services, because the engine is opened first (every other part is given it) and set working
 last (its scheduler sends messages only once every route and listener is there):
 
-- `EngineService` opens the store in `node.data_dir` (created, migrated) and assembles the
+- `EngineService` opens the store in `node.data_dir` (created, migrated), or in PostgreSQL
+  when `[cluster] postgres` names one (the schema `[cluster] name`), and assembles the
   engine on it, with the observer that counts its messages (app/metrics.py); its stop closes
   the engine, which stops the scheduler and housekeeping, lets what is under way finish and
   closes the store.
@@ -17,6 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from opensmsc.app.cdr import CdrWriter, cdr_path
 from opensmsc.app.failures import os_reason
@@ -34,7 +36,14 @@ from opensmsc.engine import (
 )
 from opensmsc.errors import StartupError, StoreUnavailable
 from opensmsc.routing import AccountPolicies, PolicyEngine, Router
-from opensmsc.store import DB_FILENAME, SqliteStore, StoreError, system_clock
+from opensmsc.store import (
+    DB_FILENAME,
+    PostgresStore,
+    SqliteStore,
+    Store,
+    StoreError,
+    system_clock,
+)
 
 __all__ = ["EngineService", "EngineWork", "engine_settings"]
 
@@ -105,15 +114,16 @@ class EngineService:
             data_dir.mkdir(parents=True, exist_ok=True)
             if self.cdr is not None:
                 self.cdr.open()
-            ids = MessageIds.open(data_dir, clock=system_clock)
-            store = await SqliteStore.open(
-                data_dir / DB_FILENAME,
-                max_batch_ops=settings.max_batch_ops,
-                max_batch_delay=settings.max_batch_delay,
-                trail=settings.trail,
-            )
-            log.info("store open path=%s", store.path)
+            # A lone node's id prefixes come from its data folder (written first: a folder
+            # that cannot be written fails here, plainly); nodes sharing a store take theirs
+            # from it.
+            cluster = self._config.cluster
+            shared = cluster is not None and cluster.postgres is not None
+            ids = None if shared else MessageIds.open(data_dir, clock=system_clock)
+            store = await self._open_store(settings)
             try:
+                if ids is None:
+                    ids = await _reserved_ids(store)
                 self._engine = StoreAndForward(
                     store,
                     ids,
@@ -137,10 +147,43 @@ class EngineService:
                 f"message store in {data_dir} cannot be opened: {where}{os_reason(exc)}"
             ) from exc
         except (StoreUnavailable, StoreError) as exc:
+            cluster = self._config.cluster
+            if cluster is not None and cluster.postgres is not None:
+                raise StartupError(
+                    f"message store in PostgreSQL {_safe_dsn(cluster.postgres)} (schema"
+                    f" {cluster.name}) cannot be opened: {exc}"
+                ) from exc
             note = " (read-only file system)" if _read_only(data_dir) else ""
             raise StartupError(
                 f"message store in {data_dir} cannot be opened: {exc}{note}"
             ) from exc
+
+    async def _open_store(self, settings: EngineSettings) -> Store:
+        cluster = self._config.cluster
+        if cluster is not None and cluster.postgres is not None:
+            pg = await PostgresStore.open(
+                cluster.postgres,
+                schema=cluster.name,
+                node_id=cluster.node_id,
+                max_batch_ops=settings.max_batch_ops,
+                max_batch_delay=settings.max_batch_delay,
+                trail=settings.trail,
+            )
+            log.info(
+                "store open postgres=%s schema=%s node_id=%s",
+                _safe_dsn(cluster.postgres),
+                cluster.name,
+                cluster.node_id,
+            )
+            return pg
+        sqlite = await SqliteStore.open(
+            self._config.node.data_dir / DB_FILENAME,
+            max_batch_ops=settings.max_batch_ops,
+            max_batch_delay=settings.max_batch_delay,
+            trail=settings.trail,
+        )
+        log.info("store open path=%s", sqlite.path)
+        return sqlite
 
     async def stop(self) -> None:
         # After the sessions: their last answers went out; what is pending stays stored.
@@ -149,6 +192,15 @@ class EngineService:
         finally:
             if self.cdr is not None:
                 self.cdr.close()  # the lines of the last final states, written
+
+
+def _safe_dsn(dsn: str) -> str:
+    """The DSN without its password, for log lines and errors."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _read_only(folder: Path) -> bool:
@@ -172,3 +224,18 @@ class EngineWork:
 
     async def stop(self) -> None:
         """Nothing: `EngineService.stop` stops the scheduler, in the order the engine needs."""
+
+
+# Prefixes a clustered node reserves at start: 256 runs of 4 billion ids before it must restart.
+ID_PREFIX_BLOCK = 256
+
+
+async def _reserved_ids(store: Store) -> MessageIds:
+    """Ids from a block of prefixes reserved in the shared store, so that no two nodes
+    (starting in the same second, as `make cluster` starts them) hand out the same id."""
+    if not isinstance(store, PostgresStore):
+        raise TypeError(f"prefixes are reserved in a PostgreSQL store, not {type(store)}")
+    first = await store.reserve_id_prefixes(
+        ID_PREFIX_BLOCK, at_least=int(system_clock().timestamp())
+    )
+    return MessageIds(first, last_prefix=first + ID_PREFIX_BLOCK - 1)

@@ -15,6 +15,12 @@ across restarts, and the reloads of the file (SIGHUP, `opensmsc reload`).
   back the file alone rules again. A new file that the kept changes do not fit is refused as a
   file with errors is: the node keeps running as it was.
 
+In a cluster (`[cluster] postgres`) the changes are kept in PostgreSQL instead
+(app/live_shared.py), one table for every node: a node that makes a change keeps it there,
+applies it, answers, and says so on the bus (`<name>.config.changed`); every other node reads
+the table again and applies what differs (`sync`), within a second; a read every
+`_SYNC_INTERVAL` seconds covers a hint lost while NATS was away.
+
 Relative paths in a change made through the API (password_file, TLS files) are taken from the
 folder of the configuration file, or the node's working folder without one.
 
@@ -25,6 +31,7 @@ to the running services (app/reload.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -33,8 +40,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from opensmsc.accounts import hash_password
+from opensmsc.app.live_shared import SharedLiveChanges
 from opensmsc.app.live_store import FILENAME, LiveConfigFile
 from opensmsc.app.reload import ConfigReader, Reloader, Report
+from opensmsc.cluster import Bus
 from opensmsc.config import (
     KINDS,
     Change,
@@ -62,6 +71,7 @@ __all__ = ["LiveConfig"]
 log = logging.getLogger(__name__)
 
 # Keys never shown by the listings (config export writes them: it is a configuration file).
+_SYNC_INTERVAL: Final = 5.0  # seconds between reads of a cluster's shared changes
 _SECRETS: Final = frozenset({"password_hash", "password", "outbind_password", "webhook_secret"})
 _HIDDEN: Final = "***"
 
@@ -87,6 +97,15 @@ class LiveConfig:
         self._changes: dict[tuple[str, str], Change] = {}
         self._store: LiveConfigFile | None = None
         self._reloader: Reloader | None = None
+        cluster = config.cluster
+        self._shared = (
+            None
+            if cluster is None or cluster.postgres is None
+            else SharedLiveChanges(cluster.postgres, cluster.name)
+        )
+        self._bus: Bus | None = None
+        self._poll: asyncio.Task[None] | None = None
+        self._syncing: set[asyncio.Task[bool]] = set()
 
     @property
     def config(self) -> Config:
@@ -97,6 +116,15 @@ class LiveConfig:
         self._reloader = reloader
 
     async def start(self) -> None:
+        if self._shared is not None:
+            try:
+                kept = await self._shared.changes()
+            except StoreUnavailable as exc:
+                raise StartupError(f"live configuration: {exc}") from exc
+            self._changes = {(c.kind, c.name): c for c in kept}
+            self._config = self._fitting(self._file)
+            log.info("live configuration changes=%d in %s", len(kept), self._shared.location)
+            return
         # Made at the first live change: a node that never has one writes nothing for it.
         if (self._file.node.data_dir / FILENAME).exists():
             await self._open()
@@ -119,19 +147,29 @@ class LiveConfig:
             ) from exc
 
     async def stop(self) -> None:
+        if self._poll is not None:
+            self._poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll
+            self._poll = None
+        if self._shared is not None:
+            await self._shared.close()
         if self._store is not None:
             await asyncio.to_thread(self._store.close)
             self._store = None
 
     def _fitting(self, file: Config) -> Config:
         """`file` with every kept change that fits it (module doc), the others logged."""
-        config, problems = apply_changes(file, self._changes.values(), base_dir=self._base_dir)
+        return self._fitting_changes(file, self._changes)
+
+    def _fitting_changes(self, file: Config, kept: Mapping[tuple[str, str], Change]) -> Config:
+        config, problems = apply_changes(file, kept.values(), base_dir=self._base_dir)
         if not problems:
             return config
         config = file
         # One by one, connectors before the routes that may name them.
         order = {"connectors": 0, "accounts": 1, "routes": 2}
-        for change in sorted(self._changes.values(), key=lambda c: order[c.kind]):
+        for change in sorted(kept.values(), key=lambda c: order[c.kind]):
             trial, problems = apply_changes(config, [change], base_dir=self._base_dir)
             if problems:
                 log.error(
@@ -150,8 +188,11 @@ class LiveConfig:
                 await self._forget(change.kind, change.name)
 
     async def _forget(self, kind: str, name: str) -> None:
-        assert self._store is not None
-        await asyncio.to_thread(self._store.forget, kind, name)
+        if self._shared is not None:
+            await self._shared.forget(kind, name)
+        else:
+            assert self._store is not None
+            await asyncio.to_thread(self._store.forget, kind, name)
         self._changes.pop((kind, name), None)
 
     # ---- listing and export ------------------------------------------------------------------
@@ -262,10 +303,17 @@ class LiveConfig:
             change.label,
             ", ".join(sorted(k for k in change.body if k not in _SECRETS)) or "-",
         )
+        await self._announce()
         found = find_item(new, kind, change.name)
         return {} if found is None else self._view(kind, found[1], live=key in changes)
 
     async def _keep(self, key: tuple[str, str], change: Change | None) -> None:
+        if self._shared is not None:
+            if change is None:
+                await self._shared.forget(*key)  # StoreUnavailable: not kept, not applied
+            else:
+                await self._shared.put(change)
+            return
         try:
             await self._open()
             assert self._store is not None
@@ -305,6 +353,76 @@ class LiveConfig:
                 f"password: {exc}", [{"key": "password", "message": str(exc)}]
             ) from exc
         return body
+
+    # ---- a cluster's one truth ----------------------------------------------------------------
+
+    def attach_bus(self, bus: Bus) -> None:
+        """In a cluster: hear the other nodes' changes (module doc) from now on."""
+        if self._shared is None:
+            return
+        self._bus = bus
+        bus.subscribe(bus.subject("config", "changed"), self._on_hint)
+        self._poll = asyncio.get_running_loop().create_task(self._poll_shared())
+
+    async def _announce(self) -> None:
+        if self._bus is None:
+            return
+        try:
+            await self._bus.publish(
+                self._bus.subject("config", "changed"), self._bus.node_id.encode()
+            )
+        except Exception as exc:  # a hint: the others' periodic read takes the change anyway
+            log.warning("live change not announced on the bus: %s", exc)
+
+    def _on_hint(self, subject: str, payload: bytes) -> None:
+        if self._bus is not None and payload == self._bus.node_id.encode():
+            return  # our own change, applied already
+        task = asyncio.get_running_loop().create_task(self.sync())
+        self._syncing.add(task)
+        task.add_done_callback(self._synced)
+
+    def _synced(self, task: asyncio.Task[bool]) -> None:
+        self._syncing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "live configuration: applying the shared changes failed: %s", task.exception()
+            )
+
+    async def _poll_shared(self) -> None:
+        while True:
+            await asyncio.sleep(_SYNC_INTERVAL)
+            try:
+                await self.sync()
+            except Exception:  # the next read tries again; the node runs on as it is
+                log.exception("live configuration: reading the shared changes failed")
+
+    async def sync(self) -> bool:
+        """Read the cluster's changes again and apply what differs from ours; whether
+        anything did."""
+        if self._shared is None or self._reloader is None:
+            return False
+        async with self._reloader.lock:
+            try:
+                kept = await self._shared.changes()
+            except StoreUnavailable as exc:
+                log.warning("live configuration: %s (kept as it is)", exc)
+                return False
+            changes = {(c.kind, c.name): c for c in kept}
+            if changes == self._changes:
+                return False
+            new = self._fitting_changes(self._file, changes)
+            report = await self._reloader.apply(new, live=True)
+            if report.refused:
+                log.error(
+                    "live changes from another node not applied: %s", "; ".join(report.errors)
+                )
+                return False
+            before, self._changes, self._config = self._changes, changes, new
+        for key in sorted(set(before) | set(changes)):
+            if before.get(key) != changes.get(key):
+                label = (changes.get(key) or before[key]).label
+                log.info("live change %s from another node applied", label)
+        return True
 
     # ---- reloads ---------------------------------------------------------------------------------
 

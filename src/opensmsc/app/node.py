@@ -215,7 +215,11 @@ async def start(
             )
         ).engine
         # The engine's own policy, with its reload and its opt-outs (restored from data_dir).
-        policy = await services.start(NodePolicy(config, engine.policy))
+        policy = await services.start(
+            NodePolicy(
+                config, engine.policy, bus=None if cluster_parts is None else cluster_parts.bus
+            )
+        )
         policy_client = None
         if config.policy_client.enabled:
             # Remote policy servers decide from here on (the embedded engine is their
@@ -314,6 +318,9 @@ async def start(
                 ),
             )
         )
+        if cluster_parts is not None:
+            # Changes made through other nodes come in from now on (app/live_config.py).
+            live.attach_bus(cluster_parts.bus)
         admin: AdminService | None = None
         cluster = None
         if cluster_parts is not None:

@@ -17,7 +17,9 @@ route health, velocity counters and opt-outs, fed by the node's own attempts.
 - `on_mo(pdu)`: every MO the node receives (upstream.MoIngress's observer): a stop word to an
   opt-out short code opts the handset out, a start word back in; the change is written to
   `data_dir/opt_outs.sqlite3` (routing/opt_outs.py) before it takes effect, and what is there
-  is restored at start, so opt-outs survive a restart (kill -9 included).
+  is restored at start, so opt-outs survive a restart (kill -9 included). In a cluster on
+  PostgreSQL the pairs are one table for every node instead (app/opt_outs_shared.py), each
+  change told to the other nodes on the bus, and the table read again every 30 s.
 
 Also used by `opensmsc route explain` (cli/route.py) through `policy_engine`.
 """
@@ -25,14 +27,19 @@ Also used by `opensmsc route explain` (cli/route.py) through `policy_engine`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opensmsc.app.opt_outs_shared import RESYNC as OPT_OUT_RESYNC
+from opensmsc.app.opt_outs_shared import SharedOptOuts
+from opensmsc.cluster import Bus
 from opensmsc.config import Config
-from opensmsc.errors import ConfigError, MessageRejected
+from opensmsc.errors import ConfigError, MessageRejected, StartupError, StoreUnavailable
 from opensmsc.logtext import peer_text
 from opensmsc.routing import (
     LOOPBACK,
@@ -167,25 +174,73 @@ class NodePolicy:
 
     name = "policy"
 
-    def __init__(self, config: Config, engine: PolicyEngine) -> None:
+    def __init__(self, config: Config, engine: PolicyEngine, *, bus: Bus | None = None) -> None:
         self.engine = engine
         self.rules = engine if isinstance(engine, RulePolicy) else None
         self._data_dir: Path = config.node.data_dir
         self._opt_outs: OptOutFile | None = None
+        # A cluster on PostgreSQL: the opt-outs of every node in one table, changes told on
+        # the bus (app/opt_outs_shared.py).
+        cluster = config.cluster
+        self._shared = (
+            None
+            if cluster is None or cluster.postgres is None
+            else SharedOptOuts(cluster.postgres, cluster.name)
+        )
+        self._bus = bus
+        self._resync: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.reloaded_at: datetime | None = None
 
     async def start(self) -> None:
         if self.rules is None:
             return  # no policy file: no opt-out settings, nothing to keep
+        if self._shared is not None:
+            try:
+                pairs = await self._shared.pairs()
+            except StoreUnavailable as exc:
+                raise StartupError(f"policy opt-outs: {exc}") from exc
+            self.rules.restore_opt_outs(pairs)
+            log.info("policy opt-outs restored count=%d in %s", len(pairs), self._shared.path)
+            if self._bus is not None:
+                self._bus.subscribe(self._bus.subject("policy", "opt_out"), self._on_opt_out)
+            self._resync = asyncio.get_running_loop().create_task(self._read_again())
+            return
         self._opt_outs = await asyncio.to_thread(OptOutFile.in_folder, self._data_dir)
         pairs = await asyncio.to_thread(self._opt_outs.pairs)
         self.rules.restore_opt_outs(pairs)
         log.info("policy opt-outs restored count=%d file=%s", len(pairs), self._opt_outs.path)
 
     async def stop(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+        if self._shared is not None:
+            await self._shared.close()
         if self._opt_outs is not None:
             self._opt_outs.close()
+
+    def _on_opt_out(self, subject: str, payload: bytes) -> None:
+        """Another node's opt-out change, applied as it says (the table has it already)."""
+        if self.rules is None:
+            return
+        try:
+            change = json.loads(payload)
+            pair, out = (str(change["handset"]), str(change["sender"])), bool(change["out"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("opt-out hint not understood: %r", payload[:200])
+            return
+        self.rules.set_opted_out(pair, out)
+
+    async def _read_again(self) -> None:
+        assert self._shared is not None and self.rules is not None
+        while True:
+            await asyncio.sleep(OPT_OUT_RESYNC)
+            try:
+                self.rules.replace_opt_outs(await self._shared.pairs())
+            except StoreUnavailable as exc:
+                log.warning("policy opt-outs not read again: %s", exc)
 
     def summary(self) -> dict[str, Any] | None:
         """What the policy in force holds (GET /v1/policy), or None without a policy file."""
@@ -240,7 +295,7 @@ class NodePolicy:
         """MoIngress's observer: a stop or start word to an opt-out short code changes the
         handset's opt-out, durably, before the MO is acknowledged. Raises MessageRejected
         (ESME_RX_T_APPN: the network retries) when the change cannot be written."""
-        if self.rules is None or self._opt_outs is None:
+        if self.rules is None or (self._opt_outs is None and self._shared is None):
             return
         if pdu.destination_addr not in self.rules.rules.opt_out.short_codes:
             return  # the usual MO: not decoded at all
@@ -252,11 +307,23 @@ class NodePolicy:
             return
         pair, out = change
         try:
-            await self._opt_outs.set(pair, out)
+            if self._shared is not None:
+                await self._shared.set(pair, out)
+            else:
+                assert self._opt_outs is not None
+                await self._opt_outs.set(pair, out)
         except Exception as exc:
             log.error("opt-out not recorded handset=%s: %s", peer_text(pdu.source_addr), exc)
             raise MessageRejected(CommandStatus.ESME_RX_T_APPN, "opt-out not recorded") from exc
         self.rules.set_opted_out(pair, out)
+        if self._bus is not None and self._shared is not None:
+            hint = {"handset": pair[0], "sender": pair[1], "out": out}
+            try:
+                await self._bus.publish(
+                    self._bus.subject("policy", "opt_out"), json.dumps(hint).encode()
+                )
+            except Exception as exc:  # a hint: the others read the table again within RESYNC
+                log.warning("opt-out not announced on the bus: %s", exc)
         log.info(
             "opt-%s handset=%s sender=%s",
             "out" if out else "in",

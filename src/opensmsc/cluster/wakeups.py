@@ -18,7 +18,9 @@ by node_id in the membership view, the same on every node. A node earlier in tha
 receiver just bound takes over only after `takeover_delay` (two beats), once the old sender has
 seen the bind and stopped, so only what was in flight there may go out twice (duplicates
 bounded by the delivery window, as after a crash); a node that died is replaced at once when
-its record expires.
+its record expires. A node whose first receiver of the account just bound waits those two beats
+too, even when it knows of no other: receivers binding on several nodes at once (a cluster
+starting) would otherwise each send everything. Cut off from NATS, a node sends alone.
 
 Which node takes an account's MO: the store's claim skips the MO of the accounts whose receivers
 are bound on other nodes and none here (`skip_mo_of`, read from membership), so they are claimed
@@ -103,6 +105,7 @@ class Wakeups:
         self._flushing = False
         # The other nodes with receivers bound, by account (by node_id).
         self._receivers_at: dict[str, list[str]] = {}
+        self._sending: dict[str, bool] = {}  # sends_receipts at the last view, by account
         self._elsewhere: frozenset[str] = frozenset()  # accounts with receivers on other nodes
         self._routes_elsewhere: frozenset[str] = frozenset()  # connectors run elsewhere only
         self._tasks: set[asyncio.Task[None]] = set()
@@ -143,10 +146,16 @@ class Wakeups:
         receiver here but some elsewhere, no (nor does it ask for an outbind); with none
         anywhere, yes (it asks for an outbind, as a lone node does)."""
         others = self._receivers_at.get(system_id)
-        if not others:
-            return True
-        if not self._receivers.has_receiver(system_id) or self._bus.node_id > others[0]:
+        if not self._receivers.has_receiver(system_id):
+            return not others
+        if not others and not self._bus.connected:
+            return True  # cut off from the others: this node works alone, from the store
+        if others and self._bus.node_id > others[0]:
             return False
+        # A receiver that just bound here waits two beats even when no other node is known to
+        # have one: nodes whose receivers bind together (a cluster starting, clients coming
+        # back after a restart) have not seen each other's yet, and each would send every
+        # receipt of the account it reads from the store.
         since = self._bound_since.get(system_id)
         return since is not None and self._clock() - since >= self._takeover_delay
 
@@ -170,7 +179,6 @@ class Wakeups:
             for system_id, counts in view[node_id].sessions.items():
                 if counts.receivers > 0:
                     receivers_at.setdefault(system_id, []).append(node_id)
-        was_sender = {s: self.sends_receipts(s) for s in self._receivers_at}
         mine = view.get(me)
         now = self._clock()
         bound_here = {} if mine is None else mine.sessions
@@ -180,10 +188,20 @@ class Wakeups:
             if counts.receivers > 0
         }
         self._receivers_at = receivers_at
-        for system_id, was in was_sender.items():
-            # The node that sent them left or unbound: this one sends the receipts now.
-            if not was and self.sends_receipts(system_id):
+        # What was decided at the last view, not what the old data says now: the takeover
+        # delay runs with the clock, so a decision can change between views without new data.
+        sending = {
+            system_id: self.sends_receipts(system_id)
+            for system_id in (*receivers_at, *self._bound_since, *self._sending)
+        }
+        for system_id, sends in sending.items():
+            # The node that sent them left or unbound, or this node's receiver has been bound
+            # long enough: this one sends the receipts now.
+            if sends and not self._sending.get(system_id, False):
                 self._deliveries.wake(system_id)
+        self._sending = {
+            s: sends for s, sends in sending.items() if s in receivers_at or s in self._bound_since
+        }
         elsewhere = frozenset(receivers_at)
         self._elsewhere = elsewhere
         here = frozenset(() if mine is None else mine.connectors)

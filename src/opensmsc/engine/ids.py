@@ -7,8 +7,9 @@ when the clock steps back or a node restarts within the second. A long message r
 of 256 counter values: its group id is the block's first id and part `seq` is group + seq, so
 the parts of a message can be found from any one of them (engine/receipts.py, "whole" mode).
 
-What this is not: a cluster-wide allocator. Several nodes on one database need node-specific
-prefixes (the scale-out issue).
+Nodes sharing one store (a cluster) must not share a prefix: each takes a block of prefixes
+from the store at start (PostgresStore.reserve_id_prefixes) and rolls within it only. What this
+is not: that allocator.
 """
 
 from __future__ import annotations
@@ -36,10 +37,19 @@ def part_id(group_id: str, seq: int) -> str:
 class MessageIds:
     """Hands out message_ids. Not thread-safe: the event loop's."""
 
-    def __init__(self, prefix: int, *, on_new_prefix: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        prefix: int,
+        *,
+        on_new_prefix: Callable[[int], None] | None = None,
+        last_prefix: int | None = None,
+    ) -> None:
+        """Ids from `prefix` on; with `last_prefix` (a block reserved in a shared store), never
+        a prefix beyond it."""
         self._prefix = prefix & 0xFFFFFFFF
         self._next = 1
         self._persist = on_new_prefix
+        self._last_prefix = last_prefix
 
     @classmethod
     def open(cls, data_dir: Path, *, clock: Clock) -> MessageIds:
@@ -82,6 +92,11 @@ class MessageIds:
 
     def _roll(self) -> None:
         # 4 billion ids in one run: take the next prefix (and remember it, as at start).
+        if self._last_prefix is not None and self._prefix >= self._last_prefix:
+            # The next prefix may be another node's: no id at all rather than a shared one.
+            raise RuntimeError(
+                f"message_id prefixes {self._prefix:08x} and below used up: restart the node"
+            )
         self._prefix = (self._prefix + 1) & 0xFFFFFFFF
         self._next = 1
         if self._persist is not None:

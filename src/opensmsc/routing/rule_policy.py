@@ -209,6 +209,10 @@ class RulePolicy:
         """Opt-outs kept from before a restart, added to those in force."""
         self._opted_out.update(keys)
 
+    def replace_opt_outs(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Exactly these opted out, no others (a cluster's shared opt-outs read again)."""
+        self._opted_out = set(keys)
+
     @property
     def opt_out_count(self) -> int:
         return len(self._opted_out)

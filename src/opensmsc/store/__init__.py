@@ -1,6 +1,7 @@
 """Durable message storage (issue #5): the stored record, its lifecycle and what a change does
 to it (model), the Store protocol the engine talks to (api), the embedded SQLite
-implementation (sqlite/). Import from here; the modules may be split or merged.
+implementation (sqlite/), and the PostgreSQL one the nodes of a cluster share (postgres/).
+Import from here; the modules may be split or merged.
 """
 
 from opensmsc.store.answers import KeyTaken, SavedAnswer
@@ -36,6 +37,7 @@ from opensmsc.store.model import (
     outcome_error,
 )
 from opensmsc.store.outage import OutageLog, StoreFull
+from opensmsc.store.postgres import PostgresStore
 from opensmsc.store.sqlite import DB_FILENAME, SqliteStore
 from opensmsc.store.trail import KINDS as TRAIL_KINDS
 from opensmsc.store.trail import TrailEvent, new_trace_id
@@ -60,6 +62,7 @@ __all__ = [
     "MessageNotFound",
     "MessageQuery",
     "OutageLog",
+    "PostgresStore",
     "QueueDepths",
     "Replacement",
     "SavedAnswer",
