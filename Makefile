@@ -8,7 +8,7 @@ HASH    = $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP = $(VENV)/.installed-run-$(HASH)
 DEV_STAMP = $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test install lint typecheck bench clean cluster
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ install: $(DEV_STAMP)
 
 run: $(RUN_STAMP)
 	$(VENV)/bin/opensmsc run $(if $(CONFIG),--config '$(CONFIG)')
+
+# Three nodes on this machine's PostgreSQL and NATS behind HAProxy on 2775/3550/8080
+# (docs/scaling.md); `make cluster NODES=2` for another count. Ctrl-C stops them all.
+cluster: $(RUN_STAMP)
+	bash tests/install-system-deps.sh haproxy postgresql nats-server
+	$(VENV)/bin/opensmsc cluster local $(if $(NODES),--nodes $(NODES))
 
 test: install
 	bash tests/install-system-deps.sh

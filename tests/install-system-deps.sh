@@ -4,10 +4,11 @@
 set -euo pipefail
 # chromium-headless-shell: tests/network/test_docs.py renders the admin API's /docs offline.
 # chromium and chromium-driver: tests/console/ drive the web console in a real browser (Selenium).
+# nats-server: tests/cluster/ run the cluster's bus against a real NATS JetStream (issue 14).
 # haproxy: the TCP load balancer in front of a local cluster (`make cluster`, tests/cluster/).
 # postgresql: the PostgreSQL store's tests (tests/store/, tests/postgres_server.py), set up below.
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(chromium-headless-shell chromium chromium-driver haproxy postgresql)
+[ ${#packages[@]} -gt 0 ] || packages=(chromium-headless-shell chromium chromium-driver nats-server haproxy postgresql)
 need=()
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then

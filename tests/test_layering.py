@@ -65,8 +65,13 @@ ALLOWED: dict[str, set[str]] = {
     # scheduler's attempts (routing) and stores its SMS through the engine's Acceptor. No config:
     # app/imps.py turns [imps] into ImpsSettings, so the service is built without a file.
     "imps": _SERVICES | {"store", "routing", "engine"},
+    # Several nodes as one (issue 14): the cluster's limits are accounts' token buckets shared
+    # out (accounts); it may read stored records (store), never the reverse. The engine and
+    # the sessions it wakes are reached through Protocols, so no edge to engine or smsc.
+    "cluster": _SERVICES | {"accounts", "store"},
+    # app → cluster: the composition root wires [cluster] (app/cluster.py).
     "app": _SERVICES_BELOW_FRONT_DOORS
-    | {"config", "network", "smsc", "upstream", "http", "policyd", "imps", "app"},
+    | {"config", "network", "smsc", "upstream", "http", "policyd", "imps", "app", "cluster"},
     # cli → imps: the demo client (`opensmsc imps`) speaks PTS as a phone would
     "cli": _SERVICES_BELOW_FRONT_DOORS
     | {"config", "network", "app", "http", "smsc", "upstream", "policyd", "imps"},

@@ -21,6 +21,7 @@ from opensmsc.accounts import (
     BindDecision,
     BindMode,
     PasswordCheck,
+    TokenBucket,
     hash_password,
     needs_rehash,
     verify,
@@ -595,3 +596,23 @@ def test_throughput_bucket_is_shared_per_account() -> None:
     assert (bucket.rate, bucket.burst) == (50.0, 50.0)
     assert auth.throughput_bucket("bob") is None  # 0: no cap
     assert auth.throughput_bucket("nobody") is None
+
+
+def test_a_bucket_factory_makes_each_accounts_bucket_and_a_reload_a_new_one() -> None:
+    # In a cluster the factory gives this node's share of the cap (cluster/limits.py).
+    made: list[tuple[str, float, float]] = []
+
+    def share(system_id: str, rate: float, burst: float) -> TokenBucket:
+        made.append((system_id, rate, burst))
+        return TokenBucket(rate / 3, max(1.0, burst / 3))
+
+    alice = Account(system_id="alice", password_hash=ALICE_HASH, throughput=30.0)
+    auth = Authenticator([alice], clock=FakeClock(), buckets=share)
+    bucket = auth.throughput_bucket("alice")
+    assert bucket is not None and bucket.rate == 10.0
+    assert auth.throughput_bucket("alice") is bucket and made == [("alice", 30.0, 30.0)]
+    auth.replace_accounts([alice])  # the same cap: the same bucket
+    assert auth.throughput_bucket("alice") is bucket
+    auth.replace_accounts([Account(system_id="alice", password_hash=ALICE_HASH, throughput=60.0)])
+    assert auth.throughput_bucket("alice") is not bucket
+    assert made[-1] == ("alice", 60.0, 60.0)

@@ -65,12 +65,15 @@ def test_every_field_of_the_section_is_carried(tmp_path: Path) -> None:
         outbind_password="pw",
     )
     settings = settings_from_config(config)
+    # cluster_binds is the cluster's business (how many nodes run the connector: app/cluster.py),
+    # not the connector's.
+    cluster_only = {"cluster_binds"}
     assert {f.name for f in dataclasses.fields(settings)} == {
         f.name for f in dataclasses.fields(config)
-    }
+    } - cluster_only
     mapped = {"bind", "interface_version", "message_id_format"}
     for f in dataclasses.fields(config):
-        if f.name not in mapped:
+        if f.name not in mapped | cluster_only:
             assert getattr(settings, f.name) == getattr(config, f.name), f.name
     assert settings.bind is ConnectorBind.PAIR
     assert settings.interface_version == 0x50

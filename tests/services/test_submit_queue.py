@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opensmsc.accounts import TokenBucket
 from opensmsc.upstream import SubmitQueue
 
 
@@ -75,6 +76,18 @@ def test_the_throughput_cap_spaces_items() -> None:
     assert q.ready_at(0.0) == pytest.approx(0.1)
     assert q.pop_ready(0.1) == "b"
     assert q.ready_at(0.15) == pytest.approx(0.2)
+
+
+def test_a_given_bucket_sets_the_pace_a_clusters_share() -> None:
+    # In a cluster the connector's bucket is this node's share of its rate (cluster/limits.py).
+    shared = TokenBucket(5.0, 1.0)
+    q: SubmitQueue[str] = SubmitQueue(window=10, throughput=10.0, bucket=shared)
+    for item in "abc":
+        q.put(item)
+    assert q.pop_ready(0.0) == "a"
+    assert q.ready_at(0.0) == pytest.approx(0.2)  # 5/s, not the 10/s of the connector alone
+    shared.set_rate(0.0, 10.0, 1.0)  # the share grew
+    assert q.ready_at(0.0) == pytest.approx(0.1)
 
 
 def test_withdraw_takes_out_only_waiting_items() -> None:

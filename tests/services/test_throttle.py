@@ -117,3 +117,15 @@ def test_a_take_beyond_the_burst_may_leave_the_bucket_in_debt() -> None:
     assert bucket.try_take(1.2)
     assert not bucket.try_take(1.6, n=3, allow_debt=True)  # within the burst: no debt
     assert bucket.try_take(1.6, n=2, allow_debt=True)
+
+
+def test_set_rate_keeps_the_tokens_earned_up_to_the_new_burst() -> None:
+    bucket = TokenBucket(rate=10, burst=10)
+    assert bucket.try_take(0.0, 10)
+    bucket.set_rate(0.5, 100, 3)  # 5 tokens earned at the old rate, capped at the new burst
+    assert bucket.available(0.5) == pytest.approx(3)
+    assert bucket.available(0.51) == pytest.approx(3)  # full at the new burst
+    assert bucket.try_take(0.51, 3)
+    assert bucket.available(0.52) == pytest.approx(1.0)  # 0.01 s at the new rate
+    with pytest.raises(ValueError):
+        bucket.set_rate(1.0, 0, 3)

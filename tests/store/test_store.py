@@ -147,6 +147,22 @@ async def test_claim_due_leases_messages_once(store: Store) -> None:
     assert [r.attempts for r in again] == [2, 2]
 
 
+async def test_claim_due_leaves_the_mo_of_skipped_accounts(store: Store) -> None:
+    # In a cluster the node without a receiver of esme2 leaves esme2's MO to the node with one.
+    await store.submit_many(
+        [
+            record("mt2", system_id="esme2"),
+            record("mo1", direction=Direction.MO),
+            record("mo2", direction=Direction.MO, system_id="esme2"),
+        ]
+    )
+    lease = T0 + MIN
+    claimed = await store.claim_due(T0, 10, lease_until=lease, skip_mo_of=["esme2", "esme3"])
+    assert sorted(r.message_id for r in claimed) == ["mo1", "mt2"]
+    taken = await store.claim_due(T0, 10, lease_until=lease)
+    assert [r.message_id for r in taken] == ["mo2"]
+
+
 async def test_find_pending_by_addresses_and_service_type(store: Store) -> None:
     await store.submit_many(
         [

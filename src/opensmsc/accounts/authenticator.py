@@ -161,6 +161,7 @@ class Authenticator:
         failure_free: int = 3,
         max_tracked_sources: int = 10_000,
         verified_cache_size: int = 1024,
+        buckets: Callable[[str, float, float], TokenBucket] | None = None,
     ) -> None:
         if verified_cache_size < 0:
             raise ValueError("verified_cache_size must be at least 0")
@@ -168,6 +169,10 @@ class Authenticator:
         self._accounts: dict[str, Account] = {}
         self._binds: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._caps: dict[str, float] = {}  # the throughput each bucket was made for
+        # Makes an account's bucket from (system_id, rate, burst): in a cluster, this node's
+        # share of the cap (cluster/limits.py); by default the whole cap here.
+        self._new_bucket = buckets
         self._api_keys: dict[str, str] = {}  # API key hash → system_id
         self.replace_accounts(accounts)
         self._failures = BindFailures(
@@ -202,10 +207,11 @@ class Authenticator:
                 if api_keys.setdefault(digest, account.system_id) != account.system_id:
                     raise ValueError(f"an API key of {account.system_id!r} is another account's")
         self._api_keys = api_keys
-        for system_id, bucket in list(self._buckets.items()):
+        for system_id in list(self._buckets):
             current = new.get(system_id)
-            if current is None or current.throughput != bucket.rate:
+            if current is None or current.throughput != self._caps.get(system_id):
                 del self._buckets[system_id]
+                self._caps.pop(system_id, None)
 
     def account(self, system_id: str) -> Account | None:
         return self._accounts.get(system_id)
@@ -457,8 +463,13 @@ class Authenticator:
             return None
         bucket = self._buckets.get(system_id)
         if bucket is None:
-            bucket = TokenBucket(account.throughput, max(1.0, account.throughput))
+            rate, burst = account.throughput, max(1.0, account.throughput)
+            if self._new_bucket is None:
+                bucket = TokenBucket(rate, burst)
+            else:
+                bucket = self._new_bucket(system_id, rate, burst)
             self._buckets[system_id] = bucket
+            self._caps[system_id] = rate
         return bucket
 
     # ------------------------------------------------------------------ failures

@@ -43,6 +43,18 @@ class TokenBucket:
     def burst(self) -> float:
         return self._burst
 
+    def set_rate(self, now: float, rate: float, burst: float) -> None:
+        """Change the rate and burst from `now` on (a cluster node's share of a cap moves with
+        its demand): tokens earned so far at the old rate are kept, up to the new burst."""
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number of tokens per second, got {rate}")
+        if not (burst >= 1 and math.isfinite(burst)):
+            raise ValueError(f"burst must be at least 1 token, got {burst}")
+        self._refill(now)
+        self._rate = float(rate)
+        self._burst = float(burst)
+        self._tokens = min(self._tokens, self._burst)
+
     def try_take(self, now: float, n: int = 1, *, allow_debt: bool = False) -> bool:
         """Take `n` tokens if they are all there; otherwise take none and return False.
         With `allow_debt`, `n` above `burst` is taken from a full bucket, which then owes the

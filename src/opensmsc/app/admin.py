@@ -19,6 +19,7 @@ from opensmsc.app.policy import NodePolicy
 from opensmsc.config import HttpConfig
 from opensmsc.http import (
     AdminAuth,
+    ClusterSource,
     ConfigAdmin,
     HttpServer,
     ImpsAdmin,
@@ -56,6 +57,7 @@ class AdminService:
         status: StatusSource | None = None,
         close_streams: Callable[[], None] | None = None,
         trail: TrailSource | None = None,
+        cluster: ClusterSource | None = None,
     ) -> None:
         self._config = config
         # Ends the status streams first: the listener's graceful stop waits for its responses.
@@ -78,6 +80,7 @@ class AdminService:
                 status=status,
                 trail=trail,
                 messages=messages,
+                cluster=cluster,
             ),
             host=config.bind_address,
             port=config.port,

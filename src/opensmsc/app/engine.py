@@ -26,6 +26,7 @@ from opensmsc.config import Config
 from opensmsc.engine import (
     NO_FINAL_LISTENER,
     NO_OBSERVER,
+    ClusterHints,
     EngineSettings,
     MessageIds,
     MessageObserver,
@@ -80,8 +81,10 @@ class EngineService:
         outbind: OutbindRequester,
         policy: Callable[[Router], PolicyEngine] | None = None,
         observer: MessageObserver = NO_OBSERVER,
+        cluster: ClusterHints | None = None,
     ) -> None:
         self._config = config
+        self._cluster = cluster
         self._policy = policy
         self._receivers = receivers
         self._policies = policies
@@ -126,6 +129,7 @@ class EngineService:
                     policy=self._policy,
                     # Rules on content need the text; prefix routing does not decode it.
                     share_content=self._config.routing.policy_file is not None,
+                    cluster=self._cluster,
                 )
             except BaseException:
                 await store.close()  # a bad policy file (ConfigError): nothing is left open

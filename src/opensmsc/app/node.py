@@ -4,6 +4,8 @@ The order, and why:
 
 0. the lock on the data folder (app/data.py): one node per store; then the live changes kept
    there (app/live_config.py), put on top of the file: every service below starts with that;
+   with `[cluster]`, the NATS connection (app/cluster.py BusService: it connects in the
+   background, the node starts without it);
 1. the engine: the store opened (created, migrated) in `node.data_dir`; everything else is
    given the engine; then its policy's reload and opt-outs (app/policy.py NodePolicy, the
    opt-outs restored from data_dir), which sees every MO from then on; with `[policy_client]`
@@ -17,6 +19,8 @@ The order, and why:
    the webhook sender after it (when the API or an account's webhook_url can owe webhooks);
 6. the policy server on 3055 (app/policyd.py), serving the engine's own policy (app/policy.py)
    once every route is in;
+6b. with `[cluster]`, the node joins the cluster (app/cluster.py ClusterService: membership,
+   wake-ups, connector slots: the connectors start on the nodes that hold a slot);
 7. the HTTP admin API, with the node's readiness check (app/readiness.py: the store and the
    listeners above), its metrics (app/metrics.py: the engine counts its messages into them
    from the start) and its live status (app/status.py, its sampler started just before);
@@ -43,6 +47,7 @@ from opensmsc.accounts import Authenticator
 from opensmsc.app.accounts import accounts_from_config, policies_from_config
 from opensmsc.app.admin import AdminService
 from opensmsc.app.api import ApiService
+from opensmsc.app.cluster import BusService, ClusterParts, ClusterService
 from opensmsc.app.data import DataFolderLock
 from opensmsc.app.engine import EngineService, EngineWork
 from opensmsc.app.live_config import LiveConfig
@@ -96,6 +101,7 @@ class RunningSmsc:
     metrics: NodeMetrics | None = None  # what /metrics answers
     live: LiveConfig | None = None  # the file with the live changes on top, and its reloads
     status: NodeStatus | None = None  # what /v1/admin/status answers; None without [http]
+    cluster: ClusterService | None = None  # None without [cluster]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -176,8 +182,13 @@ async def start(
         live = await services.start(LiveConfig(config, read=read, base_dir=config_dir))
         config = live.config
         server_config = config.smpp.server
+        # [cluster]: the bus and what the services below share through it (app/cluster.py).
+        cluster_parts = None if config.cluster is None else ClusterParts.build(config.cluster)
+        if cluster_parts is not None:
+            await services.start(BusService(cluster_parts.bus))
         authenticator = Authenticator(
             accounts_from_config(config),
+            buckets=None if cluster_parts is None else cluster_parts.account_bucket,
             clock=loop.time,
             failure_base_delay=server_config.bind_failure_delay or 0.0,
             failure_max_delay=server_config.bind_failure_max_delay or 0.0,
@@ -198,6 +209,8 @@ async def start(
                     outbind=outbind,
                     policy=node_policy(config, portability=portability, routes=route_list),
                     observer=messages,
+                    # The engine's hints to the other nodes, connected once the cluster starts.
+                    cluster=None if cluster_parts is None else cluster_parts.link,
                 )
             )
         ).engine
@@ -237,6 +250,8 @@ async def start(
                 engine=engine,
                 mo=mo,
                 np_lookup=np_lookup_for(portability),
+                clustered=cluster_parts is not None,
+                throughput_bucket=None if cluster_parts is None else cluster_parts.connector_bucket,
             )
         )
         smsc = await services.start(
@@ -246,6 +261,7 @@ async def start(
                 authenticator=authenticator,
                 registry=registry,
                 outbind=outbind,
+                cluster_binds=None if cluster_parts is None else cluster_parts.bind_slots,
             )
         )
         api = None
@@ -298,7 +314,21 @@ async def start(
                 ),
             )
         )
-        admin = None
+        admin: AdminService | None = None
+        cluster = None
+        if cluster_parts is not None:
+            # After the listeners and connectors it announces; before the admin API that
+            # shows it and the engine's work that sends it hints.
+            cluster = await services.start(
+                ClusterService(
+                    cluster_parts,
+                    engine=engine,
+                    registry=registry,
+                    connectors=upstream.connectors,
+                    cluster_binds=upstream.cluster_binds,
+                    addresses=lambda: _addresses(config, smsc, api, admin),
+                )
+            )
         status = None
         if config.http.enabled:
             # Started before the admin API and stopped after it (its sampler), yet the admin
@@ -333,6 +363,7 @@ async def start(
                     status=status,
                     close_streams=status.close,
                     trail=NodeTrail(engine.store),
+                    cluster=cluster,
                 )
             )
         await services.start(
@@ -358,7 +389,21 @@ async def start(
         metrics=metrics,
         live=live,
         status=status,
+        cluster=cluster,
     )
+
+
+def _addresses(
+    config: Config, smsc: SmscService, api: ApiService | None, admin: AdminService | None
+) -> dict[str, str]:
+    """Where this node listens, for the other nodes and `opensmsc cluster status`."""
+    host = config.http.bind_address
+    found = {name: f"{config.smpp.server.bind_address}:{port}" for name, port in smsc.ports.items()}
+    if api is not None and api.port is not None:
+        found["api"] = f"{config.api.bind_address}:{api.port}"
+    if admin is not None and admin.port is not None:
+        found["http"] = f"{host}:{admin.port}"
+    return found
 
 
 def _serving(smsc: SmscService, name: str) -> bool:

@@ -22,6 +22,7 @@ from opensmsc.engine import StoreAndForward
 from opensmsc.errors import StartupError
 from opensmsc.smpp import CommandStatus, Role, SessionConfig
 from opensmsc.smsc import (
+    ClusterBinds,
     EsmeSession,
     OutbindDialer,
     OutbindTarget,
@@ -154,6 +155,7 @@ class SmscService:
         authenticator: Authenticator,
         registry: SessionRegistry,
         outbind: OutbindLink,
+        cluster_binds: ClusterBinds | None = None,
     ) -> None:
         self._config = config
         server_config = config.smpp.server
@@ -161,6 +163,7 @@ class SmscService:
             authenticator=authenticator,
             registry=registry,
             engine=engine,
+            cluster_binds=cluster_binds,
             settings=SmscSettings(
                 system_id=server_config.system_id,
                 overload_action=server_config.overload_action.value,

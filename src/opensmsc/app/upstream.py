@@ -9,7 +9,9 @@ upstream in the SMPP 5.0 dest_addr_np_* TLVs (`np_lookup`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from opensmsc.accounts import TokenBucket
 from opensmsc.app.accounts import DEMO_SYSTEM_ID
 from opensmsc.app.connector_settings import settings_from_config
 from opensmsc.config import Config, SmppClientConfig
@@ -24,6 +26,7 @@ from opensmsc.routing import (
 from opensmsc.smpp import ReceiptInfo
 from opensmsc.smsc import SessionRegistry
 from opensmsc.upstream import (
+    ConnectorOptions,
     ConnectorRoute,
     Connectors,
     MoIngress,
@@ -57,7 +60,7 @@ def mo_ingress(
         prefixes=prefixes,
         sessions=lambda: registry,
         new_id=engine.ids.next,
-        wake=engine.scheduler.wake,
+        wake=engine.wake_due,
         validity=lambda system_id: policies(system_id).default_validity,
         default_account=default,
         observe=observe,
@@ -95,17 +98,34 @@ class UpstreamService:
         engine: StoreAndForward,
         mo: MoIngress,
         np_lookup: NpLookup | None,
+        clustered: bool = False,
+        throughput_bucket: Callable[[str, float, float], TokenBucket] | None = None,
     ) -> None:
         self._clients = config.smpp.client
+        # In a cluster the connectors are registered but not started here: each runs on the
+        # nodes holding one of its `cluster_binds` slots (app/cluster.py, cluster/ownership.py).
+        self._clustered = clustered
+        self._binds = {c.name: c.cluster_binds for c in config.smpp.client if c.enabled}
         self._engine = engine
         self._np_lookup = np_lookup
         # A bind retries what waits for the connector at once (issue 10 item 4).
         self.connectors = Connectors(
-            on_receipt=self._on_receipt, on_mo=mo.on_mo, on_bound=engine.scheduler.route_up
+            on_receipt=self._on_receipt,
+            on_mo=mo.on_mo,
+            on_bound=engine.scheduler.route_up,
+            # In a cluster each connector's rate is shared by the nodes that run it.
+            options=None
+            if throughput_bucket is None
+            else ConnectorOptions(throughput_bucket=throughput_bucket),
         )
         for client in self._clients:
             self._add_route(client.name)
         self.receipts = UpstreamReceipts(engine.store, engine.lifecycle, self.connectors)
+
+    def cluster_binds(self) -> dict[str, int]:
+        """The enabled connectors and how many nodes of a cluster bind each, as reloads leave
+        them."""
+        return dict(self._binds)
 
     def _add_route(self, name: str) -> None:
         engine = self._engine
@@ -128,6 +148,8 @@ class UpstreamService:
         """Start a connector added while the node runs, and route to it. Raises ConfigError
         when its password or TLS files cannot be loaded (it is then not added)."""
         await self.connectors.add(settings_from_config(client))
+        if client.enabled:
+            self._binds[client.name] = client.cluster_binds
         self._engine.scheduler.set_route_window(client.name, client.window)
         self._add_route(client.name)
 
@@ -135,6 +157,7 @@ class UpstreamService:
         """Stop routing to the connector, then stop it once what it has in flight is answered
         (Connectors.remove: its drain), and forget it."""
         self._engine.router.remove(name)
+        self._binds.pop(name, None)
         await self.connectors.remove(name)
         self._engine.scheduler.set_route_window(name, None)
 
@@ -142,6 +165,7 @@ class UpstreamService:
         """Restart a changed connector with its new settings: the old one drains and unbinds,
         the new one binds; messages for it wait meanwhile (the route says it is not bound)."""
         if client.name in self.connectors:
+            self._binds.pop(client.name, None)
             await self.connectors.remove(client.name)
         await self.add_connector(client)
 
@@ -152,7 +176,8 @@ class UpstreamService:
         try:
             for client in self._clients:
                 await self.connectors.add(settings_from_config(client))
-            await self.connectors.start_all()
+            if not self._clustered:
+                await self.connectors.start_all()
         except BaseException:
             await self.connectors.stop_all()
             raise

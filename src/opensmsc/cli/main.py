@@ -5,10 +5,11 @@ Verbs: `version` (or `--version`), `check-config FILE`, `run [--config FILE]`, `
 show|reload` (policy.py: the running node's policy), and the simulated network's
 `subscribers`, `lookup`, `inbox`, `mo` (network.py), and `imps` (imps.py: a demo IMPS client on a
 simulated handset), `probe HOST:PORT` (probe.py: what answers on a port), `status` (status.py:
-the running node at a glance), `tail SESSION` (tail.py: one ESME session's PDUs), the running
-node's live configuration: `accounts`, `connectors`, `routes`, `config export` and `reload`
-(config_admin.py), `trace ID` (trace.py: a message's trail), and its messages: `messages
-list|show|cancel|retry|expire` (messages.py) and `send` (send.py). Each verb lives in its own
+the running node at a glance), `cluster status` (cluster.py: the nodes of a cluster), `tail
+SESSION` (tail.py: one ESME session's PDUs), the running node's live configuration:
+`accounts`, `connectors`, `routes`, `config export` and `reload` (config_admin.py), `trace ID`
+(trace.py: a message's trail), and its messages: `messages list|show|cancel|retry|expire`
+(messages.py) and `send` (send.py). Each verb lives in its own
 module and returns the exit status; this module only knows their names and options. Exit
 statuses: 0 ok, 1 the verb failed, 2 a configuration error (STYLE §4) or a usage error
 (argparse's own convention).
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     from opensmsc.cli.tail import add_parser as add_tail_parser
 
     add_status_parser(sub)  # the running node at a glance, through its HTTP admin API
+    from opensmsc.cli.cluster import add_parser as add_cluster_parser
+
+    add_cluster_parser(sub)  # the nodes of a cluster, through one node's admin API
     add_tail_parser(sub)  # one ESME session's PDUs, live
 
     probe = sub.add_parser(
@@ -244,6 +248,10 @@ def _verb(args: argparse.Namespace) -> int:
             from opensmsc.cli.status import status_main
 
             return status_main(args)
+        case "cluster":
+            from opensmsc.cli.cluster import cluster_main
+
+            return cluster_main(args)
         case "tail":
             from opensmsc.cli.tail import tail_main
 

@@ -9,7 +9,7 @@ from opensmsc.engine.decisions import AsyncPolicyEngine, Decisions, PolicyRefusa
 from opensmsc.engine.deliveries import Deliveries, OutbindRequester, Receiver, ReceiverLookup
 from opensmsc.engine.ids import MessageIds, part_id
 from opensmsc.engine.lifecycle import Finish, Lifecycle
-from opensmsc.engine.node import EngineSettings, StoreAndForward
+from opensmsc.engine.node import ClusterHints, EngineSettings, StoreAndForward
 from opensmsc.engine.observer import NO_OBSERVER, MessageObserver
 from opensmsc.engine.operations import Operations
 from opensmsc.engine.operator import ActionRefused, OperatorActions, Refusal
@@ -24,6 +24,7 @@ __all__ = [
     "Acceptor",
     "ActionRefused",
     "AsyncPolicyEngine",
+    "ClusterHints",
     "DataRespond",
     "Decisions",
     "Deliveries",

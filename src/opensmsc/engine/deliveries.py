@@ -104,7 +104,9 @@ class Deliveries:
 
     `wake(system_id)` after anything that may let deliveries progress: a receipt stored, a
     session of the account bound, a deliver_sm_resp received. `release` (normally
-    Scheduler.release) makes waiting MO due now. Call `close()` before the store closes.
+    Scheduler.release) makes waiting MO due now. `sends_receipts(system_id)`, in a cluster,
+    says whether this node is the one that sends the account's receipts now. Call `close()`
+    before the store closes.
     """
 
     def __init__(
@@ -121,8 +123,12 @@ class Deliveries:
         window_wait: float = 5.0,
         max_queue: int = 10_000,
         window: int = 10,
+        sends_receipts: Callable[[str], bool] | None = None,
     ) -> None:
         self._store = store
+        # In a cluster one node sends an account's receipts (the others read the same open
+        # receipts from the shared store and would send them again): cluster/wakeups.py.
+        self._sends_receipts = sends_receipts
         self._receivers = receivers
         self._clock = clock
         self._outbind = outbind
@@ -211,12 +217,27 @@ class Deliveries:
         self._window_freed(system_id)
         self._pump(system_id)
 
+    def hand_over(self, system_id: str) -> bool:
+        """A receiver of `system_id` is bound on another node of the cluster (none here): make
+        the account's MO that found no receiver here due now, for that node to claim. Returns
+        whether there were any."""
+        account = self._accounts.get(system_id)
+        if self._closed or account is None or not account.waiting_mo or self._release is None:
+            return False
+        waiting = list(account.waiting_mo)
+        account.waiting_mo.clear()
+        self._release(waiting)
+        return True
+
     def push(self, receipt: StoredMessage) -> None:
         """A receipt was just stored (Lifecycle): send it without reading it back, after
         those already queued. Beyond `max_queue` waiting it is left to a later store read."""
         if self._closed:
             return
         account = self._account(receipt.system_id)
+        if self._sends_receipts is not None and not self._sends_receipts(receipt.system_id):
+            account.dirty = True  # another node of the cluster sends them
+            return
         if len(account.queue) < self._max_queue and receipt.message_id not in account.known:
             account.known.add(receipt.message_id)
             account.queue.append(receipt)
@@ -292,6 +313,14 @@ class Deliveries:
         account = self._account(system_id)
         if self._closed or account.timer is not None:
             return  # backing off after a transient refusal; the timer pumps again
+        if self._sends_receipts is not None and not self._sends_receipts(system_id):
+            # Another node sends them: what was read here is dropped (that node reads it from
+            # the store), and read afresh if this node becomes the one that sends them.
+            for record in account.queue:
+                account.known.discard(record.message_id)
+            account.queue.clear()
+            account.dirty = True
+            return
         queue = account.queue
         now = self._clock() if queue else None
         while queue and account.unrecorded < self._window:

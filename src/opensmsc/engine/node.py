@@ -13,9 +13,10 @@ backend the wiring chose), or the SMPP side (smsc/session.py, which calls `accep
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from opensmsc.engine.accept import Acceptor
 from opensmsc.engine.decisions import Decisions
@@ -38,7 +39,32 @@ from opensmsc.routing import (
 )
 from opensmsc.store import Clock, Store, StoredMessage, system_clock
 
-__all__ = ["EngineSettings", "StoreAndForward"]
+__all__ = ["ClusterHints", "EngineSettings", "StoreAndForward"]
+
+
+class ClusterHints(Protocol):
+    """What the engine tells the other nodes of a cluster (cluster/wakeups.Wakeups): hints
+    that wake them early, never the work itself, which they read from the shared store."""
+
+    def receipt_stored(self, system_id: str) -> None:
+        """A receipt for the account's sessions was stored."""
+        ...
+
+    def work_stored(self) -> None:
+        """Due work (a submit left to the scheduler, an MO, a release) was stored."""
+        ...
+
+    def skip_mo_of(self) -> Collection[str]:
+        """The accounts whose MO this node must not claim (their receivers are elsewhere)."""
+        ...
+
+    def route_elsewhere(self, route: str) -> bool:
+        """Whether `route` is a connector another node runs and this one does not."""
+        ...
+
+    def sends_receipts(self, system_id: str) -> bool:
+        """Whether this node is the one that sends the account's receipts now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +118,10 @@ class StoreAndForward:
         share_content: bool = False,
         observer: MessageObserver = NO_OBSERVER,
         on_final: FinalListener = NO_FINAL_LISTENER,
+        cluster: ClusterHints | None = None,
     ) -> None:
         settings = settings or EngineSettings()
+        self.cluster = cluster
         routes = routes or {}
         self.store = store
         self.ids = ids
@@ -110,6 +138,7 @@ class StoreAndForward:
             # The scheduler is built below from the router, which routes MO to the deliveries.
             release=lambda ids: self.scheduler.release(ids),  # noqa: PLW0108 (built below)
             window=settings.delivery_window,
+            sends_receipts=None if cluster is None else cluster.sends_receipts,
         )
         self.router = Router(
             {LOOPBACK: LoopbackRoute(), **routes},
@@ -139,6 +168,8 @@ class StoreAndForward:
             lease=timedelta(seconds=settings.lease),
             route_windows=dict(settings.route_windows),
             decisions=self.decisions,
+            skip_mo_of=None if cluster is None else cluster.skip_mo_of,
+            route_elsewhere=None if cluster is None else cluster.route_elsewhere,
         )
         self.acceptor = Acceptor(
             store,
@@ -147,7 +178,7 @@ class StoreAndForward:
             policies=policies,
             router=self.router,
             decisions=self.decisions,
-            on_stored=self.scheduler.wake,
+            on_stored=self.wake_due,
             on_claimed=self.scheduler.take,
             lease=timedelta(seconds=settings.lease),
             max_parts=settings.max_parts,
@@ -179,11 +210,20 @@ class StoreAndForward:
         )
         self._started = False
 
+    def wake_due(self) -> None:
+        """Due work was stored: this node's scheduler looks now, and in a cluster the idle
+        schedulers of the others too (the MO store and releases call this as well)."""
+        self.scheduler.wake()
+        if self.cluster is not None:
+            self.cluster.work_stored()
+
     def _receipt_stored(self, receipt: StoredMessage) -> None:
         if receipt.callback_url is not None:
             self.webhook_stored.set()
         else:
             self.deliveries.push(receipt)
+            if self.cluster is not None:
+                self.cluster.receipt_stored(receipt.system_id)
 
     def start(self, accounts: Iterable[str] = ()) -> None:
         """Start the scheduler and housekeeping; send what waits for `accounts` (receipts

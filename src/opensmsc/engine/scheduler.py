@@ -41,7 +41,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -101,7 +101,11 @@ class Scheduler:
     `route_windows` bounds, per route name, the attempts between their start and their
     recorded outcome (a connector's window): what a crash can make that route deliver twice.
     `decisions`: the node's policy, which picks the routes of MT messages (module doc);
-    without it the Router does.
+    without it the Router does. `skip_mo_of`, in a cluster, names at each claim the accounts
+    whose MO this node must leave to others (their receivers are bound elsewhere, none here);
+    `route_elsewhere(route)` says a route is a connector another node runs and this one does
+    not: a message whose next route it is is left to that node (due again after `leave_delay`
+    seconds, no attempt made here), which claims it meanwhile.
     """
 
     def __init__(
@@ -118,8 +122,14 @@ class Scheduler:
         poll_interval: float = 1.0,
         route_windows: Mapping[str, int] | None = None,
         decisions: Decisions | None = None,
+        skip_mo_of: Callable[[], Collection[str]] | None = None,
+        route_elsewhere: Callable[[str], bool] | None = None,
+        leave_delay: float = 0.25,
     ) -> None:
         self._store = store
+        self._skip_mo_of = skip_mo_of
+        self._route_elsewhere = route_elsewhere
+        self._leave_delay = timedelta(seconds=leave_delay)
         self._router = router
         self._decisions = decisions
         self._lifecycle = lifecycle
@@ -294,7 +304,10 @@ class Scheduler:
         if limit <= 0:
             return 0
         now = self._clock()
-        claimed = await self._store.claim_due(now, limit, lease_until=now + self._lease)
+        skip = () if self._skip_mo_of is None else self._skip_mo_of()
+        claimed = await self._store.claim_due(
+            now, limit, lease_until=now + self._lease, skip_mo_of=skip
+        )
         batch: list[Finish] = []
         now = self._clock()
         for record in claimed:
@@ -515,12 +528,32 @@ class Scheduler:
                 record, MessageState.UNDELIVERABLE, error=_S.ESME_RINVDSTADR, by="no route"
             )
             return
+        if await self._left_to_holder(record, route.name, ()):
+            return
         slot = self._route_slots.get(route.name)
         if slot is None:
             await self._attempt_route(record, route, uncounted)
             return
         async with slot:
             await self._attempt_route(record, route, uncounted)
+
+    async def _left_to_holder(
+        self, record: StoredMessage, route: str, events: tuple[TrailEvent, ...]
+    ) -> bool:
+        """In a cluster, leave a message whose route runs on another node to that node: due
+        again shortly (unless that is past its validity: then it is attempted here and fails
+        as any unbound route would), no attempt made. True when it was left."""
+        if self._route_elsewhere is None or not self._route_elsewhere(route):
+            return False
+        now = self._clock()
+        at = now + self._leave_delay
+        if at >= record.expires_at:
+            return False
+        with contextlib.suppress(StoreError):  # ended or changed meanwhile
+            await self._store.transition(
+                record.message_id, MessageState.ENROUTE, at=now, next_attempt_at=at, trail=events
+            )
+        return True
 
     async def _attempt_route(self, record: StoredMessage, route: Route, uncounted: bool) -> None:
         self.attempts += 1
@@ -618,6 +651,8 @@ class Scheduler:
             return
         last = len(routes) - 1
         for index, route in enumerate(routes):
+            if await self._left_to_holder(record, route.name, events):
+                return
             slot = self._route_slots.get(route.name)
             if slot is None:
                 outcome, event = await self._try(record, route, decisions)

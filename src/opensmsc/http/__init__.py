@@ -10,6 +10,7 @@ public API (`opensmsc.network`, `opensmsc.routing`, `opensmsc.sms`).
 from opensmsc.http.api import ApiSettings, create_api_app, purge_forever
 from opensmsc.http.app import (
     AdminAuth,
+    ClusterSource,
     ConfigAdmin,
     ImpsAdmin,
     MessagesAdmin,
@@ -43,6 +44,7 @@ __all__ = [
     "CallbackRequest",
     "CallbackStyle",
     "CallbackStyles",
+    "ClusterSource",
     "ConfigAdmin",
     "ConfigInvalid",
     "ConfigItemExists",

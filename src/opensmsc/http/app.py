@@ -28,6 +28,7 @@ from opensmsc.network import HlrLookup, SimulatedNetwork
 from . import problems
 from .admin_auth import AdminAuth, AdminAuthMiddleware
 from .docs import install_docs
+from .routes import admin_cluster as cluster_routes
 from .routes import admin_config as admin_config_routes
 from .routes import admin_messages as messages_routes
 from .routes import admin_status as status_routes
@@ -37,6 +38,7 @@ from .routes import imps as imps_routes
 from .routes import network as network_routes
 from .routes import ops as ops_routes
 from .routes import policy as policy_routes
+from .routes.admin_cluster import ClusterSource
 from .routes.admin_config import ConfigAdmin
 from .routes.admin_messages import MessagesAdmin
 from .routes.admin_status import PduFeed, SessionAmbiguous, StatusSource
@@ -47,6 +49,7 @@ from .routes.policy import PolicyAdmin
 
 __all__ = [
     "AdminAuth",
+    "ClusterSource",
     "ConfigAdmin",
     "ImpsAdmin",
     "MessagesAdmin",
@@ -73,6 +76,7 @@ def create_app(
     status: StatusSource | None = None,
     trail: TrailSource | None = None,
     messages: MessagesAdmin | None = None,
+    cluster: ClusterSource | None = None,
 ) -> FastAPI:
     """The admin API over `network`. `lookup` answers GET /v1/hlr (by default the network's,
     which masks the MSIN as public lookup services do, unless configured otherwise). The
@@ -88,7 +92,8 @@ def create_app(
     (http/routes/admin_status.py). `config_admin`: the live configuration (accounts,
     connectors, routes, export, reload: http/routes/admin_config.py). `trail`: the messages'
     trails (http/routes/admin_trail.py), on a node with a store. `messages`: the operator's
-    messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send."""
+    messages (http/routes/admin_messages.py): list, show, cancel, retry, expire, send.
+    `cluster`: the cluster's nodes (http/routes/admin_cluster.py), on a node with [cluster]."""
     app = FastAPI(
         title="opensmsc admin",
         version=__version__,
@@ -125,6 +130,9 @@ def create_app(
     if messages is not None:
         app.state.messages = messages
         app.include_router(messages_routes.router)
+    if cluster is not None:
+        app.state.cluster = cluster
+        app.include_router(cluster_routes.router)
 
     if auth is not None:
         # The console's login checks the node's token: without one there is nothing to log in to.

@@ -11,6 +11,7 @@ from opensmsc.smsc.registry import (
     SessionRegistry,
 )
 from opensmsc.smsc.session import (
+    ClusterBinds,
     EsmeSession,
     SmscServices,
     SmscSettings,
@@ -18,6 +19,7 @@ from opensmsc.smsc.session import (
 from opensmsc.smsc.tap import TailReader, TappedFrame
 
 __all__ = [
+    "ClusterBinds",
     "DeliveryTarget",
     "EsmeSession",
     "OutbindDialer",

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from opensmsc.accounts import (
     Authenticator,
@@ -74,6 +75,16 @@ class SmscSettings:
     overload_action: str = "throttle"  # or "queue_full"
 
 
+class ClusterBinds(Protocol):
+    """cluster/limits.BindSlots: max_binds counted across the nodes of a cluster."""
+
+    async def acquire(self, session: object, system_id: str, max_binds: int) -> bool:
+        """Take one of the account's `max_binds` slots in the cluster; False when all are held."""
+        ...
+
+    def release(self, session: object) -> None: ...
+
+
 class SmscServices:
     """What every ESME session shares: accounts, the password verifier, bound sessions, the
     engine. `close()` when the sessions are gone."""
@@ -86,8 +97,10 @@ class SmscServices:
         engine: StoreAndForward,
         settings: SmscSettings,
         verifier: PasswordVerifier | None = None,  # None: one thread per CPU
+        cluster_binds: ClusterBinds | None = None,  # with [cluster]: max_binds cluster-wide
     ) -> None:
         self.authenticator = authenticator
+        self.cluster_binds = cluster_binds
         self.registry = registry
         self.engine = engine
         self.settings = settings
@@ -117,6 +130,7 @@ class EsmeSession:
         self.system_id = ""
         self.bind_mode: BindMode | None = None  # once bound
         self._bind_counted = False
+        self._cluster_slot = False  # holds one of the account's bind slots of the cluster
         self._registered = False
         self._window = protocol.connection.config.peer_window  # the account's, once bound
         self._version = InterfaceVersion.V34
@@ -276,6 +290,11 @@ class EsmeSession:
             log.info("bind refused session=%s: the node is stopping", self._protocol.session_id)
             self._refuse(event, _S.ESME_RBINDFAIL)
             return
+        if not await self._take_cluster_slot(pdu.system_id, decision):
+            auth.bind_closed(pdu.system_id)
+            if not self._protocol.is_closed:
+                self._refuse(event, _S.ESME_RBINDFAIL)
+            return
         self._bind_counted = True
         self.system_id = pdu.system_id
         self.bind_mode = mode
@@ -291,6 +310,31 @@ class EsmeSession:
             # The SMSC role reports no Bound event: answering the bind is what binds.
             self._protocol.mark_bound()
             self._on_bound(mode.value, connection.interface_version)
+
+    async def _take_cluster_slot(self, system_id: str, decision: BindDecision) -> bool:
+        # In a cluster max_binds counts the account's sessions on every node: this node's
+        # count passed (the authenticator), now the cluster's (a KV slot per bind).
+        slots = self._services.cluster_binds
+        if slots is None or decision.account is None:
+            return True
+        if not await slots.acquire(self, system_id, decision.account.max_binds):
+            log.info(
+                "bind refused session=%s system_id=%s: max_binds %d reached in the cluster",
+                self._protocol.session_id,
+                system_id,
+                decision.account.max_binds,
+            )
+            return False
+        self._cluster_slot = True
+        if self._protocol.is_closed:  # the peer left while the slot was taken
+            self._release_cluster_slot()
+            return False
+        return True
+
+    def _release_cluster_slot(self) -> None:
+        if self._cluster_slot and self._services.cluster_binds is not None:
+            self._cluster_slot = False
+            self._services.cluster_binds.release(self)
 
     async def _check_password(self, step: PasswordCheck) -> BindDecision | None:
         """argon2 for a bind the cache could not decide, on the shared verifier; None when the
@@ -351,6 +395,7 @@ class EsmeSession:
         if self._bind_counted:
             self._services.authenticator.bind_closed(self.system_id)
             self._bind_counted = False
+        self._release_cluster_slot()
         deliveries, self._deliveries = self._deliveries, {}
         for on_done in deliveries.values():
             on_done(None)

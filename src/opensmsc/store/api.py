@@ -18,7 +18,7 @@ Every time is an aware datetime from the engine's Clock; the store never reads a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -155,12 +155,20 @@ class Store(Protocol):
         ...
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_until: datetime,
+        skip_mo_of: Collection[str] = (),
     ) -> list[StoredMessage]:
         """Take up to `limit` due MT/MO messages (as `due`) for an attempt, atomically: each
         SCHEDULED one becomes ENROUTE, attempts + 1, next_attempt_at = `lease_until`. A crash
         mid-attempt makes it due again when the lease ends; two schedulers (two nodes on one
-        PostgreSQL) never take the same message."""
+        PostgreSQL) never take the same message. MO messages of the accounts in `skip_mo_of`
+        are left where they are (not claimed, not counted in `limit`): in a cluster, the
+        accounts whose receivers are bound on other nodes and none here (cluster/wakeups.py),
+        so the node that can deliver them takes them."""
         ...
 
     async def replace(

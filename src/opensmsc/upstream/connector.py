@@ -50,7 +50,7 @@ from opensmsc.upstream.model import (
 )
 from opensmsc.upstream.session import IncomingEvent, UpstreamSession, status_text
 from opensmsc.upstream.settings import ConnectorSettings
-from opensmsc.upstream.submit_queue import SubmitQueue
+from opensmsc.upstream.submit_queue import SubmitQueue, queue_burst
 
 __all__ = ["BoundCallback", "SmppConnector", "loop_time"]
 
@@ -129,12 +129,17 @@ class SmppConnector:
         self._now = now
         self._links = Links(settings, opts, self, rng=rng, now=now)
         self._space = asyncio.Semaphore(opts.queue_size or 2 * settings.window)
+        bucket = None
+        if opts.throughput_bucket is not None and settings.throughput > 0:
+            rate = settings.throughput
+            bucket = opts.throughput_bucket(settings.name, rate, queue_burst(rate))
         self._queue: SubmitQueue[_Job] = SubmitQueue(
             window=settings.window,
             throughput=settings.throughput,
             throttle_min_delay=opts.throttle_min_delay,
             throttle_max_delay=opts.throttle_max_delay,
             rng=rng,
+            bucket=bucket,
         )
         self._in_flight: dict[UpstreamSession, dict[int, _Job]] = {}
         self._wakeup = asyncio.Event()

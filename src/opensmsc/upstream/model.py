@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from opensmsc.accounts import TokenBucket
 from opensmsc.smpp import BindMode, DataSm, DeliverSm, ReceiptInfo, SubmitSm
 
 __all__ = [
@@ -132,6 +133,9 @@ class ConnectorOptions:
     max_message_ids: int = 100_000  # upstream ids remembered for receipt matching
     max_consecutive_timeouts: int | None = 3  # response timeouts in a row that end a session
     outbind_init_timeout: float = 30.0  # outbind listener: from accept until bound, at most
+    # Makes a connector's throughput bucket from (name, rate, burst): in a cluster, this
+    # node's share of the connector's rate (cluster/limits.py); None: the whole rate here.
+    throughput_bucket: Callable[[str, float, float], TokenBucket] | None = None
 
 
 class Connector(Protocol):

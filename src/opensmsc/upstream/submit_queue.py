@@ -27,6 +27,11 @@ __all__ = ["SubmitQueue"]
 T = TypeVar("T", bound=Hashable)
 
 
+def queue_burst(throughput: float) -> float:
+    """The burst of a connector's bucket: a tenth of a second's worth, at least one."""
+    return max(1.0, throughput / 10.0)
+
+
 class SubmitQueue(Generic[T]):
     """Submits (any hashable item, each queued once) waiting to go out and awaiting an answer.
 
@@ -44,6 +49,7 @@ class SubmitQueue(Generic[T]):
         throttle_min_delay: float = 0.1,
         throttle_max_delay: float = 10.0,
         rng: random.Random | None = None,
+        bucket: TokenBucket | None = None,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
@@ -51,9 +57,10 @@ class SubmitQueue(Generic[T]):
             raise ValueError("expected 0 < throttle_min_delay <= throttle_max_delay")
         self._window = window
         # A burst of a tenth of a second's worth: smooth, yet no stall on float rounding.
-        self._bucket = (
-            TokenBucket(throughput, max(1.0, throughput / 10.0)) if throughput > 0 else None
-        )
+        # `bucket` replaces it (a cluster's shared rate, made with the same burst).
+        self._bucket = bucket
+        if bucket is None and throughput > 0:
+            self._bucket = TokenBucket(throughput, queue_burst(throughput))
         self._min_delay = throttle_min_delay
         self._max_delay = throttle_max_delay
         self._rng = rng if rng is not None else random.Random()

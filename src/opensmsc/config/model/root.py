@@ -47,7 +47,7 @@ class Config:
     policy_client: PolicyClientConfig = field(default_factory=PolicyClientConfig)
     imps: ImpsConfig = field(default_factory=ImpsConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
-    # None without a `[cluster]` section: a single node on its own SQLite store.
+    # None without a `[cluster]` section: the embedded single node on its own SQLite store.
     cluster: ClusterConfig | None = None
 
     def problems(self) -> list[Problem]:

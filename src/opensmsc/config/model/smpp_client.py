@@ -22,6 +22,7 @@ from opensmsc.config.rules import (
     Problem,
     Rate,
     Seconds,
+    SmallCount,
     SmppPassword,
     SystemId,
     SystemType,
@@ -73,6 +74,9 @@ class SmppClientConfig:
     addr_npi: Octet = 0
     window: Window = 10
     throughput: Rate = 0.0  # messages per second; 0: no cap
+    # With [cluster]: how many nodes bind this connector at once (cluster/ownership.py); each
+    # node binds it at most once. Without [cluster] the one node binds it.
+    cluster_binds: SmallCount = 1
     enquire_link_interval: Seconds = 30.0
     response_timeout: Seconds = 30.0
     reconnect_min_delay: Seconds = 1.0

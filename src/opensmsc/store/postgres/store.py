@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -219,9 +219,15 @@ class PostgresStore:
         return result
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_until: datetime,
+        skip_mo_of: Collection[str] = (),
     ) -> list[StoredMessage]:
-        return await self._write(sql.op_claim(now, limit, lease_until, self.node_id))
+        claim = sql.op_claim(now, limit, lease_until, self.node_id, list(skip_mo_of))
+        return await self._write(claim)
 
     async def replace(
         self, message_id: str, replacement: Replacement, *, at: datetime

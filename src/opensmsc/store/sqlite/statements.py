@@ -41,6 +41,7 @@ from opensmsc.store.model import (
     TRANSITIONS,
     UPSTREAM,
     Change,
+    Direction,
     DuplicateMessage,
     IllegalTransition,
     MessageNotFound,
@@ -462,30 +463,36 @@ def read_trail(conn: sqlite3.Connection, message_id: str) -> list[TrailEvent]:
 # ---- the due queue -------------------------------------------------------------------------------
 
 
-def due_rows(conn: sqlite3.Connection, now: datetime, limit: int) -> list[StoredMessage]:
-    """Store.due."""
+def due_rows(
+    conn: sqlite3.Connection, now: datetime, limit: int, skip_mo_of: Sequence[str] = ()
+) -> list[StoredMessage]:
+    """Store.due; without the MO of the accounts in `skip_mo_of` (Store.claim_due)."""
     # One index range scan per priority level, highest first: a single ORDER BY priority_flag
     # DESC, next_attempt_at would walk every not-yet-due message of a higher level first.
     out: list[StoredMessage] = []
     now_us = to_us(now)
+    skip = ""
+    if skip_mo_of:
+        marks = ", ".join("?" * len(skip_mo_of))
+        skip = f" AND NOT (direction = {int(Direction.MO)} AND system_id IN ({marks}))"
     for priority in (3, 2, 1, 0):
         if len(out) >= limit:
             break
         rows = conn.execute(
             f"{SELECT} WHERE {OPEN} AND direction <> 3 AND priority_flag = ?"
-            " AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
-            (priority, now_us, limit - len(out)),
+            f" AND next_attempt_at <= ?{skip} ORDER BY next_attempt_at, seq LIMIT ?",
+            (priority, now_us, *skip_mo_of, limit - len(out)),
         ).fetchall()
         out.extend(record(row) for row in rows)
     return out
 
 
 def op_claim(
-    now: datetime, limit: int, lease_until: datetime
+    now: datetime, limit: int, lease_until: datetime, skip_mo_of: Sequence[str] = ()
 ) -> Callable[[sqlite3.Connection], list[StoredMessage]]:
     def run(conn: sqlite3.Connection) -> list[StoredMessage]:
         claimed = []
-        for r in due_rows(conn, now, limit):
+        for r in due_rows(conn, now, limit, skip_mo_of):
             state = MessageState.ENROUTE if r.state is MessageState.SCHEDULED else r.state
             change = Change(r.message_id, state, now, next_attempt_at=lease_until, attempt=True)
             new = apply_change(r, change)

@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -224,9 +224,14 @@ class SqliteStore:
         self._writer.put(Op(None, None, turn.loop, turn.changes, turn.waiters))
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_until: datetime,
+        skip_mo_of: Collection[str] = (),
     ) -> list[StoredMessage]:
-        return await self._write(op_claim(now, limit, lease_until))
+        return await self._write(op_claim(now, limit, lease_until, tuple(skip_mo_of)))
 
     async def replace(
         self, message_id: str, replacement: Replacement, *, at: datetime
