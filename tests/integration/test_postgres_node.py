@@ -137,12 +137,13 @@ async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path
             receipt = client.received[0]
             assert receipt.receipted_message_id.decode() == message_id
             assert receipt.esm_class & 0x04
+            # smpplib answers the deliver_sm after its handler returned, and the node stores
+            # the answer after that: wait until PostgreSQL has it (read as another node
+            # would), with the session still open.
+            await _until_receipt_taken(schema, message_id)
         finally:
             await asyncio.to_thread(client.close)
-        # The receipt's deliver_sm_resp is committed after it was answered: wait until the
-        # store has it (read from PostgreSQL, as another node would), then kill unannounced.
-        await _until_receipt_taken(schema, message_id)
-        smsc.kill()
+        smsc.kill()  # unannounced
         await smsc.start()
         client = await asyncio.to_thread(Client, port, "esme1")
         try:
