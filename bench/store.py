@@ -29,7 +29,8 @@ yardstick cells.
 With `--postgres DSN`, our node keeps its store in PostgreSQL (`[cluster] postgres`, a fresh
 schema per cell, dropped after it) instead of SQLite: bytes per message are then the schema's
 tables and indexes, and "pg µs/msg" adds the CPU of the PostgreSQL server's processes (the
-node's share of the work moved there).
+node's share of the work moved there). Such a node is a `[cluster]` node: it joins the bus too
+(NATS on 127.0.0.1:4222, a cluster of one).
 
     .venv/bin/python bench/store.py [--n 20000] [--repeat 3] [--quick] [--policy] [--json]
         [--postgres postgresql://127.0.0.1:5432/test]

@@ -41,7 +41,7 @@ def test_cluster_section_names_the_node_the_store_and_the_schema(tmp_path: Path)
         (
             '[cluster]\npostgres = "postgresql://127.0.0.1/x"\n',
             "opensmsc.toml:1: cluster.node_id: missing; expected a name of 1 to 48 letters,"
-            ' digits, "_" or "-"',
+            " digits, '_', '-'",
         ),
         (
             '[cluster]\nnode_id = "a"\npostgres = "mysql://127.0.0.1/x"\n',
@@ -51,8 +51,8 @@ def test_cluster_section_names_the_node_the_store_and_the_schema(tmp_path: Path)
         ),
         (
             '[cluster]\nnode_id = "a"\nname = "my cluster"\n',
-            'opensmsc.toml:3: cluster.name: expected a name of 1 to 48 letters, digits, "_"'
-            ' or "-", got "my cluster"',
+            "opensmsc.toml:3: cluster.name: expected a name of 1 to 48 letters, digits, '_',"
+            " '-', got \"my cluster\"",
         ),
     ],
 )

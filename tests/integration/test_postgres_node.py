@@ -1,7 +1,8 @@
 """A node on PostgreSQL (`[cluster] postgres`, issue 14), as a process: `opensmsc run` with such
 a configuration takes a submit_sm from a real client (python-smpplib), answers its receipt,
 is killed with SIGKILL, starts again, and the message is there: in PostgreSQL (its own
-schema), not in a SQLite file, and query_sm answers it."""
+schema), not in a SQLite file, and query_sm answers it. A `[cluster]` node also joins the bus
+(NATS, started here if down, its buckets deleted at the end: tests/cluster/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import pytest
 import smpplib.client
 import smpplib.consts
 
+from opensmsc.cluster.bus import Bus
 from opensmsc.smpp import MessageState
 from opensmsc.store import DB_FILENAME, PostgresStore
 from tests import postgres_server
+from tests.cluster.conftest import _BUCKETS, NATS_URL, nats_server  # noqa: F401 (the fixture)
 from tests.durability.procs import SmscProcess, SmscSettings, cheap_hash, config_toml, free_port
 
 PASSWORD = "secret1"
@@ -120,7 +123,16 @@ async def _until_receipt_taken(schema: str, message_id: str, timeout: float = 20
         await store.close()
 
 
+async def _delete_buckets(name: str) -> None:
+    janitor = Bus(NATS_URL, name=name, node_id="janitor")
+    await janitor.start()
+    await janitor.wait_connected(10)
+    await janitor.delete_buckets(*_BUCKETS)
+    await janitor.close()
+
+
 @pytest.mark.timeout(120)
+@pytest.mark.usefixtures("nats_server")
 async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path) -> None:
     await postgres_server.ensure_running()
     schema = f"node_{secrets.token_hex(6)}"
@@ -137,12 +149,13 @@ async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path
             receipt = client.received[0]
             assert receipt.receipted_message_id.decode() == message_id
             assert receipt.esm_class & 0x04
+            # smpplib answers the deliver_sm after its handler returned, and the node stores
+            # the answer after that: wait until PostgreSQL has it (read as another node
+            # would), with the session still open.
+            await _until_receipt_taken(schema, message_id)
         finally:
             await asyncio.to_thread(client.close)
-        # The receipt's deliver_sm_resp is committed after it was answered: wait until the
-        # store has it (read from PostgreSQL, as another node would), then kill unannounced.
-        await _until_receipt_taken(schema, message_id)
-        smsc.kill()
+        smsc.kill()  # unannounced
         await smsc.start()
         client = await asyncio.to_thread(Client, port, "esme1")
         try:
@@ -170,6 +183,7 @@ async def test_a_node_on_postgres_keeps_its_messages_across_kill9(tmp_path: Path
     finally:
         smsc.close()
         await postgres_server.drop_schemas([schema])
+        await _delete_buckets(schema)
 
 
 @pytest.mark.timeout(60)

@@ -336,23 +336,30 @@ def op_transition(change: Change) -> Callable[[asyncpg.Connection], Awaitable[St
 
 # ---- the due queue and its claims ----------------------------------------------------------------
 
+
 # One index range per priority level, highest first (message_due: priority_flag,
 # next_attempt_at, seq): a single ORDER BY priority_flag DESC would walk every not-yet-due
 # message of a higher level first.
-DUE_SEQS: Final = " UNION ALL ".join(
-    f"(SELECT seq FROM message WHERE {OPEN} AND direction <> 3 AND priority_flag = {p}"
-    " AND next_attempt_at <= $1 ORDER BY next_attempt_at, seq LIMIT $2)"
-    for p in (3, 2, 1, 0)
-)
+def _due_seqs(skip: str = "") -> str:
+    return " UNION ALL ".join(
+        f"(SELECT seq FROM message WHERE {OPEN} AND direction <> 3 AND priority_flag = {p}"
+        f" AND next_attempt_at <= $1{skip} ORDER BY next_attempt_at, seq LIMIT $2)"
+        for p in (3, 2, 1, 0)
+    )
+
+
+DUE_SEQS: Final = _due_seqs()
 DUE: Final = (
     f"{SELECT} WHERE seq IN ({DUE_SEQS}) ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2"
 )
+# MO of the accounts in $5 stay where they are (Store.claim_due's skip_mo_of): their receivers
+# are bound on other nodes.
+_SKIP_MO: Final = f" AND NOT (direction = {int(Direction.MO)} AND system_id = ANY($5::text[]))"
 # The candidates, locked unless another transaction holds them (SKIP LOCKED), checked again on
 # their newest version (a claim committed meanwhile made them not due), then leased.
 CLAIM: Final = f"""WITH picked AS (
     SELECT seq, priority_flag AS p, next_attempt_at AS due FROM message
-    WHERE seq IN ({DUE_SEQS}) AND {OPEN} AND direction <> 3 AND next_attempt_at <= $1
-    AND NOT (direction = {int(Direction.MO)} AND system_id = ANY($5::text[]))
+    WHERE seq IN ({_due_seqs(_SKIP_MO)}) AND {OPEN} AND direction <> 3 AND next_attempt_at <= $1
     ORDER BY priority_flag DESC, next_attempt_at, seq LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
@@ -372,15 +379,13 @@ async def due_rows(conn: asyncpg.Connection, now: datetime, limit: int) -> list[
 
 
 def op_claim(
-    now: datetime, limit: int, lease_until: datetime, node_id: str, skip_mo_of: Sequence[str] = ()
+    now: datetime, limit: int, lease_until: datetime, node_id: str, skip_mo_of: list[str]
 ) -> Callable[[asyncpg.Connection], Awaitable[list[StoredMessage]]]:
     """Store.claim_due: the MO of the accounts in `skip_mo_of` is left for the nodes where
     their receivers are bound."""
 
     async def run(conn: asyncpg.Connection) -> list[StoredMessage]:
-        found = await conn.fetch(
-            CLAIM, to_us(now), limit, to_us(lease_until), node_id, list(skip_mo_of)
-        )
+        found = await conn.fetch(CLAIM, to_us(now), limit, to_us(lease_until), node_id, skip_mo_of)
         ordered = sorted((tuple(r) for r in found), key=lambda r: (-r[-3], r[-2], r[-1]))
         return [record(r[:-3]) for r in ordered]
 

@@ -256,9 +256,8 @@ class PostgresStore:
         lease_until: datetime,
         skip_mo_of: Collection[str] = (),
     ) -> list[StoredMessage]:
-        return await self._write(
-            sql.op_claim(now, limit, lease_until, self.node_id, tuple(skip_mo_of))
-        )
+        claim = sql.op_claim(now, limit, lease_until, self.node_id, list(skip_mo_of))
+        return await self._write(claim)
 
     async def replace(
         self, message_id: str, replacement: Replacement, *, at: datetime
