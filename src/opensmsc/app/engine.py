@@ -150,7 +150,7 @@ class EngineService:
             cluster = self._config.cluster
             if cluster is not None and cluster.postgres is not None:
                 raise StartupError(
-                    f"message store in PostgreSQL {_safe_dsn(cluster.postgres)} (schema"
+                    f"message store in PostgreSQL {safe_dsn(cluster.postgres)} (schema"
                     f" {cluster.name}) cannot be opened: {exc}"
                 ) from exc
             note = " (read-only file system)" if _read_only(data_dir) else ""
@@ -171,7 +171,7 @@ class EngineService:
             )
             log.info(
                 "store open postgres=%s schema=%s node_id=%s",
-                _safe_dsn(cluster.postgres),
+                safe_dsn(cluster.postgres),
                 cluster.name,
                 cluster.node_id,
             )
@@ -194,7 +194,7 @@ class EngineService:
                 self.cdr.close()  # the lines of the last final states, written
 
 
-def _safe_dsn(dsn: str) -> str:
+def safe_dsn(dsn: str) -> str:
     """The DSN without its password, for log lines and errors."""
     parts = urlsplit(dsn)
     if parts.password is None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from opensmsc.app.engine import safe_dsn
 from opensmsc.config import Change, ChangeOp
 from opensmsc.errors import StoreUnavailable
 
@@ -92,9 +93,15 @@ class SharedLiveChanges:
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                     await self._drop()
                     if attempt == 2:
-                        raise StoreUnavailable(f"live changes in PostgreSQL: {exc}") from exc
+                        raise StoreUnavailable(
+                            f"live changes in PostgreSQL {safe_dsn(self._dsn)} (schema "
+                            f"{self._schema}) cannot be reached: {exc}"
+                        ) from exc
                 except asyncpg.PostgresError as exc:
-                    raise StoreUnavailable(f"live changes in PostgreSQL: {exc}") from exc
+                    raise StoreUnavailable(
+                        f"live changes in PostgreSQL {safe_dsn(self._dsn)} (schema "
+                        f"{self._schema}) cannot be reached: {exc}"
+                    ) from exc
         raise AssertionError("unreachable")
 
     async def _connection(self) -> asyncpg.Connection:

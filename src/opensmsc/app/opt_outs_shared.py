@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from opensmsc.app.engine import safe_dsn
 from opensmsc.errors import StoreUnavailable
 
 __all__ = ["RESYNC", "SharedOptOuts"]
@@ -79,9 +80,15 @@ class SharedOptOuts:
                     if conn is not None:
                         conn.terminate()
                     if attempt == 2:
-                        raise StoreUnavailable(f"opt-outs in PostgreSQL: {exc}") from exc
+                        raise StoreUnavailable(
+                            f"opt-outs in PostgreSQL {safe_dsn(self._dsn)} (schema "
+                            f"{self._schema}) cannot be reached: {exc}"
+                        ) from exc
                 except asyncpg.PostgresError as exc:
-                    raise StoreUnavailable(f"opt-outs in PostgreSQL: {exc}") from exc
+                    raise StoreUnavailable(
+                        f"opt-outs in PostgreSQL {safe_dsn(self._dsn)} (schema "
+                        f"{self._schema}) cannot be reached: {exc}"
+                    ) from exc
         raise AssertionError("unreachable")
 
     async def _connection(self) -> asyncpg.Connection:
