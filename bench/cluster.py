@@ -128,6 +128,7 @@ def measure(setup: Setup, args: argparse.Namespace, run: int) -> dict[str, Any]:
             api_port=free_port(),
             node_base=free_block(10 * (setup.nodes + 1)),
             extra_config=accounts(args.sessions),
+            smpp_window=args.w,  # receipts in flight per session, as bench/store.py sets it
             clustered=setup.clustered,
         )
         cluster = LocalCluster(layout)

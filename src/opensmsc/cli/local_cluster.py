@@ -75,6 +75,7 @@ class ClusterLayout:
     api_port: int = 8080
     node_base: int = 17000
     extra_config: str = ""  # TOML appended to every node's file (tests, benchmarks)
+    smpp_window: int | None = None  # [smpp.server] window (receipts in flight per session)
     # False: no [cluster] section, each node on its own SQLite store: the embedded mode behind
     # the same balancer, for comparison (bench/cluster.py), and no PostgreSQL or NATS needed.
     clustered: bool = True
@@ -205,6 +206,7 @@ tls_enabled = true
 tls_port = {port(node, TLS)}
 tls_cert_file = "{cert}"
 tls_key_file = "{key}"
+{"" if layout.smpp_window is None else f"window = {layout.smpp_window}"}
 
 [http]
 bind_address = "127.0.0.1"
