@@ -76,8 +76,10 @@ class Driver:
         tag: str = "",
         first_index: int = 0,
         long_share: float = 0.0,
+        settle: float = 0.0,
     ) -> None:
         self.protocol = protocol
+        self.settle = settle
         self.n, self.w, self.done = n, w, done
         self.dlr = dlr
         self.message = dataclasses.replace(MESSAGE, registered_delivery=1) if dlr else MESSAGE
@@ -180,6 +182,14 @@ class Driver:
             return
         self._receipted(awaited[1], awaited[0], now)
 
+    def _start(self) -> None:
+        """The clock starts and the first window of submits goes out."""
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+        self.t0_mono = time.monotonic()
+        for _ in range(self.w):
+            if not self._submit():
+                break
+
     def on_events(self, events: list[Event]) -> None:
         perf = time.perf_counter
         for event in events:
@@ -189,11 +199,10 @@ class Driver:
                     if event.response.command_status:
                         self.done.set_exception(RuntimeError("bind refused"))
                         return
-                    self.t0, self.c0 = perf(), time.process_time()
-                    self.t0_mono = time.monotonic()
-                    for _ in range(self.w):
-                        if not self._submit():
-                            break
+                    if self.settle > 0:
+                        asyncio.get_running_loop().call_later(self.settle, self._start)
+                    else:
+                        self._start()
                     continue
                 now = perf()
                 sent, tok = self.sent_at.pop(seq)
@@ -254,6 +263,7 @@ async def open_session(args: argparse.Namespace, index: int, n: int) -> tuple[Dr
                 tag=args.tag,
                 first_index=index * n,
                 long_share=args.long_share,
+                settle=args.settle,
             )
         )
         return drivers[0]
@@ -367,6 +377,13 @@ def main() -> None:
     ap.add_argument("--long-share", type=float, default=0.0, help="share of two-part UCS-2")
     ap.add_argument("--receipt-timeout", type=float, help="stop waiting for receipts after S s")
     ap.add_argument("--ids-out", help="write the accepted and receipted tokens here (JSON)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds between bind_resp and the first submit (not timed): a cluster's node\n"
+        "sends a just-bound receiver's receipts after two membership beats",
+    )
     args = ap.parse_args()
     if args.uvloop:
         import uvloop
