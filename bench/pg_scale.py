@@ -265,7 +265,7 @@ def queries(s: dict[str, Any]) -> list[tuple[str, str, tuple[Any, ...], bool]]:
         ['"final",{"state":"DELIVERED"}'] * n,
     ]
     return [
-        ("claim_due (500)", sql.CLAIM, (now, 500, lease, "node-a"), True),
+        ("claim_due (500)", sql.CLAIM, (now, 500, lease, "node-a", ["esme9"]), True),
         ("due (500)", sql.DUE, (now, 500), False),
         ("get (by id)", f"{SELECT} WHERE message_id = $1", (s["message_id"],), False),
         (
